@@ -1,0 +1,1 @@
+"""risklist server: core domain, RocksDB store with a Bloom front, and gRPC adapters."""

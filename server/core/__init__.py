@@ -1,0 +1,1 @@
+"""The domain: identifiers, digests, records and verdicts. Imports neither grpc nor rocksdict."""

@@ -1,0 +1,82 @@
+"""Network settings from a TOML file: phone/ID default region, batch limit, retention per category."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.core.enums import Category
+from server.core.errors import ConfigError
+
+DAY_SECONDS = 86_400
+
+DEFAULT_RETENTION_DAYS: dict[Category, int] = {
+    Category.TELECOM_FRAUD: 3 * 365,
+    Category.MONEY_MULE: 6 * 365,
+    Category.ACCOUNT_TAKEOVER: 365,
+    Category.IDENTITY_FRAUD: 6 * 365,
+    Category.GAMBLING: 2 * 365,
+    Category.MONEY_LAUNDERING: 6 * 365,
+    Category.SCAM_MERCHANT: 3 * 365,
+    Category.OTHER: 365,
+}
+"""Used when a feed row has no expires_at; Cifas keeps confirmed fraud cases six years."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an operator may tune without code; docs/operations.md lists each key."""
+
+    default_region: str = "CN"
+    max_batch: int = 10_000
+    retention_days: dict[Category, int] = field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
+    )
+
+    def retention_seconds(self, category: Category) -> int:
+        """How long a contribution of `category` counts when the feed gives no expiry."""
+        return self.retention_days[category] * DAY_SECONDS
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Settings from a TOML file (None: defaults); raise ConfigError naming the key at fault."""
+    if path is None:
+        return Settings()
+    config_path = Path(path)
+    try:
+        document = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {config_path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {config_path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {config_path} is not valid TOML: {error}") from None
+    return _settings_from(document, origin=str(config_path))
+
+
+def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
+    known = {"default_region", "max_batch", "retention_days"}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    region = document.get("default_region", "CN")
+    if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
+        raise ConfigError(f"{origin}: default_region must be a two-letter region code such as CN")
+    max_batch = document.get("max_batch", 10_000)
+    if not (isinstance(max_batch, int) and 1 <= max_batch <= 1_000_000):
+        raise ConfigError(f"{origin}: max_batch must be a whole number from 1 to 1000000")
+    retention = dict(DEFAULT_RETENTION_DAYS)
+    table = document.get("retention_days", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: retention_days must be a table of category = days")
+    for name, days in table.items():
+        try:
+            category = Category.from_feed_name(name)
+        except ValueError as error:
+            raise ConfigError(f"{origin}: retention_days.{name}: {error}") from None
+        if not (isinstance(days, int) and 1 <= days <= 36_500):
+            raise ConfigError(f"{origin}: retention_days.{name} must be whole days from 1 to 36500")
+        retention[category] = days
+    return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention)

@@ -1,0 +1,81 @@
+"""Answering checks: resolve subjects to keys, read the store, aggregate verdicts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
+from server.core.record import Record
+from server.core.subject import Subject, SubjectResolver
+from server.core.verdict import NOT_LISTED, Verdict, aggregate
+
+
+class RecordReader(Protocol):
+    """What lookups need of a store."""
+
+    @property
+    def version(self) -> int: ...
+
+    def lookup(self, key: bytes) -> Record | None: ...
+
+    def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]: ...
+
+
+class LookupService:
+    """Plain functions behind Check/BatchCheck/StreamCheck; tests call them without a network."""
+
+    def __init__(
+        self,
+        store: RecordReader,
+        resolver: SubjectResolver,
+        *,
+        max_batch: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._resolver = resolver
+        self._max_batch = max_batch
+        self._clock = clock
+
+    @property
+    def version(self) -> int:
+        return self._store.version
+
+    def check(self, subject: Subject) -> tuple[Verdict, int]:
+        """The verdict for one subject and the list version it reflects."""
+        version = self._store.version
+        try:
+            key = self._resolver.storage_key(subject)
+        except InvalidSubject as error:
+            raise InvalidSubjects([(f"subject.{error.field}", error.reason)]) from None
+        record = self._store.lookup(key)
+        verdict = NOT_LISTED if record is None else aggregate(record, int(self._clock()))
+        return verdict, version
+
+    def check_batch(self, subjects: Sequence[Subject]) -> tuple[list[tuple[int, Verdict]], int]:
+        """(index, verdict) of the listed subjects only, and the list version.
+
+        A batch over the maximum, or with any invalid subject, is rejected whole.
+        """
+        if len(subjects) > self._max_batch:
+            raise BatchTooLarge(len(subjects), self._max_batch)
+        version = self._store.version
+        keys: list[bytes] = []
+        violations: list[tuple[str, str]] = []
+        for index, subject in enumerate(subjects):
+            try:
+                keys.append(self._resolver.storage_key(subject))
+            except InvalidSubject as error:
+                violations.append((f"subjects[{index}].{error.field}", error.reason))
+        if violations:
+            raise InvalidSubjects(violations)
+        now = int(self._clock())
+        hits: list[tuple[int, Verdict]] = []
+        for index, record in enumerate(self._store.lookup_many(keys)):
+            if record is not None:
+                verdict = aggregate(record, now)
+                if verdict.listed:
+                    hits.append((index, verdict))
+        return hits, version

@@ -1,0 +1,330 @@
+"""The risk store: records in RocksDB, every write mirrored in the changelog and the Bloom front."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from rocksdict import Rdict, WriteBatch
+
+from server.core.enums import Category
+from server.core.errors import StoreError
+from server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
+from server.core.record import Record, decode_record, encode_record
+from server.store.changelog import Change, decode_changes, encode_changes, sequence_key
+from server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
+from server.store.front_file import load_front, save_front
+from server.store.rocks import (
+    CHANGELOG_CF,
+    DEFAULT_BLOCK_CACHE_BYTES,
+    META_CF,
+    SNAPSHOT_CF,
+    open_rocks,
+)
+
+log = structlog.get_logger("risklist.store")
+
+FRONT_FILE = "risklist-front.bin"
+SECRET_FINGERPRINT = b"secret_fingerprint"
+MIN_FRONT_CAPACITY = 100_000
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What one or more applied batches did, row by row."""
+
+    added: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    not_listed: int = 0
+    swept: int = 0
+
+    def merge(self, other: ApplyResult) -> None:
+        self.added += other.added
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.not_listed += other.not_listed
+        self.swept += other.swept
+
+
+@dataclass(frozen=True, slots=True)
+class FrontPolicy:
+    """Where the Bloom front is consulted; benchmarks/RESULTS.md says why these defaults."""
+
+    single: bool = True
+    batch: bool = True
+    bits_per_key: int = DEFAULT_BITS_PER_KEY
+
+
+class RiskStore:
+    """The single writer's view of the store; lookups may run on any thread meanwhile."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        secret_fingerprint: str,
+        front_policy: FrontPolicy = FrontPolicy(),
+        block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.front_policy = front_policy
+        self._db = open_rocks(str(self.path), block_cache_bytes)
+        self._changelog = self._db.get_column_family(CHANGELOG_CF)
+        self._meta = self._db.get_column_family(META_CF)
+        self._snapshot_seen = self._db.get_column_family(SNAPSHOT_CF)
+        self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
+        self._meta_handle = self._db.get_column_family_handle(META_CF)
+        self._snapshot_handle = self._db.get_column_family_handle(SNAPSHOT_CF)
+        self._write_lock = threading.Lock()
+        self._closed = False
+        try:
+            self._check_secret(secret_fingerprint)
+            self._sequence = self._last_sequence()
+            self.front = self._open_front()
+        except BaseException:
+            self._release()
+            raise
+
+    # ---- reads -------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The changelog sequence of the last applied write (0: none yet)."""
+        return self._sequence
+
+    def lookup(self, key: bytes) -> Record | None:
+        """The record at `key`, or None when not listed."""
+        if self.front_policy.single and not self.front.might_contain(key):
+            return None
+        data = self._db.get(key)
+        return None if data is None else decode_record(data)
+
+    def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]:
+        """Records for `keys` in order; the front screens the batch, RocksDB answers the rest."""
+        results: list[Record | None] = [None] * len(keys)
+        if self.front_policy.batch:
+            candidates = self.front.might_contain_many(keys).nonzero()[0].tolist()
+        else:
+            candidates = list(range(len(keys)))
+        if not candidates:
+            return results
+        values = self._db.get([keys[index] for index in candidates])
+        for index, data in zip(candidates, values, strict=True):
+            if data is not None:
+                results[index] = decode_record(data)
+        return results
+
+    def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
+        """Changelog entries after `sequence`, oldest first."""
+        for key, value in self._changelog.items(from_key=sequence_key(sequence + 1)):
+            yield int.from_bytes(key, "big"), decode_changes(value)
+
+    def iter_records(self) -> Iterator[tuple[bytes, Record]]:
+        """Every listed key with its record, in key order (for sweeps and rebuilds)."""
+        for key, value in self._db.items():
+            yield key, decode_record(value)
+
+    # ---- writes (single writer) --------------------------------------------------------
+
+    def apply(self, mutations: Sequence[Mutation], *, snapshot_source: str | None = None) -> ApplyResult:
+        """Apply `mutations` in order as one atomic write with one changelog entry.
+
+        With `snapshot_source`, the source's upserted (key, category) pairs are also marked as
+        seen, so sweep_snapshot can remove what the snapshot feed no longer holds.
+        """
+        result = ApplyResult()
+        with self._write_lock:
+            self._ensure_open()
+            keys = list(dict.fromkeys(mutation.key for mutation in mutations))
+            stored = self._db.get(keys) if keys else []
+            before = {
+                key: (() if data is None else decode_record(data))
+                for key, data in zip(keys, stored, strict=True)
+            }
+            after = dict(before)
+            seen: dict[bytes, int] = {}
+            for mutation in mutations:
+                current = after[mutation.key]
+                updated = apply_mutation(current, mutation)
+                if isinstance(mutation, Upsert):
+                    if updated == current:
+                        result.unchanged += 1
+                    else:
+                        result.added += 1
+                    if snapshot_source is not None:
+                        seen[mutation.key] = seen.get(mutation.key, 0) | 1 << mutation.contribution.category
+                else:
+                    removed = len(current) - len(updated)
+                    result.removed += removed
+                    result.not_listed += removed == 0
+                after[mutation.key] = updated
+            batch = WriteBatch(raw_mode=True)
+            if snapshot_source is not None and seen:
+                self._mark_seen(batch, snapshot_source, seen)
+            changes = [Change(key, bool(after[key])) for key in keys if after[key] != before[key]]
+            self._write(batch, changes, after)
+        return result
+
+    def begin_snapshot(self, source: str) -> None:
+        """Forget the seen-marks of an earlier (perhaps interrupted) snapshot of `source`."""
+        with self._write_lock:
+            self._ensure_open()
+            prefix = _snapshot_prefix(source)
+            batch = WriteBatch(raw_mode=True)
+            batch.delete_range(prefix, prefix[:-1] + b"\x01", self._snapshot_handle)
+            self._db.write(batch)
+
+    def sweep_snapshot(self, source: str, chunk: int = 1000) -> int:
+        """Remove the source's contributions not seen since begin_snapshot; return how many."""
+        prefix = _snapshot_prefix(source)
+        encoded_source = source.encode()
+        swept = 0
+        pending: list[tuple[bytes, Record]] = []
+        for key, value in self._db.items():
+            if encoded_source in value:
+                pending.append((key, decode_record(value)))
+            if len(pending) >= chunk:
+                swept += self._sweep_chunk(source, prefix, pending)
+                pending = []
+        if pending:
+            swept += self._sweep_chunk(source, prefix, pending)
+        self.begin_snapshot(source)
+        return swept
+
+    def _sweep_chunk(self, source: str, prefix: bytes, pending: list[tuple[bytes, Record]]) -> int:
+        with self._write_lock:
+            self._ensure_open()
+            marks = self._snapshot_seen.get([prefix + key for key, _ in pending])
+            swept = 0
+            before: dict[bytes, Record] = {}
+            after: dict[bytes, Record] = {}
+            for (key, _), mark in zip(pending, marks, strict=True):
+                # Re-read under the lock: the record may have changed since the scan.
+                data = self._db.get(key)
+                record = () if data is None else decode_record(data)
+                seen_bits = 0 if mark is None else int.from_bytes(mark, "little")
+                kept = frozenset(c for c in Category if seen_bits >> c & 1)
+                updated = without_source_except(record, source, kept)
+                if updated != record:
+                    swept += len(record) - len(updated)
+                    before[key], after[key] = record, updated
+            changes = [Change(key, bool(after[key])) for key in after]
+            self._write(WriteBatch(raw_mode=True), changes, after)
+            return swept
+
+    def _mark_seen(self, batch: WriteBatch, source: str, seen: dict[bytes, int]) -> None:
+        prefix = _snapshot_prefix(source)
+        mark_keys = [prefix + key for key in seen]
+        for mark_key, old, bits in zip(
+            mark_keys, self._snapshot_seen.get(mark_keys), seen.values(), strict=True
+        ):
+            merged = bits | (0 if old is None else int.from_bytes(old, "little"))
+            batch.put(mark_key, merged.to_bytes(2, "little"), self._snapshot_handle)
+
+    def _write(self, batch: WriteBatch, changes: list[Change], after: dict[bytes, Record]) -> None:
+        """Front first, then records + changelog entry in one WriteBatch. Caller holds the lock."""
+        if changes:
+            for change in changes:
+                if change.listed:
+                    self.front.add(change.key)
+                    batch.put(change.key, encode_record(after[change.key]))
+                else:
+                    batch.delete(change.key)
+            batch.put(sequence_key(self._sequence + 1), encode_changes(changes), self._changelog_handle)
+        if batch.is_empty():
+            return
+        self._db.write(batch)
+        if changes:
+            self._sequence += 1
+            if self.front.added > 2 * self._front_capacity():
+                self.front = self._rebuild_front()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def persist_front(self) -> None:
+        """Save the front with the sequence it covers, so a restart only catches up."""
+        with self._write_lock:
+            self._ensure_open()
+            save_front(self.path / FRONT_FILE, self.front, self._sequence)
+
+    def flush(self) -> None:
+        """Flush memtables to SST files (after bulk loads)."""
+        self._db.flush()
+
+    def close(self) -> None:
+        """Persist the front and close RocksDB; safe to call twice."""
+        if self._closed:
+            return
+        self.persist_front()
+        with self._write_lock:
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        # Column-family views share the DB; every one must go before the LOCK file is freed.
+        for view in (self._changelog, self._meta, self._snapshot_seen):
+            view.close()
+        del self._changelog, self._meta, self._snapshot_seen
+        del self._changelog_handle, self._meta_handle, self._snapshot_handle
+        self._db.close()
+
+    def __enter__(self) -> RiskStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self.path} is closed")
+
+    def _check_secret(self, fingerprint: str) -> None:
+        stored = self._meta.get(SECRET_FINGERPRINT)
+        if stored is None:
+            if next(iter(self._db.keys()), None) is not None:
+                raise StoreError(f"the store at {self.path} has records but no secret fingerprint")
+            self._meta.put(SECRET_FINGERPRINT, fingerprint.encode())
+        elif stored.decode() != fingerprint:
+            raise StoreError(
+                f"the store at {self.path} was built with another network secret "
+                f"(fingerprint {stored.decode()}, given {fingerprint}); use the secret it was "
+                "built with, or build a new store"
+            )
+
+    def _last_sequence(self) -> int:
+        last = next(iter(self._changelog.keys(backwards=True)), None)
+        return 0 if last is None else int.from_bytes(last, "big")
+
+    def _front_capacity(self) -> int:
+        return self.front.word_count * 64 // self.front_policy.bits_per_key
+
+    def _open_front(self) -> BloomFront:
+        saved = load_front(self.path / FRONT_FILE)
+        if saved is None or saved.covered_sequence > self._sequence:
+            reason = "missing or unreadable" if saved is None else "newer than the store"
+            log.info("front_rebuild", reason=reason)
+            return self._rebuild_front()
+        front = saved.front
+        caught_up = 0
+        for _, changes in self.changes_since(saved.covered_sequence):
+            for change in changes:
+                if change.listed:
+                    front.add(change.key)
+                    caught_up += 1
+        log.info("front_loaded", covered=saved.covered_sequence, version=self._sequence, caught_up=caught_up)
+        return front
+
+    def _rebuild_front(self) -> BloomFront:
+        keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+        front = BloomFront.for_capacity(max(MIN_FRONT_CAPACITY, 2 * keys), self.front_policy.bits_per_key)
+        for key in self._db.keys():
+            front.add(key)
+        return front
+
+
+def _snapshot_prefix(source: str) -> bytes:
+    return source.encode() + b"\x00"
