@@ -1,0 +1,1 @@
+"""The benchmark harness (run on demand, never by the test suite)."""

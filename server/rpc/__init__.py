@@ -1,0 +1,1 @@
+"""gRPC adapters: protobuf <-> core, status mapping, server factories."""

@@ -1,0 +1,83 @@
+"""risklist.v1.Admin: the single writer's ingest call, fed by `risklist-load --server`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import structlog
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from server.core.errors import InvalidSubject, InvalidSubjects
+from server.core.mutation import Mutation
+from server.core.source import SOURCE_ID_RULE, is_valid_source_id
+from server.ingest import IngestSession, LoadMode
+from server.rpc.convert import mutation_from_proto
+from server.rpc.rpc_log import RpcLog
+from server.rpc.status import RequestCancelled, abort
+from server.store.risk_store import RiskStore
+
+log = structlog.get_logger("risklist.admin")
+
+_MODES = {pb.LOAD_MODE_DELTA: LoadMode.DELTA, pb.LOAD_MODE_SNAPSHOT: LoadMode.SNAPSHOT}
+
+
+class AdminServicer(pb_grpc.AdminServicer):
+    """Ingest: a start message, then batches applied atomically as they arrive."""
+
+    def __init__(self, store: RiskStore) -> None:
+        self._store = store
+
+    def Ingest(
+        self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        with RpcLog("Ingest") as rpc:
+            try:
+                session, source = self._start(next(request_iterator, None))
+                session.start()
+                for number, request in enumerate(request_iterator):
+                    if not context.is_active():
+                        raise RequestCancelled()
+                    if request.WhichOneof("part") != "batch":
+                        raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
+                    mutations = _mutations(request.batch, source, number + 1)
+                    rpc.count += len(mutations)
+                    session.apply(mutations)
+                result = session.finish()
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = result.added
+            log.info("ingest_done", source=source, added=result.added, unchanged=result.unchanged,
+                     removed=result.removed, not_listed=result.not_listed, swept=result.swept,
+                     list_version=self._store.version)
+            return pb.IngestResponse(
+                added=result.added, unchanged=result.unchanged, removed=result.removed,
+                not_listed=result.not_listed, swept=result.swept, list_version=self._store.version,
+            )
+
+    def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
+        if first is None or first.WhichOneof("part") != "start":
+            raise InvalidSubjects([("requests[0].start", "the first message must be start")])
+        source = first.start.source
+        if not is_valid_source_id(source):
+            raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
+        mode = _MODES.get(first.start.mode)
+        if mode is None:
+            raise InvalidSubjects([("requests[0].start.mode", "mode must be DELTA or SNAPSHOT")])
+        return IngestSession(self._store, source, mode), source
+
+
+def _mutations(batch: pb.IngestBatch, source: str, number: int) -> list[Mutation]:
+    mutations: list[Mutation] = []
+    violations: list[tuple[str, str]] = []
+    for index, message in enumerate(batch.mutations):
+        try:
+            mutations.append(mutation_from_proto(message, source))
+        except InvalidSubject as error:
+            violations.append((f"requests[{number}].batch.mutations[{index}].{error.field}", error.reason))
+    if violations:
+        raise InvalidSubjects(violations)
+    return mutations
+

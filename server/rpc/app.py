@@ -1,0 +1,75 @@
+"""Server factories: `create_server(address, ...) -> (server, port)`; tests bind port 0."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from server.core.errors import RiskListError
+from server.lookup import LookupService
+from server.rpc.admin_servicer import AdminServicer
+from server.rpc.risklist_servicer import RiskListServicer
+from server.store.risk_store import RiskStore
+
+RISKLIST_SERVICE = pb.DESCRIPTOR.services_by_name["RiskList"].full_name
+ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["Admin"].full_name
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class BindError(RiskListError):
+    """The listen address could not be bound."""
+
+
+def _new_server(threads: int) -> grpc.Server:
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"),
+        options=[
+            ("grpc.so_reuseport", 0),  # two servers never silently share a port
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+
+
+def _bind(server: grpc.Server, address: str) -> int:
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise BindError(f"cannot listen on {address}: {error}") from None
+    if port == 0:
+        raise BindError(f"cannot listen on {address}: address in use or not available")
+    return port
+
+
+def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> health.HealthServicer:
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *services]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection([*services, reflection.SERVICE_NAME, health.SERVICE_NAME], server)
+    return health_servicer
+
+
+def create_server(
+    address: str, lookup: LookupService, *, threads: int = 8
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """The partner-facing server (RiskList, health, reflection), bound but not started."""
+    server = _new_server(threads)
+    pb_grpc.add_RiskListServicer_to_server(RiskListServicer(lookup), server)
+    health_servicer = _add_health_and_reflection(server, [RISKLIST_SERVICE])
+    return server, _bind(server, address), health_servicer
+
+
+def create_admin_server(
+    address: str, store: RiskStore, *, threads: int = 4
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """The operator's server (Admin ingest, health, reflection), bound but not started."""
+    server = _new_server(threads)
+    pb_grpc.add_AdminServicer_to_server(AdminServicer(store), server)
+    health_servicer = _add_health_and_reflection(server, [ADMIN_SERVICE])
+    return server, _bind(server, address), health_servicer

@@ -1,0 +1,86 @@
+"""risklist.v1.RiskList: a thin adapter from protobuf to LookupService."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from server.core.errors import InvalidSubjects
+from server.lookup import LookupService
+from server.rpc.convert import subject_from_proto, verdict_to_proto
+from server.rpc.rpc_log import RpcLog
+from server.rpc.status import DeadlineExpired, RequestCancelled, abort
+
+
+def require_time_left(context: grpc.ServicerContext) -> None:
+    """Refuse to start work the caller will no longer wait for."""
+    if not context.is_active():
+        raise RequestCancelled()
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExpired()
+
+
+class RiskListServicer(pb_grpc.RiskListServicer):
+    """Check, BatchCheck, StreamCheck."""
+
+    def __init__(self, lookup: LookupService) -> None:
+        self._lookup = lookup
+
+    def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+        with RpcLog("Check") as rpc:
+            rpc.count = 1
+            try:
+                require_time_left(context)
+                verdict, version = self._lookup.check(subject_from_proto(request.subject))
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = int(verdict.listed)
+            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version)
+
+    def BatchCheck(
+        self, request: pb.BatchCheckRequest, context: grpc.ServicerContext
+    ) -> pb.BatchCheckResponse:
+        with RpcLog("BatchCheck") as rpc:
+            rpc.count = len(request.subjects)
+            try:
+                require_time_left(context)
+                response = self._batch(request)
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = len(response.hits)
+            return response
+
+    def StreamCheck(
+        self, request_iterator: Iterator[pb.BatchCheckRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.BatchCheckResponse]:
+        with RpcLog("StreamCheck") as rpc:
+            for number, request in enumerate(request_iterator):
+                rpc.count += len(request.subjects)
+                try:
+                    require_time_left(context)
+                    response = self._batch(request)
+                except InvalidSubjects as error:
+                    located = InvalidSubjects(
+                        [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
+                    )
+                    rpc.fail(located)
+                    abort(context, located)
+                except Exception as error:
+                    rpc.fail(error)
+                    abort(context, error)
+                rpc.hits += len(response.hits)
+                yield response
+
+    def _batch(self, request: pb.BatchCheckRequest) -> pb.BatchCheckResponse:
+        subjects = [subject_from_proto(subject) for subject in request.subjects]
+        hits, version = self._lookup.check_batch(subjects)
+        return pb.BatchCheckResponse(
+            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
+            list_version=version,
+        )

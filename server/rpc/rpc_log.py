@@ -1,0 +1,49 @@
+"""One structured log line per RPC: method, subjects, hits, latency, status. Never identifiers."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+import structlog
+
+from server.rpc.status import status_name
+
+log = structlog.get_logger("risklist.rpc")
+
+
+class RpcLog:
+    """Context manager timing one RPC; the servicer fills count/hits and reports failures."""
+
+    __slots__ = ("method", "count", "hits", "status", "_started")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.count = 0
+        self.hits = 0
+        self.status = "OK"
+        self._started = 0.0
+
+    def __enter__(self) -> RpcLog:
+        self._started = time.perf_counter()
+        return self
+
+    def fail(self, error: Exception) -> None:
+        """Record the status `error` maps to; unexpected errors are logged with their traceback."""
+        self.status = status_name(error)
+        if self.status == "INTERNAL":
+            log.error("rpc_internal_error", method=self.method, error_type=type(error).__name__,
+                      exc_info=error)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is not None and self.status == "OK":
+            self.status = "CANCELLED" if isinstance(exc, GeneratorExit) else "UNKNOWN"
+        latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
+        emit = log.info if self.status in ("OK", "INVALID_ARGUMENT") else log.warning
+        emit("rpc", method=self.method, count=self.count, hits=self.hits,
+             latency_ms=latency_ms, status=self.status)
