@@ -100,13 +100,25 @@ def _device(_: Normaliser, text: str) -> str:
         raise InvalidIdentifier("device", "a device id may not contain spaces or control characters")
     if len(text) < 4:
         raise InvalidIdentifier("device", f"{len(text)} characters; a device id has at least 4")
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        pass
+    as_uuid = _uuid_form(text)
+    if as_uuid is not None:
+        return as_uuid
     if all(ch in _HEX_DIGITS for ch in text):
         return text.lower()
     return text
+
+
+def _uuid_form(text: str) -> str | None:
+    """The hyphenated lower-case UUID if `text` spells one (32 hex digits, hyphens anywhere,
+    optional braces and urn:uuid: prefix), else None. uuid.UUID alone is too lenient: its
+    int(..., 16) also takes 0x, signs and underscores, merging distinct opaque device ids."""
+    body = text[9:] if text[:9].lower() == "urn:uuid:" else text
+    if body[:1] == "{" and body[-1:] == "}":
+        body = body[1:-1]
+    hex_digits = body.replace("-", "")
+    if len(hex_digits) != 32 or not all(ch in _HEX_DIGITS for ch in hex_digits):
+        return None
+    return str(uuid.UUID(hex=hex_digits))
 
 
 def _id_number(normaliser: Normaliser, text: str) -> str:
