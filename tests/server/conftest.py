@@ -105,11 +105,14 @@ class ServerProcess:
             if line.startswith("{"):
                 self.log_lines.append(json.loads(line))
 
-    def terminate(self, timeout: float = 20) -> int:
-        """SIGTERM, then wait; returns the exit code once the whole log has been read."""
-        self.process.send_signal(signal.SIGTERM)
+    def terminate(self, timeout: float = 20, sig: int = signal.SIGTERM) -> int:
+        """Send `sig` (SIGTERM), then wait; return the exit code once the whole log is read."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
         code = self.process.wait(timeout=timeout)
         self._drain.join(timeout=timeout)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
         return code
 
 
@@ -131,6 +134,7 @@ def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
         if entry.get("event") == "serving":
             return ServerProcess(process, int(entry["port"]), int(entry["admin_port"]), lines)  # type: ignore[call-overload]
     process.wait(timeout=10)
+    process.stderr.close()
     raise AssertionError(f"risklist-server exited {process.returncode} before serving: {lines}")
 
 
@@ -138,5 +142,4 @@ def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
 def server_process(tmp_path: Path, secret_file: Path) -> Iterator[ServerProcess]:
     running = start_server(tmp_path / "served-db", secret_file)
     yield running
-    if running.process.poll() is None:
-        running.terminate()
+    running.terminate()

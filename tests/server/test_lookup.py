@@ -1,0 +1,44 @@
+"""LookupService without a network: expiry, raw vs digest, violations."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.core.digest import Digester
+from server.core.enums import Category, EntityType, RiskLevel
+from server.core.errors import BatchTooLarge, InvalidSubjects
+from server.core.identifiers import Normaliser
+from server.core.mutation import Upsert
+from server.core.record import Contribution
+from server.core.subject import Subject, SubjectResolver
+from server.lookup import LookupService
+from server.store.risk_store import RiskStore
+
+
+def test_expired_contributions_never_count(store: RiskStore, digester: Digester) -> None:
+    """Once every contribution has expired the subject is not listed; a live one still counts."""
+    key = digester.storage_key(EntityType.EMAIL, "mule@example.com")
+    store.apply([
+        Upsert(key, Contribution("bank-a", Category.MONEY_MULE, RiskLevel.CRITICAL, 100, 1_000)),
+        Upsert(key, Contribution("bank-b", Category.GAMBLING, RiskLevel.LOW, 100, 2_000)),
+    ])
+    resolver = SubjectResolver(Normaliser(), digester)
+    subject = Subject(int(EntityType.EMAIL), value="Mule@Example.com")
+    at_500 = LookupService(store, resolver, max_batch=10, clock=lambda: 500).check(subject)[0]
+    at_1500 = LookupService(store, resolver, max_batch=10, clock=lambda: 1500).check(subject)[0]
+    at_2500 = LookupService(store, resolver, max_batch=10, clock=lambda: 2500).check(subject)[0]
+    assert (at_500.level, at_500.source_count) == (RiskLevel.CRITICAL, 2)
+    assert (at_1500.level, at_1500.source_count, at_1500.categories) == (RiskLevel.LOW, 1, (Category.GAMBLING,))
+    assert not at_2500.listed
+    hits, _ = LookupService(store, resolver, max_batch=10, clock=lambda: 2500).check_batch([subject])
+    assert hits == []
+
+
+def test_batch_limit_and_violations(lookup: LookupService) -> None:
+    """Too many subjects raise BatchTooLarge; invalid ones are all named, with their index."""
+    with pytest.raises(BatchTooLarge):
+        lookup.check_batch([Subject(int(EntityType.IP), value="192.0.2.1")] * 101)
+    with pytest.raises(InvalidSubjects) as caught:
+        lookup.check_batch([Subject(int(EntityType.IP), value="192.0.2.1"), Subject(99, value="x"),
+                            Subject(int(EntityType.IP))])
+    assert [field for field, _ in caught.value.violations] == ["subjects[1].type", "subjects[2].id"]

@@ -1,0 +1,133 @@
+"""risklist-server and risklist-check as real subprocesses on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+import grpc
+from server.core.digest import Digester
+from server.core.enums import EntityType
+from server.core.secret import NetworkSecret
+from server.store.front_file import load_front
+from server.store.risk_store import FRONT_FILE
+from tests.server.conftest import BIN, ServerProcess, start_server
+
+PHONE = "+8613800138000"
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=60,
+                          env=env if env is not None else dict(os.environ), stdin=subprocess.DEVNULL)
+
+
+def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: str = PHONE) -> None:
+    digest = Digester(secret).digest(EntityType.PHONE, raw_canonical)
+    requests = [
+        pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA)),
+        pb.IngestRequest(batch=pb.IngestBatch(mutations=[pb.Mutation(
+            action=pb.MUTATION_ACTION_ADD, type=pb.ENTITY_TYPE_PHONE, digest=digest,
+            category=pb.CATEGORY_TELECOM_FRAUD, level=pb.RISK_LEVEL_HIGH,
+            reported_at=Timestamp(seconds=1_760_000_000), expires_at=Timestamp(seconds=4_000_000_000))])),
+    ]
+    with grpc.insecure_channel(server.admin_address) as channel:
+        pb_grpc.AdminStub(channel).Ingest(iter(requests), timeout=10)
+
+
+def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
+    """After an ingest through the admin address, risklist-check --json shows the verdict."""
+    _ingest_phone(server_process, secret)
+    result = _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["listed"] is True and document["level"] == "high"
+    assert document["categories"] == ["telecom_fraud"] and document["list_version"] == 1
+    human = _run("risklist-check", "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
+    assert human.stdout.startswith("LISTED")
+
+
+def test_check_cli_local_digest_and_errors(server_process: ServerProcess, secret: NetworkSecret,
+                                          secret_file: Path) -> None:
+    """--local-digest gives the same answer; an invalid value and a dead server exit non-zero clearly."""
+    _ingest_phone(server_process, secret)
+    local = _run("risklist-check", "--server", server_process.address, "--type", "phone", "13800138000",
+                 "--local-digest", "--secret-file", str(secret_file), "--json")
+    assert json.loads(local.stdout)["listed"] is True
+    bad = _run("risklist-check", "--server", server_process.address, "--type", "card", "1234")
+    assert bad.returncode == 2 and "invalid card identifier" in bad.stderr and "Traceback" not in bad.stderr
+    server_process.terminate()
+    dead = _run("risklist-check", "--server", server_process.address, "--type", "card", "4111111111111111",
+                "--timeout", "2")
+    assert dead.returncode == 1 and "UNAVAILABLE" in dead.stderr and "Traceback" not in dead.stderr
+
+
+def test_sigterm_drains_persists_the_front_and_logs_no_identifier(
+    server_process: ServerProcess, secret: NetworkSecret, tmp_path: Path
+) -> None:
+    """SIGTERM exits 0 after saving the front at the served version; logs carry no raw value."""
+    _ingest_phone(server_process, secret)
+    _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000")
+    assert server_process.terminate() == 0
+    events = [line["event"] for line in server_process.log_lines]
+    assert "stop_requested" in events and events[-1] == "stopped"
+    rpc_lines = [line for line in server_process.log_lines if line["event"] == "rpc"]
+    assert {line["method"] for line in rpc_lines} >= {"Ingest", "Check"}
+    assert all({"count", "hits", "latency_ms", "status"} <= set(line) for line in rpc_lines)
+    text = json.dumps(server_process.log_lines)
+    assert "13800138000" not in text and "138 0013" not in text and secret.key.hex() not in text
+    saved = load_front(tmp_path / "served-db" / FRONT_FILE)
+    assert saved is not None and saved.covered_sequence == 1
+
+
+def test_restart_catches_the_front_up_from_the_changelog(tmp_path: Path, secret: NetworkSecret,
+                                                        secret_file: Path) -> None:
+    """A server killed with SIGKILL after a write still answers listed after restart."""
+    db = tmp_path / "db"
+    first = start_server(db, secret_file)
+    _ingest_phone(first, secret)
+    first.terminate(sig=signal.SIGKILL)
+    second = start_server(db, secret_file)
+    try:
+        result = _run("risklist-check", "--server", second.address, "--type", "phone", PHONE, "--json")
+        assert json.loads(result.stdout)["listed"] is True
+        assert any(line["event"] == "front_rebuild" or line["event"] == "front_loaded"
+                   for line in second.log_lines)
+    finally:
+        second.terminate()
+
+
+def test_server_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    """No --secret-file, no environment variable, no --demo: a clear refusal, exit 1."""
+    env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
+    result = _run("risklist-server", "--db", str(tmp_path / "db"), "--listen", "127.0.0.1:0",
+                  "--admin-listen", "127.0.0.1:0", env=env)
+    assert result.returncode == 1
+    assert "no network secret" in result.stderr and "--secret-file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_server_reads_the_secret_file_from_the_environment(tmp_path: Path, secret_file: Path) -> None:
+    """RISKLIST_SECRET_FILE stands in for --secret-file; a wrong secret for the store is refused."""
+    db = tmp_path / "db"
+    started = start_server(db, secret_file)
+    started.terminate()
+    other = tmp_path / "other.secret"
+    other.write_text(NetworkSecret(os.urandom(32)).key.hex())
+    env = dict(os.environ, RISKLIST_SECRET_FILE=str(other))
+    result = _run("risklist-server", "--db", str(db), "--listen", "127.0.0.1:0", "--admin-listen",
+                  "127.0.0.1:0", env=env)
+    assert result.returncode == 1 and "another network secret" in result.stderr
+
+
+def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_process: ServerProcess) -> None:
+    """A second server on the same port fails clearly instead of sharing it."""
+    result = _run("risklist-server", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file),
+                  "--listen", server_process.address, "--admin-listen", "127.0.0.1:0")
+    assert result.returncode == 1 and "cannot listen on" in result.stderr
