@@ -53,6 +53,14 @@ proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
 	  --grpc_python_out=proto proto/risklist/v1/risklist.proto
 
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.front_filter --entries 1000000 --queries 200000 --runs 5
+
+bench-quick: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.front_filter --entries 100000 --queries 50000 --runs 3 --quick
+
 seeds: install
 	$(BIN)/python seeds/generate.py
 

@@ -6,7 +6,7 @@ Arrangements compared in one run (the same store, the same query stream):
   pybloom-live     the user's named filter (SHA-based hashing of each key's repr)
   rbloom           Rust Bloom with a digest-derived hash function
 Each figure is the median of --runs runs. Usage:
-  python -m benchmarks.front_filter [--entries 1000000] [--queries 200000] [--runs 5]
+  python -m benchmarks.front_filter [--entries 1000000] [--queries 200000] [--runs 5] [--quick]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="write front_filter.quick.json instead")
     args = parser.parse_args()
     configure_logging("console")
     rng = random.Random(2)
@@ -144,8 +145,9 @@ def main() -> None:
         "machine": describe_machine(),
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
+    out = RESULTS.with_suffix(".quick.json") if args.quick else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps(document, indent=2))
 
 
