@@ -65,7 +65,7 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
         raise ConfigError(f"{origin}: default_region must be a two-letter region code such as CN")
     max_batch = document.get("max_batch", 10_000)
-    if not (isinstance(max_batch, int) and 1 <= max_batch <= 1_000_000):
+    if not (_is_whole(max_batch) and 1 <= max_batch <= 1_000_000):
         raise ConfigError(f"{origin}: max_batch must be a whole number from 1 to 1000000")
     retention = dict(DEFAULT_RETENTION_DAYS)
     table = document.get("retention_days", {})
@@ -76,7 +76,12 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
             category = Category.from_feed_name(name)
         except ValueError as error:
             raise ConfigError(f"{origin}: retention_days.{name}: {error}") from None
-        if not (isinstance(days, int) and 1 <= days <= 36_500):
+        if not (_is_whole(days) and 1 <= days <= 36_500):
             raise ConfigError(f"{origin}: retention_days.{name} must be whole days from 1 to 36500")
         retention[category] = days
     return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention)
+
+
+def _is_whole(value: object) -> bool:
+    """A TOML integer; bool is an int subclass in Python, so `true` must not pass as 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
