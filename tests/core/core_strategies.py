@@ -1,4 +1,4 @@
-"""Hypothesis strategies for valid raw identifiers of every entity type, and equivalent spellings."""
+"""Hypothesis strategies: valid raw identifiers of every entity type and equivalent spellings."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ RIC_AREAS = ("110101", "110105", "110108", "120101", "120104", "310104", "310107
 
 _DIGITS = "0123456789"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_FULL_WIDTH = str.maketrans(_DIGITS + _UPPER, "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ")
+_FULL_WIDTH = str.maketrans(
+    _DIGITS + _UPPER, "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+)
 
 
 def digits(min_size: int, max_size: int) -> st.SearchStrategy[str]:
@@ -79,7 +81,9 @@ def ibans(draw: st.DrawFn) -> str:
 def cn_resident_ids(draw: st.DrawFn) -> str:
     """18-character Chinese resident IDs with a valid area, birth date and check character."""
     area = draw(st.sampled_from(RIC_AREAS))
-    birth = draw(st.dates(min_value=datetime.date(1955, 1, 1), max_value=datetime.date(2005, 12, 31)))
+    birth = draw(
+        st.dates(min_value=datetime.date(1955, 1, 1), max_value=datetime.date(2005, 12, 31))
+    )
     body = f"{area}{birth:%Y%m%d}{draw(digits(3, 3))}"
     return body + ric.calc_check_digit(body + "0")
 
@@ -202,6 +206,8 @@ def equivalent_spelling(draw: st.DrawFn, entity_type: EntityType, canonical: str
         address = ipaddress.ip_address(canonical)
         if isinstance(address, ipaddress.IPv4Address):
             return draw(st.sampled_from([f"::ffff:{address}", f"::FFFF:{address}", canonical]))
-        return draw(st.sampled_from([address.exploded.upper(), address.exploded, canonical.upper()]))
+        return draw(
+            st.sampled_from([address.exploded.upper(), address.exploded, canonical.upper()])
+        )
     local, _, domain = canonical.partition("@")
     return f"{draw(recased(local))}@{draw(recased(domain))}"

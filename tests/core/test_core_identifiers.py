@@ -12,9 +12,7 @@ from server.core.errors import InvalidIdentifier
 from server.core.identifiers import MAX_RAW_LENGTH, Normaliser
 
 NORMALISER = Normaliser()
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -40,7 +38,7 @@ def test_normalise_is_idempotent(entity_type: EntityType, data: st.DataObject) -
 def test_equivalent_spellings_share_a_canonical_form(
     entity_type: EntityType, data: st.DataObject
 ) -> None:
-    """Separators, letter case, full-width digits and number formats do not change the canonical form."""
+    """Separators, letter case, full-width digits and number formats keep the canonical form."""
     canonical = NORMALISER.normalise(entity_type, data.draw(valid_raw(entity_type)))
     spelling = data.draw(equivalent_spelling(entity_type, canonical))
     assert NORMALISER.normalise(entity_type, spelling) == canonical
@@ -51,7 +49,7 @@ def test_equivalent_spellings_share_a_canonical_form(
 def test_arbitrary_text_is_normalised_or_rejected_with_invalid_identifier(
     entity_type: EntityType, raw: str
 ) -> None:
-    """Any text either normalises to a fixed point or raises InvalidIdentifier, never another error."""
+    """Any text normalises to a fixed point or raises InvalidIdentifier, never another error."""
     try:
         canonical = NORMALISER.normalise(entity_type, raw)
     except InvalidIdentifier as error:
@@ -110,7 +108,7 @@ def test_ipv4_mapped_ipv6_is_the_ipv4_address() -> None:
 
 
 def test_device_uuid_forms_share_a_canonical_form() -> None:
-    """Upper case, braces, urn:uuid: and the bare 32-hex form of a UUID all give the hyphenated form."""
+    """Upper case, braces, urn:uuid: and the bare 32-hex form of a UUID give the hyphenated form."""
     canonical = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
     for raw in (
         "F47AC10B-58CC-4372-A567-0E02B2C3D479",

@@ -1,0 +1,40 @@
+"""Subjects: a raw value and a client digest resolve to one storage key (server/core/subject.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.core.digest import Digester
+from server.core.enums import EntityType
+from server.core.errors import InvalidSubject
+from server.core.identifiers import Normaliser
+from server.core.secret import NetworkSecret
+from server.core.subject import Subject, SubjectResolver
+
+DIGESTER = Digester(NetworkSecret(bytes(range(32))))
+RESOLVER = SubjectResolver(Normaliser(), DIGESTER)
+
+
+def test_raw_value_and_its_digest_give_the_same_key() -> None:
+    """A raw phone and the digest a bank computed of its canonical form resolve identically."""
+    digest = DIGESTER.digest(EntityType.PHONE, "+8613800138000")
+    from_raw = RESOLVER.storage_key(Subject(EntityType.PHONE, value="138 0013 8000"))
+    from_digest = RESOLVER.storage_key(Subject(EntityType.PHONE, digest=digest))
+    assert from_raw == from_digest == bytes((EntityType.PHONE,)) + digest
+
+
+@pytest.mark.parametrize(
+    ("subject", "field"),
+    [
+        (Subject(0, value="138 0013 8000"), "type"),
+        (Subject(99, value="138 0013 8000"), "type"),
+        (Subject(EntityType.PHONE), "id"),
+        (Subject(EntityType.PHONE, digest=bytes(15)), "digest"),
+        (Subject(EntityType.PHONE, value="12345"), "value"),
+    ],
+)
+def test_unusable_subject_names_the_field(subject: Subject, field: str) -> None:
+    """A bad type, no id, a short digest or a bad value is an InvalidSubject naming the field."""
+    with pytest.raises(InvalidSubject) as caught:
+        RESOLVER.storage_key(subject)
+    assert caught.value.field == field
