@@ -27,8 +27,8 @@ from server.core.mutation import Upsert
 from server.core.record import Contribution
 from server.logs import configure_logging
 from server.store.front import BloomFront
-from server.store.rocks import open_rocks
 from server.store.risk_store import RiskStore
+from server.store.rocks import open_rocks
 
 RESULTS = Path(__file__).parent / "results" / "front_filter.json"
 

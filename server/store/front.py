@@ -105,7 +105,7 @@ class BloomFront:
         """False: certainly absent. True: present, or a false positive."""
         word, mask_index = _WORD_AND_MASK_INDEX(key)
         mask = self._masks[mask_index]
-        return self._words[word & self._word_mask] & mask == mask
+        return bool(self._words[word & self._word_mask] & mask == mask)
 
     def might_contain_many(self, keys: Sequence[bytes]) -> npt.NDArray[np.bool_]:
         """Vectorised might_contain over 17-byte keys."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from rocksdict import Rdict, WriteBatch
+from rocksdict import WriteBatch
 
 from server.core.enums import Category
 from server.core.errors import StoreError
@@ -22,6 +22,10 @@ from server.store.rocks import (
     DEFAULT_BLOCK_CACHE_BYTES,
     META_CF,
     SNAPSHOT_CF,
+    get_one,
+    iter_items,
+    iter_keys,
+    multi_get,
     open_rocks,
 )
 
@@ -59,6 +63,9 @@ class FrontPolicy:
     bits_per_key: int = DEFAULT_BITS_PER_KEY
 
 
+DEFAULT_FRONT_POLICY = FrontPolicy()
+
+
 class RiskStore:
     """The single writer's view of the store; lookups may run on any thread meanwhile."""
 
@@ -67,7 +74,7 @@ class RiskStore:
         path: str | Path,
         *,
         secret_fingerprint: str,
-        front_policy: FrontPolicy = FrontPolicy(),
+        front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
     ) -> None:
         self.path = Path(path)
@@ -100,7 +107,7 @@ class RiskStore:
         """The record at `key`, or None when not listed."""
         if self.front_policy.single and not self.front.might_contain(key):
             return None
-        data = self._db.get(key)
+        data = get_one(self._db, key)
         return None if data is None else decode_record(data)
 
     def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]:
@@ -112,7 +119,7 @@ class RiskStore:
             candidates = list(range(len(keys)))
         if not candidates:
             return results
-        values = self._db.get([keys[index] for index in candidates])
+        values = multi_get(self._db, [keys[index] for index in candidates])
         for index, data in zip(candidates, values, strict=True):
             if data is not None:
                 results[index] = decode_record(data)
@@ -120,12 +127,12 @@ class RiskStore:
 
     def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
         """Changelog entries after `sequence`, oldest first."""
-        for key, value in self._changelog.items(from_key=sequence_key(sequence + 1)):
+        for key, value in iter_items(self._changelog, sequence_key(sequence + 1)):
             yield int.from_bytes(key, "big"), decode_changes(value)
 
     def iter_records(self) -> Iterator[tuple[bytes, Record]]:
         """Every listed key with its record, in key order (for sweeps and rebuilds)."""
-        for key, value in self._db.items():
+        for key, value in iter_items(self._db):
             yield key, decode_record(value)
 
     # ---- writes (single writer) --------------------------------------------------------
@@ -140,7 +147,7 @@ class RiskStore:
         with self._write_lock:
             self._ensure_open()
             keys = list(dict.fromkeys(mutation.key for mutation in mutations))
-            stored = self._db.get(keys) if keys else []
+            stored = multi_get(self._db, keys)
             before = {
                 key: (() if data is None else decode_record(data))
                 for key, data in zip(keys, stored, strict=True)
@@ -184,7 +191,7 @@ class RiskStore:
         encoded_source = source.encode()
         swept = 0
         pending: list[tuple[bytes, Record]] = []
-        for key, value in self._db.items():
+        for key, value in iter_items(self._db):
             if encoded_source in value:
                 pending.append((key, decode_record(value)))
             if len(pending) >= chunk:
@@ -198,13 +205,13 @@ class RiskStore:
     def _sweep_chunk(self, source: str, prefix: bytes, pending: list[tuple[bytes, Record]]) -> int:
         with self._write_lock:
             self._ensure_open()
-            marks = self._snapshot_seen.get([prefix + key for key, _ in pending])
+            marks = multi_get(self._snapshot_seen, [prefix + key for key, _ in pending])
             swept = 0
             before: dict[bytes, Record] = {}
             after: dict[bytes, Record] = {}
             for (key, _), mark in zip(pending, marks, strict=True):
                 # Re-read under the lock: the record may have changed since the scan.
-                data = self._db.get(key)
+                data = get_one(self._db, key)
                 record = () if data is None else decode_record(data)
                 seen_bits = 0 if mark is None else int.from_bytes(mark, "little")
                 kept = frozenset(c for c in Category if seen_bits >> c & 1)
@@ -220,7 +227,7 @@ class RiskStore:
         prefix = _snapshot_prefix(source)
         mark_keys = [prefix + key for key in seen]
         for mark_key, old, bits in zip(
-            mark_keys, self._snapshot_seen.get(mark_keys), seen.values(), strict=True
+            mark_keys, multi_get(self._snapshot_seen, mark_keys), seen.values(), strict=True
         ):
             merged = bits | (0 if old is None else int.from_bytes(old, "little"))
             batch.put(mark_key, merged.to_bytes(2, "little"), self._snapshot_handle)
@@ -283,9 +290,9 @@ class RiskStore:
             raise StoreError(f"the store at {self.path} is closed")
 
     def _check_secret(self, fingerprint: str) -> None:
-        stored = self._meta.get(SECRET_FINGERPRINT)
+        stored = get_one(self._meta, SECRET_FINGERPRINT)
         if stored is None:
-            if next(iter(self._db.keys()), None) is not None:
+            if next(iter_keys(self._db), None) is not None:
                 raise StoreError(f"the store at {self.path} has records but no secret fingerprint")
             self._meta.put(SECRET_FINGERPRINT, fingerprint.encode())
         elif stored.decode() != fingerprint:
@@ -296,7 +303,7 @@ class RiskStore:
             )
 
     def _last_sequence(self) -> int:
-        last = next(iter(self._changelog.keys(backwards=True)), None)
+        last = next(iter_keys(self._changelog, backwards=True), None)
         return 0 if last is None else int.from_bytes(last, "big")
 
     def _front_capacity(self) -> int:
@@ -320,8 +327,9 @@ class RiskStore:
 
     def _rebuild_front(self) -> BloomFront:
         keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
-        front = BloomFront.for_capacity(max(MIN_FRONT_CAPACITY, 2 * keys), self.front_policy.bits_per_key)
-        for key in self._db.keys():
+        capacity = max(MIN_FRONT_CAPACITY, 2 * keys)
+        front = BloomFront.for_capacity(capacity, self.front_policy.bits_per_key)
+        for key in iter_keys(self._db):
             front.add(key)
         return front
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
 from rocksdict import (
     AccessType,
     BlockBasedOptions,
@@ -75,3 +78,25 @@ def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) ->
                 "stop that process, or load through it with --server ADDR"
             ) from None
         raise StoreError(f"cannot open the store at {path}: {message}") from None
+
+
+def multi_get(table: Rdict, keys: Sequence[bytes]) -> list[bytes | None]:
+    """Values for `keys` in order (None where absent), in one RocksDB multi-get."""
+    if not keys:
+        return []
+    return cast(list[bytes | None], table.get(cast(Any, list(keys))))
+
+
+def get_one(table: Rdict, key: bytes) -> bytes | None:
+    """The value at `key`, or None."""
+    return cast(bytes | None, table.get(key))
+
+
+def iter_items(table: Rdict, from_key: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) pairs in key order, from `from_key` on."""
+    return cast(Iterator[tuple[bytes, bytes]], iter(table.items(from_key=from_key)))
+
+
+def iter_keys(table: Rdict, backwards: bool = False) -> Iterator[bytes]:
+    """Keys in key order (or reversed)."""
+    return cast(Iterator[bytes], iter(table.keys(backwards=backwards)))

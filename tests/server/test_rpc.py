@@ -109,8 +109,9 @@ def test_stream_check_answers_each_message_in_order(grpc_server: InProcessServer
     """StreamCheck yields one response per request, hits indexed within their own message."""
     _add(grpc_server, digester, "bank-a", EntityType.IP, "192.0.2.7", pb.CATEGORY_SCAM_MERCHANT, pb.RISK_LEVEL_HIGH)
     requests = [
-        pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_IP, value=f"192.0.2.{n}") for n in range(n0, n0 + 5)])
-        for n0 in (0, 5, 10)
+        pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_IP, value=f"192.0.2.{n}")
+                                       for n in range(first, first + 5)])
+        for first in (0, 5, 10)
     ]
     responses = list(grpc_server.stub.StreamCheck(iter(requests), timeout=5))
     assert [[hit.index for hit in r.hits] for r in responses] == [[], [2], []]

@@ -8,11 +8,11 @@ import signal
 import subprocess
 from pathlib import Path
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-import grpc
 from server.core.digest import Digester
 from server.core.enums import EntityType
 from server.core.secret import NetworkSecret

@@ -36,8 +36,8 @@ mutations: st.SearchStrategy[Mutation] = st.one_of(
 programs = st.lists(st.one_of(st.lists(mutations, min_size=1, max_size=6), st.just("reopen")), max_size=12)
 
 
-def _open(path: Path, policy: FrontPolicy = FrontPolicy()) -> RiskStore:
-    return RiskStore(path, secret_fingerprint="test", front_policy=policy)
+def _open(path: Path, policy: FrontPolicy | None = None) -> RiskStore:
+    return RiskStore(path, secret_fingerprint="test", front_policy=policy or FrontPolicy())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
