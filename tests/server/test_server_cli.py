@@ -131,3 +131,31 @@ def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_
     result = _run("risklist-server", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file),
                   "--listen", server_process.address, "--admin-listen", "127.0.0.1:0")
     assert result.returncode == 1 and "cannot listen on" in result.stderr
+
+
+def test_demo_mode_starts_with_a_loud_warning(tmp_path: Path) -> None:
+    """--demo serves without a secret file and logs that the public demo secret is in use."""
+    env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
+    process = subprocess.Popen(
+        [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--demo", "--listen", "127.0.0.1:0",
+         "--admin-listen", "127.0.0.1:0", "--log-format", "json"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert process.stderr is not None
+    events = []
+    for line in process.stderr:
+        events.append(json.loads(line))
+        if events[-1]["event"] == "serving":
+            break
+    process.send_signal(signal.SIGTERM)
+    process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=20) == 0
+    warning = next(event for event in events if event["event"] == "demo_mode")
+    assert warning["level"] == "warning" and "never load real data" in str(warning["detail"])
+
+
+def test_demo_and_secret_file_exclude_each_other(tmp_path: Path, secret_file: Path) -> None:
+    """Asking for both the demo secret and a real one is a usage error, exit 2."""
+    result = _run("risklist-server", "--db", str(tmp_path / "db"), "--demo", "--secret-file", str(secret_file))
+    assert result.returncode == 2 and "exclude each other" in result.stderr
