@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
@@ -55,21 +56,28 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
     return health_servicer
 
 
+def _serve(
+    address: str, threads: int, service: str, register: Callable[[grpc.Server], None]
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    server = _new_server(threads)
+    register(server)
+    health_servicer = _add_health_and_reflection(server, [service])
+    return server, _bind(server, address), health_servicer
+
+
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started."""
-    server = _new_server(threads)
-    pb_grpc.add_RiskListServicer_to_server(RiskListServicer(lookup), server)
-    health_servicer = _add_health_and_reflection(server, [RISKLIST_SERVICE])
-    return server, _bind(server, address), health_servicer
+    servicer = RiskListServicer(lookup)
+    return _serve(address, threads, RISKLIST_SERVICE,
+                  lambda server: pb_grpc.add_RiskListServicer_to_server(servicer, server))
 
 
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started."""
-    server = _new_server(threads)
-    pb_grpc.add_AdminServicer_to_server(AdminServicer(store), server)
-    health_servicer = _add_health_and_reflection(server, [ADMIN_SERVICE])
-    return server, _bind(server, address), health_servicer
+    servicer = AdminServicer(store)
+    return _serve(address, threads, ADMIN_SERVICE,
+                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server))
