@@ -1,0 +1,365 @@
+"""risklist-load as a subprocess: delta and snapshot semantics, exit codes, summaries, rejects."""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loader_feeds import generated_rows, key_of, records, run_loader, write_csv, write_jsonl
+
+from server.core.enums import Category, EntityType, RiskLevel
+from server.core.secret import NetworkSecret
+from server.store.risk_store import RiskStore
+
+
+def events(result: subprocess.CompletedProcess[str], name: str) -> list[dict[str, Any]]:
+    found = []
+    for line in result.stderr.splitlines():
+        if line.startswith("{"):
+            document = json.loads(line)
+            if document.get("event") == name:
+                found.append(document)
+    return found
+
+
+def done(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The load_done log line, after checking no traceback reached the user."""
+    assert "Traceback" not in result.stderr
+    [line] = events(result, "load_done")
+    return line
+
+
+def read_rejects(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def load(tmp_path: Path, feed: Path, secret_file: Path, *extra: object, source: str = "bank-a",
+         db: str = "db") -> subprocess.CompletedProcess[str]:
+    return run_loader(tmp_path, feed, "--source", source, "--db", tmp_path / db, "--secret-file",
+                      secret_file, *extra)
+
+
+PHONE = "+8613800138000"
+CARD = "4111 1111 1111 1111"
+
+
+def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """Adds upsert, removes take away all or one category, and unknown removes count as not listed."""
+    first = write_csv(tmp_path / "first.csv", [
+        {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "telecom_fraud",
+         "level": "high", "reported_at": "2026-03-01"},
+        {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "money_mule",
+         "level": "low", "reported_at": "2026-03-01"},
+        {"action": "add", "entity_type": "card", "identifier": CARD, "category": "other",
+         "level": "2", "reported_at": "2026-03-01"},
+    ])
+    assert done(load(tmp_path, first, secret_file))["added"] == 3
+    second = write_jsonl(tmp_path / "second.jsonl", [
+        {"action": "remove", "entity_type": "phone", "identifier": "138 0013 8000", "category": "money_mule"},
+        {"action": "remove", "entity_type": "card", "identifier": CARD},
+        {"action": "remove", "entity_type": "ip", "identifier": "192.0.2.1"},
+        {"action": "add", "entity_type": "ip", "identifier": "192.0.2.2", "category": "gambling",
+         "level": 4, "reported_at": "2026-03-02T10:00:00+08:00", "expires_at": "2027-01-01"},
+    ])
+    result = load(tmp_path, second, secret_file)
+    assert result.returncode == 0, result.stderr
+    summary = done(result)
+    assert (summary["added"], summary["removed"], summary["not_listed"]) == (1, 2, 1)
+    assert "added 1  unchanged 0  removed 2  not_listed 1" in result.stdout
+    stored = records(tmp_path / "db", secret)
+    phone = stored[key_of(secret, EntityType.PHONE, PHONE)]
+    assert [(c.category, c.level) for c in phone] == [(Category.TELECOM_FRAUD, RiskLevel.HIGH)]
+    assert key_of(secret, EntityType.CARD, CARD) not in stored
+    [ip] = stored[key_of(secret, EntityType.IP, "192.0.2.2")]
+    assert (ip.source, ip.level, ip.expires_at) == ("bank-a", RiskLevel.CRITICAL, 1_798_761_600)
+
+
+def test_rerun_is_a_no_op(tmp_path: Path, secret_file: Path) -> None:
+    """Loading the same feed again adds nothing and leaves the list version where it was."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(40) + [
+        {"action": "remove", "entity_type": "ip", "identifier": "192.0.2.9"}])
+    first = done(load(tmp_path, feed, secret_file))
+    second = done(load(tmp_path, feed, secret_file))
+    assert (first["added"], first["not_listed"]) == (40, 1)
+    assert (second["added"], second["unchanged"], second["not_listed"]) == (0, 40, 1)
+    assert second["list_version"] == first["list_version"]
+
+
+def test_snapshot_makes_the_source_exactly_the_feed(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret
+) -> None:
+    """A snapshot removes the source's contributions it lacks and leaves other sources alone."""
+    rows = generated_rows(6)
+    write_csv(tmp_path / "a.csv", rows[:4])
+    write_csv(tmp_path / "b.csv", rows[:2])
+    assert load(tmp_path, tmp_path / "a.csv", secret_file, "--mode", "snapshot").returncode == 0
+    assert load(tmp_path, tmp_path / "b.csv", secret_file, source="bank-b").returncode == 0
+    snapshot = write_csv(tmp_path / "a2.csv", rows[1:2] + rows[4:6])
+    summary = done(load(tmp_path, snapshot, secret_file, "--mode", "snapshot"))
+    assert (summary["added"], summary["unchanged"], summary["swept"]) == (2, 1, 3)
+    stored = records(tmp_path / "db", secret)
+    by_source: dict[str, set[str]] = {"bank-a": set(), "bank-b": set()}
+    for _, record in stored.items():
+        for contribution in record:
+            by_source[contribution.source].add(contribution.reference)
+    assert by_source == {"bank-a": {"case-1", "case-4", "case-5"}, "bank-b": {"case-0", "case-1"}}
+
+
+def test_reject_ratio_decides_whether_anything_is_applied(tmp_path: Path, secret_file: Path) -> None:
+    """Over the ratio nothing is applied (exit 1) yet the rejects file is written; under it, exit 3."""
+    rows = generated_rows(18) + [
+        {"action": "add", "entity_type": "phone", "identifier": "12", "category": "other", "level": "1",
+         "reported_at": "2026-01-01"},
+        {"action": "add", "entity_type": "ip", "identifier": "10.0.0.1", "category": "other", "level": "1",
+         "reported_at": "2026-01-01T00:00:00"},
+    ]
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    refused = load(tmp_path, feed, secret_file, "--rejects", tmp_path / "rejects.csv")
+    assert refused.returncode == 1
+    assert "2 of 20 rows rejected (10.0%), more than --max-reject-ratio 0.05" in refused.stdout
+    assert "nothing applied" in refused.stderr
+    assert done(refused)["added"] == 0
+    assert [r["line"] for r in read_rejects(tmp_path / "rejects.csv")] == ["20", "21"]
+    assert records(tmp_path / "db", NetworkSecret.from_hex(secret_file.read_text(), origin="t")) == {}
+    allowed = load(tmp_path, feed, secret_file, "--max-reject-ratio", "0.1")
+    assert allowed.returncode == 3
+    assert done(allowed)["added"] == 18
+    assert "line 20, identifier: invalid phone identifier" in allowed.stdout
+
+
+def test_dry_run_validates_and_applies_nothing(tmp_path: Path) -> None:
+    """A dry run needs no store or secret, reports like a real run and touches nothing."""
+    rows = generated_rows(30) + [dict(generated_rows(1)[0], level="extreme")]
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--dry-run", "--rejects", tmp_path / "r.csv")
+    assert result.returncode == 3, result.stderr
+    assert "dry run: nothing applied (exit 3)" in result.stdout
+    assert done(result)["accepted"] == 30
+    assert read_rejects(tmp_path / "r.csv")[0]["field"] == "level"
+    with_db = run_loader(tmp_path, feed, "--source", "bank-a", "--dry-run", "--db", tmp_path / "db",
+                         "--max-reject-ratio", "0.01")
+    assert with_db.returncode == 1
+    assert not (tmp_path / "db").exists()
+
+
+def test_duplicates_are_rejected_with_the_first_line(tmp_path: Path, secret_file: Path) -> None:
+    """The same subject and category again (any spelling, any action) names the line it repeats."""
+    rows = generated_rows(40)
+    rows.append(dict(rows[0]))
+    rows.append({"action": "remove", "entity_type": "card", "identifier": rows[1]["identifier"],
+                 "category": rows[1]["category"]})
+    rows.append({"action": "remove", "entity_type": "card", "identifier": rows[1]["identifier"]})
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    result = load(tmp_path, feed, secret_file, "--rejects", tmp_path / "r.csv")
+    assert result.returncode == 3
+    rejected = read_rejects(tmp_path / "r.csv")
+    assert [(r["line"], r["reason"].split(" (")[0]) for r in rejected] == [
+        ("42", "duplicate of line 2"), ("43", "duplicate of line 3")]
+    assert done(result)["removed"] == 1
+
+
+GOOD = "\n".join(
+    f"add,ip,10.9.{n // 256}.{n % 256},other,low,2026-01-01," for n in range(40)
+).encode() + b"\n"
+HEADER = b"action,entity_type,identifier,category,level,reported_at,reference\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra", "code", "where", "expected"),
+    [
+        ("truncated.csv", HEADER + GOOD + b"add,ip,10.8.0.1,oth", (), 3, "rejects",
+         "42,row,\"4 fields, but the header has 7 columns; the last line is cut short"),
+        ("truncated-quote.csv", HEADER + GOOD + b'add,ip,"10.8', (), 3, "rejects",
+         "42,row,unterminated quoted field"),
+        ("truncated-snapshot.csv", HEADER + GOOD + b"add,ip,10.8.0.1,oth", ("--mode", "snapshot"), 1,
+         "stderr", "line 42: the last line is cut short, so the file looks truncated"),
+        ("latin1.csv", HEADER + GOOD + "add,ip,10.8.0.1,other,low,2026-01-01,café\n".encode("latin-1"), (),
+         3, "rejects", "42,row,not valid UTF-8 (byte 0xE9"),
+        ("utf16.csv", (HEADER + GOOD).decode().encode("utf-16"), (), 1, "stderr",
+         "the file is UTF-16, not UTF-8; save it as UTF-8"),
+        ("nul.csv", HEADER + GOOD + b"add,ip,1\x000.0.0.1\n", (), 1, "stderr",
+         "line 42: the file holds NUL bytes"),
+        ("missing.csv", b"action,identifier,level\n" + b"remove,10.0.0.1,1\n", (), 1, "stderr",
+         "bad header: missing required column(s) entity_type"),
+        ("unknown-column.csv", HEADER.rstrip() + b",colour\n", (), 1, "stderr",
+         "unknown column(s) 'colour'"),
+        ("field-count.csv", HEADER + GOOD + b"add,ip,10.8.0.1\n", (), 3, "rejects",
+         "42,row,\"3 fields, but the header has 7 columns\""),
+        ("duplicate.csv", HEADER + GOOD + b"remove,ip,10.9.0.0,other,,,\n", (), 3, "rejects",
+         "42,row,\"duplicate of line 2"),
+        ("oversized-field.csv", HEADER + GOOD + b"add,ip,10.8.0.1,other,low,2026-01-01," + b"r" * 2000
+         + b"\n", (), 3, "rejects", "42,reference,oversized: 2000 characters"),
+        ("oversized-line.csv", HEADER + GOOD + b"add,ip," + b"9" * 70_000 + b"\n", (), 3, "rejects",
+         "42,row,line longer than 65536 bytes"),
+        ("enum.csv", HEADER + GOOD + b"add,fax,10.8.0.1,fraud,severe,2026-01-01,\n", ("--max-reject-ratio", "0.1"),
+         3, "rejects", "42,entity_type,unknown entity_type 'fax'"),
+        ("identifier.csv", HEADER + GOOD + b"add,ip,10.8.0.256,other,low,2026-01-01,\n", (), 3, "rejects",
+         "42,identifier,invalid ip identifier: <redacted> is not an IPv4 or IPv6 address"),
+        ("naive.csv", HEADER + GOOD + b"add,ip,10.8.0.1,other,low,2026-01-01T08:00:00,\n", (), 3, "rejects",
+         "42,reported_at,a date-time without a UTC offset is ambiguous"),
+        ("bad.jsonl", b"".join(b'{"action":"remove","entity_type":"ip","identifier":"10.7.0.%d"}\n' % n
+                                for n in range(41)) + b'{"action": "remove",', (), 3, "rejects",
+         "42,row,not valid JSON: Expecting property name enclosed in double quotes at column 21; the last"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(
+    tmp_path: Path, secret_file: Path, name: str, content: bytes, extra: tuple[str, ...], code: int,
+    where: str, expected: str
+) -> None:
+    """Each kind of bad input gives its exit code and a message naming line, field and reason."""
+    feed = tmp_path / name
+    feed.write_bytes(content)
+    result = load(tmp_path, feed, secret_file, "--rejects", tmp_path / "rejects.csv", *extra)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    text = (tmp_path / "rejects.csv").read_text() if where == "rejects" else result.stderr
+    assert expected in text, text
+    if code == 1:
+        assert "Nothing was applied." in result.stderr
+
+
+def test_empty_feeds(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """Empty deltas succeed with 0 rows; an empty snapshot is refused unless explicitly allowed."""
+    write_csv(tmp_path / "seed.csv", generated_rows(3))
+    assert load(tmp_path, tmp_path / "seed.csv", secret_file).returncode == 0
+    (tmp_path / "empty.csv").write_bytes(b"")
+    header_only = write_csv(tmp_path / "header.csv", [])
+    (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
+    for feed in (tmp_path / "empty.csv", header_only, tmp_path / "empty.jsonl"):
+        result = load(tmp_path, feed, secret_file)
+        assert result.returncode == 0 and done(result)["rows"] == 0
+    refused = load(tmp_path, header_only, secret_file, "--mode", "snapshot")
+    assert refused.returncode == 1
+    assert "--allow-empty-snapshot" in refused.stdout
+    assert len(records(tmp_path / "db", secret)) == 3
+    wiped = load(tmp_path, header_only, secret_file, "--mode", "snapshot", "--allow-empty-snapshot")
+    assert wiped.returncode == 0 and done(wiped)["swept"] == 3
+    assert records(tmp_path / "db", secret) == {}
+
+
+def test_rejects_and_logs_never_hold_raw_identifiers(tmp_path: Path, secret_file: Path) -> None:
+    """Bad identifiers, misplaced ones and good ones appear nowhere in rejects, stdout or logs."""
+    secrets_in_feed = ["10.20.30.999", "mallory@exa mple.com", "+8613912345678", "4111111111111112",
+                       "6222000000000007"]
+    rows = generated_rows(5) + [
+        {"action": "add", "entity_type": "ip", "identifier": secrets_in_feed[0], "category": "other",
+         "level": "low", "reported_at": "2026-01-01"},
+        {"action": "add", "entity_type": "email", "identifier": secrets_in_feed[1], "category": "other",
+         "level": "low", "reported_at": "2026-01-01"},
+        {"action": "add", "entity_type": "phone", "identifier": "x", "category": secrets_in_feed[2],
+         "level": secrets_in_feed[4], "reported_at": "2026-01-01"},
+        {"action": "add", "entity_type": "card", "identifier": secrets_in_feed[3], "category": "other",
+         "level": "low", "reported_at": "2026-01-01"},
+    ]
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    result = load(tmp_path, feed, secret_file, "--rejects", tmp_path / "r.csv", "--max-reject-ratio", "1")
+    assert result.returncode == 3
+    everything = (tmp_path / "r.csv").read_text() + result.stdout + result.stderr
+    for raw in secrets_in_feed + [str(row["identifier"]) for row in generated_rows(5)]:
+        assert raw not in everything
+    assert "<redacted>" in everything
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--source", "Bank A", "--db", "db"), "--source 'Bank A' is not a source id"),
+        (("--source", "b" * 65, "--db", "db"), "is not a source id"),
+        (("--source", "bank-a", "--db", "db", "--server", "127.0.0.1:1"), "not allowed with argument"),
+        (("--source", "bank-a"), "say where to load: --db PATH or --server ADDR"),
+        (("--source", "bank-a", "--db", "db", "--max-reject-ratio", "1.5"), "between 0 and 1"),
+        (("--source", "bank-a", "--db", "db", "--max-reject-ratio", "lots"), "invalid float value"),
+        (("--source", "bank-a", "--db", "db", "--batch-size", "0"), "--batch-size must be from 1"),
+        (("--source", "bank-a", "--db", "db", "--mode", "full"), "invalid choice: 'full'"),
+        (("--db", "db"), "the following arguments are required: --source"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    """A wrong command line exits 2 with argparse's usage and a message saying what is wrong."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(1))
+    result = run_loader(tmp_path, feed, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "usage: risklist-load" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_extension_needs_format(tmp_path: Path, secret_file: Path) -> None:
+    """A feed named .txt is a usage error unless --format says what it is."""
+    feed = tmp_path / "feed.txt"
+    write_csv(feed, generated_rows(2))
+    refused = load(tmp_path, feed, secret_file)
+    assert refused.returncode == 2 and "pass --format csv|jsonl" in refused.stderr
+    assert load(tmp_path, feed, secret_file, "--format", "csv").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("nonexistent-feed", "nope.csv: the feed file does not exist; check the path. Nothing was applied."),
+        ("no-secret", "no network secret: pass --secret-file FILE or set RISKLIST_SECRET_FILE"),
+        ("bad-config", "is not valid TOML"),
+        ("rejects-unwritable", "--rejects: cannot write"),
+    ],
+)
+def test_missing_inputs_exit_1(tmp_path: Path, secret_file: Path, setup: str, message: str) -> None:
+    """A feed, secret, config or rejects path that cannot be used exits 1 with a clear message."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(1))
+    args: list[object] = [feed, "--source", "bank-a", "--db", tmp_path / "db"]
+    if setup == "nonexistent-feed":
+        args[0] = tmp_path / "nope.csv"
+    if setup != "no-secret":
+        args += ["--secret-file", secret_file]
+    if setup == "bad-config":
+        (tmp_path / "risklist.toml").write_text("retention_days = [")
+        args += ["--config", tmp_path / "risklist.toml"]
+    if setup == "rejects-unwritable":
+        args += ["--rejects", tmp_path / "no-such-dir" / "r.csv"]
+    result = run_loader(tmp_path, *args)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_held_store_is_a_clear_error(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """Loading into a store another process holds exits 1 and says to use --server instead."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
+    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint):
+        result = load(tmp_path, feed, secret_file)
+    assert result.returncode == 1
+    assert "is held by another process" in result.stderr and "--server ADDR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_store_of_another_secret_is_refused(tmp_path: Path, secret_file: Path) -> None:
+    """A store built under another network secret is refused before anything is read."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
+    assert load(tmp_path, feed, secret_file).returncode == 0
+    other = tmp_path / "other.secret"
+    other.write_text("ab" * 32)
+    result = load(tmp_path, feed, other)
+    assert result.returncode == 1 and "built with another network secret" in result.stderr
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path, secret_file: Path) -> None:
+    """--server pointing at a port nobody listens on exits 1 saying nothing was applied."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", f"127.0.0.1:{port}",
+                        "--secret-file", secret_file, "--connect-timeout", "0.5")
+    assert result.returncode == 1
+    assert f"cannot reach a risklist server at 127.0.0.1:{port}" in result.stderr
+    assert "Nothing was applied" in result.stderr
+
+
+def test_scratch_files_are_removed(tmp_path: Path, secret_file: Path) -> None:
+    """The spool and dedupe index live in a temp dir that is gone after the run."""
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(5))
+    assert load(tmp_path, feed, secret_file).returncode == 0
+    assert list((tmp_path / "scratch").iterdir()) == []
