@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as error:
-        print(f"{PROG}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if sink is not None:

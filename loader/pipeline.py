@@ -63,7 +63,7 @@ def run_load(
 ) -> LoadSummary:
     """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable."""
     started = time.monotonic()
-    target = "nowhere (dry run)" if sink is None else sink.description
+    target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
     spool_path = workdir / "spool.bin"
