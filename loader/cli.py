@@ -196,7 +196,7 @@ def _sink(args: argparse.Namespace, secret: NetworkSecret) -> Sink | None:
         return None
     if args.db is not None:
         return DbSink(args.db, secret.fingerprint)
-    return ServerSink(args.server, connect_timeout=args.connect_timeout)
+    return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout)
 
 
 if __name__ == "__main__":

@@ -50,9 +50,10 @@ def mutation_to_proto(mutation: Mutation) -> pb.Mutation:
 class ServerSink:
     """One client stream per load; the server applies each batch atomically as it arrives."""
 
-    def __init__(self, address: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, address: str, secret_fingerprint: str, *, connect_timeout: float = 10.0) -> None:
         self.description = f"server {address}"
         self._address = address
+        self._secret_fingerprint = secret_fingerprint
         self._connect_timeout = connect_timeout
         self._channel: grpc.Channel | None = None
 
@@ -82,7 +83,8 @@ class ServerSink:
 
         def requests() -> Iterator[pb.IngestRequest]:
             nonlocal sent
-            yield pb.IngestRequest(start=pb.IngestStart(source=source, mode=_MODES[mode]))
+            yield pb.IngestRequest(start=pb.IngestStart(
+                source=source, mode=_MODES[mode], secret_fingerprint=self._secret_fingerprint))
             for batch in batches:
                 yield pb.IngestRequest(
                     batch=pb.IngestBatch(mutations=[mutation_to_proto(m) for m in batch.mutations])

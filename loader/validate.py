@@ -20,9 +20,6 @@ from server.core.settings import Settings
 MAX_FIELD_LENGTH = 1024
 """Longest value of any field, in characters; longer values are rejected as oversized."""
 
-MAX_REFERENCE_BYTES = 255
-"""The record encoding stores a reference's UTF-8 length in one byte."""
-
 FUTURE_TOLERANCE_SECONDS = 86_400
 """reported_at may lie at most this far ahead of the loader's clock (time zones, skew)."""
 
@@ -127,9 +124,6 @@ class RowValidator:
             return None
         if len(text) > MAX_REFERENCE_LENGTH:
             check.fail("reference", f"{len(text)} characters; at most {MAX_REFERENCE_LENGTH}")
-        elif len(text.encode("utf-8")) > MAX_REFERENCE_BYTES:
-            check.fail("reference", f"{len(text.encode('utf-8'))} bytes in UTF-8; at most "
-                       f"{MAX_REFERENCE_BYTES}")
         elif any(unicodedata.category(ch).startswith("C") for ch in text):
             check.fail("reference", "control or unassigned characters are not allowed")
         return text

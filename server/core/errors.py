@@ -41,6 +41,10 @@ class SecretError(RiskListError):
     """The network secret is missing, unreadable or malformed."""
 
 
+class SecretMismatch(RiskListError):
+    """Digests made under one network secret were offered to a store built under another."""
+
+
 class ConfigError(RiskListError):
     """A configuration file is unreadable or holds a bad value."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -127,7 +128,7 @@ def _id_number(normaliser: Normaliser, text: str) -> str:
         country, number = normaliser.default_region, text
     country = country.strip().upper()
     if len(country) != 2 or not country.isascii() or not country.isalpha():
-        raise InvalidIdentifier("id_number", f"{country!r} is not a two-letter country code (CN:...)")
+        raise InvalidIdentifier("id_number", "the prefix before ':' is not a two-letter country code (CN:...)")
     compact = clean(number, _SEPARATORS).upper()
     if country == "CN":
         try:
@@ -143,7 +144,7 @@ def _ip(_: Normaliser, text: str) -> str:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise InvalidIdentifier("ip", f"{text!r} is not an IPv4 or IPv6 address") from None
+        raise InvalidIdentifier("ip", "not an IPv4 or IPv6 address") from None
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id is not None:
             raise InvalidIdentifier("ip", "an address with a zone (%...) cannot be listed")
@@ -156,7 +157,8 @@ def _email(_: Normaliser, text: str) -> str:
     try:
         result = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError as error:
-        raise InvalidIdentifier("email", str(error)) from None
+        # Parenthesised details (IDNA, ipaddress) may quote parts of the address: drop them.
+        raise InvalidIdentifier("email", re.sub(r"\s*\(.*\)", "", str(error))) from None
     return str(result.normalized).lower()
 
 

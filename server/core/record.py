@@ -14,6 +14,7 @@ MAX_REFERENCE_LENGTH = 64
 
 _HEADER = struct.Struct("<BH")  # version, contribution count
 _FIXED = struct.Struct("<BBqq")  # category, level, reported_at, expires_at (unix seconds)
+_REFERENCE_LENGTH = struct.Struct("<H")  # UTF-8 bytes: 64 characters may take up to 256
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -42,7 +43,9 @@ Record = tuple[Contribution, ...]
 
 
 def encode_record(record: Record) -> bytes:
-    """Version 1: header, then per contribution source, fixed fields and reference."""
+    """Version 1: header (version u8, count u16), then per contribution: source (u8 length +
+    UTF-8), category u8, level u8, reported_at i64, expires_at i64, reference (u16 length + UTF-8).
+    """
     parts = [_HEADER.pack(RECORD_FORMAT_VERSION, len(record))]
     for contribution in record:
         source = contribution.source.encode("utf-8")
@@ -57,7 +60,7 @@ def encode_record(record: Record) -> bytes:
                 contribution.expires_at,
             )
         )
-        parts.append(bytes((len(reference),)))
+        parts.append(_REFERENCE_LENGTH.pack(len(reference)))
         parts.append(reference)
     return b"".join(parts)
 
@@ -76,9 +79,12 @@ def decode_record(data: bytes) -> Record:
             offset += 1 + source_length
             category, level, reported_at, expires_at = _FIXED.unpack_from(data, offset)
             offset += _FIXED.size
-            reference_length = data[offset]
-            reference = data[offset + 1 : offset + 1 + reference_length].decode("utf-8")
-            offset += 1 + reference_length
+            (reference_length,) = _REFERENCE_LENGTH.unpack_from(data, offset)
+            offset += _REFERENCE_LENGTH.size
+            if offset + reference_length > len(data):
+                raise InvalidRecord("stored record is damaged: reference runs past the end")
+            reference = data[offset : offset + reference_length].decode("utf-8")
+            offset += reference_length
             contributions.append(
                 Contribution(
                     source, Category(category), RiskLevel(level), reported_at, expires_at, reference

@@ -9,7 +9,7 @@ import structlog
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.core.errors import InvalidSubject, InvalidSubjects
+from server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
 from server.core.mutation import Mutation
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from server.ingest import IngestSession, LoadMode
@@ -63,6 +63,13 @@ class AdminServicer(pb_grpc.AdminServicer):
         source = first.start.source
         if not is_valid_source_id(source):
             raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
+        if first.start.secret_fingerprint != self._store.secret_fingerprint:
+            raise SecretMismatch(
+                f"the loader digested under another network secret (fingerprint "
+                f"{first.start.secret_fingerprint or 'none'}, this server's is "
+                f"{self._store.secret_fingerprint}); load with the secret the server runs with. "
+                "Nothing was applied."
+            )
         mode = _MODES.get(first.start.mode)
         if mode is None:
             raise InvalidSubjects([("requests[0].start.mode", "mode must be DELTA or SNAPSHOT")])

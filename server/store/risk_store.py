@@ -290,6 +290,7 @@ class RiskStore:
             raise StoreError(f"the store at {self.path} is closed")
 
     def _check_secret(self, fingerprint: str) -> None:
+        self.secret_fingerprint = fingerprint
         stored = get_one(self._meta, SECRET_FINGERPRINT)
         if stored is None:
             if next(iter_keys(self._db), None) is not None:

@@ -159,3 +159,23 @@ def test_invalid_identifier_names_type_and_reason(
         NORMALISER.normalise(entity_type, raw)
     assert caught.value.entity_type == entity_type.feed_name
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("entity_type", "raw"),
+    [
+        (EntityType.IP, "203.0.113.999"),
+        (EntityType.EMAIL, "someone@exa mple.com"),
+        (EntityType.EMAIL, "mule.account@@example.org"),
+        (EntityType.ID_NUMBER, "XYZ:12345678"),
+        (EntityType.ACCOUNT, "GB00WEST12345698765432"),
+        (EntityType.DEVICE, "35209900176148 2"),
+    ],
+)
+def test_error_reasons_never_repeat_the_identifier(entity_type: EntityType, raw: str) -> None:
+    """An invalid identifier's reason names the type and the rule, never parts of the value."""
+    with pytest.raises(InvalidIdentifier) as caught:
+        Normaliser().normalise(entity_type, raw)
+    for token in ("203.0.113", "mple", "someone", "mule", "account", "XYZ", "12345678", "WEST", "3520990"):
+        if token in raw:
+            assert token.lower() not in str(caught.value).lower()

@@ -19,10 +19,7 @@ from server.core.record import (
 
 TIMES = st.integers(min_value=-(2**62), max_value=2**62)
 SOURCES = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,63}", fullmatch=True)
-REFERENCES = st.text(max_size=MAX_REFERENCE_LENGTH).filter(
-    lambda text: len(text.encode("utf-8")) <= 255
-)
-"""References the one-byte length prefix can hold (see the xfail test below)."""
+REFERENCES = st.text(max_size=MAX_REFERENCE_LENGTH)
 
 
 def contributions(
@@ -120,11 +117,6 @@ def test_contribution_is_live_until_it_expires() -> None:
     assert not contribution.is_live(201)
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    reason="core bug: a 64-character reference of 4-byte UTF-8 characters is 256 bytes, "
-    "more than the one-byte length prefix holds; encode_record raises ValueError",
-)
 def test_longest_allowed_reference_round_trips() -> None:
     """A reference of MAX_REFERENCE_LENGTH characters of any script survives encoding."""
     reference = "\U0001f600" * MAX_REFERENCE_LENGTH

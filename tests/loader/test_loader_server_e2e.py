@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
+import secrets
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,63 +15,20 @@ from loader_feeds import generated_rows, run_loader, write_csv
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-SERVER = Path(sys.executable).parent / "risklist-server"
+from tests.support.running_server import ServerProcess, start_server
+
 PHONE = "+8613800138000"
 
 
-@dataclass
-class RunningServer:
-    """A risklist-server subprocess on free loopback ports, its log drained in the background."""
-
-    process: subprocess.Popen[str]
-    port: int
-    admin_port: int
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._drain = threading.Thread(target=self._read, daemon=True)
-        self._drain.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.startswith("{"):
-                self.log.append(json.loads(line))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self._drain.join(timeout=30)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-        return code
-
-
 @pytest.fixture()
-def server(tmp_path: Path, secret_file: Path) -> Iterator[RunningServer]:
-    process = subprocess.Popen(
-        [str(SERVER), "--db", str(tmp_path / "db"), "--secret-file", str(secret_file), "--listen", "127.0.0.1:0",
-         "--admin-listen", "127.0.0.1:0", "--log-format", "json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        entry = json.loads(line) if line.startswith("{") else {}
-        if entry.get("event") == "serving":
-            running = RunningServer(process, int(entry["port"]), int(entry["admin_port"]))
-            break
-    else:
-        process.wait(timeout=10)
-        process.stderr.close()
-        raise AssertionError(f"risklist-server exited {process.returncode} before serving")
+def server(tmp_path: Path, secret_file: Path) -> Iterator[ServerProcess]:
+    running = start_server(tmp_path / "db", secret_file)
     yield running
-    assert running.stop() == 0
+    assert running.terminate() == 0
 
 
-def check(server: RunningServer, entity_type: int, value: str) -> pb.CheckResponse:
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+def check(server: ServerProcess, entity_type: int, value: str) -> pb.CheckResponse:
+    with grpc.insecure_channel(server.address) as channel:
         request = pb.CheckRequest(subject=pb.Subject(type=entity_type, value=value))
         response: pb.CheckResponse = pb_grpc.RiskListStub(channel).Check(request, timeout=10)
         return response
@@ -88,10 +41,10 @@ def summary(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_loads_through_the_server_are_seen_without_restart(
-    tmp_path: Path, secret_file: Path, server: RunningServer
+    tmp_path: Path, secret_file: Path, server: ServerProcess
 ) -> None:
     """Delta and snapshot loads streamed to Admin.Ingest change verdicts at once; re-runs are no-ops."""
-    admin = f"127.0.0.1:{server.admin_port}"
+    admin = server.admin_address
     phone_row = {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "telecom_fraud",
                  "level": "critical", "reported_at": "2026-03-01T08:00:00+08:00"}
     rows = generated_rows(30) + [phone_row]
@@ -115,9 +68,21 @@ def test_loads_through_the_server_are_seen_without_restart(
     assert not check(server, pb.ENTITY_TYPE_PHONE, PHONE).verdict.listed
 
 
-def test_db_load_into_a_served_store_is_refused(tmp_path: Path, secret_file: Path, server: RunningServer) -> None:
+def test_db_load_into_a_served_store_is_refused(tmp_path: Path, secret_file: Path, server: ServerProcess) -> None:
     """While the server holds the store, --db into it exits 1 and points at --server."""
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
     result = run_loader(tmp_path, feed, "--source", "bank-a", "--db", tmp_path / "db", "--secret-file", secret_file)
     assert result.returncode == 1
     assert "held by another process" in result.stderr and "--server ADDR" in result.stderr
+
+
+def test_load_under_another_secret_is_refused(tmp_path: Path, server: ServerProcess) -> None:
+    """A loader holding a different network secret is refused before anything is applied."""
+    other = tmp_path / "other.secret"
+    other.write_text(secrets.token_hex(32))
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", server.admin_address,
+                        "--secret-file", other)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "FAILED_PRECONDITION" in result.stderr and "another network secret" in result.stderr
+    assert check(server, pb.ENTITY_TYPE_PHONE, PHONE).list_version == 0

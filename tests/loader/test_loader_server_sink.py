@@ -75,7 +75,7 @@ def test_mutations_convert_to_the_wire_form() -> None:
 def test_sink_streams_start_then_batches(admin: tuple[RecordingAdmin, str]) -> None:
     """One start message with source and mode, then one message per batch; counts come back."""
     servicer, address = admin
-    sink = ServerSink(address, connect_timeout=5)
+    sink = ServerSink(address, "f1ngerprint", connect_timeout=5)
     sink.open()
     seen: list[tuple[int, ApplyResult | None]] = []
     batches = [Batch(1, 2, 3, [UPSERT, Removal(KEY, "bank-a", Category.GAMBLING)]), Batch(2, 4, 4, [UPSERT])]
@@ -85,7 +85,7 @@ def test_sink_streams_start_then_batches(admin: tuple[RecordingAdmin, str]) -> N
     finally:
         sink.close()
     assert servicer.requests[0] == pb.IngestRequest(
-        start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_SNAPSHOT))
+        start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_SNAPSHOT, secret_fingerprint="f1ngerprint"))
     assert [len(r.batch.mutations) for r in servicer.requests[1:]] == [2, 1]
     assert servicer.requests[1].batch.mutations[1].category == pb.CATEGORY_GAMBLING
     assert seen == [(1, None), (2, None)]
@@ -97,7 +97,7 @@ def test_server_refusal_becomes_a_clear_error(admin: tuple[RecordingAdmin, str])
     """INVALID_ARGUMENT with BadRequest details is reported with the violations and a re-run hint."""
     servicer, address = admin
     servicer.refuse_batch = 2
-    sink = ServerSink(address, connect_timeout=5)
+    sink = ServerSink(address, "f1ngerprint", connect_timeout=5)
     sink.open()
     batches = [Batch(n, n, n, [UPSERT]) for n in range(1, 4)]
     with pytest.raises(SinkError) as caught:

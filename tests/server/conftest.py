@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +18,7 @@ from server.core.subject import SubjectResolver
 from server.lookup import LookupService
 from server.rpc.app import create_admin_server, create_server
 from server.store.risk_store import RiskStore
-
-BIN = Path(sys.executable).parent
+from tests.support.running_server import ServerProcess, start_server
 
 
 @pytest.fixture()
@@ -63,6 +56,7 @@ class InProcessServer:
     admin_channel: grpc.Channel
     stub: pb_grpc.RiskListStub
     admin: pb_grpc.AdminStub
+    secret_fingerprint: str
 
 
 @pytest.fixture()
@@ -73,69 +67,12 @@ def grpc_server(lookup: LookupService, store: RiskStore) -> Iterator[InProcessSe
     admin.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     admin_channel = grpc.insecure_channel(f"127.0.0.1:{admin_port}")
-    yield InProcessServer(channel, admin_channel, pb_grpc.RiskListStub(channel), pb_grpc.AdminStub(admin_channel))
+    yield InProcessServer(channel, admin_channel, pb_grpc.RiskListStub(channel), pb_grpc.AdminStub(admin_channel),
+                          store.secret_fingerprint)
     channel.close()
     admin_channel.close()
     server.stop(None).wait()
     admin.stop(None).wait()
-
-
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    port: int
-    admin_port: int
-    log_lines: list[dict[str, object]]
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def admin_address(self) -> str:
-        return f"127.0.0.1:{self.admin_port}"
-
-    def __post_init__(self) -> None:
-        self._drain = threading.Thread(target=self._read_log, daemon=True)
-        self._drain.start()
-
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.startswith("{"):
-                self.log_lines.append(json.loads(line))
-
-    def terminate(self, timeout: float = 20, sig: int = signal.SIGTERM) -> int:
-        """Send `sig` (SIGTERM), then wait; return the exit code once the whole log is read."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
-        self._drain.join(timeout=timeout)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-        return code
-
-
-def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
-    """Start risklist-server on free loopback ports; return once it logs that it is serving."""
-    process = subprocess.Popen(
-        [str(BIN / "risklist-server"), "--db", str(db), "--secret-file", str(secret_file),
-         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", *extra],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    lines: list[dict[str, object]] = []
-    for line in process.stderr:
-        if not line.startswith("{"):
-            continue
-        entry = json.loads(line)
-        lines.append(entry)
-        if entry.get("event") == "serving":
-            return ServerProcess(process, int(entry["port"]), int(entry["admin_port"]), lines)  # type: ignore[call-overload]
-    process.wait(timeout=10)
-    process.stderr.close()
-    raise AssertionError(f"risklist-server exited {process.returncode} before serving: {lines}")
 
 
 @pytest.fixture()

@@ -26,7 +26,8 @@ NOW = 1_763_000_000
 def _add(server: InProcessServer, digester: Digester, source: str, entity_type: EntityType,
          canonical: str, category: int, level: int, reported: int = NOW - 86_400) -> pb.IngestResponse:
     def requests():  # type: ignore[no-untyped-def]
-        yield pb.IngestRequest(start=pb.IngestStart(source=source, mode=pb.LOAD_MODE_DELTA))
+        yield pb.IngestRequest(start=pb.IngestStart(source=source, mode=pb.LOAD_MODE_DELTA,
+                                                    secret_fingerprint=server.secret_fingerprint))
         yield pb.IngestRequest(batch=pb.IngestBatch(mutations=[pb.Mutation(
             action=pb.MUTATION_ACTION_ADD, type=int(entity_type),
             digest=digester.digest(entity_type, canonical), category=category, level=level,
@@ -175,6 +176,18 @@ def test_ingest_rejects_a_bad_source_and_applies_nothing(grpc_server: InProcessS
         grpc_server.admin.Ingest(requests(), timeout=5)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert _violations(caught.value)[0][0] == "requests[0].start.source"
+
+
+def test_ingest_under_another_secret_is_refused(grpc_server: InProcessServer, digester: Digester) -> None:
+    """A loader whose secret differs from the server's gets FAILED_PRECONDITION and changes nothing."""
+    grpc_server.secret_fingerprint = "0123456789abcdef"
+    with pytest.raises(grpc.RpcError) as caught:
+        _add(grpc_server, digester, "bank-a", EntityType.IP, "192.0.2.9", pb.CATEGORY_OTHER, pb.RISK_LEVEL_LOW)
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "another network secret" in caught.value.details()
+    answer = grpc_server.stub.Check(pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.9")),
+                                    timeout=5)
+    assert not answer.verdict.listed and answer.list_version == 0
 
 
 def test_health_and_reflection(grpc_server: InProcessServer) -> None:

@@ -18,7 +18,7 @@ from server.core.enums import EntityType
 from server.core.secret import NetworkSecret
 from server.store.front_file import load_front
 from server.store.risk_store import FRONT_FILE
-from tests.server.conftest import BIN, ServerProcess, start_server
+from tests.support.running_server import BIN, ServerProcess, start_server
 
 PHONE = "+8613800138000"
 
@@ -31,7 +31,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: str = PHONE) -> None:
     digest = Digester(secret).digest(EntityType.PHONE, raw_canonical)
     requests = [
-        pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA)),
+        pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA,
+                                              secret_fingerprint=secret.fingerprint)),
         pb.IngestRequest(batch=pb.IngestBatch(mutations=[pb.Mutation(
             action=pb.MUTATION_ACTION_ADD, type=pb.ENTITY_TYPE_PHONE, digest=digest,
             category=pb.CATEGORY_TELECOM_FRAUD, level=pb.RISK_LEVEL_HIGH,

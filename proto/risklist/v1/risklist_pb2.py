@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arisklist/v1/risklist.proto\x12\x0brisklist.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x07Subject\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.risklist.v1.EntityType\x12\x0f\n\x05value\x18\x02 \x01(\tH\x00\x12\x10\n\x06\x64igest\x18\x03 \x01(\x0cH\x00\x42\x04\n\x02id\"\xae\x02\n\x07Verdict\x12\x0e\n\x06listed\x18\x01 \x01(\x08\x12%\n\x05level\x18\x02 \x01(\x0e\x32\x16.risklist.v1.RiskLevel\x12)\n\ncategories\x18\x03 \x03(\x0e\x32\x15.risklist.v1.Category\x12\x14\n\x0csource_count\x18\x04 \x01(\r\x12\x14\n\x0creport_count\x18\x05 \x01(\r\x12\x32\n\x0e\x66irst_reported\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_reported\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x0c\x43heckRequest\x12%\n\x07subject\x18\x01 \x01(\x0b\x32\x14.risklist.v1.Subject\"L\n\rCheckResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.risklist.v1.Verdict\x12\x14\n\x0clist_version\x18\x02 \x01(\x04\";\n\x11\x42\x61tchCheckRequest\x12&\n\x08subjects\x18\x01 \x03(\x0b\x32\x14.risklist.v1.Subject\";\n\x03Hit\x12\r\n\x05index\x18\x01 \x01(\r\x12%\n\x07verdict\x18\x02 \x01(\x0b\x32\x14.risklist.v1.Verdict\"J\n\x12\x42\x61tchCheckResponse\x12\x1e\n\x04hits\x18\x01 \x03(\x0b\x32\x10.risklist.v1.Hit\x12\x14\n\x0clist_version\x18\x02 \x01(\x04\"\xb2\x02\n\x08Mutation\x12+\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1b.risklist.v1.MutationAction\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.risklist.v1.EntityType\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\'\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32\x15.risklist.v1.Category\x12%\n\x05level\x18\x05 \x01(\x0e\x32\x16.risklist.v1.RiskLevel\x12/\n\x0breported_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x08 \x01(\t\"B\n\x0bIngestStart\x12\x0e\n\x06source\x18\x01 \x01(\t\x12#\n\x04mode\x18\x02 \x01(\x0e\x32\x15.risklist.v1.LoadMode\"7\n\x0bIngestBatch\x12(\n\tmutations\x18\x01 \x03(\x0b\x32\x15.risklist.v1.Mutation\"m\n\rIngestRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x18.risklist.v1.IngestStartH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.risklist.v1.IngestBatchH\x00\x42\x06\n\x04part\"|\n\x0eIngestResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\x04\x12\x11\n\tunchanged\x18\x02 \x01(\x04\x12\x0f\n\x07removed\x18\x03 \x01(\x04\x12\x12\n\nnot_listed\x18\x04 \x01(\x04\x12\r\n\x05swept\x18\x05 \x01(\x04\x12\x14\n\x0clist_version\x18\x06 \x01(\x04*\xcd\x01\n\nEntityType\x12\x1b\n\x17\x45NTITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45NTITY_TYPE_ACCOUNT\x10\x01\x12\x14\n\x10\x45NTITY_TYPE_CARD\x10\x02\x12\x15\n\x11\x45NTITY_TYPE_PHONE\x10\x03\x12\x16\n\x12\x45NTITY_TYPE_DEVICE\x10\x04\x12\x19\n\x15\x45NTITY_TYPE_ID_NUMBER\x10\x05\x12\x12\n\x0e\x45NTITY_TYPE_IP\x10\x06\x12\x15\n\x11\x45NTITY_TYPE_EMAIL\x10\x07*\x80\x01\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03\x12\x17\n\x13RISK_LEVEL_CRITICAL\x10\x04*\xfb\x01\n\x08\x43\x61tegory\x12\x18\n\x14\x43\x41TEGORY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41TEGORY_TELECOM_FRAUD\x10\x01\x12\x17\n\x13\x43\x41TEGORY_MONEY_MULE\x10\x02\x12\x1d\n\x19\x43\x41TEGORY_ACCOUNT_TAKEOVER\x10\x03\x12\x1b\n\x17\x43\x41TEGORY_IDENTITY_FRAUD\x10\x04\x12\x15\n\x11\x43\x41TEGORY_GAMBLING\x10\x05\x12\x1d\n\x19\x43\x41TEGORY_MONEY_LAUNDERING\x10\x06\x12\x1a\n\x16\x43\x41TEGORY_SCAM_MERCHANT\x10\x07\x12\x12\n\x0e\x43\x41TEGORY_OTHER\x10\x08*R\n\x08LoadMode\x12\x19\n\x15LOAD_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOAD_MODE_DELTA\x10\x01\x12\x16\n\x12LOAD_MODE_SNAPSHOT\x10\x02*f\n\x0eMutationAction\x12\x1f\n\x1bMUTATION_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13MUTATION_ACTION_ADD\x10\x01\x12\x1a\n\x16MUTATION_ACTION_REMOVE\x10\x02\x32\xed\x01\n\x08RiskList\x12>\n\x05\x43heck\x12\x19.risklist.v1.CheckRequest\x1a\x1a.risklist.v1.CheckResponse\x12M\n\nBatchCheck\x12\x1e.risklist.v1.BatchCheckRequest\x1a\x1f.risklist.v1.BatchCheckResponse\x12R\n\x0bStreamCheck\x12\x1e.risklist.v1.BatchCheckRequest\x1a\x1f.risklist.v1.BatchCheckResponse(\x01\x30\x01\x32L\n\x05\x41\x64min\x12\x43\n\x06Ingest\x12\x1a.risklist.v1.IngestRequest\x1a\x1b.risklist.v1.IngestResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arisklist/v1/risklist.proto\x12\x0brisklist.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x07Subject\x12%\n\x04type\x18\x01 \x01(\x0e\x32\x17.risklist.v1.EntityType\x12\x0f\n\x05value\x18\x02 \x01(\tH\x00\x12\x10\n\x06\x64igest\x18\x03 \x01(\x0cH\x00\x42\x04\n\x02id\"\xae\x02\n\x07Verdict\x12\x0e\n\x06listed\x18\x01 \x01(\x08\x12%\n\x05level\x18\x02 \x01(\x0e\x32\x16.risklist.v1.RiskLevel\x12)\n\ncategories\x18\x03 \x03(\x0e\x32\x15.risklist.v1.Category\x12\x14\n\x0csource_count\x18\x04 \x01(\r\x12\x14\n\x0creport_count\x18\x05 \x01(\r\x12\x32\n\x0e\x66irst_reported\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_reported\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x0c\x43heckRequest\x12%\n\x07subject\x18\x01 \x01(\x0b\x32\x14.risklist.v1.Subject\"L\n\rCheckResponse\x12%\n\x07verdict\x18\x01 \x01(\x0b\x32\x14.risklist.v1.Verdict\x12\x14\n\x0clist_version\x18\x02 \x01(\x04\";\n\x11\x42\x61tchCheckRequest\x12&\n\x08subjects\x18\x01 \x03(\x0b\x32\x14.risklist.v1.Subject\";\n\x03Hit\x12\r\n\x05index\x18\x01 \x01(\r\x12%\n\x07verdict\x18\x02 \x01(\x0b\x32\x14.risklist.v1.Verdict\"J\n\x12\x42\x61tchCheckResponse\x12\x1e\n\x04hits\x18\x01 \x03(\x0b\x32\x10.risklist.v1.Hit\x12\x14\n\x0clist_version\x18\x02 \x01(\x04\"\xb2\x02\n\x08Mutation\x12+\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1b.risklist.v1.MutationAction\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.risklist.v1.EntityType\x12\x0e\n\x06\x64igest\x18\x03 \x01(\x0c\x12\'\n\x08\x63\x61tegory\x18\x04 \x01(\x0e\x32\x15.risklist.v1.Category\x12%\n\x05level\x18\x05 \x01(\x0e\x32\x16.risklist.v1.RiskLevel\x12/\n\x0breported_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x08 \x01(\t\"^\n\x0bIngestStart\x12\x0e\n\x06source\x18\x01 \x01(\t\x12#\n\x04mode\x18\x02 \x01(\x0e\x32\x15.risklist.v1.LoadMode\x12\x1a\n\x12secret_fingerprint\x18\x03 \x01(\t\"7\n\x0bIngestBatch\x12(\n\tmutations\x18\x01 \x03(\x0b\x32\x15.risklist.v1.Mutation\"m\n\rIngestRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x18.risklist.v1.IngestStartH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.risklist.v1.IngestBatchH\x00\x42\x06\n\x04part\"|\n\x0eIngestResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\x04\x12\x11\n\tunchanged\x18\x02 \x01(\x04\x12\x0f\n\x07removed\x18\x03 \x01(\x04\x12\x12\n\nnot_listed\x18\x04 \x01(\x04\x12\r\n\x05swept\x18\x05 \x01(\x04\x12\x14\n\x0clist_version\x18\x06 \x01(\x04*\xcd\x01\n\nEntityType\x12\x1b\n\x17\x45NTITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45NTITY_TYPE_ACCOUNT\x10\x01\x12\x14\n\x10\x45NTITY_TYPE_CARD\x10\x02\x12\x15\n\x11\x45NTITY_TYPE_PHONE\x10\x03\x12\x16\n\x12\x45NTITY_TYPE_DEVICE\x10\x04\x12\x19\n\x15\x45NTITY_TYPE_ID_NUMBER\x10\x05\x12\x12\n\x0e\x45NTITY_TYPE_IP\x10\x06\x12\x15\n\x11\x45NTITY_TYPE_EMAIL\x10\x07*\x80\x01\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03\x12\x17\n\x13RISK_LEVEL_CRITICAL\x10\x04*\xfb\x01\n\x08\x43\x61tegory\x12\x18\n\x14\x43\x41TEGORY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41TEGORY_TELECOM_FRAUD\x10\x01\x12\x17\n\x13\x43\x41TEGORY_MONEY_MULE\x10\x02\x12\x1d\n\x19\x43\x41TEGORY_ACCOUNT_TAKEOVER\x10\x03\x12\x1b\n\x17\x43\x41TEGORY_IDENTITY_FRAUD\x10\x04\x12\x15\n\x11\x43\x41TEGORY_GAMBLING\x10\x05\x12\x1d\n\x19\x43\x41TEGORY_MONEY_LAUNDERING\x10\x06\x12\x1a\n\x16\x43\x41TEGORY_SCAM_MERCHANT\x10\x07\x12\x12\n\x0e\x43\x41TEGORY_OTHER\x10\x08*R\n\x08LoadMode\x12\x19\n\x15LOAD_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOAD_MODE_DELTA\x10\x01\x12\x16\n\x12LOAD_MODE_SNAPSHOT\x10\x02*f\n\x0eMutationAction\x12\x1f\n\x1bMUTATION_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13MUTATION_ACTION_ADD\x10\x01\x12\x1a\n\x16MUTATION_ACTION_REMOVE\x10\x02\x32\xed\x01\n\x08RiskList\x12>\n\x05\x43heck\x12\x19.risklist.v1.CheckRequest\x1a\x1a.risklist.v1.CheckResponse\x12M\n\nBatchCheck\x12\x1e.risklist.v1.BatchCheckRequest\x1a\x1f.risklist.v1.BatchCheckResponse\x12R\n\x0bStreamCheck\x12\x1e.risklist.v1.BatchCheckRequest\x1a\x1f.risklist.v1.BatchCheckResponse(\x01\x30\x01\x32L\n\x05\x41\x64min\x12\x43\n\x06Ingest\x12\x1a.risklist.v1.IngestRequest\x1a\x1b.risklist.v1.IngestResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'risklist.v1.risklist_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTITYTYPE']._serialized_start=1475
-  _globals['_ENTITYTYPE']._serialized_end=1680
-  _globals['_RISKLEVEL']._serialized_start=1683
-  _globals['_RISKLEVEL']._serialized_end=1811
-  _globals['_CATEGORY']._serialized_start=1814
-  _globals['_CATEGORY']._serialized_end=2065
-  _globals['_LOADMODE']._serialized_start=2067
-  _globals['_LOADMODE']._serialized_end=2149
-  _globals['_MUTATIONACTION']._serialized_start=2151
-  _globals['_MUTATIONACTION']._serialized_end=2253
+  _globals['_ENTITYTYPE']._serialized_start=1503
+  _globals['_ENTITYTYPE']._serialized_end=1708
+  _globals['_RISKLEVEL']._serialized_start=1711
+  _globals['_RISKLEVEL']._serialized_end=1839
+  _globals['_CATEGORY']._serialized_start=1842
+  _globals['_CATEGORY']._serialized_end=2093
+  _globals['_LOADMODE']._serialized_start=2095
+  _globals['_LOADMODE']._serialized_end=2177
+  _globals['_MUTATIONACTION']._serialized_start=2179
+  _globals['_MUTATIONACTION']._serialized_end=2281
   _globals['_SUBJECT']._serialized_start=76
   _globals['_SUBJECT']._serialized_end=165
   _globals['_VERDICT']._serialized_start=168
@@ -59,15 +59,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MUTATION']._serialized_start=804
   _globals['_MUTATION']._serialized_end=1110
   _globals['_INGESTSTART']._serialized_start=1112
-  _globals['_INGESTSTART']._serialized_end=1178
-  _globals['_INGESTBATCH']._serialized_start=1180
-  _globals['_INGESTBATCH']._serialized_end=1235
-  _globals['_INGESTREQUEST']._serialized_start=1237
-  _globals['_INGESTREQUEST']._serialized_end=1346
-  _globals['_INGESTRESPONSE']._serialized_start=1348
-  _globals['_INGESTRESPONSE']._serialized_end=1472
-  _globals['_RISKLIST']._serialized_start=2256
-  _globals['_RISKLIST']._serialized_end=2493
-  _globals['_ADMIN']._serialized_start=2495
-  _globals['_ADMIN']._serialized_end=2571
+  _globals['_INGESTSTART']._serialized_end=1206
+  _globals['_INGESTBATCH']._serialized_start=1208
+  _globals['_INGESTBATCH']._serialized_end=1263
+  _globals['_INGESTREQUEST']._serialized_start=1265
+  _globals['_INGESTREQUEST']._serialized_end=1374
+  _globals['_INGESTRESPONSE']._serialized_start=1376
+  _globals['_INGESTRESPONSE']._serialized_end=1500
+  _globals['_RISKLIST']._serialized_start=2284
+  _globals['_RISKLIST']._serialized_end=2521
+  _globals['_ADMIN']._serialized_start=2523
+  _globals['_ADMIN']._serialized_end=2599
 # @@protoc_insertion_point(module_scope)

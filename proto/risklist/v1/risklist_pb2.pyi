@@ -168,12 +168,14 @@ class Mutation(_message.Message):
     def __init__(self, action: _Optional[_Union[MutationAction, str]] = ..., type: _Optional[_Union[EntityType, str]] = ..., digest: _Optional[bytes] = ..., category: _Optional[_Union[Category, str]] = ..., level: _Optional[_Union[RiskLevel, str]] = ..., reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class IngestStart(_message.Message):
-    __slots__ = ("source", "mode")
+    __slots__ = ("source", "mode", "secret_fingerprint")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     source: str
     mode: LoadMode
-    def __init__(self, source: _Optional[str] = ..., mode: _Optional[_Union[LoadMode, str]] = ...) -> None: ...
+    secret_fingerprint: str
+    def __init__(self, source: _Optional[str] = ..., mode: _Optional[_Union[LoadMode, str]] = ..., secret_fingerprint: _Optional[str] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
     __slots__ = ("mutations",)
