@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 import structlog
 
@@ -21,6 +19,8 @@ from server.logs import configure_logging
 from server.lookup import LookupService
 from server.rpc.app import create_admin_server, create_server
 from server.store.risk_store import FrontPolicy, RiskStore
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 FRONT_POLICIES = {
     "all": FrontPolicy(single=True, batch=True),
@@ -71,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace, log: structlog.typing.FilteringBoundLogger) -> int:
+    # Block the stop signals before any thread exists (RocksDB's, grpc's): every thread
+    # inherits the mask, so a SIGTERM stays pending until the main thread's sigwait takes it.
+    # A Python handler instead may be delivered to a grpc thread while the main thread sleeps
+    # in a lock wait that nothing interrupts: the server then ignored SIGTERM now and then.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     settings = load_settings(args.config)
     if args.demo:
         secret = NetworkSecret.demo()
@@ -84,20 +89,13 @@ def _serve(args: argparse.Namespace, log: structlog.typing.FilteringBoundLogger)
         lookup = LookupService(store, resolver, max_batch=settings.max_batch)
         server, port, health = create_server(args.listen, lookup, threads=args.threads)
         admin, admin_port, admin_health = create_admin_server(args.admin_listen, store)
-        stopping = threading.Event()
-
-        def request_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("stop_requested", signal=signal.Signals(signum).name)
-            stopping.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
         server.start()
         admin.start()
         log.info("serving", listen=args.listen, port=port, admin_listen=args.admin_listen,
                  admin_port=admin_port, list_version=store.version, front_bytes=store.front.size_bytes,
                  front=args.front, secret_fingerprint=secret.fingerprint)
-        stopping.wait()
+        received = signal.sigwait(STOP_SIGNALS)
+        log.info("stop_requested", signal=signal.Signals(received).name)
         for health_servicer in (health, admin_health):
             health_servicer.enter_graceful_shutdown()
         done = server.stop(args.grace)

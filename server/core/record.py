@@ -94,6 +94,8 @@ def decode_record(data: bytes) -> Record:
         if isinstance(error, InvalidRecord):
             raise
         raise InvalidRecord(f"stored record is damaged: {error}") from None
-    if offset != len(data):
+    if offset > len(data):
+        raise InvalidRecord("stored record is damaged: it ends before its last contribution")
+    if offset < len(data):
         raise InvalidRecord(f"stored record has {len(data) - offset} trailing bytes")
     return tuple(contributions)
