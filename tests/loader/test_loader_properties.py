@@ -33,9 +33,10 @@ identifiers = st.one_of(
     st.tuples(st.just("account"), st.text("0123456789", min_size=4, max_size=34)),
     st.tuples(st.just("card"), st.text("0123456789", min_size=15, max_size=15).map(
         lambda body: "4" + body[1:] + luhn.calc_check_digit("4" + body[1:]))),
-    st.tuples(st.just("email"), st.from_regex(r"[a-z][a-z0-9.]{0,10}[a-z]@[a-z]{2,10}\.(com|cn|org)",
+    st.tuples(st.just("email"), st.from_regex(r"[a-z][a-z0-9]{0,5}(\.[a-z0-9]{1,5}){0,2}@[a-z]{2,10}\.(com|cn|org)",
                                               fullmatch=True)),
-    st.tuples(st.just("device"), st.text("0123456789abcdef", min_size=8, max_size=32)),
+    # All-digit ids of 14-16 digits are IMEIs and need a check digit: keep a letter in.
+    st.tuples(st.just("device"), st.text("0123456789abcdef", min_size=7, max_size=31).map(lambda t: "a" + t)),
 )
 
 

@@ -160,3 +160,25 @@ def test_demo_and_secret_file_exclude_each_other(tmp_path: Path, secret_file: Pa
     """Asking for both the demo secret and a real one is a usage error, exit 2."""
     result = _run("risklist-server", "--db", str(tmp_path / "db"), "--demo", "--secret-file", str(secret_file))
     assert result.returncode == 2 and "exclude each other" in result.stderr
+
+
+def test_sigterm_always_stops_the_server(tmp_path: Path, secret_file: Path) -> None:
+    """SIGTERM stops the server every time, sent right after start-up or while RPCs were served."""
+    for cycle in range(8):
+        running = start_server(tmp_path / "db", secret_file)
+        if cycle % 2:
+            with grpc.insecure_channel(running.address) as channel:
+                subject = pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.1")
+                pb_grpc.RiskListStub(channel).Check(pb.CheckRequest(subject=subject), timeout=5)
+        assert running.terminate(timeout=15) == 0, f"cycle {cycle}"
+
+
+def test_cli_names_the_same_secret_variable_as_core() -> None:
+    """The light CLI module's copy of the secret variable's name matches server.core.secret."""
+    from server import cli
+    from server.core import secret as core_secret
+
+    assert cli.SECRET_FILE_ENV == core_secret.SECRET_FILE_ENV
+    from server.serve import FRONT_POLICIES, STOP_SIGNALS
+
+    assert set(cli.FRONT_CHOICES) == set(FRONT_POLICIES) and set(cli.STOP_SIGNALS) == STOP_SIGNALS

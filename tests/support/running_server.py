@@ -43,7 +43,12 @@ class ServerProcess:
         """Send `sig` (SIGTERM), then wait; return the exit code once the whole log is read."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never leave a server behind
+            self.process.wait()
+            raise AssertionError(f"risklist-server did not stop within {timeout} s of signal {sig}") from None
         self._drain.join(timeout=timeout)
         assert self.process.stderr is not None
         self.process.stderr.close()
