@@ -16,8 +16,8 @@ from server.core.record import Contribution
 _ADD = 1
 _REMOVE = 2
 # action, feed line, storage key, category (0: all), level, reported_at, expires_at,
-# reference length; the reference's UTF-8 bytes follow.
-_ENTRY = struct.Struct(f"<BQ{KEY_SIZE}sBBqqB")
+# reference length (u16: 64 characters may take 256 bytes); the reference's UTF-8 bytes follow.
+_ENTRY = struct.Struct(f"<BQ{KEY_SIZE}sBBqqH")
 _BUFFER_BYTES = 1024 * 1024
 
 

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TypeVar
 
-from loader.rejects import REDACTED, Reject, shown
+from loader.rejects import Reject, shown
 from loader.rows import FeedRow
 from loader.timestamps import parse_timestamp
 from server.core.digest import Digester
@@ -96,7 +96,8 @@ class RowValidator:
         try:
             canonical = self._normaliser.normalise(entity_type, raw)
         except InvalidIdentifier as error:
-            check.fail("identifier", _redact(str(error), raw))
+            # Reasons never quote the identifier (server.core.identifiers guarantees it).
+            check.fail("identifier", str(error))
             return None
         return self._digester.storage_key(entity_type, canonical)
 
@@ -202,13 +203,3 @@ def _json_type(value: object) -> str:
         return "an object"
     return type(value).__name__
 
-
-def _redact(reason: str, raw: str) -> str:
-    """The normaliser's reason with any echo of the identifier (or a part of it) removed."""
-    text = unicodedata.normalize("NFKC", raw).strip()
-    candidates = {raw, raw.strip(), text}
-    for separator in ("@", ":"):
-        candidates.update(part.strip() for part in text.split(separator))
-    for candidate in sorted((c for c in candidates if len(c) >= 3), key=len, reverse=True):
-        reason = reason.replace(repr(candidate), REDACTED).replace(candidate, REDACTED)
-    return reason

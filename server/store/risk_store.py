@@ -207,7 +207,6 @@ class RiskStore:
             self._ensure_open()
             marks = multi_get(self._snapshot_seen, [prefix + key for key, _ in pending])
             swept = 0
-            before: dict[bytes, Record] = {}
             after: dict[bytes, Record] = {}
             for (key, _), mark in zip(pending, marks, strict=True):
                 # Re-read under the lock: the record may have changed since the scan.
@@ -218,7 +217,7 @@ class RiskStore:
                 updated = without_source_except(record, source, kept)
                 if updated != record:
                     swept += len(record) - len(updated)
-                    before[key], after[key] = record, updated
+                    after[key] = updated
             changes = [Change(key, bool(after[key])) for key in after]
             self._write(WriteBatch(raw_mode=True), changes, after)
             return swept

@@ -56,3 +56,13 @@ def test_dedupe_index_remembers_the_first_line(tmp_path: Path) -> None:
         assert index.first_line((20_001).to_bytes(18, "big"), 30_002) == 20_001
     finally:
         index.close()
+
+
+def test_longest_reference_in_any_script_round_trips(tmp_path: Path) -> None:
+    """A 64-character reference of 4-byte UTF-8 characters (256 bytes) survives the spool."""
+    key = b"\x01" + bytes(16)
+    written = Upsert(key, Contribution("bank-a", Category.OTHER, RiskLevel.LOW, 1, 2, "\U0001f600" * 64))
+    spool = SpoolWriter(tmp_path / "spool.bin")
+    spool.write(2, written)
+    spool.close()
+    assert [m for batch in read_batches(tmp_path / "spool.bin", "bank-a", 10) for m in batch.mutations] == [written]
