@@ -14,7 +14,8 @@ from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
 from server.lookup import LookupService
 from server.rpc.app import create_admin_server, create_server
-from server.store.risk_store import FrontPolicy, RiskStore
+from server.store.reads import FrontPolicy
+from server.store.risk_store import RiskStore
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 

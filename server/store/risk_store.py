@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
 from rocksdict import WriteBatch
 
 from server.core.enums import Category
 from server.core.errors import StoreError
 from server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
 from server.core.record import Record, decode_record, encode_record
-from server.store.changelog import Change, decode_changes, encode_changes, sequence_key
-from server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
-from server.store.front_file import load_front, save_front
+from server.store.changelog import Change, encode_changes, sequence_key
+from server.store.front_file import save_front
+from server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
 from server.store.rocks import (
     CHANGELOG_CF,
     DEFAULT_BLOCK_CACHE_BYTES,
@@ -29,11 +28,7 @@ from server.store.rocks import (
     open_rocks,
 )
 
-log = structlog.get_logger("risklist.store")
-
-FRONT_FILE = "risklist-front.bin"
 SECRET_FINGERPRINT = b"secret_fingerprint"
-MIN_FRONT_CAPACITY = 100_000
 
 
 @dataclass(slots=True)
@@ -54,19 +49,7 @@ class ApplyResult:
         self.swept += other.swept
 
 
-@dataclass(frozen=True, slots=True)
-class FrontPolicy:
-    """Where the Bloom front is consulted; benchmarks/RESULTS.md says why these defaults."""
-
-    single: bool = True
-    batch: bool = True
-    bits_per_key: int = DEFAULT_BITS_PER_KEY
-
-
-DEFAULT_FRONT_POLICY = FrontPolicy()
-
-
-class RiskStore:
+class RiskStore(StoreReads):
     """The single writer's view of the store; lookups may run on any thread meanwhile."""
 
     def __init__(
@@ -95,45 +78,6 @@ class RiskStore:
         except BaseException:
             self._release()
             raise
-
-    # ---- reads -------------------------------------------------------------------------
-
-    @property
-    def version(self) -> int:
-        """The changelog sequence of the last applied write (0: none yet)."""
-        return self._sequence
-
-    def lookup(self, key: bytes) -> Record | None:
-        """The record at `key`, or None when not listed."""
-        if self.front_policy.single and not self.front.might_contain(key):
-            return None
-        data = get_one(self._db, key)
-        return None if data is None else decode_record(data)
-
-    def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]:
-        """Records for `keys` in order; the front screens the batch, RocksDB answers the rest."""
-        results: list[Record | None] = [None] * len(keys)
-        if self.front_policy.batch:
-            candidates = self.front.might_contain_many(keys).nonzero()[0].tolist()
-        else:
-            candidates = list(range(len(keys)))
-        if not candidates:
-            return results
-        values = multi_get(self._db, [keys[index] for index in candidates])
-        for index, data in zip(candidates, values, strict=True):
-            if data is not None:
-                results[index] = decode_record(data)
-        return results
-
-    def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
-        """Changelog entries after `sequence`, oldest first."""
-        for key, value in iter_items(self._changelog, sequence_key(sequence + 1)):
-            yield int.from_bytes(key, "big"), decode_changes(value)
-
-    def iter_records(self) -> Iterator[tuple[bytes, Record]]:
-        """Every listed key with its record, in key order (for sweeps and rebuilds)."""
-        for key, value in iter_items(self._db):
-            yield key, decode_record(value)
 
     # ---- writes (single writer) --------------------------------------------------------
 
@@ -246,7 +190,7 @@ class RiskStore:
         self._db.write(batch)
         if changes:
             self._sequence += 1
-            if self.front.added > 2 * self._front_capacity():
+            if self._front_overfull():
                 self.front = self._rebuild_front()
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -301,37 +245,6 @@ class RiskStore:
                 f"(fingerprint {stored.decode()}, given {fingerprint}); use the secret it was "
                 "built with, or build a new store"
             )
-
-    def _last_sequence(self) -> int:
-        last = next(iter_keys(self._changelog, backwards=True), None)
-        return 0 if last is None else int.from_bytes(last, "big")
-
-    def _front_capacity(self) -> int:
-        return self.front.word_count * 64 // self.front_policy.bits_per_key
-
-    def _open_front(self) -> BloomFront:
-        saved = load_front(self.path / FRONT_FILE)
-        if saved is None or saved.covered_sequence > self._sequence:
-            reason = "missing or unreadable" if saved is None else "newer than the store"
-            log.info("front_rebuild", reason=reason)
-            return self._rebuild_front()
-        front = saved.front
-        caught_up = 0
-        for _, changes in self.changes_since(saved.covered_sequence):
-            for change in changes:
-                if change.listed:
-                    front.add(change.key)
-                    caught_up += 1
-        log.info("front_loaded", covered=saved.covered_sequence, version=self._sequence, caught_up=caught_up)
-        return front
-
-    def _rebuild_front(self) -> BloomFront:
-        keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
-        capacity = max(MIN_FRONT_CAPACITY, 2 * keys)
-        front = BloomFront.for_capacity(capacity, self.front_policy.bits_per_key)
-        for key in iter_keys(self._db):
-            front.add(key)
-        return front
 
 
 def _snapshot_prefix(source: str) -> bytes:

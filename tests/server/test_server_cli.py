@@ -17,7 +17,7 @@ from server.core.digest import Digester
 from server.core.enums import EntityType
 from server.core.secret import NetworkSecret
 from server.store.front_file import load_front
-from server.store.risk_store import FRONT_FILE
+from server.store.reads import FRONT_FILE
 from tests.support.running_server import BIN, ServerProcess, start_server
 
 PHONE = "+8613800138000"

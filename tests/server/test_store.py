@@ -13,7 +13,8 @@ from server.core.errors import StoreError
 from server.core.mutation import Mutation, Removal, Upsert, apply_mutation
 from server.core.record import Contribution, Record
 from server.store.front_file import load_front, save_front
-from server.store.risk_store import FRONT_FILE, FrontPolicy, RiskStore
+from server.store.reads import FRONT_FILE, FrontPolicy
+from server.store.risk_store import RiskStore
 
 KEYS = [bytes((1 + n % 7,)) + bytes([n]) * 16 for n in range(12)]
 SOURCES = ["bank-a", "bank-b", "bank-c"]
