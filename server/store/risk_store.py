@@ -20,6 +20,7 @@ from server.store.rocks import (
     CHANGELOG_CF,
     DEFAULT_BLOCK_CACHE_BYTES,
     META_CF,
+    SECRET_FINGERPRINT_KEY,
     SNAPSHOT_CF,
     get_one,
     iter_items,
@@ -27,8 +28,6 @@ from server.store.rocks import (
     multi_get,
     open_rocks,
 )
-
-SECRET_FINGERPRINT = b"secret_fingerprint"
 
 
 @dataclass(slots=True)
@@ -234,11 +233,11 @@ class RiskStore(StoreReads):
 
     def _check_secret(self, fingerprint: str) -> None:
         self.secret_fingerprint = fingerprint
-        stored = get_one(self._meta, SECRET_FINGERPRINT)
+        stored = get_one(self._meta, SECRET_FINGERPRINT_KEY)
         if stored is None:
             if next(iter_keys(self._db), None) is not None:
                 raise StoreError(f"the store at {self.path} has records but no secret fingerprint")
-            self._meta.put(SECRET_FINGERPRINT, fingerprint.encode())
+            self._meta.put(SECRET_FINGERPRINT_KEY, fingerprint.encode())
         elif stored.decode() != fingerprint:
             raise StoreError(
                 f"the store at {self.path} was built with another network secret "

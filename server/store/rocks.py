@@ -23,6 +23,9 @@ META_CF = "meta"
 SNAPSHOT_CF = "snapshot_seen"
 COLUMN_FAMILIES = (CHANGELOG_CF, META_CF, SNAPSHOT_CF)
 
+SECRET_FINGERPRINT_KEY = b"secret_fingerprint"
+"""Meta key: the fingerprint of the network secret the store's digests were made with."""
+
 DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024
 
 
@@ -78,6 +81,22 @@ def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) ->
                 "stop that process, or load through it with --server ADDR"
             ) from None
         raise StoreError(f"cannot open the store at {path}: {message}") from None
+
+
+def open_rocks_secondary(
+    path: str, secondary_dir: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
+) -> Rdict:
+    """Open as a RocksDB secondary: reads the writer's files, catches up on demand, never writes."""
+    column_families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
+    try:
+        return Rdict(
+            path,
+            options=records_options(block_cache_bytes),
+            column_families=column_families,
+            access_type=AccessType.secondary(secondary_dir),
+        )
+    except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+        raise StoreError(f"cannot open the store at {path} as a read replica: {error}") from None
 
 
 def multi_get(table: Rdict, keys: Sequence[bytes]) -> list[bytes | None]:
