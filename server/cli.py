@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
 SECRET_FILE_ENV = "RISKLIST_SECRET_FILE"  # server.core.secret's, named here to keep imports light
 
@@ -28,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-listen", default="127.0.0.1:50052", metavar="HOST:PORT",
                         help="admin ingest address, keep it private (default %(default)s)")
     parser.add_argument("--config", metavar="FILE", help="settings TOML (docs/operations.md)")
-    parser.add_argument("--threads", type=int, default=8, help="RPC worker threads (default %(default)s)")
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="processes serving lookups on --listen (default: CPU count, %(default)s); "
+                        "with more than one, a separate writer process owns the store")
+    parser.add_argument("--threads", type=_positive, default=8, help="RPC threads per worker (default %(default)s)")
+    parser.add_argument("--metrics-listen", metavar="HOST:PORT",
+                        help="serve Prometheus metrics of all workers at http://HOST:PORT/metrics (default: off)")
+    parser.add_argument("--catch-up-ms", type=_positive, default=10, metavar="MS",
+                        help="how often reader workers look for the writer's new writes (default %(default)s)")
     parser.add_argument("--front", choices=FRONT_CHOICES, default="all",
                         help="where the Bloom front screens lookups (default %(default)s; "
                         "see benchmarks/RESULTS.md)")
@@ -39,13 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Block the stop signals before anything starts a thread (numpy's import does; RocksDB
     # and grpc do later). Every thread inherits the mask, so SIGTERM stays pending until the
     # main thread's sigwait takes it: never the default action on some library thread, and
     # no Python handler interrupting the main thread inside structlog's print lock (which
     # deadlocked when the handler logged).
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # SIGCHLD too: the supervisor takes it with sigtimedwait to notice a worker that died.
+    signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
     args = build_parser().parse_args(argv)
     if args.demo and args.secret_file:
         print("risklist-server: error: --demo and --secret-file exclude each other", file=sys.stderr)

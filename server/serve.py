@@ -1,60 +1,102 @@
-"""Running the server process: open the store, serve both addresses, stop on SIGTERM/SIGINT."""
+"""Running risklist-server: the supervisor's plan of processes, ports and metrics, until SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
-import signal
+import os
+import shutil
+import socket
+import tempfile
 
 import structlog
 
-from server.core.digest import Digester
-from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret, load_secret
-from server.core.settings import load_settings
-from server.core.subject import SubjectResolver
-from server.lookup import LookupService
-from server.rpc.app import create_admin_server, create_server
-from server.store.reads import FrontPolicy
-from server.store.risk_store import RiskStore
+from server.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
+from server.ports import reserve_shared_port, with_port
+from server.supervisor import Child, StartupFailed, StopRequested, Supervisor
 
-STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
-
-FRONT_POLICIES = {
-    "all": FrontPolicy(single=True, batch=True),
-    "batch": FrontPolicy(single=False, batch=True),
-    "off": FrontPolicy(single=False, batch=False),
-}
+log = structlog.get_logger("risklist.server")
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve until a stop signal; the caller must have blocked STOP_SIGNALS before any thread."""
-    log = structlog.get_logger("risklist.server")
-    settings = load_settings(args.config)
-    if args.demo:
-        secret = NetworkSecret.demo()
-        log.warning("demo_mode", detail="public demo secret in use; never load real data")
-    else:
-        secret = load_secret(args.secret_file)
-    store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
+    """Serve until a stop signal; the caller must have blocked SIGTERM, SIGINT and SIGCHLD first.
+
+    One worker: one process owns the store and serves both addresses. N workers: a writer
+    process owns the store and serves the admin address; N reader processes share the
+    partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
+    """
+    secret = _secret(args)
+    holder: socket.socket | None = None
+    metrics: MetricsEndpoint | None = None
+    replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
+    supervisor: Supervisor | None = None
     try:
-        resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
-        lookup = LookupService(store, resolver, max_batch=settings.max_batch)
-        server, port, health = create_server(args.listen, lookup, threads=args.threads)
-        admin, admin_port, admin_health = create_admin_server(args.admin_listen, store)
-        server.start()
-        admin.start()
-        log.info("serving", listen=args.listen, port=port, admin_listen=args.admin_listen,
-                 admin_port=admin_port, list_version=store.version, front_bytes=store.front.size_bytes,
+        listen = args.listen
+        if args.workers > 1:
+            holder, listen = reserve_shared_port(args.listen)
+        if args.metrics_listen:
+            metrics = start_metrics_endpoint(args.metrics_listen)
+        supervisor = Supervisor(grace=args.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
+        addresses = {"listen": listen, "admin_listen": args.admin_listen}
+        writer, readers = _plan(args, addresses, replicas)
+        try:
+            supervisor.start([[writer], readers])
+        except (StartupFailed, StopRequested) as error:
+            supervisor.stop()
+            if isinstance(error, StopRequested):
+                return 0
+            raise
+        port = readers[0].ports["port"] if readers else writer.ports["port"]
+        # A restarted process binds the ports first bound, even where port 0 was asked for.
+        addresses["listen"] = with_port(addresses["listen"], port)
+        addresses["admin_listen"] = with_port(args.admin_listen, writer.ports["admin_port"])
+        log.info("serving", listen=listen, port=port, admin_listen=args.admin_listen,
+                 admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
+                 workers=args.workers, pids={child.name: child.pid for child in supervisor.children},
                  front=args.front, secret_fingerprint=secret.fingerprint)
-        received = signal.sigwait(STOP_SIGNALS)
-        log.info("stop_requested", signal=signal.Signals(received).name)
-        for health_servicer in (health, admin_health):
-            health_servicer.enter_graceful_shutdown()
-        done = server.stop(args.grace)
-        admin_done = admin.stop(args.grace)
-        done.wait()
-        admin_done.wait()
+        code = supervisor.run_until_stopped()
     finally:
-        store.close()
-    log.info("stopped", list_version=store.version)
-    return 0
+        if holder is not None:
+            holder.close()
+        if metrics is not None:
+            metrics.close()
+        shutil.rmtree(replicas, ignore_errors=True)
+    log.info("stopped", exit_code=code)
+    return code
+
+
+def _secret(args: argparse.Namespace) -> NetworkSecret:
+    """Checked here once, so a bad secret file is one clear error rather than one per process."""
+    if args.demo:
+        log.warning("demo_mode", detail="public demo secret in use; never load real data")
+        return NetworkSecret.demo()
+    return load_secret(args.secret_file)
+
+
+def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) -> tuple[Child, list[Child]]:
+    alone = args.workers == 1
+
+    def writer_main(ready_fd: int) -> int:
+        from server.logs import set_process_fields
+        from server.roles import run_writer
+
+        set_process_fields(worker="writer", pid=os.getpid())
+        return run_writer(args, ready_fd, admin_listen=addresses["admin_listen"],
+                          listen=addresses["listen"] if alone else None)
+
+    def reader_main(index: int) -> Child:
+        def main(ready_fd: int) -> int:
+            from server.logs import set_process_fields
+            from server.roles import ReaderPlan, run_reader
+
+            set_process_fields(worker=f"reader-{index}", pid=os.getpid())
+            secondary = os.path.join(replicas, f"reader-{index}")
+            shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
+            return run_reader(args, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
+                                                           args.catch_up_ms / 1000))
+
+        return Child(f"reader-{index}", main)
+
+    readers = [] if alone else [reader_main(index) for index in range(1, args.workers + 1)]
+    return Child("writer", writer_main), readers
+

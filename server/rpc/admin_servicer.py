@@ -14,7 +14,7 @@ from server.core.mutation import Mutation
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from server.ingest import IngestSession, LoadMode
 from server.rpc.convert import mutation_from_proto
-from server.rpc.rpc_log import RpcLog
+from server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from server.rpc.status import RequestCancelled, abort
 from server.store.risk_store import RiskStore
 
@@ -32,7 +32,7 @@ class AdminServicer(pb_grpc.AdminServicer):
     def Ingest(
         self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
     ) -> pb.IngestResponse:
-        with RpcLog("Ingest") as rpc:
+        with RpcLog("Ingest", ADMIN_SERVICE) as rpc:
             try:
                 session, source = self._start(next(request_iterator, None))
                 session.start()

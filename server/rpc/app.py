@@ -26,11 +26,13 @@ class BindError(RiskListError):
     """The listen address could not be bound."""
 
 
-def _new_server(threads: int) -> grpc.Server:
+def _new_server(threads: int, reuse_port: bool) -> grpc.Server:
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"),
         options=[
-            ("grpc.so_reuseport", 0),  # two servers never silently share a port
+            # Off unless several workers share the port on purpose: two servers never
+            # silently share one.
+            ("grpc.so_reuseport", int(reuse_port)),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
@@ -57,21 +59,24 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
 
 
 def _serve(
-    address: str, threads: int, service: str, register: Callable[[grpc.Server], None]
+    address: str, threads: int, service: str, register: Callable[[grpc.Server], None], reuse_port: bool = False
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    server = _new_server(threads)
+    server = _new_server(threads, reuse_port)
     register(server)
     health_servicer = _add_health_and_reflection(server, [service])
     return server, _bind(server, address), health_servicer
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The partner-facing server (RiskList, health, reflection), bound but not started."""
+    """The partner-facing server (RiskList, health, reflection), bound but not started.
+
+    `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT).
+    """
     servicer = RiskListServicer(lookup)
     return _serve(address, threads, RISKLIST_SERVICE,
-                  lambda server: pb_grpc.add_RiskListServicer_to_server(servicer, server))
+                  lambda server: pb_grpc.add_RiskListServicer_to_server(servicer, server), reuse_port)
 
 
 def create_admin_server(

@@ -7,17 +7,22 @@ from types import TracebackType
 
 import structlog
 
+from server.rpc.metrics import count_rpc
 from server.rpc.status import status_name
 
 log = structlog.get_logger("risklist.rpc")
+
+RISKLIST_SERVICE = "risklist.v1.RiskList"
+ADMIN_SERVICE = "risklist.v1.Admin"
 
 
 class RpcLog:
     """Context manager timing one RPC; the servicer fills count/hits and reports failures."""
 
-    __slots__ = ("method", "count", "hits", "status", "_started")
+    __slots__ = ("service", "method", "count", "hits", "status", "_started")
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, service: str = RISKLIST_SERVICE) -> None:
+        self.service = service
         self.method = method
         self.count = 0
         self.hits = 0
@@ -45,5 +50,6 @@ class RpcLog:
             self.status = "CANCELLED" if isinstance(exc, GeneratorExit) else "UNKNOWN"
         latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
         emit = log.info if self.status in ("OK", "INVALID_ARGUMENT") else log.warning
+        count_rpc(self.service, self.method, self.status, self.count if self.service == RISKLIST_SERVICE else 0)
         emit("rpc", method=self.method, count=self.count, hits=self.hits,
              latency_ms=latency_ms, status=self.status)

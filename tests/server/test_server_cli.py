@@ -9,18 +9,14 @@ import subprocess
 from pathlib import Path
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.core.digest import Digester
-from server.core.enums import EntityType
 from server.core.secret import NetworkSecret
 from server.store.front_file import load_front
 from server.store.reads import FRONT_FILE
+from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
-
-PHONE = "+8613800138000"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -29,17 +25,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: str = PHONE) -> None:
-    digest = Digester(secret).digest(EntityType.PHONE, raw_canonical)
-    requests = [
-        pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA,
-                                              secret_fingerprint=secret.fingerprint)),
-        pb.IngestRequest(batch=pb.IngestBatch(mutations=[pb.Mutation(
-            action=pb.MUTATION_ACTION_ADD, type=pb.ENTITY_TYPE_PHONE, digest=digest,
-            category=pb.CATEGORY_TELECOM_FRAUD, level=pb.RISK_LEVEL_HIGH,
-            reported_at=Timestamp(seconds=1_760_000_000), expires_at=Timestamp(seconds=4_000_000_000))])),
-    ]
-    with grpc.insecure_channel(server.admin_address) as channel:
-        pb_grpc.AdminStub(channel).Ingest(iter(requests), timeout=10)
+    ingest_phone(server.admin_address, secret, raw_canonical)
 
 
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
@@ -179,6 +165,8 @@ def test_cli_names_the_same_secret_variable_as_core() -> None:
     from server.core import secret as core_secret
 
     assert cli.SECRET_FILE_ENV == core_secret.SECRET_FILE_ENV
-    from server.serve import FRONT_POLICIES, STOP_SIGNALS
+    from server.roles import FRONT_POLICIES, STOP_SIGNALS
+    from server.supervisor import WAITED_SIGNALS
 
     assert set(cli.FRONT_CHOICES) == set(FRONT_POLICIES) and set(cli.STOP_SIGNALS) == STOP_SIGNALS
+    assert cli.SUPERVISOR_SIGNALS == WAITED_SIGNALS

@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -20,10 +21,21 @@ class ServerProcess:
     port: int
     admin_port: int
     log_lines: list[dict[str, object]]
+    serving: dict[str, object] = field(default_factory=dict)
+    """The supervisor's "serving" log line: ports, worker pids."""
 
     def __post_init__(self) -> None:
+        self._logged = threading.Condition()
         self._drain = threading.Thread(target=self._read_log, daemon=True)
         self._drain.start()
+
+    def wait_for_log(self, matches: Callable[[dict[str, object]], bool], timeout: float = 30) -> dict[str, object]:
+        """The first log line `matches` accepts, waiting for the server to write it."""
+        with self._logged:
+            found = self._logged.wait_for(lambda: next((e for e in self.log_lines if matches(e)), None), timeout)
+        if found is None:
+            raise AssertionError(f"no such log line within {timeout} s; log: {self.log_lines[-20:]}")
+        return found
 
     @property
     def address(self) -> str:
@@ -37,7 +49,9 @@ class ServerProcess:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             if line.startswith("{"):
-                self.log_lines.append(json.loads(line))
+                with self._logged:
+                    self.log_lines.append(json.loads(line))
+                    self._logged.notify_all()
 
     def terminate(self, timeout: float = 20, sig: int = signal.SIGTERM) -> int:
         """Send `sig` (SIGTERM), then wait; return the exit code once the whole log is read."""
@@ -56,10 +70,15 @@ class ServerProcess:
 
 
 def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
-    """Start risklist-server on free loopback ports; return once it logs that it is serving."""
+    """Start risklist-server on free loopback ports; return once it logs that it is serving.
+
+    One worker unless `extra` says --workers: a write acknowledged by the admin call is then
+    visible to the very next check (with several workers, within the catch-up interval).
+    """
+    workers = () if "--workers" in extra else ("--workers", "1")
     process = subprocess.Popen(
         [str(BIN / "risklist-server"), "--db", str(db), "--secret-file", str(secret_file),
-         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", *extra],
+         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", *workers, *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -71,7 +90,7 @@ def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
         entry = json.loads(line)
         lines.append(entry)
         if entry.get("event") == "serving":
-            return ServerProcess(process, int(str(entry["port"])), int(str(entry["admin_port"])), lines)
+            return ServerProcess(process, int(str(entry["port"])), int(str(entry["admin_port"])), lines, entry)
     process.wait(timeout=10)
     process.stderr.close()
     raise AssertionError(f"risklist-server exited {process.returncode} before serving: {lines}")

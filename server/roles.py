@@ -1,0 +1,139 @@
+"""What each server process does once forked: the writer (store owner) or a reader worker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+import structlog
+from grpc_health.v1.health import HealthServicer
+
+from server.core.digest import Digester
+from server.core.identifiers import Normaliser
+from server.core.secret import NetworkSecret, load_secret
+from server.core.settings import load_settings
+from server.core.subject import SubjectResolver
+from server.lookup import LookupService, RecordReader
+from server.rpc.app import create_admin_server, create_server
+from server.store.reads import FrontPolicy
+from server.store.replica import ReplicaStore
+from server.store.risk_store import RiskStore
+
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+FRONT_POLICIES = {
+    "all": FrontPolicy(single=True, batch=True),
+    "batch": FrontPolicy(single=False, batch=True),
+    "off": FrontPolicy(single=False, batch=False),
+}
+
+log = structlog.get_logger("risklist.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderPlan:
+    """A reader worker's place in the group: its number, the shared address, its secondary dir."""
+
+    index: int
+    listen: str
+    secondary_dir: str
+    catch_up_seconds: float
+
+
+def network_secret(args: argparse.Namespace) -> NetworkSecret:
+    """The secret from --demo or --secret-file/$RISKLIST_SECRET_FILE (the supervisor checked it)."""
+    return NetworkSecret.demo() if args.demo else load_secret(args.secret_file)
+
+
+def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
+    settings = load_settings(args.config)
+    resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
+    return LookupService(store, resolver, max_batch=settings.max_batch)
+
+
+def _report_ready(ready_fd: int, **ports: int) -> None:
+    os.write(ready_fd, json.dumps(ports).encode() + b"\n")
+    os.close(ready_fd)
+
+
+def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None) -> int:
+    """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker) until SIGTERM."""
+    secret = network_secret(args)
+    store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
+    try:
+        # Readers start from this file and catch up through the changelog.
+        store.persist_front()
+        servers: list[tuple[grpc.Server, HealthServicer]] = []
+        ports: dict[str, int] = {}
+        if listen is not None:
+            server, ports["port"], health = create_server(
+                listen, _lookup_service(args, store, secret), threads=args.threads)
+            servers.append((server, health))
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
+        servers.append((admin, admin_health))
+        _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
+                             list_version=store.version, front_bytes=store.front.size_bytes, **ports)
+    finally:
+        store.close()
+    log.info("worker_stopped", list_version=store.version)
+    return 0
+
+
+def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int:
+    """Serve RiskList from a read replica on the shared port, catching up every few milliseconds."""
+    secret = network_secret(args)
+    store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
+                         front_policy=FRONT_POLICIES[args.front])
+    stop_catching_up = threading.Event()
+    follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
+                                name="catch-up", daemon=True)
+    try:
+        server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
+                                             threads=args.threads, reuse_port=True)
+        follower.start()
+        _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
+                             port=port, list_version=store.version, front_bytes=store.front.size_bytes)
+    finally:
+        stop_catching_up.set()
+        if follower.is_alive():
+            follower.join()
+        store.close()
+    log.info("worker_stopped", list_version=store.version)
+    return 0
+
+
+def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event) -> None:
+    failing = False
+    while not stop.wait(interval):
+        try:
+            store.catch_up()
+        except Exception as error:  # keep serving the last good view; say so once per outage
+            if not failing:
+                log.error("catch_up_failed", error=str(error))
+            failing = True
+        else:
+            if failing:
+                log.info("catch_up_recovered", list_version=store.version)
+            failing = False
+
+
+def _serve_until_stopped(
+    servers: list[tuple[grpc.Server, HealthServicer]], grace: float, on_ready: Callable[[], None], **fields: object
+) -> None:
+    for server, _ in servers:
+        server.start()
+    log.info("worker_serving", **fields)
+    on_ready()
+    received = signal.sigwait(STOP_SIGNALS)
+    log.info("worker_stop_requested", signal=signal.Signals(received).name)
+    for _, health in servers:
+        health.enter_graceful_shutdown()
+    stopping = [server.stop(grace) for server, _ in servers]
+    for done in stopping:
+        done.wait()
