@@ -11,6 +11,7 @@ from collections.abc import Sequence
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
+RPC_LOG_CHOICES = ("all", "failures")
 SECRET_FILE_ENV = "RISKLIST_SECRET_FILE"  # server.core.secret's, named here to keep imports light
 
 
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "see benchmarks/RESULTS.md)")
     parser.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
                         help="how long in-flight RPCs may finish after SIGTERM (default %(default)s)")
+    parser.add_argument("--rpc-log", choices=RPC_LOG_CHOICES, default="failures",
+                        help="log a line per RPC, or only per failed one (default %(default)s; "
+                        "--metrics-listen counts them all)")
     parser.add_argument("--log-format", choices=["json", "console"],
                         help="default: console on a terminal, JSON lines otherwise")
     return parser

@@ -73,7 +73,8 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
         ports: dict[str, int] = {}
         if listen is not None:
             server, ports["port"], health = create_server(
-                listen, _lookup_service(args, store, secret), threads=args.threads)
+                listen, _lookup_service(args, store, secret), threads=args.threads,
+                log_every_rpc=args.rpc_log == "all")
             servers.append((server, health))
         admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
         servers.append((admin, admin_health))
@@ -95,7 +96,8 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
                                 name="catch-up", daemon=True)
     try:
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
-                                             threads=args.threads, reuse_port=True)
+                                             threads=args.threads, reuse_port=True,
+                                             log_every_rpc=args.rpc_log == "all")
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)

@@ -68,13 +68,14 @@ def _serve(
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
-    `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT).
+    `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
+    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
     """
-    servicer = RiskListServicer(lookup)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc)
     return _serve(address, threads, RISKLIST_SERVICE,
                   lambda server: pb_grpc.add_RiskListServicer_to_server(servicer, server), reuse_port)
 

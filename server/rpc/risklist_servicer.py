@@ -27,11 +27,12 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 class RiskListServicer(pb_grpc.RiskListServicer):
     """Check, BatchCheck, StreamCheck."""
 
-    def __init__(self, lookup: LookupService) -> None:
+    def __init__(self, lookup: LookupService, *, log_success: bool = True) -> None:
         self._lookup = lookup
+        self._log_success = log_success
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
-        with RpcLog("Check") as rpc:
+        with RpcLog("Check", log_success=self._log_success) as rpc:
             rpc.count = 1
             try:
                 require_time_left(context)
@@ -45,7 +46,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def BatchCheck(
         self, request: pb.BatchCheckRequest, context: grpc.ServicerContext
     ) -> pb.BatchCheckResponse:
-        with RpcLog("BatchCheck") as rpc:
+        with RpcLog("BatchCheck", log_success=self._log_success) as rpc:
             rpc.count = len(request.subjects)
             try:
                 require_time_left(context)
@@ -59,7 +60,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def StreamCheck(
         self, request_iterator: Iterator[pb.BatchCheckRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
-        with RpcLog("StreamCheck") as rpc:
+        with RpcLog("StreamCheck", log_success=self._log_success) as rpc:
             for number, request in enumerate(request_iterator):
                 rpc.count += len(request.subjects)
                 try:

@@ -77,6 +77,6 @@ def grpc_server(lookup: LookupService, store: RiskStore) -> Iterator[InProcessSe
 
 @pytest.fixture()
 def server_process(tmp_path: Path, secret_file: Path) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path / "served-db", secret_file)
+    running = start_server(tmp_path / "served-db", secret_file, "--rpc-log", "all")
     yield running
     running.terminate()

@@ -170,3 +170,20 @@ def test_cli_names_the_same_secret_variable_as_core() -> None:
 
     assert set(cli.FRONT_CHOICES) == set(FRONT_POLICIES) and set(cli.STOP_SIGNALS) == STOP_SIGNALS
     assert cli.SUPERVISOR_SIGNALS == WAITED_SIGNALS
+
+
+def test_by_default_only_failed_rpcs_are_logged(tmp_path: Path, secret_file: Path) -> None:
+    """Without --rpc-log all, a successful check writes no log line and a refused one does."""
+    running = start_server(tmp_path / "db", secret_file)
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            stub = pb_grpc.RiskListStub(channel)
+            stub.Check(pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.1")), timeout=5)
+            try:
+                stub.Check(pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_IP, value="nope")), timeout=5)
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        assert running.terminate() == 0
+    rpc_lines = [line for line in running.log_lines if line["event"] == "rpc"]
+    assert [line["status"] for line in rpc_lines] == ["INVALID_ARGUMENT"]

@@ -25,7 +25,8 @@ CONNECTIONS = 32
 
 @pytest.fixture()
 def two_workers(tmp_path: Path, secret_file: Path) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path / "db", secret_file, "--workers", "2", "--metrics-listen", "127.0.0.1:0")
+    running = start_server(tmp_path / "db", secret_file, "--workers", "2", "--metrics-listen", "127.0.0.1:0",
+                           "--rpc-log", "all")
     try:
         yield running
     finally:
