@@ -62,15 +62,9 @@ class LookupService:
         if len(subjects) > self._max_batch:
             raise BatchTooLarge(len(subjects), self._max_batch)
         version = self._store.version
-        keys: list[bytes] = []
-        violations: list[tuple[str, str]] = []
-        for index, subject in enumerate(subjects):
-            try:
-                keys.append(self._resolver.storage_key(subject))
-            except InvalidSubject as error:
-                violations.append((f"subjects[{index}].{error.field}", error.reason))
-        if violations:
-            raise InvalidSubjects(violations)
+        keys, errors = self._resolver.storage_keys(subjects)
+        if errors:
+            raise InvalidSubjects([(f"subjects[{index}].{error.field}", error.reason) for index, error in errors])
         now = int(self._clock())
         hits: list[tuple[int, Verdict]] = []
         for index, record in enumerate(self._store.lookup_many(keys)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 
@@ -18,10 +20,26 @@ def subject_from_proto(message: pb.Subject) -> Subject:
     """Which of value/digest is set decides the subject's form."""
     which = message.WhichOneof("id")
     if which == "digest":
-        return Subject(message.type, digest=message.digest)
+        return Subject(message.type, None, message.digest)
     if which == "value":
-        return Subject(message.type, value=message.value)
-    return Subject(message.type)
+        return Subject(message.type, message.value, None)
+    return Subject(message.type, None, None)
+
+
+def subjects_from_proto(messages: Iterable[pb.Subject]) -> list[Subject]:
+    """subject_from_proto over a batch, inlined: a BatchCheck converts up to max_batch of them."""
+    make = tuple.__new__  # Subject's own __new__ adds a call per subject
+    subjects: list[Subject] = []
+    append = subjects.append
+    for message in messages:
+        which = message.WhichOneof("id")
+        if which == "digest":
+            append(make(Subject, (message.type, None, message.digest)))
+        elif which == "value":
+            append(make(Subject, (message.type, message.value, None)))
+        else:
+            append(make(Subject, (message.type, None, None)))
+    return subjects
 
 
 def _timestamp(seconds: int) -> Timestamp | None:

@@ -10,7 +10,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.core.errors import InvalidSubjects
 from server.lookup import LookupService
-from server.rpc.convert import subject_from_proto, verdict_to_proto
+from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.rpc_log import RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 
@@ -79,7 +79,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 yield response
 
     def _batch(self, request: pb.BatchCheckRequest) -> pb.BatchCheckResponse:
-        subjects = [subject_from_proto(subject) for subject in request.subjects]
+        subjects = subjects_from_proto(request.subjects)
         hits, version = self._lookup.check_batch(subjects)
         return pb.BatchCheckResponse(
             hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.core.digest import Digester
 from server.core.enums import EntityType
@@ -38,3 +40,27 @@ def test_unusable_subject_names_the_field(subject: Subject, field: str) -> None:
     with pytest.raises(InvalidSubject) as caught:
         RESOLVER.storage_key(subject)
     assert caught.value.field == field
+
+
+subjects = st.builds(
+    Subject,
+    st.integers(-1, 9),
+    st.none() | st.sampled_from(["138 0013 8000", "192.0.2.7", "a@example.com", "", "12345"]),
+    st.none() | st.binary(min_size=0, max_size=20),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(subjects, max_size=20))
+def test_batch_resolution_matches_one_by_one(batch: list[Subject]) -> None:
+    """storage_keys gives the same keys and the same errors, at the same indexes, as storage_key one by one."""
+    expected_keys: list[bytes] = []
+    expected_errors: list[tuple[int, str, str]] = []
+    for index, subject in enumerate(batch):
+        try:
+            expected_keys.append(RESOLVER.storage_key(subject))
+        except InvalidSubject as error:
+            expected_errors.append((index, error.field, error.reason))
+    keys, errors = RESOLVER.storage_keys(batch)
+    assert keys == expected_keys
+    assert [(index, error.field, error.reason) for index, error in errors] == expected_errors
