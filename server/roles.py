@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -130,6 +131,10 @@ def _serve_until_stopped(
 ) -> None:
     for server, _ in servers:
         server.start()
+    # Everything loaded so far (grpc, protobuf, numpy: ~40k objects) lives as long as the
+    # process; frozen, a full collection no longer walks it (11 ms each time, a p99 spike).
+    gc.collect()
+    gc.freeze()
     log.info("worker_serving", **fields)
     on_ready()
     received = signal.sigwait(STOP_SIGNALS)
