@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import time
@@ -180,3 +181,28 @@ def test_worker_groups_never_share_a_port(tmp_path: Path, secret_file: Path, two
             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert result.returncode == 1 and "cannot listen on" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_sigterm_lets_an_open_stream_finish(tmp_path: Path, secret_file: Path) -> None:
+    """A StreamCheck open when SIGTERM arrives keeps being answered until the client closes it."""
+    running = start_server(tmp_path / "db", secret_file, "--workers", "2", "--grace", "30")
+    outgoing: queue.Queue[pb.BatchCheckRequest | None] = queue.Queue()
+    request = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)])
+
+    def requests() -> Iterator[pb.BatchCheckRequest]:
+        while (item := outgoing.get()) is not None:
+            yield item
+
+    with grpc.insecure_channel(running.address) as channel:
+        responses = pb_grpc.RiskListStub(channel).StreamCheck(requests(), timeout=60)
+        outgoing.put(request)
+        next(responses)
+        running.process.send_signal(signal.SIGTERM)
+        for name in ("reader-1", "reader-2"):
+            running.wait_for_log(lambda e, name=name: e.get("event") == "worker_stop_requested"
+                                 and e.get("worker") == name)
+        outgoing.put(request)
+        assert next(responses).list_version == 0
+        outgoing.put(None)
+        assert list(responses) == []
+    assert running.terminate() == 0
