@@ -6,7 +6,7 @@ DEMO   := .demo
 LISTEN ?= 127.0.0.1:50051
 ADMIN  ?= 127.0.0.1:50052
 
-.PHONY: install serve demo-store test lint proto bench bench-quick seeds clean
+.PHONY: install serve demo-store test lint proto bench bench-quick bench-tools seeds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +53,20 @@ proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
 	  --grpc_python_out=proto proto/risklist/v1/risklist.proto
 
-bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks.front_filter --entries 1000000 --queries 200000 --runs 5
+# Debian tools the harness drives: h2load (nghttp2-client) and redis-server; installed if missing.
+bench-tools:
+	./benchmarks/install_tools.sh
 
-bench-quick: install
+# The full harness (benchmarks/harness.py): 10M entries, 3 runs, medians; writes benchmarks/results/
+# harness.{json,md,png} and the harness section of benchmarks/RESULTS.md. Data is cached in benchmarks/data/.
+bench: install bench-tools
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks.front_filter --entries 100000 --queries 50000 --runs 3 --quick
+	$(BIN)/python -m benchmarks.harness --entries 10M --runs 3
+
+# The same scenarios on a 200k-entry store, 1 run, short measurements (< 3 minutes); *.quick.* outputs.
+bench-quick: install bench-tools
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.harness --quick
 
 seeds: install
 	$(BIN)/python seeds/generate.py

@@ -1,0 +1,1 @@
+"""The harness's scenarios; each takes the shared Context and returns ScenarioResults."""

@@ -1,0 +1,98 @@
+"""Scenario 1: single-key Check from h2load, closed loop and open loop, 1 and 2 workers; Redis GET peer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from risklist.v1 import risklist_pb2 as pb
+
+from benchmarks import h2load
+from benchmarks.context import Context
+from benchmarks.grpc_frames import encode_frame
+from benchmarks.results import ScenarioResult, latency_dict
+from benchmarks.scenarios.common import SERVICE, redis_get_peer, server_window, subject
+from benchmarks.server_proc import RunningServer
+from benchmarks.stats import ratio
+
+METHOD = "Check"
+
+
+def bodies(ctx: Context, directory: Path) -> tuple[list[Path], Path]:
+    """Request body files: misses of distinct entity types (raw values), and one listed subject."""
+    directory.mkdir(parents=True, exist_ok=True)
+    queries, chosen, seen_types = ctx.queries, [], set()
+    for index, hit in enumerate(queries.hits):
+        type_name = queries.values[index][0]
+        if not hit and type_name not in seen_types:
+            seen_types.add(type_name)
+            chosen.append(index)
+        if len(chosen) == ctx.settings.check_bodies:
+            break
+    misses = []
+    for number, index in enumerate(chosen):
+        path = directory / f"check-miss-{number}.bin"
+        path.write_bytes(encode_frame(pb.CheckRequest(subject=subject(queries, index, "raw"))))
+        misses.append(path)
+    hit_path = directory / "check-hit.bin"
+    hit_index = queries.hits.index(True)
+    hit_path.write_bytes(encode_frame(pb.CheckRequest(subject=subject(queries, hit_index, "raw"))))
+    return misses, hit_path
+
+
+def _measure(ctx: Context, server: RunningServer, jobs: list[h2load.Job], name: str, workers: int,
+             params: dict[str, object]) -> ScenarioResult:
+    url = f"http://127.0.0.1:{server.port}/{SERVICE}/{METHOD}"
+    with server_window(server, METHOD) as window:
+        result = h2load.run(url, jobs, duration=ctx.settings.duration, warmup=ctx.settings.warmup,
+                            workdir=ctx.workdir / "h2load")
+    extra = {**window.as_dict(), "h2load_failed": result.failed, "requests": result.requests}
+    return ScenarioResult(name, "check", {"workers": workers, **params}, result.rps, "rpc/s",
+                          latency_dict(result.latency), extra=extra)
+
+
+def run(ctx: Context) -> list[ScenarioResult]:
+    """Closed loop at each level, then open loop at fractions of that worker count's peak."""
+    if not h2load.available():
+        ctx.note("h2load is not installed (benchmarks/install_tools.sh): Check scenarios skipped")
+        return []
+    settings = ctx.settings
+    misses, hit = bodies(ctx, ctx.workdir / "bodies")
+    results: list[ScenarioResult] = []
+    peaks: dict[int, ScenarioResult] = {}
+    for workers in ctx.worker_counts():
+        with ctx.server(workers) as server:
+            closed = []
+            for connections, streams in settings.check_levels:
+                jobs = [h2load.Job(body, connections, streams) for body in misses]
+                concurrency = connections * streams * len(misses)
+                closed.append(_measure(ctx, server, jobs, f"check.w{workers}.closed.c{concurrency}", workers,
+                                       {"loop": "closed", "concurrency": concurrency,
+                                        "connections": connections * len(misses), "hits": 0.0}))
+            results.extend(closed)
+            peak = max(closed, key=lambda result: result.ops_per_s)
+            peaks[workers] = peak
+            for fraction in settings.open_fractions:
+                rate = fraction * peak.ops_per_s
+                per_body_connections = 2
+                miss_rate = rate * 0.99 / (len(misses) * per_body_connections)
+                jobs = [h2load.Job(body, per_body_connections, 16, max(miss_rate, 1.0)) for body in misses]
+                jobs.append(h2load.Job(hit, 1, 16, max(rate * 0.01, 1.0)))
+                result = _measure(ctx, server, jobs, f"check.w{workers}.open{round(fraction * 100)}", workers,
+                                  {"loop": "open", "target_rps": round(rate), "fraction_of_peak": fraction,
+                                   "hits": 0.01})
+                result.ratio["achieved / target rate"] = ratio(result.ops_per_s, rate)
+                results.append(result)
+    redis_get = redis_get_peer(ctx)
+    best_workers = max(peaks)
+    best = peaks[best_workers]
+    summary = ScenarioResult("check.peak", "check", {"workers": best_workers, **best.params, "loop": "closed"},
+                             best.ops_per_s, "rpc/s", best.latency_ms,
+                             extra={f"peak_rpc_s_w{workers}": peak.ops_per_s for workers, peak in peaks.items()})
+    if len(peaks) > 1:
+        summary.ratio["2 workers / 1 worker"] = ratio(peaks[max(peaks)].ops_per_s, peaks[min(peaks)].ops_per_s)
+    if redis_get is not None:
+        summary.peers["redis_get"] = {**redis_get.figures(), "unit": "ops/s",
+                                      "clients": ctx.clients.processes * ctx.settings.client_threads}
+        summary.ratio["vs redis GET"] = ratio(best.ops_per_s, redis_get.result.ops_per_s)
+    results.append(summary)
+    return results
