@@ -13,17 +13,15 @@ from pathlib import Path
 
 import structlog
 
+from loader.bulk import BULK_MIN_ROWS
 from loader.db_sink import DbSink
 from loader.errors import FeedError, UsageError
-from loader.pipeline import FeedFormat, LoadPlan, run_load
+from loader.pipeline import FeedFormat, LoadPlan, Validation, run_load
 from loader.rejects import Reject, RejectLog
 from loader.server_sink import ServerSink
 from loader.sink import Sink
 from loader.summary import EXIT_FAILED, EXIT_USAGE
-from loader.validate import RowValidator
-from server.core.digest import Digester
 from server.core.errors import RiskListError
-from server.core.identifiers import Normaliser
 from server.core.secret import SECRET_FILE_ENV, NetworkSecret, load_secret
 from server.core.settings import load_settings
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
@@ -77,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true",
                         help="validate and report, apply nothing (--db/--server and the secret "
                         "become optional)")
+    parser.add_argument("--bulk-min-rows", type=int, default=BULK_MIN_ROWS, metavar="N",
+                        help="with --db, a feed of at least N accepted rows into an empty store is "
+                        "written as SST files and ingested at once (default %(default)s; 0: always)")
     parser.add_argument("--tmp-dir", metavar="DIR", type=Path,
                         help="where the scratch spool goes (default: $TMPDIR)")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
@@ -115,6 +116,8 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
         raise UsageError("--max-reject-ratio must be between 0 and 1, e.g. 0.05")
     if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE}")
+    if args.bulk_min_rows < 0:
+        raise UsageError("--bulk-min-rows must be 0 or more")
     if args.connect_timeout <= 0:
         raise UsageError("--connect-timeout must be positive")
     feed_format: FeedFormat | None = args.feed_format or _EXTENSIONS.get(args.feed.suffix.lower())
@@ -135,6 +138,7 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
         allow_empty_snapshot=args.allow_empty_snapshot,
         show_progress=show_progress,
         log_batches=not show_progress,
+        bulk_min_rows=args.bulk_min_rows,
     )
 
 
@@ -155,10 +159,9 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
                  dry_run=plan.dry_run, secret_fingerprint=secret.fingerprint)
         if sink is not None:
             sink.open()
-        validator = RowValidator(plan.source, Normaliser(settings.default_region), Digester(secret),
-                                 settings, int(time.time()))
+        validation = Validation(plan.source, secret, settings, int(time.time()))
         with tempfile.TemporaryDirectory(prefix=f"{PROG}-", dir=args.tmp_dir) as workdir:
-            summary = run_load(plan, validator, sink, rejects, Path(workdir))
+            summary = run_load(plan, validation, sink, rejects, Path(workdir))
     except FeedError as error:
         where = f" line {error.line}" if error.line else ""
         if rejects is not None:

@@ -39,24 +39,38 @@ def _csv_reason(error: csv.Error) -> str:
 class CsvFeed:
     """Yields FeedRow/BadRow per data line; raises FeedError for a bad header."""
 
-    def __init__(self, lines: Iterable[Line]) -> None:
+    def __init__(self, lines: Iterable[Line], columns: tuple[str, ...] = ()) -> None:
         self._lines = iter(lines)
-        self.columns: tuple[str, ...] = ()
+        self.columns: tuple[str, ...] = columns
+        """Empty until the header is read; given when reading a part of a feed after its header."""
 
     def __iter__(self) -> Iterator[ReadRow]:
         for line in self._lines:
-            if line.problem:
-                if not self.columns:
-                    raise FeedError(f"the header row is unreadable: {line.problem}",
-                                    line=line.number, field="header")
-                yield BadRow(line.number, (Reject(line.number, "row", line.problem),))
-                continue
-            if not line.text.strip():
-                continue
+            row = self.read_line(line)
+            if row is not None:
+                yield row
+
+    def read_header(self) -> int:
+        """Read up to and including the header; return its line number (0: the feed has none)."""
+        for line in self._lines:
+            self.read_line(line)
+            if self.columns:
+                return line.number
+        return 0
+
+    def read_line(self, line: Line) -> ReadRow | None:
+        """The row of one line; None for a blank line or the header (which sets `columns`)."""
+        if line.problem:
             if not self.columns:
-                self.columns = self._header(line)
-                continue
-            yield self._row(line)
+                raise FeedError(f"the header row is unreadable: {line.problem}",
+                                line=line.number, field="header")
+            return BadRow(line.number, (Reject(line.number, "row", line.problem),))
+        if not line.text.strip():
+            return None
+        if not self.columns:
+            self.columns = self._header(line)
+            return None
+        return self._row(line)
 
     def _header(self, line: Line) -> tuple[str, ...]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from loader.bulk import Spooled, bulk_into_empty
 from loader.errors import SinkError
 from loader.sink import BatchCallback, LoadOutcome
 from loader.spool import Batch
@@ -53,6 +54,25 @@ class DbSink:
                 f"before it; {RERUN_HINT}"
             ) from None
         return LoadOutcome(outcome, store.version)
+
+    def can_bulk(self) -> bool:
+        """Whether the bulk path applies: the store holds no record yet (a fresh build)."""
+        return self._store is not None and not self._store.has_records()
+
+    def load_bulk(self, source: str, mode: LoadMode, spooled: Spooled) -> LoadOutcome:
+        """Apply a whole validated feed to the empty store as SST files (loader.bulk)."""
+        store = self._store
+        if store is None:
+            raise SinkError("the store is not open")
+        session = IngestSession(store, source, mode)
+        try:
+            session.start()  # a snapshot forgets marks of an earlier interrupted one; no sweep needed
+            result = bulk_into_empty(store, source, spooled)
+        except RiskListError as error:
+            raise SinkError(f"{error}; {RERUN_HINT}") from None
+        except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+            raise SinkError(f"the store at {self._path} failed: {error}; {RERUN_HINT}") from None
+        return LoadOutcome(result, store.version)
 
     def close(self) -> None:
         """Persist the Bloom front and release the store's lock."""

@@ -32,10 +32,17 @@ class JsonlFeed:
 
     def __iter__(self) -> Iterator[ReadRow]:
         for line in self._lines:
-            if line.problem:
-                yield BadRow(line.number, (Reject(line.number, "row", line.problem),))
-            elif line.text.strip():
-                yield self._row(line)
+            row = self.read_line(line)
+            if row is not None:
+                yield row
+
+    def read_line(self, line: Line) -> ReadRow | None:
+        """The row of one line; None for a blank line."""
+        if line.problem:
+            return BadRow(line.number, (Reject(line.number, "row", line.problem),))
+        if line.text.strip():
+            return self._row(line)
+        return None
 
     def _row(self, line: Line) -> ReadRow:
         number = line.number

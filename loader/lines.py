@@ -27,6 +27,31 @@ class Line:
     """False for a last line with no line end (a truncated file ends so)."""
 
 
+def line_from_bytes(number: int, data: bytes, terminated: bool) -> Line:
+    """The Line that LineReader yields for one whole line (`data` without its LF), read on its own.
+
+    Raises FeedError as LineReader does: UTF-16 (on line 1) or a NUL byte anywhere in the line.
+    """
+    if number == 1:
+        if data.startswith(_UTF16_BOMS):
+            raise FeedError(f"the file is UTF-16, not UTF-8; {_SAVE_AS_UTF8}", line=1)
+        if data.startswith(_UTF8_BOM):
+            data = data[len(_UTF8_BOM) :]
+    LineReader._check_binary(data, number)
+    content = data[:-1] if data.endswith(b"\r") else data
+    if len(content) > MAX_LINE_BYTES:
+        return Line(number, "", f"line longer than {MAX_LINE_BYTES} bytes", terminated)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = (
+            f"not valid UTF-8 (byte 0x{content[error.start]:02X} at byte {error.start + 1} "
+            f"of the line); {_SAVE_AS_UTF8}"
+        )
+        return Line(number, "", problem, terminated)
+    return Line(number, text, "", terminated)
+
+
 class LineReader:
     """Iterates a binary stream's lines; raises FeedError on UTF-16 or binary content."""
 

@@ -1,4 +1,4 @@
-"""The two passes of a load: validate the whole feed into a spool, then apply it in batches."""
+"""The two passes of a load: validate the whole feed into spools (on every core), then apply them."""
 
 from __future__ import annotations
 
@@ -7,28 +7,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 
+from loader.bulk import BULK_MIN_ROWS, Spooled
 from loader.csv_feed import CsvFeed
-from loader.dedupe import DedupeIndex
+from loader.db_sink import DbSink
+from loader.dedupe import order_keys
 from loader.errors import FeedError
-from loader.jsonl_feed import JsonlFeed
 from loader.lines import LineReader
+from loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from loader.progress import Progress
 from loader.rejects import Reject, RejectLog
-from loader.rows import BadRow, ReadRow
 from loader.sink import Sink
-from loader.spool import Batch, SpoolWriter, read_batches
+from loader.spool import ADD, ENTRY_DTYPE, Batch, read_batches, read_entries
 from loader.summary import LoadSummary
-from loader.validate import RowValidator
-from server.core.mutation import Upsert
+from server.core.secret import NetworkSecret
+from server.core.settings import Settings
 from server.ingest import LoadMode
 from server.store.risk_store import ApplyResult
 
 log = structlog.get_logger("risklist.loader")
 
 FeedFormat = Literal["csv", "jsonl"]
-_PROGRESS_EVERY = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,18 @@ class LoadPlan:
     allow_empty_snapshot: bool = False
     show_progress: bool = False
     log_batches: bool = True
+    bulk_min_rows: int = BULK_MIN_ROWS
+    """With --db, a feed of at least this many accepted rows into an empty store goes in bulk."""
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """What rows are checked against: the source, the network secret and settings, and now."""
+
+    source: str
+    secret: NetworkSecret
+    settings: Settings
+    now: int
 
 
 @dataclass(slots=True)
@@ -56,7 +70,7 @@ class _Validated:
 
 def run_load(
     plan: LoadPlan,
-    validator: RowValidator,
+    validation: Validation,
     sink: Sink | None,
     rejects: RejectLog,
     workdir: Path,
@@ -66,8 +80,7 @@ def run_load(
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    spool_path = workdir / "spool.bin"
-    validated = _validate(plan, validator, rejects, workdir, spool_path)
+    validated, spooled, skip = _validate(plan, validation, rejects, workdir)
     summary.rows, summary.accepted, summary.rejected = (
         validated.rows, validated.accepted, rejects.rows
     )
@@ -76,72 +89,84 @@ def run_load(
              rejected=rejects.rows, seconds=round(time.monotonic() - started, 3))
     summary.refusal = _refusal(plan, validated, rejects.rows)
     if not summary.refusal and not plan.dry_run and sink is not None:
-        outcome = _apply(plan, sink, spool_path, validated.accepted)
-        summary.result, summary.list_version = outcome
+        if isinstance(sink, DbSink) and validated.accepted >= plan.bulk_min_rows and sink.can_bulk():
+            outcome = sink.load_bulk(plan.source, plan.mode, spooled)
+            summary.result, summary.list_version = outcome.result, outcome.list_version
+        else:
+            summary.result, summary.list_version = _apply(plan, sink, spooled, skip, validated.accepted)
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _open_feed(plan: LoadPlan, lines: LineReader) -> CsvFeed | JsonlFeed:
-    return CsvFeed(lines) if plan.feed_format == "csv" else JsonlFeed(lines)
+def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
+    """(byte where rows start, their first line number, CSV columns); FeedError for a bad header."""
+    if plan.feed_format != "csv":
+        return 0, 1, ()
+    with plan.feed.open("rb") as stream:
+        lines = LineReader(stream)
+        feed = CsvFeed(lines)
+        header_line = feed.read_header()
+        if header_line == 0:
+            return plan.feed.stat().st_size, 1, ()
+        return lines.bytes_read, header_line + 1, feed.columns
 
 
 def _validate(
-    plan: LoadPlan, validator: RowValidator, rejects: RejectLog, workdir: Path, spool_path: Path
-) -> _Validated:
-    """Pass 1: read, validate, normalise, digest and de-duplicate every row into the spool."""
+    plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path
+) -> tuple[_Validated, Spooled, npt.NDArray[np.int64]]:
+    """Pass 1: read, validate, normalise, digest and de-duplicate every row into spools."""
     counts = _Validated()
     size = plan.feed.stat().st_size
     progress = Progress(plan.show_progress, total=size, unit="B", description="validating")
-    dedupe = DedupeIndex(workdir / "dedupe")
-    spool = SpoolWriter(spool_path)
     try:
-        with plan.feed.open("rb") as stream:
-            lines = LineReader(stream)
-            for row in _open_feed(plan, lines):
-                counts.rows += 1
-                _check_row(plan, validator, dedupe, spool, rejects, row, counts)
-                if counts.rows % _PROGRESS_EVERY == 0:
-                    progress.advance_to(lines.bytes_read)
-            progress.advance_to(lines.bytes_read)
+        data_start, first_line, columns = _header(plan)
+        setup = WorkerSetup(plan.feed, plan.feed_format, columns, plan.source,
+                            plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
+                            validation.secret.key, validation.settings, validation.now, workdir)
+        results: list[ChunkResult] = []
+        adds = 0
+        for result in run_chunks(setup, data_start, first_line, size):
+            results.append(result)
+            counts.rows += result.rows
+            adds += result.adds
+            progress.advance_to(result.end)
+            if result.fatal is not None:
+                break
+        entries = np.concatenate([read_entries(result.spool) for result in results] or
+                                 [np.zeros(0, dtype=ENTRY_DTYPE)])
+        key_order = order_keys(entries["key"], entries["category"], entries["line"])
+        duplicate = key_order.duplicate_of != 0
+        skip = entries["line"][duplicate]
+        _write_rejects(rejects, results, skip, key_order.duplicate_of[duplicate])
+        counts.accepted = len(entries) - len(skip)
+        counts.adds = adds - int(np.count_nonzero(entries["action"][duplicate] == ADD))
+        fatal = results[-1].fatal if results else None
+        if fatal is not None:
+            message, line, field = fatal
+            raise FeedError(message, line=line, field=field)
     finally:
         progress.close()
-        spool.close()
-        dedupe.close()
-    return counts
+    return counts, Spooled([result.spool for result in results], entries, key_order), skip
 
 
-def _check_row(
-    plan: LoadPlan,
-    validator: RowValidator,
-    dedupe: DedupeIndex,
-    spool: SpoolWriter,
-    rejects: RejectLog,
-    row: ReadRow,
-    counts: _Validated,
-) -> None:
-    if isinstance(row, BadRow):
-        if row.truncated and plan.mode is LoadMode.SNAPSHOT:
-            raise FeedError(
-                "the last line is cut short, so the file looks truncated; a snapshot of a "
-                "truncated file would remove every contribution it lost; export the file again",
-                line=row.line,
-                field="row",
-            )
-        rejects.reject_row(row.rejects)
-        return
-    checked = validator.validate(row)
-    if isinstance(checked, list):
-        rejects.reject_row(checked)
-        return
-    first = dedupe.first_line(checked.dedupe_key, row.line)
-    if first is not None:
-        reason = f"duplicate of line {first} (same entity_type, identifier and category)"
-        rejects.reject_row([Reject(row.line, "row", reason)])
-        return
-    spool.write(row.line, checked.mutation)
-    counts.accepted += 1
-    counts.adds += isinstance(checked.mutation, Upsert)
+def _write_rejects(rejects: RejectLog, results: list[ChunkResult], duplicate_lines: npt.NDArray[np.int64],
+                   first_lines: npt.NDArray[np.int64]) -> None:
+    """Every rejected row in line order: the chunks' own rejects merged with the duplicates."""
+    duplicates = zip(duplicate_lines.tolist(), first_lines.tolist(), strict=True)
+    pending = next(duplicates, None)
+    for result in results:
+        for line, problems in read_rejects(result):
+            while pending is not None and pending[0] < line:
+                rejects.reject_row([_duplicate(*pending)])
+                pending = next(duplicates, None)
+            rejects.reject_row([Reject(line, field, reason) for field, reason in problems])
+    while pending is not None:
+        rejects.reject_row([_duplicate(*pending)])
+        pending = next(duplicates, None)
+
+
+def _duplicate(line: int, first: int) -> Reject:
+    return Reject(line, "row", f"duplicate of line {first} (same entity_type, identifier and category)")
 
 
 def _refusal(plan: LoadPlan, validated: _Validated, rejected: int) -> str:
@@ -161,7 +186,7 @@ def _refusal(plan: LoadPlan, validated: _Validated, rejected: int) -> str:
 
 
 def _apply(
-    plan: LoadPlan, sink: Sink, spool_path: Path, accepted: int
+    plan: LoadPlan, sink: Sink, spooled: Spooled, skip: npt.NDArray[np.int64], accepted: int
 ) -> tuple[ApplyResult, int | None]:
     """Pass 2: replay the spool into the sink, batch by batch."""
     progress = Progress(plan.show_progress, total=accepted, unit="row", description="applying")
@@ -183,7 +208,7 @@ def _apply(
                      not_listed=result.not_listed, applied=done)
 
     try:
-        batches = read_batches(spool_path, plan.source, plan.batch_size)
+        batches = read_batches(spooled.paths, plan.source, plan.batch_size, skip)
         outcome = sink.load(plan.source, plan.mode, batches, on_batch)
     finally:
         progress.close()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rocksdict import WriteBatch
+from rocksdict import IngestExternalFileOptions, WriteBatch
 
 from server.core.enums import Category
 from server.core.errors import StoreError
 from server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
 from server.core.record import Record, decode_record, encode_record
 from server.store.changelog import Change, encode_changes, sequence_key
+from server.store.front import BloomFront
 from server.store.front_file import save_front
 from server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
 from server.store.rocks import (
@@ -118,6 +119,32 @@ class RiskStore(StoreReads):
             changes = [Change(key, bool(after[key])) for key in keys if after[key] != before[key]]
             self._write(batch, changes, after)
         return result
+
+    def has_records(self) -> bool:
+        """Whether any subject is listed (a bulk build into an empty store needs no merging)."""
+        with self._write_lock:
+            self._ensure_open()
+            return next(iter_keys(self._db), None) is not None
+
+    def bulk_ingest(self, sst_paths: Sequence[Path], changes: Iterable[bytes], front: BloomFront) -> None:
+        """Take many records at once: encoded changelog entries, sorted SST files, and a new front.
+
+        `front` must hold every key listed after the ingestion. Order for a kill -9 at any point:
+        the changelog entries first (a listed key without its record is only a false positive),
+        then the front, then every file in one atomic ingestion (server.store.bulk builds them).
+        """
+        with self._write_lock:
+            self._ensure_open()
+            for value in changes:
+                batch = WriteBatch(raw_mode=True)
+                batch.put(sequence_key(self._sequence + 1), value, self._changelog_handle)
+                self._db.write(batch)
+                self._sequence += 1
+            self.front = front
+            if sst_paths:
+                options = IngestExternalFileOptions()
+                options.set_move_files(True)
+                self._db.ingest_external_file([str(path) for path in sst_paths], options)
 
     def begin_snapshot(self, source: str) -> None:
         """Forget the seen-marks of an earlier (perhaps interrupted) snapshot of `source`."""

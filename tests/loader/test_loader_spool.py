@@ -1,10 +1,12 @@
-"""Tests for loader.spool and loader.dedupe: the scratch files behind a two-pass load."""
+"""Tests for loader.spool and loader.dedupe: the scratch files behind a two-pass load, and duplicates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from loader.dedupe import DedupeIndex
+import numpy as np
+
+from loader.dedupe import order_keys
 from loader.spool import SpoolWriter, read_batches
 from server.core.enums import Category, RiskLevel
 from server.core.mutation import Mutation, Removal, Upsert
@@ -45,17 +47,33 @@ def test_empty_spool_has_no_batches(tmp_path: Path) -> None:
     assert list(read_batches(tmp_path / "spool.bin", "bank-a", 10)) == []
 
 
-def test_dedupe_index_remembers_the_first_line(tmp_path: Path) -> None:
-    """The first use of a key is new; later uses name the first line, across many keys."""
-    index = DedupeIndex(tmp_path / "dedupe")
-    try:
-        for line in range(2, 20_002):
-            assert index.first_line(line.to_bytes(18, "big"), line) is None
-        assert index.first_line((5).to_bytes(18, "big"), 30_000) == 5
-        assert index.first_line((5).to_bytes(18, "big"), 30_001) == 5
-        assert index.first_line((20_001).to_bytes(18, "big"), 30_002) == 20_001
-    finally:
-        index.close()
+def test_order_keys_finds_duplicates_and_sorts_by_key() -> None:
+    """Later rows with the same key and category name the first line; the order is key bytes, then line."""
+    keys = [bytes((1,)) + bytes(15) + bytes((n % 5,)) for n in range(20)]
+    keys += [keys[3], keys[3], keys[7], b"\x01" + bytes(15) + b"\x00"]
+    categories = [1] * 20 + [1, 2, 1, 1]
+    lines = list(range(2, 2 + len(keys)))
+    entries = np.array(keys, dtype="S17")
+    found = order_keys(entries, np.array(categories, dtype=np.uint8), np.array(lines, dtype=np.int64))
+    expected: dict[int, int] = {}
+    first: dict[tuple[bytes, int], int] = {}
+    for key, category, line in zip(keys, categories, lines, strict=True):
+        if (key, category) in first:
+            expected[line] = first[key, category]
+        else:
+            first[key, category] = line
+    assert {lines[i]: int(d) for i, d in enumerate(found.duplicate_of) if d} == expected
+    ordered = [(keys[i], lines[i]) for i in found.order.tolist()]
+    assert ordered == sorted(ordered)
+
+
+def test_order_keys_separates_keys_sharing_their_first_eight_bytes() -> None:
+    """Keys equal in bytes 0-7 but not after are still ordered by all their bytes and never merged."""
+    keys = [b"\x02" * 8 + bytes((9 - n % 3,)) * 9 for n in range(9)]
+    lines = np.arange(2, 11, dtype=np.int64)
+    found = order_keys(np.array(keys, dtype="S17"), np.full(9, 3, dtype=np.uint8), lines)
+    assert [keys[i] for i in found.order.tolist()] == sorted(keys)
+    assert sorted(int(d) for d in found.duplicate_of if d) == [2, 2, 3, 3, 4, 4]
 
 
 def test_longest_reference_in_any_script_round_trips(tmp_path: Path) -> None:

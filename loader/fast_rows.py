@@ -1,0 +1,175 @@
+"""The fast path of pass 1 for plain CSV lines: the common valid row, or None to take the general path.
+
+It accepts a line only when the general path (LineReader, CsvFeed, RowValidator) would accept it
+with the same mutation: ASCII, no quotes, as many fields as the header, every field in a form
+this module recognises exactly and valid. Everything else (and so every reject) goes the general
+way, which keeps messages and edge cases in one place. tests/loader/test_loader_fast_rows.py
+checks agreement.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, date, datetime
+
+from loader.rows import ADD_COLUMNS
+from loader.timestamps import LATEST
+from loader.validate import FUTURE_TOLERANCE_SECONDS
+from server.core.digest import Digester
+from server.core.enums import Category, EntityType, RiskLevel
+from server.core.errors import InvalidIdentifier
+from server.core.identifiers import Normaliser
+from server.core.record import MAX_REFERENCE_LENGTH
+from server.core.settings import Settings
+
+FAST_LINE_BYTES = 1024
+"""Longer lines take the general path (so no field can be oversized here)."""
+
+_FIXED = struct.Struct("<BBqqH")  # category, level, reported_at, expires_at, reference length
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def _spellings(names: dict[str, int]) -> dict[str, int]:
+    """Each name as written in lower, upper and capitalised case."""
+    found: dict[str, int] = {}
+    for name, value in names.items():
+        for spelling in (name, name.upper(), name.capitalize()):
+            found[spelling] = value
+    return found
+
+
+_TYPES = {member.feed_name: member for member in EntityType}
+_CATEGORIES = _spellings({member.feed_name: member.value for member in Category})
+_LEVELS = _spellings({member.feed_name: member.value for member in RiskLevel})
+_LEVELS.update({str(member.value): member.value for member in RiskLevel})
+
+
+class FastRows:
+    """Turns a CSV line (bytes, no line end) into (storage key, action, category, tail) or None."""
+
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        normaliser: Normaliser,
+        digester: Digester,
+        settings: Settings,
+        now: int,
+    ) -> None:
+        self._count = len(columns)
+        index = {name: position for position, name in enumerate(columns)}
+        self._action = index["action"]
+        self._type = index["entity_type"]
+        self._identifier = index["identifier"]
+        self._adds_allowed = all(name in index for name in ADD_COLUMNS)
+        self._category = index.get("category", -1)
+        self._level = index.get("level", -1)
+        self._reported = index.get("reported_at", -1)
+        self._expires = index.get("expires_at", -1)
+        self._reference = index.get("reference", -1)
+        self._normalise = normaliser.normalise
+        self._storage_key = digester.storage_key
+        self._retention = {category.value: settings.retention_seconds(category) for category in Category}
+        self._latest_report = now + FUTURE_TOLERANCE_SECONDS
+        self._days: dict[str, int | None] = {}
+
+    def row(self, data: bytes) -> tuple[bytes, int, int, bytes] | None:
+        """(key, 1 add / 2 remove, category or 0, tail) for a plain valid row, else None."""
+        if len(data) > FAST_LINE_BYTES or not data.isascii() or b'"' in data or b"\r" in data:
+            return None
+        fields = data.decode("ascii").split(",")
+        if len(fields) != self._count:
+            return None
+        action = fields[self._action]
+        if action == "add":
+            if not self._adds_allowed:
+                return None
+            add = True
+        elif action == "remove":
+            add = False
+        else:
+            return None
+        entity_type = _TYPES.get(fields[self._type])
+        raw = fields[self._identifier]
+        if entity_type is None or not raw or raw.isspace():
+            return None
+        try:
+            key = self._storage_key(entity_type, self._normalise(entity_type, raw))
+        except InvalidIdentifier:
+            return None
+        if not add:
+            if self._category < 0 or not fields[self._category]:
+                return key, 2, 0, b""
+            category = _CATEGORIES.get(fields[self._category])
+            return None if category is None else (key, 2, category, b"")
+        category = _CATEGORIES.get(fields[self._category])
+        level = _LEVELS.get(fields[self._level])
+        reported = self._timestamp(fields[self._reported])
+        if category is None or level is None or reported is None or reported > self._latest_report:
+            return None
+        text = fields[self._expires] if self._expires >= 0 else ""
+        if text:
+            expires = self._timestamp(text)
+            if expires is None or expires <= reported:
+                return None
+        else:
+            expires = reported + self._retention[category]
+        reference = fields[self._reference].strip() if self._reference >= 0 else ""
+        if len(reference) > MAX_REFERENCE_LENGTH or (reference and not reference.isprintable()):
+            return None
+        encoded = reference.encode("ascii")
+        return key, 1, category, _FIXED.pack(category, level, reported, expires, len(encoded)) + encoded
+
+    def _timestamp(self, text: str) -> int | None:
+        """loader.timestamps.parse_timestamp for its common forms, else None."""
+        length = len(text)
+        day = self._day(text[:10])
+        if day is None:
+            return None
+        if length == 10:
+            return day
+        if length < 20 or text[10] not in "T " or text[13] != ":" or text[16] != ":":
+            return None
+        clock = text[11:13] + text[14:16] + text[17:19]
+        if not clock.isdigit():
+            return None
+        hour, minute, second = int(clock[:2]), int(clock[2:4]), int(clock[4:])
+        if hour > 23 or minute > 59 or second > 59:
+            return None
+        moment = day + hour * 3600 + minute * 60 + second
+        if length == 20 and text[19] == "Z":
+            offset = 0
+        elif length == 25 and text[19] in "+-" and text[22] == ":" and (text[20:22] + text[23:]).isdigit():
+            hours, minutes = int(text[20:22]), int(text[23:])
+            if hours > 23 or minutes > 59:
+                return None
+            offset = (hours * 3600 + minutes * 60) * (1 if text[19] == "+" else -1)
+        else:
+            return None
+        moment -= offset
+        return moment if 0 <= moment <= LATEST else None
+
+    def _day(self, text: str) -> int | None:
+        """Unix seconds of midnight UTC of a YYYY-MM-DD date (cached), else None."""
+        known = self._days.get(text, -1)
+        if known != -1:
+            return known
+        seconds: int | None = None
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and (text[:4] + text[5:7] + text[8:]).isdigit():
+            try:
+                seconds = (date.fromisoformat(text).toordinal() - _EPOCH_DAY) * 86_400
+            except ValueError:
+                seconds = None
+            if seconds is not None and not 0 <= seconds <= LATEST:
+                seconds = None
+        if len(self._days) < 100_000:
+            self._days[text] = seconds
+        return seconds
+
+
+def _check_epoch() -> None:
+    """The day arithmetic above matches datetime's (a guard, run at import)."""
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    assert (date(2026, 3, 1).toordinal() - _EPOCH_DAY) * 86_400 == int(moment.timestamp())
+
+
+_check_epoch()
