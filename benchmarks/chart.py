@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,18 @@ def write_chart(document: Mapping[str, Any], path: Path) -> None:
     top.bar([p + width / 2 for p in positions], [row[2] or 0 for row in rows], width,
             label="peer (Redis, or rocksdict / idle baseline)", color="#d62728")
     top.set_yscale("log")
-    top.set_ylabel("throughput per second (unit under each label)")
-    top.legend(loc="upper left", fontsize=8)
+    top.set_ylabel("throughput per second, log (unit under each label)")
+    top.legend(loc="lower left", fontsize=8)
     top.grid(axis="y", alpha=0.3)
     for p, row in zip(positions, rows, strict=True):
         top.annotate(row[5], (p + width / 2, row[2] or 1), fontsize=6, rotation=90, ha="center", va="bottom")
-    bottom.bar([p - width / 2 for p in positions], [row[3] or 0 for row in rows], width, label="ours p99",
+    bottom.bar([p - width / 2 for p in positions], [row[3] or math.nan for row in rows], width, label="ours p99",
                color="#1f77b4")
-    bottom.bar([p + width / 2 for p in positions], [row[4] or 0 for row in rows], width, label="peer p99",
+    bottom.bar([p + width / 2 for p in positions], [row[4] or math.nan for row in rows], width, label="peer p99",
                color="#d62728")
-    bottom.set_ylabel("p99 latency per operation, ms")
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("p99 latency per operation, ms (log)")
+    bottom.legend(loc="upper left", fontsize=8, ncols=2)
     bottom.grid(axis="y", alpha=0.3)
     bottom.set_xticks(list(positions))
     bottom.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)

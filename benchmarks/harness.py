@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=parse_count, help="query stream length (default 200k; quick 20k)")
     parser.add_argument("--name", default="harness", help="results file stem under benchmarks/results/")
     parser.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
+    parser.add_argument("--reuse-store", action="store_true",
+                        help="serve the store a previous invocation built, if any (for iterating on one "
+                        "scenario); by default the store is rebuilt by this checkout's loader")
     return parser
 
 
@@ -62,9 +65,40 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+METHOD = """\
+How it measures (benchmarks/harness.py; every figure is the median over the runs, every ratio is
+taken within one run, so the noise of this shared 2-core machine hits both sides alike):
+
+- **Data**: `benchmarks.datagen` feed of N distinct subjects (~1.1 N rows, the issue's type mix),
+  loaded by `risklist-load --db` (scenario `bulk_load`; the first load of each invocation is the
+  store every server then serves, through a private hard-linked copy). Redis (`redis-server
+  --save '' --appendonly no`, started by the harness) gets the store's own keys (type byte +
+  digest) and records by pipelined SET, 1000 per pipeline. Queries: 99% misses
+  (`miss_values`) + 1% Zipf hits (`listed_values`), shuffled, digested in-process, the same
+  batches for every peer.
+- **check**: h2load (not Python) POSTs gRPC frames of Check requests (raw values, one body per
+  h2load process, several entity types), closed loop at each concurrency, then open loop
+  (`--rps`) at 50% and 80% of that worker count's closed-loop peak with 1% hit bodies; 1 and 2
+  workers in the same run. Latencies are per request from h2load's `--log-file`; gRPC statuses
+  come from the server's /metrics (h2load counts any HTTP 200 as a success).
+- **batch / stream**: Python clients in spawned processes (one connection per client thread,
+  so SO_REUSEPORT spreads them over the workers) send pre-serialized requests and keep the
+  answers as bytes; peers are redis-py GET, MGET and pipelined GET of the same key batches from
+  the same client processes and threads.
+- **inprocess**: the ceiling without gRPC: rocksdict get / multi-get against RiskStore
+  lookup / lookup_many (front + store) on the same keys, measured in alternation.
+- **live_load**: two probe threads Check continuously; idle window, then a feed of new
+  subjects through `risklist-load --server` (the admin port); the latency bump is during/idle;
+  then, from the loader's exit (its acknowledgement), every sampled new subject is polled by
+  BatchCheck on 8 connections until LISTED on all of them.
+- CPU per process and peak RSS come from /proc (server: supervisor, writer and each worker;
+  redis-server; the loader via wait4).
+"""
+
+
 def update_results_md(markdown: str, path: Path = RESULTS_MD) -> None:
     """Replace (or append) the harness section of RESULTS.md, keeping every other section."""
-    section = f"{BEGIN}\n## Harness: ours vs Redis and the in-process ceiling (issue 3)\n\n{markdown}{END}"
+    section = f"{BEGIN}\n## Harness: ours vs Redis and the in-process ceiling (issue 3)\n\n{METHOD}\n{markdown}{END}"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
@@ -97,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         log(f"data set {dataset.name}: feed")
         dataset.ensure_feed()
-        log("store (risklist-load --db, cached under benchmarks/data/)")
+        if dataset.store.exists() and not args.reuse_store:
+            shutil.rmtree(dataset.store)
+        log(f"store: risklist-load --db {dataset.store}")
         build = bulk_load.ensure_store(dataset, workdir)
         log(f"query stream of {settings.queries:,} (99% misses)")
         queries = dataset.queries(settings.queries)

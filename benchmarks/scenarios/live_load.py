@@ -154,6 +154,7 @@ def run(ctx: Context) -> list[ScenarioResult]:
         already = listed_count(server, sample)  # 0: the sample is new to the store
         probe = Probe(server, payloads, ctx.settings.live_probe_threads).start()
         try:
+            time.sleep(ctx.settings.warmup)  # connections made, code paths warm: not counted
             idle_from = time.perf_counter()
             time.sleep(ctx.settings.live_idle_seconds)  # the idle window is a fixed length of time
             load_from = time.perf_counter()
