@@ -217,10 +217,12 @@ def workers_for(size: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int) -> Iterator[ChunkResult]:
+def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,
+               chunk_bytes: int = CHUNK_BYTES, workers: int | None = None) -> Iterator[ChunkResult]:
     """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order."""
-    spans = split(setup.feed, data_start, size)
-    workers = workers_for(size - data_start)
+    spans = split(setup.feed, data_start, size, chunk_bytes)
+    if workers is None:
+        workers = workers_for(size - data_start)
     if workers == 0:
         number = first_line
         for index, (start, end) in enumerate(spans):

@@ -1,0 +1,146 @@
+"""Pass 1 split over chunks and worker processes, and its fast path, agree with one plain reader."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.datagen import generate_rows
+from loader.csv_feed import CsvFeed
+from loader.fast_rows import FastRows
+from loader.lines import Line
+from loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
+from loader.rows import FIELDS, FeedRow
+from loader.spool import contribution_tail, read_entries, tail_path
+from loader.validate import RowValidator, ValidRow
+from server.core.digest import Digester
+from server.core.identifiers import Normaliser
+from server.core.mutation import Upsert
+from server.core.secret import NetworkSecret
+from server.core.settings import Settings
+
+SECRET = NetworkSecret(bytes(range(32)))
+NOW = int(time.time())
+HEADER = ",".join(FIELDS)
+
+
+def messy_lines(count: int, seed: int) -> list[str]:
+    """Valid generated rows mixed with every kind of trouble a feed line can hold."""
+    rng = random.Random(seed)
+    good = [row.csv_line() for row in generate_rows(count, seed)]
+    lines: list[str] = []
+    for line in good:
+        roll = rng.random()
+        if roll < 0.03:
+            lines.append("")
+        elif roll < 0.05:
+            lines.append(line.replace("add,", "ADD ,", 1))
+        elif roll < 0.07:
+            lines.append(line + "\r")
+        elif roll < 0.09:
+            lines.append(line.replace(",", ',"', 1).replace(",", '",', 2).replace('",', ",", 1))
+        elif roll < 0.11:
+            lines.append(line.replace("add", "ad", 1))
+        elif roll < 0.13:
+            lines.append(line[: len(line) // 2])
+        elif roll < 0.15 and lines:
+            lines.append(rng.choice(lines))  # a duplicate (or a copy of a bad line)
+        elif roll < 0.17:
+            lines.append(line.replace("2025", "２０２５", 1).replace("2026", "2026", 1))
+        elif roll < 0.19:
+            lines.append(line.rsplit(",", 1)[0] + ",ref\tTAB")
+        elif roll < 0.2:
+            lines.append("café," + line)
+        lines.append(line)
+    return lines
+
+
+def setup_for(feed: Path, workdir: Path, snapshot: bool = False) -> WorkerSetup:
+    return WorkerSetup(feed, "csv", FIELDS, "bank-a", snapshot, "CN", SECRET.key, Settings(), NOW, workdir)
+
+
+def outcome(results: list[ChunkResult]) -> tuple[list[tuple[object, ...]], list[object], bytes]:
+    entries = [tuple(entry) for result in results for entry in read_entries(result.spool).tolist()]
+    rejects = [row for result in results for row in read_rejects(result)]
+    tails = b"".join(tail_path(result.spool).read_bytes() for result in results)
+    return entries, rejects, tails
+
+
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_chunks_and_workers_agree_with_one_reader(tmp_path: Path, ending: str) -> None:
+    """Tiny chunks over two worker processes give the entries and rejects of a single pass, in order."""
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes(("\n".join([HEADER, *messy_lines(400, 3)]) + ending).encode())
+    start = len(HEADER) + 1
+    size = feed.stat().st_size
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    one = list(run_chunks(setup_for(feed, tmp_path / "one"), start, 2, size, workers=0))
+    many = list(run_chunks(setup_for(feed, tmp_path / "many"), start, 2, size, chunk_bytes=700, workers=2))
+    assert len(one) == 1 and len(many) > 20
+    assert outcome(many) == outcome(one)
+    assert sum(result.rows for result in many) == sum(result.rows for result in one)
+    assert outcome(one)[1], "the feed should hold rejected rows"
+
+
+def test_fatal_problem_stops_at_its_line(tmp_path: Path) -> None:
+    """A NUL byte stops pass 1 at its line; the chunk reports it, with the rows before it."""
+    lines = messy_lines(200, 4)
+    lines[150] = lines[150] + "\x00"
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode())
+    results = list(run_chunks(setup_for(feed, tmp_path), len(HEADER) + 1, 2, feed.stat().st_size,
+                              chunk_bytes=900, workers=2))
+    fatal = [result.fatal for result in results if result.fatal]
+    assert fatal and fatal[0][1] == 152 and "NUL" in fatal[0][0]
+
+
+def general(row_line: str, number: int) -> tuple[bytes, int, int, bytes] | None:
+    """What the general path makes of one line: (key, action, category, tail), or None if rejected."""
+    validator = RowValidator("bank-a", Normaliser("CN"), Digester(SECRET), Settings(), NOW)
+    read = CsvFeed((), FIELDS).read_line(Line(number, row_line))
+    if not isinstance(read, FeedRow):
+        return None
+    checked = validator.validate(read)
+    if not isinstance(checked, ValidRow):
+        return None
+    mutation = checked.mutation
+    if isinstance(mutation, Upsert):
+        return mutation.key, 1, int(mutation.contribution.category), contribution_tail(mutation.contribution)
+    return mutation.key, 2, int(mutation.category or 0), b""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fast_rows_agree_with_the_general_path(seed: int) -> None:
+    """Every line the fast path accepts gives the general path's mutation; the generated rows all go fast."""
+    fast = FastRows(FIELDS, Normaliser("CN"), Digester(SECRET), Settings(), NOW)
+    rng = random.Random(seed)
+    taken = 0
+    variants = ["2026-13-01", "1969-12-31T23:00:00Z", "2026-02-29", "2026-03-01T24:00:00Z",
+                "2026-03-01T08:00:00+24:00", "2026-03-01T08:00:00-03:30", "2099-01-01", "2026-03-01t08:00:00Z",
+                "2026-03-01T08:00:60Z", " 2026-03-01", "1970-01-01T00:00:00+00:01"]
+    for number, line in enumerate(messy_lines(300, seed), start=2):
+        candidates = [line]
+        parts = line.split(",")
+        if len(parts) == len(FIELDS):
+            for column in (5, 6):
+                changed = list(parts)
+                changed[column] = rng.choice(variants)
+                candidates.append(",".join(changed))
+            changed = list(parts)
+            changed[4] = rng.choice(["0", "5", "Low", "LOW", "lOw", "01", ""])
+            candidates.append(",".join(changed))
+            changed = list(parts)
+            changed[0], changed[3] = "remove", rng.choice(["", "gambling", "Gambling", "nope"])
+            candidates.append(",".join(changed))
+        for candidate in candidates:
+            quick = fast.row(candidate.encode())
+            if quick is not None:
+                taken += 1
+                assert quick == general(candidate, number), candidate
+    assert taken > 300
+    for row in generate_rows(500, seed):
+        assert fast.row(row.csv_line().encode()) is not None
