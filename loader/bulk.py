@@ -75,12 +75,15 @@ def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[Ap
     listed = np.ones(len(starts), dtype=np.bool_)
     result = ApplyResult()
     single = record_prefix(source, 1)
+    part = record_prefix(source, 1)[3:]  # source length and source: what precedes each tail
     put = writer.put
+    actions = entries["action"]
     for first in range(0, len(starts), _SLICE):
         last = min(first + _SLICE, len(starts))
         key_bytes = group_keys[first:last].tobytes()
         heads = keep[starts[first:last]]
-        simple = ((sizes[first:last] == 1) & (entries["action"][heads] == ADD)).tolist()
+        group_sizes = sizes[first:last]
+        simple = ((group_sizes == 1) & (actions[heads] == ADD)).tolist()
         head_offsets = offsets[heads].tolist()
         head_ends = offsets[heads + 1].tolist()
         for index, is_simple in enumerate(simple):
@@ -90,6 +93,13 @@ def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[Ap
                 continue
             group = first + index
             rows = keep[starts[group] : starts[group] + sizes[group]]
+            if bool(np.all(actions[rows] == ADD)):
+                # Adds of distinct categories (duplicates are gone) by one source into an empty
+                # store: the record holds them all, sorted by category, the tail's first byte.
+                pieces = sorted(tails[int(offsets[row]) : int(offsets[row + 1])] for row in rows.tolist())
+                put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
+                result.added += len(pieces)
+                continue
             record = _apply_rows(key, source, entries, rows, offsets, tails, result)
             if record:
                 put(key, encode_record(record))

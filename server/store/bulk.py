@@ -23,8 +23,8 @@ from server.store.rocks import records_options
 CHANGES_PER_ENTRY = 20_000
 """Keys per bulk changelog entry (360 KB): catching up stays a stream of modest values."""
 
-SST_TARGET_BYTES = 256 * 1024 * 1024
-"""Start a new SST file after this many bytes."""
+SST_TARGET_ENTRIES = 4_000_000
+"""Start a new SST file after this many entries (some 250 MB of records)."""
 
 BULK_DIR_PREFIX = "bulk-ingest-"
 
@@ -52,24 +52,24 @@ class SstWriter:
         self._prefix = prefix
         self._options = records_options()
         self._writer: SstFileWriter | None = None
-        self._written = 0
+        self._roll_at = 0
         self.paths: list[Path] = []
         self.count = 0
 
     def put(self, key: bytes, value: bytes) -> None:
+        """Add a record; keys must come in ascending byte order."""
         writer = self._writer
-        if writer is None or self._written >= SST_TARGET_BYTES:
+        if writer is None or self.count >= self._roll_at:
             writer = self._next_file()
         writer[key] = value
-        self._written += len(key) + len(value)
         self.count += 1
 
     def delete(self, key: bytes) -> None:
+        """Add a deletion (tombstone); keys must come in ascending byte order."""
         writer = self._writer
-        if writer is None or self._written >= SST_TARGET_BYTES:
+        if writer is None or self.count >= self._roll_at:
             writer = self._next_file()
         del writer[key]
-        self._written += len(key)
         self.count += 1
 
     def _next_file(self) -> SstFileWriter:
@@ -78,7 +78,7 @@ class SstWriter:
         writer = SstFileWriter(options=self._options)
         writer.open(str(path))
         self._writer = writer
-        self._written = 0
+        self._roll_at = self.count + SST_TARGET_ENTRIES
         self.paths.append(path)
         return writer
 
