@@ -68,10 +68,11 @@ def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[Ap
     tails = b"".join(tail_path(path).read_bytes() for path in spooled.paths)
     offsets = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(entries["tail"], out=offsets[1:])
-    sorted_keys = np.ascontiguousarray(entries["key"][keep]).view(np.uint8).reshape(-1, KEY_SIZE)
-    starts = np.flatnonzero(np.concatenate(([True], np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1))))
+    sorted_keys = entries["key"][keep]  # fixed-width bytes: != compares all 17 bytes exactly
+    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
     sizes = np.diff(np.concatenate((starts, [len(keep)])))
-    group_keys = sorted_keys[starts]
+    group_keys = np.ascontiguousarray(sorted_keys[starts]).view(np.uint8).reshape(-1, KEY_SIZE)
+    del sorted_keys
     listed = np.ones(len(starts), dtype=np.bool_)
     result = ApplyResult()
     single = record_prefix(source, 1)

@@ -11,6 +11,7 @@ from loader.sink import BatchCallback, LoadOutcome
 from loader.spool import Batch
 from server.core.errors import RiskListError
 from server.ingest import IngestSession, LoadMode
+from server.store.bulk import remove_bulk_dirs
 from server.store.risk_store import RiskStore
 
 RERUN_HINT = "re-run the same command to complete the load (re-running a load is safe)"
@@ -28,6 +29,7 @@ class DbSink:
     def open(self) -> None:
         """Open the store; a store held by a server or another loader raises StoreError."""
         self._store = RiskStore(self._path, secret_fingerprint=self._fingerprint)
+        remove_bulk_dirs(self._path)  # scratch files of a bulk load killed before it cleaned up
 
     def load(
         self, source: str, mode: LoadMode, batches: Iterable[Batch], on_batch: BatchCallback

@@ -9,17 +9,21 @@ checks agreement.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from operator import itemgetter
 
 from loader.rows import ADD_COLUMNS
 from loader.timestamps import LATEST
 from loader.validate import FUTURE_TOLERANCE_SECONDS
-from server.core.digest import Digester
+from server.core.digest import DIGEST_SIZE, PERSONALISATION
 from server.core.enums import Category, EntityType, RiskLevel
 from server.core.errors import InvalidIdentifier
 from server.core.identifiers import Normaliser
 from server.core.record import MAX_REFERENCE_LENGTH
+from server.core.secret import NetworkSecret
 from server.core.settings import Settings
 
 FAST_LINE_BYTES = 1024
@@ -38,6 +42,7 @@ def _spellings(names: dict[str, int]) -> dict[str, int]:
     return found
 
 
+_PICKED = ("action", "entity_type", "identifier", "category", "level", "reported_at", "expires_at", "reference")
 _TYPES = {member.feed_name: member for member in EntityType}
 _CATEGORIES = _spellings({member.feed_name: member.value for member in Category})
 _LEVELS = _spellings({member.feed_name: member.value for member in RiskLevel})
@@ -51,23 +56,26 @@ class FastRows:
         self,
         columns: tuple[str, ...],
         normaliser: Normaliser,
-        digester: Digester,
+        secret: NetworkSecret,
         settings: Settings,
         now: int,
     ) -> None:
         self._count = len(columns)
         index = {name: position for position, name in enumerate(columns)}
-        self._action = index["action"]
-        self._type = index["entity_type"]
-        self._identifier = index["identifier"]
         self._adds_allowed = all(name in index for name in ADD_COLUMNS)
-        self._category = index.get("category", -1)
-        self._level = index.get("level", -1)
-        self._reported = index.get("reported_at", -1)
-        self._expires = index.get("expires_at", -1)
-        self._reference = index.get("reference", -1)
         self._normalise = normaliser.normalise
-        self._storage_key = digester.storage_key
+        # The digests of server.core.digest.Digester, with the hashers at hand.
+        self._hashers = {
+            member: hashlib.blake2b(digest_size=DIGEST_SIZE, key=secret.key, person=PERSONALISATION[member])
+            for member in EntityType
+        }
+        self._type_bytes = {member: bytes((member,)) for member in EntityType}
+        # The fields this path reads, in a fixed order; an absent optional column reads as "".
+        positions = [index.get(name, self._count) for name in _PICKED]
+        picker = itemgetter(*positions)
+        self._pick: Callable[[list[str]], tuple[str, ...]] = lambda fields: picker([*fields, ""])
+        if all(name in index for name in _PICKED):
+            self._pick = picker
         self._retention = {category.value: settings.retention_seconds(category) for category in Category}
         self._latest_report = now + FUTURE_TOLERANCE_SECONDS
         self._days: dict[str, int | None] = {}
@@ -79,45 +87,45 @@ class FastRows:
         fields = data.decode("ascii").split(",")
         if len(fields) != self._count:
             return None
-        action = fields[self._action]
+        action, type_name, raw, category_name, level_name, reported_text, expires_text, reference = (
+            self._pick(fields)
+        )
+        entity_type = _TYPES.get(type_name)
+        if entity_type is None or not raw or raw.isspace():
+            return None
         if action == "add":
             if not self._adds_allowed:
                 return None
-            add = True
-        elif action == "remove":
-            add = False
-        else:
-            return None
-        entity_type = _TYPES.get(fields[self._type])
-        raw = fields[self._identifier]
-        if entity_type is None or not raw or raw.isspace():
+        elif action != "remove":
             return None
         try:
-            key = self._storage_key(entity_type, self._normalise(entity_type, raw))
+            canonical = self._normalise(entity_type, raw)
         except InvalidIdentifier:
             return None
-        if not add:
-            if self._category < 0 or not fields[self._category]:
+        hasher = self._hashers[entity_type].copy()
+        hasher.update(canonical.encode())
+        key = self._type_bytes[entity_type] + hasher.digest()
+        if action == "remove":
+            if not category_name:
                 return key, 2, 0, b""
-            category = _CATEGORIES.get(fields[self._category])
+            category = _CATEGORIES.get(category_name)
             return None if category is None else (key, 2, category, b"")
-        category = _CATEGORIES.get(fields[self._category])
-        level = _LEVELS.get(fields[self._level])
-        reported = self._timestamp(fields[self._reported])
+        category = _CATEGORIES.get(category_name)
+        level = _LEVELS.get(level_name)
+        reported = self._timestamp(reported_text)
         if category is None or level is None or reported is None or reported > self._latest_report:
             return None
-        text = fields[self._expires] if self._expires >= 0 else ""
-        if text:
-            expires = self._timestamp(text)
+        if expires_text:
+            expires = self._timestamp(expires_text)
             if expires is None or expires <= reported:
                 return None
         else:
             expires = reported + self._retention[category]
-        reference = fields[self._reference].strip() if self._reference >= 0 else ""
-        if len(reference) > MAX_REFERENCE_LENGTH or (reference and not reference.isprintable()):
-            return None
-        encoded = reference.encode("ascii")
-        return key, 1, category, _FIXED.pack(category, level, reported, expires, len(encoded)) + encoded
+        if reference:
+            reference = reference.strip()
+            if len(reference) > MAX_REFERENCE_LENGTH or (reference and not reference.isprintable()):
+                return None
+        return key, 1, category, _FIXED.pack(category, level, reported, expires, len(reference)) + reference.encode()
 
     def _timestamp(self, text: str) -> int | None:
         """loader.timestamps.parse_timestamp for its common forms, else None."""

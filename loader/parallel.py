@@ -142,7 +142,7 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
     normaliser = Normaliser(setup.default_region)
     digester = Digester(secret)
     validator = RowValidator(setup.source, normaliser, digester, setup.settings, setup.now)
-    fast = (FastRows(setup.columns, normaliser, digester, setup.settings, setup.now)
+    fast = (FastRows(setup.columns, normaliser, secret, setup.settings, setup.now)
             if setup.feed_format == "csv" else None)
     feed: CsvFeed | JsonlFeed = CsvFeed((), setup.columns) if setup.feed_format == "csv" else JsonlFeed(())
     spool_path = setup.workdir / f"spool.{chunk.index:06d}"
