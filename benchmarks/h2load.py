@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import resource
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -88,6 +89,8 @@ class Result:
     duration_s: float
     counts: tuple[Counts, ...]
     latency: Latency
+    cpu_s: float = 0.0
+    """CPU seconds all h2load processes used (the load generator's own cost)."""
 
     @property
     def rps(self) -> float:
@@ -102,6 +105,7 @@ def run(url: str, jobs: Sequence[Job], *, duration: float, warmup: float, workdi
     """Run every job as its own h2load process at the same time; combine their results."""
     workdir.mkdir(parents=True, exist_ok=True)
     logs = [workdir / f"h2load-{index}.log" for index in range(len(jobs))]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [
         subprocess.Popen(command(url, job, duration=duration, warmup=warmup, log_file=log),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -116,5 +120,7 @@ def run(url: str, jobs: Sequence[Job], *, duration: float, warmup: float, workdi
     for log in logs:
         latencies.extend(parse_log(log.read_text()))
         log.unlink()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children reaped meanwhile: the h2load processes
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = sum(count.succeeded for count in counts)
-    return Result(requests, duration, counts, summarise_ms(latencies))
+    return Result(requests, duration, counts, summarise_ms(latencies), cpu)

@@ -7,6 +7,7 @@ is spawned (never forked: gRPC objects must not cross a fork).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from benchmarks.procstats import read_proc
 from benchmarks.stats import Latency, summarise_ms
 
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
@@ -54,6 +56,8 @@ class LoadResult:
     keys_per_op: int
     latency: Latency
     errors: int
+    client_cpu_s: float = 0.0
+    """CPU seconds the client processes used over the whole call (warm-up included)."""
 
     @property
     def ops_per_s(self) -> float:
@@ -180,7 +184,9 @@ def _init_process(barrier: threading.Barrier) -> None:
     global _barrier
     _barrier = barrier
     import grpc  # noqa: F401  (imported once per client process, outside any measurement)
-    import redis  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # redis-py comes with the bench extra only
+        import redis  # noqa: F401
 
 
 def _process_main(work: Workload, threads: int, warmup: float, duration: float,
@@ -213,16 +219,23 @@ class ClientPool:
 
     def run(self, work: Workload, *, threads: int, duration: float, warmup: float) -> LoadResult:
         """Run the workload closed loop from every process × `threads` clients; latencies in ms."""
+        cpu_before = self._cpu_seconds()
         pending = [self._pool.apply_async(_process_main, (work, threads, warmup, duration, p * 104729))
                    for p in range(self.processes)]
         outcomes = [item.get(timeout=warmup + duration + 600) for item in pending]
+        cpu = self._cpu_seconds() - cpu_before
         latencies: array[float] = array("d")
         ops = errors = 0
         for process_ops, process_errors, data in outcomes:
             ops += process_ops
             errors += process_errors
             latencies.frombytes(data)
-        return LoadResult(ops, duration, work.keys_per_op, summarise_ms(latencies), errors)
+        return LoadResult(ops, duration, work.keys_per_op, summarise_ms(latencies), errors, cpu)
+
+    def _cpu_seconds(self) -> float:
+        """CPU seconds used so far by this pool's client processes."""
+        infos = (read_proc(child.pid) for child in multiprocessing.active_children() if child.pid is not None)
+        return sum(info.cpu_seconds for info in infos if info is not None)
 
     def close(self) -> None:
         self._pool.terminate()

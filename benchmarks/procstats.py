@@ -35,6 +35,15 @@ def parse_stat(text: str) -> tuple[str, int, float, int]:
     return name, ppid, cpu, rss
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, summed over CPUs (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already inside user/nice
+    return (total - idle) / _TICKS, total / _TICKS
+
+
 def read_proc(pid: int) -> ProcInfo | None:
     """The process's figures, or None once it has gone."""
     try:

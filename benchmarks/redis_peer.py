@@ -9,8 +9,12 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.procstats import TreeSampler
+
+if TYPE_CHECKING:
+    import redis
 
 PIPELINE_BATCH = 1000
 
@@ -45,7 +49,7 @@ class RedisServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _connect(self, timeout: float = 30.0) -> object:
+    def _connect(self, timeout: float = 30.0) -> redis.Redis:
         import redis
 
         client = redis.Redis(host="127.0.0.1", port=self.port)
@@ -61,7 +65,7 @@ class RedisServer:
 
     def flush(self) -> None:
         """Drop every key."""
-        self.client.flushall()  # type: ignore[attr-defined]
+        self.client.flushall()
 
     def load(self, chunks: Iterable[list[tuple[bytes, bytes]]]) -> tuple[int, float]:
         """Pipelined SET of every (key, value); return (keys, seconds spent in SET pipelines only).
@@ -72,7 +76,7 @@ class RedisServer:
         for chunk in chunks:
             started = time.perf_counter()
             for start in range(0, len(chunk), PIPELINE_BATCH):
-                pipe = self.client.pipeline(transaction=False)  # type: ignore[attr-defined]
+                pipe = self.client.pipeline(transaction=False)
                 for key, value in chunk[start : start + PIPELINE_BATCH]:
                     pipe.set(key, value)
                 pipe.execute()
@@ -81,7 +85,8 @@ class RedisServer:
         return total, spent
 
     def used_memory_bytes(self) -> int:
-        return int(self.client.info("memory")["used_memory"])  # type: ignore[attr-defined]
+        info = self.client.info("memory")
+        return int(str(info["used_memory"]))
 
     def stop(self) -> None:
         self.sampler.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+
 from benchmarks.context import Context
 from benchmarks.loadgen import Kind, Workload
 from benchmarks.results import ScenarioResult, latency_dict, peer_figures
@@ -14,6 +17,7 @@ from benchmarks.scenarios.common import (
     measure_redis,
     server_window,
 )
+from benchmarks.server_proc import RunningServer
 from benchmarks.stats import ratio
 
 METHOD = "BatchCheck"
@@ -43,6 +47,27 @@ def add_peers(ctx: Context, result: ScenarioResult, size: int) -> None:
         result.ratio["of in-process ceiling"] = ratio(result.ops_per_s, ceiling[f"store_lookup_many_{size}"])
 
 
+def answer_check(ctx: Context, server: RunningServer, size: int, batches: int = 20) -> dict[str, int]:
+    """Do both sides find the same subjects? The first batches once, answers decoded: how many
+    query subjects are hits by construction, how many we answer LISTED (an expired entry is
+    found but not listed), and how many keys Redis holds a value for."""
+    count = min(batches * size, len(ctx.queries))
+    payloads = batch_payloads(ctx.queries, size, "digest", limit=max(1, count // size))
+    with grpc.insecure_channel(server.address) as channel:
+        call: grpc.UnaryUnaryMultiCallable[bytes, pb.BatchCheckResponse] = channel.unary_unary(
+            f"/{SERVICE}/{METHOD}", response_deserializer=pb.BatchCheckResponse.FromString)
+        listed = sum(len(call(payload, timeout=30).hits) for payload in payloads)
+    answers = {"queries": len(payloads) * size, "expected_hits": sum(ctx.queries.hits[: len(payloads) * size]),
+               "ours_listed": listed}
+    if ctx.redis is not None:
+        found = 0
+        for keys in key_batches(ctx.queries.keys, size, limit=len(payloads)):
+            values: list[bytes | None] = ctx.redis.client.mget(keys)  # type: ignore[assignment]
+            found += sum(value is not None for value in values)
+        answers["redis_found"] = found
+    return answers
+
+
 def run(ctx: Context) -> list[ScenarioResult]:
     """keys/s and per-RPC latency of BatchCheck from the Python client pool."""
     results: list[ScenarioResult] = []
@@ -58,7 +83,11 @@ def run(ctx: Context) -> list[ScenarioResult]:
                     f"batch.{form}.{size}", "batch", {"batch": size, "form": form, "workers": server.workers,
                                                       "clients": ctx.clients.processes * ctx.settings.client_threads},
                     measured.keys_per_s, "keys/s", latency_dict(measured.latency),
-                    extra={**window.as_dict(), "rpc_per_s": measured.ops_per_s, "client_errors": measured.errors})
+                    extra={**window.as_dict(), "rpc_per_s": measured.ops_per_s, "client_errors": measured.errors,
+                           "client_cores_used": round(measured.client_cpu_s / window.seconds, 2),
+                           "keys_per_server_core_s": window.per_server_core(measured.keys_per_s)})
                 add_peers(ctx, result, size)
+                if form == "digest" and size == max(ctx.settings.batch_sizes):
+                    result.extra["answers"] = answer_check(ctx, server, size)
                 results.append(result)
     return results

@@ -45,7 +45,9 @@ def _measure(ctx: Context, server: RunningServer, jobs: list[h2load.Job], name: 
     with server_window(server, METHOD) as window:
         result = h2load.run(url, jobs, duration=ctx.settings.duration, warmup=ctx.settings.warmup,
                             workdir=ctx.workdir / "h2load")
-    extra = {**window.as_dict(), "h2load_failed": result.failed, "requests": result.requests}
+    extra = {**window.as_dict(), "h2load_failed": result.failed, "requests": result.requests,
+             "h2load_processes": len(jobs), "h2load_cores_used": round(result.cpu_s / window.seconds, 2),
+             "rpc_per_server_core_s": window.per_server_core(result.rps)}
     return ScenarioResult(name, "check", {"workers": workers, **params}, result.rps, "rpc/s",
                           latency_dict(result.latency), extra=extra)
 

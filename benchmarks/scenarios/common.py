@@ -14,6 +14,7 @@ from benchmarks import prometheus
 from benchmarks.context import Context
 from benchmarks.dataset import Queries
 from benchmarks.loadgen import LoadResult, Workload
+from benchmarks.procstats import machine_cpu_seconds
 from benchmarks.results import peer_figures
 from benchmarks.server_proc import RunningServer
 from server.core.enums import EntityType
@@ -57,8 +58,10 @@ class RedisPeer:
 
     def figures(self) -> dict[str, object]:
         """The peer's entry for ScenarioResult.peers (keys/s, latency per call, calls/s, cores)."""
+        per_core = round(self.result.keys_per_s / self.server_cores) if self.server_cores > 0 else None
         return peer_figures(self.result.keys_per_s, "keys/s", self.result.latency, calls_per_s=self.result.ops_per_s,
-                            server_cores_used=round(self.server_cores, 2))
+                            server_cores_used=round(self.server_cores, 2), keys_per_server_core_s=per_core,
+                            client_cpu_s=round(self.result.client_cpu_s, 2))
 
 
 def measure_redis(ctx: Context, key: str, work: Workload) -> RedisPeer:
@@ -99,13 +102,22 @@ class ServerWindow:
     processes: int = 0
     cores_by_process: list[float] = field(default_factory=list)
     metrics_error: str | None = None
+    machine_cores_busy: float = 0.0
+
+    def per_server_core(self, ops: float) -> float | None:
+        """Throughput per core the server used: steadier than throughput when neighbours take CPU."""
+        cores = self.cpu_s / self.seconds if self.seconds else 0.0
+        return round(ops / cores) if cores > 0 else None
 
     def as_dict(self) -> dict[str, object]:
         non_ok = None if self.statuses is None else sum(n for code, n in self.statuses.items() if code != "OK")
         return {"grpc_status": self.statuses, "non_ok": non_ok, "server_cpu_s": round(self.cpu_s, 2),
                 "server_cores_used": round(self.cpu_s / self.seconds, 2) if self.seconds else None,
                 "server_peak_rss_mib": self.peak_rss_mib, "server_processes": self.processes,
-                "server_cores_by_process": self.cores_by_process, "metrics_error": self.metrics_error}
+                "server_cores_by_process": self.cores_by_process, "metrics_error": self.metrics_error,
+                "machine_cores_busy": round(self.machine_cores_busy, 2),
+                "others_cores_busy": round(self.machine_cores_busy - self.cpu_s / self.seconds, 2) if self.seconds
+                else None}
 
 
 def _handled(server: RunningServer, method: str) -> dict[str, float] | None:
@@ -123,12 +135,16 @@ def _handled(server: RunningServer, method: str) -> dict[str, float] | None:
 def server_window(server: RunningServer, method: str) -> Iterator[ServerWindow]:
     """Measure the server around a block: status counts from /metrics, CPU from /proc."""
     window = ServerWindow()
+    server.metrics_error = None
     before = _handled(server, method)
+    machine_before = machine_cpu_seconds()
     server.sampler.sample()
     cpu_before = server.sampler.cpu_by_process()
     started = time.perf_counter()
     yield window
     window.seconds = time.perf_counter() - started
+    machine_after = machine_cpu_seconds()
+    window.machine_cores_busy = (machine_after[0] - machine_before[0]) / window.seconds
     server.sampler.sample()
     cpu_after = server.sampler.cpu_by_process()
     deltas = [cpu - cpu_before.get(pid, 0.0) for pid, cpu in sorted(cpu_after.items())]
@@ -136,10 +152,9 @@ def server_window(server: RunningServer, method: str) -> Iterator[ServerWindow]:
     window.cores_by_process = [round(delta / window.seconds, 2) for delta in deltas]
     after = _handled(server, method)
     if before is not None and after is not None:
-        if sum(after.values()) > 0:
-            window.statuses = prometheus.code_delta(before, after)
-        else:
-            server.metrics_error = f"/metrics has no {prometheus.HANDLED} samples for {method}"
+        window.statuses = prometheus.code_delta(before, after)
+        if "OK" not in after:
+            server.metrics_error = f"/metrics counted no OK {method} calls: only failures are counted"
     window.metrics_error = server.metrics_error
     summary = server.sampler.summary()
     window.peak_rss_mib = float(summary["peak_rss_mib"])  # type: ignore[arg-type]

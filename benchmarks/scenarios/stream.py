@@ -27,7 +27,9 @@ def run(ctx: Context) -> list[ScenarioResult]:
                 {"subjects_per_message": size, "depth": ctx.settings.stream_depth, "workers": server.workers,
                  "streams": ctx.clients.processes * ctx.settings.client_threads},
                 measured.keys_per_s, "keys/s", latency_dict(measured.latency),
-                extra={**window.as_dict(), "messages_per_s": measured.ops_per_s, "client_errors": measured.errors})
+                extra={**window.as_dict(), "messages_per_s": measured.ops_per_s, "client_errors": measured.errors,
+                       "client_cores_used": round(measured.client_cpu_s / window.seconds, 2),
+                       "keys_per_server_core_s": window.per_server_core(measured.keys_per_s)})
             peer = redis_get_peer(ctx) if size == 1 else None
             if peer is not None:
                 result.peers["redis_get"] = peer.figures()

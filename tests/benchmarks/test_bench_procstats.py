@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from benchmarks.procstats import TreeSampler, descendants, parse_stat, read_proc
+from benchmarks.procstats import TreeSampler, descendants, machine_cpu_seconds, parse_stat, read_proc
 
 
 def test_stat_line_with_spaces_and_parentheses_in_the_name() -> None:
@@ -49,3 +49,11 @@ def test_sampler_sees_a_child_process() -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait()
+
+
+def test_machine_cpu_is_busy_time_within_total_time() -> None:
+    """The machine's busy CPU seconds are positive, never above its total, and never go back."""
+    busy, total = machine_cpu_seconds()
+    assert 0 < busy <= total
+    later_busy, later_total = machine_cpu_seconds()
+    assert later_busy >= busy and later_total >= total
