@@ -59,9 +59,13 @@ bench-tools:
 
 # The full harness (benchmarks/harness.py): 10M entries, 3 runs, medians; writes benchmarks/results/
 # harness.{json,md,png} and the harness section of benchmarks/RESULTS.md. Data is cached in benchmarks/data/.
+# Other sizes: make bench BENCH_ENTRIES=1M BENCH_RUNS=3 (BENCH_ARGS passes more, e.g. --scenarios check,batch).
+BENCH_ENTRIES ?= 10M
+BENCH_RUNS ?= 3
+BENCH_ARGS ?=
 bench: install bench-tools
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks.harness --entries 10M --runs 3
+	$(BIN)/python -m benchmarks.harness --entries $(BENCH_ENTRIES) --runs $(BENCH_RUNS) $(BENCH_ARGS)
 
 # The same scenarios on a 200k-entry store, 1 run, short measurements (< 3 minutes); *.quick.* outputs.
 bench-quick: install bench-tools

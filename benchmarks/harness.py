@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=parse_count, help="query stream length (default 200k; quick 20k)")
     parser.add_argument("--name", default="harness", help="results file stem under benchmarks/results/")
     parser.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
+    parser.add_argument("--no-redis", action="store_true",
+                        help="no Redis peer (e.g. for a 100M-entry scale run, where Redis would need ~12 GiB)")
     parser.add_argument("--reuse-store", action="store_true",
                         help="serve the store a previous invocation built, if any (for iterating on one "
                         "scenario); by default the store is rebuilt by this checkout's loader")
@@ -137,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         build = bulk_load.ensure_store(dataset, workdir)
         log(f"query stream of {settings.queries:,} (99% misses)")
         queries = dataset.queries(settings.queries)
-        if redis_peer.available():
+        if args.no_redis:
+            notes.append("run with --no-redis: no Redis peer")
+        elif redis_peer.available():
             log("redis-server: start and load the same keys")
             redis = redis_peer.RedisServer()
         else:
