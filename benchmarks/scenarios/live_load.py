@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from array import array
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -61,8 +60,7 @@ class Probe:
     threads: int
 
     def __post_init__(self) -> None:
-        self.starts: array[float] = array("d")
-        self.latencies: array[float] = array("d")
+        self.samples: list[tuple[float, float]] = []  # (start, latency ms); one append per call
         self.errors = 0
         self._stop = threading.Event()
         self._workers = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.threads)]
@@ -80,8 +78,7 @@ class Probe:
                 except grpc.RpcError:
                     self.errors += 1
                     continue
-                self.starts.append(started)
-                self.latencies.append((time.perf_counter() - started) * 1000.0)
+                self.samples.append((started, (time.perf_counter() - started) * 1000.0))
 
     def start(self) -> Probe:
         for worker in self._workers:
@@ -95,8 +92,7 @@ class Probe:
 
     def window(self, begin: float, end: float) -> list[float]:
         """Latencies of calls started in [begin, end)."""
-        return [latency for started, latency in zip(self.starts, self.latencies, strict=False)
-                if begin <= started < end]
+        return [latency for started, latency in self.samples if begin <= started < end]
 
 
 def visibility_ms(server: RunningServer, subjects: list[pb.Subject], acknowledged: float) -> list[float]:
