@@ -8,6 +8,10 @@ changelog entries, the front and the files (RiskStore.bulk_ingest says why in th
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,8 @@ BULK_MIN_ROWS = 100_000
 """Default smallest feed (accepted rows) that takes the bulk path into an empty store."""
 
 _SLICE = 262_144
+PARALLEL_BUILD_MIN = 1_000_000
+"""Subjects from which records are built by one process per core."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,42 +54,95 @@ def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyRes
     started = time.monotonic()
     remove_bulk_dirs(store.path)
     directory = bulk_dir(store.path, str(time.time_ns()))
-    writer = SstWriter(directory)
-    result, listed = _write_records(writer, source, spooled)
-    paths = writer.finish()
-    capacity = max(MIN_FRONT_CAPACITY, 2 * len(listed))
-    front = build_front(listed, capacity, store.front_policy.bits_per_key)
-    log.info("bulk_built", records=len(listed), files=len(paths), seconds=round(time.monotonic() - started, 3))
-    store.bulk_ingest(paths, changelog_values(listed), front)
-    log.info("bulk_ingested", records=len(listed), list_version=store.version)
+    work = spooled.paths[0].parent / "bulk-plan" if spooled.paths else directory
+    groups, group_keys = _plan(spooled, work)
+    parts = _parts(groups)
+    if groups == 0:
+        built = []
+    elif len(parts) == 1:
+        built = [build_range(work, source, directory, 0, *parts[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(len(parts)) as pool:
+            built = pool.starmap(build_range, [(work, source, directory, number, first, last)
+                                               for number, (first, last) in enumerate(parts)])
+    result = ApplyResult()
+    listed = np.ones(groups, dtype=np.bool_)
+    paths: list[Path] = []
+    for part in built:
+        result.merge(part.result)
+        listed[part.unlisted] = False
+        paths.extend(part.paths)
+    keys = group_keys[listed]
+    capacity = max(MIN_FRONT_CAPACITY, 2 * len(keys))
+    front = build_front(keys, capacity, store.front_policy.bits_per_key)
+    log.info("bulk_built", records=len(keys), files=len(paths), seconds=round(time.monotonic() - started, 3))
+    store.bulk_ingest(paths, changelog_values(keys), front)
+    log.info("bulk_ingested", records=len(keys), list_version=store.version)
     remove_bulk_dirs(store.path)
     return result
 
 
-def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[ApplyResult, npt.NDArray[np.uint8]]:
-    """Put every key's record into `writer` in key order; return the counts and the listed keys."""
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """One builder's share: its counts, the groups left without a record, and its SST files."""
+
+    result: ApplyResult
+    unlisted: list[int]
+    paths: list[Path]
+
+
+def _parts(groups: int) -> list[tuple[int, int]]:
+    """Contiguous group ranges, one per builder process (one when the feed is small)."""
+    count = max(1, min(os.cpu_count() or 1, 8)) if groups >= PARALLEL_BUILD_MIN else 1
+    bounds = [groups * number // count for number in range(count + 1)]
+    return [(bounds[number], bounds[number + 1]) for number in range(count)]
+
+
+def _plan(spooled: Spooled, work: Path) -> tuple[int, npt.NDArray[np.uint8]]:
+    """Save the groups (rows of one key, in key order) for the builders; return their count and keys."""
+    work.mkdir(exist_ok=True)
     entries = spooled.entries
     order = spooled.key_order.order
     keep = order[spooled.key_order.duplicate_of[order] == 0]
-    tails = b"".join(tail_path(path).read_bytes() for path in spooled.paths)
     offsets = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(entries["tail"], out=offsets[1:])
     sorted_keys = entries["key"][keep]  # fixed-width bytes: != compares all 17 bytes exactly
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-    sizes = np.diff(np.concatenate((starts, [len(keep)])))
     group_keys = np.ascontiguousarray(sorted_keys[starts]).view(np.uint8).reshape(-1, KEY_SIZE)
     del sorted_keys
-    listed = np.ones(len(starts), dtype=np.bool_)
+    sizes = np.diff(np.concatenate((starts, [len(keep)])))
+    arrays = {"keep": keep, "starts": starts, "sizes": sizes, "offsets": offsets, "keys": group_keys,
+              "actions": np.ascontiguousarray(entries["action"]),
+              "categories": np.ascontiguousarray(entries["category"])}
+    for name, array in arrays.items():
+        np.save(work / f"{name}.npy", array)
+    with (work / "tails.bin").open("wb") as joined:
+        for path in spooled.paths:
+            with tail_path(path).open("rb") as part:
+                shutil.copyfileobj(part, joined, 1 << 22)
+    return len(starts), group_keys
+
+
+def build_range(work: Path, source: str, directory: Path, number: int, first: int, last: int) -> _Built:
+    """Write the records of groups [first, last) into SST files of their own (runs in a builder)."""
+    load = {name: np.load(work / f"{name}.npy", mmap_mode="r")
+            for name in ("keep", "starts", "sizes", "offsets", "keys", "actions", "categories")}
+    keep, starts, sizes, offsets = load["keep"], load["starts"], load["sizes"], load["offsets"]
+    actions = load["actions"]
+    writer = SstWriter(directory, prefix=f"records-{number:02d}")
     result = ApplyResult()
+    unlisted: list[int] = []
     single = record_prefix(source, 1)
-    part = record_prefix(source, 1)[3:]  # source length and source: what precedes each tail
+    part = single[3:]  # source length and source: what precedes each tail
     put = writer.put
-    actions = entries["action"]
-    for first in range(0, len(starts), _SLICE):
-        last = min(first + _SLICE, len(starts))
-        key_bytes = group_keys[first:last].tobytes()
-        heads = keep[starts[first:last]]
-        group_sizes = sizes[first:last]
+    with (work / "tails.bin").open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        tails: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    for begin in range(first, last, _SLICE):
+        end = min(begin + _SLICE, last)
+        key_bytes = np.asarray(load["keys"][begin:end]).tobytes()
+        heads = np.asarray(keep[starts[begin:end]])
+        group_sizes = np.asarray(sizes[begin:end])
         simple = ((group_sizes == 1) & (actions[heads] == ADD)).tolist()
         head_offsets = offsets[heads].tolist()
         head_ends = offsets[heads + 1].tolist()
@@ -92,8 +151,8 @@ def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[Ap
             if is_simple:
                 put(key, single + tails[head_offsets[index] : head_ends[index]])
                 continue
-            group = first + index
-            rows = keep[starts[group] : starts[group] + sizes[group]]
+            group = begin + index
+            rows = np.asarray(keep[starts[group] : starts[group] + sizes[group]])
             if bool(np.all(actions[rows] == ADD)):
                 # Adds of distinct categories (duplicates are gone) by one source into an empty
                 # store: the record holds them all, sorted by category, the tail's first byte.
@@ -101,26 +160,27 @@ def _write_records(writer: SstWriter, source: str, spooled: Spooled) -> tuple[Ap
                 put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
                 result.added += len(pieces)
                 continue
-            record = _apply_rows(key, source, entries, rows, offsets, tails, result)
+            record = _apply_rows(key, source, actions, load["categories"], rows, offsets, tails, result)
             if record:
                 put(key, encode_record(record))
             else:
-                listed[group] = False
+                unlisted.append(group)
         result.added += int(np.count_nonzero(simple))
-    return result, group_keys[listed]
+    return _Built(result, unlisted, writer.finish())
 
 
-def _apply_rows(key: bytes, source: str, entries: npt.NDArray[np.void], rows: npt.NDArray[np.int64],
-                offsets: npt.NDArray[np.int64], tails: bytes, result: ApplyResult) -> Record:
+def _apply_rows(key: bytes, source: str, actions: npt.NDArray[np.uint8], categories: npt.NDArray[np.uint8],
+                rows: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], tails: bytes | mmap.mmap,
+                result: ApplyResult) -> Record:
     """The record of a new key after its rows, in feed order, counted as the batch path counts."""
     record: Record = ()
     for position in rows.tolist():
         mutation: Mutation
-        if int(entries["action"][position]) == ADD:
+        if int(actions[position]) == ADD:
             tail = tails[int(offsets[position]) : int(offsets[position + 1])]
             mutation = Upsert(key, contribution_from_tail(source, tail))
         else:
-            category = int(entries["category"][position])
+            category = int(categories[position])
             mutation = Removal(key, source, Category(category) if category else None)
         updated = apply_mutation(record, mutation)
         if isinstance(mutation, Upsert):

@@ -8,15 +8,25 @@ import secrets
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
+from loader import bulk
+from loader.dedupe import order_keys
+from loader.parallel import WorkerSetup, run_chunks
+from loader.rows import FIELDS
+from loader.spool import read_entries
 from server.core.record import Record
 from server.core.secret import NetworkSecret
+from server.core.settings import Settings
 from server.store.risk_store import RiskStore
+
+SECRET = NetworkSecret(bytes(range(32)))
 
 
 def feed_rows() -> list[dict[str, object]]:
@@ -151,3 +161,24 @@ def test_kill_during_bulk_then_rerun_equals_uninterrupted(
     with RiskStore(db, secret_fingerprint=secret.fingerprint) as store:
         assert all(store.lookup(key) is not None for key in expected), "the front lost a key"
         assert not list(store.path.glob("bulk-ingest-*")), "scratch SST files were left in the store"
+
+
+def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records built by several processes (each its own key range and files) equal one process's."""
+    feed = write_csv(tmp_path / "feed.csv", feed_rows())
+    start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
+    stores = {}
+    for name, minimum in (("one", 10**9), ("many", 1)):
+        monkeypatch.setattr(bulk, "PARALLEL_BUILD_MIN", minimum)
+        work = tmp_path / f"work-{name}"
+        work.mkdir()
+        setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
+        results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
+        entries = np.concatenate([read_entries(result.spool) for result in results])
+        spooled = bulk.Spooled([result.spool for result in results], entries,
+                               order_keys(entries["key"], entries["category"], entries["line"]))
+        with RiskStore(tmp_path / name, secret_fingerprint=SECRET.fingerprint) as store:
+            counts = bulk.bulk_into_empty(store, "bank-a", spooled)
+            stores[name] = (counts, dict(store.iter_records()), store.version)
+    assert stores["many"][:2] == stores["one"][:2]
+    assert stores["many"][2] == stores["one"][2] > 0
