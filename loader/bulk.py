@@ -15,12 +15,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import structlog
 
-from loader.dedupe import KeyOrder
+from loader.parallel import ignore_interrupts
 from loader.spool import ADD, contribution_from_tail, record_prefix, tail_path
 from server.core.digest import KEY_SIZE
 from server.core.enums import Category
@@ -40,13 +41,22 @@ PARALLEL_BUILD_MIN = 1_000_000
 """Subjects from which records are built by one process per core."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Spooled:
-    """Pass 1's output as columns: every accepted row in feed order, and its key order."""
+    """Pass 1's output as columns: every accepted row in feed order, its key order, its duplicates."""
 
     paths: list[Path]
     entries: npt.NDArray[np.void]
-    key_order: KeyOrder
+    order: npt.NDArray[np.unsignedinteger[Any]] | npt.NDArray[np.signedinteger[Any]]
+    """Row positions by (storage key, line), as loader.dedupe.KeyOrder.order."""
+    duplicate: npt.NDArray[np.bool_]
+    """Per row: a later duplicate, left out."""
+
+    def release(self) -> None:
+        """Drop the columns (the bulk path saves what it needs first), to keep memory down."""
+        self.entries = np.zeros(0, dtype=self.entries.dtype)
+        self.order = np.zeros(0, dtype=np.int64)
+        self.duplicate = np.zeros(0, dtype=np.bool_)
 
 
 def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyResult:
@@ -62,7 +72,7 @@ def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyRes
     elif len(parts) == 1:
         built = [build_range(work, source, directory, 0, *parts[0])]
     else:
-        with multiprocessing.get_context("spawn").Pool(len(parts)) as pool:
+        with multiprocessing.get_context("spawn").Pool(len(parts), ignore_interrupts) as pool:
             built = pool.starmap(build_range, [(work, source, directory, number, first, last)
                                                for number, (first, last) in enumerate(parts)])
     result = ApplyResult()
@@ -102,15 +112,16 @@ def _plan(spooled: Spooled, work: Path) -> tuple[int, npt.NDArray[np.uint8]]:
     """Save the groups (rows of one key, in key order) for the builders; return their count and keys."""
     work.mkdir(exist_ok=True)
     entries = spooled.entries
-    order = spooled.key_order.order
-    keep = order[spooled.key_order.duplicate_of[order] == 0]
+    order = spooled.order
+    keep = order[~spooled.duplicate[order]]
     offsets = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(entries["tail"], out=offsets[1:])
     sorted_keys = entries["key"][keep]  # fixed-width bytes: != compares all 17 bytes exactly
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
     group_keys = np.ascontiguousarray(sorted_keys[starts]).view(np.uint8).reshape(-1, KEY_SIZE)
     del sorted_keys
-    sizes = np.diff(np.concatenate((starts, [len(keep)])))
+    sizes = np.diff(np.concatenate((starts, [len(keep)]))).astype(np.uint32)
+    starts = starts.astype(keep.dtype)
     arrays = {"keep": keep, "starts": starts, "sizes": sizes, "offsets": offsets, "keys": group_keys,
               "actions": np.ascontiguousarray(entries["action"]),
               "categories": np.ascontiguousarray(entries["category"])}
@@ -120,6 +131,7 @@ def _plan(spooled: Spooled, work: Path) -> tuple[int, npt.NDArray[np.uint8]]:
         for path in spooled.paths:
             with tail_path(path).open("rb") as part:
                 shutil.copyfileobj(part, joined, 1 << 22)
+    spooled.release()
     return len(starts), group_keys
 
 

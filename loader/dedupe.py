@@ -8,6 +8,7 @@ gives the bulk path its order: by storage key bytes, rows of one key in feed ord
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +20,8 @@ from server.core.digest import KEY_SIZE
 class KeyOrder:
     """Row positions sorted by (storage key, feed line), and which rows are later duplicates."""
 
-    order: npt.NDArray[np.int64]
-    """Positions into the spool's rows: key bytes ascending, then feed order."""
+    order: npt.NDArray[np.unsignedinteger[Any]] | npt.NDArray[np.signedinteger[Any]]
+    """Positions into the spool's rows: key bytes ascending, then feed order (uint32 when they fit)."""
     duplicate_of: npt.NDArray[np.int64]
     """Per row (spool order): the line of the earlier row it duplicates, or 0."""
 
@@ -47,7 +48,7 @@ def order_keys(keys: npt.NDArray[np.bytes_], categories: npt.NDArray[np.uint8],
     order = np.argsort(high, kind="stable")
     duplicate_of = np.zeros(count, dtype=np.int64)
     if count < 2:
-        return KeyOrder(order.astype(np.int64), duplicate_of)
+        return KeyOrder(order, duplicate_of)
     sorted_high = high[order]
     same_high = sorted_high[1:] == sorted_high[:-1]
     # Runs of equal high words: almost always one key (several categories or actions), sorted by
@@ -71,7 +72,8 @@ def order_keys(keys: npt.NDArray[np.bytes_], categories: npt.NDArray[np.uint8],
                 duplicate_of[position] = seen[mark]
             else:
                 seen[mark] = int(lines[position])
-    return KeyOrder(order.astype(np.int64), duplicate_of)
+    del high, sorted_high, same_high, starts, lengths, pairs, first, second, same_key, dup
+    return KeyOrder(order.astype(np.uint32) if count < 2**32 else order, duplicate_of)
 
 
 def _sort_run(order: npt.NDArray[np.intp], start: int, length: int, middle: npt.NDArray[np.uint64],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,14 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 _SETUP: WorkerSetup | None = None
 
 
+def ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the parent, which stops the pool and explains (no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _init(setup: WorkerSetup) -> None:
     global _SETUP
+    ignore_interrupts()
     _SETUP = setup
 
 

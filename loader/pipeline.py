@@ -21,7 +21,7 @@ from loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from loader.progress import Progress
 from loader.rejects import Reject, RejectLog
 from loader.sink import Sink
-from loader.spool import ADD, ENTRY_DTYPE, Batch, read_batches, read_entries
+from loader.spool import ADD, Batch, read_all_entries, read_batches
 from loader.summary import LoadSummary
 from server.core.secret import NetworkSecret
 from server.core.settings import Settings
@@ -132,12 +132,14 @@ def _validate(
             progress.advance_to(result.end)
             if result.fatal is not None:
                 break
-        entries = np.concatenate([read_entries(result.spool) for result in results] or
-                                 [np.zeros(0, dtype=ENTRY_DTYPE)])
+        entries = read_all_entries([result.spool for result in results])
         key_order = order_keys(entries["key"], entries["category"], entries["line"])
         duplicate = key_order.duplicate_of != 0
         skip = entries["line"][duplicate]
-        _write_rejects(rejects, results, skip, key_order.duplicate_of[duplicate])
+        first_lines = key_order.duplicate_of[duplicate]
+        order = key_order.order
+        del key_order  # its dense duplicate_of column is the biggest thing held here
+        _write_rejects(rejects, results, skip, first_lines)
         counts.accepted = len(entries) - len(skip)
         counts.adds = adds - int(np.count_nonzero(entries["action"][duplicate] == ADD))
         fatal = results[-1].fatal if results else None
@@ -146,7 +148,7 @@ def _validate(
             raise FeedError(message, line=line, field=field)
     finally:
         progress.close()
-    return counts, Spooled([result.spool for result in results], entries, key_order), skip
+    return counts, Spooled([result.spool for result in results], entries, order, duplicate), skip
 
 
 def _write_rejects(rejects: RejectLog, results: list[ChunkResult], duplicate_lines: npt.NDArray[np.int64],

@@ -100,6 +100,19 @@ def read_entries(path: Path) -> npt.NDArray[np.void]:
     return np.fromfile(path, dtype=ENTRY_DTYPE)
 
 
+def read_all_entries(paths: Sequence[Path]) -> npt.NDArray[np.void]:
+    """The entries of several spools, one after another, read straight into one array."""
+    counts = [path.stat().st_size // ENTRY_DTYPE.itemsize for path in paths]
+    entries = np.empty(sum(counts), dtype=ENTRY_DTYPE)
+    position = 0
+    for path, count in zip(paths, counts, strict=True):
+        with path.open("rb") as handle:
+            if handle.readinto(entries[position : position + count].view(np.uint8).data) != count * ENTRY.size:
+                raise OSError(f"the spool {path} changed while it was read")
+        position += count
+    return entries
+
+
 def read_batches(
     paths: Path | Sequence[Path], source: str, size: int, skip: npt.NDArray[np.int64] | None = None
 ) -> Iterator[Batch]:

@@ -175,8 +175,9 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
         setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
         results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
         entries = np.concatenate([read_entries(result.spool) for result in results])
-        spooled = bulk.Spooled([result.spool for result in results], entries,
-                               order_keys(entries["key"], entries["category"], entries["line"]))
+        key_order = order_keys(entries["key"], entries["category"], entries["line"])
+        spooled = bulk.Spooled([result.spool for result in results], entries, key_order.order,
+                               key_order.duplicate_of != 0)
         with RiskStore(tmp_path / name, secret_fingerprint=SECRET.fingerprint) as store:
             counts = bulk.bulk_into_empty(store, "bank-a", spooled)
             stores[name] = (counts, dict(store.iter_records()), store.version)
