@@ -139,8 +139,6 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
     """Write the records of groups [first, last) into SST files of their own (runs in a builder)."""
     load = {name: np.load(work / f"{name}.npy", mmap_mode="r")
             for name in ("keep", "starts", "sizes", "offsets", "keys", "actions", "categories")}
-    keep, starts, sizes, offsets = load["keep"], load["starts"], load["sizes"], load["offsets"]
-    actions = load["actions"]
     writer = SstWriter(directory, prefix=f"records-{number:02d}")
     result = ApplyResult()
     unlisted: list[int] = []
@@ -152,47 +150,52 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
         tails: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     for begin in range(first, last, _SLICE):
         end = min(begin + _SLICE, last)
+        # Plain arrays and lists for this slice: per-element access to memory maps is slow.
+        starts = np.array(load["starts"][begin:end], dtype=np.int64)
+        sizes = np.array(load["sizes"][begin:end], dtype=np.int64)
+        low = int(starts[0])
+        rows = np.array(load["keep"][low : int(starts[-1] + sizes[-1])], dtype=np.int64)
+        starts -= low
+        actions = np.asarray(load["actions"][rows])
+        row_offsets = np.asarray(load["offsets"][rows]).tolist()
+        row_ends = np.asarray(load["offsets"][rows + 1]).tolist()
+        simple = ((sizes == 1) & (actions[starts] == ADD)).tolist()
+        starts_list = starts.tolist()
         key_bytes = np.asarray(load["keys"][begin:end]).tobytes()
-        heads = np.asarray(keep[starts[begin:end]])
-        group_sizes = np.asarray(sizes[begin:end])
-        simple = ((group_sizes == 1) & (actions[heads] == ADD)).tolist()
-        head_offsets = offsets[heads].tolist()
-        head_ends = offsets[heads + 1].tolist()
         for index, is_simple in enumerate(simple):
             key = key_bytes[index * KEY_SIZE : (index + 1) * KEY_SIZE]
+            head = starts_list[index]
             if is_simple:
-                put(key, single + tails[head_offsets[index] : head_ends[index]])
+                put(key, single + tails[row_offsets[head] : row_ends[head]])
                 continue
-            group = begin + index
-            rows = np.asarray(keep[starts[group] : starts[group] + sizes[group]])
-            if bool(np.all(actions[rows] == ADD)):
+            members = range(head, head + int(sizes[index]))
+            if all(actions[member] == ADD for member in members):
                 # Adds of distinct categories (duplicates are gone) by one source into an empty
                 # store: the record holds them all, sorted by category, the tail's first byte.
-                pieces = sorted(tails[int(offsets[row]) : int(offsets[row + 1])] for row in rows.tolist())
+                pieces = sorted(tails[row_offsets[member] : row_ends[member]] for member in members)
                 put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
                 result.added += len(pieces)
                 continue
-            record = _apply_rows(key, source, actions, load["categories"], rows, offsets, tails, result)
+            steps = [(int(actions[member]), int(load["categories"][rows[member]]),
+                      tails[row_offsets[member] : row_ends[member]]) for member in members]
+            record = _apply_rows(key, source, steps, result)
             if record:
                 put(key, encode_record(record))
             else:
-                unlisted.append(group)
+                unlisted.append(begin + index)
         result.added += int(np.count_nonzero(simple))
     return _Built(result, unlisted, writer.finish())
 
 
-def _apply_rows(key: bytes, source: str, actions: npt.NDArray[np.uint8], categories: npt.NDArray[np.uint8],
-                rows: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], tails: bytes | mmap.mmap,
-                result: ApplyResult) -> Record:
-    """The record of a new key after its rows, in feed order, counted as the batch path counts."""
+def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], result: ApplyResult) -> Record:
+    """The record of a new key after its rows (action, category, tail) in feed order, counted as the
+    batch path counts."""
     record: Record = ()
-    for position in rows.tolist():
+    for action, category, tail in steps:
         mutation: Mutation
-        if int(actions[position]) == ADD:
-            tail = tails[int(offsets[position]) : int(offsets[position + 1])]
+        if action == ADD:
             mutation = Upsert(key, contribution_from_tail(source, tail))
         else:
-            category = int(categories[position])
             mutation = Removal(key, source, Category(category) if category else None)
         updated = apply_mutation(record, mutation)
         if isinstance(mutation, Upsert):
