@@ -21,7 +21,7 @@ from loader.validate import FUTURE_TOLERANCE_SECONDS
 from server.core.digest import DIGEST_SIZE, PERSONALISATION
 from server.core.enums import Category, EntityType, RiskLevel
 from server.core.errors import InvalidIdentifier
-from server.core.identifiers import Normaliser
+from server.core.identifiers import MAX_RAW_LENGTH, Normaliser, ascii_fast_rule
 from server.core.record import MAX_REFERENCE_LENGTH
 from server.core.secret import NetworkSecret
 from server.core.settings import Settings
@@ -43,6 +43,13 @@ def _spellings(names: dict[str, int]) -> dict[str, int]:
 
 
 _PICKED = ("action", "entity_type", "identifier", "category", "level", "reported_at", "expires_at", "reference")
+_CLOCK = {f"{hour:02d}:{minute:02d}:{second:02d}": hour * 3600 + minute * 60 + second
+          for hour in range(24) for minute in range(60) for second in range(60)}
+"""HH:MM:SS -> seconds of the day."""
+_OFFSET = {f"{sign}{hours:02d}:{minutes:02d}": (1 if sign == "+" else -1) * (hours * 3600 + minutes * 60)
+           for sign in "+-" for hours in range(24) for minutes in range(60)}
+_OFFSET["Z"] = 0
+"""The UTC offsets datetime.fromisoformat reads (+HH:MM, -HH:MM, Z) -> seconds east of UTC."""
 _TYPES = {member.feed_name: member for member in EntityType}
 _CATEGORIES = _spellings({member.feed_name: member.value for member in Category})
 _LEVELS = _spellings({member.feed_name: member.value for member in RiskLevel})
@@ -64,6 +71,8 @@ class FastRows:
         index = {name: position for position, name in enumerate(columns)}
         self._adds_allowed = all(name in index for name in ADD_COLUMNS)
         self._normalise = normaliser.normalise
+        self._region = normaliser.default_region
+        self._fast_rules = {member: ascii_fast_rule(member) for member in EntityType}
         # The digests of server.core.digest.Digester, with the hashers at hand.
         self._hashers = {
             member: hashlib.blake2b(digest_size=DIGEST_SIZE, key=secret.key, person=PERSONALISATION[member])
@@ -98,10 +107,13 @@ class FastRows:
                 return None
         elif action != "remove":
             return None
-        try:
-            canonical = self._normalise(entity_type, raw)
-        except InvalidIdentifier:
-            return None
+        rule = self._fast_rules[entity_type]
+        canonical = rule(raw.strip(), self._region) if rule is not None and len(raw) <= MAX_RAW_LENGTH else None
+        if canonical is None:
+            try:
+                canonical = self._normalise(entity_type, raw)
+            except InvalidIdentifier:
+                return None
         hasher = self._hashers[entity_type].copy()
         hasher.update(canonical.encode())
         key = self._type_bytes[entity_type] + hasher.digest()
@@ -129,31 +141,20 @@ class FastRows:
 
     def _timestamp(self, text: str) -> int | None:
         """loader.timestamps.parse_timestamp for its common forms, else None."""
-        length = len(text)
-        day = self._day(text[:10])
+        day = self._days.get(text[:10], -1)
+        if day == -1:
+            day = self._day(text[:10])
         if day is None:
             return None
-        if length == 10:
+        if len(text) == 10:
             return day
-        if length < 20 or text[10] not in "T " or text[13] != ":" or text[16] != ":":
+        if text[10] not in "T ":
             return None
-        clock = text[11:13] + text[14:16] + text[17:19]
-        if not clock.isdigit():
+        clock = _CLOCK.get(text[11:19])
+        offset = _OFFSET.get(text[19:])
+        if clock is None or offset is None:
             return None
-        hour, minute, second = int(clock[:2]), int(clock[2:4]), int(clock[4:])
-        if hour > 23 or minute > 59 or second > 59:
-            return None
-        moment = day + hour * 3600 + minute * 60 + second
-        if length == 20 and text[19] == "Z":
-            offset = 0
-        elif length == 25 and text[19] in "+-" and text[22] == ":" and (text[20:22] + text[23:]).isdigit():
-            hours, minutes = int(text[20:22]), int(text[23:])
-            if hours > 23 or minutes > 59:
-                return None
-            offset = (hours * 3600 + minutes * 60) * (1 if text[19] == "+" else -1)
-        else:
-            return None
-        moment -= offset
+        moment = day + clock - offset
         return moment if 0 <= moment <= LATEST else None
 
     def _day(self, text: str) -> int | None:

@@ -335,3 +335,11 @@ _FAST_RULES: dict[EntityType, Callable[[str, str], str | None]] = {
     EntityType.DEVICE: _fast_device,
     EntityType.ID_NUMBER: _fast_id_number,
 }
+
+
+def ascii_fast_rule(entity_type: EntityType) -> Callable[[str, str], str | None] | None:
+    """The fast path of a type, for callers that batch many identifiers: call it as
+    rule(text, default_region) with ASCII text of at most MAX_RAW_LENGTH characters, stripped and
+    non-empty; it returns what Normaliser(default_region).normalise would, or None when the
+    general rules must decide (then call normalise). None when the type has no fast path."""
+    return _FAST_RULES.get(entity_type)

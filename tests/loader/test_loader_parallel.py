@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.datagen import generate_rows
 from loader.csv_feed import CsvFeed
@@ -15,6 +18,7 @@ from loader.lines import Line
 from loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from loader.rows import FIELDS, FeedRow
 from loader.spool import contribution_tail, read_entries, tail_path
+from loader.timestamps import parse_timestamp
 from loader.validate import RowValidator, ValidRow
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
@@ -144,3 +148,24 @@ def test_fast_rows_agree_with_the_general_path(seed: int) -> None:
     assert taken > 300
     for row in generate_rows(500, seed):
         assert fast.row(row.csv_line().encode()) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T t][0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2}|\.[0-9]+Z)?)?",
+                  fullmatch=True),
+    st.text(alphabet="0123456789-:TZ+ ", max_size=26),
+    st.builds(lambda moment, form, hours, minutes: moment.strftime(form) + f"{hours:+03d}:{minutes:02d}",
+              st.datetimes(min_value=datetime(1969, 12, 30), max_value=datetime(2030, 1, 1)),
+              st.sampled_from(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]), st.integers(-23, 23),
+              st.integers(0, 59)),
+    st.builds(lambda moment, form: moment.strftime(form),
+              st.datetimes(min_value=datetime(1969, 12, 30), max_value=datetime(2030, 1, 1)),
+              st.sampled_from(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%SZ"])),
+))
+def test_fast_timestamps_agree_with_parse_timestamp(text: str) -> None:
+    """A timestamp the fast path reads is read as parse_timestamp reads it."""
+    fast = FastRows(FIELDS, Normaliser("CN"), SECRET, Settings(), NOW)
+    seconds = fast._timestamp(text)
+    if seconds is not None:
+        assert seconds == parse_timestamp(text)
