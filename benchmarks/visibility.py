@@ -2,8 +2,9 @@
 
 Starts risklist-server --workers N on a fresh store, keeps CONNECTIONS connections open
 (the kernel spreads them over the readers), then repeatedly lists a new phone number
-through the admin address and polls every connection until all answer LISTED. Reports the
-distribution of (last connection LISTED − acknowledgement). Usage:
+through the admin address and polls every connection (all at once, round after round)
+until all answer LISTED. Reports the distribution of (last connection LISTED −
+acknowledgement). Usage:
   python -m benchmarks.visibility [--workers 2] [--writes 200] [--connections 16] [--quick]
 The server runs with its default --catch-up-ms (10).
 """
@@ -70,8 +71,9 @@ def measure(workers: int, writes: int, connections: int) -> dict[str, object]:
                     _ingest(admin, secret, phone)
                     acknowledged = time.perf_counter()
                     waiting = list(stubs)
-                    while waiting:
-                        waiting = [stub for stub in waiting if not stub.Check(request, timeout=10).verdict.listed]
+                    while waiting:  # each round asks every waiting connection at once
+                        pending = [(stub, stub.Check.future(request, timeout=10)) for stub in waiting]
+                        waiting = [stub for stub, answer in pending if not answer.result().verdict.listed]
                     delays_ms.append((time.perf_counter() - acknowledged) * 1000)
             finally:
                 for channel in [*channels, admin_channel]:
