@@ -164,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     scenarios = merge_runs(all_runs)
+    metrics_errors = sorted({str(result.extra["metrics_error"]) for run in all_runs for result in run
+                             if result.extra.get("metrics_error")})
+    notes.extend(f"gRPC statuses from /metrics are incomplete: {error}" for error in metrics_errors)
     command = "python -m benchmarks.harness " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     params = {"entries": entries, "seed": args.seed, "queries": settings.queries, "runs": runs,
               "duration_s": settings.duration, "warmup_s": settings.warmup, "scenarios": chosen,
