@@ -53,10 +53,10 @@ class RpcLog:
     ) -> None:
         if exc is not None and self.status == "OK":
             self.status = "CANCELLED" if isinstance(exc, GeneratorExit) else "UNKNOWN"
+        count_rpc(self.service, self.method, self.status, self.count if self.service == RISKLIST_SERVICE else 0)
         if self.status == "OK" and not self._log_success:
             return
         latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
         emit = log.info if self.status in ("OK", "INVALID_ARGUMENT") else log.warning
-        count_rpc(self.service, self.method, self.status, self.count if self.service == RISKLIST_SERVICE else 0)
         emit("rpc", method=self.method, count=self.count, hits=self.hits,
              latency_ms=latency_ms, status=self.status)

@@ -149,8 +149,16 @@ def test_supervisor_never_loads_grpc_or_rocksdb(two_workers: ServerProcess) -> N
     assert "cygrpc" in reader_maps and "rocksdict" in reader_maps
 
 
-def test_metrics_count_grpc_statuses_over_all_workers(two_workers: ServerProcess) -> None:
-    """/metrics sums every worker's grpc_server_handled_total by method and status code."""
+def test_metrics_count_grpc_statuses_over_all_workers(tmp_path: Path, secret_file: Path) -> None:
+    """/metrics sums every worker's grpc_server_handled_total by method and status code (default logging)."""
+    two_workers = start_server(tmp_path / "db", secret_file, "--workers", "2", "--metrics-listen", "127.0.0.1:0")
+    try:
+        _count_statuses(two_workers)
+    finally:
+        two_workers.terminate()
+
+
+def _count_statuses(two_workers: ServerProcess) -> None:
     channels = _channels(two_workers.address, 8)
     try:
         for channel in channels:
