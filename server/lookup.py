@@ -61,10 +61,16 @@ class LookupService:
         """
         if len(subjects) > self._max_batch:
             raise BatchTooLarge(len(subjects), self._max_batch)
-        version = self._store.version
         keys, errors = self._resolver.storage_keys(subjects)
         if errors:
             raise InvalidSubjects([(f"subjects[{index}].{error.field}", error.reason) for index, error in errors])
+        return self.check_keys(keys)
+
+    def check_keys(self, keys: Sequence[bytes]) -> tuple[list[tuple[int, Verdict]], int]:
+        """check_batch for subjects already resolved to valid storage keys (client digests)."""
+        if len(keys) > self._max_batch:
+            raise BatchTooLarge(len(keys), self._max_batch)
+        version = self._store.version
         now = int(self._clock())
         hits: list[tuple[int, Verdict]] = []
         for index, record in enumerate(self._store.lookup_many(keys)):

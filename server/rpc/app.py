@@ -76,8 +76,24 @@ def create_server(
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
     """
     servicer = RiskListServicer(lookup, log_success=log_every_rpc)
-    return _serve(address, threads, RISKLIST_SERVICE,
-                  lambda server: pb_grpc.add_RiskListServicer_to_server(servicer, server), reuse_port)
+    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
+
+
+def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
+    """As the generated add_RiskListServicer_to_server, but BatchCheck receives the request's bytes."""
+    handlers = {
+        "Check": grpc.unary_unary_rpc_method_handler(
+            servicer.Check, request_deserializer=pb.CheckRequest.FromString,
+            response_serializer=pb.CheckResponse.SerializeToString),
+        "BatchCheck": grpc.unary_unary_rpc_method_handler(
+            servicer.BatchCheck, request_deserializer=None,
+            response_serializer=pb.BatchCheckResponse.SerializeToString),
+        "StreamCheck": grpc.stream_stream_rpc_method_handler(
+            servicer.StreamCheck, request_deserializer=pb.BatchCheckRequest.FromString,
+            response_serializer=pb.BatchCheckResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
+    server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
 
 
 def create_admin_server(

@@ -80,6 +80,17 @@ def test_batch_returns_only_hits_with_their_index(grpc_server: InProcessServer, 
     assert response.hits[0].verdict.level == pb.RISK_LEVEL_LOW
 
 
+def test_all_digest_batch_returns_the_hit_with_its_index(grpc_server: InProcessServer, digester: Digester) -> None:
+    """A batch of client digests only (read from the wire without protobuf objects) finds the listed one."""
+    _add(grpc_server, digester, "bank-a", EntityType.CARD, "4111111111111111", pb.CATEGORY_OTHER, pb.RISK_LEVEL_LOW)
+    subjects = [pb.Subject(type=pb.ENTITY_TYPE_PHONE, digest=bytes([n]) * 16) for n in range(50)]
+    card = digester.digest(EntityType.CARD, "4111111111111111")
+    subjects.insert(33, pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=card))
+    response = grpc_server.stub.BatchCheck(pb.BatchCheckRequest(subjects=subjects), timeout=5)
+    assert [hit.index for hit in response.hits] == [33]
+    assert response.hits[0].verdict.level == pb.RISK_LEVEL_LOW and response.list_version == 1
+
+
 def test_invalid_subjects_get_field_violations_naming_the_index(grpc_server: InProcessServer) -> None:
     """A bad subject in a batch rejects the whole batch with BadRequest details per subject."""
     subjects = [
@@ -98,12 +109,14 @@ def test_invalid_subjects_get_field_violations_naming_the_index(grpc_server: InP
 
 def test_batch_over_the_maximum_is_rejected_whole(grpc_server: InProcessServer) -> None:
     """A batch above max_batch (100 in this fixture) fails with a message saying the limit."""
-    subjects = [pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.1")] * 101
-    with pytest.raises(grpc.RpcError) as caught:
-        grpc_server.stub.BatchCheck(pb.BatchCheckRequest(subjects=subjects), timeout=5)
-    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert "maximum of 100" in caught.value.details()
-    assert _violations(caught.value)[0][0] == "subjects"
+    raw = [pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.1")] * 101
+    digests = [pb.Subject(type=pb.ENTITY_TYPE_IP, digest=bytes(16))] * 101  # read straight from the wire
+    for subjects in (raw, digests):
+        with pytest.raises(grpc.RpcError) as caught:
+            grpc_server.stub.BatchCheck(pb.BatchCheckRequest(subjects=subjects), timeout=5)
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "maximum of 100" in caught.value.details()
+        assert _violations(caught.value)[0][0] == "subjects"
 
 
 def test_stream_check_answers_each_message_in_order(grpc_server: InProcessServer, digester: Digester) -> None:
