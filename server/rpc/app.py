@@ -80,7 +80,7 @@ def create_server(
 
 
 def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
-    """As the generated add_RiskListServicer_to_server, but BatchCheck receives the request's bytes."""
+    """As the generated add_RiskListServicer_to_server, but BatchCheck and StreamCheck get requests' bytes."""
     handlers = {
         "Check": grpc.unary_unary_rpc_method_handler(
             servicer.Check, request_deserializer=pb.CheckRequest.FromString,
@@ -89,7 +89,7 @@ def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
             servicer.BatchCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
         "StreamCheck": grpc.stream_stream_rpc_method_handler(
-            servicer.StreamCheck, request_deserializer=pb.BatchCheckRequest.FromString,
+            servicer.StreamCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))

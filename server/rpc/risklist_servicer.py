@@ -50,14 +50,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         with RpcLog("BatchCheck", log_success=self._log_success) as rpc:
             try:
                 require_time_left(context)
-                keys = digest_keys(request)
-                if keys is None:
-                    message = pb.BatchCheckRequest.FromString(request)
-                    rpc.count = len(message.subjects)
-                    response = self._batch(message)
-                else:
-                    rpc.count = len(keys)
-                    response = self._response(*self._lookup.check_keys(keys))
+                response, rpc.count = self._batch(request)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
@@ -65,14 +58,15 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             return response
 
     def StreamCheck(
-        self, request_iterator: Iterator[pb.BatchCheckRequest], context: grpc.ServicerContext
+        self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
+        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
         with RpcLog("StreamCheck", log_success=self._log_success) as rpc:
             for number, request in enumerate(request_iterator):
-                rpc.count += len(request.subjects)
                 try:
                     require_time_left(context)
-                    response = self._batch(request)
+                    response, count = self._batch(request)
+                    rpc.count += count
                 except InvalidSubjects as error:
                     located = InvalidSubjects(
                         [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
@@ -85,9 +79,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.hits += len(response.hits)
                 yield response
 
-    def _batch(self, request: pb.BatchCheckRequest) -> pb.BatchCheckResponse:
-        subjects = subjects_from_proto(request.subjects)
-        return self._response(*self._lookup.check_batch(subjects))
+    def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
+        """The response to one BatchCheckRequest's bytes, and how many subjects it held."""
+        keys = digest_keys(request)
+        if keys is not None:
+            return self._response(*self._lookup.check_keys(keys)), len(keys)
+        subjects = subjects_from_proto(pb.BatchCheckRequest.FromString(request).subjects)
+        return self._response(*self._lookup.check_batch(subjects)), len(subjects)
 
     @staticmethod
     def _response(hits: list[tuple[int, Verdict]], version: int) -> pb.BatchCheckResponse:

@@ -127,8 +127,11 @@ def test_stream_check_answers_each_message_in_order(grpc_server: InProcessServer
                                        for n in range(first, first + 5)])
         for first in (0, 5, 10)
     ]
+    ip_digest = digester.digest(EntityType.IP, "192.0.2.7")
+    requests.append(pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_IP, digest=d)
+                                                   for d in (bytes(16), ip_digest)]))  # all digests
     responses = list(grpc_server.stub.StreamCheck(iter(requests), timeout=5))
-    assert [[hit.index for hit in r.hits] for r in responses] == [[], [2], []]
+    assert [[hit.index for hit in r.hits] for r in responses] == [[], [2], [], [1]]
 
 
 def test_stream_check_bad_message_names_it(grpc_server: InProcessServer) -> None:
