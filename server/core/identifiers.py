@@ -34,13 +34,7 @@ class Normaliser:
 
     def normalise(self, entity_type: EntityType, raw: str) -> str:
         """Return the canonical form of `raw`, or raise InvalidIdentifier saying why."""
-        if not isinstance(raw, str):
-            raise InvalidIdentifier(entity_type.feed_name, "the identifier must be text")
-        if len(raw) > MAX_RAW_LENGTH:
-            raise InvalidIdentifier(
-                entity_type.feed_name,
-                f"{len(raw)} characters, longer than the maximum of {MAX_RAW_LENGTH}",
-            )
+        _check_raw(entity_type, raw)
         if raw.isascii():
             # NFKC leaves ASCII text as it is; a fast path answers the common valid cases exactly
             # as the rule would (tests/core/test_core_identifiers_fast.py), else None.
@@ -58,13 +52,7 @@ class Normaliser:
 
     def normalise_general(self, entity_type: EntityType, raw: str) -> str:
         """normalise() without the fast paths: the spec's rules alone (for tests and checks)."""
-        if not isinstance(raw, str):
-            raise InvalidIdentifier(entity_type.feed_name, "the identifier must be text")
-        if len(raw) > MAX_RAW_LENGTH:
-            raise InvalidIdentifier(
-                entity_type.feed_name,
-                f"{len(raw)} characters, longer than the maximum of {MAX_RAW_LENGTH}",
-            )
+        _check_raw(entity_type, raw)
         text = unicodedata.normalize("NFKC", raw).strip()
         if not text:
             raise InvalidIdentifier(entity_type.feed_name, "the identifier is empty")
@@ -343,3 +331,14 @@ def ascii_fast_rule(entity_type: EntityType) -> Callable[[str, str], str | None]
     non-empty; it returns what Normaliser(default_region).normalise would, or None when the
     general rules must decide (then call normalise). None when the type has no fast path."""
     return _FAST_RULES.get(entity_type)
+
+
+def _check_raw(entity_type: EntityType, raw: object) -> None:
+    """Refuse what is not text, or longer than any identifier could be."""
+    if not isinstance(raw, str):
+        raise InvalidIdentifier(entity_type.feed_name, "the identifier must be text")
+    if len(raw) > MAX_RAW_LENGTH:
+        raise InvalidIdentifier(
+            entity_type.feed_name,
+            f"{len(raw)} characters, longer than the maximum of {MAX_RAW_LENGTH}",
+        )

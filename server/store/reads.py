@@ -13,7 +13,7 @@ from server.core.record import Record, decode_record
 from server.store.changelog import Change, decode_changes, sequence_key
 from server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
 from server.store.front_file import load_front
-from server.store.rocks import get_one, iter_items, iter_keys, multi_get
+from server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
 
 log = structlog.get_logger("risklist.store")
 
@@ -45,6 +45,7 @@ class StoreReads:
     front: BloomFront
     _db: Rdict
     _changelog: Rdict
+    _meta: Rdict
     _sequence: int
 
     @property
@@ -83,6 +84,14 @@ class StoreReads:
         """Every listed key with its record, in key order (for sweeps and rebuilds)."""
         for key, value in iter_items(self._db):
             yield key, decode_record(value)
+
+    def _attach(self, path: str | Path, front_policy: FrontPolicy, db: Rdict) -> None:
+        """Set what the read side works on (the subclass opened `db`, read-write or as a secondary)."""
+        self.path = Path(path)
+        self.front_policy = front_policy
+        self._db = db
+        self._changelog = db.get_column_family(CHANGELOG_CF)
+        self._meta = db.get_column_family(META_CF)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)

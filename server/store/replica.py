@@ -10,9 +10,7 @@ import structlog
 from server.core.errors import StoreError
 from server.store.reads import DEFAULT_FRONT_POLICY, FrontPolicy, StoreReads
 from server.store.rocks import (
-    CHANGELOG_CF,
     DEFAULT_BLOCK_CACHE_BYTES,
-    META_CF,
     SECRET_FINGERPRINT_KEY,
     get_one,
     open_rocks_secondary,
@@ -39,13 +37,9 @@ class ReplicaStore(StoreReads):
         front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
     ) -> None:
-        self.path = Path(path)
-        self.front_policy = front_policy
-        if not (self.path / "CURRENT").exists():
-            raise StoreError(f"no store at {self.path}: a read replica follows an existing store")
-        self._db = open_rocks_secondary(str(self.path), str(secondary_dir), block_cache_bytes)
-        self._changelog = self._db.get_column_family(CHANGELOG_CF)
-        self._meta = self._db.get_column_family(META_CF)
+        if not (Path(path) / "CURRENT").exists():
+            raise StoreError(f"no store at {path}: a read replica follows an existing store")
+        self._attach(path, front_policy, open_rocks_secondary(str(path), str(secondary_dir), block_cache_bytes))
         self._catch_up_lock = threading.Lock()
         self._closed = False
         try:

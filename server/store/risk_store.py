@@ -60,11 +60,7 @@ class RiskStore(StoreReads):
         front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
     ) -> None:
-        self.path = Path(path)
-        self.front_policy = front_policy
-        self._db = open_rocks(str(self.path), block_cache_bytes)
-        self._changelog = self._db.get_column_family(CHANGELOG_CF)
-        self._meta = self._db.get_column_family(META_CF)
+        self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes))
         self._snapshot_seen = self._db.get_column_family(SNAPSHOT_CF)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
         self._meta_handle = self._db.get_column_family_handle(META_CF)
