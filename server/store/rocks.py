@@ -34,17 +34,18 @@ def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Optio
 
     Point lookups of random 17-byte keys, 99% of them misses, so:
     - a full-key Bloom filter per SST (10 bits/key, ~1% FPR) answers most misses from memory;
-    - index and filter blocks live in the block cache, with L0's and the top-level ones pinned,
-      so a miss never reads them from disk and the cache's budget covers them;
+    - index and filter blocks stay in memory with each open table (not in the block cache):
+      1.25 bytes/key of filter plus the index, always there. In the block cache, a bulk-built
+      SST's single filter block (5 MB for 4M keys) is larger than a cache shard holds, so it
+      was read and parsed again on every lookup: 13 µs per missed key in a multi-get, 400 µs
+      per single get on a 10M-entry store (benchmarks/RESULTS.md);
     - the data-block hash index finds a key inside a block without a binary search;
     - the memtable gets a whole-key Bloom filter too, so misses skip its skiplist search.
     `optimize_for_point_lookup` was measured as an alternative; it sets a subset of this.
     """
     table = BlockBasedOptions()
     table.set_bloom_filter(10, False)
-    table.set_cache_index_and_filter_blocks(True)
-    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
-    table.set_pin_top_level_index_and_filter(True)
+    table.set_cache_index_and_filter_blocks(False)
     table.set_data_block_index_type(DataBlockIndexType.binary_and_hash())
     table.set_data_block_hash_ratio(0.75)
     table.set_block_cache(Cache(block_cache_bytes))

@@ -84,13 +84,18 @@ def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
     )
     assert process.stderr is not None
     lines: list[dict[str, object]] = []
-    for line in process.stderr:
-        if not line.startswith("{"):
-            continue
-        entry = json.loads(line)
-        lines.append(entry)
-        if entry.get("event") == "serving":
-            return ServerProcess(process, int(str(entry["port"])), int(str(entry["admin_port"])), lines, entry)
+    try:
+        for line in process.stderr:
+            if not line.startswith("{"):
+                continue
+            entry = json.loads(line)
+            lines.append(entry)
+            if entry.get("event") == "serving":
+                return ServerProcess(process, int(str(entry["port"])), int(str(entry["admin_port"])), lines, entry)
+    except BaseException:
+        process.kill()  # a failed start must not leave a server behind
+        process.wait()
+        raise
     process.wait(timeout=10)
     process.stderr.close()
     raise AssertionError(f"risklist-server exited {process.returncode} before serving: {lines}")
