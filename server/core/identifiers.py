@@ -113,6 +113,11 @@ def _device(_: Normaliser, text: str) -> str:
         raise InvalidIdentifier("device", "a device id may not contain spaces or control characters")
     if len(text) < 4:
         raise InvalidIdentifier("device", f"{len(text)} characters; a device id has at least 4")
+    return _device_form(text)
+
+
+def _device_form(text: str) -> str:
+    """A checked device id's canonical form: UUID layout for 32 hex digits, lower-case hex, else as is."""
     as_uuid = _uuid_form(text)
     if as_uuid is not None:
         return as_uuid
@@ -277,12 +282,7 @@ def _fast_device(text: str, _: str) -> str | None:
         return compact if len(compact) != 15 or _luhn_valid(compact) else None
     if " " in text or not text.isprintable() or len(text) < 4:
         return None
-    as_uuid = _uuid_form(text)
-    if as_uuid is not None:
-        return as_uuid
-    if all(ch in _HEX_DIGITS for ch in text):
-        return text.lower()
-    return text
+    return _device_form(text)
 
 
 def _fast_id_number(text: str, default_region: str) -> str | None:
