@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
+from google.protobuf.message import DecodeError
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
@@ -84,7 +85,11 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         keys = digest_keys(request)
         if keys is not None:
             return self._response(*self._lookup.check_keys(keys)), len(keys)
-        subjects = subjects_from_proto(pb.BatchCheckRequest.FromString(request).subjects)
+        try:
+            message = pb.BatchCheckRequest.FromString(request)
+        except DecodeError:
+            raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+        subjects = subjects_from_proto(message.subjects)
         return self._response(*self._lookup.check_batch(subjects)), len(subjects)
 
     @staticmethod

@@ -215,3 +215,12 @@ def test_health_and_reflection(grpc_server: InProcessServer) -> None:
     replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
     names = {service.name for reply in replies for service in reply.list_services_response.service}
     assert "risklist.v1.RiskList" in names and "grpc.health.v1.Health" in names
+
+
+def test_undecodable_batch_is_invalid_argument(grpc_server: InProcessServer) -> None:
+    """Bytes that are no BatchCheckRequest (the server parses them itself) are the caller's error, not INTERNAL."""
+    garbled = grpc_server.channel.unary_unary("/risklist.v1.RiskList/BatchCheck")
+    with pytest.raises(grpc.RpcError) as caught:
+        garbled(b"\x0a\xff\xff\xff\xff\x0f", timeout=5)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a BatchCheckRequest" in caught.value.details()
