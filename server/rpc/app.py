@@ -15,10 +15,9 @@ from server.core.errors import RiskListError
 from server.lookup import LookupService
 from server.rpc.admin_servicer import AdminServicer
 from server.rpc.risklist_servicer import RiskListServicer
+from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from server.store.risk_store import RiskStore
 
-RISKLIST_SERVICE = pb.DESCRIPTOR.services_by_name["RiskList"].full_name
-ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["Admin"].full_name
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 

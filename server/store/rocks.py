@@ -37,8 +37,8 @@ def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Optio
     - index and filter blocks stay in memory with each open table (not in the block cache):
       1.25 bytes/key of filter plus the index, always there. In the block cache, a bulk-built
       SST's single filter block (5 MB for 4M keys) is larger than a cache shard holds, so it
-      was read and parsed again on every lookup: 13 µs per missed key in a multi-get, 400 µs
-      per single get on a 10M-entry store (benchmarks/RESULTS.md);
+      was read and parsed again on every lookup: 16 µs per missed key in a multi-get, 0.5 ms
+      per single get on a 10M-entry store (benchmarks/rocksdb_miss.py, RESULTS.md);
     - the data-block hash index finds a key inside a block without a binary search;
     - the memtable gets a whole-key Bloom filter too, so misses skip its skiplist search.
     `optimize_for_point_lookup` was measured as an alternative; it sets a subset of this.

@@ -192,7 +192,7 @@ def test_filters_and_indexes_stay_in_memory_with_their_tables(tmp_path: Path) ->
     """Every table's Bloom filter (10 bits/key) is held with the open table, never re-read per lookup.
 
     Kept in the block cache instead, a bulk-built table's one large filter block did not fit
-    a cache shard and was read again on every lookup (450 µs per missed get at 10M entries).
+    a cache shard and was read again on every lookup (0.5 ms per missed get at 10M entries).
     """
     keys = [bytes((1,)) + n.to_bytes(16, "big") for n in range(50_000)]
     contribution = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 2_000_000_000, "")
