@@ -106,3 +106,16 @@ def test_closed_replica_refuses_catch_up(tmp_path: Path) -> None:
         replica.close()
         with pytest.raises(StoreError, match="closed"):
             replica.catch_up()
+
+
+def test_replica_rebuilds_an_overfull_front_and_misses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When catch-up pushes the front past twice its capacity, the replica rebuilds it larger, keeping every key."""
+    monkeypatch.setattr("server.store.reads.MIN_FRONT_CAPACITY", 1)  # the smallest front: 1024 words, 4096 keys
+    path = tmp_path / "db"
+    with _writer(path) as writer, _replica(path, tmp_path / "sec") as replica:
+        words_before = replica.front.word_count
+        keys = [bytes((1,)) + n.to_bytes(16, "big") for n in range(3 * words_before * 64 // 16)]
+        writer.apply([Upsert(key, CONTRIBUTION) for key in keys])
+        replica.catch_up()
+        assert replica.front.word_count > words_before
+        assert all(record == (CONTRIBUTION,) for record in replica.lookup_many(keys))
