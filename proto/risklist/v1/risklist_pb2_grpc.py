@@ -49,6 +49,36 @@ class RiskListStub:
                 request_serializer=risklist_dot_v1_dot_risklist__pb2.BatchCheckRequest.SerializeToString,
                 response_deserializer=risklist_dot_v1_dot_risklist__pb2.BatchCheckResponse.FromString,
                 _registered_method=True)
+        self.Report = channel.unary_unary(
+                '/risklist.v1.RiskList/Report',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.ReportRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.ReportResponse.FromString,
+                _registered_method=True)
+        self.Revoke = channel.unary_unary(
+                '/risklist.v1.RiskList/Revoke',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.RevokeRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.RevokeResponse.FromString,
+                _registered_method=True)
+        self.GetEntry = channel.unary_unary(
+                '/risklist.v1.RiskList/GetEntry',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetEntryRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetEntryResponse.FromString,
+                _registered_method=True)
+        self.ReportOutcome = channel.unary_unary(
+                '/risklist.v1.RiskList/ReportOutcome',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.ReportOutcomeRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.ReportOutcomeResponse.FromString,
+                _registered_method=True)
+        self.GetFilter = channel.unary_stream(
+                '/risklist.v1.RiskList/GetFilter',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetFilterRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.FilterChunk.FromString,
+                _registered_method=True)
+        self.GetFilterUpdates = channel.unary_stream(
+                '/risklist.v1.RiskList/GetFilterUpdates',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetFilterUpdatesRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.FilterUpdate.FromString,
+                _registered_method=True)
 
 
 class RiskListServicer:
@@ -73,6 +103,42 @@ class RiskListServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Report(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Revoke(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEntry(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportOutcome(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFilter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFilterUpdates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiskListServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +156,36 @@ def add_RiskListServicer_to_server(servicer, server):
                     servicer.StreamCheck,
                     request_deserializer=risklist_dot_v1_dot_risklist__pb2.BatchCheckRequest.FromString,
                     response_serializer=risklist_dot_v1_dot_risklist__pb2.BatchCheckResponse.SerializeToString,
+            ),
+            'Report': grpc.unary_unary_rpc_method_handler(
+                    servicer.Report,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.ReportRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.ReportResponse.SerializeToString,
+            ),
+            'Revoke': grpc.unary_unary_rpc_method_handler(
+                    servicer.Revoke,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.RevokeRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.RevokeResponse.SerializeToString,
+            ),
+            'GetEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEntry,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetEntryRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.GetEntryResponse.SerializeToString,
+            ),
+            'ReportOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportOutcome,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.ReportOutcomeRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.ReportOutcomeResponse.SerializeToString,
+            ),
+            'GetFilter': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetFilter,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetFilterRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.FilterChunk.SerializeToString,
+            ),
+            'GetFilterUpdates': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetFilterUpdates,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetFilterUpdatesRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.FilterUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +279,168 @@ class RiskList:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Report(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.RiskList/Report',
+            risklist_dot_v1_dot_risklist__pb2.ReportRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.ReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Revoke(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.RiskList/Revoke',
+            risklist_dot_v1_dot_risklist__pb2.RevokeRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.RevokeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.RiskList/GetEntry',
+            risklist_dot_v1_dot_risklist__pb2.GetEntryRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.GetEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.RiskList/ReportOutcome',
+            risklist_dot_v1_dot_risklist__pb2.ReportOutcomeRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.ReportOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFilter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/risklist.v1.RiskList/GetFilter',
+            risklist_dot_v1_dot_risklist__pb2.GetFilterRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.FilterChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFilterUpdates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/risklist.v1.RiskList/GetFilterUpdates',
+            risklist_dot_v1_dot_risklist__pb2.GetFilterUpdatesRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.FilterUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminStub:
     """Missing associated documentation comment in .proto file."""
@@ -198,12 +456,23 @@ class AdminStub:
                 request_serializer=risklist_dot_v1_dot_risklist__pb2.IngestRequest.SerializeToString,
                 response_deserializer=risklist_dot_v1_dot_risklist__pb2.IngestResponse.FromString,
                 _registered_method=True)
+        self.GetQuality = channel.unary_unary(
+                '/risklist.v1.Admin/GetQuality',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Ingest(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuality(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -216,6 +485,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Ingest,
                     request_deserializer=risklist_dot_v1_dot_risklist__pb2.IngestRequest.FromString,
                     response_serializer=risklist_dot_v1_dot_risklist__pb2.IngestResponse.SerializeToString,
+            ),
+            'GetQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuality,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -245,6 +519,33 @@ class Admin:
             '/risklist.v1.Admin/Ingest',
             risklist_dot_v1_dot_risklist__pb2.IngestRequest.SerializeToString,
             risklist_dot_v1_dot_risklist__pb2.IngestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.Admin/GetQuality',
+            risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.FromString,
             options,
             channel_credentials,
             insecure,
