@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-listen", default="127.0.0.1:50052", metavar="HOST:PORT",
                         help="admin ingest address, keep it private (default %(default)s)")
     parser.add_argument("--config", metavar="FILE", help="settings TOML (docs/operations.md)")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="policy TOML mapping verdicts to ALLOW/REVIEW/BLOCK, reloaded when it changes "
+                        "(docs/policy.md; default: the built-in policy)")
     parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
                         help="processes serving lookups on --listen (default: CPU count, %(default)s); "
                         "with more than one, a separate writer process owns the store")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
+from server.core.policy import DEFAULT_POLICY, Policy, PrecisionLookup, unknown_precision
 from server.core.record import Record
 from server.core.subject import Subject, SubjectResolver
 from server.core.verdict import NOT_LISTED, Verdict, aggregate
@@ -33,11 +34,17 @@ class LookupService:
         *,
         max_batch: int,
         clock: Callable[[], float] = time.time,
+        policy: Callable[[], Policy] = lambda: DEFAULT_POLICY,
+        precision: PrecisionLookup = unknown_precision,
     ) -> None:
+        """`policy` gives the policy in force at each call (server/policy_watch.py reloads it);
+        `precision` each source's known precision (None: unknown)."""
         self._store = store
         self._resolver = resolver
         self._max_batch = max_batch
         self._clock = clock
+        self._policy = policy
+        self._precision = precision
 
     @property
     def version(self) -> int:
@@ -50,9 +57,13 @@ class LookupService:
             key = self._resolver.storage_key(subject)
         except InvalidSubject as error:
             raise InvalidSubjects([(f"subject.{error.field}", error.reason)]) from None
-        record = self._store.lookup(key)
-        verdict = NOT_LISTED if record is None else aggregate(record, int(self._clock()))
-        return verdict, version
+        return self.verdict(self._store.lookup(key)), version
+
+    def verdict(self, record: Record | None) -> Verdict:
+        """A record's verdict now, with the decision of the policy in force."""
+        if record is None:
+            return NOT_LISTED
+        return aggregate(record, int(self._clock()), self._policy(), self._precision)
 
     def check_batch(self, subjects: Sequence[Subject]) -> tuple[list[tuple[int, Verdict]], int]:
         """(index, verdict) of the listed subjects only, and the list version.
@@ -73,9 +84,11 @@ class LookupService:
         version = self._store.version
         now = int(self._clock())
         hits: list[tuple[int, Verdict]] = []
+        policy = None
         for index, record in enumerate(self._store.lookup_many(keys)):
             if record is not None:
-                verdict = aggregate(record, now)
+                policy = policy or self._policy()  # one policy per batch; misses never ask
+                verdict = aggregate(record, now, policy, self._precision)
                 if verdict.listed:
                     hits.append((index, verdict))
         return hits, version

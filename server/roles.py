@@ -21,6 +21,7 @@ from server.core.secret import NetworkSecret, load_secret
 from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
 from server.lookup import LookupService, RecordReader
+from server.policy_watch import PolicyWatch
 from server.rpc.app import create_admin_server, create_server
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
@@ -55,7 +56,8 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
 def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
     settings = load_settings(args.config)
     resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
-    return LookupService(store, resolver, max_batch=settings.max_batch)
+    policy = PolicyWatch(args.policy).start()  # a daemon thread: it ends with the process
+    return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current)
 
 
 def _report_ready(ready_fd: int, **ports: int) -> None:

@@ -10,6 +10,7 @@ import tempfile
 
 import structlog
 
+from server.core.policy_file import load_policy
 from server.core.secret import NetworkSecret, load_secret
 from server.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from server.ports import reserve_shared_port, with_port
@@ -26,6 +27,8 @@ def serve(args: argparse.Namespace) -> int:
     partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
     """
     secret = _secret(args)
+    if args.policy:  # checked here once: a broken policy file is a start-up error, not a worker's
+        load_policy(args.policy)
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")

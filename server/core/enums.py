@@ -66,3 +66,11 @@ class Category(_Named):
     MONEY_LAUNDERING = 6
     SCAM_MERCHANT = 7
     OTHER = 8
+
+
+class Action(_Named):
+    """What the network's policy says to do about a subject (docs/policy.md)."""
+
+    ALLOW = 1
+    REVIEW = 2
+    BLOCK = 3

@@ -65,3 +65,14 @@ class InvalidSubjects(RiskListError):
         more = f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""
         super().__init__(f"{len(violations)} invalid subject(s): {shown}{more}")
         self.violations = violations
+
+
+class PolicyError(RiskListError):
+    """A policy file cannot be used: which file, which line (0: the file as a whole), and why."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        where = f"{path}, line {line}" if line else path
+        super().__init__(f"policy file {where}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason

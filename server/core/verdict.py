@@ -1,16 +1,20 @@
-"""The verdict: what a subject's live contributions add up to."""
+"""The verdict: what a subject's live contributions add up to, and what the policy says to do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.core.enums import Category, RiskLevel
+from server.core.enums import Action, Category, RiskLevel
+from server.core.policy import DEFAULT_POLICY, NOT_LISTED_REASON, Policy, PrecisionLookup, unknown_precision
 from server.core.record import Record
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Aggregate of a record's live contributions; times are unix seconds, 0 when not listed."""
+    """Aggregate of a record's live contributions; times are unix seconds, 0 when not listed.
+
+    `action` and `reason_code` are the policy's decision: ALLOW / NOT_LISTED when not listed.
+    """
 
     listed: bool
     level: RiskLevel | None = None
@@ -20,16 +24,22 @@ class Verdict:
     first_reported: int = 0
     last_reported: int = 0
     expires_at: int = 0
+    action: Action = Action.ALLOW
+    reason_code: str = NOT_LISTED_REASON
 
 
 NOT_LISTED = Verdict(listed=False)
 
 
-def aggregate(record: Record, now: int) -> Verdict:
-    """Max level, categories, distinct sources, counts and times over unexpired contributions."""
+def aggregate(
+    record: Record, now: int, policy: Policy = DEFAULT_POLICY, precision: PrecisionLookup = unknown_precision
+) -> Verdict:
+    """Max level, categories, distinct sources, counts and times over unexpired contributions,
+    and `policy`'s decision about them (serving code passes the live policy, server/lookup.py)."""
     live = [contribution for contribution in record if contribution.is_live(now)]
     if not live:
         return NOT_LISTED
+    decision = policy.decide(live, now, precision)
     return Verdict(
         listed=True,
         level=max(contribution.level for contribution in live),
@@ -39,4 +49,6 @@ def aggregate(record: Record, now: int) -> Verdict:
         first_reported=min(contribution.reported_at for contribution in live),
         last_reported=max(contribution.reported_at for contribution in live),
         expires_at=max(contribution.expires_at for contribution in live),
+        action=decision.action,
+        reason_code=decision.reason_code,
     )

@@ -11,6 +11,7 @@ from server.core.digest import storage_key
 from server.core.enums import Category, EntityType, RiskLevel
 from server.core.errors import InvalidSubject
 from server.core.mutation import Mutation, Removal, Upsert
+from server.core.policy import NOT_LISTED_REASON
 from server.core.record import MAX_REFERENCE_LENGTH, Contribution
 from server.core.subject import Subject
 from server.core.verdict import Verdict
@@ -48,7 +49,7 @@ def _timestamp(seconds: int) -> Timestamp | None:
 
 def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
     if not verdict.listed:
-        return pb.Verdict(listed=False)
+        return pb.Verdict(listed=False, action=pb.ACTION_ALLOW, reason_code=NOT_LISTED_REASON)
     return pb.Verdict(
         listed=True,
         level=int(verdict.level or 0),
@@ -58,6 +59,8 @@ def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
         first_reported=_timestamp(verdict.first_reported),
         last_reported=_timestamp(verdict.last_reported),
         expires_at=_timestamp(verdict.expires_at),
+        action=int(verdict.action),
+        reason_code=verdict.reason_code,
     )
 
 

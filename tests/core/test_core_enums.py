@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from risklist.v1 import risklist_pb2 as pb
 
-from server.core.enums import Category, EntityType, RiskLevel
+from server.core.enums import Action, Category, EntityType, RiskLevel
 
 
 @pytest.mark.parametrize(
@@ -14,8 +14,9 @@ from server.core.enums import Category, EntityType, RiskLevel
         (EntityType, pb.EntityType, "ENTITY_TYPE_"),
         (RiskLevel, pb.RiskLevel, "RISK_LEVEL_"),
         (Category, pb.Category, "CATEGORY_"),
+        (Action, pb.Action, "ACTION_"),
     ],
-    ids=["entity_type", "risk_level", "category"],
+    ids=["entity_type", "risk_level", "category", "action"],
 )
 def test_core_enum_values_equal_the_proto_enum_values(
     core: type, proto: object, prefix: str

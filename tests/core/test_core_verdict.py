@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.core.enums import Category, RiskLevel
+from server.core.enums import Action, Category, RiskLevel
+from server.core.policy import DEFAULT_POLICY
 from server.core.record import Contribution
 from server.core.verdict import NOT_LISTED, Verdict, aggregate
 
@@ -26,7 +27,8 @@ RECORDS = st.lists(CONTRIBUTIONS, max_size=8, unique_by=lambda c: c.identity).ma
 
 
 def model(record: tuple[Contribution, ...], now: int) -> Verdict:
-    """The verdict written out by hand: only contributions with now < expires_at count."""
+    """The verdict written out by hand: only contributions with now < expires_at count (the
+    decision is the default policy's, tested on its own in test_core_policy.py)."""
     live = [c for c in record if now < c.expires_at]
     if not live:
         return Verdict(listed=False)
@@ -47,6 +49,8 @@ def model(record: tuple[Contribution, ...], now: int) -> Verdict:
         first_reported=min(c.reported_at for c in live),
         last_reported=max(c.reported_at for c in live),
         expires_at=max(c.expires_at for c in live),
+        action=DEFAULT_POLICY.decide(live, now).action,
+        reason_code=DEFAULT_POLICY.decide(live, now).reason_code,
     )
 
 
@@ -78,10 +82,12 @@ def test_not_listed_when_empty_or_all_expired() -> None:
     assert aggregate((), NOW) == NOT_LISTED
     assert aggregate((old,), NOW) == NOT_LISTED
     assert not NOT_LISTED.listed and NOT_LISTED.level is None
+    assert (NOT_LISTED.action, NOT_LISTED.reason_code) == (Action.ALLOW, "NOT_LISTED")
 
 
 def test_two_sources_aggregate() -> None:
-    """Two banks' reports give the max level, both categories, two sources and the time span."""
+    """Two banks' reports give the max level, both categories, two sources, the time span, and
+    (two sources at HIGH or above) the default policy's BLOCK."""
     record = (
         Contribution(
             "east-harbour-bank", Category.TELECOM_FRAUD, RiskLevel.CRITICAL, NOW - 50, NOW + 500
@@ -98,4 +104,6 @@ def test_two_sources_aggregate() -> None:
         first_reported=NOW - 90,
         last_reported=NOW - 10,
         expires_at=NOW + 900,
+        action=Action.BLOCK,
+        reason_code="BLOCK_MULTI_SOURCE",
     )

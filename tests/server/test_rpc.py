@@ -64,10 +64,10 @@ def test_verdict_aggregates_sources_and_raw_equals_digest(grpc_server: InProcess
 
 
 def test_not_listed_subject(grpc_server: InProcessServer) -> None:
-    """An unknown subject answers listed=false with no other fields."""
+    """An unknown subject answers listed=false, ALLOW / NOT_LISTED, and no other fields."""
     response = grpc_server.stub.Check(pb.CheckRequest(subject=pb.Subject(
         type=pb.ENTITY_TYPE_CARD, value="4111 1111 1111 1111")), timeout=5)
-    assert response.verdict == pb.Verdict(listed=False)
+    assert response.verdict == pb.Verdict(listed=False, action=pb.ACTION_ALLOW, reason_code="NOT_LISTED")
 
 
 def test_batch_returns_only_hits_with_their_index(grpc_server: InProcessServer, digester: Digester) -> None:
