@@ -26,21 +26,31 @@ class PolicyWatch:
     (`policy_rejected`) once per distinct content, and the old policy stays in force.
     """
 
-    def __init__(self, path: str | Path | None, *, poll_seconds: float = POLL_SECONDS) -> None:
-        """Load `path` (None: the built-in policy); raise PolicyError if it cannot be used."""
+    def __init__(
+        self, path: str | Path | None, *, fallback: Policy | None = None, poll_seconds: float = POLL_SECONDS
+    ) -> None:
+        """Load `path` (None: the built-in policy). If it cannot be used, raise PolicyError, or
+        with a `fallback` (a restarted worker: the policy checked at start-up) log
+        `policy_rejected` and serve the fallback until the file is fixed."""
         self._path = None if path is None else Path(path)
         self._poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: bytes | None = None
-        if self._path is None:
-            self._current = DEFAULT_POLICY
-        else:
+        self._current = DEFAULT_POLICY if fallback is None else fallback
+        if self._path is not None:
             data = self._read()
-            if data is None:
-                raise PolicyError(str(self._path), 0, "the policy file does not exist or cannot be read")
-            self._seen = _digest(data)
-            self._current = parse_policy(data, origin=str(self._path))
+            self._seen = b"" if data is None else _digest(data)
+            try:
+                if data is None:
+                    raise PolicyError(str(self._path), 0, "the policy file does not exist or cannot be read")
+                self._current = parse_policy(data, origin=str(self._path))
+            except PolicyError as error:
+                if fallback is None:
+                    raise
+                log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason,
+                          kept_version=fallback.version)
+                return
         log.info("policy_loaded", path=self._current.origin, version=self._current.version,
                  rules=len(self._current.rules), reload=False)
 

@@ -56,7 +56,7 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
 def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
     settings = load_settings(args.config)
     resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
-    policy = PolicyWatch(args.policy).start()  # a daemon thread: it ends with the process
+    policy = PolicyWatch(args.policy, fallback=args.startup_policy).start()  # a daemon thread
     return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current)
 
 

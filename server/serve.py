@@ -27,8 +27,9 @@ def serve(args: argparse.Namespace) -> int:
     partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
     """
     secret = _secret(args)
-    if args.policy:  # checked here once: a broken policy file is a start-up error, not a worker's
-        load_policy(args.policy)
+    # Checked here once: a broken policy file is a start-up error. Workers inherit it through
+    # fork and fall back to it if the file is broken when one of them is restarted.
+    args.startup_policy = load_policy(args.policy) if args.policy else None
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")

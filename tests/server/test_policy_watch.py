@@ -76,3 +76,18 @@ def test_the_watch_thread_picks_up_a_change_within_a_second(tmp_path: Path) -> N
             time.sleep(0.01)
     finally:
         watch.stop()
+
+
+def test_a_restarted_worker_falls_back_to_the_start_up_policy(tmp_path: Path) -> None:
+    """With a fallback, a broken file at start is logged and the fallback serves until the file is fixed."""
+    path = tmp_path / "policy.toml"
+    path.write_text(policy_text("BLOCK", "BLOCK_TWO"))
+    startup = PolicyWatch(path).current
+    path.write_text("[[rule]\n")
+    with capture_logs() as logs:
+        watch = PolicyWatch(path, fallback=startup)
+        assert watch.current is startup
+        path.write_text(policy_text("ALLOW", "ALLOW_TWO"))
+        watch.poll()
+    assert watch.current.rules[0].reason_code == "ALLOW_TWO"
+    assert [(entry["event"], entry.get("line")) for entry in logs] == [("policy_rejected", 1), ("policy_loaded", None)]
