@@ -175,3 +175,11 @@ def test_the_built_in_policy_is_the_one_docs_show() -> None:
     assert found, "docs/policy.md lost its built-in policy block"
     parsed = parse_policy(found.group(1).encode(), origin="docs/policy.md")
     assert (parsed.rules, parsed.default) == (DEFAULT_POLICY.rules, DEFAULT_POLICY.default)
+
+
+def test_every_policy_example_in_the_docs_parses() -> None:
+    """Each TOML example of docs/policy.md is a valid policy file."""
+    blocks = re.findall(r"```toml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) >= 3
+    for number, block in enumerate(blocks, 1):
+        parse_policy(block.encode(), origin=f"docs/policy.md example {number}")
