@@ -77,7 +77,7 @@ def _list_both(server: ServerProcess, secret: NetworkSecret, stub: pb_grpc.RiskL
 def test_check_and_batch_check_carry_the_policy_decision(
     tmp_path: Path, secret_file: Path, secret: NetworkSecret
 ) -> None:
-    """Check and BatchCheck hits (digests and raw values) carry the first matching rule's action and reason code."""
+    """Check, BatchCheck (digests, raw values) and StreamCheck hits carry the first matching rule's decision."""
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     server = start_server(tmp_path / "db", secret_file, "--policy", str(policy))
@@ -96,7 +96,9 @@ def test_check_and_batch_check_carry_the_policy_decision(
             ]), timeout=5)
             by_value = stub.BatchCheck(pb.BatchCheckRequest(subjects=[
                 pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=phone) for phone in phones]), timeout=5)
-            for response in (by_digest, by_value):
+            streamed = list(stub.StreamCheck(iter([pb.BatchCheckRequest(subjects=[
+                pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=phone) for phone in phones])]), timeout=5))
+            for response in (by_digest, by_value, *streamed):
                 assert [(hit.index, hit.verdict.action, hit.verdict.reason_code) for hit in response.hits] == [
                     (1, pb.ACTION_BLOCK, "BLOCK_TWO_BANKS"), (2, pb.ACTION_REVIEW, "REVIEW_HIGH")]
     finally:
