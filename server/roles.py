@@ -23,9 +23,12 @@ from server.core.subject import SubjectResolver
 from server.lookup import LookupService, RecordReader
 from server.policy_watch import PolicyWatch
 from server.rpc.app import create_admin_server, create_server
+from server.rpc.write_calls import LocalWrites
+from server.rpc.writer_link import create_writer_link
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
+from server.write_path import reader_side, writer_side
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -46,6 +49,8 @@ class ReaderPlan:
     listen: str
     secondary_dir: str
     catch_up_seconds: float
+    run_dir: str
+    """The supervisor's private (0700) directory holding the writer link's socket."""
 
 
 def network_secret(args: argparse.Namespace) -> NetworkSecret:
@@ -65,25 +70,33 @@ def _report_ready(ready_fd: int, **ports: int) -> None:
     os.close(ready_fd)
 
 
-def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None) -> int:
-    """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker) until SIGTERM."""
+def run_writer(
+    args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None, run_dir: str
+) -> int:
+    """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
+    writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
     secret = network_secret(args)
     store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
+    side = writer_side(args, store, secret)
     try:
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
+        side.sweeper.start()
         servers: list[tuple[grpc.Server, HealthServicer]] = []
         ports: dict[str, int] = {}
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all")
+                log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries)
             servers.append((server, health))
+        else:
+            servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
         admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     finally:
+        side.sweeper.stop()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0
@@ -97,10 +110,12 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
     stop_catching_up = threading.Event()
     follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                 name="catch-up", daemon=True)
+    side = reader_side(args, store, secret, plan.run_dir)
     try:
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
-                                             log_every_rpc=args.rpc_log == "all")
+                                             log_every_rpc=args.rpc_log == "all",
+                                             writes=side.writes, entries=side.entries)
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
@@ -108,6 +123,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
         stop_catching_up.set()
         if follower.is_alive():
             follower.join()
+        side.writes.close()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0

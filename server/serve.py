@@ -33,6 +33,7 @@ def serve(args: argparse.Namespace) -> int:
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
+    run_dir = tempfile.mkdtemp(prefix="risklist-run-")  # mode 0700: the writer link's socket lives here
     supervisor: Supervisor | None = None
     try:
         listen = args.listen
@@ -42,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
             metrics = start_metrics_endpoint(args.metrics_listen)
         supervisor = Supervisor(grace=args.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
         addresses = {"listen": listen, "admin_listen": args.admin_listen}
-        writer, readers = _plan(args, addresses, replicas)
+        writer, readers = _plan(args, addresses, replicas, run_dir)
         try:
             supervisor.start([[writer], readers])
         except (StartupFailed, StopRequested) as error:
@@ -65,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
         shutil.rmtree(replicas, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
     log.info("stopped", exit_code=code)
     return code
 
@@ -77,7 +79,9 @@ def _secret(args: argparse.Namespace) -> NetworkSecret:
     return load_secret(args.secret_file)
 
 
-def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) -> tuple[Child, list[Child]]:
+def _plan(
+    args: argparse.Namespace, addresses: dict[str, str], replicas: str, run_dir: str
+) -> tuple[Child, list[Child]]:
     alone = args.workers == 1
 
     def writer_main(ready_fd: int) -> int:
@@ -86,7 +90,7 @@ def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) ->
 
         set_process_fields(worker="writer", pid=os.getpid())
         return run_writer(args, ready_fd, admin_listen=addresses["admin_listen"],
-                          listen=addresses["listen"] if alone else None)
+                          listen=addresses["listen"] if alone else None, run_dir=run_dir)
 
     def reader_main(index: int) -> Child:
         def main(ready_fd: int) -> int:
@@ -97,7 +101,7 @@ def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) ->
             secondary = os.path.join(replicas, f"reader-{index}")
             shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
             return run_reader(args, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
-                                                           args.catch_up_ms / 1000))
+                                                           args.catch_up_ms / 1000, run_dir))
 
         return Child(f"reader-{index}", main)
 

@@ -1,4 +1,4 @@
-"""Network settings from a TOML file: phone/ID default region, batch limit, retention per category."""
+"""Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ class Settings:
     retention_days: dict[Category, int] = field(
         default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
     )
+    disclose_sources: bool = False
+    """GetEntry shows other partners' source ids (a partner always sees its own)."""
+    expiry_sweep_interval_seconds: float = 1.0
+    """Pause between two slices of the writer's expiry sweep."""
+    expiry_sweep_slice: int = 10_000
+    """Records the expiry sweep reads per slice."""
 
     def retention_seconds(self, category: Category) -> int:
         """How long a contribution of `category` counts when the feed gives no expiry."""
@@ -57,7 +63,7 @@ def load_settings(path: str | Path | None) -> Settings:
 
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
-    known = {"default_region", "max_batch", "retention_days"}
+    known = {"default_region", "max_batch", "retention_days", *_CONTRIBUTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -79,7 +85,26 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
         if not (_is_whole(days) and 1 <= days <= 36_500):
             raise ConfigError(f"{origin}: retention_days.{name} must be whole days from 1 to 36500")
         retention[category] = days
-    return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention)
+    return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
+                    **_contribution_settings(document, origin))
+
+
+_CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice")
+
+
+def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """disclose_sources and the expiry sweep's pace, checked."""
+    disclose = document.get("disclose_sources", False)
+    if not isinstance(disclose, bool):
+        raise ConfigError(f"{origin}: disclose_sources must be true or false")
+    interval = document.get("expiry_sweep_interval_seconds", 1.0)
+    if not (isinstance(interval, int | float) and not isinstance(interval, bool) and 0.01 <= interval <= 3600):
+        raise ConfigError(f"{origin}: expiry_sweep_interval_seconds must be a number from 0.01 to 3600")
+    slice_size = document.get("expiry_sweep_slice", 10_000)
+    if not (_is_whole(slice_size) and 1 <= slice_size <= 1_000_000):
+        raise ConfigError(f"{origin}: expiry_sweep_slice must be a whole number from 1 to 1000000")
+    return {"disclose_sources": disclose, "expiry_sweep_interval_seconds": float(interval),
+            "expiry_sweep_slice": slice_size}
 
 
 def _is_whole(value: object) -> bool:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.core.errors import RiskListError
+from server.entries import EntryService
 from server.lookup import LookupService
 from server.rpc.admin_servicer import AdminServicer
 from server.rpc.risklist_servicer import RiskListServicer
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
+from server.rpc.write_calls import WriteGateway
 from server.store.risk_store import RiskStore
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -67,14 +71,16 @@ def _serve(
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
+    writes: WriteGateway | None = None, entries: EntryService | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
+    Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
 
 
@@ -90,9 +96,20 @@ def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
         "StreamCheck": grpc.stream_stream_rpc_method_handler(
             servicer.StreamCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
+        **_unary(servicer.Report, pb.ReportRequest, pb.ReportResponse),
+        **_unary(servicer.Revoke, pb.RevokeRequest, pb.RevokeResponse),
+        **_unary(servicer.GetEntry, pb.GetEntryRequest, pb.GetEntryResponse),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
+
+
+def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], request_type: type[Message],
+           response_type: type[Message]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """{method name: handler} for a plain unary method (the name is the servicer method's)."""
+    return {behaviour.__name__: grpc.unary_unary_rpc_method_handler(
+        behaviour, request_deserializer=request_type.FromString,
+        response_serializer=response_type.SerializeToString)}
 
 
 def create_admin_server(

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.core.errors import InvalidSubjects
 from server.core.verdict import Verdict
+from server.entries import EntryService
 from server.lookup import LookupService
+from server.rpc.caller import caller_of
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
+from server.rpc.convert_contributions import entry_to_proto
+from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from server.rpc.wire_batch import digest_keys
+from server.rpc.write_calls import ResponseT, WriteGateway
 
 
 def require_time_left(context: grpc.ServicerContext) -> None:
@@ -28,11 +33,20 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 
 class RiskListServicer(pb_grpc.RiskListServicer):
-    """Check, BatchCheck, StreamCheck."""
+    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry."""
 
-    def __init__(self, lookup: LookupService, *, log_success: bool = True) -> None:
+    def __init__(
+        self,
+        lookup: LookupService,
+        *,
+        log_success: bool = True,
+        writes: WriteGateway | None = None,
+        entries: EntryService | None = None,
+    ) -> None:
         self._lookup = lookup
         self._log_success = log_success
+        self._writes = writes
+        self._entries = entries
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         with RpcLog("Check", log_success=self._log_success) as rpc:
@@ -79,6 +93,44 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                     abort(context, error)
                 rpc.hits += len(response.hits)
                 yield response
+
+    def Report(self, request: pb.ReportRequest, context: grpc.ServicerContext) -> pb.ReportResponse:
+        return self._write("Report", request, pb.ReportResponse, len(request.reports), context)
+
+    def Revoke(self, request: pb.RevokeRequest, context: grpc.ServicerContext) -> pb.RevokeResponse:
+        return self._write("Revoke", request, pb.RevokeResponse, len(request.subjects), context)
+
+    def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
+        with RpcLog("GetEntry", log_success=self._log_success) as rpc:
+            rpc.count = 1
+            try:
+                require_time_left(context)
+                if self._entries is None:
+                    raise NotImplementedError("GetEntry is not served by this server")
+                entry, version = self._entries.get_entry(caller_of(context).partner,
+                                                         subject_from_proto(request.subject))
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = int(entry.verdict.listed)
+            return entry_to_proto(entry, version, new_request_id())
+
+    def _write(
+        self, method: str, request: Message, response_type: type[ResponseT], count: int,
+        context: grpc.ServicerContext,
+    ) -> ResponseT:
+        """Hand a write call to the store's writer (in this process or over the writer link)."""
+        with RpcLog(method, log_success=self._log_success) as rpc:
+            rpc.count = count
+            try:
+                require_time_left(context)
+                if self._writes is None:
+                    raise NotImplementedError(f"{method} is not served by this server")
+                return self._writes.submit(method, caller_of(context), new_request_id(), request, response_type,
+                                           timeout=context.time_remaining())
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
 
     def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
         """The response to one BatchCheckRequest's bytes, and how many subjects it held."""

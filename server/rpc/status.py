@@ -8,7 +8,14 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.core.errors import BatchTooLarge, InvalidSubjects, RiskListError, SecretMismatch, StoreError
+from server.core.errors import (
+    BatchTooLarge,
+    InvalidSubjects,
+    NotOwnContribution,
+    RiskListError,
+    SecretMismatch,
+    StoreError,
+)
 
 
 class DeadlineExpired(Exception):
@@ -19,12 +26,26 @@ class RequestCancelled(Exception):
     """The caller went away mid-call."""
 
 
+class ForwardedStatus(Exception):
+    """The status another of the server's processes ended a forwarded call with, passed on as is."""
+
+    def __init__(self, status: status_pb2.Status) -> None:
+        super().__init__(status.message)
+        self.status = status
+
+
 def status_for(error: Exception) -> status_pb2.Status:
     """The google.rpc.Status a caller sees for `error` (never a stack trace)."""
     if isinstance(error, DeadlineExpired):
         return status_pb2.Status(code=code_pb2.DEADLINE_EXCEEDED, message="deadline exceeded")
     if isinstance(error, RequestCancelled):
         return status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by the caller")
+    if isinstance(error, ForwardedStatus):
+        return error.status
+    if isinstance(error, NotOwnContribution):
+        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
+    if isinstance(error, NotImplementedError):
+        return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(error) or "not served here")
     if isinstance(error, InvalidSubjects):
         return _bad_request(str(error), error.violations)
     if isinstance(error, BatchTooLarge):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rocksdict import IngestExternalFileOptions, WriteBatch
+from rocksdict import IngestExternalFileOptions, WriteBatch, WriteOptions
 
 from server.core.enums import Category
 from server.core.errors import StoreError
+from server.core.expiry import has_expired, without_expired
 from server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
 from server.core.record import Record, decode_record, encode_record
 from server.store.changelog import Change, encode_changes, sequence_key
@@ -40,6 +41,8 @@ class ApplyResult:
     removed: int = 0
     not_listed: int = 0
     swept: int = 0
+    version: int = 0
+    """The list version just after the write (0 until something was applied)."""
 
     def merge(self, other: ApplyResult) -> None:
         self.added += other.added
@@ -47,6 +50,22 @@ class ApplyResult:
         self.removed += other.removed
         self.not_listed += other.not_listed
         self.swept += other.swept
+        self.version = max(self.version, other.version)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpirySlice:
+    """One slice of the expiry sweep: records read, contributions purged, where the next slice starts."""
+
+    scanned: int
+    purged: int
+    next_key: bytes | None
+    """None: the slice reached the end of the records (a cycle is complete)."""
+
+
+Revision = Callable[[Mapping[bytes, Record]], Sequence[Mutation]]
+"""Run under the write lock with the records before a write (by key): returns the mutations to apply
+instead (for the same keys), or raises to refuse the whole write."""
 
 
 class RiskStore(StoreReads):
@@ -77,11 +96,21 @@ class RiskStore(StoreReads):
 
     # ---- writes (single writer) --------------------------------------------------------
 
-    def apply(self, mutations: Sequence[Mutation], *, snapshot_source: str | None = None) -> ApplyResult:
+    def apply(
+        self,
+        mutations: Sequence[Mutation],
+        *,
+        snapshot_source: str | None = None,
+        sync: bool = False,
+        revise: Revision | None = None,
+    ) -> ApplyResult:
         """Apply `mutations` in order as one atomic write with one changelog entry.
 
         With `snapshot_source`, the source's upserted (key, category) pairs are also marked as
-        seen, so sweep_snapshot can remove what the snapshot feed no longer holds.
+        seen, so sweep_snapshot can remove what the snapshot feed no longer holds. With `sync`,
+        return only once the write-ahead log is on disk (a partner's acknowledged write survives
+        a crash). `revise` sees the records before the write and decides the final mutations; if
+        it raises, nothing is written.
         """
         result = ApplyResult()
         with self._write_lock:
@@ -92,6 +121,8 @@ class RiskStore(StoreReads):
                 key: (() if data is None else decode_record(data))
                 for key, data in zip(keys, stored, strict=True)
             }
+            if revise is not None:
+                mutations = revise(before)
             after = dict(before)
             seen: dict[bytes, int] = {}
             for mutation in mutations:
@@ -113,8 +144,41 @@ class RiskStore(StoreReads):
             if snapshot_source is not None and seen:
                 self._mark_seen(batch, snapshot_source, seen)
             changes = [Change(key, bool(after[key])) for key in keys if after[key] != before[key]]
-            self._write(batch, changes, after)
+            self._write(batch, changes, after, sync=sync)
+            result.version = self._sequence
         return result
+
+    def purge_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
+        """Purge contributions expired at `now` from up to `limit` records from key `start` on.
+
+        Reads without the write lock, then re-reads the expired records under it, so a write in
+        between is never lost. The purge is one write with its changelog entry (UNLISTED where a
+        record empties), so fronts and replicas follow.
+        """
+        expired: list[bytes] = []
+        scanned = 0
+        next_key: bytes | None = None
+        for key, value in iter_items(self._db, start):
+            if scanned == limit:
+                next_key = key
+                break
+            scanned += 1
+            if has_expired(decode_record(value), now):
+                expired.append(key)
+        if not expired:
+            return ExpirySlice(scanned, 0, next_key)
+        with self._write_lock:
+            self._ensure_open()
+            after: dict[bytes, Record] = {}
+            purged = 0
+            for key, data in zip(expired, multi_get(self._db, expired), strict=True):
+                record = () if data is None else decode_record(data)
+                kept = without_expired(record, now)
+                if kept != record:
+                    purged += len(record) - len(kept)
+                    after[key] = kept
+            self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
+        return ExpirySlice(scanned, purged, next_key)
 
     def has_records(self) -> bool:
         """Whether any subject is listed (a bulk build into an empty store needs no merging)."""
@@ -197,7 +261,9 @@ class RiskStore(StoreReads):
             merged = bits | (0 if old is None else int.from_bytes(old, "little"))
             batch.put(mark_key, merged.to_bytes(2, "little"), self._snapshot_handle)
 
-    def _write(self, batch: WriteBatch, changes: list[Change], after: dict[bytes, Record]) -> None:
+    def _write(
+        self, batch: WriteBatch, changes: list[Change], after: dict[bytes, Record], *, sync: bool = False
+    ) -> None:
         """Front first, then records + changelog entry in one WriteBatch. Caller holds the lock."""
         if changes:
             for change in changes:
@@ -208,8 +274,15 @@ class RiskStore(StoreReads):
                     batch.delete(change.key)
             batch.put(sequence_key(self._sequence + 1), encode_changes(changes), self._changelog_handle)
         if batch.is_empty():
+            if sync:  # nothing new, but what made it so may not be on disk yet (an unsynced ingest)
+                self._db.flush_wal(True)
             return
-        self._db.write(batch)
+        if sync:
+            options = WriteOptions()
+            options.sync = True
+            self._db.write(batch, options)
+        else:
+            self._db.write(batch)
         if changes:
             self._sequence += 1
             if self._front_overfull():

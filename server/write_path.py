@@ -1,0 +1,70 @@
+"""Wiring a worker for partners' writes and entries: the writer runs them, readers forward to it."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.contributions import ContributionService
+from server.core.digest import Digester
+from server.core.identifiers import Normaliser
+from server.core.secret import NetworkSecret
+from server.core.settings import Settings, load_settings
+from server.core.subject import SubjectResolver
+from server.entries import EntryService
+from server.expiry_sweep import ExpirySweeper
+from server.rpc.contribution_calls import contribution_calls
+from server.rpc.write_calls import WriteCall
+from server.rpc.writer_link import ForwardedWrites
+from server.store.replica import ReplicaStore
+from server.store.risk_store import RiskStore
+
+
+@dataclass
+class WriterSide:
+    """The writer's part: every write call, its own entries, and the expiry sweep (not started)."""
+
+    calls: dict[str, WriteCall[Any, Any]]
+    entries: EntryService
+    sweeper: ExpirySweeper
+
+
+@dataclass
+class ReaderSide:
+    """A reader's part: writes forwarded to the writer, entries from its replica."""
+
+    writes: ForwardedWrites
+    entries: EntryService
+
+
+def _resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
+    return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
+
+
+def writer_side(args: argparse.Namespace, store: RiskStore, secret: NetworkSecret) -> WriterSide:
+    settings = load_settings(args.config)
+    resolver = _resolver(settings, secret)
+    return WriterSide(
+        calls=contribution_calls(ContributionService(store, resolver, settings)),
+        entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources),
+        sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
+                              slice_size=settings.expiry_sweep_slice),
+    )
+
+
+def reader_side(
+    args: argparse.Namespace, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path
+) -> ReaderSide:
+    settings = load_settings(args.config)
+
+    def caught_up_to(version: int) -> None:
+        # Read-your-writes on this worker: the acknowledged write is visible here before the answer.
+        if store.version < version:
+            store.catch_up()
+
+    return ReaderSide(
+        writes=ForwardedWrites(run_dir, on_acknowledged=caught_up_to),
+        entries=EntryService(store, _resolver(settings, secret), disclose_sources=settings.disclose_sources),
+    )
