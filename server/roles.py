@@ -15,6 +15,7 @@ import grpc
 import structlog
 from grpc_health.v1.health import HealthServicer
 
+from server.audit.trail import AuditTrail
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret, load_secret
@@ -66,6 +67,7 @@ def _report_ready(ready_fd: int, **ports: int) -> None:
 def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None) -> int:
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker) until SIGTERM."""
     secret = network_secret(args)
+    audit = AuditTrail(args.audit_dir, "writer")
     store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
     try:
         # Readers start from this file and catch up through the changelog.
@@ -75,13 +77,14 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all")
+                log_every_rpc=args.rpc_log == "all", audit=audit)
             servers.append((server, health))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     finally:
+        audit.close()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0
@@ -92,13 +95,14 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
     secret = network_secret(args)
     store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
                          front_policy=FRONT_POLICIES[args.front])
+    audit = AuditTrail(args.audit_dir, f"reader-{plan.index}")
     stop_catching_up = threading.Event()
     follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                 name="catch-up", daemon=True)
     try:
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
-                                             log_every_rpc=args.rpc_log == "all")
+                                             log_every_rpc=args.rpc_log == "all", audit=audit)
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
@@ -106,6 +110,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
         stop_catching_up.set()
         if follower.is_alive():
             follower.join()
+        audit.close()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0

@@ -65,3 +65,7 @@ class InvalidSubjects(RiskListError):
         more = f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""
         super().__init__(f"{len(violations)} invalid subject(s): {shown}{more}")
         self.violations = violations
+
+
+class AuditError(RiskListError):
+    """The audit directory cannot be created, written or read."""

@@ -11,6 +11,7 @@ from grpc_reflection.v1alpha import reflection
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.audit.trail import DISCARD, AuditSink
 from server.core.errors import RiskListError
 from server.lookup import LookupService
 from server.rpc.admin_servicer import AdminServicer
@@ -67,14 +68,16 @@ def _serve(
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
+    audit: AuditSink = DISCARD,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
-    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
+    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
+    every lookup is recorded in `audit`.
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc, audit=audit)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
 
 
@@ -96,9 +99,9 @@ def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
 
 
 def create_admin_server(
-    address: str, store: RiskStore, *, threads: int = 4
+    address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The operator's server (Admin ingest, health, reflection), bound but not started."""
-    servicer = AdminServicer(store)
+    """The operator's server (Admin ingest, health, reflection), bound but not started; ingests audited."""
+    servicer = AdminServicer(store, audit=audit)
     return _serve(address, threads, ADMIN_SERVICE,
                   lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server))

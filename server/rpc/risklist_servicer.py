@@ -9,11 +9,13 @@ from google.protobuf.message import DecodeError
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.audit.trail import DISCARD, AuditSink
 from server.core.errors import InvalidSubjects
-from server.core.verdict import Verdict
 from server.lookup import LookupService
+from server.rpc.caller import caller_of
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
-from server.rpc.rpc_log import RpcLog
+from server.rpc.request_id import new_request_id
+from server.rpc.rpc_log import AuditEntry, RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from server.rpc.wire_batch import digest_keys
 
@@ -30,31 +32,43 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 class RiskListServicer(pb_grpc.RiskListServicer):
     """Check, BatchCheck, StreamCheck."""
 
-    def __init__(self, lookup: LookupService, *, log_success: bool = True) -> None:
+    def __init__(self, lookup: LookupService, *, log_success: bool = True, audit: AuditSink = DISCARD) -> None:
         self._lookup = lookup
         self._log_success = log_success
+        self._audit = audit
+
+    def _rpc(self, method: str) -> RpcLog:
+        return RpcLog(method, log_success=self._log_success, audit=self._audit)
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
-        with RpcLog("Check", log_success=self._log_success) as rpc:
+        with self._rpc("Check") as rpc:
             rpc.count = 1
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                verdict, version = self._lookup.check(subject_from_proto(request.subject))
+                key = self._lookup.storage_key(subject_from_proto(request.subject))
+                audit.keys = (key,)
+                verdict, version = self._lookup.check_key(key)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
-            rpc.hits = int(verdict.listed)
-            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version)
+            if verdict.listed:
+                rpc.hits = 1
+                audit.hits = (0,)
+            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version,
+                                    request_id=audit.request_id)
 
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
-        with RpcLog("BatchCheck", log_success=self._log_success) as rpc:
+        with self._rpc("BatchCheck") as rpc:
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                response, rpc.count = self._batch(request)
+                response = self._batch(request, audit)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
+            rpc.count = len(audit.keys)
             rpc.hits = len(response.hits)
             return response
 
@@ -62,12 +76,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
         """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
-        with RpcLog("StreamCheck", log_success=self._log_success) as rpc:
+        with self._rpc("StreamCheck") as rpc:
+            partner = caller_of(context).partner
             for number, request in enumerate(request_iterator):
+                audit = rpc.audit(partner, new_request_id())
                 try:
                     require_time_left(context)
-                    response, count = self._batch(request)
-                    rpc.count += count
+                    response = self._batch(request, audit)
                 except InvalidSubjects as error:
                     located = InvalidSubjects(
                         [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
@@ -77,24 +92,24 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 except Exception as error:
                     rpc.fail(error)
                     abort(context, error)
+                rpc.count += len(audit.keys)
                 rpc.hits += len(response.hits)
+                rpc.answered()  # audited before the answer leaves
                 yield response
 
-    def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
-        """The response to one BatchCheckRequest's bytes, and how many subjects it held."""
+    def _batch(self, request: bytes, audit: AuditEntry) -> pb.BatchCheckResponse:
+        """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits."""
         keys = digest_keys(request)
-        if keys is not None:
-            return self._response(*self._lookup.check_keys(keys)), len(keys)
-        try:
-            message = pb.BatchCheckRequest.FromString(request)
-        except DecodeError:
-            raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
-        subjects = subjects_from_proto(message.subjects)
-        return self._response(*self._lookup.check_batch(subjects)), len(subjects)
-
-    @staticmethod
-    def _response(hits: list[tuple[int, Verdict]], version: int) -> pb.BatchCheckResponse:
+        if keys is None:
+            try:
+                message = pb.BatchCheckRequest.FromString(request)
+            except DecodeError:
+                raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+            keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
+        audit.keys = keys
+        hits, version = self._lookup.check_keys(keys)
+        audit.hits = [index for index, _ in hits]
         return pb.BatchCheckResponse(
             hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
-            list_version=version,
+            list_version=version, request_id=audit.request_id,
         )
