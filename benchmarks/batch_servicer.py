@@ -1,8 +1,10 @@
 """The BatchCheck servicer path in-process (no network): protobuf in, verdicts out, keys/s.
 
 1000 client digests per request, all misses, an empty store (so the figure is the cost of
-conversion, resolution and the front, not of RocksDB). Median of --runs runs. Usage:
-  python -m benchmarks.batch_servicer [--runs 7]
+conversion, resolution and the front, not of RocksDB). Median of --runs runs, with the audit
+trail off (records discarded), on (appended to segments in a temporary directory, as a
+server does), or both, alternating run by run so drift affects both alike. Usage:
+  python -m benchmarks.batch_servicer [--runs 7] [--audit off|on|both]
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 
 import grpc
 from risklist.v1 import risklist_pb2 as pb
 
+from server.audit.trail import DISCARD, AuditTrail
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret
@@ -39,8 +43,8 @@ class _Context:
         return None
 
 
-def measure(runs: int) -> float:
-    """Median keys/s over `runs` runs of REQUESTS requests."""
+def measure(runs: int, audits: Sequence[bool] = (False,)) -> dict[bool, float]:
+    """Median keys/s over `runs` runs of REQUESTS requests, for each audit setting (False: off)."""
     secret = NetworkSecret(secrets.token_bytes(32))
     requests = [  # as the server receives them: bytes
         pb.BatchCheckRequest(subjects=[
@@ -50,27 +54,39 @@ def measure(runs: int) -> float:
     ]
     with tempfile.TemporaryDirectory() as directory:
         store = RiskStore(f"{directory}/db", secret_fingerprint=secret.fingerprint)
+        trail = AuditTrail(f"{directory}/audit", "bench")
         try:
             lookup = LookupService(store, SubjectResolver(Normaliser("CN"), Digester(secret)), max_batch=BATCH)
-            servicer = RiskListServicer(lookup, log_success=False)
+            servicers = {audit: RiskListServicer(lookup, log_success=False, audit=trail if audit else DISCARD)
+                         for audit in audits}
             context: grpc.ServicerContext = _Context()  # type: ignore[assignment]
-            rates = []
+            rates: dict[bool, list[float]] = {audit: [] for audit in audits}
             for _ in range(runs):
-                started = time.perf_counter()
-                for request in requests:
-                    servicer.BatchCheck(request, context)
-                rates.append(BATCH * REQUESTS / (time.perf_counter() - started))
+                for audit, servicer in servicers.items():
+                    started = time.perf_counter()
+                    for request in requests:
+                        servicer.BatchCheck(request, context)
+                    rates[audit].append(BATCH * REQUESTS / (time.perf_counter() - started))
         finally:
+            trail.close()
             store.close()
-    return statistics.median(rates)
+    return {audit: statistics.median(values) for audit, values in rates.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--audit", choices=["off", "on", "both"], default="off",
+                        help="audit trail off, on, or both alternately (default %(default)s)")
     args = parser.parse_args()
     configure_logging("console", level=30)
-    print(f"BatchCheck servicer path, {BATCH} digests/request: {measure(args.runs):,.0f} keys/s (median)")
+    audits = {"off": (False,), "on": (True,), "both": (False, True)}[args.audit]
+    rates = measure(args.runs, audits)
+    for audit, rate in rates.items():
+        print(f"BatchCheck servicer path, {BATCH} digests/request, audit {'on' if audit else 'off'}: "
+              f"{rate:,.0f} keys/s (median)")
+    if len(rates) == 2:
+        print(f"audit cost: {1 - rates[True] / rates[False]:.1%} of the throughput")
 
 
 if __name__ == "__main__":

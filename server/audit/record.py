@@ -85,14 +85,17 @@ def encode_frame(
     """The frame of one record (fields as AuditRecord's; `keys` concatenated)."""
     if len(keys) % KEY_SIZE:
         raise ValueError(f"keys must be a multiple of {KEY_SIZE} bytes, got {len(keys)}")
-    body = b"".join((
+    parts = (
         _BODY_HEAD.pack(FORMAT_VERSION, time_ns),
         _text(method), _text(status), _text(partner), _text(request_id),
         _U32.pack(len(keys) // KEY_SIZE), keys,
         _U32.pack(len(hits)), array("I", hits).tobytes(),
-    ))
-    length = _LENGTH.pack(len(body))
-    return FRAME_MARKER + length + _U32.pack(zlib.crc32(body, zlib.crc32(length))) + body
+    )
+    length = _LENGTH.pack(sum(map(len, parts)))
+    crc = zlib.crc32(length)
+    for part in parts:  # one copy of the keys in all: into the frame
+        crc = zlib.crc32(part, crc)
+    return b"".join((FRAME_MARKER, length, _U32.pack(crc), *parts))
 
 
 def encode_record(record: AuditRecord) -> bytes:

@@ -10,6 +10,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.audit.trail import DISCARD, AuditSink
+from server.core.digest import KEY_SIZE
 from server.core.errors import InvalidSubjects
 from server.lookup import LookupService
 from server.rpc.caller import caller_of
@@ -17,7 +18,12 @@ from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_
 from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import AuditEntry, RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
-from server.rpc.wire_batch import digest_keys
+from server.rpc.wire_batch import packed_digest_keys, split_keys
+
+
+def _count(audit: AuditEntry) -> int:
+    """How many subjects an answer looked up."""
+    return len(audit.keys) // KEY_SIZE if isinstance(audit.keys, bytes) else len(audit.keys)
 
 
 def require_time_left(context: grpc.ServicerContext) -> None:
@@ -68,7 +74,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
-            rpc.count = len(audit.keys)
+            rpc.count = _count(audit)
             rpc.hits = len(response.hits)
             return response
 
@@ -92,21 +98,24 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 except Exception as error:
                     rpc.fail(error)
                     abort(context, error)
-                rpc.count += len(audit.keys)
+                rpc.count += _count(audit)
                 rpc.hits += len(response.hits)
                 rpc.answered()  # audited before the answer leaves
                 yield response
 
     def _batch(self, request: bytes, audit: AuditEntry) -> pb.BatchCheckResponse:
         """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits."""
-        keys = digest_keys(request)
-        if keys is None:
+        packed = packed_digest_keys(request)
+        if packed is not None:
+            keys = split_keys(packed)
+            audit.keys = packed  # as stored: no join per batch
+        else:
             try:
                 message = pb.BatchCheckRequest.FromString(request)
             except DecodeError:
                 raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
-        audit.keys = keys
+            audit.keys = keys
         hits, version = self._lookup.check_keys(keys)
         audit.hits = [index for index, _ in hits]
         return pb.BatchCheckResponse(

@@ -24,11 +24,14 @@ class AuditEntry:
 
     __slots__ = ("partner", "request_id", "keys", "hits")
 
-    def __init__(self, partner: str, request_id: str, keys: Sequence[bytes], hits: Sequence[int]) -> None:
+    def __init__(
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes, hits: Sequence[int]
+    ) -> None:
         self.partner = partner
         self.request_id = request_id
         self.keys = keys
-        """Storage keys (type byte + digest) of the subjects, once resolved; never raw identifiers."""
+        """Storage keys (type byte + digest) of the subjects once resolved, one by one or already
+        concatenated; never raw identifiers."""
         self.hits = hits
         """Indexes into `keys` of the listed subjects (lookups)."""
 
@@ -59,7 +62,7 @@ class RpcLog:
         self._entry: AuditEntry | None = None
 
     def audit(
-        self, partner: str, request_id: str, keys: Sequence[bytes] = (), hits: Sequence[int] = ()
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes = (), hits: Sequence[int] = ()
     ) -> AuditEntry:
         """Open the audit entry of the answer being computed (an open one is appended as answered)."""
         self.answered()
@@ -74,8 +77,8 @@ class RpcLog:
         entry = self._entry
         if entry is not None:
             self._entry = None
-            self._sink.append(time.time_ns(), entry.partner, self.method, entry.request_id, status,
-                              b"".join(entry.keys), entry.hits)
+            keys = entry.keys if isinstance(entry.keys, bytes) else b"".join(entry.keys)
+            self._sink.append(time.time_ns(), entry.partner, self.method, entry.request_id, status, keys, entry.hits)
 
     def __enter__(self) -> RpcLog:
         self._started = time.perf_counter()
