@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from server.core.enums import EntityType
 from server.core.secret import NetworkSecret
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.audit_cli import audit_jsonl
-from tests.support.running_server import start_server
+from tests.support.running_server import BIN, start_server
 
 PARTNER = "dev"  # the caller of a plaintext server
 
@@ -92,3 +93,23 @@ def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: N
     searches = audit_jsonl(audit_dir, "--digest", phone_key)
     assert {r["request_id"] for r in searches if r["result"] == "hit"} == \
         {rid for rid, (_, _, hits) in expected.items() if hits}
+
+
+def test_server_refuses_an_unusable_audit_directory(tmp_path: Path, secret_file: Path) -> None:
+    """An --audit-dir that cannot be a directory stops the server at start, exit 1, naming it."""
+    blocker = tmp_path / "audit"
+    blocker.write_text("a file, not a directory")
+    result = subprocess.run(
+        [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--secret-file", str(secret_file),
+         "--audit-dir", str(blocker), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and str(blocker) in result.stderr and "--audit-dir" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_default_audit_directory_is_beside_the_store(tmp_path: Path, secret_file: Path) -> None:
+    """Without --audit-dir, the workers' segments go to DB-audit next to the store."""
+    server = start_server(tmp_path / "db", secret_file)
+    assert server.terminate() == 0
+    assert server.serving["audit_dir"] == str(tmp_path / "db-audit")
+    assert list((tmp_path / "db-audit").glob("*-writer-*.audit"))
