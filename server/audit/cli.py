@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from server.audit.query import BadQuery, Query, matching, parse_subject_key, subject_result
 from server.audit.reader import SegmentProblem, read_directory, segment_paths
@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "jsonl"], default="table", help="default %(default)s")
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `audit` to risklist-admin's subcommands; the parser's `run` default is `run`."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add `audit` to risklist-admin's subcommands; it sets `args.run` to `run` (call it with args)."""
+    parser = subparsers.add_parser(
         "audit", help="who searched for a subject, or what a partner did, and when",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
