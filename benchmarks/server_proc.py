@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ class RunningServer:
     workers: int
     sampler: TreeSampler
     serving_line: dict[str, object]
+    audit_dir: str | None = None
+    """A temporary --audit-dir, removed at stop (a batch benchmark writes ~17 bytes per key)."""
     metrics_error: str | None = None
     """Why the last /metrics scrape failed, if it did (statuses are then not counted)."""
     _tail: deque[bytes] = field(default_factory=lambda: deque(maxlen=64))
@@ -83,6 +87,8 @@ class RunningServer:
             self._drain.join(timeout=5)
         if self.process.stderr is not None:
             self.process.stderr.close()
+        if self.audit_dir is not None:
+            shutil.rmtree(self.audit_dir, ignore_errors=True)
         return code
 
     def __enter__(self) -> RunningServer:
@@ -107,6 +113,10 @@ def start_server(db: Path, secret_file: Path, *, workers: int | None = None, thr
             command += ["--workers", str(workers)]
     if threads is not None:
         command += ["--threads", str(threads)]
+    audit_dir = None
+    if "--audit-dir" in server_options():
+        audit_dir = tempfile.mkdtemp(prefix="risklist-bench-audit-")
+        command += ["--audit-dir", audit_dir]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                start_new_session=True)
@@ -126,12 +136,14 @@ def start_server(db: Path, secret_file: Path, *, workers: int | None = None, thr
                     process, int(entry["port"]), int(entry["admin_port"]),
                     None if metrics is None else int(metrics),
                     int(entry.get("workers", workers or 1)) if multi else 1,
-                    TreeSampler(process.pid).start(), entry,
+                    TreeSampler(process.pid).start(), entry, audit_dir,
                 )
                 running.start_draining()
                 return running
     finally:
         timer.cancel()
     process.wait()
+    if audit_dir is not None:
+        shutil.rmtree(audit_dir, ignore_errors=True)
     tail = b"".join(seen[-20:]).decode("utf-8", "replace")
     raise RuntimeError(f"risklist-server exited {process.returncode} before serving:\n{tail}")

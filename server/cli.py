@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"network secret, hex (default: ${SECRET_FILE_ENV})")
     parser.add_argument("--demo", action="store_true",
                         help="use the public demo secret; for demos only, never for real data")
+    parser.add_argument("--audit-dir", metavar="DIR",
+                        help="where each worker appends its audit segments (created if missing; "
+                        "default: DB-audit beside the store; docs/operations.md)")
     parser.add_argument("--listen", default="127.0.0.1:50051", metavar="HOST:PORT",
                         help="partner-facing address (default %(default)s)")
     parser.add_argument("--admin-listen", default="127.0.0.1:50052", metavar="HOST:PORT",

@@ -52,11 +52,18 @@ class LookupService:
 
     def check(self, subject: Subject) -> tuple[Verdict, int]:
         """The verdict for one subject and the list version it reflects."""
-        version = self._store.version
+        return self.check_key(self.storage_key(subject))
+
+    def storage_key(self, subject: Subject) -> bytes:
+        """The subject's storage key; InvalidSubjects naming the field if it is unusable."""
         try:
-            key = self._resolver.storage_key(subject)
+            return self._resolver.storage_key(subject)
         except InvalidSubject as error:
             raise InvalidSubjects([(f"subject.{error.field}", error.reason)]) from None
+
+    def check_key(self, key: bytes) -> tuple[Verdict, int]:
+        """check for a subject already resolved to a valid storage key."""
+        version = self._store.version
         return self.verdict(self._store.lookup(key)), version
 
     def verdict(self, record: Record | None) -> Verdict:
@@ -70,12 +77,16 @@ class LookupService:
 
         A batch over the maximum, or with any invalid subject, is rejected whole.
         """
+        return self.check_keys(self.storage_keys(subjects))
+
+    def storage_keys(self, subjects: Sequence[Subject]) -> list[bytes]:
+        """The subjects' storage keys in order; BatchTooLarge, or InvalidSubjects naming every bad one."""
         if len(subjects) > self._max_batch:
             raise BatchTooLarge(len(subjects), self._max_batch)
         keys, errors = self._resolver.storage_keys(subjects)
         if errors:
             raise InvalidSubjects([(f"subjects[{index}].{error.field}", error.reason) for index, error in errors])
-        return self.check_keys(keys)
+        return keys
 
     def check_keys(self, keys: Sequence[bytes]) -> tuple[list[tuple[int, Verdict]], int]:
         """check_batch for subjects already resolved to valid storage keys (client digests)."""

@@ -15,6 +15,7 @@ import grpc
 import structlog
 from grpc_health.v1.health import HealthServicer
 
+from server.audit.trail import AuditTrail
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret, load_secret
@@ -76,6 +77,7 @@ def run_writer(
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
     writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
     secret = network_secret(args)
+    audit = AuditTrail(args.audit_dir, "writer")
     store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
     side = writer_side(args, store, secret)
     try:
@@ -87,16 +89,18 @@ def run_writer(
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries)
+                log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries,
+                audit=audit)
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     finally:
         side.sweeper.stop()
+        audit.close()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0
@@ -107,6 +111,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
     secret = network_secret(args)
     store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
                          front_policy=FRONT_POLICIES[args.front])
+    audit = AuditTrail(args.audit_dir, f"reader-{plan.index}")
     stop_catching_up = threading.Event()
     follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                 name="catch-up", daemon=True)
@@ -115,7 +120,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
                                              log_every_rpc=args.rpc_log == "all",
-                                             writes=side.writes, entries=side.entries)
+                                             writes=side.writes, entries=side.entries, audit=audit)
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
@@ -124,6 +129,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
         if follower.is_alive():
             follower.join()
         side.writes.close()
+        audit.close()
         store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0

@@ -10,6 +10,7 @@ import tempfile
 
 import structlog
 
+from server.audit.trail import default_audit_dir, prepare_audit_dir
 from server.core.policy_file import load_policy
 from server.core.secret import NetworkSecret, load_secret
 from server.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
@@ -30,6 +31,8 @@ def serve(args: argparse.Namespace) -> int:
     # Checked here once: a broken policy file is a start-up error. Workers inherit it through
     # fork and fall back to it if the file is broken when one of them is restarted.
     args.startup_policy = load_policy(args.policy) if args.policy else None
+    # Created here, once, so a bad directory is one clear error; each worker appends its own segments.
+    args.audit_dir = prepare_audit_dir(args.audit_dir or default_audit_dir(args.db))
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
@@ -58,7 +61,7 @@ def serve(args: argparse.Namespace) -> int:
         log.info("serving", listen=listen, port=port, admin_listen=args.admin_listen,
                  admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
                  workers=args.workers, pids={child.name: child.pid for child in supervisor.children},
-                 front=args.front, secret_fingerprint=secret.fingerprint)
+                 front=args.front, secret_fingerprint=secret.fingerprint, audit_dir=args.audit_dir)
         code = supervisor.run_until_stopped()
     finally:
         if holder is not None:

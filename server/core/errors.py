@@ -88,3 +88,7 @@ class NotOwnContribution(RiskListError):
             "contributions. Nothing was revoked."
         )
         self.fields = fields
+
+
+class AuditError(RiskListError):
+    """The audit directory cannot be created, written or read."""

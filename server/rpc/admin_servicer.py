@@ -9,11 +9,14 @@ import structlog
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.audit.trail import DISCARD, AuditSink
 from server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
 from server.core.mutation import Mutation
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from server.ingest import IngestSession, LoadMode
+from server.rpc.caller import caller_of
 from server.rpc.convert import mutation_from_proto
+from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from server.rpc.status import RequestCancelled, abort
 from server.store.risk_store import RiskStore
@@ -24,15 +27,23 @@ _MODES = {pb.LOAD_MODE_DELTA: LoadMode.DELTA, pb.LOAD_MODE_SNAPSHOT: LoadMode.SN
 
 
 class AdminServicer(pb_grpc.AdminServicer):
-    """Ingest: a start message, then batches applied atomically as they arrive."""
+    """Ingest: a start message, then batches applied atomically as they arrive.
 
-    def __init__(self, store: RiskStore) -> None:
+    Audited as one record for the start and one per batch (its subjects' keys), all under the
+    call's request id; the last record carries the call's final status.
+    """
+
+    def __init__(self, store: RiskStore, *, audit: AuditSink = DISCARD) -> None:
         self._store = store
+        self._audit = audit
 
     def Ingest(
         self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
     ) -> pb.IngestResponse:
-        with RpcLog("Ingest", ADMIN_SERVICE) as rpc:
+        with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
+            partner = caller_of(context).partner
+            request_id = new_request_id()
+            rpc.audit(partner, request_id)
             try:
                 session, source = self._start(next(request_iterator, None))
                 session.start()
@@ -43,14 +54,16 @@ class AdminServicer(pb_grpc.AdminServicer):
                         raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
                     mutations = _mutations(request.batch, source, number + 1)
                     rpc.count += len(mutations)
+                    rpc.audit(partner, request_id, [mutation.key for mutation in mutations])
                     session.apply(mutations)
                 result = session.finish()
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
             rpc.hits = result.added
-            log.info("ingest_done", source=source, added=result.added, unchanged=result.unchanged,
-                     removed=result.removed, not_listed=result.not_listed, swept=result.swept,
+            log.info("ingest_done", request_id=request_id, source=source, added=result.added,
+                     unchanged=result.unchanged, removed=result.removed, not_listed=result.not_listed,
+                     swept=result.swept,
                      list_version=self._store.version)
             return pb.IngestResponse(
                 added=result.added, unchanged=result.unchanged, removed=result.removed,

@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.audit.trail import DISCARD, AuditSink
 from server.core.errors import RiskListError
 from server.entries import EntryService
 from server.lookup import LookupService
@@ -72,15 +73,16 @@ def _serve(
 
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
-    writes: WriteGateway | None = None, entries: EntryService | None = None,
+    writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
-    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
+    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
+    every lookup is recorded in `audit`.
     Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
 
 
@@ -113,9 +115,9 @@ def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], request_type: 
 
 
 def create_admin_server(
-    address: str, store: RiskStore, *, threads: int = 4
+    address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The operator's server (Admin ingest, health, reflection), bound but not started."""
-    servicer = AdminServicer(store)
+    """The operator's server (Admin ingest, health, reflection), bound but not started; ingests audited."""
+    servicer = AdminServicer(store, audit=audit)
     return _serve(address, threads, ADMIN_SERVICE,
                   lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server))

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.core.errors import InvalidSubjects
-from server.core.verdict import Verdict
+from server.audit.trail import DISCARD, AuditSink
+from server.core.digest import KEY_SIZE
+from server.core.errors import InvalidSubject, InvalidSubjects
+from server.core.subject import Subject
 from server.entries import EntryService
 from server.lookup import LookupService
 from server.rpc.caller import caller_of
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.convert_contributions import entry_to_proto
 from server.rpc.request_id import new_request_id
-from server.rpc.rpc_log import RpcLog
+from server.rpc.rpc_log import AuditEntry, RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
-from server.rpc.wire_batch import digest_keys
+from server.rpc.wire_batch import packed_digest_keys, split_keys
 from server.rpc.write_calls import ResponseT, WriteGateway
+
+
+def _count(audit: AuditEntry) -> int:
+    """How many subjects an answer looked up."""
+    return len(audit.keys) // KEY_SIZE if isinstance(audit.keys, bytes) else len(audit.keys)
 
 
 def require_time_left(context: grpc.ServicerContext) -> None:
@@ -42,33 +49,46 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         log_success: bool = True,
         writes: WriteGateway | None = None,
         entries: EntryService | None = None,
+        audit: AuditSink = DISCARD,
     ) -> None:
         self._lookup = lookup
         self._log_success = log_success
         self._writes = writes
         self._entries = entries
+        self._audit = audit
+
+    def _rpc(self, method: str) -> RpcLog:
+        return RpcLog(method, log_success=self._log_success, audit=self._audit)
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
-        with RpcLog("Check", log_success=self._log_success) as rpc:
+        with self._rpc("Check") as rpc:
             rpc.count = 1
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                verdict, version = self._lookup.check(subject_from_proto(request.subject))
+                key = self._lookup.storage_key(subject_from_proto(request.subject))
+                audit.keys = (key,)
+                verdict, version = self._lookup.check_key(key)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
-            rpc.hits = int(verdict.listed)
-            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version)
+            if verdict.listed:
+                rpc.hits = 1
+                audit.hits = (0,)
+            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version,
+                                    request_id=audit.request_id)
 
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
-        with RpcLog("BatchCheck", log_success=self._log_success) as rpc:
+        with self._rpc("BatchCheck") as rpc:
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                response, rpc.count = self._batch(request)
+                response = self._batch(request, audit)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
+            rpc.count = _count(audit)
             rpc.hits = len(response.hits)
             return response
 
@@ -76,12 +96,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
         """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
-        with RpcLog("StreamCheck", log_success=self._log_success) as rpc:
+        with self._rpc("StreamCheck") as rpc:
+            partner = caller_of(context).partner
             for number, request in enumerate(request_iterator):
+                audit = rpc.audit(partner, new_request_id())
                 try:
                     require_time_left(context)
-                    response, count = self._batch(request)
-                    rpc.count += count
+                    response = self._batch(request, audit)
                 except InvalidSubjects as error:
                     located = InvalidSubjects(
                         [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
@@ -91,62 +112,82 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 except Exception as error:
                     rpc.fail(error)
                     abort(context, error)
+                rpc.count += _count(audit)
                 rpc.hits += len(response.hits)
+                rpc.answered()  # audited before the answer leaves
                 yield response
 
     def Report(self, request: pb.ReportRequest, context: grpc.ServicerContext) -> pb.ReportResponse:
-        return self._write("Report", request, pb.ReportResponse, len(request.reports), context)
+        return self._write("Report", request, pb.ReportResponse, [report.subject for report in request.reports],
+                           context)
 
     def Revoke(self, request: pb.RevokeRequest, context: grpc.ServicerContext) -> pb.RevokeResponse:
-        return self._write("Revoke", request, pb.RevokeResponse, len(request.subjects), context)
+        return self._write("Revoke", request, pb.RevokeResponse, request.subjects, context)
 
     def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
-        with RpcLog("GetEntry", log_success=self._log_success) as rpc:
+        with self._rpc("GetEntry") as rpc:
             rpc.count = 1
+            caller = caller_of(context)
+            audit = rpc.audit(caller.partner, new_request_id(), keys=self._audit_keys([request.subject]))
             try:
                 require_time_left(context)
                 if self._entries is None:
                     raise NotImplementedError("GetEntry is not served by this server")
-                entry, version = self._entries.get_entry(caller_of(context).partner,
-                                                         subject_from_proto(request.subject))
+                entry, version = self._entries.get_entry(caller.partner, subject_from_proto(request.subject))
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
             rpc.hits = int(entry.verdict.listed)
-            return entry_to_proto(entry, version, new_request_id())
+            audit.hits = [0] if entry.verdict.listed else []
+            return entry_to_proto(entry, version, audit.request_id)
 
     def _write(
-        self, method: str, request: Message, response_type: type[ResponseT], count: int,
+        self, method: str, request: Message, response_type: type[ResponseT], subjects: Iterable[pb.Subject],
         context: grpc.ServicerContext,
     ) -> ResponseT:
         """Hand a write call to the store's writer (in this process or over the writer link)."""
-        with RpcLog(method, log_success=self._log_success) as rpc:
-            rpc.count = count
+        with self._rpc(method) as rpc:
+            caller = caller_of(context)
+            keys = self._audit_keys(subjects)
+            rpc.count = len(keys)
+            audit = rpc.audit(caller.partner, new_request_id(), keys=keys)
             try:
                 require_time_left(context)
                 if self._writes is None:
                     raise NotImplementedError(f"{method} is not served by this server")
-                return self._writes.submit(method, caller_of(context), new_request_id(), request, response_type,
+                return self._writes.submit(method, caller, audit.request_id, request, response_type,
                                            timeout=context.time_remaining())
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
 
-    def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
-        """The response to one BatchCheckRequest's bytes, and how many subjects it held."""
-        keys = digest_keys(request)
-        if keys is not None:
-            return self._response(*self._lookup.check_keys(keys)), len(keys)
-        try:
-            message = pb.BatchCheckRequest.FromString(request)
-        except DecodeError:
-            raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
-        subjects = subjects_from_proto(message.subjects)
-        return self._response(*self._lookup.check_batch(subjects)), len(subjects)
+    def _audit_keys(self, subjects: Iterable[pb.Subject]) -> list[bytes]:
+        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones)."""
+        keys = []
+        for message in subjects:
+            subject: Subject = subject_from_proto(message)
+            try:
+                keys.append(self._lookup.storage_key(subject))
+            except (InvalidSubject, InvalidSubjects):
+                continue
+        return keys
 
-    @staticmethod
-    def _response(hits: list[tuple[int, Verdict]], version: int) -> pb.BatchCheckResponse:
+    def _batch(self, request: bytes, audit: AuditEntry) -> pb.BatchCheckResponse:
+        """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits."""
+        packed = packed_digest_keys(request)
+        if packed is not None:
+            keys = split_keys(packed)
+            audit.keys = packed  # as stored: no join per batch
+        else:
+            try:
+                message = pb.BatchCheckRequest.FromString(request)
+            except DecodeError:
+                raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+            keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
+            audit.keys = keys
+        hits, version = self._lookup.check_keys(keys)
+        audit.hits = [index for index, _ in hits]
         return pb.BatchCheckResponse(
             hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
-            list_version=version,
+            list_version=version, request_id=audit.request_id,
         )

@@ -21,6 +21,7 @@ from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_status import rpc_status
 
+from server.audit.trail import DISCARD
 from server.core.errors import ConfigError
 from server.rpc.caller import Caller, Role
 from server.rpc.rpc_log import RpcLog
@@ -80,7 +81,7 @@ def _handler(
 ) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
         # Successes are logged (and audited) by the worker that received the partner's call.
-        with RpcLog(name, WRITER_LINK_SERVICE, log_success=False) as rpc:
+        with RpcLog(name, WRITER_LINK_SERVICE, audit=DISCARD, log_success=False) as rpc:
             try:
                 metadata = dict(context.invocation_metadata())
                 caller = Caller(str(metadata[_PARTNER]),

@@ -1,0 +1,1 @@
+"""The audit trail: who looked up, reported, revoked or ingested which subjects, and when."""

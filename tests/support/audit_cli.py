@@ -1,0 +1,24 @@
+"""Running `risklist-admin audit` as an operator would: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+AUDIT_COMMAND = [sys.executable, "-m", "server.audit.cli"]
+"""The same parser and code as `risklist-admin audit` (one place to switch to the console script)."""
+
+
+def run_audit(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the audit command over `directory`; never raises on a non-zero exit."""
+    return subprocess.run([*AUDIT_COMMAND, "--dir", str(directory), *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def audit_jsonl(directory: Path, *args: str) -> list[dict[str, object]]:
+    """The matching records as dicts (`--format jsonl`); asserts the command succeeded."""
+    done = run_audit(directory, *args, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
