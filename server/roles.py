@@ -22,6 +22,7 @@ from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
 from server.lookup import LookupService, RecordReader
 from server.rpc.app import create_admin_server, create_server
+from server.security import Security
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
@@ -63,7 +64,9 @@ def _report_ready(ready_fd: int, **ports: int) -> None:
     os.close(ready_fd)
 
 
-def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None) -> int:
+def run_writer(
+    args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None, security: Security
+) -> int:
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker) until SIGTERM."""
     secret = network_secret(args)
     store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
@@ -75,9 +78,9 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all")
+                log_every_rpc=args.rpc_log == "all", security=security)
             servers.append((server, health))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, security=security)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
@@ -87,7 +90,7 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
     return 0
 
 
-def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int:
+def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, security: Security) -> int:
     """Serve RiskList from a read replica on the shared port, catching up every few milliseconds."""
     secret = network_secret(args)
     store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
@@ -98,7 +101,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
     try:
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
-                                             log_every_rpc=args.rpc_log == "all")
+                                             log_every_rpc=args.rpc_log == "all", security=security)
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)

@@ -13,6 +13,7 @@ import structlog
 from server.core.secret import NetworkSecret, load_secret
 from server.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from server.ports import reserve_shared_port, with_port
+from server.security import Security, describe_security, load_security
 from server.supervisor import Child, StartupFailed, StopRequested, Supervisor
 
 log = structlog.get_logger("risklist.server")
@@ -26,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
     partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
     """
     secret = _secret(args)
+    security = load_security(args)
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
@@ -38,7 +40,7 @@ def serve(args: argparse.Namespace) -> int:
             metrics = start_metrics_endpoint(args.metrics_listen)
         supervisor = Supervisor(grace=args.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
         addresses = {"listen": listen, "admin_listen": args.admin_listen}
-        writer, readers = _plan(args, addresses, replicas)
+        writer, readers = _plan(args, addresses, replicas, security)
         try:
             supervisor.start([[writer], readers])
         except (StartupFailed, StopRequested) as error:
@@ -53,7 +55,7 @@ def serve(args: argparse.Namespace) -> int:
         log.info("serving", listen=listen, port=port, admin_listen=args.admin_listen,
                  admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
                  workers=args.workers, pids={child.name: child.pid for child in supervisor.children},
-                 front=args.front, secret_fingerprint=secret.fingerprint)
+                 front=args.front, secret_fingerprint=secret.fingerprint, **describe_security(security))
         code = supervisor.run_until_stopped()
     finally:
         if holder is not None:
@@ -73,7 +75,9 @@ def _secret(args: argparse.Namespace) -> NetworkSecret:
     return load_secret(args.secret_file)
 
 
-def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) -> tuple[Child, list[Child]]:
+def _plan(
+    args: argparse.Namespace, addresses: dict[str, str], replicas: str, security: Security
+) -> tuple[Child, list[Child]]:
     alone = args.workers == 1
 
     def writer_main(ready_fd: int) -> int:
@@ -82,7 +86,7 @@ def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) ->
 
         set_process_fields(worker="writer", pid=os.getpid())
         return run_writer(args, ready_fd, admin_listen=addresses["admin_listen"],
-                          listen=addresses["listen"] if alone else None)
+                          listen=addresses["listen"] if alone else None, security=security)
 
     def reader_main(index: int) -> Child:
         def main(ready_fd: int) -> int:
@@ -93,7 +97,7 @@ def _plan(args: argparse.Namespace, addresses: dict[str, str], replicas: str) ->
             secondary = os.path.join(replicas, f"reader-{index}")
             shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
             return run_reader(args, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
-                                                           args.catch_up_ms / 1000))
+                                                           args.catch_up_ms / 1000), security=security)
 
         return Child(f"reader-{index}", main)
 

@@ -12,6 +12,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from server.core.errors import InvalidSubjects
 from server.core.verdict import Verdict
 from server.lookup import LookupService
+from server.rpc.caller import charge_subjects
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.rpc_log import RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
@@ -51,7 +52,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         with RpcLog("BatchCheck", log_success=self._log_success) as rpc:
             try:
                 require_time_left(context)
-                response, rpc.count = self._batch(request)
+                response, rpc.count = self._batch(request, context)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
@@ -66,7 +67,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             for number, request in enumerate(request_iterator):
                 try:
                     require_time_left(context)
-                    response, count = self._batch(request)
+                    response, count = self._batch(request, context)
                     rpc.count += count
                 except InvalidSubjects as error:
                     located = InvalidSubjects(
@@ -80,16 +81,18 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.hits += len(response.hits)
                 yield response
 
-    def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
-        """The response to one BatchCheckRequest's bytes, and how many subjects it held."""
+    def _batch(self, request: bytes, context: grpc.ServicerContext) -> tuple[pb.BatchCheckResponse, int]:
+        """The response to one BatchCheckRequest's bytes, and how many subjects it held (charged to the quota)."""
         keys = digest_keys(request)
         if keys is not None:
+            charge_subjects(context, len(keys))
             return self._response(*self._lookup.check_keys(keys)), len(keys)
         try:
             message = pb.BatchCheckRequest.FromString(request)
         except DecodeError:
             raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
         subjects = subjects_from_proto(message.subjects)
+        charge_subjects(context, len(subjects))
         return self._response(*self._lookup.check_batch(subjects)), len(subjects)
 
     @staticmethod

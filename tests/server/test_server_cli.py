@@ -94,7 +94,7 @@ def test_server_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     """No --secret-file, no environment variable, no --demo: a clear refusal, exit 1."""
     env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
     result = _run("risklist-server", "--db", str(tmp_path / "db"), "--listen", "127.0.0.1:0",
-                  "--admin-listen", "127.0.0.1:0", env=env)
+                  "--admin-listen", "127.0.0.1:0", "--insecure-dev", env=env)
     assert result.returncode == 1
     assert "no network secret" in result.stderr and "--secret-file" in result.stderr
     assert "Traceback" not in result.stderr
@@ -109,14 +109,14 @@ def test_server_reads_the_secret_file_from_the_environment(tmp_path: Path, secre
     other.write_text(NetworkSecret(os.urandom(32)).key.hex())
     env = dict(os.environ, RISKLIST_SECRET_FILE=str(other))
     result = _run("risklist-server", "--db", str(db), "--listen", "127.0.0.1:0", "--admin-listen",
-                  "127.0.0.1:0", env=env)
+                  "127.0.0.1:0", "--insecure-dev", env=env)
     assert result.returncode == 1 and "another network secret" in result.stderr
 
 
 def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_process: ServerProcess) -> None:
     """A second server on the same port fails clearly instead of sharing it."""
     result = _run("risklist-server", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file),
-                  "--listen", server_process.address, "--admin-listen", "127.0.0.1:0")
+                  "--listen", server_process.address, "--admin-listen", "127.0.0.1:0", "--insecure-dev")
     assert result.returncode == 1 and "cannot listen on" in result.stderr
 
 
@@ -125,7 +125,7 @@ def test_demo_mode_starts_with_a_loud_warning(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
     process = subprocess.Popen(
         [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--demo", "--listen", "127.0.0.1:0",
-         "--admin-listen", "127.0.0.1:0", "--log-format", "json"],
+         "--admin-listen", "127.0.0.1:0", "--log-format", "json", "--insecure-dev"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )
     assert process.stderr is not None
