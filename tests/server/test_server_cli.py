@@ -31,12 +31,14 @@ def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: s
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
     """After an ingest through the admin address, risklist-check --json shows the verdict."""
     _ingest_phone(server_process, secret)
-    result = _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
+    result = _run("risklist-check", "--insecure",
+                  "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["listed"] is True and document["level"] == "high"
     assert document["categories"] == ["telecom_fraud"] and document["list_version"] == 1
-    human = _run("risklist-check", "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
+    human = _run("risklist-check", "--insecure",
+                 "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
     assert human.stdout.startswith("LISTED")
 
 
@@ -44,13 +46,14 @@ def test_check_cli_local_digest_and_errors(server_process: ServerProcess, secret
                                           secret_file: Path) -> None:
     """--local-digest gives the same answer; an invalid value and a dead server exit non-zero clearly."""
     _ingest_phone(server_process, secret)
-    local = _run("risklist-check", "--server", server_process.address, "--type", "phone", "13800138000",
+    local = _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "phone", "13800138000",
                  "--local-digest", "--secret-file", str(secret_file), "--json")
     assert json.loads(local.stdout)["listed"] is True
-    bad = _run("risklist-check", "--server", server_process.address, "--type", "card", "1234")
+    bad = _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "card", "1234")
     assert bad.returncode == 2 and "invalid card identifier" in bad.stderr and "Traceback" not in bad.stderr
     server_process.terminate()
-    dead = _run("risklist-check", "--server", server_process.address, "--type", "card", "4111111111111111",
+    dead = _run("risklist-check", "--insecure",
+                "--server", server_process.address, "--type", "card", "4111111111111111",
                 "--timeout", "2")
     assert dead.returncode == 1 and "UNAVAILABLE" in dead.stderr and "Traceback" not in dead.stderr
 
@@ -60,7 +63,7 @@ def test_sigterm_drains_persists_the_front_and_logs_no_identifier(
 ) -> None:
     """SIGTERM exits 0 after saving the front at the served version; logs carry no raw value."""
     _ingest_phone(server_process, secret)
-    _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000")
+    _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "phone", "138 0013 8000")
     assert server_process.terminate() == 0
     events = [line["event"] for line in server_process.log_lines]
     assert "stop_requested" in events and events[-1] == "stopped"
@@ -82,7 +85,7 @@ def test_restart_catches_the_front_up_from_the_changelog(tmp_path: Path, secret:
     first.terminate(sig=signal.SIGKILL)
     second = start_server(db, secret_file)
     try:
-        result = _run("risklist-check", "--server", second.address, "--type", "phone", PHONE, "--json")
+        result = _run("risklist-check", "--insecure", "--server", second.address, "--type", "phone", PHONE, "--json")
         assert json.loads(result.stdout)["listed"] is True
         assert any(line["event"] == "front_rebuild" or line["event"] == "front_loaded"
                    for line in second.log_lines)
