@@ -134,8 +134,9 @@ def test_clients_without_a_certificate_of_the_network_cannot_connect(network: Ne
     """No client certificate, or one from another CA with a member's CN, fails the TLS handshake on both ports."""
     issue(tmp_path / "other-ca", ["querier", "operator"], days=1)
     ca = (network.dev.certs / "ca.pem").read_bytes()
-    foreign = {partner: ((tmp_path / "other-ca" / f"{partner}.key").read_bytes(),
-                         (tmp_path / "other-ca" / f"{partner}.pem").read_bytes()) for partner in ("querier", "operator")}
+    other = tmp_path / "other-ca"
+    foreign = {partner: ((other / f"{partner}.key").read_bytes(), (other / f"{partner}.pem").read_bytes())
+               for partner in ("querier", "operator")}
     for address, partner in ((network.server.address, "querier"), (network.server.admin_address, "operator")):
         for credentials in (grpc.ssl_channel_credentials(ca),
                             grpc.ssl_channel_credentials(ca, *foreign[partner])):
@@ -162,7 +163,7 @@ def _details(error: grpc.RpcError) -> tuple[error_details_pb2.RetryInfo, error_d
 
 
 def test_request_quota_exhaustion_and_recovery(network: Network) -> None:
-    """Past its burst a partner gets RESOURCE_EXHAUSTED with RetryInfo; another is unaffected; after the delay it works."""
+    """Past its burst a partner gets RESOURCE_EXHAUSTED with RetryInfo; others go on; after the delay it works."""
     check = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.7"))
     with network.dev.channel(network.server.address, "tight") as tight, \
             network.dev.channel(network.server.address, "querier") as other:
