@@ -6,7 +6,11 @@ DEMO   := .demo
 LISTEN ?= 127.0.0.1:50051
 ADMIN  ?= 127.0.0.1:50052
 
-.PHONY: install serve demo-store test lint proto bench bench-quick bench-tools seeds clean
+CERTS  := $(DEMO)/certs
+PARTNERS ?= docs/examples/partners.toml
+DEMO_PARTNER ?= east-harbour-bank
+
+.PHONY: install serve demo-store demo-certs test lint proto bench bench-quick bench-tools seeds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +38,25 @@ demo-store: install $(DEMO)/network.secret
 	  if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then echo "loading $$feed failed ($$rc)"; exit $$rc; fi; \
 	done
 
-serve: demo-store
+# Development certificates for the demo network: a CA, the server, and one client
+# certificate per partner of $(PARTNERS) (the partner id is the certificate's CN).
+$(CERTS)/ca.pem: | install
+	$(BIN)/risklist-admin certs --out $(CERTS) --partner east-harbour-bank --partner jade-river-bank \
+	  --partner north-plains-credit --partner operator
+
+demo-certs: $(CERTS)/ca.pem
+
+serve: demo-store demo-certs
 	@echo
-	@echo "risklist demo server on $(LISTEN) (admin ingest on $(ADMIN)). In another terminal:"
-	@echo "  $(BIN)/risklist-check --server $(LISTEN) --type phone +8613800138000"
+	@echo "risklist demo server on $(LISTEN) (admin ingest on $(ADMIN)), mutual TLS; members in $(PARTNERS)."
+	@echo "In another terminal, as partner $(DEMO_PARTNER):"
+	@echo "  $(BIN)/risklist-check --server $(LISTEN) --ca $(CERTS)/ca.pem --cert $(CERTS)/$(DEMO_PARTNER).pem \\"
+	@echo "    --key $(CERTS)/$(DEMO_PARTNER).key --type phone +8613800138000"
 	@echo
 	RISKLIST_SECRET_FILE=$(DEMO)/network.secret exec $(BIN)/risklist-server \
-	  --db $(DEMO)/db --listen $(LISTEN) --admin-listen $(ADMIN)
+	  --db $(DEMO)/db --listen $(LISTEN) --admin-listen $(ADMIN) \
+	  --tls-cert $(CERTS)/server.pem --tls-key $(CERTS)/server.key --client-ca $(CERTS)/ca.pem \
+	  --partners $(PARTNERS)
 
 test: install
 	$(BIN)/python -m pytest

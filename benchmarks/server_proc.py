@@ -106,6 +106,8 @@ def start_server(db: Path, secret_file: Path, *, workers: int | None = None, thr
     """
     command = [SERVER, "--db", str(db), "--secret-file", str(secret_file), "--listen", "127.0.0.1:0",
                "--admin-listen", "127.0.0.1:0", "--log-format", "json"]
+    if "--insecure-dev" in server_options():
+        command.append("--insecure-dev")  # the harness measures the service, not TLS
     multi = supports_workers()
     if multi:
         command += ["--metrics-listen", "127.0.0.1:0"]

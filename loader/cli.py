@@ -21,6 +21,7 @@ from loader.rejects import Reject, RejectLog
 from loader.server_sink import ServerSink
 from loader.sink import Sink
 from loader.summary import EXIT_FAILED, EXIT_USAGE
+from server.client_tls import CLIENT_TLS_FLAGS, add_client_tls_arguments, client_tls_problem, load_client_tls
 from server.core.errors import RiskListError
 from server.core.secret import SECRET_FILE_ENV, NetworkSecret, load_secret
 from server.core.settings import load_settings
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stream to a running server's admin address (its --admin-listen)")
     parser.add_argument("--secret-file", metavar="FILE",
                         help=f"network secret, hex (default: ${SECRET_FILE_ENV})")
+    add_client_tls_arguments(parser, used_with=" to the --server admin address (a partner certificate with "
+                             "the admin role)")
     parser.add_argument("--config", metavar="FILE",
                         help="settings TOML (retention, default region)")
     parser.add_argument("--format", choices=["csv", "jsonl"], dest="feed_format",
@@ -112,6 +115,12 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
         raise UsageError(f"--source {args.source!r} is not a source id: {SOURCE_ID_RULE}")
     if args.db is None and args.server is None and not args.dry_run:
         raise UsageError("say where to load: --db PATH or --server ADDR")
+    if args.server is not None:
+        problem = client_tls_problem(args)
+        if problem is not None:
+            raise UsageError(f"--server: {problem}")
+    elif args.insecure or any(getattr(args, flag[2:]) is not None for flag in CLIENT_TLS_FLAGS):
+        raise UsageError("--ca, --cert, --key and --insecure go with --server only")
     if not 0.0 <= args.max_reject_ratio <= 1.0:
         raise UsageError("--max-reject-ratio must be between 0 and 1, e.g. 0.05")
     if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
@@ -199,7 +208,8 @@ def _sink(args: argparse.Namespace, secret: NetworkSecret) -> Sink | None:
         return None
     if args.db is not None:
         return DbSink(args.db, secret.fingerprint)
-    return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout)
+    return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout,
+                      tls=load_client_tls(args))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,14 @@ from loader.db_sink import RERUN_HINT
 from loader.errors import SinkError
 from loader.sink import BatchCallback, LoadOutcome
 from loader.spool import Batch
+from server.client_tls import ClientTls, open_channel
 from server.core.mutation import Mutation, Upsert
 from server.ingest import LoadMode
 from server.store.risk_store import ApplyResult
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+TLS_HINT = (" With mutual TLS: do --ca, --cert and --key hold the network's CA and a certificate it issued"
+            " (a failed handshake looks like an unreachable server)?")
 _MODES = {LoadMode.DELTA: pb.LOAD_MODE_DELTA, LoadMode.SNAPSHOT: pb.LOAD_MODE_SNAPSHOT}
 _SHOWN_VIOLATIONS = 3
 
@@ -50,8 +53,11 @@ def mutation_to_proto(mutation: Mutation) -> pb.Mutation:
 class ServerSink:
     """One client stream per load; the server applies each batch atomically as it arrives."""
 
-    def __init__(self, address: str, secret_fingerprint: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, address: str, secret_fingerprint: str, *, connect_timeout: float = 10.0, tls: ClientTls | None = None
+    ) -> None:
         self.description = f"server {address}"
+        self._tls = tls
         self._address = address
         self._secret_fingerprint = secret_fingerprint
         self._connect_timeout = connect_timeout
@@ -59,8 +65,8 @@ class ServerSink:
 
     def open(self) -> None:
         """Connect now, so an unreachable server fails the run before validation starts."""
-        self._channel = grpc.insecure_channel(
-            self._address,
+        self._channel = open_channel(
+            self._address, self._tls,
             options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
         )
@@ -71,7 +77,7 @@ class ServerSink:
             raise SinkError(
                 f"cannot reach a risklist server at {self._address} within "
                 f"{self._connect_timeout:g} s; is risklist-server running, and is this its "
-                "--admin-listen address? Nothing was applied."
+                f"--admin-listen address?{TLS_HINT if self._tls else ''} Nothing was applied."
             ) from None
 
     def load(

@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
 from server.core.digest import DIGEST_SIZE, Digester
 from server.core.enums import Category, EntityType, RiskLevel
 from server.core.errors import InvalidIdentifier, RiskListError
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default="CN", help="default region for phones/IDs (default CN)")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds (default 5)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    add_client_tls_arguments(parser)
     return parser
 
 
@@ -47,12 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     entity_type = EntityType.from_feed_name(args.entity_type)
+    problem = client_tls_problem(args)
+    if problem is not None:
+        parser.error(problem)
     try:
         subject = _subject(args, entity_type)
+        tls = load_client_tls(args)
     except (ValueError, RiskListError) as error:
         parser.error(str(error))
     try:
-        with grpc.insecure_channel(args.server) as channel:
+        with open_channel(args.server, tls) as channel:
             response = pb_grpc.RiskListStub(channel).Check(
                 pb.CheckRequest(subject=subject), timeout=args.timeout
             )
@@ -60,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = error.code()
         print(f"risklist-check: {args.server} answered {code.name}: {error.details()}", file=sys.stderr)
         if code is grpc.StatusCode.UNAVAILABLE:
-            print("  is risklist-server running there? (make serve starts one)", file=sys.stderr)
+            print("  is risklist-server running there (make serve starts one)? With mutual TLS, are --ca, "
+                  "--cert and --key the files the operator issued for this network?", file=sys.stderr)
         return 2 if code is grpc.StatusCode.INVALID_ARGUMENT else 1
     document = verdict_document(response)
     if args.json:

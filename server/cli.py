@@ -8,6 +8,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from server.security import add_security_arguments, security_usage_problem
+
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--metrics-listen counts them all)")
     parser.add_argument("--log-format", choices=["json", "console"],
                         help="default: console on a terminal, JSON lines otherwise")
+    add_security_arguments(parser)
     return parser
 
 
@@ -76,9 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # deadlocked when the handler logged).
     # SIGCHLD too: the supervisor takes it with sigtimedwait to notice a worker that died.
     signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.demo and args.secret_file:
         print("risklist-server: error: --demo and --secret-file exclude each other", file=sys.stderr)
+        return 2
+    problem = security_usage_problem(args)
+    if problem is not None:
+        parser.print_usage(sys.stderr)
+        print(f"risklist-server: error: {problem}", file=sys.stderr)
         return 2
 
     from server.core.errors import RiskListError

@@ -26,6 +26,7 @@ from server.policy_watch import PolicyWatch
 from server.rpc.app import create_admin_server, create_server
 from server.rpc.write_calls import LocalWrites
 from server.rpc.writer_link import create_writer_link
+from server.security import Security
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
@@ -72,7 +73,8 @@ def _report_ready(ready_fd: int, **ports: int) -> None:
 
 
 def run_writer(
-    args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None, run_dir: str
+    args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None, run_dir: str,
+    security: Security,
 ) -> int:
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
     writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
@@ -90,11 +92,12 @@ def run_writer(
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
                 log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries,
-                audit=audit)
+                audit=audit, security=security)
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit,
+                                                                       security=security)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
@@ -106,7 +109,7 @@ def run_writer(
     return 0
 
 
-def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int:
+def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, security: Security) -> int:
     """Serve RiskList from a read replica on the shared port, catching up every few milliseconds."""
     secret = network_secret(args)
     store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
@@ -120,7 +123,8 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
                                              log_every_rpc=args.rpc_log == "all",
-                                             writes=side.writes, entries=side.entries, audit=audit)
+                                             writes=side.writes, entries=side.entries, audit=audit,
+                                             security=security)
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)

@@ -15,6 +15,7 @@ from server.core.policy_file import load_policy
 from server.core.secret import NetworkSecret, load_secret
 from server.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from server.ports import reserve_shared_port, with_port
+from server.security import Security, describe_security, load_security
 from server.supervisor import Child, StartupFailed, StopRequested, Supervisor
 
 log = structlog.get_logger("risklist.server")
@@ -33,6 +34,7 @@ def serve(args: argparse.Namespace) -> int:
     args.startup_policy = load_policy(args.policy) if args.policy else None
     # Created here, once, so a bad directory is one clear error; each worker appends its own segments.
     args.audit_dir = prepare_audit_dir(args.audit_dir or default_audit_dir(args.db))
+    security = load_security(args)
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
@@ -46,7 +48,7 @@ def serve(args: argparse.Namespace) -> int:
             metrics = start_metrics_endpoint(args.metrics_listen)
         supervisor = Supervisor(grace=args.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
         addresses = {"listen": listen, "admin_listen": args.admin_listen}
-        writer, readers = _plan(args, addresses, replicas, run_dir)
+        writer, readers = _plan(args, addresses, replicas, run_dir, security)
         try:
             supervisor.start([[writer], readers])
         except (StartupFailed, StopRequested) as error:
@@ -61,7 +63,8 @@ def serve(args: argparse.Namespace) -> int:
         log.info("serving", listen=listen, port=port, admin_listen=args.admin_listen,
                  admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
                  workers=args.workers, pids={child.name: child.pid for child in supervisor.children},
-                 front=args.front, secret_fingerprint=secret.fingerprint, audit_dir=args.audit_dir)
+                 front=args.front, secret_fingerprint=secret.fingerprint, audit_dir=args.audit_dir,
+                 **describe_security(security))
         code = supervisor.run_until_stopped()
     finally:
         if holder is not None:
@@ -83,7 +86,7 @@ def _secret(args: argparse.Namespace) -> NetworkSecret:
 
 
 def _plan(
-    args: argparse.Namespace, addresses: dict[str, str], replicas: str, run_dir: str
+    args: argparse.Namespace, addresses: dict[str, str], replicas: str, run_dir: str, security: Security
 ) -> tuple[Child, list[Child]]:
     alone = args.workers == 1
 
@@ -93,7 +96,7 @@ def _plan(
 
         set_process_fields(worker="writer", pid=os.getpid())
         return run_writer(args, ready_fd, admin_listen=addresses["admin_listen"],
-                          listen=addresses["listen"] if alone else None, run_dir=run_dir)
+                          listen=addresses["listen"] if alone else None, run_dir=run_dir, security=security)
 
     def reader_main(index: int) -> Child:
         def main(ready_fd: int) -> int:
@@ -104,7 +107,7 @@ def _plan(
             secondary = os.path.join(replicas, f"reader-{index}")
             shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
             return run_reader(args, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
-                                                           args.catch_up_ms / 1000, run_dir))
+                                                           args.catch_up_ms / 1000, run_dir), security=security)
 
         return Child(f"reader-{index}", main)
 

@@ -154,7 +154,8 @@ def run(ctx: Context) -> list[ScenarioResult]:
             idle_from = time.perf_counter()
             time.sleep(ctx.settings.live_idle_seconds)  # the idle window is a fixed length of time
             load_from = time.perf_counter()
-            load = run_loader(feed, ctx.dataset.secret_file, "--server", server.admin_address, source=LIVE_SOURCE)
+            load = run_loader(feed, ctx.dataset.secret_file, "--server", server.admin_address, "--insecure",
+                              source=LIVE_SOURCE)
             acknowledged = time.perf_counter()
         finally:
             probe.stop()

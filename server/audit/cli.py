@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from server.admin_command import Command
 from server.audit.query import BadQuery, Query, matching, parse_subject_key, subject_result
 from server.audit.reader import SegmentProblem, read_directory, segment_paths
 from server.audit.record import AuditRecord
@@ -33,28 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="TIME", help="only records at or after TIME")
     parser.add_argument("--until", metavar="TIME", help="only records before TIME")
     parser.add_argument("--format", choices=["table", "jsonl"], default="table", help="default %(default)s")
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add `audit` to risklist-admin's subcommands; it sets `args.run` to `run` (call it with args)."""
-    parser = subparsers.add_parser(
-        "audit", help="who searched for a subject, or what a partner did, and when",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    parser.set_defaults(run=run)
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry (`python -m server.audit.cli`), the same as `risklist-admin audit`."""
-    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -150,5 +128,12 @@ def _table(records: list[AuditRecord], key: bytes | None, out: TextIO) -> None:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+
+COMMAND = Command(
+    name="audit",
+    help="who searched for a subject, or what a partner did, and when",
+    description=(__doc__ or "") + "\n\n" + EPILOG,
+    add_arguments=add_arguments,
+    run=run,
+)
+

@@ -92,3 +92,29 @@ class NotOwnContribution(RiskListError):
 
 class AuditError(RiskListError):
     """The audit directory cannot be created, written or read."""
+
+
+class NotAuthenticated(RiskListError):
+    """The caller presented no identity this network knows (no certificate, or not a member)."""
+
+
+class NotPermitted(RiskListError):
+    """The caller is a member but lacks the role a method needs."""
+
+    def __init__(self, partner: str, role: str, method: str) -> None:
+        super().__init__(f"partner {partner!r} lacks the {role!r} role that {method} needs; "
+                         "ask the network operator to grant it in the partners file")
+        self.partner = partner
+        self.role = role
+
+
+class QuotaExceeded(RiskListError):
+    """A partner's requests or subjects per second are spent for now; retry after `retry_after` seconds."""
+
+    def __init__(self, partner: str, dimension: str, per_second: float, retry_after: float) -> None:
+        super().__init__(f"partner {partner!r} exceeded its quota of {per_second:g} {dimension} per second; "
+                         f"retry after {retry_after:.3f} s")
+        self.partner = partner
+        self.dimension = dimension
+        self.per_second = per_second
+        self.retry_after = retry_after

@@ -18,9 +18,12 @@ from server.core.errors import RiskListError
 from server.entries import EntryService
 from server.lookup import LookupService
 from server.rpc.admin_servicer import AdminServicer
+from server.rpc.gate import activate
+from server.rpc.guard import GuardedRegistry
 from server.rpc.risklist_servicer import RiskListServicer
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from server.rpc.write_calls import WriteGateway
+from server.security import INSECURE_DEV, Security
 from server.store.risk_store import RiskStore
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -43,9 +46,20 @@ def _new_server(threads: int, reuse_port: bool) -> grpc.Server:
     )
 
 
-def _bind(server: grpc.Server, address: str) -> int:
+def _credentials(security: Security) -> grpc.ServerCredentials | None:
+    """Mutual TLS: the client must present a certificate that chains to the client CA."""
+    if security.tls is None:
+        return None
+    return grpc.ssl_server_credentials([(security.tls.private_key, security.tls.cert_chain)],
+                                       root_certificates=security.tls.client_ca, require_client_auth=True)
+
+
+def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
     try:
-        port = server.add_insecure_port(address)
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
     except RuntimeError as error:
         raise BindError(f"cannot listen on {address}: {error}") from None
     if port == 0:
@@ -63,30 +77,35 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
 
 
 def _serve(
-    address: str, threads: int, service: str, register: Callable[[grpc.Server], None], reuse_port: bool = False
+    address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], security: Security,
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     server = _new_server(threads, reuse_port)
-    register(server)
+    register(GuardedRegistry(server, activate(security)))  # every method checks caller, role and quota first
     health_servicer = _add_health_and_reflection(server, [service])
-    return server, _bind(server, address), health_servicer
+    return server, _bind(server, address, _credentials(security)), health_servicer
 
 
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
+    security: Security = INSECURE_DEV,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
+    `security`: mutual TLS and the partners, or (the default, for tests) plaintext with
+    every caller the development partner; one Security per process.
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
     every lookup is recorded in `audit`.
     Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
     """
     servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit)
-    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
+    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), security,
+                  reuse_port)
 
 
-def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
+def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
     """As the generated add_RiskListServicer_to_server, but BatchCheck and StreamCheck get requests' bytes."""
     handlers = {
         "Check": grpc.unary_unary_rpc_method_handler(
@@ -115,9 +134,11 @@ def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], request_type: 
 
 
 def create_admin_server(
-    address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD
+    address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
+    security: Security = INSECURE_DEV,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The operator's server (Admin ingest, health, reflection), bound but not started; ingests audited."""
+    """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
+    `admin`; ingests audited."""
     servicer = AdminServicer(store, audit=audit)
     return _serve(address, threads, ADMIN_SERVICE,
-                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server))
+                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), security)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
+from server.core.partners import Role
 
-class Role(enum.StrEnum):
-    """What a partner may do (granted per partner in the --partners file)."""
-
-    QUERY = "query"            # Check, BatchCheck, StreamCheck, GetEntry, GetFilter*, ReportOutcome
-    CONTRIBUTE = "contribute"  # Report, Revoke
-    ADMIN = "admin"            # the Admin service
+__all__ = ["DEV_CALLER", "Caller", "Role", "caller_of", "charge_subjects", "install"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +21,46 @@ class Caller:
 
 
 DEV_CALLER = Caller(partner="dev", roles=frozenset(Role))
-"""Every caller of a plaintext --insecure-dev server (until mTLS lands: every caller)."""
+"""Every caller of a plaintext --insecure-dev server: partner id `dev`, every role, no quota."""
+
+
+class Authenticator(Protocol):
+    """What this process's servers use to tell callers apart (server.rpc.gate.Gate)."""
+
+    def caller(self, context: grpc.ServicerContext) -> Caller: ...
+
+    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None: ...
+
+
+class _Development:
+    def caller(self, context: grpc.ServicerContext) -> Caller:
+        return DEV_CALLER
+
+    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:
+        return None
+
+
+_current: Authenticator = _Development()
+
+
+def install(authenticator: Authenticator) -> None:
+    """Make `authenticator` answer caller_of and charge_subjects in this process (create_server does)."""
+    global _current
+    _current = authenticator
 
 
 def caller_of(context: grpc.ServicerContext) -> Caller:
-    """The partner behind this RPC (placeholder until mutual TLS: the development caller)."""
-    return DEV_CALLER
+    """The partner behind this RPC: from the verified client certificate's CN, or DEV_CALLER in --insecure-dev.
+
+    Raises NotAuthenticated for a certificate of no member (the method wrapper refused such
+    calls already, so a servicer never sees that).
+    """
+    return _current.caller(context)
+
+
+def charge_subjects(context: grpc.ServicerContext, count: int) -> None:
+    """Charge `count` subjects to the caller's subjects-per-second quota; QuotaExceeded if spent.
+
+    Call it once the request is parsed and before the lookup work (BatchCheck, StreamCheck).
+    """
+    _current.charge_subjects(context, count)

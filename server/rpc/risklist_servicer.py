@@ -15,7 +15,7 @@ from server.core.errors import InvalidSubject, InvalidSubjects
 from server.core.subject import Subject
 from server.entries import EntryService
 from server.lookup import LookupService
-from server.rpc.caller import caller_of
+from server.rpc.caller import caller_of, charge_subjects
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.convert_contributions import entry_to_proto
 from server.rpc.request_id import new_request_id
@@ -84,7 +84,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             audit = rpc.audit(caller_of(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                response = self._batch(request, audit)
+                response = self._batch(request, audit, context)
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
@@ -102,7 +102,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 audit = rpc.audit(partner, new_request_id())
                 try:
                     require_time_left(context)
-                    response = self._batch(request, audit)
+                    response = self._batch(request, audit, context)
                 except InvalidSubjects as error:
                     located = InvalidSubjects(
                         [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
@@ -172,17 +172,20 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 continue
         return keys
 
-    def _batch(self, request: bytes, audit: AuditEntry) -> pb.BatchCheckResponse:
-        """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits."""
+    def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
+        """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits; the
+        subjects are charged to the caller's quota before any is looked up."""
         packed = packed_digest_keys(request)
         if packed is not None:
             keys = split_keys(packed)
+            charge_subjects(context, len(keys))
             audit.keys = packed  # as stored: no join per batch
         else:
             try:
                 message = pb.BatchCheckRequest.FromString(request)
             except DecodeError:
                 raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+            charge_subjects(context, len(message.subjects))
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
             audit.keys = keys
         hits, version = self._lookup.check_keys(keys)

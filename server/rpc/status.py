@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NoReturn
 
 import grpc
@@ -11,7 +12,10 @@ from grpc_status import rpc_status
 from server.core.errors import (
     BatchTooLarge,
     InvalidSubjects,
+    NotAuthenticated,
     NotOwnContribution,
+    NotPermitted,
+    QuotaExceeded,
     RiskListError,
     SecretMismatch,
     StoreError,
@@ -52,6 +56,12 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _bad_request(str(error), [("subjects", str(error))])
     if isinstance(error, SecretMismatch):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    if isinstance(error, NotAuthenticated):
+        return status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=str(error))
+    if isinstance(error, NotPermitted):
+        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
+    if isinstance(error, QuotaExceeded):
+        return _quota_exhausted(error)
     if isinstance(error, StoreError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"store unavailable: {error}")
     if isinstance(error, RiskListError):
@@ -68,6 +78,21 @@ def _bad_request(message: str, violations: list[tuple[str, str]]) -> status_pb2.
     )
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message)
     status.details.add().Pack(detail)
+    return status
+
+
+def _quota_exhausted(error: QuotaExceeded) -> status_pb2.Status:
+    """RESOURCE_EXHAUSTED with google.rpc.RetryInfo (when to retry) and QuotaFailure (which quota)."""
+    status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(error))
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromNanoseconds(max(1_000_000, math.ceil(error.retry_after * 1000) * 1_000_000))
+    status.details.add().Pack(retry)
+    status.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
+        error_details_pb2.QuotaFailure.Violation(
+            subject=f"partner:{error.partner}",
+            description=f"{error.dimension}_per_second: {error.per_second:g} (see docs/api.md, quotas)",
+        )
+    ]))
     return status
 
 

@@ -351,7 +351,7 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path, secret_file: Path) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
-    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", f"127.0.0.1:{port}",
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", f"127.0.0.1:{port}", "--insecure",
                         "--secret-file", secret_file, "--connect-timeout", "0.5")
     assert result.returncode == 1
     assert f"cannot reach a risklist server at 127.0.0.1:{port}" in result.stderr

@@ -49,7 +49,7 @@ def test_loads_through_the_server_are_seen_without_restart(
                  "level": "critical", "reported_at": "2026-03-01T08:00:00+08:00"}
     rows = generated_rows(30) + [phone_row]
     delta = write_csv(tmp_path / "delta.csv", rows)
-    args = ("--source", "bank-a", "--server", admin, "--secret-file", secret_file, "--batch-size", "7")
+    args = ("--source", "bank-a", "--server", admin, "--insecure", "--secret-file", secret_file, "--batch-size", "7")
     first = run_loader(tmp_path, delta, *args)
     assert first.returncode == 0, first.stderr
     assert summary(first)["added"] == 31
@@ -81,7 +81,7 @@ def test_load_under_another_secret_is_refused(tmp_path: Path, server: ServerProc
     other = tmp_path / "other.secret"
     other.write_text(secrets.token_hex(32))
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
-    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", server.admin_address,
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", server.admin_address, "--insecure",
                         "--secret-file", other)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "FAILED_PRECONDITION" in result.stderr and "another network secret" in result.stderr

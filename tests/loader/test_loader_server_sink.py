@@ -116,7 +116,8 @@ def test_cli_loads_through_the_server(
     servicer, address = admin
     rows = generated_rows(5)
     feed = write_csv(tmp_path / "feed.csv", rows)
-    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--secret-file", secret_file,
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--insecure",
+                        "--secret-file", secret_file,
                         "--batch-size", "2")
     assert result.returncode == 0, result.stderr
     assert "list_version 77" in result.stdout and "added 5" in result.stdout
@@ -133,7 +134,8 @@ def test_cli_reports_a_server_refusal(
     servicer, address = admin
     servicer.refuse_batch = 1
     feed = write_csv(tmp_path / "feed.csv", generated_rows(5))
-    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--secret-file", secret_file)
+    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--insecure",
+                        "--secret-file", secret_file)
     assert result.returncode == 1
     assert "answered INVALID_ARGUMENT: 1 invalid subject(s) [requests[1].batch.mutations[0].digest" in result.stderr
     assert "Traceback" not in result.stderr

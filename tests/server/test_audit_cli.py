@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import pytest
 
-from server.audit.cli import register
 from server.audit.reader import segment_paths
 from server.audit.trail import AuditTrail
 from tests.support.audit_cli import audit_jsonl, run_audit
@@ -138,13 +136,3 @@ def test_records_are_durable_within_the_commit_interval(tmp_path: Path) -> None:
             time.sleep(0.01)
     finally:
         trail.close()
-
-
-def test_register_adds_the_audit_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An admin CLI that registers the command parses `audit ...` and runs it via args.run."""
-    _trail(tmp_path)
-    parser = argparse.ArgumentParser(prog="risklist-admin")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["audit", "--dir", str(tmp_path), "--partner", "bank-c", "--format", "jsonl"])
-    assert args.run(args) == 0
-    assert '"method": "Ingest"' in capsys.readouterr().out

@@ -101,7 +101,8 @@ def test_server_refuses_an_unusable_audit_directory(tmp_path: Path, secret_file:
     blocker.write_text("a file, not a directory")
     result = subprocess.run(
         [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--secret-file", str(secret_file),
-         "--audit-dir", str(blocker), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1"],
+         "--audit-dir", str(blocker), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1",
+         "--insecure-dev"],
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1 and str(blocker) in result.stderr and "--audit-dir" in result.stderr
     assert "Traceback" not in result.stderr

@@ -140,7 +140,8 @@ def test_a_broken_policy_file_is_a_start_up_error(tmp_path: Path, secret_file: P
     policy.write_text(POLICY.replace('min_level = "high"', 'min_level = "hgh"'))
     result = subprocess.run(
         [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--secret-file", str(secret_file),
-         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1", "--policy", str(policy)],
+         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1", "--policy", str(policy),
+         "--insecure-dev"],
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=dict(os.environ))
     assert result.returncode == 1
     assert f"policy file {policy}, line 9: rule 2: min_level: unknown level 'hgh'" in result.stderr

@@ -31,12 +31,14 @@ def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: s
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
     """After an ingest through the admin address, risklist-check --json shows the verdict."""
     _ingest_phone(server_process, secret)
-    result = _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
+    result = _run("risklist-check", "--insecure",
+                  "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["listed"] is True and document["level"] == "high"
     assert document["categories"] == ["telecom_fraud"] and document["list_version"] == 1
-    human = _run("risklist-check", "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
+    human = _run("risklist-check", "--insecure",
+                 "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
     assert human.stdout.startswith("LISTED")
 
 
@@ -44,13 +46,14 @@ def test_check_cli_local_digest_and_errors(server_process: ServerProcess, secret
                                           secret_file: Path) -> None:
     """--local-digest gives the same answer; an invalid value and a dead server exit non-zero clearly."""
     _ingest_phone(server_process, secret)
-    local = _run("risklist-check", "--server", server_process.address, "--type", "phone", "13800138000",
+    local = _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "phone", "13800138000",
                  "--local-digest", "--secret-file", str(secret_file), "--json")
     assert json.loads(local.stdout)["listed"] is True
-    bad = _run("risklist-check", "--server", server_process.address, "--type", "card", "1234")
+    bad = _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "card", "1234")
     assert bad.returncode == 2 and "invalid card identifier" in bad.stderr and "Traceback" not in bad.stderr
     server_process.terminate()
-    dead = _run("risklist-check", "--server", server_process.address, "--type", "card", "4111111111111111",
+    dead = _run("risklist-check", "--insecure",
+                "--server", server_process.address, "--type", "card", "4111111111111111",
                 "--timeout", "2")
     assert dead.returncode == 1 and "UNAVAILABLE" in dead.stderr and "Traceback" not in dead.stderr
 
@@ -60,7 +63,7 @@ def test_sigterm_drains_persists_the_front_and_logs_no_identifier(
 ) -> None:
     """SIGTERM exits 0 after saving the front at the served version; logs carry no raw value."""
     _ingest_phone(server_process, secret)
-    _run("risklist-check", "--server", server_process.address, "--type", "phone", "138 0013 8000")
+    _run("risklist-check", "--insecure", "--server", server_process.address, "--type", "phone", "138 0013 8000")
     assert server_process.terminate() == 0
     events = [line["event"] for line in server_process.log_lines]
     assert "stop_requested" in events and events[-1] == "stopped"
@@ -82,7 +85,7 @@ def test_restart_catches_the_front_up_from_the_changelog(tmp_path: Path, secret:
     first.terminate(sig=signal.SIGKILL)
     second = start_server(db, secret_file)
     try:
-        result = _run("risklist-check", "--server", second.address, "--type", "phone", PHONE, "--json")
+        result = _run("risklist-check", "--insecure", "--server", second.address, "--type", "phone", PHONE, "--json")
         assert json.loads(result.stdout)["listed"] is True
         assert any(line["event"] == "front_rebuild" or line["event"] == "front_loaded"
                    for line in second.log_lines)
@@ -94,7 +97,7 @@ def test_server_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     """No --secret-file, no environment variable, no --demo: a clear refusal, exit 1."""
     env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
     result = _run("risklist-server", "--db", str(tmp_path / "db"), "--listen", "127.0.0.1:0",
-                  "--admin-listen", "127.0.0.1:0", env=env)
+                  "--admin-listen", "127.0.0.1:0", "--insecure-dev", env=env)
     assert result.returncode == 1
     assert "no network secret" in result.stderr and "--secret-file" in result.stderr
     assert "Traceback" not in result.stderr
@@ -109,14 +112,14 @@ def test_server_reads_the_secret_file_from_the_environment(tmp_path: Path, secre
     other.write_text(NetworkSecret(os.urandom(32)).key.hex())
     env = dict(os.environ, RISKLIST_SECRET_FILE=str(other))
     result = _run("risklist-server", "--db", str(db), "--listen", "127.0.0.1:0", "--admin-listen",
-                  "127.0.0.1:0", env=env)
+                  "127.0.0.1:0", "--insecure-dev", env=env)
     assert result.returncode == 1 and "another network secret" in result.stderr
 
 
 def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_process: ServerProcess) -> None:
     """A second server on the same port fails clearly instead of sharing it."""
     result = _run("risklist-server", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file),
-                  "--listen", server_process.address, "--admin-listen", "127.0.0.1:0")
+                  "--listen", server_process.address, "--admin-listen", "127.0.0.1:0", "--insecure-dev")
     assert result.returncode == 1 and "cannot listen on" in result.stderr
 
 
@@ -125,7 +128,7 @@ def test_demo_mode_starts_with_a_loud_warning(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
     process = subprocess.Popen(
         [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--demo", "--listen", "127.0.0.1:0",
-         "--admin-listen", "127.0.0.1:0", "--log-format", "json"],
+         "--admin-listen", "127.0.0.1:0", "--log-format", "json", "--insecure-dev"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
     )
     assert process.stderr is not None

@@ -185,7 +185,7 @@ def test_worker_groups_never_share_a_port(tmp_path: Path, secret_file: Path, two
         result = subprocess.run(
             [str(BIN / "risklist-server"), "--db", str(tmp_path / f"other-{workers}"), "--secret-file",
              str(secret_file), "--listen", two_workers.address, "--admin-listen", "127.0.0.1:0",
-             "--workers", workers],
+             "--workers", workers, "--insecure-dev"],
             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert result.returncode == 1 and "cannot listen on" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.client_tls import ClientTls, open_channel
 from server.core.digest import Digester
 from server.core.enums import EntityType
 from server.core.secret import NetworkSecret
@@ -14,8 +14,13 @@ from server.core.secret import NetworkSecret
 PHONE = "+8613800138000"
 
 
-def ingest_phone(admin_address: str, secret: NetworkSecret, raw_canonical: str = PHONE) -> int:
-    """List one phone number (canonical form) as telecom fraud; return the acknowledged list version."""
+def ingest_phone(
+    admin_address: str, secret: NetworkSecret, raw_canonical: str = PHONE, *, tls: ClientTls | None = None
+) -> int:
+    """List one phone number (canonical form) as telecom fraud; return the acknowledged list version.
+
+    `tls`: an admin partner's files for a mutual-TLS server (None: plaintext, --insecure-dev).
+    """
     digest = Digester(secret).digest(EntityType.PHONE, raw_canonical)
     requests = [
         pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA,
@@ -25,6 +30,6 @@ def ingest_phone(admin_address: str, secret: NetworkSecret, raw_canonical: str =
             category=pb.CATEGORY_TELECOM_FRAUD, level=pb.RISK_LEVEL_HIGH,
             reported_at=Timestamp(seconds=1_760_000_000), expires_at=Timestamp(seconds=4_000_000_000))])),
     ]
-    with grpc.insecure_channel(admin_address) as channel:
+    with open_channel(admin_address, tls) as channel:
         response: pb.IngestResponse = pb_grpc.AdminStub(channel).Ingest(iter(requests), timeout=10)
     return int(response.list_version)

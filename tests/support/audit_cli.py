@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-AUDIT_COMMAND = [sys.executable, "-m", "server.audit.cli"]
-"""The same parser and code as `risklist-admin audit` (one place to switch to the console script)."""
+AUDIT_COMMAND = [str(Path(sys.executable).parent / "risklist-admin"), "audit"]
+"""`risklist-admin audit`, as an operator runs it."""
 
 
 def run_audit(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,20 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+@dataclass(frozen=True)
+class MutualTls:
+    """The files of a mutual-TLS server: its certificate and key, the client CA, the partners file."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+    partners: Path
+
+    def flags(self) -> tuple[str, ...]:
+        return ("--tls-cert", str(self.cert), "--tls-key", str(self.key), "--client-ca", str(self.client_ca),
+                "--partners", str(self.partners))
+
+
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[str]
@@ -69,16 +83,28 @@ class ServerProcess:
         return code
 
 
-def start_server(db: Path, secret_file: Path, *extra: str) -> ServerProcess:
+AUTH_FLAGS = ("--insecure-dev", "--tls-cert", "--tls-key", "--client-ca", "--partners")
+
+
+def start_server(db: Path, secret_file: Path, *extra: str, tls: MutualTls | None = None) -> ServerProcess:
     """Start risklist-server on free loopback ports; return once it logs that it is serving.
 
     One worker unless `extra` says --workers: a write acknowledged by the admin call is then
     visible to the very next check (with several workers, within the catch-up interval).
+    Plaintext (--insecure-dev) unless `tls` gives certificates and a partners file, or
+    `extra` has authentication flags of its own.
     """
     workers = () if "--workers" in extra else ("--workers", "1")
+    if tls is not None:
+        auth: tuple[str, ...] = tls.flags()
+    elif any(flag in extra for flag in AUTH_FLAGS):
+        auth = ()
+    else:
+        auth = ("--insecure-dev",)
     process = subprocess.Popen(
         [str(BIN / "risklist-server"), "--db", str(db), "--secret-file", str(secret_file),
-         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", *workers, *extra],
+         "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-format", "json", *workers, *auth,
+         *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
