@@ -22,6 +22,7 @@ from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
 from server.lookup import LookupService, RecordReader
 from server.rpc.app import create_admin_server, create_server
+from server.store.filter_export import FilterExport, FilterSource
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
@@ -58,6 +59,11 @@ def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: Netwo
     return LookupService(store, resolver, max_batch=settings.max_batch)
 
 
+def _filter_export(args: argparse.Namespace, store: FilterSource) -> FilterExport:
+    settings = load_settings(args.config)
+    return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed)
+
+
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -75,7 +81,7 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all")
+                log_every_rpc=args.rpc_log == "all", filters=_filter_export(args, store))
             servers.append((server, health))
         admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
         servers.append((admin, admin_health))
@@ -98,7 +104,8 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan) -> int
     try:
         server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
                                              threads=args.threads, reuse_port=True,
-                                             log_every_rpc=args.rpc_log == "all")
+                                             log_every_rpc=args.rpc_log == "all",
+                                             filters=_filter_export(args, store))
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)

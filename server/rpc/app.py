@@ -16,6 +16,7 @@ from server.lookup import LookupService
 from server.rpc.admin_servicer import AdminServicer
 from server.rpc.risklist_servicer import RiskListServicer
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
+from server.store.filter_export import FilterExport
 from server.store.risk_store import RiskStore
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -67,14 +68,16 @@ def _serve(
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
+    filters: FilterExport | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
-    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
+    without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
+    `filters` serves GetFilter/GetFilterUpdates (without it they are UNIMPLEMENTED).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc, filters=filters)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
 
 
@@ -90,6 +93,12 @@ def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
         "StreamCheck": grpc.stream_stream_rpc_method_handler(
             servicer.StreamCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
+        "GetFilter": grpc.unary_stream_rpc_method_handler(
+            servicer.GetFilter, request_deserializer=pb.GetFilterRequest.FromString,
+            response_serializer=pb.FilterChunk.SerializeToString),
+        "GetFilterUpdates": grpc.unary_stream_rpc_method_handler(
+            servicer.GetFilterUpdates, request_deserializer=pb.GetFilterUpdatesRequest.FromString,
+            response_serializer=pb.FilterUpdate.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)

@@ -12,10 +12,12 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from server.core.errors import InvalidSubjects
 from server.core.verdict import Verdict
 from server.lookup import LookupService
+from server.rpc import filter_stream
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.rpc_log import RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from server.rpc.wire_batch import digest_keys
+from server.store.filter_export import FilterExport
 
 
 def require_time_left(context: grpc.ServicerContext) -> None:
@@ -28,11 +30,14 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 
 class RiskListServicer(pb_grpc.RiskListServicer):
-    """Check, BatchCheck, StreamCheck."""
+    """Check, BatchCheck, StreamCheck; GetFilter and GetFilterUpdates (server.rpc.filter_stream)."""
 
-    def __init__(self, lookup: LookupService, *, log_success: bool = True) -> None:
+    def __init__(
+        self, lookup: LookupService, *, log_success: bool = True, filters: FilterExport | None = None
+    ) -> None:
         self._lookup = lookup
         self._log_success = log_success
+        self._filters = filters
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         with RpcLog("Check", log_success=self._log_success) as rpc:
@@ -79,6 +84,20 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                     abort(context, error)
                 rpc.hits += len(response.hits)
                 yield response
+
+    def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
+        return filter_stream.get_filter(self._filter_export(context), context, log_success=self._log_success)
+
+    def GetFilterUpdates(
+        self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.FilterUpdate]:
+        return filter_stream.get_filter_updates(
+            self._filter_export(context), request, context, log_success=self._log_success)
+
+    def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
+        if self._filters is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server does not distribute the partner filter")
+        return self._filters
 
     def _batch(self, request: bytes) -> tuple[pb.BatchCheckResponse, int]:
         """The response to one BatchCheckRequest's bytes, and how many subjects it held."""
