@@ -94,6 +94,20 @@ class BlockedBloom:
         self.added = added
         """Keys added (re-adds counted again): an upper bound on distinct keys, for sizing."""
 
+    @classmethod
+    def from_words(cls, words: array[int], added: int = 0) -> BlockedBloom:
+        """Take over `words`, filled with array.frombytes from little-endian data (no copy)."""
+        bloom = cls(1)
+        if _BIG_ENDIAN:
+            words.byteswap()
+        count = len(words)
+        if count < 1 or count & (count - 1):
+            raise ValueError(f"word_count must be a power of two, not {count}")
+        bloom._words = words
+        bloom._word_mask = count - 1
+        bloom.added = added
+        return bloom
+
     @property
     def word_count(self) -> int:
         return len(self._words)

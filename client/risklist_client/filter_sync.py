@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -144,7 +145,8 @@ class FilterSync:
         """GetFilter, verified: algorithm and layout known, length and SHA-256 as announced."""
         stream = self._stub.GetFilter(pb.GetFilterRequest(), timeout=self._download_deadline)
         header: pb.FilterHeader | None = None
-        data = bytearray()
+        words: array[int] = array("Q")  # filled chunk by chunk: the filter is held once, never copied
+        received = 0
         digest = hashlib.sha256()
         trailer: pb.FilterTrailer | None = None
         for chunk in stream:
@@ -153,20 +155,21 @@ class FilterSync:
                 header = chunk.header
                 _check_parameters(header)
             elif part == "data":
-                if header is None or len(data) + len(chunk.data) > header.total_bytes:
-                    raise FilterError("filter data arrived before its header or beyond its announced size")
-                data += chunk.data
+                if header is None or received + len(chunk.data) > header.total_bytes or len(chunk.data) % 8:
+                    raise FilterError("filter data arrived before its header, beyond its size or not in whole words")
+                words.frombytes(chunk.data)
+                received += len(chunk.data)
                 digest.update(chunk.data)
             elif part == "trailer":
                 trailer = chunk.trailer
-        if header is None or trailer is None or len(data) != header.total_bytes:
+        if header is None or trailer is None or received != header.total_bytes:
             raise FilterError("the filter stream ended early (no header, no trailer or missing data)")
         if digest.digest() != trailer.sha256:
             self._counters.add(checksum_mismatches=1)
             raise ChecksumMismatch("the downloaded filter's SHA-256 does not match its trailer; downloading again")
-        bloom = BlockedBloom(header.parameters.word_count, bytes(data), header.key_count)
+        bloom = BlockedBloom.from_words(words, header.key_count)
         self._counters.add(filter_downloads=1)
-        log.info("risklist filter downloaded: version %d, %d bytes, %d keys", header.version, len(data),
+        log.info("risklist filter downloaded: version %d, %d bytes, %d keys", header.version, received,
                  header.key_count)
         return LocalFilter(bloom, header.version)
 
