@@ -16,8 +16,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed: pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ./client -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -62,7 +62,7 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check server loader tests benchmarks seeds
+	$(BIN)/ruff check server loader client tests benchmarks seeds
 	$(BIN)/mypy
 
 proto: install
@@ -80,12 +80,12 @@ BENCH_ENTRIES ?= 10M
 BENCH_RUNS ?= 3
 BENCH_ARGS ?=
 bench: install bench-tools
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet -e ./client -e '.[bench]'
 	$(BIN)/python -m benchmarks.harness --entries $(BENCH_ENTRIES) --runs $(BENCH_RUNS) $(BENCH_ARGS)
 
 # The same scenarios on a 200k-entry store, 1 run, short measurements (< 3 minutes); *.quick.* outputs.
 bench-quick: install bench-tools
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet -e ./client -e '.[bench]'
 	$(BIN)/python -m benchmarks.harness --quick
 
 seeds: install

@@ -27,7 +27,7 @@ from benchmarks.loadgen import ClientPool
 from benchmarks.machine import describe_machine
 from benchmarks.report import render
 from benchmarks.results import RESULTS_DIR, ScenarioResult, document, merge_runs, write_json
-from benchmarks.scenarios import batch, bulk_load, check, inprocess, live_load, stream
+from benchmarks.scenarios import batch, bulk_load, check, inprocess, live_load, partner, stream
 from benchmarks.server_proc import supports_workers
 from benchmarks.targets import check_targets
 
@@ -38,6 +38,7 @@ SCENARIOS: dict[str, Callable[[Context], list[ScenarioResult]]] = {
     "batch": batch.run,
     "stream": stream.run,
     "live_load": live_load.run,
+    "partner": partner.run,
 }
 RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 BEGIN, END = "<!-- harness:begin -->", "<!-- harness:end -->"
@@ -93,6 +94,9 @@ taken within one run, so the noise of this shared 2-core machine hits both sides
   subjects through `risklist-load --server` (the admin port); the latency bump is during/idle;
   then, from the loader's exit (its acknowledgement), every sampled new subject is polled by
   BatchCheck on 8 connections until LISTED on all of them.
+- **partner**: one application thread calling the SDK's `check(type, raw value)` in a closed loop
+  on the query stream: with the local pre-screen filter (after its download), without it (every
+  check a Check RPC), and redis-py GET of the same keys (precomputed digests) from the same thread.
 - CPU per process and peak RSS come from /proc (server: supervisor, writer and each worker;
   redis-server; the loader via wait4).
 """

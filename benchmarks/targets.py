@@ -58,6 +58,10 @@ TARGETS: tuple[Target, ...] = (
     Target("Bulk load rows/s ÷ redis-py pipelined SET keys/s", _path("bulk_load", "ratio", "vs redis pipelined SET"),
            2.5),
     Target("Bulk load peak RSS, MiB", _path("bulk_load", "extra", "loader", "peak_rss_mib"), 1536, at_least=False),
+    Target("Partner check() with pre-screen, checks/s ÷ redis-py GET (99% misses, one thread)",
+           _path("partner.check", "ratio", "vs redis GET"), 10.0),
+    Target("Partner check() with pre-screen, p99 ms", _path("partner.check", "latency_ms", "p99"), 1.0,
+           at_least=False),
     Target("Acknowledged load visible on every connection, slowest of the sample, ms",
            _path("live_load.ingest", "extra", "visible_ms", "max"), 100, at_least=False),
 )

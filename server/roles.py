@@ -27,6 +27,7 @@ from server.rpc.app import create_admin_server, create_server
 from server.rpc.write_calls import LocalWrites
 from server.rpc.writer_link import create_writer_link
 from server.security import Security
+from server.store.filter_export import FilterExport, FilterSource
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
@@ -67,6 +68,11 @@ def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: Netwo
     return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current)
 
 
+def _filter_export(args: argparse.Namespace, store: FilterSource) -> FilterExport:
+    settings = load_settings(args.config)
+    return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed)
+
+
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -92,7 +98,7 @@ def run_writer(
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
                 log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries,
-                audit=audit, security=security)
+                audit=audit, security=security, filters=_filter_export(args, store))
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
@@ -124,7 +130,7 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, sec
                                              threads=args.threads, reuse_port=True,
                                              log_every_rpc=args.rpc_log == "all",
                                              writes=side.writes, entries=side.entries, audit=audit,
-                                             security=security)
+                                             security=security, filters=_filter_export(args, store))
         follower.start()
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)

@@ -1,19 +1,14 @@
-"""Every exception the core raises, in one leaf module."""
+"""Every exception the core raises, in one leaf module (the shared ones come from risklist_client)."""
 
 from __future__ import annotations
 
+# The errors the shared normaliser, digests and secret raise live with them in the SDK.
+from risklist_client.errors import InvalidIdentifier, RiskListError, SecretError
 
-class RiskListError(Exception):
-    """Base class of every error risklist raises on purpose."""
-
-
-class InvalidIdentifier(RiskListError):
-    """A raw identifier could not be normalised: which type, and why."""
-
-    def __init__(self, entity_type: str, reason: str) -> None:
-        super().__init__(f"invalid {entity_type} identifier: {reason}")
-        self.entity_type = entity_type
-        self.reason = reason
+__all__ = [
+    "BatchTooLarge", "ConfigError", "InvalidIdentifier", "InvalidRecord", "InvalidSubject", "InvalidSubjects",
+    "RiskListError", "SecretError", "SecretMismatch", "StoreError",
+]
 
 
 class InvalidSubject(RiskListError):
@@ -35,10 +30,6 @@ class BatchTooLarge(RiskListError):
         )
         self.size = size
         self.maximum = maximum
-
-
-class SecretError(RiskListError):
-    """The network secret is missing, unreadable or malformed."""
 
 
 class SecretMismatch(RiskListError):

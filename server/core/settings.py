@@ -1,4 +1,5 @@
-"""Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep."""
+"""Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep,
+partner filter sizing."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ class Settings:
     expiry_sweep_slice: int = 10_000
     """Records the expiry sweep reads per slice."""
 
+    filter_bits_per_key: int = 16
+    """Partner filter (GetFilter): bits of filter per listed key; docs/client.md gives bytes per entry."""
+    filter_max_removed: int = 100_000
+    """GetFilterUpdates says reset when more keys than this were unlisted since the client's version."""
+
     def retention_seconds(self, category: Category) -> int:
         """How long a contribution of `category` counts when the feed gives no expiry."""
         return self.retention_days[category] * DAY_SECONDS
@@ -63,7 +69,8 @@ def load_settings(path: str | Path | None) -> Settings:
 
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
-    known = {"default_region", "max_batch", "retention_days", *_CONTRIBUTION_KEYS}
+    known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
+             *_CONTRIBUTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -85,7 +92,14 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
         if not (_is_whole(days) and 1 <= days <= 36_500):
             raise ConfigError(f"{origin}: retention_days.{name} must be whole days from 1 to 36500")
         retention[category] = days
+    bits_per_key = document.get("filter_bits_per_key", 16)
+    if not (_is_whole(bits_per_key) and 4 <= bits_per_key <= 64):
+        raise ConfigError(f"{origin}: filter_bits_per_key must be a whole number from 4 to 64 (default 16)")
+    max_removed = document.get("filter_max_removed", 100_000)
+    if not (_is_whole(max_removed) and 0 <= max_removed <= 1_000_000_000):
+        raise ConfigError(f"{origin}: filter_max_removed must be a whole number from 0 to 1000000000")
     return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
+                    filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
                     **_contribution_settings(document, origin))
 
 

@@ -24,6 +24,7 @@ from server.rpc.risklist_servicer import RiskListServicer
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from server.rpc.write_calls import WriteGateway
 from server.security import INSECURE_DEV, Security
+from server.store.filter_export import FilterExport
 from server.store.risk_store import RiskStore
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -89,7 +90,7 @@ def _serve(
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
-    security: Security = INSECURE_DEV,
+    security: Security = INSECURE_DEV, filters: FilterExport | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -99,8 +100,10 @@ def create_server(
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
     every lookup is recorded in `audit`.
     Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
+    `filters` serves GetFilter/GetFilterUpdates (without it they are UNIMPLEMENTED).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit)
+    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit,
+                                filters=filters)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), security,
                   reuse_port)
 
@@ -120,6 +123,12 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
         **_unary(servicer.Report, pb.ReportRequest, pb.ReportResponse),
         **_unary(servicer.Revoke, pb.RevokeRequest, pb.RevokeResponse),
         **_unary(servicer.GetEntry, pb.GetEntryRequest, pb.GetEntryResponse),
+        "GetFilter": grpc.unary_stream_rpc_method_handler(
+            servicer.GetFilter, request_deserializer=pb.GetFilterRequest.FromString,
+            response_serializer=pb.FilterChunk.SerializeToString),
+        "GetFilterUpdates": grpc.unary_stream_rpc_method_handler(
+            servicer.GetFilterUpdates, request_deserializer=pb.GetFilterUpdatesRequest.FromString,
+            response_serializer=pb.FilterUpdate.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)

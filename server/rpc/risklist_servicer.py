@@ -15,6 +15,7 @@ from server.core.errors import InvalidSubject, InvalidSubjects
 from server.core.subject import Subject
 from server.entries import EntryService
 from server.lookup import LookupService
+from server.rpc import filter_stream
 from server.rpc.caller import caller_of, charge_subjects
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from server.rpc.convert_contributions import entry_to_proto
@@ -23,6 +24,7 @@ from server.rpc.rpc_log import AuditEntry, RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from server.rpc.wire_batch import packed_digest_keys, split_keys
 from server.rpc.write_calls import ResponseT, WriteGateway
+from server.store.filter_export import FilterExport
 
 
 def _count(audit: AuditEntry) -> int:
@@ -40,7 +42,8 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 
 class RiskListServicer(pb_grpc.RiskListServicer):
-    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry."""
+    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry; GetFilter and
+    GetFilterUpdates (server.rpc.filter_stream)."""
 
     def __init__(
         self,
@@ -50,12 +53,14 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         writes: WriteGateway | None = None,
         entries: EntryService | None = None,
         audit: AuditSink = DISCARD,
+        filters: FilterExport | None = None,
     ) -> None:
         self._lookup = lookup
         self._log_success = log_success
         self._writes = writes
         self._entries = entries
         self._audit = audit
+        self._filters = filters
 
     def _rpc(self, method: str) -> RpcLog:
         return RpcLog(method, log_success=self._log_success, audit=self._audit)
@@ -116,6 +121,20 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.hits += len(response.hits)
                 rpc.answered()  # audited before the answer leaves
                 yield response
+
+    def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
+        return filter_stream.get_filter(self._filter_export(context), context, self._rpc("GetFilter"))
+
+    def GetFilterUpdates(
+        self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.FilterUpdate]:
+        return filter_stream.get_filter_updates(
+            self._filter_export(context), request, context, self._rpc("GetFilterUpdates"))
+
+    def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
+        if self._filters is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server does not distribute the partner filter")
+        return self._filters
 
     def Report(self, request: pb.ReportRequest, context: grpc.ServicerContext) -> pb.ReportResponse:
         return self._write("Report", request, pb.ReportResponse, [report.subject for report in request.reports],

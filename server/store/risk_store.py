@@ -191,16 +191,19 @@ class RiskStore(StoreReads):
 
         `front` must hold every key listed after the ingestion. Order for a kill -9 at any point:
         the changelog entries first (a listed key without its record is only a false positive),
-        then the front, then every file in one atomic ingestion (server.store.bulk builds them).
+        then every file in one atomic ingestion (server.store.bulk builds them). The in-memory
+        front is swapped before any of it, so no version is ever ahead of the front.
         """
         with self._write_lock:
             self._ensure_open()
+            # The new front before the new versions: a view's version never covers a key its
+            # front lacks (partner filter snapshots rely on it; server.store.filter_export).
+            self.front = front
             for value in changes:
                 batch = WriteBatch(raw_mode=True)
                 batch.put(sequence_key(self._sequence + 1), value, self._changelog_handle)
                 self._db.write(batch)
                 self._sequence += 1
-            self.front = front
             if sst_paths:
                 options = IngestExternalFileOptions()
                 options.set_move_files(True)

@@ -80,6 +80,8 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
         ('[retention_days]\nother = "30"\n', "retention_days.other must be whole days"),
         ("max_batch = true\n", "max_batch must be a whole number"),
         ("[retention_days]\nother = true\n", "retention_days.other must be whole days"),
+        ("filter_bits_per_key = 3\n", "filter_bits_per_key must be a whole number from 4 to 64"),
+        ("filter_max_removed = -1\n", "filter_max_removed must be a whole number"),
     ],
 )
 def test_bad_values_are_config_errors_naming_the_key(

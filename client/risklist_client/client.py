@@ -1,0 +1,274 @@
+"""RiskListClient: checks that normalise and digest locally and skip the network when the filter says "not listed"."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from types import TracebackType
+from typing import Any
+
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_client.channel import open_channel
+from risklist_client.digest import Digester
+from risklist_client.enums import EntityType
+from risklist_client.errors import CheckFailed, InvalidIdentifier
+from risklist_client.filter_sync import FilterSync
+from risklist_client.identifiers import Normaliser
+from risklist_client.metrics import ClientMetrics, Counters
+from risklist_client.result import CheckResult, from_verdict, not_listed
+from risklist_client.secret import NetworkSecret
+
+EntityTypeLike = EntityType | str
+"""An EntityType, or its name: "account", "card", "phone", "device", "id_number", "ip", "email"."""
+
+DEFAULT_UPDATE_INTERVAL = 2.0
+DEFAULT_MAX_STALENESS = 10.0
+DEFAULT_DEADLINE = 1.0
+
+
+class RiskListClient:
+    """A partner's connection to a risklist network: one channel, one local filter, thread-safe.
+
+    `credentials`: grpc.ssl_channel_credentials(root, key, chain) for a mutual-TLS server; None
+    for a plaintext `--insecure-dev` server. `secret`: the network secret (digests are made
+    here, so raw identifiers never leave the bank). With `prescreen`, a local filter of every
+    listed subject answers "not listed" for most checks; it is refreshed every
+    `update_interval` seconds, and while it is not loaded or was last refreshed more than
+    `max_staleness` seconds ago, every check goes to the server. `deadline` bounds each server
+    call in seconds. docs/client.md is the integration guide.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None = None,
+        *,
+        secret: NetworkSecret,
+        prescreen: bool = True,
+        update_interval: float = DEFAULT_UPDATE_INTERVAL,
+        max_staleness: float = DEFAULT_MAX_STALENESS,
+        deadline: float = DEFAULT_DEADLINE,
+        default_region: str = "CN",
+        batch_size: int = 1000,
+        max_backoff: float = 60.0,
+        download_deadline: float = 300.0,
+        channel_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        if not isinstance(secret, NetworkSecret):
+            raise TypeError("secret must be a NetworkSecret (risklist_client.load_secret(path) reads one)")
+        if update_interval <= 0 or max_staleness <= 0 or deadline <= 0 or batch_size < 1:
+            raise ValueError("update_interval, max_staleness and deadline must be positive, batch_size ≥ 1")
+        self._normaliser = Normaliser(default_region)
+        self._digester = Digester(secret)
+        self._deadline = deadline
+        self._batch_size = batch_size
+        self._channel = open_channel(target, credentials, channel_options)
+        self._stub = pb_grpc.RiskListStub(self._channel)
+        self._counters = Counters()
+        self._clock = time.monotonic
+        self._sync: FilterSync | None = None
+        if prescreen:
+            self._sync = FilterSync(self._stub, self._counters, update_interval=update_interval,
+                                    max_staleness=max_staleness, max_backoff=max_backoff,
+                                    download_deadline=download_deadline)
+            self._sync.start()
+        self._closed = False
+
+    # ---- checks ---------------------------------------------------------------------------
+
+    def check(self, entity_type: EntityTypeLike, value: str) -> CheckResult:
+        """The answer for one raw identifier; raises InvalidIdentifier or CheckFailed."""
+        kind, digest = self._digest(entity_type, value)
+        local = self._screen(kind, digest)
+        if local is not None:
+            return local
+        request = pb.CheckRequest(subject=pb.Subject(type=int(kind), digest=digest))
+        try:
+            response: pb.CheckResponse = self._stub.Check(request, timeout=self._deadline)
+        except grpc.RpcError as error:
+            raise self._failed(error, 1) from None
+        return self._one_result(response)
+
+    def check_many(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
+        """Answers in order for (type, raw value) pairs; possible hits go to the server in batches."""
+        results, pending = self._screen_many(subjects)
+        for start in range(0, len(pending), self._batch_size):
+            part = pending[start : start + self._batch_size]
+            request = pb.BatchCheckRequest(subjects=[pb.Subject(type=int(k), digest=d) for _, k, d in part])
+            try:
+                response: pb.BatchCheckResponse = self._stub.BatchCheck(request, timeout=self._deadline)
+            except grpc.RpcError as error:
+                raise self._failed(error, len(part)) from None
+            self._fill(results, part, response)
+        return [result for result in results if result is not None]
+
+    async def check_async(self, entity_type: EntityTypeLike, value: str) -> CheckResult:
+        """check() for asyncio: a server call does not block the event loop."""
+        kind, digest = self._digest(entity_type, value)
+        local = self._screen(kind, digest)
+        if local is not None:
+            return local
+        request = pb.CheckRequest(subject=pb.Subject(type=int(kind), digest=digest))
+        try:
+            response: pb.CheckResponse = await _awaitable(self._stub.Check.future(request, timeout=self._deadline))
+        except grpc.RpcError as error:
+            raise self._failed(error, 1) from None
+        return self._one_result(response)
+
+    async def check_many_async(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
+        """check_many() for asyncio; the batches of possible hits are sent concurrently."""
+        results, pending = self._screen_many(subjects)
+        parts = [pending[start : start + self._batch_size] for start in range(0, len(pending), self._batch_size)]
+        calls = [
+            _awaitable(self._stub.BatchCheck.future(
+                pb.BatchCheckRequest(subjects=[pb.Subject(type=int(k), digest=d) for _, k, d in part]),
+                timeout=self._deadline))
+            for part in parts
+        ]
+        responses = await asyncio.gather(*calls, return_exceptions=True)
+        for part, response in zip(parts, responses, strict=True):
+            if isinstance(response, grpc.RpcError):
+                raise self._failed(response, len(part)) from None
+            if isinstance(response, BaseException):
+                raise response
+            self._fill(results, part, response)
+        return [result for result in results if result is not None]
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def wait_for_filter(self, timeout: float | None = None) -> bool:
+        """Block until the first filter is loaded (True) or `timeout` seconds pass (False)."""
+        return self._sync is not None and self._sync.wait_loaded(timeout)
+
+    def metrics(self) -> ClientMetrics:
+        """A snapshot of the counters and of the filter's state."""
+        values: dict[str, Any] = dict(self._counters.values())
+        sync = self._sync
+        if sync is not None:
+            current = sync.filter
+            now = self._clock()
+            values.update(
+                backoff_seconds=sync.backoff,
+                filter_loaded=current is not None,
+                filter_fresh=sync.usable() is not None,
+                filter_age_seconds=-1.0 if sync.last_success == float("-inf") else now - sync.last_success,
+            )
+            if current is not None:
+                values.update(filter_version=current.version, filter_bytes=current.bloom.size_bytes,
+                              filter_keys=current.bloom.added)
+        known = {f.name for f in fields(ClientMetrics)}
+        return ClientMetrics(**{name: value for name, value in values.items() if name in known})
+
+    def close(self) -> None:
+        """Stop the refresh thread and close the channel; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sync is not None:
+            self._sync.stop()
+        self._channel.close()
+
+    def __enter__(self) -> RiskListClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _digest(self, entity_type: EntityTypeLike, value: str) -> tuple[EntityType, bytes]:
+        kind = entity_type if isinstance(entity_type, EntityType) else EntityType.from_feed_name(entity_type)
+        return kind, self._digester.digest(kind, self._normaliser.normalise(kind, value))
+
+    def _screen(self, kind: EntityType, digest: bytes) -> CheckResult | None:
+        """The local answer when the filter is usable and rules the subject out, else None (ask the server)."""
+        local = self._sync.usable() if self._sync is not None else None
+        if local is None:
+            self._counters.add(checks=1, server_checks=1, fallback_checks=1)
+            return None
+        if not local.bloom.might_contain(bytes((kind,)) + digest):
+            self._counters.add(checks=1, answered_locally=1)
+            return not_listed(local.version, "filter")
+        self._counters.add(checks=1, server_checks=1)
+        return None
+
+    def _screen_many(
+        self, subjects: Iterable[tuple[EntityTypeLike, str]]
+    ) -> tuple[list[CheckResult | None], list[tuple[int, EntityType, bytes]]]:
+        digested: list[tuple[EntityType, bytes]] = []
+        for index, (entity_type, value) in enumerate(subjects):
+            try:
+                digested.append(self._digest(entity_type, value))
+            except InvalidIdentifier as error:
+                raise InvalidIdentifier(error.entity_type, f"subjects[{index}]: {error.reason}") from None
+        results: list[CheckResult | None] = [None] * len(digested)
+        pending: list[tuple[int, EntityType, bytes]] = []
+        local = self._sync.usable() if self._sync is not None else None
+        for index, (kind, digest) in enumerate(digested):
+            if local is not None and not local.bloom.might_contain(bytes((kind,)) + digest):
+                results[index] = not_listed(local.version, "filter")
+            else:
+                pending.append((index, kind, digest))
+        answered = len(digested) - len(pending)
+        fallback = len(pending) if local is None else 0
+        self._counters.add(checks=len(digested), answered_locally=answered, server_checks=len(pending),
+                           fallback_checks=fallback)
+        return results, pending
+
+    def _fill(
+        self, results: list[CheckResult | None], part: list[tuple[int, EntityType, bytes]],
+        response: pb.BatchCheckResponse,
+    ) -> None:
+        hits = {hit.index: hit.verdict for hit in response.hits}
+        for position, (index, _, _) in enumerate(part):
+            verdict = hits.get(position)
+            if verdict is None:
+                results[index] = not_listed(response.list_version, "server", response.request_id)
+            else:
+                results[index] = from_verdict(verdict, response.list_version, response.request_id)
+        self._counters.add(listed=sum(1 for verdict in hits.values() if verdict.listed))
+
+    def _one_result(self, response: pb.CheckResponse) -> CheckResult:
+        if response.verdict.listed:
+            self._counters.add(listed=1)
+        return from_verdict(response.verdict, response.list_version, response.request_id)
+
+    def _failed(self, error: grpc.RpcError, count: int) -> CheckFailed:
+        self._counters.add(check_failures=count)
+        code = error.code() if hasattr(error, "code") else None
+        details = error.details() if hasattr(error, "details") else str(error)
+        return CheckFailed(code.name if code is not None else "UNKNOWN", str(details or "no details"))
+
+
+def _awaitable(call: Any) -> asyncio.Future[Any]:
+    """A grpc future (stub.Method.future) as an asyncio future; cancelling one cancels the call."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(done: Any) -> None:
+        if future.done():
+            return
+        error = done.exception()
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(done.result())
+
+    def on_done(done: Any) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(settle, done)
+
+    def on_cancel(awaited: asyncio.Future[Any]) -> None:
+        if awaited.cancelled():
+            call.cancel()
+
+    future.add_done_callback(on_cancel)
+    call.add_done_callback(on_done)
+    return future

@@ -1,0 +1,193 @@
+"""Keeping the local filter fresh: download (GetFilter), deltas (GetFilterUpdates), resets and back-off."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_client.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from risklist_client.digest import KEY_SIZE
+from risklist_client.errors import RiskListError
+from risklist_client.metrics import Counters
+
+log = logging.getLogger("risklist_client")
+
+
+class FilterError(RiskListError):
+    """A filter stream was unusable: bad checksum, truncated, or an unknown algorithm."""
+
+
+class ChecksumMismatch(FilterError):
+    """The downloaded filter's SHA-256 differs from the trailer's."""
+
+
+@dataclass(slots=True)
+class LocalFilter:
+    """A downloaded filter and the changelog version it covers (updates raise it in place)."""
+
+    bloom: BlockedBloom
+    version: int
+
+
+class FilterSync:
+    """A background thread that keeps a LocalFilter current; `usable()` is what checks consult."""
+
+    def __init__(
+        self,
+        stub: pb_grpc.RiskListStub,
+        counters: Counters,
+        *,
+        update_interval: float,
+        max_staleness: float,
+        max_backoff: float,
+        download_deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stub = stub
+        self._counters = counters
+        self.update_interval = update_interval
+        self.max_staleness = max_staleness
+        self.max_backoff = max_backoff
+        self._download_deadline = download_deadline
+        self._clock = clock
+        self.filter: LocalFilter | None = None
+        self.fresh_until = float("-inf")
+        """Monotonic time until which the filter may answer: last successful refresh + max_staleness."""
+        self.last_success = float("-inf")
+        self.backoff = 0.0
+        self._stop = threading.Event()
+        self._loaded = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="risklist-filter", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def wait_loaded(self, timeout: float | None) -> bool:
+        """Block until the first filter is loaded (True), or `timeout` passes (False)."""
+        return self._loaded.wait(timeout)
+
+    def usable(self) -> LocalFilter | None:
+        """The filter if it may answer now (loaded and fresh), else None: ask the server."""
+        current = self.filter
+        if current is None or self._clock() > self.fresh_until:
+            return None
+        return current
+
+    def refresh_once(self) -> None:
+        """One round: download when there is no filter, else apply updates (downloading on reset)."""
+        started = self._clock()
+        if self.filter is None:
+            self._set(self._download())
+        else:
+            self._apply_updates(self.filter)
+        self.last_success = started
+        self.fresh_until = started + self.max_staleness
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.refresh_once()
+            except Exception as error:  # never let the thread die: back off and try again
+                failures += 1
+                self.backoff = min(self.max_backoff, self.update_interval * 2**failures) * random.uniform(0.75, 1.0)
+                self._counters.add(refresh_failures=1)
+                if failures == 1 or failures % 10 == 0:
+                    log.warning("risklist filter refresh failed (%s); retrying in %.1f s (%d in a row)",
+                                _describe(error), self.backoff, failures)
+                delay = self.backoff
+            else:
+                if failures:
+                    log.info("risklist filter refresh recovered after %d failures", failures)
+                failures = 0
+                self.backoff = 0.0
+                delay = self.update_interval
+            self._stop.wait(delay)
+
+    def _set(self, downloaded: LocalFilter) -> None:
+        self.filter = downloaded
+        self._loaded.set()
+
+    def _apply_updates(self, current: LocalFilter) -> None:
+        request = pb.GetFilterUpdatesRequest(since_version=current.version)
+        stream = self._stub.GetFilterUpdates(request, timeout=self._download_deadline)
+        for update in stream:
+            if update.reset:
+                stream.cancel()
+                self._counters.add(filter_resets=1)
+                self._set(self._download())
+                return
+            keys = update.added_keys
+            if len(keys) % KEY_SIZE:
+                raise FilterError(f"an update carried {len(keys)} bytes of keys, not a multiple of {KEY_SIZE}")
+            bloom = current.bloom
+            for offset in range(0, len(keys), KEY_SIZE):
+                bloom.add(keys[offset : offset + KEY_SIZE])
+            current.version = max(current.version, update.version)
+        self._counters.add(filter_updates=1)
+
+    def _download(self) -> LocalFilter:
+        """GetFilter, verified: algorithm and layout known, length and SHA-256 as announced."""
+        stream = self._stub.GetFilter(pb.GetFilterRequest(), timeout=self._download_deadline)
+        header: pb.FilterHeader | None = None
+        words: array[int] = array("Q")  # filled chunk by chunk: the filter is held once, never copied
+        received = 0
+        digest = hashlib.sha256()
+        trailer: pb.FilterTrailer | None = None
+        for chunk in stream:
+            part = chunk.WhichOneof("part")
+            if part == "header":
+                header = chunk.header
+                _check_parameters(header)
+            elif part == "data":
+                if header is None or received + len(chunk.data) > header.total_bytes or len(chunk.data) % 8:
+                    raise FilterError("filter data arrived before its header, beyond its size or not in whole words")
+                words.frombytes(chunk.data)
+                received += len(chunk.data)
+                digest.update(chunk.data)
+            elif part == "trailer":
+                trailer = chunk.trailer
+        if header is None or trailer is None or received != header.total_bytes:
+            raise FilterError("the filter stream ended early (no header, no trailer or missing data)")
+        if digest.digest() != trailer.sha256:
+            self._counters.add(checksum_mismatches=1)
+            raise ChecksumMismatch("the downloaded filter's SHA-256 does not match its trailer; downloading again")
+        bloom = BlockedBloom.from_words(words, header.key_count)
+        self._counters.add(filter_downloads=1)
+        log.info("risklist filter downloaded: version %d, %d bytes, %d keys", header.version, received,
+                 header.key_count)
+        return LocalFilter(bloom, header.version)
+
+
+def _check_parameters(header: pb.FilterHeader) -> None:
+    parameters = header.parameters
+    if parameters.algorithm != ALGORITHM or parameters.bits_per_key != BITS_PER_MASK:
+        raise FilterError(
+            f"the server's filter is {parameters.algorithm!r} with {parameters.bits_per_key} bits per key; "
+            f"this SDK knows {ALGORITHM!r} with {BITS_PER_MASK} (upgrade risklist-client)"
+        )
+    words = parameters.word_count
+    if words < 1 or words & (words - 1) or header.total_bytes != words * 8:
+        raise FilterError(f"the filter header is inconsistent ({words} words, {header.total_bytes} bytes)")
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, grpc.RpcError):
+        code = error.code()
+        return f"{code.name if code else 'UNKNOWN'}: {error.details()}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,144 @@
+"""The SDK when things go wrong: a corrupt download, a stale filter, a server that goes away and comes back."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_client import NetworkSecret, RiskListClient
+from risklist_client.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from tests.client.conftest import ingest_phones
+from tests.support.running_server import start_server
+
+PHONE = "+8613800138000"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+class FakeRiskList(pb_grpc.RiskListServicer):
+    """A scripted RiskList: an empty filter, optional corrupt downloads and failing updates; counts calls."""
+
+    def __init__(self) -> None:
+        self.corrupt_downloads = 0
+        self.updates_fail = False
+        self.checks = 0
+        self.update_calls: list[float] = []
+        self.words = BlockedBloom(1024).to_bytes()
+
+    def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
+        checksum = hashlib.sha256(self.words).digest()
+        if self.corrupt_downloads > 0:
+            self.corrupt_downloads -= 1
+            checksum = bytes(32)
+        yield pb.FilterChunk(header=pb.FilterHeader(
+            version=1, total_bytes=len(self.words), key_count=0,
+            parameters=pb.FilterParameters(algorithm=ALGORITHM, word_count=1024, bits_per_key=BITS_PER_MASK)))
+        yield pb.FilterChunk(data=self.words)
+        yield pb.FilterChunk(trailer=pb.FilterTrailer(sha256=checksum))
+
+    def GetFilterUpdates(
+        self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.FilterUpdate]:
+        self.update_calls.append(time.monotonic())
+        if self.updates_fail:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
+        yield pb.FilterUpdate(version=request.since_version)
+
+    def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+        self.checks += 1
+        return pb.CheckResponse(verdict=pb.Verdict(listed=False), list_version=1, request_id="fake")
+
+
+@pytest.fixture()
+def fake() -> Iterator[tuple[FakeRiskList, str]]:
+    servicer = FakeRiskList()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_RiskListServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield servicer, f"127.0.0.1:{port}"
+    server.stop(None).wait()
+
+
+def test_a_download_failing_its_checksum_is_discarded_and_downloaded_again(
+    fake: tuple[FakeRiskList, str], secret: NetworkSecret
+) -> None:
+    """A filter whose SHA-256 does not match its trailer is never used; the client downloads it again."""
+    servicer, address = fake
+    servicer.corrupt_downloads = 2
+    with RiskListClient(address, secret=secret, update_interval=0.05) as client:
+        assert not client.metrics().filter_loaded
+        assert client.wait_for_filter(10)
+        metrics = client.metrics()
+        assert metrics.checksum_mismatches == 2 and metrics.filter_downloads == 1
+        assert client.check("phone", PHONE).answered_by == "filter"
+
+
+def test_a_stale_filter_sends_every_check_to_the_server_and_says_so(
+    fake: tuple[FakeRiskList, str], secret: NetworkSecret
+) -> None:
+    """When updates fail for longer than max_staleness, checks go to the server (counted as fallbacks)."""
+    servicer, address = fake
+    with RiskListClient(address, secret=secret, update_interval=0.05, max_staleness=0.5, max_backoff=0.1) as client:
+        assert client.wait_for_filter(10)
+        assert client.check("phone", PHONE).answered_by == "filter"
+        servicer.updates_fail = True
+        wait_until(lambda: not client.metrics().filter_fresh)
+        result = client.check("phone", PHONE)
+        assert result.answered_by == "server" and servicer.checks == 1
+        metrics = client.metrics()
+        assert metrics.fallback_checks == 1 and metrics.refresh_failures > 0 and metrics.filter_age_seconds > 0.5
+        servicer.updates_fail = False
+        wait_until(lambda: client.metrics().filter_fresh)
+        assert client.check("phone", PHONE).answered_by == "filter"
+
+
+def test_refresh_backs_off_exponentially_while_the_server_is_away(
+    fake: tuple[FakeRiskList, str], secret: NetworkSecret
+) -> None:
+    """Failed refreshes are retried at growing intervals, and at the normal interval once they succeed."""
+    servicer, address = fake
+    with RiskListClient(address, secret=secret, update_interval=0.05, max_backoff=0.8) as client:
+        assert client.wait_for_filter(10)
+        outage = len(servicer.update_calls)
+        servicer.updates_fail = True
+        wait_until(lambda: client.metrics().refresh_failures >= 4)
+        failing = servicer.update_calls[outage : outage + 4]
+        gaps = [later - earlier for earlier, later in zip(failing, failing[1:], strict=False)]
+        # 0.05 s × 2, × 4, × 8 (each × 0.75-1 jitter): every gap at least 1.4 times the one before.
+        assert all(after > 1.4 * before for before, after in zip(gaps, gaps[1:], strict=False)), gaps
+        assert client.metrics().backoff_seconds > 0.05
+        servicer.updates_fail = False
+        wait_until(lambda: client.metrics().backoff_seconds == 0 and client.metrics().filter_fresh)
+
+
+def test_a_restarted_server_is_picked_up_again(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """The real server stops (refreshes fail, back-off grows), restarts on its port, and the client recovers."""
+    server = start_server(tmp_path / "db", secret_file)
+    port = server.port
+    with RiskListClient(server.address, secret=secret, update_interval=0.1, max_backoff=0.5) as client:
+        assert client.wait_for_filter(10)
+        server.terminate()
+        wait_until(lambda: client.metrics().refresh_failures >= 2 and client.metrics().backoff_seconds > 0)
+        server = start_server(tmp_path / "db", secret_file, "--listen", f"127.0.0.1:{port}")
+        try:
+            ingest_phones(server.admin_address, secret, add=[PHONE])
+            wait_until(lambda: client.metrics().backoff_seconds == 0 and client.check("phone", PHONE).listed,
+                       timeout=15)
+            assert client.metrics().filter_fresh
+        finally:
+            server.terminate()
