@@ -56,7 +56,9 @@ def test_reporter_is_not_credited_and_expired_contributions_do_not_count() -> No
 
 
 @given(sources, st.lists(outcomes, min_size=1, max_size=8))
-def test_revisions_leave_exactly_the_latest_outcome_counted(credited: tuple[str, ...], revisions: list[Outcome]) -> None:
+def test_revisions_leave_only_the_latest_outcome_counted(
+    credited: tuple[str, ...], revisions: list[Outcome]
+) -> None:
     """However often a partner revises an outcome, each credited source counts it once, as the latest."""
     tallies: dict[str, SourceTally] = {}
     previous: OutcomeEntry | None = None
