@@ -21,6 +21,7 @@ from server.core.secret import NetworkSecret, load_secret
 from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
 from server.lookup import LookupService, RecordReader
+from server.outcomes import OutcomeService
 from server.rpc.app import create_admin_server, create_server
 from server.store.reads import FrontPolicy
 from server.store.replica import ReplicaStore
@@ -52,10 +53,12 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
     return NetworkSecret.demo() if args.demo else load_secret(args.secret_file)
 
 
+def _resolver(args: argparse.Namespace, secret: NetworkSecret) -> SubjectResolver:
+    return SubjectResolver(Normaliser(load_settings(args.config).default_region), Digester(secret))
+
+
 def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
-    settings = load_settings(args.config)
-    resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
-    return LookupService(store, resolver, max_batch=settings.max_batch)
+    return LookupService(store, _resolver(args, secret), max_batch=load_settings(args.config).max_batch)
 
 
 def _report_ready(ready_fd: int, **ports: int) -> None:
@@ -75,7 +78,7 @@ def run_writer(args: argparse.Namespace, ready_fd: int, *, admin_listen: str, li
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, _lookup_service(args, store, secret), threads=args.threads,
-                log_every_rpc=args.rpc_log == "all")
+                log_every_rpc=args.rpc_log == "all", outcomes=OutcomeService(_resolver(args, secret), store))
             servers.append((server, health))
         admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store)
         servers.append((admin, admin_health))

@@ -65,3 +65,8 @@ class InvalidSubjects(RiskListError):
         more = f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""
         super().__init__(f"{len(violations)} invalid subject(s): {shown}{more}")
         self.violations = violations
+
+
+class WriterUnavailable(RiskListError):
+    """A write (report, revoke, outcome) could not reach the store's single writer."""
+

@@ -13,6 +13,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.core.errors import RiskListError
 from server.lookup import LookupService
+from server.outcomes import OutcomeService
 from server.rpc.admin_servicer import AdminServicer
 from server.rpc.risklist_servicer import RiskListServicer
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
@@ -67,14 +68,15 @@ def _serve(
 
 
 def create_server(
-    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True
+    address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
+    outcomes: OutcomeService | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc)
+    servicer = RiskListServicer(lookup, outcomes=outcomes, log_success=log_every_rpc)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), reuse_port)
 
 
@@ -90,6 +92,9 @@ def _add_risklist(servicer: RiskListServicer, server: grpc.Server) -> None:
         "StreamCheck": grpc.stream_stream_rpc_method_handler(
             servicer.StreamCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
+        "ReportOutcome": grpc.unary_unary_rpc_method_handler(
+            servicer.ReportOutcome, request_deserializer=pb.ReportOutcomeRequest.FromString,
+            response_serializer=pb.ReportOutcomeResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)

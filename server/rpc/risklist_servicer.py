@@ -9,10 +9,13 @@ from google.protobuf.message import DecodeError
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.core.errors import InvalidSubjects
+from server.core.errors import InvalidSubjects, WriterUnavailable
 from server.core.verdict import Verdict
 from server.lookup import LookupService
+from server.outcomes import OutcomeService
+from server.rpc.caller import caller_of
 from server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
+from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import RpcLog
 from server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from server.rpc.wire_batch import digest_keys
@@ -28,11 +31,30 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 
 class RiskListServicer(pb_grpc.RiskListServicer):
-    """Check, BatchCheck, StreamCheck."""
+    """Check, BatchCheck, StreamCheck, ReportOutcome."""
 
-    def __init__(self, lookup: LookupService, *, log_success: bool = True) -> None:
+    def __init__(
+        self, lookup: LookupService, *, outcomes: OutcomeService | None = None, log_success: bool = True
+    ) -> None:
         self._lookup = lookup
+        self._outcomes = outcomes
         self._log_success = log_success
+
+    def ReportOutcome(
+        self, request: pb.ReportOutcomeRequest, context: grpc.ServicerContext
+    ) -> pb.ReportOutcomeResponse:
+        with RpcLog("ReportOutcome", log_success=self._log_success) as rpc:
+            rpc.count = 1
+            try:
+                if self._outcomes is None:
+                    raise WriterUnavailable("this server process cannot record outcomes")
+                reporter = caller_of(context).partner
+                credited = self._outcomes.report(
+                    reporter, request.hit_request_id, subject_from_proto(request.subject), request.outcome)
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            return pb.ReportOutcomeResponse(sources_credited=credited, request_id=new_request_id())
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         with RpcLog("Check", log_success=self._log_success) as rpc:

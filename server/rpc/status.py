@@ -8,7 +8,14 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.core.errors import BatchTooLarge, InvalidSubjects, RiskListError, SecretMismatch, StoreError
+from server.core.errors import (
+    BatchTooLarge,
+    InvalidSubjects,
+    RiskListError,
+    SecretMismatch,
+    StoreError,
+    WriterUnavailable,
+)
 
 
 class DeadlineExpired(Exception):
@@ -31,6 +38,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _bad_request(str(error), [("subjects", str(error))])
     if isinstance(error, SecretMismatch):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    if isinstance(error, WriterUnavailable):
+        return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"{error}; retry shortly")
     if isinstance(error, StoreError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"store unavailable: {error}")
     if isinstance(error, RiskListError):
