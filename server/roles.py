@@ -61,6 +61,10 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
     return NetworkSecret.demo() if args.demo else load_secret(args.secret_file)
 
 
+def _resolver(args: argparse.Namespace, secret: NetworkSecret) -> SubjectResolver:
+    return SubjectResolver(Normaliser(load_settings(args.config).default_region), Digester(secret))
+
+
 def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
     settings = load_settings(args.config)
     resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))

@@ -15,7 +15,9 @@ from server.core.settings import Settings, load_settings
 from server.core.subject import SubjectResolver
 from server.entries import EntryService
 from server.expiry_sweep import ExpirySweeper
+from server.outcomes import OutcomeService
 from server.rpc.contribution_calls import contribution_calls
+from server.rpc.outcome_calls import outcome_calls
 from server.rpc.write_calls import WriteCall
 from server.rpc.writer_link import ForwardedWrites
 from server.store.replica import ReplicaStore
@@ -47,7 +49,8 @@ def writer_side(args: argparse.Namespace, store: RiskStore, secret: NetworkSecre
     settings = load_settings(args.config)
     resolver = _resolver(settings, secret)
     return WriterSide(
-        calls=contribution_calls(ContributionService(store, resolver, settings)),
+        calls={**contribution_calls(ContributionService(store, resolver, settings)),
+               **outcome_calls(OutcomeService(resolver, store))},
         entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
                               slice_size=settings.expiry_sweep_slice),

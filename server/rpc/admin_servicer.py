@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -14,8 +15,9 @@ from server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
 from server.core.mutation import Mutation
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from server.ingest import IngestSession, LoadMode
+from server.outcomes import quality_report
 from server.rpc.caller import caller_of
-from server.rpc.convert import mutation_from_proto
+from server.rpc.convert import mutation_from_proto, quality_to_proto
 from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from server.rpc.status import RequestCancelled, abort
@@ -27,7 +29,7 @@ _MODES = {pb.LOAD_MODE_DELTA: LoadMode.DELTA, pb.LOAD_MODE_SNAPSHOT: LoadMode.SN
 
 
 class AdminServicer(pb_grpc.AdminServicer):
-    """Ingest: a start message, then batches applied atomically as they arrive.
+    """Ingest (a start message, then batches applied atomically as they arrive) and GetQuality.
 
     Audited as one record for the start and one per batch (its subjects' keys), all under the
     call's request id; the last record carries the call's final status.
@@ -69,6 +71,18 @@ class AdminServicer(pb_grpc.AdminServicer):
                 added=result.added, unchanged=result.unchanged, removed=result.removed,
                 not_listed=result.not_listed, swept=result.swept, list_version=self._store.version,
             )
+
+    def GetQuality(self, request: pb.GetQualityRequest, context: grpc.ServicerContext) -> pb.GetQualityResponse:
+        """Per-source outcome tallies and precision, and live contributions (a full scan of the store)."""
+        with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit) as rpc:
+            rpc.audit(caller_of(context).partner, new_request_id())
+            try:
+                rows = quality_report(self._store, int(time.time()))
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.count = len(rows)
+            return quality_to_proto(rows)
 
     def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
         if first is None or first.WhichOneof("part") != "start":

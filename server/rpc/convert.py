@@ -15,6 +15,7 @@ from server.core.policy import NOT_LISTED_REASON
 from server.core.record import MAX_REFERENCE_LENGTH, Contribution
 from server.core.subject import Subject
 from server.core.verdict import Verdict
+from server.outcomes import SourceQuality
 
 
 def subject_from_proto(message: pb.Subject) -> Subject:
@@ -102,3 +103,18 @@ def _category(number: int) -> Category:
         return Category(number)
     except ValueError:
         raise InvalidSubject("category", f"category {number} is unspecified or unknown") from None
+
+
+def quality_to_proto(rows: Iterable[SourceQuality]) -> pb.GetQualityResponse:
+    sources = []
+    for row in rows:
+        tally = row.tally
+        precision = tally.precision
+        sources.append(pb.SourceQuality(
+            source=row.source, confirmed_fraud=tally.confirmed_fraud, false_positive=tally.false_positive,
+            customer_explained=tally.customer_explained, unknown=tally.unknown,
+            precision=precision or 0.0, precision_known=precision is not None,
+            live_contributions=row.live_contributions,
+        ))
+    return pb.GetQualityResponse(sources=sources)
+

@@ -42,8 +42,8 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 
 class RiskListServicer(pb_grpc.RiskListServicer):
-    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry; GetFilter and
-    GetFilterUpdates (server.rpc.filter_stream)."""
+    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry; ReportOutcome (through `writes`);
+    GetFilter and GetFilterUpdates (server.rpc.filter_stream)."""
 
     def __init__(
         self,
@@ -142,6 +142,11 @@ class RiskListServicer(pb_grpc.RiskListServicer):
 
     def Revoke(self, request: pb.RevokeRequest, context: grpc.ServicerContext) -> pb.RevokeResponse:
         return self._write("Revoke", request, pb.RevokeResponse, request.subjects, context)
+
+    def ReportOutcome(
+        self, request: pb.ReportOutcomeRequest, context: grpc.ServicerContext
+    ) -> pb.ReportOutcomeResponse:
+        return self._write("ReportOutcome", request, pb.ReportOutcomeResponse, [request.subject], context)
 
     def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
         with self._rpc("GetEntry") as rpc:

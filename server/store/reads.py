@@ -9,10 +9,12 @@ from pathlib import Path
 import structlog
 from rocksdict import Rdict
 
+from server.core.outcome import SourceTally
 from server.core.record import Record, decode_record
 from server.store.changelog import Change, decode_changes, sequence_key
 from server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
 from server.store.front_file import load_front
+from server.store.outcomes import OutcomeLedger
 from server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
 
 log = structlog.get_logger("risklist.store")
@@ -46,6 +48,7 @@ class StoreReads:
     _db: Rdict
     _changelog: Rdict
     _meta: Rdict
+    _outcomes: OutcomeLedger
     _sequence: int
 
     @property
@@ -80,6 +83,10 @@ class StoreReads:
         for key, value in iter_items(self._changelog, sequence_key(sequence + 1)):
             yield int.from_bytes(key, "big"), decode_changes(value)
 
+    def source_tallies(self) -> dict[str, SourceTally]:
+        """Outcomes reported for each source's hits, by source id (list quality)."""
+        return self._outcomes.tallies()
+
     def iter_records(self) -> Iterator[tuple[bytes, Record]]:
         """Every listed key with its record, in key order (for sweeps and rebuilds)."""
         for key, value in iter_items(self._db):
@@ -92,6 +99,7 @@ class StoreReads:
         self._db = db
         self._changelog = db.get_column_family(CHANGELOG_CF)
         self._meta = db.get_column_family(META_CF)
+        self._outcomes = OutcomeLedger(db)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)

@@ -75,7 +75,8 @@ class ReplicaStore(StoreReads):
     def _release(self) -> None:
         for view in (self._changelog, self._meta):
             view.close()
-        del self._changelog, self._meta
+        self._outcomes.close()
+        del self._changelog, self._meta, self._outcomes
         self._db.close()
 
     def _check_secret(self, fingerprint: str) -> None:

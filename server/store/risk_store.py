@@ -13,6 +13,7 @@ from server.core.enums import Category
 from server.core.errors import StoreError
 from server.core.expiry import has_expired, without_expired
 from server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
+from server.core.outcome import Outcome, credited_sources, record_outcome
 from server.core.record import Record, decode_record, encode_record
 from server.store.changelog import Change, encode_changes, sequence_key
 from server.store.front import BloomFront
@@ -30,6 +31,10 @@ from server.store.rocks import (
     multi_get,
     open_rocks,
 )
+
+_SYNCED = WriteOptions()
+_SYNCED.sync = True
+"""Write options for acknowledged partner calls: the WAL is synced before the write returns."""
 
 
 @dataclass(slots=True)
@@ -179,6 +184,31 @@ class RiskStore(StoreReads):
                     after[key] = kept
             self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
         return ExpirySlice(scanned, purged, next_key)
+    def record_outcome(self, reporter: str, request_id: str, key: bytes, outcome: Outcome, now: int) -> int:
+        """Store `reporter`'s outcome for subject `key` in answer `request_id`; return the sources credited.
+
+        Durable when it returns (synced WAL). The first outcome credits the subject's live sources
+        other than the reporter; a revision moves their count to the new outcome.
+        """
+        with self._write_lock:
+            self._ensure_open()
+            previous = self._outcomes.entry(reporter, request_id, key)
+            stored = get_one(self._db, key)
+            record = () if stored is None else decode_record(stored)
+            entry, changes = record_outcome(previous, credited_sources(record, reporter, now), outcome)
+            batch = WriteBatch(raw_mode=True)
+            self._outcomes.stage(batch, reporter, request_id, key, entry, changes)
+            self._db.write(batch, _SYNCED)
+            return len(entry.credited)
+
+    def live_contributions_by_source(self, now: int) -> dict[str, int]:
+        """How many live contributions each source has (a full scan: an operator's call)."""
+        counts: dict[str, int] = {}
+        for _, record in self.iter_records():
+            for contribution in record:
+                if contribution.is_live(now):
+                    counts[contribution.source] = counts.get(contribution.source, 0) + 1
+        return counts
 
     def has_records(self) -> bool:
         """Whether any subject is listed (a bulk build into an empty store needs no merging)."""
@@ -281,9 +311,7 @@ class RiskStore(StoreReads):
                 self._db.flush_wal(True)
             return
         if sync:
-            options = WriteOptions()
-            options.sync = True
-            self._db.write(batch, options)
+            self._db.write(batch, _SYNCED)
         else:
             self._db.write(batch)
         if changes:
@@ -316,7 +344,8 @@ class RiskStore(StoreReads):
         # Column-family views share the DB; every one must go before the LOCK file is freed.
         for view in (self._changelog, self._meta, self._snapshot_seen):
             view.close()
-        del self._changelog, self._meta, self._snapshot_seen
+        self._outcomes.close()
+        del self._changelog, self._meta, self._snapshot_seen, self._outcomes
         del self._changelog_handle, self._meta_handle, self._snapshot_handle
         self._db.close()
 

@@ -21,7 +21,8 @@ RECORDS_CF = "default"
 CHANGELOG_CF = "changelog"
 META_CF = "meta"
 SNAPSHOT_CF = "snapshot_seen"
-COLUMN_FAMILIES = (CHANGELOG_CF, META_CF, SNAPSHOT_CF)
+OUTCOMES_CF = "outcomes"
+COLUMN_FAMILIES = (CHANGELOG_CF, META_CF, SNAPSHOT_CF, OUTCOMES_CF)
 
 SECRET_FINGERPRINT_KEY = b"secret_fingerprint"
 """Meta key: the fingerprint of the network secret the store's digests were made with."""
