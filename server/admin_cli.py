@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from server import certs
+from server import certs, quality_cli
 from server.admin_command import Command, UsageError
 from server.audit import cli as audit_cli
 from server.core.errors import RiskListError
@@ -14,6 +14,7 @@ from server.core.errors import RiskListError
 COMMANDS: tuple[Command, ...] = (
     certs.COMMAND,
     audit_cli.COMMAND,
+    quality_cli.COMMAND,
 )
 """Every subcommand; a new one is one line here (its module defines COMMAND)."""
 

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from server.core.entry import Entry, entry_view
 from server.core.errors import InvalidSubject, InvalidSubjects
+from server.core.record import Record
 from server.core.subject import Subject, SubjectResolver
+from server.core.verdict import Verdict
 from server.lookup import RecordReader
 
 
@@ -20,9 +22,12 @@ class EntryService:
         resolver: SubjectResolver,
         *,
         disclose_sources: bool,
+        verdict: Callable[[Record | None], Verdict],
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`verdict` decides a record's verdict with the policy in force (LookupService.verdict)."""
         self._store = store
+        self._verdict = verdict
         self._resolver = resolver
         self._disclose = disclose_sources
         self._clock = clock
@@ -35,4 +40,6 @@ class EntryService:
         except InvalidSubject as error:
             raise InvalidSubjects([(f"subject.{error.field}", error.reason)]) from None
         record = self._store.lookup(key)
-        return entry_view(record, caller=caller, disclose_sources=self._disclose, now=int(self._clock())), version
+        entry = entry_view(record, self._verdict(record), caller=caller, disclose_sources=self._disclose,
+                           now=int(self._clock()))
+        return entry, version

@@ -24,10 +24,11 @@ class SourcePrecision:
     """
 
     def __init__(
-        self, store: TallyReader, *, refresh_seconds: float = REFRESH_SECONDS,
+        self, store: TallyReader, *, min_outcomes: int = 10, refresh_seconds: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._min_outcomes = min_outcomes
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -43,3 +44,8 @@ class SourcePrecision:
                     self._tallies = self._store.source_tallies()
                     self._loaded_at = now
         return self._tallies.get(source, SourceTally())
+
+    def precision(self, source: str) -> float | None:
+        """The policy's PrecisionLookup: known once `min_outcomes` confirmed + false-positive outcomes exist."""
+        tally = self.tally(source)
+        return tally.precision if tally.decided >= self._min_outcomes else None

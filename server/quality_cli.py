@@ -10,18 +10,19 @@ import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from server.admin_command import Command, UsageError
+from server.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
+
 COLUMNS = ("source", "live", "confirmed", "false_pos", "explained", "unknown", "precision")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the `quality` subcommand; the caller adds the admin connection options."""
-    parser = subparsers.add_parser(
-        "quality", help="per-source precision and volume (Admin.GetQuality)",
-        description="Print each source's outcome counts, precision = confirmed / (confirmed + false positive), "
-                    "and live contributions, from the server's Admin.GetQuality call.")
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin", metavar="ADDR", default="127.0.0.1:50052",
+                        help="the server's admin address (--admin-listen; default %(default)s)")
+    add_client_tls_arguments(parser, used_with=" with a certificate of a partner holding the admin role")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (table)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer (120)")
-    return parser
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for the answer (default %(default)s; the call scans the store)")
 
 
 def rows(response: pb.GetQualityResponse) -> list[dict[str, object]]:
@@ -50,14 +51,29 @@ def format_table(table: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace, channel: grpc.Channel) -> int:
-    """Call GetQuality on `channel` and print the table (exit 0), or say why it failed (exit 1)."""
+def _run(args: argparse.Namespace) -> int:
+    """Call GetQuality and print the table (exit 0), or say why it failed (exit 1)."""
+    problem = client_tls_problem(args)
+    if problem:
+        raise UsageError(problem)
     try:
-        response = pb_grpc.AdminStub(channel).GetQuality(pb.GetQualityRequest(), timeout=args.timeout)
+        with open_channel(args.admin, load_client_tls(args)) as channel:
+            response = pb_grpc.AdminStub(channel).GetQuality(pb.GetQualityRequest(), timeout=args.timeout)
     except grpc.RpcError as error:
-        print(f"risklist-admin quality: the server refused or failed: {error.code().name}: {error.details()}",
+        print(f"risklist-admin quality: error: {args.admin} answered {error.code().name}: {error.details()}",
               file=sys.stderr)
         return 1
     table = rows(response)
     print(json.dumps(table, indent=2) if args.format == "json" else format_table(table))
     return 0
+
+
+COMMAND = Command(
+    name="quality",
+    help="per-source precision and volume (Admin.GetQuality)",
+    description="Print each source's outcome counts, precision = confirmed / (confirmed + false positive), "
+    "and live contributions, from the server's Admin.GetQuality call (it scans the whole store).",
+    add_arguments=_arguments,
+    run=_run,
+)
+

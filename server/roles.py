@@ -21,14 +21,15 @@ from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret, load_secret
 from server.core.settings import load_settings
 from server.core.subject import SubjectResolver
-from server.lookup import LookupService, RecordReader
+from server.lookup import LookupService
 from server.policy_watch import PolicyWatch
+from server.precision import SourcePrecision
 from server.rpc.app import create_admin_server, create_server
 from server.rpc.write_calls import LocalWrites
 from server.rpc.writer_link import create_writer_link
 from server.security import Security
 from server.store.filter_export import FilterExport, FilterSource
-from server.store.reads import FrontPolicy
+from server.store.reads import FrontPolicy, StoreReads
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
 from server.write_path import reader_side, writer_side
@@ -61,15 +62,13 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
     return NetworkSecret.demo() if args.demo else load_secret(args.secret_file)
 
 
-def _resolver(args: argparse.Namespace, secret: NetworkSecret) -> SubjectResolver:
-    return SubjectResolver(Normaliser(load_settings(args.config).default_region), Digester(secret))
-
-
-def _lookup_service(args: argparse.Namespace, store: RecordReader, secret: NetworkSecret) -> LookupService:
+def _lookup_service(args: argparse.Namespace, store: StoreReads, secret: NetworkSecret) -> LookupService:
     settings = load_settings(args.config)
     resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
     policy = PolicyWatch(args.policy, fallback=args.startup_policy).start()  # a daemon thread
-    return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current)
+    precision = SourcePrecision(store, min_outcomes=settings.precision_min_outcomes)
+    return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current,
+                         precision=precision.precision)
 
 
 def _filter_export(args: argparse.Namespace, store: FilterSource) -> FilterExport:
@@ -91,7 +90,8 @@ def run_writer(
     secret = network_secret(args)
     audit = AuditTrail(args.audit_dir, "writer")
     store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
-    side = writer_side(args, store, secret)
+    lookup = _lookup_service(args, store, secret)
+    side = writer_side(args, store, secret, lookup.verdict)
     try:
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
@@ -100,7 +100,7 @@ def run_writer(
         ports: dict[str, int] = {}
         if listen is not None:
             server, ports["port"], health = create_server(
-                listen, _lookup_service(args, store, secret), threads=args.threads,
+                listen, lookup, threads=args.threads,
                 log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries,
                 audit=audit, security=security, filters=_filter_export(args, store))
             servers.append((server, health))
@@ -128,9 +128,10 @@ def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, sec
     stop_catching_up = threading.Event()
     follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                 name="catch-up", daemon=True)
-    side = reader_side(args, store, secret, plan.run_dir)
+    lookup = _lookup_service(args, store, secret)
+    side = reader_side(args, store, secret, plan.run_dir, lookup.verdict)
     try:
-        server, port, health = create_server(plan.listen, _lookup_service(args, store, secret),
+        server, port, health = create_server(plan.listen, lookup,
                                              threads=args.threads, reuse_port=True,
                                              log_every_rpc=args.rpc_log == "all",
                                              writes=side.writes, entries=side.entries, audit=audit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 from server.contributions import ContributionService
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
+from server.core.record import Record
 from server.core.secret import NetworkSecret
 from server.core.settings import Settings, load_settings
 from server.core.subject import SubjectResolver
+from server.core.verdict import Verdict
 from server.entries import EntryService
 from server.expiry_sweep import ExpirySweeper
 from server.outcomes import OutcomeService
@@ -45,20 +48,23 @@ def _resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
     return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
 
 
-def writer_side(args: argparse.Namespace, store: RiskStore, secret: NetworkSecret) -> WriterSide:
+def writer_side(
+    args: argparse.Namespace, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
+) -> WriterSide:
     settings = load_settings(args.config)
     resolver = _resolver(settings, secret)
     return WriterSide(
         calls={**contribution_calls(ContributionService(store, resolver, settings)),
                **outcome_calls(OutcomeService(resolver, store))},
-        entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources),
+        entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
                               slice_size=settings.expiry_sweep_slice),
     )
 
 
 def reader_side(
-    args: argparse.Namespace, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path
+    args: argparse.Namespace, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path,
+    verdict: Callable[[Record | None], Verdict],
 ) -> ReaderSide:
     settings = load_settings(args.config)
 
@@ -69,5 +75,6 @@ def reader_side(
 
     return ReaderSide(
         writes=ForwardedWrites(run_dir, on_acknowledged=caught_up_to),
-        entries=EntryService(store, _resolver(settings, secret), disclose_sources=settings.disclose_sources),
+        entries=EntryService(store, _resolver(settings, secret), disclose_sources=settings.disclose_sources,
+                             verdict=verdict),
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from server.core.enums import Category, RiskLevel
 from server.core.record import Record
-from server.core.verdict import NOT_LISTED, Verdict, aggregate
+from server.core.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +29,15 @@ class Entry:
     sources_disclosed: bool
 
 
-def entry_view(record: Record | None, *, caller: str, disclose_sources: bool, now: int) -> Entry:
-    """The caller's view of `record` at `now`: its own contributions in full, others' without reference
-    (and without source id unless `disclose_sources`); newest first.
+def entry_view(
+    record: Record | None, verdict: Verdict, *, caller: str, disclose_sources: bool, now: int
+) -> Entry:
+    """The caller's view of `record` at `now`, with its `verdict` (the policy in force decided it):
+    its own contributions in full, others' without reference (and without source id unless
+    `disclose_sources`); newest first.
     """
     if record is None:
-        return Entry(NOT_LISTED, (), disclose_sources)
+        return Entry(verdict, (), disclose_sources)
     shown = [
         ShownContribution(
             source=c.source if c.source == caller or disclose_sources else "",
@@ -50,4 +53,4 @@ def entry_view(record: Record | None, *, caller: str, disclose_sources: bool, no
     ]
     # Ordered by time, not by source: the order must not hint at withheld ids.
     shown.sort(key=lambda s: (-s.reported_at, s.category, not s.own, s.level))
-    return Entry(aggregate(record, now), tuple(shown), disclose_sources)
+    return Entry(verdict, tuple(shown), disclose_sources)

@@ -46,6 +46,8 @@ class Settings:
     """Partner filter (GetFilter): bits of filter per listed key; docs/client.md gives bytes per entry."""
     filter_max_removed: int = 100_000
     """GetFilterUpdates says reset when more keys than this were unlisted since the client's version."""
+    precision_min_outcomes: int = 10
+    """A source's precision is known to the policy once this many confirmed + false-positive outcomes exist."""
 
     def retention_seconds(self, category: Category) -> int:
         """How long a contribution of `category` counts when the feed gives no expiry."""
@@ -70,7 +72,7 @@ def load_settings(path: str | Path | None) -> Settings:
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
-             *_CONTRIBUTION_KEYS}
+             "precision_min_outcomes", *_CONTRIBUTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -98,9 +100,12 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     max_removed = document.get("filter_max_removed", 100_000)
     if not (_is_whole(max_removed) and 0 <= max_removed <= 1_000_000_000):
         raise ConfigError(f"{origin}: filter_max_removed must be a whole number from 0 to 1000000000")
+    min_outcomes = document.get("precision_min_outcomes", 10)
+    if not (_is_whole(min_outcomes) and 1 <= min_outcomes <= 1_000_000):
+        raise ConfigError(f"{origin}: precision_min_outcomes must be a whole number from 1 to 1000000 (default 10)")
     return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
                     filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
-                    **_contribution_settings(document, origin))
+                    precision_min_outcomes=min_outcomes, **_contribution_settings(document, origin))
 
 
 _CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice")

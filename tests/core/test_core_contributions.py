@@ -18,6 +18,7 @@ from server.core.revoke import require_own, revoke_removals
 from server.core.secret import NetworkSecret
 from server.core.settings import DAY_SECONDS, Settings
 from server.core.subject import Subject, SubjectResolver
+from server.core.verdict import NOT_LISTED, aggregate
 
 NOW = 1_800_000_000
 PHONE = Subject(int(EntityType.PHONE), "+8613800138000")
@@ -123,9 +124,10 @@ def test_revoking_only_others_contributions_is_refused(
 def test_entry_view_withholds_other_sources_unless_disclosed(disclose: bool) -> None:
     """Own contributions show source and reference; others never their reference, their source only if disclosed."""
     expired = Contribution("bank-c", Category.GAMBLING, RiskLevel.HIGH, 0, NOW - 1, "C-REF")
-    entry = entry_view((OTHER, OWN, expired), caller="bank-a", disclose_sources=disclose, now=NOW)
+    record = (OTHER, OWN, expired)
+    entry = entry_view(record, aggregate(record, NOW), caller="bank-a", disclose_sources=disclose, now=NOW)
     assert entry.verdict.source_count == 2 and entry.sources_disclosed is disclose
     shown = [(c.source, c.own, c.reference, c.category) for c in entry.contributions]
     assert shown == [("bank-a", True, "A-REF", Category.TELECOM_FRAUD),
                      ("bank-b" if disclose else "", False, "", Category.MONEY_MULE)]
-    assert not entry_view(None, caller="bank-a", disclose_sources=disclose, now=NOW).verdict.listed
+    assert not entry_view(None, NOT_LISTED, caller="bank-a", disclose_sources=disclose, now=NOW).verdict.listed
