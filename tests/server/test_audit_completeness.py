@@ -28,7 +28,8 @@ def _digest_subject(digester: Digester, entity_type: EntityType, canonical: str)
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: NetworkSecret, workers: str) -> None:
-    """Check, BatchCheck, StreamCheck and Ingest calls, good and bad, are all found with their ids and subjects."""
+    """Every method's calls (lookups, Ingest, Report, Revoke, GetEntry, ReportOutcome, filters), good and bad,
+    are all found with their ids and subjects."""
     digester = Digester(secret)
     audit_dir = tmp_path / "audit"
     server = start_server(tmp_path / "db", secret_file, "--workers", workers, "--audit-dir", str(audit_dir))
@@ -62,6 +63,20 @@ def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: N
             for message, response in zip(messages, stub.StreamCheck(iter(messages), timeout=10), strict=True):
                 keys = [card_key] if len(message.subjects) == 1 else [phone_key, phone_key]
                 expected[response.request_id] = ("StreamCheck", keys, [k for k in keys if k == phone_key])
+            other_phone = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="+8613900139000")
+            other_key = (bytes((EntityType.PHONE,)) + digester.digest(EntityType.PHONE, "+8613900139000")).hex()
+            report = stub.Report(pb.ReportRequest(reports=[pb.Report(
+                subject=other_phone, category=pb.CATEGORY_MONEY_MULE, level=pb.RISK_LEVEL_HIGH)]), timeout=10)
+            expected[report.request_id] = ("Report", [other_key], [])
+            entry = stub.GetEntry(pb.GetEntryRequest(subject=raw_phone), timeout=10)
+            expected[entry.request_id] = ("GetEntry", [phone_key], [phone_key])
+            outcome = stub.ReportOutcome(pb.ReportOutcomeRequest(
+                hit_request_id=batch.request_id, subject=by_digest, outcome=pb.OUTCOME_CONFIRMED_FRAUD), timeout=10)
+            expected[outcome.request_id] = ("ReportOutcome", [phone_key], [])
+            revoke = stub.Revoke(pb.RevokeRequest(subjects=[other_phone]), timeout=10)
+            expected[revoke.request_id] = ("Revoke", [other_key], [])
+            list(stub.GetFilter(pb.GetFilterRequest(), timeout=10))
+            list(stub.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=0), timeout=10))
             bad = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="not a phone")
             for call in (lambda: stub.Check(pb.CheckRequest(subject=bad), timeout=10),
                          lambda: stub.BatchCheck(pb.BatchCheckRequest(subjects=[card, bad]), timeout=10),
@@ -87,7 +102,9 @@ def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: N
     assert sorted(r["method"] for r in failed) == sorted(refused)
     # The streamed message before the bad one was answered, and audited as such.
     assert sum(1 for r in records if r["method"] == "StreamCheck" and r["status"] == "OK") == 3
-    assert len(records) == len(expected) + len(ingested) + 1 + len(failed)
+    filters = sorted(str(r["method"]) for r in records if str(r["method"]).startswith("GetFilter"))
+    assert filters == ["GetFilter", "GetFilterUpdates"]
+    assert len(records) == len(expected) + len(ingested) + 1 + len(failed) + len(filters)
     stored = b"".join(path.read_bytes() for path in audit_dir.glob("*.audit"))
     assert all(raw not in stored for raw in (b"8613800138000", b"138 0013 8000", b"not a phone"))
     searches = audit_jsonl(audit_dir, "--digest", phone_key)
