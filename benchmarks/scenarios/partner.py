@@ -32,13 +32,14 @@ def measure(call: Callable[[int], object], duration: float, warmup: float) -> tu
 
 
 def run(ctx: Context) -> list[ScenarioResult]:
-    """check() per call on the query stream (99% misses), raw values in: with pre-screen, without, redis-py GET."""
+    """check() per call on the query stream (99% misses), raw values in: with pre-screen (and the positive
+    cache, the default), with the pre-screen alone, without either, and redis-py GET."""
     from risklist_client import RiskListClient
 
     values = ctx.queries.values
     count = len(values)
-    listed = {"with": 0, "without": 0}
-    calls = {"with": 0, "without": 0}
+    listed = {"with": 0, "without": 0, "uncached": 0}
+    calls = {"with": 0, "without": 0, "uncached": 0}
 
     def checked(client: RiskListClient, label: str) -> Callable[[int], object]:
         def call(index: int) -> object:
@@ -59,13 +60,22 @@ def run(ctx: Context) -> list[ScenarioResult]:
             load_seconds = time.perf_counter() - loaded_at
             ours, ours_latency = measure(checked(client, "with"), settings.duration, settings.warmup)
             metrics = client.metrics()
+        # The pre-screen alone: every possible hit asks the server (positive cache off).
+        with RiskListClient(server.address, secret=ctx.dataset.secret, positive_cache_seconds=0) as uncached_client:
+            if not uncached_client.wait_for_filter(600):
+                raise RuntimeError("the SDK did not load the filter within 600 s")
+            uncached, uncached_latency = measure(checked(uncached_client, "uncached"), settings.duration,
+                                                 settings.warmup)
         with RiskListClient(server.address, secret=ctx.dataset.secret, prescreen=False) as plain:
             without, without_latency = measure(checked(plain, "without"), settings.duration, settings.warmup)
     result = ScenarioResult(
         "partner.check", "partner", params, ours, "checks/s", latency_dict(ours_latency),
-        peers={"sdk_without_prescreen": peer_figures(without, "checks/s", without_latency)},
+        peers={"sdk_without_prescreen": peer_figures(without, "checks/s", without_latency),
+               "sdk_without_positive_cache": peer_figures(uncached, "checks/s", uncached_latency)},
         ratio={"vs without pre-screen": ratio(ours, without)},
         extra={"answered_locally_share": round(metrics.answered_locally / max(1, metrics.checks), 4),
+               "answered_from_cache_share": round(metrics.answered_from_cache / max(1, metrics.checks), 4),
+               "server_checks_share": round(metrics.server_checks / max(1, metrics.checks), 4),
                "filter_bytes": metrics.filter_bytes, "filter_keys": metrics.filter_keys,
                "bytes_per_key": round(metrics.filter_bytes / max(1, metrics.filter_keys), 2),
                "filter_load_s": round(load_seconds, 2), "fallback_checks": metrics.fallback_checks,
@@ -82,4 +92,5 @@ def run(ctx: Context) -> list[ScenarioResult]:
         connection.close()
         result.peers["redis_get"] = peer_figures(peer, "keys/s", peer_latency, input="precomputed digests")
         result.ratio["vs redis GET"] = ratio(ours, peer)
+        result.ratio["without positive cache vs redis GET"] = ratio(uncached, peer)
     return [result]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from risklist_client.enums import Category, EntityType, RiskLevel
+from risklist_client.enums import Action, Category, EntityType, RiskLevel
 from risklist_client.errors import CheckFailed, InvalidIdentifier, RiskListError, SecretError
 from risklist_client.secret import NetworkSecret, load_secret
 
 if TYPE_CHECKING:
     from risklist_client.client import RiskListClient
     from risklist_client.metrics import ClientMetrics
-    from risklist_client.result import Action, CheckResult
+    from risklist_client.result import CheckResult
 
 __all__ = [
     "Action", "Category", "CheckFailed", "CheckResult", "ClientMetrics", "EntityType", "InvalidIdentifier",
@@ -20,7 +20,7 @@ __all__ = [
 
 # Imported on first use: the server's grpc-free supervisor imports the shared core modules
 # (errors, secret) through this package and must not load grpc.
-_LAZY = {"RiskListClient": "client", "ClientMetrics": "metrics", "Action": "result", "CheckResult": "result"}
+_LAZY = {"RiskListClient": "client", "ClientMetrics": "metrics", "CheckResult": "result"}
 
 
 def __getattr__(name: str) -> Any:

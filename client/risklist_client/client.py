@@ -20,15 +20,22 @@ from risklist_client.errors import CheckFailed, InvalidIdentifier
 from risklist_client.filter_sync import FilterSync
 from risklist_client.identifiers import Normaliser
 from risklist_client.metrics import ClientMetrics, Counters
+from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
 from risklist_client.secret import NetworkSecret
 
 EntityTypeLike = EntityType | str
 """An EntityType, or its name: "account", "card", "phone", "device", "id_number", "ip", "email"."""
 
+_KINDS: dict[EntityTypeLike, EntityType] = {**{kind: kind for kind in EntityType},
+                                             **{kind.feed_name: kind for kind in EntityType}}
+_KEY_PREFIX = {kind: bytes((kind,)) for kind in EntityType}
+"""A storage key is the entity-type byte, then the digest."""
+
 DEFAULT_UPDATE_INTERVAL = 2.0
 DEFAULT_MAX_STALENESS = 10.0
 DEFAULT_DEADLINE = 1.0
+DEFAULT_POSITIVE_CACHE_SECONDS = 10.0
 
 
 class RiskListClient:
@@ -40,7 +47,10 @@ class RiskListClient:
     listed subject answers "not listed" for most checks; it is refreshed every
     `update_interval` seconds, and while it is not loaded or was last refreshed more than
     `max_staleness` seconds ago, every check goes to the server. `deadline` bounds each server
-    call in seconds. docs/client.md is the integration guide.
+    call in seconds. A listed answer from the server is reused for up to `positive_cache_seconds`
+    while the filter is fresh, unless an update names its key first (0: always ask the server;
+    cached answers, like filter answers, never reach the server's audit trail).
+    docs/client.md is the integration guide.
     """
 
     def __init__(
@@ -58,6 +68,7 @@ class RiskListClient:
         max_backoff: float = 60.0,
         download_deadline: float = 300.0,
         channel_options: Sequence[tuple[str, Any]] = (),
+        positive_cache_seconds: float = DEFAULT_POSITIVE_CACHE_SECONDS,
     ) -> None:
         if not isinstance(secret, NetworkSecret):
             raise TypeError("secret must be a NetworkSecret (risklist_client.load_secret(path) reads one)")
@@ -70,12 +81,15 @@ class RiskListClient:
         self._channel = open_channel(target, credentials, channel_options)
         self._stub = pb_grpc.RiskListStub(self._channel)
         self._counters = Counters()
+        self._filter_answer = not_listed(-1, "filter")
         self._clock = time.monotonic
         self._sync: FilterSync | None = None
+        self._cache = PositiveCache(positive_cache_seconds if prescreen else 0.0)
         if prescreen:
             self._sync = FilterSync(self._stub, self._counters, update_interval=update_interval,
                                     max_staleness=max_staleness, max_backoff=max_backoff,
-                                    download_deadline=download_deadline)
+                                    download_deadline=download_deadline,
+                                    on_keys_changed=self._cache.forget, on_reset=self._cache.clear)
             self._sync.start()
         self._closed = False
 
@@ -92,7 +106,7 @@ class RiskListClient:
             response: pb.CheckResponse = self._stub.Check(request, timeout=self._deadline)
         except grpc.RpcError as error:
             raise self._failed(error, 1) from None
-        return self._one_result(response)
+        return self._one_result(kind, digest, response)
 
     def check_many(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
         """Answers in order for (type, raw value) pairs; possible hits go to the server in batches."""
@@ -118,7 +132,7 @@ class RiskListClient:
             response: pb.CheckResponse = await _awaitable(self._stub.Check.future(request, timeout=self._deadline))
         except grpc.RpcError as error:
             raise self._failed(error, 1) from None
-        return self._one_result(response)
+        return self._one_result(kind, digest, response)
 
     async def check_many_async(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
         """check_many() for asyncio; the batches of possible hits are sent concurrently."""
@@ -184,19 +198,30 @@ class RiskListClient:
     # ---- internals ------------------------------------------------------------------------
 
     def _digest(self, entity_type: EntityTypeLike, value: str) -> tuple[EntityType, bytes]:
-        kind = entity_type if isinstance(entity_type, EntityType) else EntityType.from_feed_name(entity_type)
+        kind = _KINDS.get(entity_type)
+        if kind is None:
+            kind = EntityType.from_feed_name(str(entity_type))
         return kind, self._digester.digest(kind, self._normaliser.normalise(kind, value))
 
     def _screen(self, kind: EntityType, digest: bytes) -> CheckResult | None:
         """The local answer when the filter is usable and rules the subject out, else None (ask the server)."""
         local = self._sync.usable() if self._sync is not None else None
         if local is None:
-            self._counters.add(checks=1, server_checks=1, fallback_checks=1)
+            self._counters.add_server_check(fallback=True)
             return None
-        if not local.bloom.might_contain(bytes((kind,)) + digest):
-            self._counters.add(checks=1, answered_locally=1)
-            return not_listed(local.version, "filter")
-        self._counters.add(checks=1, server_checks=1)
+        key = _KEY_PREFIX[kind] + digest
+        if not local.bloom.might_contain(key):
+            self._counters.add_answered_locally()
+            answer = self._filter_answer
+            if answer.list_version != local.version:
+                # One immutable answer per filter version: a local "not listed" builds nothing.
+                answer = self._filter_answer = not_listed(local.version, "filter")
+            return answer
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._counters.add_answered_from_cache()
+            return cached
+        self._counters.add_server_check(fallback=False)
         return None
 
     def _screen_many(
@@ -211,15 +236,23 @@ class RiskListClient:
         results: list[CheckResult | None] = [None] * len(digested)
         pending: list[tuple[int, EntityType, bytes]] = []
         local = self._sync.usable() if self._sync is not None else None
+        from_cache = 0
         for index, (kind, digest) in enumerate(digested):
-            if local is not None and not local.bloom.might_contain(bytes((kind,)) + digest):
+            if local is None:
+                pending.append((index, kind, digest))
+                continue
+            key = _KEY_PREFIX[kind] + digest
+            if not local.bloom.might_contain(key):
                 results[index] = not_listed(local.version, "filter")
+            elif (cached := self._cache.get(key)) is not None:
+                results[index] = cached
+                from_cache += 1
             else:
                 pending.append((index, kind, digest))
-        answered = len(digested) - len(pending)
+        answered = len(digested) - len(pending) - from_cache
         fallback = len(pending) if local is None else 0
-        self._counters.add(checks=len(digested), answered_locally=answered, server_checks=len(pending),
-                           fallback_checks=fallback)
+        self._counters.add(checks=len(digested), answered_locally=answered, answered_from_cache=from_cache,
+                           server_checks=len(pending), fallback_checks=fallback)
         return results, pending
 
     def _fill(
@@ -227,18 +260,27 @@ class RiskListClient:
         response: pb.BatchCheckResponse,
     ) -> None:
         hits = {hit.index: hit.verdict for hit in response.hits}
-        for position, (index, _, _) in enumerate(part):
+        for position, (index, kind, digest) in enumerate(part):
             verdict = hits.get(position)
             if verdict is None:
                 results[index] = not_listed(response.list_version, "server", response.request_id)
             else:
-                results[index] = from_verdict(verdict, response.list_version, response.request_id)
+                results[index] = result = from_verdict(verdict, response.list_version, response.request_id)
+                self._remember(kind, digest, result)
         self._counters.add(listed=sum(1 for verdict in hits.values() if verdict.listed))
 
-    def _one_result(self, response: pb.CheckResponse) -> CheckResult:
-        if response.verdict.listed:
+    def _one_result(self, kind: EntityType, digest: bytes, response: pb.CheckResponse) -> CheckResult:
+        result = from_verdict(response.verdict, response.list_version, response.request_id)
+        if result.listed:
             self._counters.add(listed=1)
-        return from_verdict(response.verdict, response.list_version, response.request_id)
+            self._remember(kind, digest, result)
+        return result
+
+    def _remember(self, kind: EntityType, digest: bytes, result: CheckResult) -> None:
+        """Cache a listed answer only if no update the filter has applied can be newer than it."""
+        local = self._sync.usable() if self._sync is not None else None
+        if local is not None and result.list_version >= local.version:
+            self._cache.put(_KEY_PREFIX[kind] + digest, result)
 
     def _failed(self, error: grpc.RpcError, count: int) -> CheckFailed:
         self._counters.add(check_failures=count)

@@ -52,8 +52,14 @@ class FilterSync:
         max_backoff: float,
         download_deadline: float,
         clock: Callable[[], float] = time.monotonic,
+        on_keys_changed: Callable[[bytes], None] = lambda keys: None,
+        on_reset: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_keys_changed` gets each update's changed keys (listed or unlisted, concatenated);
+        `on_reset` is called when a new filter replaces the old one."""
         self._stub = stub
+        self._on_keys_changed = on_keys_changed
+        self._on_reset = on_reset
         self._counters = counters
         self.update_interval = update_interval
         self.max_staleness = max_staleness
@@ -121,6 +127,7 @@ class FilterSync:
 
     def _set(self, downloaded: LocalFilter) -> None:
         self.filter = downloaded
+        self._on_reset()
         self._loaded.set()
 
     def _apply_updates(self, current: LocalFilter) -> None:
@@ -138,6 +145,8 @@ class FilterSync:
             bloom = current.bloom
             for offset in range(0, len(keys), KEY_SIZE):
                 bloom.add(keys[offset : offset + KEY_SIZE])
+            self._on_keys_changed(keys)
+            self._on_keys_changed(update.removed_keys)
             current.version = max(current.version, update.version)
         self._counters.add(filter_updates=1)
 

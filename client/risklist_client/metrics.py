@@ -14,6 +14,8 @@ class ClientMetrics:
     """Subjects checked (check_many counts each subject)."""
     answered_locally: int = 0
     """Subjects the local filter answered "not listed" without asking the server."""
+    answered_from_cache: int = 0
+    """Subjects answered with a listed answer the server gave shortly before (the positive cache)."""
     server_checks: int = 0
     """Subjects sent to the server (possible hits, or every subject when falling back)."""
     fallback_checks: int = 0
@@ -55,6 +57,26 @@ class Counters:
         with self._lock:
             for name, amount in increments.items():
                 self._values[name] += amount
+
+    # The per-check paths, without building a keyword dict each time.
+    def add_answered_locally(self) -> None:
+        with self._lock:
+            values = self._values
+            values["checks"] += 1
+            values["answered_locally"] += 1
+
+    def add_answered_from_cache(self) -> None:
+        with self._lock:
+            values = self._values
+            values["checks"] += 1
+            values["answered_from_cache"] += 1
+
+    def add_server_check(self, *, fallback: bool) -> None:
+        with self._lock:
+            values = self._values
+            values["checks"] += 1
+            values["server_checks"] += 1
+            values["fallback_checks"] += fallback
 
     def values(self) -> dict[str, int]:
         with self._lock:

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Literal
 
 from risklist.v1 import risklist_pb2 as pb
 
-from risklist_client.enums import Category, RiskLevel
-
-
-class Action(IntEnum):
-    """The network policy's answer (numeric values equal the proto's); not listed is always ALLOW."""
-
-    ALLOW = 1
-    REVIEW = 2
-    BLOCK = 3
+from risklist_client.enums import Action, Category, RiskLevel
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One subject's answer. `answered_by` says whether the local filter or the server decided.
+    """One subject's answer. `answered_by` says whether the local filter, the server, or the positive
+    cache (a listed server answer from moments before, with that answer's request_id) decided.
 
     Times are unix seconds (0 when unknown). `request_id` names a server answer in the audit and
     in ReportOutcome; it is empty for answers the local filter gave (nothing was sent).
@@ -29,7 +21,7 @@ class CheckResult:
 
     listed: bool
     action: Action
-    answered_by: Literal["filter", "server"]
+    answered_by: Literal["filter", "server", "cache"]
     list_version: int
     level: RiskLevel | None = None
     categories: tuple[Category, ...] = ()

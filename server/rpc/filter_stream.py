@@ -61,7 +61,7 @@ def get_filter_updates(
             for delta in export.updates(request.since_version):
                 rpc.hits += len(delta.added_keys) // KEY_SIZE  # keys sent, logged
                 yield pb.FilterUpdate(version=delta.version, reset=delta.reset, added_keys=delta.added_keys,
-                                      removed_count=delta.removed_count)
+                                      removed_count=delta.removed_count, removed_keys=delta.removed_keys)
         except Exception as error:
             rpc.fail(error)
             abort(context, error)

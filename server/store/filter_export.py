@@ -72,6 +72,8 @@ class FilterDelta:
     reset: bool = False
     added_keys: bytes = b""
     removed_count: int = 0
+    removed_keys: bytes = b""
+    """The unlisted keys themselves (at most max_removed in all, else the stream is a reset)."""
 
 
 class FilterExport:
@@ -141,9 +143,9 @@ class FilterExport:
             yield FilterDelta(version=target, reset=True)
             return
         pending: list[bytes] = []
+        unlisted: list[bytes] = []
         covered = since_version
         removed = 0
-        removed_in_message = 0
         expected = since_version + 1
         for sequence, changes in self._source.changes_since(since_version):
             if sequence > target:
@@ -157,16 +159,16 @@ class FilterExport:
                     pending.append(change.key)
                     if len(pending) == KEYS_PER_UPDATE:
                         # Cut inside this entry: the message covers only the entries before it.
-                        yield FilterDelta(sequence - 1, added_keys=b"".join(pending), removed_count=removed_in_message)
-                        pending, removed_in_message = [], 0
+                        yield _delta(sequence - 1, pending, unlisted)
+                        pending, unlisted = [], []
                 else:
                     removed += 1
-                    removed_in_message += 1
+                    unlisted.append(change.key)
             if removed > self.max_removed:
                 yield FilterDelta(version=target, reset=True)
                 return
             covered = sequence
-        yield FilterDelta(covered, added_keys=b"".join(pending), removed_count=removed_in_message)
+        yield _delta(covered, pending, unlisted)
 
     def _wait_for(self, version: int) -> int:
         """This view's version, after waiting up to the grace for it to reach `version`."""
@@ -176,4 +178,8 @@ class FilterExport:
             time.sleep(0.01)
             current = self._source.version
         return current
+
+
+def _delta(version: int, added: list[bytes], removed: list[bytes]) -> FilterDelta:
+    return FilterDelta(version, added_keys=b"".join(added), removed_count=len(removed), removed_keys=b"".join(removed))
 

@@ -94,7 +94,7 @@ def test_snapshot_false_positive_rate_matches_its_estimate(store: RiskStore) -> 
 
 
 def test_updates_carry_the_keys_listed_since_a_version(store: RiskStore) -> None:
-    """Updates since v hold exactly the keys listed after v, count removals, and end at the current version."""
+    """Updates since v hold exactly the keys listed after v, the keys unlisted since, and end at the current version."""
     first, second, third = random_keys(10), random_keys(20), random_keys(5)
     list_keys(store, first)
     since = store.version
@@ -106,6 +106,8 @@ def test_updates_carry_the_keys_listed_since_a_version(store: RiskStore) -> None
     assert deltas[-1].version == store.version
     assert sorted(added(deltas)) == sorted(second + third)
     assert sum(delta.removed_count for delta in deltas) == 3
+    removed = b"".join(delta.removed_keys for delta in deltas)
+    assert sorted(removed[offset : offset + 17] for offset in range(0, len(removed), 17)) == sorted(first[:3])
 
 
 def test_updates_at_the_current_version_say_so_with_no_keys(store: RiskStore) -> None:

@@ -338,16 +338,18 @@ class GetFilterUpdatesRequest(_message.Message):
     def __init__(self, since_version: _Optional[int] = ...) -> None: ...
 
 class FilterUpdate(_message.Message):
-    __slots__ = ("version", "reset", "added_keys", "removed_count")
+    __slots__ = ("version", "reset", "added_keys", "removed_count", "removed_keys")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESET_FIELD_NUMBER: _ClassVar[int]
     ADDED_KEYS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_KEYS_FIELD_NUMBER: _ClassVar[int]
     version: int
     reset: bool
     added_keys: bytes
     removed_count: int
-    def __init__(self, version: _Optional[int] = ..., reset: _Optional[bool] = ..., added_keys: _Optional[bytes] = ..., removed_count: _Optional[int] = ...) -> None: ...
+    removed_keys: bytes
+    def __init__(self, version: _Optional[int] = ..., reset: _Optional[bool] = ..., added_keys: _Optional[bytes] = ..., removed_count: _Optional[int] = ..., removed_keys: _Optional[bytes] = ...) -> None: ...
 
 class Mutation(_message.Message):
     __slots__ = ("action", "type", "digest", "category", "level", "reported_at", "expires_at", "reference")
