@@ -16,7 +16,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from server.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
 from server.core.digest import DIGEST_SIZE, Digester
-from server.core.enums import Category, EntityType, RiskLevel
+from server.core.enums import Action, Category, EntityType, RiskLevel
 from server.core.errors import InvalidIdentifier, RiskListError
 from server.core.identifiers import Normaliser
 from server.core.secret import load_secret
@@ -102,7 +102,11 @@ def _time(timestamp: Timestamp) -> str | None:
 def verdict_document(response: pb.CheckResponse) -> dict[str, Any]:
     """The JSON shape `--json` prints (docs/api.md)."""
     verdict = response.verdict
-    document: dict[str, Any] = {"listed": verdict.listed, "list_version": response.list_version}
+    document: dict[str, Any] = {
+        "listed": verdict.listed, "list_version": response.list_version, "request_id": response.request_id,
+        "action": Action(verdict.action).feed_name if verdict.action in (1, 2, 3) else "allow",
+        "reason_code": verdict.reason_code or "NOT_LISTED",
+    }
     if verdict.listed:
         document.update(
             level=RiskLevel(verdict.level).feed_name,
@@ -117,14 +121,16 @@ def verdict_document(response: pb.CheckResponse) -> dict[str, Any]:
 
 
 def _human(document: dict[str, Any]) -> str:
+    where = f"(list version {document['list_version']}, request {document['request_id']})"
     if not document["listed"]:
-        return f"NOT LISTED (list version {document['list_version']})"
+        return f"NOT LISTED {where}"
     return (
-        f"LISTED  level={document['level']}  categories={','.join(document['categories'])}\n"
+        f"LISTED  action={document['action']} ({document['reason_code']})\n"
+        f"        level={document['level']}  categories={','.join(document['categories'])}\n"
         f"        sources={document['source_count']}  reports={document['report_count']}  "
         f"first={document['first_reported']}  last={document['last_reported']}  "
         f"expires={document['expires_at']}\n"
-        f"        (list version {document['list_version']})"
+        f"        {where}"
     )
 
 

@@ -29,7 +29,7 @@ def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: s
 
 
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
-    """After an ingest through the admin address, risklist-check --json shows the verdict."""
+    """After an ingest through the admin address, risklist-check shows the verdict, the policy's action and the request id."""
     _ingest_phone(server_process, secret)
     result = _run("risklist-check", "--insecure",
                   "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
@@ -37,9 +37,12 @@ def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess
     document = json.loads(result.stdout)
     assert document["listed"] is True and document["level"] == "high"
     assert document["categories"] == ["telecom_fraud"] and document["list_version"] == 1
+    assert (document["action"], document["reason_code"]) == ("review", "REVIEW_HIGH_RISK")
+    assert len(document["request_id"]) == 24
     human = _run("risklist-check", "--insecure",
                  "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")
-    assert human.stdout.startswith("LISTED")
+    assert human.stdout.startswith("LISTED  action=review (REVIEW_HIGH_RISK)")
+    assert "request " in human.stdout
 
 
 def test_check_cli_local_digest_and_errors(server_process: ServerProcess, secret: NetworkSecret,
