@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from server.core.digest import KEY_SIZE
 from server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
 from server.core.policy import DEFAULT_POLICY, Policy, PrecisionLookup, unknown_precision
 from server.core.record import Record
@@ -22,6 +23,8 @@ class RecordReader(Protocol):
     def lookup(self, key: bytes) -> Record | None: ...
 
     def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]: ...
+
+    def lookup_packed(self, packed: bytes) -> list[tuple[int, Record]]: ...
 
 
 class LookupService:
@@ -87,6 +90,21 @@ class LookupService:
         if errors:
             raise InvalidSubjects([(f"subjects[{index}].{error.field}", error.reason) for index, error in errors])
         return keys
+
+    def check_packed(self, packed: bytes) -> tuple[list[tuple[int, Verdict]], int]:
+        """check_keys for concatenated 17-byte storage keys (an all-digest request, read from the wire)."""
+        count = len(packed) // KEY_SIZE
+        if count > self._max_batch:
+            raise BatchTooLarge(count, self._max_batch)
+        version = self._store.version
+        found = self._store.lookup_packed(packed)
+        if not found:
+            return [], version
+        now = int(self._clock())
+        policy = self._policy()
+        hits = [(index, verdict) for index, record in found
+                if (verdict := aggregate(record, now, policy, self._precision)).listed]
+        return hits, version
 
     def check_keys(self, keys: Sequence[bytes]) -> tuple[list[tuple[int, Verdict]], int]:
         """check_batch for subjects already resolved to valid storage keys (client digests)."""

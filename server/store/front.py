@@ -47,9 +47,13 @@ class BloomFront(BlockedBloom):
 
     def might_contain_many(self, keys: Sequence[bytes]) -> npt.NDArray[np.bool_]:
         """Vectorised might_contain over 17-byte keys."""
-        if not keys:
+        return self.might_contain_packed(b"".join(keys))
+
+    def might_contain_packed(self, packed: bytes) -> npt.NDArray[np.bool_]:
+        """might_contain_many over concatenated 17-byte keys (as an all-digest request carries them)."""
+        if not packed:
             return np.zeros(0, dtype=np.bool_)
-        raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, KEY_SIZE)
+        raw = np.frombuffer(packed, dtype=np.uint8).reshape(-1, KEY_SIZE)
         word_index = raw[:, 1:9].copy().view("<u8").ravel() & np.uint64(self._word_mask)
         mask_index = raw[:, 9:11].copy().view("<u2").ravel()
         masks = _mask_array()[mask_index]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from server.core.digest import Digester
 from server.core.enums import Category, EntityType, RiskLevel
@@ -42,3 +44,20 @@ def test_batch_limit_and_violations(lookup: LookupService) -> None:
         lookup.check_batch([Subject(int(EntityType.IP), value="192.0.2.1"), Subject(99, value="x"),
                             Subject(int(EntityType.IP))])
     assert [field for field, _ in caught.value.violations] == ["subjects[1].type", "subjects[2].id"]
+
+
+_LISTED = [bytes((1 + n % 7,)) + bytes([n, 200 - n]) * 8 for n in range(40)]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_LISTED), st.binary(min_size=16, max_size=16).map(lambda d: b"\x03" + d)),
+                max_size=60))
+def test_packed_keys_answer_exactly_like_separate_keys(store: RiskStore, digester: Digester, keys: list[bytes]) -> None:
+    """check_packed (an all-digest request's keys, concatenated) gives the hits and indexes check_keys gives."""
+    if not store.has_records():
+        store.apply([Upsert(key, Contribution(f"bank-{n % 3}", Category.OTHER, RiskLevel.HIGH, 100, 4_000_000_000))
+                     for n, key in enumerate(_LISTED[::2])])
+    lookup = LookupService(store, SubjectResolver(Normaliser(), digester), max_batch=100)
+    assert lookup.check_packed(b"".join(keys)) == lookup.check_keys(keys)
+    assert store.lookup_packed(b"".join(keys)) == [
+        (index, record) for index, record in enumerate(store.lookup_many(keys)) if record is not None]

@@ -175,3 +175,27 @@ def test_an_expired_entry_leaves_verdicts_at_once_and_the_filter_after_the_sweep
     _until(lambda: not bank_a.Check(pb.CheckRequest(subject=subject), timeout=10).verdict.listed, 10,
            "the verdict dropping the expired contribution")
     assert _until(removed_since_report, 10, "the sweep's removal reaching the filter updates") >= 1
+
+
+def test_the_sdk_speaks_mutual_tls_as_a_member(network: Network) -> None:
+    """RiskListClient with a member's certificate loads the filter and answers listed and not-listed subjects."""
+    from risklist_client import CheckFailed, RiskListClient
+
+    subject = _phone(300)
+    version = _report(network.stub("bank-a"), subject).list_version
+    files = network.dev.client("bank-b")
+    credentials = grpc.ssl_channel_credentials(root_certificates=files.ca, private_key=files.key,
+                                               certificate_chain=files.cert)
+    with RiskListClient(network.server.address, credentials, secret=network.secret, update_interval=0.2) as client:
+        assert client.wait_for_filter(10)
+        answer = _until(lambda: (found := client.check("phone", subject.value)).list_version >= version and found,
+                        5, "the report reaching the SDK's worker")
+        assert answer.listed and answer.answered_by == "server"
+        assert not client.check("phone", "+8613900000001").listed
+    operator = network.dev.client("operator")
+    not_a_querier = grpc.ssl_channel_credentials(root_certificates=operator.ca, private_key=operator.key,
+                                                 certificate_chain=operator.cert)
+    with RiskListClient(network.server.address, not_a_querier, secret=network.secret, prescreen=False) as client, \
+            pytest.raises(CheckFailed) as refused:
+        client.check("phone", subject.value)
+    assert refused.value.code == "PERMISSION_DENIED"
