@@ -1,11 +1,31 @@
-"""Suite-wide settings: Hypothesis runs derandomized in CI, so a CI run is reproducible."""
+"""Suite-wide settings (Hypothesis runs derandomized in CI, so a CI run is reproducible) and a network secret."""
 
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
+
+from risklist_client.secret import NetworkSecret
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture()
+def secret() -> NetworkSecret:
+    """A fresh random network secret."""
+    return NetworkSecret(secrets.token_bytes(32))
+
+
+@pytest.fixture()
+def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
+    """The secret in a file, as --secret-file reads it."""
+    path = tmp_path / "network.secret"
+    path.write_text(secret.key.hex() + "\n")
+    return path
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,6 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_client import EntityType, NetworkSecret
 from risklist_client.digest import Digester
 from tests.support.running_server import ServerProcess, start_server
-
-
-@pytest.fixture()
-def secret() -> NetworkSecret:
-    return NetworkSecret(secrets.token_bytes(32))
-
-
-@pytest.fixture()
-def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
-    path = tmp_path / "network.secret"
-    path.write_text(secret.key.hex() + "\n")
-    return path
 
 
 @pytest.fixture()

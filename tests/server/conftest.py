@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,6 @@ from server.lookup import LookupService
 from server.rpc.app import create_admin_server, create_server
 from server.store.risk_store import RiskStore
 from tests.support.running_server import ServerProcess, start_server
-
-
-@pytest.fixture()
-def secret() -> NetworkSecret:
-    return NetworkSecret(secrets.token_bytes(32))
-
-
-@pytest.fixture()
-def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
-    path = tmp_path / "network.secret"
-    path.write_text(secret.key.hex() + "\n")
-    return path
 
 
 @pytest.fixture()

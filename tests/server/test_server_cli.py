@@ -29,7 +29,7 @@ def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: s
 
 
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
-    """After an ingest through the admin address, risklist-check shows the verdict, the policy's action and the request id."""
+    """After an ingest, risklist-check shows the verdict, the policy's action and the request id."""
     _ingest_phone(server_process, secret)
     result = _run("risklist-check", "--insecure",
                   "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
