@@ -79,10 +79,11 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
 
 def _serve(
     address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], security: Security,
-    reuse_port: bool = False,
+    reuse_port: bool = False, audit: AuditSink = DISCARD,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     server = _new_server(threads, reuse_port)
-    register(GuardedRegistry(server, activate(security)))  # every method checks caller, role and quota first
+    # Every method checks caller, role and quota first; refusals are audited.
+    register(GuardedRegistry(server, activate(security), audit))
     health_servicer = _add_health_and_reflection(server, [service])
     return server, _bind(server, address, _credentials(security)), health_servicer
 
@@ -105,7 +106,7 @@ def create_server(
     servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit,
                                 filters=filters)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), security,
-                  reuse_port)
+                  reuse_port, audit)
 
 
 def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
@@ -151,4 +152,4 @@ def create_admin_server(
     `admin`; ingests audited."""
     servicer = AdminServicer(store, audit=audit)
     return _serve(address, threads, ADMIN_SERVICE,
-                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), security)
+                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), security, audit=audit)

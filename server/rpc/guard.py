@@ -6,16 +6,19 @@ the grpc.Server while servicers register, and wraps each handler they add.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
 import structlog
 
+from server.audit.trail import DISCARD, AuditSink
 from server.core.errors import QuotaExceeded, RiskListError
 from server.rpc.caller import Role
 from server.rpc.gate import Gate
 from server.rpc.metrics import count_rpc
+from server.rpc.request_id import new_request_id
 from server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from server.rpc.status import abort, status_name
 
@@ -47,8 +50,14 @@ def role_for(method: str) -> Role:
     return role
 
 
-def guard(method: str, handler: grpc.RpcMethodHandler[Any, Any], gate: Gate) -> grpc.RpcMethodHandler[Any, Any]:
-    """`handler` preceded by the gate: authenticated caller, role `method` needs, a request of quota."""
+def guard(
+    method: str, handler: grpc.RpcMethodHandler[Any, Any], gate: Gate, audit: AuditSink = DISCARD
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """`handler` preceded by the gate: authenticated caller, role `method` needs, a request of quota.
+
+    A refused call is audited too (no subjects: none was looked at), under the partner the
+    refusal names, or "" for a caller that is no member.
+    """
     role = role_for(method)
     service, _, name = method.lstrip("/").partition("/")
     kind, behaviour = _behaviour(handler)
@@ -61,6 +70,7 @@ def guard(method: str, handler: grpc.RpcMethodHandler[Any, Any], gate: Gate) -> 
             count_rpc(service, name, status, 0)
             if not isinstance(error, QuotaExceeded):  # the gate logs those, throttled
                 log.info("rpc_refused", method=name, status=status, reason=str(error))
+            audit.append(time.time_ns(), str(getattr(error, "partner", "")), name, new_request_id(), status, b"", ())
             abort(context, error)
         return behaviour(request, context)
 
@@ -78,9 +88,10 @@ def _behaviour(handler: grpc.RpcMethodHandler[Any, Any]) -> tuple[str, Callable[
 
 
 class _GuardedGeneric(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler, gate: Gate) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, gate: Gate, audit: AuditSink) -> None:
         self._inner = inner
         self._gate = gate
+        self._audit = audit
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
@@ -90,22 +101,25 @@ class _GuardedGeneric(grpc.GenericRpcHandler):
             handler = self._inner.service(handler_call_details)
             if handler is None:
                 return None
-            found = self._wrapped.setdefault(method, guard(method, handler, self._gate))
+            found = self._wrapped.setdefault(method, guard(method, handler, self._gate, self._audit))
         return found
 
 
 class GuardedRegistry:
     """Stands in for a grpc.Server during registration (add_*Servicer_to_server), guarding every handler."""
 
-    def __init__(self, server: grpc.Server, gate: Gate) -> None:
+    def __init__(self, server: grpc.Server, gate: Gate, audit: AuditSink = DISCARD) -> None:
         self._server = server
         self._gate = gate
+        self._audit = audit
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self._server.add_generic_rpc_handlers(tuple(_GuardedGeneric(handler, self._gate) for handler in handlers))
+        self._server.add_generic_rpc_handlers(
+            tuple(_GuardedGeneric(handler, self._gate, self._audit) for handler in handlers))
 
     def add_registered_method_handlers(
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         self._server.add_registered_method_handlers(
-            service, {name: guard(f"/{service}/{name}", handler, self._gate) for name, handler in handlers.items()})
+            service,
+            {name: guard(f"/{service}/{name}", handler, self._gate, self._audit) for name, handler in handlers.items()})

@@ -199,3 +199,18 @@ def test_the_sdk_speaks_mutual_tls_as_a_member(network: Network) -> None:
             pytest.raises(CheckFailed) as refused:
         client.check("phone", subject.value)
     assert refused.value.code == "PERMISSION_DENIED"
+
+
+def test_calls_refused_at_the_gate_are_audited_too(network: Network) -> None:
+    """A member calling a method its roles do not allow is in the audit trail, under its id, with the refusal."""
+    with network.dev.channel(network.server.address, "operator") as channel, pytest.raises(grpc.RpcError) as refused:
+        pb_grpc.RiskListStub(channel).Check(pb.CheckRequest(subject=_phone(400)), timeout=10)
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+    def refusal() -> dict[str, object] | None:
+        records = audit_jsonl(network.audit_dir, "--partner", "operator")
+        return next((r for r in records if r["method"] == "Check" and r["status"] == "PERMISSION_DENIED"), None)
+
+    # Each worker commits its trail every 10 ms; the record is there within moments.
+    record = _until(refusal, 5, "the refused Check appearing in the audit trail")
+    assert record["keys"] == [] and len(str(record["request_id"])) == 24
