@@ -277,10 +277,16 @@ class RiskListClient:
         return result
 
     def _remember(self, kind: EntityType, digest: bytes, result: CheckResult) -> None:
-        """Cache a listed answer only if no update the filter has applied can be newer than it."""
-        local = self._sync.usable() if self._sync is not None else None
-        if local is not None and result.list_version >= local.version:
-            self._cache.put(_KEY_PREFIX[kind] + digest, result)
+        """Cache a listed answer only while the filter is fresh and has applied no update newer than it."""
+        sync = self._sync
+        if sync is None or sync.usable() is None:
+            return
+
+        def filter_version() -> int:
+            current = sync.filter
+            return current.version if current is not None else result.list_version + 1
+
+        self._cache.put(_KEY_PREFIX[kind] + digest, result, filter_version)
 
     def _failed(self, error: grpc.RpcError, count: int) -> CheckFailed:
         self._counters.add(check_failures=count)

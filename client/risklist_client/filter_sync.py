@@ -74,12 +74,18 @@ class FilterSync:
         self._stop = threading.Event()
         self._loaded = threading.Event()
         self._thread = threading.Thread(target=self._run, name="risklist-filter", daemon=True)
+        self._active: grpc.RpcContext | None = None
+        """The stream being read, so stop() can cancel it."""
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop refreshing; a download or update in progress is cancelled, not waited for."""
         self._stop.set()
+        active = self._active
+        if active is not None:
+            active.cancel()
         if self._thread.is_alive():
             self._thread.join()
 
@@ -132,7 +138,9 @@ class FilterSync:
 
     def _apply_updates(self, current: LocalFilter) -> None:
         request = pb.GetFilterUpdatesRequest(since_version=current.version)
-        stream = self._stub.GetFilterUpdates(request, timeout=self._download_deadline)
+        stream = self._active = self._stub.GetFilterUpdates(request, timeout=self._download_deadline)
+        if self._stop.is_set():
+            stream.cancel()
         for update in stream:
             if update.reset:
                 stream.cancel()
@@ -145,14 +153,18 @@ class FilterSync:
             bloom = current.bloom
             for offset in range(0, len(keys), KEY_SIZE):
                 bloom.add(keys[offset : offset + KEY_SIZE])
+            # Version first, then forget: a cached answer older than this update can no longer be
+            # stored (the cache compares versions under its lock), and one stored before is dropped.
+            current.version = max(current.version, update.version)
             self._on_keys_changed(keys)
             self._on_keys_changed(update.removed_keys)
-            current.version = max(current.version, update.version)
         self._counters.add(filter_updates=1)
 
     def _download(self) -> LocalFilter:
         """GetFilter, verified: algorithm and layout known, length and SHA-256 as announced."""
-        stream = self._stub.GetFilter(pb.GetFilterRequest(), timeout=self._download_deadline)
+        stream = self._active = self._stub.GetFilter(pb.GetFilterRequest(), timeout=self._download_deadline)
+        if self._stop.is_set():
+            stream.cancel()
         header: pb.FilterHeader | None = None
         words: array[int] = array("Q")  # filled chunk by chunk: the filter is held once, never copied
         received = 0

@@ -45,12 +45,19 @@ class PositiveCache:
             return None
         return result
 
-    def put(self, key: bytes, result: CheckResult) -> None:
-        """Keep a listed server answer (anything else is ignored); the oldest entry goes when full."""
+    def put(self, key: bytes, result: CheckResult, filter_version: Callable[[], int]) -> None:
+        """Keep a listed server answer unless the filter has applied updates newer than it.
+
+        Anything but a listed answer is ignored; the oldest entry goes when full. The version is
+        read under the lock that forget() takes, so an answer is either refused here or dropped
+        by the update that made it stale (the filter raises its version before it forgets).
+        """
         if not result.listed or self._ttl <= 0:
             return
         cached = replace(result, answered_by="cache")
         with self._lock:
+            if result.list_version < filter_version():
+                return
             self._entries.pop(key, None)
             if len(self._entries) >= self._max_entries:
                 del self._entries[next(iter(self._entries))]

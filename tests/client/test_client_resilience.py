@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -38,9 +39,20 @@ class FakeRiskList(pb_grpc.RiskListServicer):
         self.checks = 0
         self.update_calls: list[float] = []
         self.words = BlockedBloom(1024).to_bytes()
+        self.hang_downloads = threading.Event()
+        """Set: a download sends its header, then waits for the client to go away."""
+        self.hung = threading.Event()
 
     def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
         checksum = hashlib.sha256(self.words).digest()
+        if self.hang_downloads.is_set():
+            yield pb.FilterChunk(header=pb.FilterHeader(
+                version=1, total_bytes=len(self.words), key_count=0,
+                parameters=pb.FilterParameters(algorithm=ALGORITHM, word_count=1024, bits_per_key=BITS_PER_MASK)))
+            self.hung.set()
+            while context.is_active():
+                time.sleep(0.01)
+            return
         if self.corrupt_downloads > 0:
             self.corrupt_downloads -= 1
             checksum = bytes(32)
@@ -86,6 +98,17 @@ def test_a_download_failing_its_checksum_is_discarded_and_downloaded_again(
         metrics = client.metrics()
         assert metrics.checksum_mismatches == 2 and metrics.filter_downloads == 1
         assert client.check("phone", PHONE).answered_by == "filter"
+
+
+def test_close_does_not_wait_for_a_download_in_progress(fake: tuple[FakeRiskList, str], secret: NetworkSecret) -> None:
+    """close() cancels a filter download the server is slow to finish instead of waiting up to its deadline."""
+    servicer, address = fake
+    servicer.hang_downloads.set()
+    client = RiskListClient(address, secret=secret, download_deadline=300)
+    assert servicer.hung.wait(10)
+    started = time.monotonic()
+    client.close()
+    assert time.monotonic() - started < 5
 
 
 def test_a_stale_filter_sends_every_check_to_the_server_and_says_so(

@@ -38,7 +38,7 @@ def test_the_cache_never_answers_not_listed_nor_after_forget_or_ttl(program: lis
     for operation, argument, listed in program:
         if operation == "put":
             assert isinstance(argument, bytes)
-            cache.put(argument, _listed() if listed else not_listed(7, "server"))
+            cache.put(argument, _listed() if listed else not_listed(7, "server"), lambda: 7)
             if listed:
                 model[argument] = now[0] + 5.0
         elif operation == "forget":
@@ -63,13 +63,21 @@ def test_an_expired_verdict_is_not_reused_and_the_oldest_entry_goes_when_full() 
     """A cached verdict whose own expiry passed is a miss; a full cache drops its oldest entry."""
     wall = [1000.0]
     cache = PositiveCache(60, max_entries=2, wall_clock=lambda: wall[0])
-    cache.put(KEYS[0], _listed(expires_at=1001))
+    cache.put(KEYS[0], _listed(expires_at=1001), lambda: 7)
     assert cache.get(KEYS[0]) is not None
     wall[0] = 1001.0
     assert cache.get(KEYS[0]) is None
     for key in KEYS[1:4]:
-        cache.put(key, _listed())
+        cache.put(key, _listed(), lambda: 7)
     assert [cache.get(key) is not None for key in KEYS[1:4]] == [False, True, True]
+
+
+def test_an_answer_older_than_the_filter_is_not_kept() -> None:
+    """A listed answer from before an update the filter already applied (which may unlist it) is not cached."""
+    cache = PositiveCache(60)
+    cache.put(KEYS[0], _listed(), lambda: 8)  # the answer is at version 7
+    cache.put(KEYS[1], _listed(), lambda: 7)
+    assert cache.get(KEYS[0]) is None and cache.get(KEYS[1]) is not None
 
 
 def test_a_repeated_hit_is_answered_from_the_cache_until_the_entry_is_removed(
