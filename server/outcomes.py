@@ -15,7 +15,7 @@ from server.core.subject import Subject, SubjectResolver
 class OutcomeWriter(Protocol):
     """Where outcomes are recorded: the store's single writer (directly, or through the writer link)."""
 
-    def record_outcome(self, reporter: str, request_id: str, key: bytes, outcome: Outcome, now: int) -> int: ...
+    def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int: ...
 
 
 class OutcomeService:
@@ -43,7 +43,7 @@ class OutcomeService:
             violations.append((f"subject.{error.field}", error.reason))
         if violations:
             raise InvalidSubjects(violations)
-        return self._writer.record_outcome(reporter, hit_request_id, key, parsed, int(self._clock()))
+        return self._writer.record_outcome(reporter, key, parsed, int(self._clock()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ class SourceTally:
 
 @dataclass(frozen=True, slots=True)
 class OutcomeEntry:
-    """One partner's outcome for one subject of one answer, and the sources it counts for."""
+    """One partner's latest outcome for one subject, and the sources it counts for."""
 
     outcome: Outcome
     credited: tuple[str, ...]
@@ -117,12 +117,12 @@ TallyChange = tuple[str, Outcome, int]
 def record_outcome(
     previous: OutcomeEntry | None, credited_now: tuple[str, ...], outcome: Outcome
 ) -> tuple[OutcomeEntry, list[TallyChange]]:
-    """The entry to store and the tally changes for an outcome of one subject in one answer.
+    """The entry to store and the tally changes for one partner's outcome about one subject.
 
     The first outcome credits `credited_now` (the subject's sources when it is reported). A
-    revision (the same partner, answer and subject again) keeps the sources first credited and
-    moves their count from the old outcome to the new one, so repeating a report never counts
-    twice.
+    revision (the same partner and subject again, whatever answer it quotes) keeps the sources
+    first credited and moves their count from the old outcome to the new one, so repeating a
+    report never counts twice.
     """
     if previous is None:
         return OutcomeEntry(outcome, credited_now), [(source, outcome, +1) for source in credited_now]

@@ -1,4 +1,4 @@
-"""The outcomes column family: each partner's outcome per (answer, subject), and per-source tallies."""
+"""The outcomes column family: each partner's latest outcome per subject, and per-source tallies."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ _ENTRY = b"e"
 _TALLY = b"t"
 
 
-def _entry_key(reporter: str, request_id: str, key: bytes) -> bytes:
-    return _ENTRY + reporter.encode() + b"\x00" + request_id.encode() + b"\x00" + key
+def _entry_key(reporter: str, key: bytes) -> bytes:
+    """One entry per (partner, subject): quoting new request ids revises it, never adds counts."""
+    return _ENTRY + reporter.encode() + b"\x00" + key
 
 
 def _tally_key(source: str) -> bytes:
@@ -26,17 +27,16 @@ class OutcomeLedger:
         self._table = db.get_column_family(OUTCOMES_CF)
         self._handle = db.get_column_family_handle(OUTCOMES_CF)
 
-    def entry(self, reporter: str, request_id: str, key: bytes) -> OutcomeEntry | None:
-        """The outcome `reporter` gave for subject `key` in answer `request_id`, if any."""
-        data = get_one(self._table, _entry_key(reporter, request_id, key))
+    def entry(self, reporter: str, key: bytes) -> OutcomeEntry | None:
+        """The outcome `reporter` last gave for subject `key`, if any."""
+        data = get_one(self._table, _entry_key(reporter, key))
         return None if data is None else OutcomeEntry.decode(data)
 
     def stage(
-        self, batch: WriteBatch, reporter: str, request_id: str, key: bytes, entry: OutcomeEntry,
-        changes: list[TallyChange],
+        self, batch: WriteBatch, reporter: str, key: bytes, entry: OutcomeEntry, changes: list[TallyChange]
     ) -> None:
         """Put the entry and the changed tallies into `batch` (written atomically by the caller)."""
-        batch.put(_entry_key(reporter, request_id, key), entry.encode(), self._handle)
+        batch.put(_entry_key(reporter, key), entry.encode(), self._handle)
         tallies: dict[str, SourceTally] = {}
         for source, outcome, amount in changes:
             tally = tallies.get(source) or self.tally(source)

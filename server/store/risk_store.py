@@ -184,20 +184,21 @@ class RiskStore(StoreReads):
                     after[key] = kept
             self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
         return ExpirySlice(scanned, purged, next_key)
-    def record_outcome(self, reporter: str, request_id: str, key: bytes, outcome: Outcome, now: int) -> int:
-        """Store `reporter`'s outcome for subject `key` in answer `request_id`; return the sources credited.
+    def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int:
+        """Store `reporter`'s outcome for subject `key`; return the sources credited.
 
-        Durable when it returns (synced WAL). The first outcome credits the subject's live sources
-        other than the reporter; a revision moves their count to the new outcome.
+        Durable when it returns (synced WAL). A partner grades a subject once: its first outcome
+        credits the subject's live sources other than itself; a later one (for any answer) is a
+        revision that moves their count to the new outcome.
         """
         with self._write_lock:
             self._ensure_open()
-            previous = self._outcomes.entry(reporter, request_id, key)
+            previous = self._outcomes.entry(reporter, key)
             stored = get_one(self._db, key)
             record = () if stored is None else decode_record(stored)
             entry, changes = record_outcome(previous, credited_sources(record, reporter, now), outcome)
             batch = WriteBatch(raw_mode=True)
-            self._outcomes.stage(batch, reporter, request_id, key, entry, changes)
+            self._outcomes.stage(batch, reporter, key, entry, changes)
             self._db.write(batch, _SYNCED)
             return len(entry.credited)
 

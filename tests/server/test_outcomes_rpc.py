@@ -11,8 +11,6 @@ from server.core.secret import NetworkSecret
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import ServerProcess
 
-HIT = "0123456789abcdef01234567"
-
 
 def _quality(server: ServerProcess) -> dict[str, pb.SourceQuality]:
     with grpc.insecure_channel(server.admin_address) as channel:
@@ -21,21 +19,28 @@ def _quality(server: ServerProcess) -> dict[str, pb.SourceQuality]:
 
 
 def test_outcomes_reach_the_quality_figures(server_process: ServerProcess, secret: NetworkSecret) -> None:
-    """Confirmed and false-positive outcomes for a hit become the listing source's precision."""
+    """A partner's outcome for a hit becomes the listing source's precision; a later one revises it, never adds."""
     ingest_phone(server_process.admin_address, secret)
     with grpc.insecure_channel(server_process.address) as channel:
         stub = pb_grpc.RiskListStub(channel)
         subject = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)
-        assert stub.Check(pb.CheckRequest(subject=subject), timeout=10).verdict.listed
-        for request_id, outcome in [(HIT, pb.OUTCOME_CONFIRMED_FRAUD), ("ab" * 12, pb.OUTCOME_CONFIRMED_FRAUD),
-                                    ("cd" * 12, pb.OUTCOME_FALSE_POSITIVE), ("cd" * 12, pb.OUTCOME_FALSE_POSITIVE)]:
+        hit = stub.Check(pb.CheckRequest(subject=subject), timeout=10)
+        assert hit.verdict.listed
+
+        def report(request_id: str, outcome: int) -> None:
             response = stub.ReportOutcome(
                 pb.ReportOutcomeRequest(hit_request_id=request_id, subject=subject, outcome=outcome), timeout=10)
-            assert response.sources_credited == 1
-            assert len(response.request_id) == 24
+            assert response.sources_credited == 1 and len(response.request_id) == 24
+
+        report(hit.request_id, pb.OUTCOME_CONFIRMED_FRAUD)
+        row = _quality(server_process)["bank-a"]
+        assert (row.confirmed_fraud, row.false_positive, row.live_contributions) == (1, 0, 1)
+        assert row.precision_known and row.precision == 1.0
+        for request_id in (hit.request_id, "ab" * 12, "cd" * 12):
+            report(request_id, pb.OUTCOME_FALSE_POSITIVE)
     row = _quality(server_process)["bank-a"]
-    assert (row.confirmed_fraud, row.false_positive, row.live_contributions) == (2, 1, 1)
-    assert row.precision_known and row.precision == pytest.approx(2 / 3)
+    assert (row.confirmed_fraud, row.false_positive) == (0, 1)
+    assert row.precision_known and row.precision == 0.0
 
 
 def test_bad_outcome_requests_name_every_field(server_process: ServerProcess) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.core.enums import Category, RiskLevel
+from server.core.digest import Digester
+from server.core.enums import Category, EntityType, RiskLevel
+from server.core.identifiers import Normaliser
 from server.core.mutation import Upsert
 from server.core.outcome import Outcome, SourceTally
 from server.core.record import Contribution
 from server.core.secret import NetworkSecret
+from server.core.subject import Subject, SubjectResolver
+from server.outcomes import OutcomeService
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
 
@@ -27,9 +31,9 @@ def test_outcomes_credit_other_sources_and_survive_reopening(tmp_path: Path, sec
     """An outcome credits the subject's other sources; a revision moves the count; reopening keeps it."""
     with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a", "bank-b", "bank-c")
-        assert store.record_outcome("bank-a", "ab" * 12, KEY, Outcome.FALSE_POSITIVE, NOW) == 2
-        assert store.record_outcome("bank-a", "ab" * 12, KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
-        assert store.record_outcome("bank-b", "cd" * 12, KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
+        assert store.record_outcome("bank-a", KEY, Outcome.FALSE_POSITIVE, NOW) == 2
+        assert store.record_outcome("bank-a", KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
+        assert store.record_outcome("bank-b", KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
     with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
         assert store.source_tallies() == {
             "bank-a": SourceTally(confirmed_fraud=1),
@@ -43,8 +47,8 @@ def test_outcome_for_a_subject_nobody_else_lists_credits_no_one(tmp_path: Path, 
     """An outcome about a subject only the reporter (or no one) lists is stored but grades no source."""
     with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a")
-        assert store.record_outcome("bank-a", "ef" * 12, KEY, Outcome.FALSE_POSITIVE, NOW) == 0
-        assert store.record_outcome("bank-a", "ef" * 12, b"\x01" + bytes(16), Outcome.UNKNOWN, NOW) == 0
+        assert store.record_outcome("bank-a", KEY, Outcome.FALSE_POSITIVE, NOW) == 0
+        assert store.record_outcome("bank-a", b"\x01" + bytes(16), Outcome.UNKNOWN, NOW) == 0
         assert store.source_tallies() == {}
 
 
@@ -55,8 +59,21 @@ def test_replica_sees_tallies_after_catching_up(tmp_path: Path, secret: NetworkS
         replica = ReplicaStore(tmp_path / "db", str(tmp_path / "secondary"), secret_fingerprint=secret.fingerprint)
         try:
             assert replica.source_tallies() == {}
-            store.record_outcome("bank-a", "01" * 12, KEY, Outcome.CONFIRMED_FRAUD, NOW)
+            store.record_outcome("bank-a", KEY, Outcome.CONFIRMED_FRAUD, NOW)
             replica.catch_up()
             assert replica.source_tallies() == {"bank-b": SourceTally(confirmed_fraud=1)}
         finally:
             replica.close()
+
+
+def test_a_partner_grades_a_subject_once_whatever_request_ids_it_quotes(tmp_path: Path, secret: NetworkSecret) -> None:
+    """Repeating an outcome under new request ids revises the partner's one grade; it never piles up counts."""
+    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+        _listed_by(store, "bank-a")
+        outcomes = OutcomeService(SubjectResolver(Normaliser(), Digester(secret)), store, clock=lambda: NOW)
+        subject = Subject(int(EntityType.PHONE), None, KEY[1:])
+        for number in range(5):
+            outcomes.report("bank-b", f"{number:024x}", subject, Outcome.FALSE_POSITIVE)
+        assert store.source_tallies() == {"bank-a": SourceTally(false_positive=1)}
+        outcomes.report("bank-b", "ff" * 12, subject, Outcome.CONFIRMED_FRAUD)
+        assert store.source_tallies() == {"bank-a": SourceTally(confirmed_fraud=1)}
