@@ -53,6 +53,11 @@ class LookupService:
     def version(self) -> int:
         return self._store.version
 
+    @property
+    def max_batch(self) -> int:
+        """The most subjects one call may carry (settings.max_batch)."""
+        return self._max_batch
+
     def check(self, subject: Subject) -> tuple[Verdict, int]:
         """The verdict for one subject and the list version it reflects."""
         return self.check_key(self.storage_key(subject))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from server.contributions import ContributionService
 from server.core.digest import Digester
 from server.core.identifiers import Normaliser
@@ -25,6 +27,8 @@ from server.rpc.write_calls import WriteCall
 from server.rpc.writer_link import ForwardedWrites
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
+
+log = structlog.get_logger("risklist.server")
 
 
 @dataclass
@@ -70,8 +74,13 @@ def reader_side(
 
     def caught_up_to(version: int) -> None:
         # Read-your-writes on this worker: the acknowledged write is visible here before the answer.
+        # The write is durable already: if catching up fails, say so in the log, not to the caller
+        # (the catch-up thread retries within milliseconds).
         if store.version < version:
-            store.catch_up()
+            try:
+                store.catch_up()
+            except Exception as error:
+                log.warning("catch_up_after_write_failed", error=str(error), acknowledged_version=version)
 
     return ReaderSide(
         writes=ForwardedWrites(run_dir, on_acknowledged=caught_up_to),

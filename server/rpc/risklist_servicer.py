@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -166,7 +166,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             return entry_to_proto(entry, version, audit.request_id)
 
     def _write(
-        self, method: str, request: Message, response_type: type[ResponseT], subjects: Iterable[pb.Subject],
+        self, method: str, request: Message, response_type: type[ResponseT], subjects: Sequence[pb.Subject],
         context: grpc.ServicerContext,
     ) -> ResponseT:
         """Hand a write call to the store's writer (in this process or over the writer link)."""
@@ -185,8 +185,14 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.fail(error)
                 abort(context, error)
 
-    def _audit_keys(self, subjects: Iterable[pb.Subject]) -> list[bytes]:
-        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones)."""
+    def _audit_keys(self, subjects: Sequence[pb.Subject]) -> list[bytes]:
+        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones).
+
+        A request over the batch limit is refused whole without looking at a subject, so none is
+        normalised for it here either.
+        """
+        if len(subjects) > self._lookup.max_batch:
+            return []
         keys = []
         for message in subjects:
             subject: Subject = subject_from_proto(message)
