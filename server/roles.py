@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import grpc
@@ -88,14 +89,17 @@ def run_writer(
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
     writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
     secret = network_secret(args)
-    audit = AuditTrail(args.audit_dir, "writer")
-    store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
-    lookup = _lookup_service(args, store, secret)
-    side = writer_side(args, store, secret, lookup.verdict)
-    try:
+    with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
+        audit = AuditTrail(args.audit_dir, "writer")
+        cleanup.callback(audit.close)
+        store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
+        cleanup.callback(store.close)
+        lookup = _lookup_service(args, store, secret)
+        side = writer_side(args, store, secret, lookup.verdict)
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
         side.sweeper.start()
+        cleanup.callback(side.sweeper.stop)
         servers: list[tuple[grpc.Server, HealthServicer]] = []
         ports: dict[str, int] = {}
         if listen is not None:
@@ -111,10 +115,6 @@ def run_writer(
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
-    finally:
-        side.sweeper.stop()
-        audit.close()
-        store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0
 
@@ -122,32 +122,34 @@ def run_writer(
 def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, security: Security) -> int:
     """Serve RiskList from a read replica on the shared port, catching up every few milliseconds."""
     secret = network_secret(args)
-    store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
-                         front_policy=FRONT_POLICIES[args.front])
-    audit = AuditTrail(args.audit_dir, f"reader-{plan.index}")
-    stop_catching_up = threading.Event()
-    follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
-                                name="catch-up", daemon=True)
-    lookup = _lookup_service(args, store, secret)
-    side = reader_side(args, store, secret, plan.run_dir, lookup.verdict)
-    try:
+    with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
+        store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
+                             front_policy=FRONT_POLICIES[args.front])
+        cleanup.callback(store.close)
+        audit = AuditTrail(args.audit_dir, f"reader-{plan.index}")
+        cleanup.callback(audit.close)
+        lookup = _lookup_service(args, store, secret)
+        side = reader_side(args, store, secret, plan.run_dir, lookup.verdict)
+        cleanup.callback(side.writes.close)
         server, port, health = create_server(plan.listen, lookup,
                                              threads=args.threads, reuse_port=True,
                                              log_every_rpc=args.rpc_log == "all",
                                              writes=side.writes, entries=side.entries, audit=audit,
                                              security=security, filters=_filter_export(args, store))
+        stop_catching_up = threading.Event()
+        follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
+                                    name="catch-up", daemon=True)
         follower.start()
+        cleanup.callback(_stop_following, follower, stop_catching_up)
         _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
-    finally:
-        stop_catching_up.set()
-        if follower.is_alive():
-            follower.join()
-        side.writes.close()
-        audit.close()
-        store.close()
     log.info("worker_stopped", list_version=store.version)
     return 0
+
+
+def _stop_following(follower: threading.Thread, stop: threading.Event) -> None:
+    stop.set()
+    follower.join()
 
 
 def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event) -> None:
