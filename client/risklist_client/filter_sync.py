@@ -208,7 +208,10 @@ def _check_parameters(header: pb.FilterHeader) -> None:
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(error, grpc.RpcError):
-        code = error.code()
-        return f"{code.name if code else 'UNKNOWN'}: {error.details()}"
+    """A one-line reason for the log; never raises (it runs in the refresh thread's error handler)."""
+    code = getattr(error, "code", None)
+    details = getattr(error, "details", None)
+    if isinstance(error, grpc.RpcError) and callable(code) and callable(details):
+        status = code()
+        return f"{status.name if status else 'UNKNOWN'}: {details()}"
     return f"{type(error).__name__}: {error}"

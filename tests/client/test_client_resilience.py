@@ -16,6 +16,8 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_client import NetworkSecret, RiskListClient
 from risklist_client.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from risklist_client.filter_sync import FilterSync
+from risklist_client.metrics import Counters
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import start_server
 
@@ -130,20 +132,48 @@ def test_a_stale_filter_sends_every_check_to_the_server_and_says_so(
         assert client.check("phone", PHONE).answered_by == "filter"
 
 
-def test_refresh_backs_off_exponentially_while_the_server_is_away(
+class _RecordingStop:
+    """Stands in for the refresh thread's stop event: records each wait, stops after `rounds` of them."""
+
+    def __init__(self, rounds: int) -> None:
+        self.delays: list[float] = []
+        self.rounds = rounds
+
+    def is_set(self) -> bool:
+        return len(self.delays) >= self.rounds
+
+    def wait(self, delay: float) -> bool:
+        self.delays.append(delay)
+        return False
+
+
+class _AwayStub:
+    """A server that is away: every call fails."""
+
+    def GetFilter(self, request: object, timeout: float) -> object:
+        raise grpc.RpcError("connection refused")
+
+
+def test_refresh_waits_grow_exponentially_up_to_the_cap() -> None:
+    """While every refresh fails, the waits double from 2x the interval (with 0.75-1 jitter) up to max_backoff."""
+    sync = FilterSync(_AwayStub(), Counters(), update_interval=0.05, max_staleness=1.0, max_backoff=0.8,
+                      download_deadline=1.0)
+    stop = _RecordingStop(rounds=6)
+    sync._stop = stop  # type: ignore[assignment]
+    sync._run()
+    for delay, full in zip(stop.delays, [0.1, 0.2, 0.4, 0.8, 0.8, 0.8], strict=True):
+        assert 0.75 * full <= delay <= full, stop.delays
+
+
+def test_refresh_backs_off_while_the_server_is_away_and_recovers(
     fake: tuple[FakeRiskList, str], secret: NetworkSecret
 ) -> None:
-    """Failed refreshes are retried at growing intervals, and at the normal interval once they succeed."""
+    """Over the wire: failed refreshes are counted and backed off, and the normal interval returns once they succeed."""
     servicer, address = fake
     with RiskListClient(address, secret=secret, update_interval=0.05, max_backoff=0.8) as client:
         assert client.wait_for_filter(10)
-        outage = len(servicer.update_calls)
         servicer.updates_fail = True
-        wait_until(lambda: client.metrics().refresh_failures >= 4)
-        failing = servicer.update_calls[outage : outage + 4]
-        gaps = [later - earlier for earlier, later in zip(failing, failing[1:], strict=False)]
-        # 0.05 s × 2, × 4, × 8 (each × 0.75-1 jitter): every gap at least 1.4 times the one before.
-        assert all(after > 1.4 * before for before, after in zip(gaps, gaps[1:], strict=False)), gaps
+        wait_until(lambda: client.metrics().refresh_failures >= 2)
         assert client.metrics().backoff_seconds > 0.05
         servicer.updates_fail = False
         wait_until(lambda: client.metrics().backoff_seconds == 0 and client.metrics().filter_fresh)
