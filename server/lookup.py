@@ -22,8 +22,6 @@ class RecordReader(Protocol):
 
     def lookup(self, key: bytes) -> Record | None: ...
 
-    def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]: ...
-
     def lookup_packed(self, packed: bytes) -> list[tuple[int, Record]]: ...
 
 
@@ -97,7 +95,11 @@ class LookupService:
         return keys
 
     def check_packed(self, packed: bytes) -> tuple[list[tuple[int, Verdict]], int]:
-        """check_keys for concatenated 17-byte storage keys (an all-digest request, read from the wire)."""
+        """(index, verdict) of the listed keys among concatenated 17-byte storage keys, and the list version.
+
+        The one place a batch becomes verdicts: an all-digest request's keys arrive like this from
+        the wire, and check_keys joins resolved ones. The policy is fetched only if something hit.
+        """
         count = len(packed) // KEY_SIZE
         if count > self._max_batch:
             raise BatchTooLarge(count, self._max_batch)
@@ -113,16 +115,4 @@ class LookupService:
 
     def check_keys(self, keys: Sequence[bytes]) -> tuple[list[tuple[int, Verdict]], int]:
         """check_batch for subjects already resolved to valid storage keys (client digests)."""
-        if len(keys) > self._max_batch:
-            raise BatchTooLarge(len(keys), self._max_batch)
-        version = self._store.version
-        now = int(self._clock())
-        hits: list[tuple[int, Verdict]] = []
-        policy = None
-        for index, record in enumerate(self._store.lookup_many(keys)):
-            if record is not None:
-                policy = policy or self._policy()  # one policy per batch; misses never ask
-                verdict = aggregate(record, now, policy, self._precision)
-                if verdict.listed:
-                    hits.append((index, verdict))
-        return hits, version
+        return self.check_packed(b"".join(keys))

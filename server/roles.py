@@ -17,11 +17,8 @@ import structlog
 from grpc_health.v1.health import HealthServicer
 
 from server.audit.trail import AuditTrail
-from server.core.digest import Digester
-from server.core.identifiers import Normaliser
 from server.core.secret import NetworkSecret, load_secret
 from server.core.settings import load_settings
-from server.core.subject import SubjectResolver
 from server.lookup import LookupService
 from server.policy_watch import PolicyWatch
 from server.precision import SourcePrecision
@@ -33,7 +30,7 @@ from server.store.filter_export import FilterExport, FilterSource
 from server.store.reads import FrontPolicy, StoreReads
 from server.store.replica import ReplicaStore
 from server.store.risk_store import RiskStore
-from server.write_path import reader_side, writer_side
+from server.write_path import reader_side, subject_resolver, writer_side
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -65,7 +62,7 @@ def network_secret(args: argparse.Namespace) -> NetworkSecret:
 
 def _lookup_service(args: argparse.Namespace, store: StoreReads, secret: NetworkSecret) -> LookupService:
     settings = load_settings(args.config)
-    resolver = SubjectResolver(Normaliser(settings.default_region), Digester(secret))
+    resolver = subject_resolver(settings, secret)
     policy = PolicyWatch(args.policy, fallback=args.startup_policy).start()  # a daemon thread
     precision = SourcePrecision(store, min_outcomes=settings.precision_min_outcomes)
     return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current,

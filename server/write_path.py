@@ -48,7 +48,8 @@ class ReaderSide:
     entries: EntryService
 
 
-def _resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
+def subject_resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
+    """Raw values and client digests to storage keys, as the network's settings say."""
     return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
 
 
@@ -56,7 +57,7 @@ def writer_side(
     args: argparse.Namespace, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
 ) -> WriterSide:
     settings = load_settings(args.config)
-    resolver = _resolver(settings, secret)
+    resolver = subject_resolver(settings, secret)
     return WriterSide(
         calls={**contribution_calls(ContributionService(store, resolver, settings)),
                **outcome_calls(OutcomeService(resolver, store))},
@@ -84,6 +85,6 @@ def reader_side(
 
     return ReaderSide(
         writes=ForwardedWrites(run_dir, on_acknowledged=caught_up_to),
-        entries=EntryService(store, _resolver(settings, secret), disclose_sources=settings.disclose_sources,
+        entries=EntryService(store, subject_resolver(settings, secret), disclose_sources=settings.disclose_sources,
                              verdict=verdict),
     )

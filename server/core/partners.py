@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from server.core.errors import ConfigError
 from server.core.source import SOURCE_ID_RULE, is_valid_source_id
+from server.core.toml_file import read_toml
 
 RESERVED_IDS = frozenset({"ca", "server"})
 """Not partner ids: `risklist-admin certs` writes ca.pem and server.pem beside the partners' files."""
@@ -69,15 +69,7 @@ def partner_id_problem(text: str) -> str | None:
 def load_partners(path: str | Path) -> dict[str, Partner]:
     """The partners file as {id: Partner}; raise ConfigError naming the file, the partner and the key."""
     file = Path(path)
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"partners file {file} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read partners file {file}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"partners file {file} is not valid TOML: {error}") from None
-    return partners_from(document, origin=str(file))
+    return partners_from(read_toml(file, "partners file"), origin=str(file))
 
 
 def partners_from(document: dict[str, Any], *, origin: str) -> dict[str, Partner]:

@@ -3,13 +3,13 @@ partner filter sizing."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from server.core.enums import Category
 from server.core.errors import ConfigError
+from server.core.toml_file import read_toml
 
 DAY_SECONDS = 86_400
 
@@ -59,15 +59,7 @@ def load_settings(path: str | Path | None) -> Settings:
     if path is None:
         return Settings()
     config_path = Path(path)
-    try:
-        document = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {config_path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {config_path}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {config_path} is not valid TOML: {error}") from None
-    return _settings_from(document, origin=str(config_path))
+    return _settings_from(read_toml(config_path, "config file"), origin=str(config_path))
 
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:

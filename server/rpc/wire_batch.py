@@ -22,14 +22,9 @@ _KNOWN_TYPES = np.zeros(256, dtype=bool)
 _KNOWN_TYPES[[int(entity_type) for entity_type in EntityType]] = True
 
 
-def digest_keys(request: bytes) -> list[bytes] | None:
-    """The storage keys of an all-digest BatchCheckRequest in order, or None if it is not one."""
-    packed = packed_digest_keys(request)
-    return None if packed is None else split_keys(packed)
-
-
 def packed_digest_keys(request: bytes) -> bytes | None:
-    """digest_keys, concatenated (as the audit trail stores them), or None."""
+    """The storage keys of an all-digest BatchCheckRequest, concatenated in request order (as the front
+    reads them and the audit trail stores them), or None if it is not such a request."""
     count, rest = divmod(len(request), RECORD_SIZE)
     if rest or not count:
         return None
@@ -40,8 +35,3 @@ def packed_digest_keys(request: bytes) -> bytes | None:
     keys[:, 0] = records[:, 3]
     keys[:, 1:] = records[:, 6:]
     return keys.tobytes()
-
-
-def split_keys(packed: bytes) -> list[bytes]:
-    """Concatenated storage keys, one by one."""
-    return [packed[start : start + KEY_SIZE] for start in range(0, len(packed), KEY_SIZE)]
