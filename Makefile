@@ -62,7 +62,7 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check server loader client tests benchmarks seeds
+	$(BIN)/ruff check kernel client server loader tests benchmarks seeds
 	$(BIN)/mypy
 
 proto: install

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from server.core.partners import Partner, Quota, Rate, Role
-from server.rpc.gate import Gate
-from server.security import Security, TlsFiles
+from risklist_server.core.partners import Partner, Quota, Rate, Role
+from risklist_server.rpc.access.config import Security, TlsFiles
+from risklist_server.rpc.access.gate import Gate
 
 
 class _Context:

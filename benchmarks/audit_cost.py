@@ -25,15 +25,15 @@ import time
 import grpc
 from risklist.v1 import risklist_pb2 as pb
 
-from server.audit.trail import DISCARD, AuditSink, AuditTrail
-from server.core.digest import Digester
-from server.core.identifiers import Normaliser
-from server.core.secret import NetworkSecret
-from server.core.subject import SubjectResolver
-from server.logs import configure_logging
-from server.lookup import LookupService
-from server.rpc.app import create_server
-from server.store.risk_store import RiskStore
+from risklist_kernel.digest import Digester
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.audit.trail import DISCARD, AuditSink, AuditTrail
+from risklist_server.core.subject import SubjectResolver
+from risklist_server.process.logs import configure_logging
+from risklist_server.rpc.app import create_server
+from risklist_server.services.lookup import LookupService
+from risklist_server.store.risk_store import RiskStore
 
 BATCH = 1000
 CLIENT_THREADS = 4

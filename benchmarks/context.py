@@ -15,7 +15,7 @@ from benchmarks.dataset import Dataset, Queries, copy_store
 from benchmarks.loadgen import ClientPool, LoadResult, Workload
 from benchmarks.redis_peer import RedisServer, chunked
 from benchmarks.server_proc import RunningServer, start_server, supports_workers
-from server.store.rocks import iter_items
+from risklist_server.store.rocks import iter_items
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Design (what the benchmark harness relies on):
 - Subject `i` (0 <= i < entries) is derived from (seed, i) alone, by integer hashing, so any subject
   can be rebuilt without generating the others (listed_values uses this). Its entity type comes
   from a seeded table of 100 slots: 50% account, 20% card, 15% device, 10% phone and 5% the rest
-  (2% id_number, 2% ip, 1% email). Every identifier is valid for server.core.identifiers
+  (2% id_number, 2% ip, 1% email). Every identifier is valid for risklist_kernel.identifiers
   (Luhn-valid cards and IMEIs, allocated CN mobile ranges, IBANs with check digits, resident IDs
   with their check character ...), spelled in varied ways (spaces, dashes, case, +86/0086).
 - Subjects are DISTINCT: the part of each identifier that varies is an invertible affine

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import datagen
-from server.core.digest import Digester
-from server.core.enums import EntityType
-from server.core.identifiers import Normaliser
-from server.core.secret import NetworkSecret
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
 
 DATA = Path(__file__).parent / "data"
 SOURCE = "bench-network"

@@ -7,10 +7,10 @@ import secrets
 import tempfile
 import time
 
-from server.core.enums import Category, RiskLevel
-from server.core.mutation import Upsert
-from server.core.record import Contribution
-from server.store.risk_store import RiskStore
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.store.risk_store import RiskStore
 
 FAR_FUTURE = 4_000_000_000
 

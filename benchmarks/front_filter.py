@@ -2,7 +2,7 @@
 
 Arrangements compared in one run (the same store, the same query stream):
   rocksdb-only     rocksdict get / multi-get; RocksDB's own per-SST Bloom answers misses
-  front (ours)     register-blocked Bloom over the digest bytes (server/store/front.py)
+  front (ours)     register-blocked Bloom over the digest bytes (server/risklist_server/store/front.py)
   pybloom-live     the user's named filter (SHA-based hashing of each key's repr)
   rbloom           Rust Bloom with a digest-derived hash function
 Each figure is the median of --runs runs. Usage:
@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import cast
 
 from benchmarks.machine import describe_machine
-from server.core.enums import Category, RiskLevel
-from server.core.mutation import Upsert
-from server.core.record import Contribution
-from server.logs import configure_logging
-from server.store.front import BloomFront
-from server.store.risk_store import RiskStore
-from server.store.rocks import open_rocks
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.process.logs import configure_logging
+from risklist_server.store.front import BloomFront
+from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.rocks import open_rocks
 
 RESULTS = Path(__file__).parent / "results" / "front_filter.json"
 

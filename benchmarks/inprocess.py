@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from server.store.risk_store import RiskStore
-from server.store.rocks import get_one, multi_get
+from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.rocks import get_one, multi_get
 
 ROUNDS = 5
 """Paths are measured in alternation, this many rounds each, and the median kept: a noisy

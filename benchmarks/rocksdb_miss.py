@@ -13,7 +13,7 @@ import time
 
 from rocksdict import AccessType, Options, Rdict
 
-from server.store.rocks import COLUMN_FAMILIES, get_one, multi_get, records_options
+from risklist_server.store.rocks import COLUMN_FAMILIES, get_one, multi_get, records_options
 
 KEYS = 20_000
 BATCH = 1000

@@ -26,9 +26,9 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from benchmarks.machine import describe_machine
 from benchmarks.server_proc import start_server
-from server.core.digest import Digester
-from server.core.enums import EntityType
-from server.core.secret import NetworkSecret
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.secret import NetworkSecret
 
 RESULTS = Path(__file__).parent / "results" / "visibility.json"
 

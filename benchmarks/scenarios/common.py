@@ -17,7 +17,7 @@ from benchmarks.loadgen import LoadResult, Workload
 from benchmarks.procstats import machine_cpu_seconds
 from benchmarks.results import peer_figures
 from benchmarks.server_proc import RunningServer
-from server.core.enums import EntityType
+from risklist_kernel.enums import EntityType
 
 SERVICE = "risklist.v1.RiskList"
 Form = Literal["digest", "raw"]

@@ -19,7 +19,7 @@ from benchmarks.scenarios.bulk_load import run_loader
 from benchmarks.scenarios.common import SERVICE, subject
 from benchmarks.server_proc import RunningServer
 from benchmarks.stats import ratio, summarise_ms
-from server.core.enums import EntityType
+from risklist_kernel.enums import EntityType
 
 LIVE_SOURCE = "bench-live"
 VISIBILITY_CHANNELS = 8

@@ -14,15 +14,16 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_client.channel import open_channel
-from risklist_client.digest import Digester
-from risklist_client.enums import EntityType
-from risklist_client.errors import CheckFailed, InvalidIdentifier
+from risklist_client.errors import CheckFailed
 from risklist_client.filter_sync import FilterSync
-from risklist_client.identifiers import Normaliser
 from risklist_client.metrics import ClientMetrics, Counters
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
-from risklist_client.secret import NetworkSecret
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.errors import InvalidIdentifier
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
 
 EntityTypeLike = EntityType | str
 """An EntityType, or its name: "account", "card", "phone", "device", "id_number", "ip", "email"."""

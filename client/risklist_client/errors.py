@@ -1,27 +1,12 @@
-"""Every exception the shared core and the SDK raise, in one leaf module (the server re-exports them)."""
+"""The SDK's own exception: a check the local filter could not settle and the server did not answer."""
 
 from __future__ import annotations
 
-
-class RiskListError(Exception):
-    """Base class of every error risklist raises on purpose."""
-
-
-class InvalidIdentifier(RiskListError):
-    """A raw identifier could not be normalised: which type, and why."""
-
-    def __init__(self, entity_type: str, reason: str) -> None:
-        super().__init__(f"invalid {entity_type} identifier: {reason}")
-        self.entity_type = entity_type
-        self.reason = reason
-
-
-class SecretError(RiskListError):
-    """The network secret is missing, unreadable or malformed."""
+from risklist_kernel.errors import RiskListError
 
 
 class CheckFailed(RiskListError):
-    """The server could not answer a check the local filter could not settle (SDK only).
+    """The server could not answer a check the local filter could not settle.
 
     `code` is the gRPC status code's name (e.g. "UNAVAILABLE", "DEADLINE_EXCEEDED"); the payment
     flow decides what a failed check means for it (docs/client.md).

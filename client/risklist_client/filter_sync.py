@@ -15,10 +15,10 @@ import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_client.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
-from risklist_client.digest import KEY_SIZE
-from risklist_client.errors import RiskListError
 from risklist_client.metrics import Counters
+from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from risklist_kernel.digest import KEY_SIZE
+from risklist_kernel.errors import RiskListError
 
 log = logging.getLogger("risklist_client")
 

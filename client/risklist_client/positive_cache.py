@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from risklist_client.digest import KEY_SIZE
 from risklist_client.result import CheckResult
+from risklist_kernel.digest import KEY_SIZE
 
 DEFAULT_MAX_ENTRIES = 100_000
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from risklist.v1 import risklist_pb2 as pb
 
-from risklist_client.enums import Action, Category, RiskLevel
+from risklist_kernel.enums import Action, Category, RiskLevel
 
 
 @dataclass(frozen=True, slots=True)

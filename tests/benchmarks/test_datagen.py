@@ -19,13 +19,13 @@ from benchmarks.datagen import (
     parse_count,
     write_csv,
 )
-from loader.rows import FeedRow as LoaderRow
-from loader.validate import RowValidator, ValidRow
-from server.core.digest import Digester
-from server.core.enums import EntityType
-from server.core.identifiers import Normaliser
-from server.core.secret import NetworkSecret
-from server.core.settings import Settings
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.rows import FeedRow as LoaderRow
+from risklist_loader.validate import RowValidator, ValidRow
+from risklist_server.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = 20_000

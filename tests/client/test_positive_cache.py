@@ -7,9 +7,11 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risklist_client import Action, NetworkSecret, RiskListClient
+from risklist_client import RiskListClient
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, not_listed
+from risklist_kernel.enums import Action
+from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import ServerProcess
 

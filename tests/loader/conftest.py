@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.core.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret
 
 
 @pytest.fixture()

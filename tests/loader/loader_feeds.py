@@ -12,13 +12,13 @@ from pathlib import Path
 
 from stdnum import luhn
 
-from loader.rows import FIELDS
-from server.core.digest import Digester
-from server.core.enums import EntityType
-from server.core.identifiers import Normaliser
-from server.core.record import Record
-from server.core.secret import NetworkSecret
-from server.store.risk_store import RiskStore
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.rows import FIELDS
+from risklist_server.core.record import Record
+from risklist_server.store.risk_store import RiskStore
 
 Row = Mapping[str, object]
 
@@ -49,7 +49,7 @@ def loader_env(tmp_path: Path) -> dict[str, str]:
 
 
 def loader_command(*args: object) -> list[str]:
-    return [sys.executable, "-m", "loader.cli", *(str(arg) for arg in args)]
+    return [sys.executable, "-m", "risklist_loader.cli", *(str(arg) for arg in args)]
 
 
 def run_loader(tmp_path: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess[str]:

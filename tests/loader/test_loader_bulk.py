@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
-from loader import bulk
-from loader.dedupe import order_keys
-from loader.parallel import WorkerSetup, run_chunks
-from loader.rows import FIELDS
-from loader.spool import read_entries
-from server.core.record import Record
-from server.core.secret import NetworkSecret
-from server.core.settings import Settings
-from server.store.risk_store import RiskStore
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader import bulk
+from risklist_loader.dedupe import order_keys
+from risklist_loader.parallel import WorkerSetup, run_chunks
+from risklist_loader.rows import FIELDS
+from risklist_loader.spool import read_entries
+from risklist_server.core.record import Record
+from risklist_server.core.settings import Settings
+from risklist_server.store.risk_store import RiskStore
 
 SECRET = NetworkSecret(bytes(range(32)))
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from loader_feeds import generated_rows, key_of, records, run_loader, write_csv, write_jsonl
 
-from server.core.enums import Category, EntityType, RiskLevel
-from server.core.secret import NetworkSecret
-from server.store.risk_store import RiskStore
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.store.risk_store import RiskStore
 
 
 def events(result: subprocess.CompletedProcess[str], name: str) -> list[dict[str, Any]]:

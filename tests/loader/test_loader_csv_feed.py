@@ -1,4 +1,4 @@
-"""Tests for loader.csv_feed: header checks, one record per line, truncation."""
+"""Tests for risklist_loader.csv_feed: header checks, one record per line, truncation."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import io
 
 import pytest
 
-from loader.csv_feed import CsvFeed
-from loader.errors import FeedError
-from loader.lines import LineReader
-from loader.rows import BadRow, FeedRow, ReadRow
+from risklist_loader.csv_feed import CsvFeed
+from risklist_loader.errors import FeedError
+from risklist_loader.lines import LineReader
+from risklist_loader.rows import BadRow, FeedRow, ReadRow
 
 HEADER = "action,entity_type,identifier,category,level,reported_at,expires_at,reference\n"
 

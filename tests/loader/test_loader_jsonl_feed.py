@@ -1,4 +1,4 @@
-"""Tests for loader.jsonl_feed: one object per line, bad lines rejected, never a crash."""
+"""Tests for risklist_loader.jsonl_feed: one object per line, bad lines rejected, never a crash."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from loader.jsonl_feed import JsonlFeed
-from loader.lines import LineReader
-from loader.rows import BadRow, FeedRow, ReadRow
+from risklist_loader.jsonl_feed import JsonlFeed
+from risklist_loader.lines import LineReader
+from risklist_loader.rows import BadRow, FeedRow, ReadRow
 
 
 def rows(text: str) -> list[ReadRow]:

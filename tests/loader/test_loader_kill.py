@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
-from server.core.record import Record
-from server.core.secret import NetworkSecret
-from server.store.risk_store import RiskStore
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.record import Record
+from risklist_server.store.risk_store import RiskStore
 
 BATCH_SIZE = 25
 

@@ -1,4 +1,4 @@
-"""Tests for loader.lines: bounded, line-by-line UTF-8 decoding of a feed file."""
+"""Tests for risklist_loader.lines: bounded, line-by-line UTF-8 decoding of a feed file."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from loader.errors import FeedError
-from loader.lines import MAX_LINE_BYTES, Line, LineReader
+from risklist_loader.errors import FeedError
+from risklist_loader.lines import MAX_LINE_BYTES, Line, LineReader
 
 
 def read(data: bytes) -> list[Line]:

@@ -12,19 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.datagen import generate_rows
-from loader.csv_feed import CsvFeed
-from loader.fast_rows import FastRows
-from loader.lines import Line
-from loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
-from loader.rows import FIELDS, FeedRow
-from loader.spool import contribution_tail, read_entries, tail_path
-from loader.timestamps import parse_timestamp
-from loader.validate import RowValidator, ValidRow
-from server.core.digest import Digester
-from server.core.identifiers import Normaliser
-from server.core.mutation import Upsert
-from server.core.secret import NetworkSecret
-from server.core.settings import Settings
+from risklist_kernel.digest import Digester
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.csv_feed import CsvFeed
+from risklist_loader.fast_rows import FastRows
+from risklist_loader.lines import Line
+from risklist_loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
+from risklist_loader.rows import FIELDS, FeedRow
+from risklist_loader.spool import contribution_tail, read_entries, tail_path
+from risklist_loader.timestamps import parse_timestamp
+from risklist_loader.validate import RowValidator, ValidRow
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.settings import Settings
 
 SECRET = NetworkSecret(bytes(range(32)))
 NOW = int(time.time())

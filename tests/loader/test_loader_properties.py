@@ -12,17 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
 
-from loader.csv_feed import CsvFeed
-from loader.jsonl_feed import JsonlFeed
-from loader.lines import LineReader
-from loader.rows import FIELDS, FeedRow
-from loader.validate import RowValidator, ValidRow
-from server.core.digest import Digester
-from server.core.enums import Category, EntityType, RiskLevel
-from server.core.identifiers import Normaliser
-from server.core.mutation import Upsert
-from server.core.secret import NetworkSecret
-from server.core.settings import Settings
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.csv_feed import CsvFeed
+from risklist_loader.jsonl_feed import JsonlFeed
+from risklist_loader.lines import LineReader
+from risklist_loader.rows import FIELDS, FeedRow
+from risklist_loader.validate import RowValidator, ValidRow
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.settings import Settings
 
 NOW = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
 VALIDATOR = RowValidator("bank-a", Normaliser("CN"), Digester(NetworkSecret(secrets.token_bytes(32))),

@@ -15,15 +15,15 @@ from loader_feeds import generated_rows, key_of, run_loader, write_csv
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from loader.errors import SinkError
-from loader.server_sink import ServerSink, mutation_to_proto
-from loader.spool import Batch
-from server.core.enums import Category, EntityType, RiskLevel
-from server.core.mutation import Removal, Upsert
-from server.core.record import Contribution
-from server.core.secret import NetworkSecret
-from server.ingest import LoadMode
-from server.store.risk_store import ApplyResult
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.errors import SinkError
+from risklist_loader.server_sink import ServerSink, mutation_to_proto
+from risklist_loader.spool import Batch
+from risklist_server.core.mutation import Removal, Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.services.ingest import LoadMode
+from risklist_server.store.risk_store import ApplyResult
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Tests for loader.spool and loader.dedupe: the scratch files behind a two-pass load, and duplicates."""
+"""risklist_loader.spool and .dedupe: the scratch files behind a two-pass load, and duplicates."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from loader.dedupe import order_keys
-from loader.spool import SpoolWriter, read_batches
-from server.core.enums import Category, RiskLevel
-from server.core.mutation import Mutation, Removal, Upsert
-from server.core.record import Contribution
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_loader.dedupe import order_keys
+from risklist_loader.spool import SpoolWriter, read_batches
+from risklist_server.core.mutation import Mutation, Removal, Upsert
+from risklist_server.core.record import Contribution
 
 
 def mutations(count: int) -> list[Mutation]:

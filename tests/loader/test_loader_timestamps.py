@@ -1,4 +1,4 @@
-"""Tests for loader.timestamps: ISO 8601 with offsets, plain dates, and what is refused."""
+"""Tests for risklist_loader.timestamps: ISO 8601 with offsets, plain dates, and what is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loader.timestamps import LATEST, format_timestamp, parse_timestamp
+from risklist_loader.timestamps import LATEST, format_timestamp, parse_timestamp
 
 
 @pytest.mark.parametrize(

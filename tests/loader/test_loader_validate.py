@@ -1,4 +1,4 @@
-"""Tests for loader.validate: each field's rules, defaults, and that identifiers never leak."""
+"""Tests for risklist_loader.validate: each field's rules, defaults, and that identifiers never leak."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loader.rejects import Reject
-from loader.rows import FeedRow
-from loader.validate import MAX_FIELD_LENGTH, RowValidator, ValidRow
-from server.core.digest import Digester
-from server.core.enums import Category, EntityType, RiskLevel
-from server.core.identifiers import Normaliser
-from server.core.mutation import Removal, Upsert
-from server.core.record import Contribution
-from server.core.secret import NetworkSecret
-from server.core.settings import DAY_SECONDS, Settings
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.rejects import Reject
+from risklist_loader.rows import FeedRow
+from risklist_loader.validate import MAX_FIELD_LENGTH, RowValidator, ValidRow
+from risklist_server.core.mutation import Removal, Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.core.settings import DAY_SECONDS, Settings
 
 NOW = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
 SECRET = NetworkSecret(secrets.token_bytes(32))

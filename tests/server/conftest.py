@@ -10,13 +10,13 @@ import grpc
 import pytest
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.core.digest import Digester
-from server.core.identifiers import Normaliser
-from server.core.secret import NetworkSecret
-from server.core.subject import SubjectResolver
-from server.lookup import LookupService
-from server.rpc.app import create_admin_server, create_server
-from server.store.risk_store import RiskStore
+from risklist_kernel.digest import Digester
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.subject import SubjectResolver
+from risklist_server.rpc.app import create_admin_server, create_server
+from risklist_server.services.lookup import LookupService
+from risklist_server.store.risk_store import RiskStore
 from tests.support.running_server import ServerProcess, start_server
 
 

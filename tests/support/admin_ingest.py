@@ -6,10 +6,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from server.client_tls import ClientTls, open_channel
-from server.core.digest import Digester
-from server.core.enums import EntityType
-from server.core.secret import NetworkSecret
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.cli.client_tls import ClientTls, open_channel
 
 PHONE = "+8613800138000"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import grpc
 
-from server.certs import issue
-from server.client_tls import ClientTls, open_channel
+from risklist_server.cli.certs import issue
+from risklist_server.cli.client_tls import ClientTls, open_channel
 from tests.support.running_server import MutualTls
 
 

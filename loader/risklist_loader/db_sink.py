@@ -1,0 +1,83 @@
+"""The --db sink: apply batches straight to a store no server holds (bulk build)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from risklist_kernel.errors import RiskListError
+from risklist_loader.bulk import Spooled, bulk_into_empty
+from risklist_loader.errors import SinkError
+from risklist_loader.sink import BatchCallback, LoadOutcome
+from risklist_loader.spool import Batch
+from risklist_server.services.ingest import IngestSession, LoadMode
+from risklist_server.store.bulk import remove_bulk_dirs
+from risklist_server.store.risk_store import RiskStore
+
+RERUN_HINT = "re-run the same command to complete the load (re-running a load is safe)"
+
+
+class DbSink:
+    """Opens the store read-write (one writer at a time) and applies through IngestSession."""
+
+    def __init__(self, path: Path, secret_fingerprint: str) -> None:
+        self.description = f"store {path}"
+        self._path = path
+        self._fingerprint = secret_fingerprint
+        self._store: RiskStore | None = None
+
+    def open(self) -> None:
+        """Open the store; a store held by a server or another loader raises StoreError."""
+        self._store = RiskStore(self._path, secret_fingerprint=self._fingerprint)
+        remove_bulk_dirs(self._path)  # scratch files of a bulk load killed before it cleaned up
+
+    def load(
+        self, source: str, mode: LoadMode, batches: Iterable[Batch], on_batch: BatchCallback
+    ) -> LoadOutcome:
+        store = self._store
+        if store is None:
+            raise SinkError("the store is not open")
+        session = IngestSession(store, source, mode)
+        applied = 0
+        try:
+            session.start()
+            for batch in batches:
+                result = session.apply(batch.mutations)
+                applied += 1
+                on_batch(batch, result)
+            outcome = session.finish()
+        except RiskListError as error:
+            raise SinkError(
+                f"{error}; {applied} batch(es) were applied before it; {RERUN_HINT}"
+            ) from None
+        except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+            raise SinkError(
+                f"the store at {self._path} failed: {error}; {applied} batch(es) were applied "
+                f"before it; {RERUN_HINT}"
+            ) from None
+        return LoadOutcome(outcome, store.version)
+
+    def can_bulk(self) -> bool:
+        """Whether the bulk path applies: the store holds no record yet (a fresh build)."""
+        return self._store is not None and not self._store.has_records()
+
+    def load_bulk(self, source: str, mode: LoadMode, spooled: Spooled) -> LoadOutcome:
+        """Apply a whole validated feed to the empty store as SST files (risklist_loader.bulk)."""
+        store = self._store
+        if store is None:
+            raise SinkError("the store is not open")
+        session = IngestSession(store, source, mode)
+        try:
+            session.start()  # a snapshot forgets marks of an earlier interrupted one; no sweep needed
+            result = bulk_into_empty(store, source, spooled)
+        except RiskListError as error:
+            raise SinkError(f"{error}; {RERUN_HINT}") from None
+        except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+            raise SinkError(f"the store at {self._path} failed: {error}; {RERUN_HINT}") from None
+        return LoadOutcome(result, store.version)
+
+    def close(self) -> None:
+        """Persist the Bloom front and release the store's lock."""
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()

@@ -1,0 +1,184 @@
+"""The fast path of pass 1 for plain CSV lines: the common valid row, or None to take the general path.
+
+It accepts a line only when the general path (LineReader, CsvFeed, RowValidator) would accept it
+with the same mutation: ASCII, no quotes, as many fields as the header, every field in a form
+this module recognises exactly and valid. Everything else (and so every reject) goes the general
+way, which keeps messages and edge cases in one place. tests/loader/test_loader_fast_rows.py
+checks agreement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from operator import itemgetter
+
+from risklist_kernel.digest import DIGEST_SIZE, PERSONALISATION
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.errors import InvalidIdentifier
+from risklist_kernel.identifiers import MAX_RAW_LENGTH, Normaliser, ascii_fast_rule
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.rows import ADD_COLUMNS
+from risklist_loader.timestamps import LATEST
+from risklist_loader.validate import FUTURE_TOLERANCE_SECONDS
+from risklist_server.core.record import MAX_REFERENCE_LENGTH
+from risklist_server.core.settings import Settings
+
+FAST_LINE_BYTES = 1024
+"""Longer lines take the general path (so no field can be oversized here)."""
+
+_FIXED = struct.Struct("<BBqqH")  # category, level, reported_at, expires_at, reference length
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def _spellings(names: dict[str, int]) -> dict[str, int]:
+    """Each name as written in lower, upper and capitalised case."""
+    found: dict[str, int] = {}
+    for name, value in names.items():
+        for spelling in (name, name.upper(), name.capitalize()):
+            found[spelling] = value
+    return found
+
+
+_PICKED = ("action", "entity_type", "identifier", "category", "level", "reported_at", "expires_at", "reference")
+_CLOCK = {f"{hour:02d}:{minute:02d}:{second:02d}": hour * 3600 + minute * 60 + second
+          for hour in range(24) for minute in range(60) for second in range(60)}
+"""HH:MM:SS -> seconds of the day."""
+_OFFSET = {f"{sign}{hours:02d}:{minutes:02d}": (1 if sign == "+" else -1) * (hours * 3600 + minutes * 60)
+           for sign in "+-" for hours in range(24) for minutes in range(60)}
+_OFFSET["Z"] = 0
+"""The UTC offsets datetime.fromisoformat reads (+HH:MM, -HH:MM, Z) -> seconds east of UTC."""
+_TYPES = {member.feed_name: member for member in EntityType}
+_CATEGORIES = _spellings({member.feed_name: member.value for member in Category})
+_LEVELS = _spellings({member.feed_name: member.value for member in RiskLevel})
+_LEVELS.update({str(member.value): member.value for member in RiskLevel})
+
+
+class FastRows:
+    """Turns a CSV line (bytes, no line end) into (storage key, action, category, tail) or None."""
+
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        normaliser: Normaliser,
+        secret: NetworkSecret,
+        settings: Settings,
+        now: int,
+    ) -> None:
+        self._count = len(columns)
+        index = {name: position for position, name in enumerate(columns)}
+        self._adds_allowed = all(name in index for name in ADD_COLUMNS)
+        self._normalise = normaliser.normalise
+        self._region = normaliser.default_region
+        self._fast_rules = {member: ascii_fast_rule(member) for member in EntityType}
+        # The digests of risklist_kernel.digest.Digester, with the hashers at hand.
+        self._hashers = {
+            member: hashlib.blake2b(digest_size=DIGEST_SIZE, key=secret.key, person=PERSONALISATION[member])
+            for member in EntityType
+        }
+        self._type_bytes = {member: bytes((member,)) for member in EntityType}
+        # The fields this path reads, in a fixed order; an absent optional column reads as "".
+        positions = [index.get(name, self._count) for name in _PICKED]
+        picker = itemgetter(*positions)
+        self._pick: Callable[[list[str]], tuple[str, ...]] = lambda fields: picker([*fields, ""])
+        if all(name in index for name in _PICKED):
+            self._pick = picker
+        self._retention = {category.value: settings.retention_seconds(category) for category in Category}
+        self._latest_report = now + FUTURE_TOLERANCE_SECONDS
+        self._days: dict[str, int | None] = {}
+
+    def row(self, data: bytes) -> tuple[bytes, int, int, bytes] | None:
+        """(key, 1 add / 2 remove, category or 0, tail) for a plain valid row, else None."""
+        if len(data) > FAST_LINE_BYTES or not data.isascii() or b'"' in data or b"\r" in data:
+            return None
+        fields = data.decode("ascii").split(",")
+        if len(fields) != self._count:
+            return None
+        action, type_name, raw, category_name, level_name, reported_text, expires_text, reference = (
+            self._pick(fields)
+        )
+        entity_type = _TYPES.get(type_name)
+        if entity_type is None or not raw or raw.isspace():
+            return None
+        if action == "add":
+            if not self._adds_allowed:
+                return None
+        elif action != "remove":
+            return None
+        rule = self._fast_rules[entity_type]
+        canonical = rule(raw.strip(), self._region) if rule is not None and len(raw) <= MAX_RAW_LENGTH else None
+        if canonical is None:
+            try:
+                canonical = self._normalise(entity_type, raw)
+            except InvalidIdentifier:
+                return None
+        hasher = self._hashers[entity_type].copy()
+        hasher.update(canonical.encode())
+        key = self._type_bytes[entity_type] + hasher.digest()
+        if action == "remove":
+            if not category_name:
+                return key, 2, 0, b""
+            category = _CATEGORIES.get(category_name)
+            return None if category is None else (key, 2, category, b"")
+        category = _CATEGORIES.get(category_name)
+        level = _LEVELS.get(level_name)
+        reported = self._timestamp(reported_text)
+        if category is None or level is None or reported is None or reported > self._latest_report:
+            return None
+        if expires_text:
+            expires = self._timestamp(expires_text)
+            if expires is None or expires <= reported:
+                return None
+        else:
+            expires = reported + self._retention[category]
+        if reference:
+            reference = reference.strip()
+            if len(reference) > MAX_REFERENCE_LENGTH or (reference and not reference.isprintable()):
+                return None
+        return key, 1, category, _FIXED.pack(category, level, reported, expires, len(reference)) + reference.encode()
+
+    def _timestamp(self, text: str) -> int | None:
+        """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""
+        day = self._days.get(text[:10], -1)
+        if day == -1:
+            day = self._day(text[:10])
+        if day is None:
+            return None
+        if len(text) == 10:
+            return day
+        if text[10] not in "T ":
+            return None
+        clock = _CLOCK.get(text[11:19])
+        offset = _OFFSET.get(text[19:])
+        if clock is None or offset is None:
+            return None
+        moment = day + clock - offset
+        return moment if 0 <= moment <= LATEST else None
+
+    def _day(self, text: str) -> int | None:
+        """Unix seconds of midnight UTC of a YYYY-MM-DD date (cached), else None."""
+        known = self._days.get(text, -1)
+        if known != -1:
+            return known
+        seconds: int | None = None
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and (text[:4] + text[5:7] + text[8:]).isdigit():
+            try:
+                seconds = (date.fromisoformat(text).toordinal() - _EPOCH_DAY) * 86_400
+            except ValueError:
+                seconds = None
+            if seconds is not None and not 0 <= seconds <= LATEST:
+                seconds = None
+        if len(self._days) < 100_000:
+            self._days[text] = seconds
+        return seconds
+
+
+def _check_epoch() -> None:
+    """The day arithmetic above matches datetime's (a guard, run at import)."""
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    assert (date(2026, 3, 1).toordinal() - _EPOCH_DAY) * 86_400 == int(moment.timestamp())
+
+
+_check_epoch()

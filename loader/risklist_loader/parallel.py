@@ -1,0 +1,247 @@
+"""Pass 1 on every core: the feed split into byte ranges of whole lines, each validated into its own spool.
+
+The parent reads the CSV header itself; workers (spawned, so they share nothing with the open
+store) take ranges of lines, run the fast path or else the general one (LineReader's line rules,
+CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to a spool and the
+rejects to a side file. Results come back in feed order, so the parent sees exactly the sequence of
+rows a single reader would. Duplicates are found afterwards over all spools (risklist_loader.dedupe).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from risklist_kernel.digest import Digester
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.csv_feed import CsvFeed
+from risklist_loader.errors import FeedError
+from risklist_loader.fast_rows import FastRows
+from risklist_loader.jsonl_feed import JsonlFeed
+from risklist_loader.lines import line_from_bytes
+from risklist_loader.rows import BadRow
+from risklist_loader.spool import SpoolWriter
+from risklist_loader.validate import RowValidator, ValidRow
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.settings import Settings
+
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Bytes of feed per task: big enough to amortise a task, small enough to spread over the cores."""
+
+TRUNCATED_SNAPSHOT = (
+    "the last line is cut short, so the file looks truncated; a snapshot of a truncated file would "
+    "remove every contribution it lost; export the file again"
+)
+
+RejectRow = tuple[int, list[tuple[str, str]]]
+"""One rejected row: its line and (field, reason) per problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """Everything a worker needs to validate rows like the parent would."""
+
+    feed: Path
+    feed_format: str
+    columns: tuple[str, ...]
+    source: str
+    snapshot: bool
+    default_region: str
+    secret_key: bytes
+    settings: Settings
+    now: int
+    workdir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Lines [first_line, ...) of bytes [start, end) of the feed; `end` is a line start or EOF."""
+
+    index: int
+    start: int
+    end: int
+    first_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """What one chunk held: counts, its spool, its rejects file, and a fatal error if it hit one."""
+
+    index: int
+    end: int
+    """The byte offset where the chunk ends."""
+    rows: int
+    valid: int
+    adds: int
+    rejected: int
+    spool: Path
+    rejects: Path | None
+    fatal: tuple[str, int, str] | None
+    """A problem that stops the load: (message, line, field), as FeedError carries them."""
+
+
+def split(path: Path, start: int, size: int, chunk_bytes: int = CHUNK_BYTES) -> list[tuple[int, int]]:
+    """Byte ranges [a, b) covering [start, size), each ending just after an LF (or at EOF)."""
+    ranges: list[tuple[int, int]] = []
+    with path.open("rb") as stream:
+        position = start
+        while position < size:
+            target = position + chunk_bytes
+            if target >= size:
+                ranges.append((position, size))
+                break
+            stream.seek(target)
+            stream.readline()
+            end = min(stream.tell(), size)
+            ranges.append((position, end))
+            position = end
+    return ranges
+
+
+def count_lines(path: Path, start: int, end: int) -> int:
+    """LF bytes in [start, end) of the file."""
+    with path.open("rb") as stream:
+        stream.seek(start)
+        return _read_exactly(stream, end - start).count(b"\n")
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise FeedError("the feed file changed while it was being read; load it again when it is complete")
+    return data
+
+
+_SETUP: WorkerSetup | None = None
+
+
+def ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the parent, which stops the pool and explains (no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _init(setup: WorkerSetup) -> None:
+    global _SETUP
+    ignore_interrupts()
+    _SETUP = setup
+
+
+def _count(span: tuple[int, int]) -> int:
+    assert _SETUP is not None
+    return count_lines(_SETUP.feed, *span)
+
+
+def _run_chunk(chunk: Chunk) -> ChunkResult:
+    assert _SETUP is not None
+    return validate_chunk(_SETUP, chunk)
+
+
+def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
+    """Validate every line of one chunk into its spool; stop at a fatal problem, as a reader would."""
+    secret = NetworkSecret(setup.secret_key)
+    normaliser = Normaliser(setup.default_region)
+    digester = Digester(secret)
+    validator = RowValidator(setup.source, normaliser, digester, setup.settings, setup.now)
+    fast = (FastRows(setup.columns, normaliser, secret, setup.settings, setup.now)
+            if setup.feed_format == "csv" else None)
+    feed: CsvFeed | JsonlFeed = CsvFeed((), setup.columns) if setup.feed_format == "csv" else JsonlFeed(())
+    spool_path = setup.workdir / f"spool.{chunk.index:06d}"
+    spool = SpoolWriter(spool_path)
+    rejects: list[RejectRow] = []
+    rows = valid = adds = 0
+    fatal: tuple[str, int, str] | None = None
+    try:
+        with setup.feed.open("rb") as stream:
+            stream.seek(chunk.start)
+            data = _read_exactly(stream, chunk.end - chunk.start)
+        fast_ok = fast is not None and b"\x00" not in data
+        pieces = data.split(b"\n")
+        terminated_last = data.endswith(b"\n")
+        if terminated_last:
+            pieces.pop()
+        last = len(pieces) - 1
+        number = chunk.first_line - 1
+        write = spool.write_raw
+        for position, piece in enumerate(pieces):
+            number += 1
+            if fast_ok and fast is not None:
+                quick = fast.row(piece[:-1] if piece.endswith(b"\r") else piece)
+                if quick is not None:
+                    rows += 1
+                    valid += 1
+                    adds += quick[1] == 1
+                    write(quick[0], quick[1], quick[2], number, quick[3])
+                    continue
+            terminated = terminated_last or position != last
+            row = feed.read_line(line_from_bytes(number, piece, terminated))
+            if row is None:
+                continue
+            rows += 1
+            if isinstance(row, BadRow):
+                if row.truncated and setup.snapshot:
+                    raise FeedError(TRUNCATED_SNAPSHOT, line=row.line, field="row")
+                rejects.append((row.line, [(reject.field, reject.reason) for reject in row.rejects]))
+                continue
+            checked = validator.validate(row)
+            if isinstance(checked, ValidRow):
+                spool.write(row.line, checked.mutation)
+                valid += 1
+                adds += isinstance(checked.mutation, Upsert)
+            else:
+                rejects.append((row.line, [(reject.field, reject.reason) for reject in checked]))
+    except FeedError as error:
+        fatal = (str(error), error.line, error.field)
+    finally:
+        spool.close()
+    rejects_path = None
+    if rejects:
+        rejects_path = setup.workdir / f"rejects.{chunk.index:06d}"
+        with rejects_path.open("wb") as handle:
+            pickle.dump(rejects, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return ChunkResult(chunk.index, chunk.end, rows, valid, adds, len(rejects), spool_path, rejects_path, fatal)
+
+
+def read_rejects(result: ChunkResult) -> list[RejectRow]:
+    """The rejected rows of one chunk, in line order."""
+    if result.rejects is None:
+        return []
+    with result.rejects.open("rb") as handle:
+        rows: list[RejectRow] = pickle.load(handle)
+    return rows
+
+
+def workers_for(size: int) -> int:
+    """Worker processes for a feed of `size` bytes: every core for big feeds, none for small ones."""
+    if size < 2 * CHUNK_BYTES:
+        return 0
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,
+               chunk_bytes: int = CHUNK_BYTES, workers: int | None = None) -> Iterator[ChunkResult]:
+    """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order."""
+    spans = split(setup.feed, data_start, size, chunk_bytes)
+    if workers is None:
+        workers = workers_for(size - data_start)
+    if workers == 0:
+        number = first_line
+        for index, (start, end) in enumerate(spans):
+            yield validate_chunk(setup, Chunk(index, start, end, number))
+            number += count_lines(setup.feed, start, end)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, _init, (setup,)) as pool:
+        counts = pool.map(_count, spans, chunksize=8)
+        chunks = []
+        number = first_line
+        for index, ((start, end), lines) in enumerate(zip(spans, counts, strict=True)):
+            chunks.append(Chunk(index, start, end, number))
+            number += lines
+        yield from pool.imap(_run_chunk, chunks)

@@ -1,0 +1,139 @@
+"""`risklist-admin audit`: who searched for a subject (or what a partner did), when, with what result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from risklist_server.audit.query import BadQuery, Query, matching, parse_subject_key, subject_result
+from risklist_server.audit.reader import SegmentProblem, read_directory, segment_paths
+from risklist_server.audit.record import AuditRecord
+from risklist_server.cli.admin_command import Command
+from risklist_server.core.errors import AuditError
+
+PROG = "risklist-admin audit"
+EPILOG = """examples:
+  risklist-admin audit --dir /var/lib/risklist/db-audit --digest 03a1b2...(34 hex digits)
+  risklist-admin audit --dir DIR --digest 9f86d081884c7d659a2feaa0c55ad015 --type phone --since 2025-01-01
+  risklist-admin audit --dir DIR --partner bank-a --since 2025-03-01T09:00 --until 2025-03-01T10:00 --format jsonl
+Times are ISO 8601, UTC unless they carry an offset; --since is inclusive, --until exclusive."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The audit command's options (shared by `register` and the standalone `main`)."""
+    parser.add_argument("--dir", required=True, metavar="DIR", help="the server's audit directory (--audit-dir)")
+    parser.add_argument("--digest", metavar="HEX",
+                        help="the subject: 32 hex digits (its digest, with --type) or 34 (its storage key)")
+    parser.add_argument("--type", metavar="TYPE", help="entity type of a 32-digit --digest, e.g. phone")
+    parser.add_argument("--partner", metavar="ID", help="only calls by this partner")
+    parser.add_argument("--since", metavar="TIME", help="only records at or after TIME")
+    parser.add_argument("--until", metavar="TIME", help="only records before TIME")
+    parser.add_argument("--format", choices=["table", "jsonl"], default="table", help="default %(default)s")
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Print the matching records; 0 done (damage is warned about), 1 failed, 2 bad input."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        query = _query(args)
+    except BadQuery as error:
+        print(f"{PROG}: error: {error}", file=err)
+        return 2
+    if not os.path.isdir(args.dir):
+        print(f"{PROG}: error: --dir {args.dir} is not a directory; pass the server's --audit-dir "
+              "(default: the store path followed by -audit)", file=err)
+        return 2
+
+    def warn(problem: SegmentProblem) -> None:
+        print(f"{PROG}: warning: {problem.path} at byte {problem.offset}: {problem.message}", file=err)
+
+    try:
+        segments = len(segment_paths(args.dir))
+        found = sorted(matching(read_directory(args.dir, warn), query), key=lambda record: record.time_ns)
+    except AuditError as error:
+        print(f"{PROG}: error: {error}", file=err)
+        return 1
+    if segments == 0:
+        print(f"{PROG}: note: no audit segments (*.audit) in {args.dir}", file=err)
+    if args.format == "jsonl":
+        for record in found:
+            out.write(json.dumps(_json(record, query.key)) + "\n")
+    else:
+        _table(found, query.key, out)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> Query:
+    if args.digest is None and args.partner is None:
+        raise BadQuery("say what to look for: --digest HEX (with --type for a 32-digit digest) and/or --partner ID")
+    if args.type is not None and args.digest is None:
+        raise BadQuery("--type goes with --digest")
+    key = parse_subject_key(args.digest, args.type) if args.digest is not None else None
+    since, until = _time(args.since, "--since"), _time(args.until, "--until")
+    if since is not None and until is not None and since >= until:
+        raise BadQuery(f"--since {args.since} is not before --until {args.until}")
+    return Query(key=key, partner=args.partner, since_ns=since, until_ns=until)
+
+
+def _time(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadQuery(f"{option} {text!r} is not an ISO 8601 time, e.g. 2025-03-01 or 2025-03-01T09:30:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def _iso(time_ns: int) -> str:
+    moment = datetime.fromtimestamp(time_ns // 1_000_000_000, UTC).replace(microsecond=time_ns // 1000 % 1_000_000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(record: AuditRecord, key: bytes | None) -> dict[str, object]:
+    keys = record.key_list()
+    entry: dict[str, object] = {
+        "time": _iso(record.time_ns), "time_ns": record.time_ns, "partner": record.partner,
+        "method": record.method, "request_id": record.request_id, "status": record.status,
+        "subjects": len(keys), "hits": len(record.hits),
+    }
+    if key is not None:
+        entry["result"] = subject_result(record, key)
+    else:
+        entry["keys"] = [k.hex() for k in keys]
+        entry["hit_keys"] = [keys[index].hex() for index in record.hits if index < len(keys)]
+    return entry
+
+
+def _table(records: list[AuditRecord], key: bytes | None, out: TextIO) -> None:
+    header = ["TIME (UTC)", "PARTNER", "METHOD", "REQUEST ID", "STATUS", "SUBJECTS", "HITS"]
+    if key is not None:
+        header.append("RESULT")
+    rows = []
+    for record in records:
+        row = [_iso(record.time_ns), record.partner, record.method, record.request_id, record.status,
+               str(record.key_count), str(len(record.hits))]
+        if key is not None:
+            row.append(subject_result(record, key))
+        rows.append(row)
+    widths = [max([len(header[column])] + [len(row[column]) for row in rows]) for column in range(len(header))]
+    for row in [header, *rows]:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+
+COMMAND = Command(
+    name="audit",
+    help="who searched for a subject, or what a partner did, and when",
+    description=(__doc__ or "") + "\n\n" + EPILOG,
+    add_arguments=add_arguments,
+    run=run,
+)
+

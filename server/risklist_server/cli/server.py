@@ -1,0 +1,106 @@
+"""`risklist-server`: serve lookups from a store, and the admin ingest call, until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from risklist_server.rpc.access.config import add_security_arguments, security_usage_problem
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
+FRONT_CHOICES = ("all", "batch", "off")
+RPC_LOG_CHOICES = ("all", "failures")
+SECRET_FILE_ENV = "RISKLIST_SECRET_FILE"  # risklist_kernel.secret's, named here to keep imports light
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="risklist-server",
+        description="Serve risk-list lookups (risklist.v1.RiskList) from a RocksDB store, "
+        "and the admin ingest call (risklist.v1.Admin) on a separate address.",
+    )
+    parser.add_argument("--db", required=True, metavar="PATH", help="store directory (created if missing)")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help=f"network secret, hex (default: ${SECRET_FILE_ENV})")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the public demo secret; for demos only, never for real data")
+    parser.add_argument("--audit-dir", metavar="DIR",
+                        help="where each worker appends its audit segments (created if missing; "
+                        "default: DB-audit beside the store; docs/operations.md)")
+    parser.add_argument("--listen", default="127.0.0.1:50051", metavar="HOST:PORT",
+                        help="partner-facing address (default %(default)s)")
+    parser.add_argument("--admin-listen", default="127.0.0.1:50052", metavar="HOST:PORT",
+                        help="admin ingest address, keep it private (default %(default)s)")
+    parser.add_argument("--config", metavar="FILE", help="settings TOML (docs/operations.md)")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="policy TOML mapping verdicts to ALLOW/REVIEW/BLOCK, reloaded when it changes "
+                        "(docs/policy.md; default: the built-in policy)")
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="processes serving lookups on --listen (default: CPU count, %(default)s); "
+                        "with more than one, a separate writer process owns the store")
+    parser.add_argument("--threads", type=_positive, default=8, help="RPC threads per worker (default %(default)s)")
+    parser.add_argument("--metrics-listen", metavar="HOST:PORT",
+                        help="serve Prometheus metrics of all workers at http://HOST:PORT/metrics (default: off)")
+    parser.add_argument("--catch-up-ms", type=_positive, default=10, metavar="MS",
+                        help="how often reader workers look for the writer's new writes (default %(default)s)")
+    parser.add_argument("--front", choices=FRONT_CHOICES, default="all",
+                        help="where the Bloom front screens lookups (default %(default)s; "
+                        "see benchmarks/RESULTS.md)")
+    parser.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                        help="how long in-flight RPCs may finish after SIGTERM (default %(default)s)")
+    parser.add_argument("--rpc-log", choices=RPC_LOG_CHOICES, default="failures",
+                        help="log a line per RPC, or only per failed one (default %(default)s; "
+                        "--metrics-listen counts them all)")
+    parser.add_argument("--log-format", choices=["json", "console"],
+                        help="default: console on a terminal, JSON lines otherwise")
+    add_security_arguments(parser)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Block the stop signals before anything starts a thread (numpy's import does; RocksDB
+    # and grpc do later). Every thread inherits the mask, so SIGTERM stays pending until the
+    # main thread's sigwait takes it: never the default action on some library thread, and
+    # no Python handler interrupting the main thread inside structlog's print lock (which
+    # deadlocked when the handler logged).
+    # SIGCHLD too: the supervisor takes it with sigtimedwait to notice a worker that died.
+    signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.demo and args.secret_file:
+        print("risklist-server: error: --demo and --secret-file exclude each other", file=sys.stderr)
+        return 2
+    problem = security_usage_problem(args)
+    if problem is not None:
+        parser.print_usage(sys.stderr)
+        print(f"risklist-server: error: {problem}", file=sys.stderr)
+        return 2
+
+    from risklist_kernel.errors import RiskListError
+    from risklist_server.process.logs import configure_logging
+    from risklist_server.process.serve import serve
+
+    configure_logging(args.log_format)
+    try:
+        return serve(args)
+    except RiskListError as error:
+        print(f"risklist-server: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

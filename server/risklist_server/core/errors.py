@@ -1,0 +1,105 @@
+"""Every exception the server raises on purpose, in one leaf module (the kernel's own are in risklist_kernel.errors)."""
+
+from __future__ import annotations
+
+from risklist_kernel.errors import RiskListError
+
+
+class InvalidSubject(RiskListError):
+    """A subject in a request is unusable; `field` names the request field at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class BatchTooLarge(RiskListError):
+    """A batch holds more subjects than the configured maximum."""
+
+    def __init__(self, size: int, maximum: int) -> None:
+        super().__init__(
+            f"batch of {size} subjects exceeds the maximum of {maximum}; split it into "
+            f"batches of at most {maximum}"
+        )
+        self.size = size
+        self.maximum = maximum
+
+
+class SecretMismatch(RiskListError):
+    """Digests made under one network secret were offered to a store built under another."""
+
+
+class ConfigError(RiskListError):
+    """A configuration file is unreadable or holds a bad value."""
+
+
+class StoreError(RiskListError):
+    """The store cannot be opened or used (held by another process, wrong secret, corrupt)."""
+
+
+class InvalidRecord(RiskListError):
+    """A stored value could not be decoded (unknown version or truncated)."""
+
+
+class InvalidSubjects(RiskListError):
+    """One or more subjects of a request are unusable: (field path, reason) per violation."""
+
+    def __init__(self, violations: list[tuple[str, str]]) -> None:
+        shown = "; ".join(f"{field}: {reason}" for field, reason in violations[:3])
+        more = f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""
+        super().__init__(f"{len(violations)} invalid subject(s): {shown}{more}")
+        self.violations = violations
+
+
+class PolicyError(RiskListError):
+    """A policy file cannot be used: which file, which line (0: the file as a whole), and why."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        where = f"{path}, line {line}" if line else path
+        super().__init__(f"policy file {where}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+class NotOwnContribution(RiskListError):
+    """A partner asked to change contributions that only other partners made; nothing was changed."""
+
+    def __init__(self, fields: list[str]) -> None:
+        shown = ", ".join(fields[:3]) + (f" (and {len(fields) - 3} more)" if len(fields) > 3 else "")
+        super().__init__(
+            f"{shown}: only other partners' contributions match; a partner can revoke only its own "
+            "contributions. Nothing was revoked."
+        )
+        self.fields = fields
+
+
+class AuditError(RiskListError):
+    """The audit directory cannot be created, written or read."""
+
+
+class NotAuthenticated(RiskListError):
+    """The caller presented no identity this network knows (no certificate, or not a member)."""
+
+
+class NotPermitted(RiskListError):
+    """The caller is a member but lacks the role a method needs."""
+
+    def __init__(self, partner: str, role: str, method: str) -> None:
+        super().__init__(f"partner {partner!r} lacks the {role!r} role that {method} needs; "
+                         "ask the network operator to grant it in the partners file")
+        self.partner = partner
+        self.role = role
+
+
+class QuotaExceeded(RiskListError):
+    """A partner's requests or subjects per second are spent for now; retry after `retry_after` seconds."""
+
+    def __init__(self, partner: str, dimension: str, per_second: float, retry_after: float) -> None:
+        super().__init__(f"partner {partner!r} exceeded its quota of {per_second:g} {dimension} per second; "
+                         f"retry after {retry_after:.3f} s")
+        self.partner = partner
+        self.dimension = dimension
+        self.per_second = per_second
+        self.retry_after = retry_after

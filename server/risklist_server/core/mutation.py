@@ -1,0 +1,50 @@
+"""Mutations a feed row or an ingest call asks for, and how each changes a record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from risklist_kernel.enums import Category
+from risklist_server.core.record import Contribution, Record
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """Make `contribution` the source's contribution of its category to the subject at `key`."""
+
+    key: bytes
+    contribution: Contribution
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """Remove the source's contribution of `category` (every category when None) at `key`."""
+
+    key: bytes
+    source: str
+    category: Category | None = None
+
+
+Mutation = Upsert | Removal
+
+
+def apply_mutation(record: Record, mutation: Mutation) -> Record:
+    """The record after `mutation`; the same tuple (by value) when nothing changes."""
+    if isinstance(mutation, Upsert):
+        identity = mutation.contribution.identity
+        kept = [c for c in record if c.identity != identity]
+        kept.append(mutation.contribution)
+        return tuple(sorted(kept))
+    return tuple(
+        c
+        for c in record
+        if not (
+            c.source == mutation.source
+            and (mutation.category is None or c.category == mutation.category)
+        )
+    )
+
+
+def without_source_except(record: Record, source: str, kept: frozenset[Category]) -> Record:
+    """The record with the source's contributions outside `kept` removed (snapshot sweep)."""
+    return tuple(c for c in record if c.source != source or c.category in kept)

@@ -1,0 +1,123 @@
+"""Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep,
+partner filter sizing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from risklist_kernel.enums import Category
+from risklist_server.core.errors import ConfigError
+from risklist_server.core.toml_file import read_toml
+
+DAY_SECONDS = 86_400
+
+DEFAULT_RETENTION_DAYS: dict[Category, int] = {
+    Category.TELECOM_FRAUD: 3 * 365,
+    Category.MONEY_MULE: 6 * 365,
+    Category.ACCOUNT_TAKEOVER: 365,
+    Category.IDENTITY_FRAUD: 6 * 365,
+    Category.GAMBLING: 2 * 365,
+    Category.MONEY_LAUNDERING: 6 * 365,
+    Category.SCAM_MERCHANT: 3 * 365,
+    Category.OTHER: 365,
+}
+"""Used when a feed row has no expires_at; Cifas keeps confirmed fraud cases six years."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an operator may tune without code; docs/operations.md lists each key."""
+
+    default_region: str = "CN"
+    max_batch: int = 10_000
+    retention_days: dict[Category, int] = field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
+    )
+    disclose_sources: bool = False
+    """GetEntry shows other partners' source ids (a partner always sees its own)."""
+    expiry_sweep_interval_seconds: float = 1.0
+    """Pause between two slices of the writer's expiry sweep."""
+    expiry_sweep_slice: int = 10_000
+    """Records the expiry sweep reads per slice."""
+
+    filter_bits_per_key: int = 16
+    """Partner filter (GetFilter): bits of filter per listed key; docs/client.md gives bytes per entry."""
+    filter_max_removed: int = 100_000
+    """GetFilterUpdates says reset when more keys than this were unlisted since the client's version."""
+    precision_min_outcomes: int = 10
+    """A source's precision is known to the policy once this many confirmed + false-positive outcomes exist."""
+
+    def retention_seconds(self, category: Category) -> int:
+        """How long a contribution of `category` counts when the feed gives no expiry."""
+        return self.retention_days[category] * DAY_SECONDS
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Settings from a TOML file (None: defaults); raise ConfigError naming the key at fault."""
+    if path is None:
+        return Settings()
+    config_path = Path(path)
+    return _settings_from(read_toml(config_path, "config file"), origin=str(config_path))
+
+
+def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
+    known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
+             "precision_min_outcomes", *_CONTRIBUTION_KEYS}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    region = document.get("default_region", "CN")
+    if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
+        raise ConfigError(f"{origin}: default_region must be a two-letter region code such as CN")
+    max_batch = document.get("max_batch", 10_000)
+    if not (_is_whole(max_batch) and 1 <= max_batch <= 1_000_000):
+        raise ConfigError(f"{origin}: max_batch must be a whole number from 1 to 1000000")
+    retention = dict(DEFAULT_RETENTION_DAYS)
+    table = document.get("retention_days", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: retention_days must be a table of category = days")
+    for name, days in table.items():
+        try:
+            category = Category.from_feed_name(name)
+        except ValueError as error:
+            raise ConfigError(f"{origin}: retention_days.{name}: {error}") from None
+        if not (_is_whole(days) and 1 <= days <= 36_500):
+            raise ConfigError(f"{origin}: retention_days.{name} must be whole days from 1 to 36500")
+        retention[category] = days
+    bits_per_key = document.get("filter_bits_per_key", 16)
+    if not (_is_whole(bits_per_key) and 4 <= bits_per_key <= 64):
+        raise ConfigError(f"{origin}: filter_bits_per_key must be a whole number from 4 to 64 (default 16)")
+    max_removed = document.get("filter_max_removed", 100_000)
+    if not (_is_whole(max_removed) and 0 <= max_removed <= 1_000_000_000):
+        raise ConfigError(f"{origin}: filter_max_removed must be a whole number from 0 to 1000000000")
+    min_outcomes = document.get("precision_min_outcomes", 10)
+    if not (_is_whole(min_outcomes) and 1 <= min_outcomes <= 1_000_000):
+        raise ConfigError(f"{origin}: precision_min_outcomes must be a whole number from 1 to 1000000 (default 10)")
+    return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
+                    filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
+                    precision_min_outcomes=min_outcomes, **_contribution_settings(document, origin))
+
+
+_CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice")
+
+
+def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """disclose_sources and the expiry sweep's pace, checked."""
+    disclose = document.get("disclose_sources", False)
+    if not isinstance(disclose, bool):
+        raise ConfigError(f"{origin}: disclose_sources must be true or false")
+    interval = document.get("expiry_sweep_interval_seconds", 1.0)
+    if not (isinstance(interval, int | float) and not isinstance(interval, bool) and 0.01 <= interval <= 3600):
+        raise ConfigError(f"{origin}: expiry_sweep_interval_seconds must be a number from 0.01 to 3600")
+    slice_size = document.get("expiry_sweep_slice", 10_000)
+    if not (_is_whole(slice_size) and 1 <= slice_size <= 1_000_000):
+        raise ConfigError(f"{origin}: expiry_sweep_slice must be a whole number from 1 to 1000000")
+    return {"disclose_sources": disclose, "expiry_sweep_interval_seconds": float(interval),
+            "expiry_sweep_slice": slice_size}
+
+
+def _is_whole(value: object) -> bool:
+    """A TOML integer; bool is an int subclass in Python, so `true` must not pass as 1."""
+    return isinstance(value, int) and not isinstance(value, bool)

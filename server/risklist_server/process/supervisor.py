@@ -1,0 +1,247 @@
+"""The supervisor: forks the server's processes, restarts one that dies, drains them all on SIGTERM.
+
+It never imports grpc, RocksDB or numpy, so every fork — the first and every restart —
+happens in a process where no grpc object or library thread exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from risklist_kernel.errors import RiskListError
+
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+WAITED_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
+STABLE_SECONDS = 30.0
+"""A process that ran this long before dying is restarted at once; sooner, with growing back-off."""
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+KILL_AFTER_GRACE_SECONDS = 15.0
+_PR_SET_PDEATHSIG = 1
+
+log = structlog.get_logger("risklist.supervisor")
+
+ChildMain = Callable[[int], int]
+"""Runs in the forked process with the write end of its readiness pipe; returns the exit code."""
+
+
+class StartupFailed(RiskListError):
+    """A process exited before it reported that it serves."""
+
+
+class StopRequested(Exception):
+    """SIGTERM/SIGINT arrived while waiting for a process to start."""
+
+
+@dataclass
+class Child:
+    """One supervised process: its role's entry point and its current incarnation."""
+
+    name: str
+    main: ChildMain
+    pid: int = 0
+    started_at: float = 0.0
+    ports: dict[str, int] = field(default_factory=dict)
+    backoff: float = 0.0
+    restart_at: float | None = None
+
+
+def describe_status(status: int) -> str:
+    """'exit code 1' or 'signal SIGKILL' for a waitpid status."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"signal {number}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+class Supervisor:
+    """Starts children in order, keeps them running, stops them together."""
+
+    def __init__(self, *, grace: float, on_exit: Callable[[int], None] = lambda _pid: None) -> None:
+        self._children: list[Child] = []
+        self._grace = grace
+        self._on_exit = on_exit
+
+    @property
+    def children(self) -> list[Child]:
+        return list(self._children)
+
+    def start(self, groups: list[list[Child]]) -> None:
+        """Start each group's children together, a group only once the previous one serves."""
+        for group in groups:
+            pending = [(child, self._fork(child)) for child in group]
+            self._children.extend(group)
+            for child, ready_fd in pending:
+                child.ports = self._await_ready(child, ready_fd)
+
+    def run_until_stopped(self) -> int:
+        """Restart what dies until SIGTERM/SIGINT; then drain every child and return the exit code."""
+        try:
+            while True:
+                received = signal.sigtimedwait(WAITED_SIGNALS, self._wait_seconds())
+                if received is not None and received.si_signo in STOP_SIGNALS:
+                    log.info("stop_requested", signal=signal.Signals(received.si_signo).name)
+                    break
+                self._reap()
+                self._restart_due()
+        except StopRequested:
+            log.info("stop_requested", signal="during restart")
+        return self.stop()
+
+    def stop(self) -> int:
+        """SIGTERM every live child, wait for them to drain, SIGKILL any still there after the grace."""
+        live = {child.pid: child for child in self._children if child.pid}
+        for pid in live:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._grace + KILL_AFTER_GRACE_SECONDS
+        failed = False
+        while live:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                for pid, child in live.items():
+                    log.error("worker_killed", worker=child.name, pid=pid,
+                              reason=f"still running {self._grace + KILL_AFTER_GRACE_SECONDS:.0f} s after SIGTERM")
+                    _signal(pid, signal.SIGKILL)
+                remaining = 5.0
+            signal.sigtimedwait({signal.SIGCHLD}, min(remaining, 1.0))
+            for pid, status in _reaped():
+                if pid in live:
+                    child = live.pop(pid)
+                    child.pid = 0
+                    failed |= status != 0
+                    self._on_exit(pid)
+                    if status != 0:
+                        log.warning("worker_exited", worker=child.name, pid=pid, status=describe_status(status))
+        return 1 if failed else 0
+
+    # ---- forking and readiness ---------------------------------------------------------
+
+    def _fork(self, child: Child) -> int:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _run_child(child.main, write_fd)
+        os.close(write_fd)
+        child.pid, child.started_at = pid, time.monotonic()
+        log.info("worker_started", worker=child.name, pid=pid)
+        return read_fd
+
+    def _await_ready(self, child: Child, ready_fd: int) -> dict[str, int]:
+        """The ports the child reports once it serves; StartupFailed if it exits first."""
+        received = b""
+        try:
+            while not received.endswith(b"\n"):
+                if STOP_SIGNALS & signal.sigpending():
+                    raise StopRequested()
+                readable, _, _ = select.select([ready_fd], [], [], 0.5)
+                if not readable:
+                    continue
+                chunk = os.read(ready_fd, 4096)
+                if not chunk:
+                    _, status = os.waitpid(child.pid, 0)
+                    self._on_exit(child.pid)
+                    child.pid = 0
+                    raise StartupFailed(f"the {child.name} process stopped with {describe_status(status)} "
+                                        "before serving (its error is above)")
+                received += chunk
+        finally:
+            os.close(ready_fd)
+        ports: dict[str, int] = json.loads(received)
+        return ports
+
+    # ---- restarts ----------------------------------------------------------------------
+
+    def _wait_seconds(self) -> float:
+        due = [child.restart_at for child in self._children if child.restart_at is not None]
+        if not due:
+            return 1.0
+        return max(0.0, min(1.0, min(due) - time.monotonic()))
+
+    def _reap(self) -> None:
+        by_pid = {child.pid: child for child in self._children if child.pid}
+        for pid, status in _reaped():
+            child = by_pid.get(pid)
+            if child is None:
+                continue
+            self._on_exit(pid)
+            uptime = time.monotonic() - child.started_at
+            child.pid = 0
+            child.backoff = 0.0 if uptime >= STABLE_SECONDS else min(
+                MAX_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, child.backoff * 2))
+            child.restart_at = time.monotonic() + child.backoff
+            log.error("worker_died", worker=child.name, pid=pid, status=describe_status(status),
+                      uptime_s=round(uptime, 1), restart_in_s=child.backoff)
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for child in self._children:
+            if child.restart_at is None or child.restart_at > now:
+                continue
+            child.restart_at = None
+            try:
+                child.ports = self._await_ready(child, self._fork(child))
+            except StartupFailed as error:
+                child.backoff = min(MAX_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, child.backoff * 2))
+                child.restart_at = time.monotonic() + child.backoff
+                log.error("worker_restart_failed", worker=child.name, error=str(error),
+                          restart_in_s=child.backoff)
+            else:
+                log.info("worker_restarted", worker=child.name, pid=child.pid)
+
+
+def _reaped() -> list[tuple[int, int]]:
+    """(pid, status) of every child that has exited, without blocking."""
+    exited = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        exited.append((pid, status))
+    return exited
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
+
+
+def _run_child(main: ChildMain, ready_fd: int) -> None:
+    """The forked process: die with the supervisor, run the role, never return into the parent's code."""
+    code = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)  # the supervisor killed -9: drain and go
+        if os.getppid() == 1:
+            raise StartupFailed("the supervisor exited while this worker started")
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        code = main(ready_fd)
+    except RiskListError as error:
+        print(f"risklist-server: error: {error}", file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        code = 70
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)

@@ -1,0 +1,90 @@
+"""Wiring a worker for partners' writes and entries: the writer runs them, readers forward to it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from risklist_kernel.digest import Digester
+from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.record import Record
+from risklist_server.core.settings import Settings, load_settings
+from risklist_server.core.subject import SubjectResolver
+from risklist_server.core.verdict import Verdict
+from risklist_server.rpc.contribution_calls import contribution_calls
+from risklist_server.rpc.outcome_calls import outcome_calls
+from risklist_server.rpc.write_calls import WriteCall
+from risklist_server.rpc.writer_link import ForwardedWrites
+from risklist_server.services.contributions import ContributionService
+from risklist_server.services.entries import EntryService
+from risklist_server.services.expiry_sweep import ExpirySweeper
+from risklist_server.services.outcomes import OutcomeService
+from risklist_server.store.replica import ReplicaStore
+from risklist_server.store.risk_store import RiskStore
+
+log = structlog.get_logger("risklist.server")
+
+
+@dataclass
+class WriterSide:
+    """The writer's part: every write call, its own entries, and the expiry sweep (not started)."""
+
+    calls: dict[str, WriteCall[Any, Any]]
+    entries: EntryService
+    sweeper: ExpirySweeper
+
+
+@dataclass
+class ReaderSide:
+    """A reader's part: writes forwarded to the writer, entries from its replica."""
+
+    writes: ForwardedWrites
+    entries: EntryService
+
+
+def subject_resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
+    """Raw values and client digests to storage keys, as the network's settings say."""
+    return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
+
+
+def writer_side(
+    args: argparse.Namespace, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
+) -> WriterSide:
+    settings = load_settings(args.config)
+    resolver = subject_resolver(settings, secret)
+    return WriterSide(
+        calls={**contribution_calls(ContributionService(store, resolver, settings)),
+               **outcome_calls(OutcomeService(resolver, store))},
+        entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
+        sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
+                              slice_size=settings.expiry_sweep_slice),
+    )
+
+
+def reader_side(
+    args: argparse.Namespace, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path,
+    verdict: Callable[[Record | None], Verdict],
+) -> ReaderSide:
+    settings = load_settings(args.config)
+
+    def caught_up_to(version: int) -> None:
+        # Read-your-writes on this worker: the acknowledged write is visible here before the answer.
+        # The write is durable already: if catching up fails, say so in the log, not to the caller
+        # (the catch-up thread retries within milliseconds).
+        if store.version < version:
+            try:
+                store.catch_up()
+            except Exception as error:
+                log.warning("catch_up_after_write_failed", error=str(error), acknowledged_version=version)
+
+    return ReaderSide(
+        writes=ForwardedWrites(run_dir, on_acknowledged=caught_up_to),
+        entries=EntryService(store, subject_resolver(settings, secret), disclose_sources=settings.disclose_sources,
+                             verdict=verdict),
+    )

@@ -1,0 +1,66 @@
+"""Who is calling: the partner id and roles behind an RPC (from its client certificate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+
+from risklist_server.core.partners import Role
+
+__all__ = ["DEV_CALLER", "Caller", "caller_of", "charge_subjects", "install"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated partner."""
+
+    partner: str
+    roles: frozenset[Role]
+
+
+DEV_CALLER = Caller(partner="dev", roles=frozenset(Role))
+"""Every caller of a plaintext --insecure-dev server: partner id `dev`, every role, no quota."""
+
+
+class Authenticator(Protocol):
+    """What this process's servers use to tell callers apart (risklist_server.rpc.access.gate.Gate)."""
+
+    def caller(self, context: grpc.ServicerContext) -> Caller: ...
+
+    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None: ...
+
+
+class _Development:
+    def caller(self, context: grpc.ServicerContext) -> Caller:
+        return DEV_CALLER
+
+    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:
+        return None
+
+
+_current: Authenticator = _Development()
+
+
+def install(authenticator: Authenticator) -> None:
+    """Make `authenticator` answer caller_of and charge_subjects in this process (create_server does)."""
+    global _current
+    _current = authenticator
+
+
+def caller_of(context: grpc.ServicerContext) -> Caller:
+    """The partner behind this RPC: from the verified client certificate's CN, or DEV_CALLER in --insecure-dev.
+
+    Raises NotAuthenticated for a certificate of no member (the method wrapper refused such
+    calls already, so a servicer never sees that).
+    """
+    return _current.caller(context)
+
+
+def charge_subjects(context: grpc.ServicerContext, count: int) -> None:
+    """Charge `count` subjects to the caller's subjects-per-second quota; QuotaExceeded if spent.
+
+    Call it once the request is parsed and before the lookup work (BatchCheck, StreamCheck).
+    """
+    _current.charge_subjects(context, count)

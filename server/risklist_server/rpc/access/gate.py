@@ -1,0 +1,103 @@
+"""The gate every RPC passes: who is calling (client certificate CN), may they call this, is their quota left."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import grpc
+import structlog
+
+from risklist_server.core.errors import NotAuthenticated, NotPermitted, QuotaExceeded
+from risklist_server.core.partners import Partner, Role
+from risklist_server.core.quota import PartnerQuota, Refusal
+from risklist_server.rpc.access import caller as caller_module
+from risklist_server.rpc.access.caller import DEV_CALLER, Caller
+from risklist_server.rpc.access.config import INSECURE_DEV, Security
+
+log = structlog.get_logger("risklist.access")
+
+PARTNER_ID_FIELD = "x509_common_name"
+"""The auth-context property carrying the partner id: the verified client certificate's Subject CN."""
+
+_REFUSAL_LOG_SECONDS = 10.0
+
+
+class Gate:
+    """Authentication, authorisation and quotas for one process's servers (one Security each)."""
+
+    def __init__(self, security: Security) -> None:
+        self.security = security
+        self._insecure = security.tls is None
+        partners: dict[str, Partner] = security.partners or {}
+        # The per-peer lookup: the certificate's CN (bytes, as grpc gives it) to the member.
+        self._members: dict[bytes, tuple[Caller, PartnerQuota]] = {
+            partner.id.encode(): (Caller(partner.id, partner.roles), PartnerQuota(partner))
+            for partner in partners.values()
+        }
+        self._refusals_logged: dict[tuple[str, str], float] = {}
+
+    def _member(self, context: grpc.ServicerContext) -> tuple[Caller, PartnerQuota | None]:
+        if self._insecure:
+            return DEV_CALLER, None
+        # peer_identities() is the CN unless the certificate has SANs (then the SANs): ~0.3 µs
+        # against ~4 µs for the whole auth_context().
+        names: Iterable[bytes] | bytes | None
+        if context.peer_identity_key() == PARTNER_ID_FIELD:
+            names = context.peer_identities()
+        else:
+            names = context.auth_context().get(PARTNER_ID_FIELD)
+        name = names if isinstance(names, bytes) else next(iter(names or ()), None)
+        if name is None:
+            raise NotAuthenticated("no verified client certificate with a partner id (Subject CN); "
+                                   "call with the client certificate the network operator issued you")
+        member = self._members.get(name)
+        if member is None:
+            shown = name.decode("utf-8", "replace")[:64]
+            raise NotAuthenticated(f"the client certificate names partner {shown!r}, which is not a member "
+                                   "of this network; ask the network operator to add it to the partners file")
+        return member
+
+    def caller(self, context: grpc.ServicerContext) -> Caller:
+        """The partner behind `context` (NotAuthenticated if none)."""
+        return self._member(context)[0]
+
+    def admit(self, context: grpc.ServicerContext, role: Role, method: str) -> Caller:
+        """The caller, if it holds `role` and has a request left in its quota; else raise why not."""
+        caller, quota = self._member(context)
+        if role not in caller.roles:
+            raise NotPermitted(caller.partner, role.value, method)
+        if quota is not None:
+            self._check(quota.take_request(), method)
+        return caller
+
+    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:
+        """Charge `count` subjects to the caller's quota; QuotaExceeded if they do not fit now."""
+        if self._insecure:
+            return
+        quota = self._member(context)[1]
+        if quota is not None:
+            self._check(quota.take_subjects(count), "subjects")
+
+    def _check(self, refusal: Refusal | None, method: str) -> None:
+        if refusal is None:
+            return
+        key = (refusal.partner, refusal.dimension)
+        now = time.monotonic()
+        if now - self._refusals_logged.get(key, -_REFUSAL_LOG_SECONDS) >= _REFUSAL_LOG_SECONDS:
+            self._refusals_logged[key] = now  # one line per partner and quota every 10 s, not per call
+            log.warning("quota_exhausted", partner=refusal.partner, quota=refusal.dimension,
+                        per_second=refusal.per_second, method=method)
+        raise QuotaExceeded(refusal.partner, refusal.dimension, refusal.per_second, refusal.retry_after)
+
+
+_active = Gate(INSECURE_DEV)
+
+
+def activate(security: Security) -> Gate:
+    """This process's gate for `security` (one per process: both of a writer's servers share it)."""
+    global _active
+    if _active.security is not security:
+        _active = Gate(security)
+        caller_module.install(_active)
+    return _active

@@ -1,0 +1,117 @@
+"""risklist.v1.Admin: the single writer's ingest call, fed by `risklist-load --server`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import grpc
+import structlog
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_server.audit.trail import DISCARD, AuditSink
+from risklist_server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
+from risklist_server.core.mutation import Mutation
+from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
+from risklist_server.rpc.access.caller import caller_of
+from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
+from risklist_server.rpc.request_id import new_request_id
+from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
+from risklist_server.rpc.status import RequestCancelled, abort
+from risklist_server.services.ingest import IngestSession, LoadMode
+from risklist_server.services.outcomes import quality_report
+from risklist_server.store.risk_store import RiskStore
+
+log = structlog.get_logger("risklist.admin")
+
+_MODES = {pb.LOAD_MODE_DELTA: LoadMode.DELTA, pb.LOAD_MODE_SNAPSHOT: LoadMode.SNAPSHOT}
+
+
+class AdminServicer(pb_grpc.AdminServicer):
+    """Ingest (a start message, then batches applied atomically as they arrive) and GetQuality.
+
+    Audited as one record for the start and one per batch (its subjects' keys), all under the
+    call's request id; the last record carries the call's final status.
+    """
+
+    def __init__(self, store: RiskStore, *, audit: AuditSink = DISCARD) -> None:
+        self._store = store
+        self._audit = audit
+
+    def Ingest(
+        self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
+            partner = caller_of(context).partner
+            request_id = new_request_id()
+            rpc.audit(partner, request_id)
+            try:
+                session, source = self._start(next(request_iterator, None))
+                session.start()
+                for number, request in enumerate(request_iterator):
+                    if not context.is_active():
+                        raise RequestCancelled()
+                    if request.WhichOneof("part") != "batch":
+                        raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
+                    mutations = _mutations(request.batch, source, number + 1)
+                    rpc.count += len(mutations)
+                    rpc.audit(partner, request_id, [mutation.key for mutation in mutations])
+                    session.apply(mutations)
+                result = session.finish()
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = result.added
+            log.info("ingest_done", request_id=request_id, source=source, added=result.added,
+                     unchanged=result.unchanged, removed=result.removed, not_listed=result.not_listed,
+                     swept=result.swept,
+                     list_version=self._store.version)
+            return pb.IngestResponse(
+                added=result.added, unchanged=result.unchanged, removed=result.removed,
+                not_listed=result.not_listed, swept=result.swept, list_version=self._store.version,
+            )
+
+    def GetQuality(self, request: pb.GetQualityRequest, context: grpc.ServicerContext) -> pb.GetQualityResponse:
+        """Per-source outcome tallies and precision, and live contributions (a full scan of the store)."""
+        with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit) as rpc:
+            rpc.audit(caller_of(context).partner, new_request_id())
+            try:
+                rows = quality_report(self._store, int(time.time()))
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.count = len(rows)
+            return quality_to_proto(rows)
+
+    def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
+        if first is None or first.WhichOneof("part") != "start":
+            raise InvalidSubjects([("requests[0].start", "the first message must be start")])
+        source = first.start.source
+        if not is_valid_source_id(source):
+            raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
+        if first.start.secret_fingerprint != self._store.secret_fingerprint:
+            raise SecretMismatch(
+                f"the loader digested under another network secret (fingerprint "
+                f"{first.start.secret_fingerprint or 'none'}, this server's is "
+                f"{self._store.secret_fingerprint}); load with the secret the server runs with. "
+                "Nothing was applied."
+            )
+        mode = _MODES.get(first.start.mode)
+        if mode is None:
+            raise InvalidSubjects([("requests[0].start.mode", "mode must be DELTA or SNAPSHOT")])
+        return IngestSession(self._store, source, mode), source
+
+
+def _mutations(batch: pb.IngestBatch, source: str, number: int) -> list[Mutation]:
+    mutations: list[Mutation] = []
+    violations: list[tuple[str, str]] = []
+    for index, message in enumerate(batch.mutations):
+        try:
+            mutations.append(mutation_from_proto(message, source))
+        except InvalidSubject as error:
+            violations.append((f"requests[{number}].batch.mutations[{index}].{error.field}", error.reason))
+    if violations:
+        raise InvalidSubjects(violations)
+    return mutations
+

@@ -1,0 +1,120 @@
+"""Protobuf <-> core conversions, one function per message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from risklist.v1 import risklist_pb2 as pb
+
+from risklist_kernel.digest import storage_key
+from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_server.core.errors import InvalidSubject
+from risklist_server.core.mutation import Mutation, Removal, Upsert
+from risklist_server.core.policy import NOT_LISTED_REASON
+from risklist_server.core.record import MAX_REFERENCE_LENGTH, Contribution
+from risklist_server.core.subject import Subject
+from risklist_server.core.verdict import Verdict
+from risklist_server.services.outcomes import SourceQuality
+
+
+def subject_from_proto(message: pb.Subject) -> Subject:
+    """Which of value/digest is set decides the subject's form."""
+    which = message.WhichOneof("id")
+    if which == "digest":
+        return Subject(message.type, None, message.digest)
+    if which == "value":
+        return Subject(message.type, message.value, None)
+    return Subject(message.type, None, None)
+
+
+def subjects_from_proto(messages: Iterable[pb.Subject]) -> list[Subject]:
+    """subject_from_proto over a batch, inlined: a BatchCheck converts up to max_batch of them."""
+    make = tuple.__new__  # Subject's own __new__ adds a call per subject
+    subjects: list[Subject] = []
+    append = subjects.append
+    for message in messages:
+        which = message.WhichOneof("id")
+        if which == "digest":
+            append(make(Subject, (message.type, None, message.digest)))
+        elif which == "value":
+            append(make(Subject, (message.type, message.value, None)))
+        else:
+            append(make(Subject, (message.type, None, None)))
+    return subjects
+
+
+def _timestamp(seconds: int) -> Timestamp | None:
+    return Timestamp(seconds=seconds) if seconds else None
+
+
+def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
+    if not verdict.listed:
+        return pb.Verdict(listed=False, action=pb.ACTION_ALLOW, reason_code=NOT_LISTED_REASON)
+    return pb.Verdict(
+        listed=True,
+        level=int(verdict.level or 0),
+        categories=[int(category) for category in verdict.categories],
+        source_count=verdict.source_count,
+        report_count=verdict.report_count,
+        first_reported=_timestamp(verdict.first_reported),
+        last_reported=_timestamp(verdict.last_reported),
+        expires_at=_timestamp(verdict.expires_at),
+        action=int(verdict.action),
+        reason_code=verdict.reason_code,
+    )
+
+
+def mutation_from_proto(message: pb.Mutation, source: str) -> Mutation:
+    """A validated Mutation for `source`; raise InvalidSubject naming the bad field."""
+    try:
+        entity_type = EntityType(message.type)
+    except ValueError:
+        raise InvalidSubject("type", f"entity type {message.type} is unspecified or unknown") from None
+    try:
+        key = storage_key(entity_type, message.digest)
+    except ValueError as error:
+        raise InvalidSubject("digest", str(error)) from None
+    if message.action == pb.MUTATION_ACTION_REMOVE:
+        category = None if message.category == pb.CATEGORY_UNSPECIFIED else _category(message.category)
+        return Removal(key, source, category)
+    if message.action != pb.MUTATION_ACTION_ADD:
+        raise InvalidSubject("action", "action must be ADD or REMOVE")
+    try:
+        level = RiskLevel(message.level)
+    except ValueError:
+        raise InvalidSubject("level", f"risk level {message.level} is unspecified or unknown") from None
+    reported_at = message.reported_at.seconds
+    expires_at = message.expires_at.seconds
+    if not message.HasField("reported_at") or not message.HasField("expires_at"):
+        raise InvalidSubject("reported_at", "reported_at and expires_at are required for ADD")
+    if expires_at <= reported_at:
+        raise InvalidSubject("expires_at", "expires_at must be after reported_at")
+    if len(message.reference) > MAX_REFERENCE_LENGTH:
+        raise InvalidSubject("reference", f"longer than {MAX_REFERENCE_LENGTH} characters")
+    contribution = Contribution(
+        source, _category(message.category), level, reported_at, expires_at, message.reference
+    )
+    return Upsert(key, contribution)
+
+
+def _category(number: int) -> Category:
+    try:
+        return Category(number)
+    except ValueError:
+        raise InvalidSubject("category", f"category {number} is unspecified or unknown") from None
+
+
+def quality_to_proto(rows: Iterable[SourceQuality]) -> pb.GetQualityResponse:
+    sources = []
+    for row in rows:
+        tally = row.tally
+        precision = tally.precision
+        sources.append(pb.SourceQuality(
+            source=row.source, confirmed_fraud=tally.confirmed_fraud, false_positive=tally.false_positive,
+            customer_explained=tally.customer_explained, unknown=tally.unknown,
+            precision=precision or 0.0, precision_known=precision is not None,
+            live_contributions=row.live_contributions,
+        ))
+    return pb.GetQualityResponse(sources=sources)
+

@@ -1,0 +1,226 @@
+"""risklist.v1.RiskList: a thin adapter from protobuf to LookupService."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_kernel.digest import KEY_SIZE
+from risklist_server.audit.trail import DISCARD, AuditSink
+from risklist_server.core.errors import InvalidSubject, InvalidSubjects
+from risklist_server.core.subject import Subject
+from risklist_server.rpc import filter_stream
+from risklist_server.rpc.access.caller import caller_of, charge_subjects
+from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
+from risklist_server.rpc.convert_contributions import entry_to_proto
+from risklist_server.rpc.request_id import new_request_id
+from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
+from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
+from risklist_server.rpc.wire_batch import packed_digest_keys
+from risklist_server.rpc.write_calls import ResponseT, WriteGateway
+from risklist_server.services.entries import EntryService
+from risklist_server.services.lookup import LookupService
+from risklist_server.store.filter_export import FilterExport
+
+
+def _count(audit: AuditEntry) -> int:
+    """How many subjects an answer looked up."""
+    return len(audit.keys) // KEY_SIZE if isinstance(audit.keys, bytes) else len(audit.keys)
+
+
+def require_time_left(context: grpc.ServicerContext) -> None:
+    """Refuse to start work the caller will no longer wait for."""
+    if not context.is_active():
+        raise RequestCancelled()
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExpired()
+
+
+class RiskListServicer(pb_grpc.RiskListServicer):
+    """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry; ReportOutcome (through `writes`);
+    GetFilter and GetFilterUpdates (risklist_server.rpc.filter_stream)."""
+
+    def __init__(
+        self,
+        lookup: LookupService,
+        *,
+        log_success: bool = True,
+        writes: WriteGateway | None = None,
+        entries: EntryService | None = None,
+        audit: AuditSink = DISCARD,
+        filters: FilterExport | None = None,
+    ) -> None:
+        self._lookup = lookup
+        self._log_success = log_success
+        self._writes = writes
+        self._entries = entries
+        self._audit = audit
+        self._filters = filters
+
+    def _rpc(self, method: str) -> RpcLog:
+        return RpcLog(method, log_success=self._log_success, audit=self._audit)
+
+    def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+        with self._rpc("Check") as rpc:
+            rpc.count = 1
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
+            try:
+                require_time_left(context)
+                key = self._lookup.storage_key(subject_from_proto(request.subject))
+                audit.keys = (key,)
+                verdict, version = self._lookup.check_key(key)
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            if verdict.listed:
+                rpc.hits = 1
+                audit.hits = (0,)
+            return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version,
+                                    request_id=audit.request_id)
+
+    def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
+        """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
+        with self._rpc("BatchCheck") as rpc:
+            audit = rpc.audit(caller_of(context).partner, new_request_id())
+            try:
+                require_time_left(context)
+                response = self._batch(request, audit, context)
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.count = _count(audit)
+            rpc.hits = len(response.hits)
+            return response
+
+    def StreamCheck(
+        self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[pb.BatchCheckResponse]:
+        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
+        with self._rpc("StreamCheck") as rpc:
+            partner = caller_of(context).partner
+            for number, request in enumerate(request_iterator):
+                audit = rpc.audit(partner, new_request_id())
+                try:
+                    require_time_left(context)
+                    response = self._batch(request, audit, context)
+                except InvalidSubjects as error:
+                    located = InvalidSubjects(
+                        [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
+                    )
+                    rpc.fail(located)
+                    abort(context, located)
+                except Exception as error:
+                    rpc.fail(error)
+                    abort(context, error)
+                rpc.count += _count(audit)
+                rpc.hits += len(response.hits)
+                rpc.answered()  # audited before the answer leaves
+                yield response
+
+    def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
+        return filter_stream.get_filter(self._filter_export(context), context, self._rpc("GetFilter"))
+
+    def GetFilterUpdates(
+        self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.FilterUpdate]:
+        return filter_stream.get_filter_updates(
+            self._filter_export(context), request, context, self._rpc("GetFilterUpdates"))
+
+    def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
+        if self._filters is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server does not distribute the partner filter")
+        return self._filters
+
+    def Report(self, request: pb.ReportRequest, context: grpc.ServicerContext) -> pb.ReportResponse:
+        return self._write("Report", request, pb.ReportResponse, [report.subject for report in request.reports],
+                           context)
+
+    def Revoke(self, request: pb.RevokeRequest, context: grpc.ServicerContext) -> pb.RevokeResponse:
+        return self._write("Revoke", request, pb.RevokeResponse, request.subjects, context)
+
+    def ReportOutcome(
+        self, request: pb.ReportOutcomeRequest, context: grpc.ServicerContext
+    ) -> pb.ReportOutcomeResponse:
+        return self._write("ReportOutcome", request, pb.ReportOutcomeResponse, [request.subject], context)
+
+    def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
+        with self._rpc("GetEntry") as rpc:
+            rpc.count = 1
+            caller = caller_of(context)
+            audit = rpc.audit(caller.partner, new_request_id(), keys=self._audit_keys([request.subject]))
+            try:
+                require_time_left(context)
+                if self._entries is None:
+                    raise NotImplementedError("GetEntry is not served by this server")
+                entry, version = self._entries.get_entry(caller.partner, subject_from_proto(request.subject))
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.hits = int(entry.verdict.listed)
+            audit.hits = [0] if entry.verdict.listed else []
+            return entry_to_proto(entry, version, audit.request_id)
+
+    def _write(
+        self, method: str, request: Message, response_type: type[ResponseT], subjects: Sequence[pb.Subject],
+        context: grpc.ServicerContext,
+    ) -> ResponseT:
+        """Hand a write call to the store's writer (in this process or over the writer link)."""
+        with self._rpc(method) as rpc:
+            caller = caller_of(context)
+            keys = self._audit_keys(subjects)
+            rpc.count = len(keys)
+            audit = rpc.audit(caller.partner, new_request_id(), keys=keys)
+            try:
+                require_time_left(context)
+                if self._writes is None:
+                    raise NotImplementedError(f"{method} is not served by this server")
+                return self._writes.submit(method, caller, audit.request_id, request, response_type,
+                                           timeout=context.time_remaining())
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+
+    def _audit_keys(self, subjects: Sequence[pb.Subject]) -> list[bytes]:
+        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones).
+
+        A request over the batch limit is refused whole without looking at a subject, so none is
+        normalised for it here either.
+        """
+        if len(subjects) > self._lookup.max_batch:
+            return []
+        keys = []
+        for message in subjects:
+            subject: Subject = subject_from_proto(message)
+            try:
+                keys.append(self._lookup.storage_key(subject))
+            except (InvalidSubject, InvalidSubjects):
+                continue
+        return keys
+
+    def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
+        """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits; the
+        subjects are charged to the caller's quota before any is looked up."""
+        packed = packed_digest_keys(request)
+        if packed is not None:
+            charge_subjects(context, len(packed) // KEY_SIZE)
+            audit.keys = packed  # as stored: no join per batch
+            hits, version = self._lookup.check_packed(packed)  # no bytes object per key
+        else:
+            try:
+                message = pb.BatchCheckRequest.FromString(request)
+            except DecodeError:
+                raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+            charge_subjects(context, len(message.subjects))
+            keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
+            audit.keys = keys
+            hits, version = self._lookup.check_keys(keys)
+        audit.hits = [index for index, _ in hits]
+        return pb.BatchCheckResponse(
+            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
+            list_version=version, request_id=audit.request_id,
+        )

@@ -1,0 +1,109 @@
+"""One structured log line and audit record per RPC: method, subjects, hits, latency, status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+import structlog
+from risklist.v1 import risklist_pb2 as pb
+
+from risklist_server.audit.trail import AuditSink
+from risklist_server.rpc.metrics import count_rpc
+from risklist_server.rpc.status import status_name
+
+log = structlog.get_logger("risklist.rpc")
+
+RISKLIST_SERVICE = pb.DESCRIPTOR.services_by_name["RiskList"].full_name
+ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["Admin"].full_name
+
+
+class AuditEntry:
+    """What the audit records of one answer: the servicer fills keys and hits as it learns them."""
+
+    __slots__ = ("partner", "request_id", "keys", "hits")
+
+    def __init__(
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes, hits: Sequence[int]
+    ) -> None:
+        self.partner = partner
+        self.request_id = request_id
+        self.keys = keys
+        """Storage keys (type byte + digest) of the subjects once resolved, one by one or already
+        concatenated; never raw identifiers."""
+        self.hits = hits
+        """Indexes into `keys` of the listed subjects (lookups)."""
+
+
+class RpcLog:
+    """Context manager timing one RPC; the servicer fills count/hits, reports failures, names audit entries.
+
+    Every RPC is counted in the metrics; a successful one is logged only with `log_success`
+    (at thousands of checks a second, a JSON line each is a large share of a Check's cost).
+    Every entry opened with `audit` is appended to `audit_sink` before the reply leaves:
+    at `answered()` (each StreamCheck message), at the next `audit()`, or when the RPC ends,
+    with the RPC's final status (failures included).
+    """
+
+    __slots__ = ("service", "method", "count", "hits", "status", "_started", "_log_success", "_sink", "_entry")
+
+    def __init__(
+        self, method: str, service: str = RISKLIST_SERVICE, *, audit: AuditSink, log_success: bool = True
+    ) -> None:
+        self.service = service
+        self._log_success = log_success
+        self.method = method
+        self.count = 0
+        self.hits = 0
+        self.status = "OK"
+        self._started = 0.0
+        self._sink = audit
+        self._entry: AuditEntry | None = None
+
+    def audit(
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes = (), hits: Sequence[int] = ()
+    ) -> AuditEntry:
+        """Open the audit entry of the answer being computed (an open one is appended as answered)."""
+        self.answered()
+        self._entry = AuditEntry(partner, request_id, keys, hits)
+        return self._entry
+
+    def answered(self) -> None:
+        """Append the open audit entry as answered (status OK): call before yielding a stream message."""
+        self._append("OK")
+
+    def _append(self, status: str) -> None:
+        entry = self._entry
+        if entry is not None:
+            self._entry = None
+            keys = entry.keys if isinstance(entry.keys, bytes) else b"".join(entry.keys)
+            self._sink.append(time.time_ns(), entry.partner, self.method, entry.request_id, status, keys, entry.hits)
+
+    def __enter__(self) -> RpcLog:
+        self._started = time.perf_counter()
+        return self
+
+    def fail(self, error: Exception) -> None:
+        """Record the status `error` maps to; unexpected errors are logged with their traceback."""
+        self.status = status_name(error)
+        if self.status == "INTERNAL":
+            log.error("rpc_internal_error", method=self.method, error_type=type(error).__name__,
+                      exc_info=error)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is not None and self.status == "OK":
+            self.status = "CANCELLED" if isinstance(exc, GeneratorExit) else "UNKNOWN"
+        self._append(self.status)
+        count_rpc(self.service, self.method, self.status, self.count if self.service == RISKLIST_SERVICE else 0)
+        if self.status == "OK" and not self._log_success:
+            return
+        latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
+        emit = log.info if self.status in ("OK", "INVALID_ARGUMENT") else log.warning
+        emit("rpc", method=self.method, count=self.count, hits=self.hits,
+             latency_ms=latency_ms, status=self.status)

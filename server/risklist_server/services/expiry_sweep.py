@@ -1,0 +1,92 @@
+"""The writer's expiry sweep: a background thread purging expired contributions, a bounded slice per tick."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from risklist_server.store.risk_store import RiskStore
+
+log = structlog.get_logger("risklist.expiry")
+
+
+class ExpirySweeper:
+    """Walks the records in key order, `slice_size` per tick, and starts over at the end.
+
+    Every write path is covered (Report, ingest, bulk-built SSTs), since it reads the records
+    themselves. A purge is an ordinary write with a changelog entry, so fronts and replicas follow.
+    """
+
+    def __init__(
+        self,
+        store: RiskStore,
+        *,
+        interval: float,
+        slice_size: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._interval = interval
+        self._slice_size = slice_size
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="expiry-sweep", daemon=True)
+        self._next: bytes | None = None
+        self._cycle = _Cycle()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the slice in progress (call before closing the store)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def sweep_once(self) -> int:
+        """Sweep one slice; return the contributions purged."""
+        done = self._store.purge_expired(self._next, self._slice_size, int(self._clock()))
+        self._next = done.next_key
+        self._cycle.add(done.scanned, done.purged)
+        if done.purged:
+            log.info("expiry_purged", purged=done.purged, list_version=self._store.version)
+        if done.next_key is None:
+            self._cycle.finish()
+        return done.purged
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.wait(self._interval):
+            try:
+                self.sweep_once()
+            except Exception as error:  # keep trying next tick; say so once per outage
+                if not failing:
+                    log.error("expiry_sweep_failed", error=str(error))
+                failing = True
+            else:
+                failing = False
+
+
+class _Cycle:
+    """Figures of one full pass over the records, logged when it purged something or took a minute."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._started = time.monotonic()
+        self._scanned = 0
+        self._purged = 0
+
+    def add(self, scanned: int, purged: int) -> None:
+        self._scanned += scanned
+        self._purged += purged
+
+    def finish(self) -> None:
+        seconds = time.monotonic() - self._started
+        if self._purged or seconds >= 60:
+            log.info("expiry_sweep_cycle", records=self._scanned, purged=self._purged, seconds=round(seconds, 3))
+        self._reset()

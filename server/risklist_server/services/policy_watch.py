@@ -1,0 +1,115 @@
+"""The policy in force in a serving process: loaded at start, reloaded when its file changes."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import structlog
+
+from risklist_server.core.errors import PolicyError
+from risklist_server.core.policy import DEFAULT_POLICY, Policy
+from risklist_server.core.policy_file import parse_policy
+
+POLL_SECONDS = 0.5
+
+log = structlog.get_logger("risklist.policy")
+
+
+class PolicyWatch:
+    """Holds the current policy; a daemon thread re-reads the file every POLL_SECONDS.
+
+    The file's bytes are compared, not its mtime, so an edit within one timestamp tick or a
+    rename over it are both seen. A changed file that parses replaces the policy at once
+    (`policy_loaded`); one that does not is logged with its line and reason
+    (`policy_rejected`) once per distinct content, and the old policy stays in force.
+    """
+
+    def __init__(
+        self, path: str | Path | None, *, fallback: Policy | None = None, poll_seconds: float = POLL_SECONDS
+    ) -> None:
+        """Load `path` (None: the built-in policy). If it cannot be used, raise PolicyError, or
+        with a `fallback` (a restarted worker: the policy checked at start-up) log
+        `policy_rejected` and serve the fallback until the file is fixed."""
+        self._path = None if path is None else Path(path)
+        self._poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: bytes | None = None
+        self._current = DEFAULT_POLICY if fallback is None else fallback
+        if self._path is not None:
+            data = self._read()
+            self._seen = b"" if data is None else _digest(data)
+            try:
+                if data is None:
+                    raise PolicyError(str(self._path), 0, "the policy file does not exist or cannot be read")
+                self._current = parse_policy(data, origin=str(self._path))
+            except PolicyError as error:
+                if fallback is None:
+                    raise
+                log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason,
+                          kept_version=fallback.version)
+                return
+        log.info("policy_loaded", path=self._current.origin, version=self._current.version,
+                 rules=len(self._current.rules), reload=False)
+
+    @property
+    def current(self) -> Policy:
+        """The policy in force (one attribute read: safe from any thread)."""
+        return self._current
+
+    def start(self) -> PolicyWatch:
+        """Start watching the file (nothing to watch for the built-in policy)."""
+        if self._path is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="policy-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def poll(self) -> None:
+        """Look at the file once: load it if it changed and parses, log why not if it does not."""
+        if self._path is None:
+            return
+        data = self._read()
+        seen = b"" if data is None else _digest(data)
+        if seen == self._seen:
+            return
+        self._seen = seen
+        kept = {"kept_version": self._current.version}
+        if data is None:
+            log.error("policy_rejected", path=str(self._path), line=0,
+                      reason="the policy file does not exist or cannot be read", **kept)
+            return
+        try:
+            policy = parse_policy(data, origin=str(self._path))
+        except PolicyError as error:
+            log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason, **kept)
+            return
+        if policy.version != self._current.version:
+            self._current = policy
+            log.info("policy_loaded", path=policy.origin, version=policy.version, rules=len(policy.rules),
+                     reload=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._poll_seconds):
+            try:
+                self.poll()
+            except Exception as error:  # never let the watcher die silently; keep the old policy
+                log.error("policy_watch_failed", path=str(self._path), error=str(error))
+
+    def _read(self) -> bytes | None:
+        assert self._path is not None
+        try:
+            return self._path.read_bytes()
+        except OSError:
+            return None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()

@@ -1,0 +1,136 @@
+"""Bulk building blocks: sorted SST files of records, changelog entries and a Bloom front, all for many keys.
+
+RiskStore.bulk_ingest puts them together in the order that keeps a kill -9 harmless: changelog
+entries first (a key listed in the changelog but absent is only a false positive for a front),
+then the SST files in one atomic ingestion, then the new front.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from rocksdict import SstFileWriter
+
+from risklist_kernel.bloom import mask_table, words_for
+from risklist_kernel.digest import KEY_SIZE
+from risklist_server.store.changelog import CHANGELOG_FORMAT_VERSION, LISTED
+from risklist_server.store.front import BloomFront
+from risklist_server.store.rocks import records_options
+
+CHANGES_PER_ENTRY = 20_000
+"""Keys per bulk changelog entry (360 KB): catching up stays a stream of modest values."""
+
+SST_TARGET_ENTRIES = 4_000_000
+"""Start a new SST file after this many entries (some 250 MB of records)."""
+
+BULK_DIR_PREFIX = "bulk-ingest-"
+
+
+def bulk_dir(store_path: Path, tag: str) -> Path:
+    """A fresh scratch directory for SST files inside the store (so ingestion can hard-link them)."""
+    path = store_path / f"{BULK_DIR_PREFIX}{tag}"
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir()
+    return path
+
+
+def remove_bulk_dirs(store_path: Path) -> None:
+    """Delete SST scratch directories an interrupted bulk load left in the store."""
+    for path in store_path.glob(f"{BULK_DIR_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class SstWriter:
+    """Writes (key, value) pairs in ascending key order into one or more SST files."""
+
+    def __init__(self, directory: Path, prefix: str = "records") -> None:
+        self._directory = directory
+        self._prefix = prefix
+        self._options = records_options()
+        self._writer: SstFileWriter | None = None
+        self._roll_at = 0
+        self.paths: list[Path] = []
+        self.count = 0
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Add a record; keys must come in ascending byte order."""
+        writer = self._writer
+        if writer is None or self.count >= self._roll_at:
+            writer = self._next_file()
+        writer[key] = value
+        self.count += 1
+
+    def delete(self, key: bytes) -> None:
+        """Add a deletion (tombstone); keys must come in ascending byte order."""
+        writer = self._writer
+        if writer is None or self.count >= self._roll_at:
+            writer = self._next_file()
+        del writer[key]
+        self.count += 1
+
+    def _next_file(self) -> SstFileWriter:
+        self._finish_file()
+        path = self._directory / f"{self._prefix}-{len(self.paths):05d}.sst"
+        writer = SstFileWriter(options=self._options)
+        writer.open(str(path))
+        self._writer = writer
+        self._roll_at = self.count + SST_TARGET_ENTRIES
+        self.paths.append(path)
+        return writer
+
+    def _finish_file(self) -> None:
+        if self._writer is not None:
+            self._writer.finish()
+            self._writer = None
+
+    def finish(self) -> list[Path]:
+        """Close the last file; return every file written, in key order."""
+        self._finish_file()
+        return list(self.paths)
+
+
+def changelog_values(keys: npt.NDArray[np.uint8], listed: npt.NDArray[np.bool_] | None = None,
+                     per_entry: int = CHANGES_PER_ENTRY) -> Iterator[bytes]:
+    """Encoded changelog entries (risklist_server.store.changelog) for `keys` (n x 17 bytes), `per_entry` each."""
+    count = len(keys)
+    for start in range(0, count, per_entry):
+        part = keys[start : start + per_entry]
+        rows = np.empty((len(part), 1 + KEY_SIZE), dtype=np.uint8)
+        rows[:, 0] = LISTED if listed is None else listed[start : start + per_entry].astype(np.uint8)
+        rows[:, 1:] = part
+        yield bytes((CHANGELOG_FORMAT_VERSION,)) + rows.tobytes()
+
+
+def front_words_for(keys: npt.NDArray[np.uint8], words: npt.NDArray[np.uint64]) -> None:
+    """Add storage keys (n x 17 bytes) to a front's words in place, as BloomFront.add does one by one."""
+    if len(keys) == 0:
+        return
+    word_index = keys[:, 1:9].copy().view("<u8").ravel() & np.uint64(len(words) - 1)
+    mask_index = keys[:, 9:11].copy().view("<u2").ravel()
+    masks = np.array(mask_table(), dtype=np.uint64)[mask_index]
+    np.bitwise_or.at(words, word_index, masks)
+
+
+def build_front(keys: npt.NDArray[np.uint8], capacity: int, bits_per_key: int,
+                base: BloomFront | None = None) -> BloomFront:
+    """A front holding `keys`, sized for `capacity`; with `base`, also every key `base` holds.
+
+    A base smaller than the new size is tiled: word i of a front of 2W words is word i mod W of
+    one of W words under both sizes' indexing, so every key of the base stays covered.
+    """
+    word_count = words_for(capacity, bits_per_key)
+    added = len(keys)
+    if base is not None:
+        word_count = max(word_count, base.word_count)
+        old = np.frombuffer(base.to_bytes(), dtype=np.uint64)
+        words = np.tile(old, word_count // base.word_count)
+        added += base.added
+    else:
+        words = np.zeros(word_count, dtype=np.uint64)
+    front_words_for(keys, words)
+    return BloomFront(word_count, words.tobytes(), added)

@@ -1,0 +1,61 @@
+"""The Bloom front: the shared rl1-blocked-bloom layout (risklist_kernel.bloom) with a numpy batch probe.
+
+Keys are keyed BLAKE2b digests, so their bytes are already uniformly random: bytes 1-8 pick
+a 64-bit word and bytes 9-10 pick one of 65,536 precomputed masks of K bits. A lookup is one
+word test (`word & mask == mask`), in pure Python for one key (the SDK's code) and in numpy
+for a batch. It may answer "maybe" for an absent key, never "no" for a present one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from risklist_kernel.bloom import BlockedBloom, mask_table, words_for
+from risklist_kernel.digest import KEY_SIZE
+
+__all__ = ["DEFAULT_BITS_PER_KEY", "BloomFront"]
+
+DEFAULT_BITS_PER_KEY = 16
+
+
+@cache
+def _mask_array() -> npt.NDArray[np.uint64]:
+    return np.array(mask_table(), dtype=np.uint64)
+
+
+class BloomFront(BlockedBloom):
+    """The shared rl1-blocked-bloom layout with a numpy batch probe; one writer, many readers."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self, word_count: int, words: bytes | None = None, added: int = 0) -> None:
+        super().__init__(word_count, words, added)
+        self._view: npt.NDArray[np.uint64] = np.frombuffer(self._words, dtype=np.uint64)
+
+    @classmethod
+    def for_capacity(cls, capacity: int, bits_per_key: int = DEFAULT_BITS_PER_KEY) -> BloomFront:
+        """An empty filter sized for `capacity` keys."""
+        return cls(words_for(capacity, bits_per_key))
+
+    def words_view(self) -> npt.NDArray[np.uint64]:
+        """The live words as a numpy array (no copy; native byte order)."""
+        return self._view
+
+    def might_contain_many(self, keys: Sequence[bytes]) -> npt.NDArray[np.bool_]:
+        """Vectorised might_contain over 17-byte keys."""
+        return self.might_contain_packed(b"".join(keys))
+
+    def might_contain_packed(self, packed: bytes) -> npt.NDArray[np.bool_]:
+        """might_contain_many over concatenated 17-byte keys (as an all-digest request carries them)."""
+        if not packed:
+            return np.zeros(0, dtype=np.bool_)
+        raw = np.frombuffer(packed, dtype=np.uint8).reshape(-1, KEY_SIZE)
+        word_index = raw[:, 1:9].copy().view("<u8").ravel() & np.uint64(self._word_mask)
+        mask_index = raw[:, 9:11].copy().view("<u2").ravel()
+        masks = _mask_array()[mask_index]
+        result: npt.NDArray[np.bool_] = (self._view[word_index] & masks) == masks
+        return result

@@ -1,0 +1,62 @@
+"""The outcomes column family: each partner's latest outcome per subject, and per-source tallies."""
+
+from __future__ import annotations
+
+from rocksdict import Rdict, WriteBatch
+
+from risklist_server.core.outcome import OutcomeEntry, SourceTally, TallyChange
+from risklist_server.store.rocks import OUTCOMES_CF, get_one, iter_items
+
+_ENTRY = b"e"
+_TALLY = b"t"
+
+
+def _entry_key(reporter: str, key: bytes) -> bytes:
+    """One entry per (partner, subject): quoting new request ids revises it, never adds counts."""
+    return _ENTRY + reporter.encode() + b"\x00" + key
+
+
+def _tally_key(source: str) -> bytes:
+    return _TALLY + source.encode()
+
+
+class OutcomeLedger:
+    """Reads and stages writes of outcomes; the writer holds its lock around read-stage-write."""
+
+    def __init__(self, db: Rdict) -> None:
+        self._table = db.get_column_family(OUTCOMES_CF)
+        self._handle = db.get_column_family_handle(OUTCOMES_CF)
+
+    def entry(self, reporter: str, key: bytes) -> OutcomeEntry | None:
+        """The outcome `reporter` last gave for subject `key`, if any."""
+        data = get_one(self._table, _entry_key(reporter, key))
+        return None if data is None else OutcomeEntry.decode(data)
+
+    def stage(
+        self, batch: WriteBatch, reporter: str, key: bytes, entry: OutcomeEntry, changes: list[TallyChange]
+    ) -> None:
+        """Put the entry and the changed tallies into `batch` (written atomically by the caller)."""
+        batch.put(_entry_key(reporter, key), entry.encode(), self._handle)
+        tallies: dict[str, SourceTally] = {}
+        for source, outcome, amount in changes:
+            tally = tallies.get(source) or self.tally(source)
+            tallies[source] = tally.plus(outcome, amount)
+        for source, tally in tallies.items():
+            batch.put(_tally_key(source), tally.encode(), self._handle)
+
+    def tally(self, source: str) -> SourceTally:
+        data = get_one(self._table, _tally_key(source))
+        return SourceTally() if data is None else SourceTally.decode(data)
+
+    def tallies(self) -> dict[str, SourceTally]:
+        """Every source's tally, by source id."""
+        found: dict[str, SourceTally] = {}
+        for stored_key, value in iter_items(self._table, _TALLY):
+            if not stored_key.startswith(_TALLY):
+                break
+            found[stored_key[len(_TALLY):].decode()] = SourceTally.decode(value)
+        return found
+
+    def close(self) -> None:
+        self._table.close()
+        del self._table, self._handle

@@ -1,0 +1,166 @@
+"""The read side shared by the writer's store and its read replicas: front, lookups, changelog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from rocksdict import Rdict
+
+from risklist_kernel.digest import KEY_SIZE
+from risklist_server.core.outcome import SourceTally
+from risklist_server.core.record import Record, decode_record
+from risklist_server.store.changelog import Change, decode_changes, sequence_key
+from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
+from risklist_server.store.front_file import load_front
+from risklist_server.store.outcomes import OutcomeLedger
+from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
+
+log = structlog.get_logger("risklist.store")
+
+FRONT_FILE = "risklist-front.bin"
+MIN_FRONT_CAPACITY = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class FrontPolicy:
+    """Where the Bloom front is consulted; benchmarks/RESULTS.md says why these defaults."""
+
+    single: bool = True
+    batch: bool = True
+    bits_per_key: int = DEFAULT_BITS_PER_KEY
+
+
+DEFAULT_FRONT_POLICY = FrontPolicy()
+
+
+class StoreReads:
+    """Lookups through the Bloom front, and the changelog that keeps the front in step.
+
+    Subclasses open `_db` and `_changelog`, set `path`, `front_policy` and `_sequence`, then
+    call `_open_front()`.
+    """
+
+    path: Path
+    front_policy: FrontPolicy
+    front: BloomFront
+    _db: Rdict
+    _changelog: Rdict
+    _meta: Rdict
+    _outcomes: OutcomeLedger
+    _sequence: int
+
+    @property
+    def version(self) -> int:
+        """The changelog sequence of the last write this view has seen (0: none yet)."""
+        return self._sequence
+
+    def lookup(self, key: bytes) -> Record | None:
+        """The record at `key`, or None when not listed."""
+        if self.front_policy.single and not self.front.might_contain(key):
+            return None
+        data = get_one(self._db, key)
+        return None if data is None else decode_record(data)
+
+    def lookup_many(self, keys: Sequence[bytes]) -> list[Record | None]:
+        """Records for `keys` in order; the front screens the batch, RocksDB answers the rest."""
+        results: list[Record | None] = [None] * len(keys)
+        if self.front_policy.batch:
+            candidates = self.front.might_contain_many(keys).nonzero()[0].tolist()
+        else:
+            candidates = list(range(len(keys)))
+        if not candidates:
+            return results
+        values = multi_get(self._db, [keys[index] for index in candidates])
+        for index, data in zip(candidates, values, strict=True):
+            if data is not None:
+                results[index] = decode_record(data)
+        return results
+
+    def lookup_packed(self, packed: bytes) -> list[tuple[int, Record]]:
+        """(index, record) of the listed keys among concatenated 17-byte keys, in order.
+
+        The keys stay concatenated through the front; only its candidates become separate
+        bytes objects for RocksDB (99% of a typical batch never does).
+        """
+        if self.front_policy.batch:
+            candidates = self.front.might_contain_packed(packed).nonzero()[0].tolist()
+        else:
+            candidates = list(range(len(packed) // KEY_SIZE))
+        if not candidates:
+            return []
+        values = multi_get(self._db, [packed[index * KEY_SIZE : (index + 1) * KEY_SIZE] for index in candidates])
+        return [
+            (index, decode_record(data)) for index, data in zip(candidates, values, strict=True) if data is not None
+        ]
+
+    def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
+        """Changelog entries after `sequence`, oldest first."""
+        for key, value in iter_items(self._changelog, sequence_key(sequence + 1)):
+            yield int.from_bytes(key, "big"), decode_changes(value)
+
+    def source_tallies(self) -> dict[str, SourceTally]:
+        """Outcomes reported for each source's hits, by source id (list quality)."""
+        return self._outcomes.tallies()
+
+    def iter_records(self) -> Iterator[tuple[bytes, Record]]:
+        """Every listed key with its record, in key order (for sweeps and rebuilds)."""
+        for key, value in iter_items(self._db):
+            yield key, decode_record(value)
+
+    def _attach(self, path: str | Path, front_policy: FrontPolicy, db: Rdict) -> None:
+        """Set what the read side works on (the subclass opened `db`, read-write or as a secondary)."""
+        self.path = Path(path)
+        self.front_policy = front_policy
+        self._db = db
+        self._changelog = db.get_column_family(CHANGELOG_CF)
+        self._meta = db.get_column_family(META_CF)
+        self._outcomes = OutcomeLedger(db)
+
+    def _last_sequence(self) -> int:
+        last = next(iter_keys(self._changelog, backwards=True), None)
+        return 0 if last is None else int.from_bytes(last, "big")
+
+    def _front_capacity(self) -> int:
+        return self.front.word_count * 64 // self.front_policy.bits_per_key
+
+    def _front_overfull(self) -> bool:
+        return self.front.added > 2 * self._front_capacity()
+
+    def _add_changes_to_front(self, front: BloomFront, after: int) -> tuple[int, int]:
+        """Add every key listed by changelog entries after `after`; return (last sequence, added)."""
+        last, added = after, 0
+        for sequence, changes in self.changes_since(after):
+            for change in changes:
+                if change.listed:
+                    front.add(change.key)
+                    added += 1
+            last = sequence
+        return last, added
+
+    def _open_front(self, *, accept_newer: bool = False) -> BloomFront:
+        """The saved front caught up from the changelog, or a rebuilt one.
+
+        A front covering a sequence newer than this view holds a superset of its keys: the
+        writer refuses it (it may hold keys a crash lost); a replica may take it (only false
+        positives), with `accept_newer`.
+        """
+        saved = load_front(self.path / FRONT_FILE)
+        if saved is None or (saved.covered_sequence > self._sequence and not accept_newer):
+            reason = "missing or unreadable" if saved is None else "newer than the store"
+            log.info("front_rebuild", reason=reason)
+            return self._rebuild_front()
+        start = min(saved.covered_sequence, self._sequence)
+        _, caught_up = self._add_changes_to_front(saved.front, start)
+        log.info("front_loaded", covered=saved.covered_sequence, version=self._sequence, caught_up=caught_up)
+        return saved.front
+
+    def _rebuild_front(self) -> BloomFront:
+        keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+        capacity = max(MIN_FRONT_CAPACITY, 2 * keys)
+        front = BloomFront.for_capacity(capacity, self.front_policy.bits_per_key)
+        for key in iter_keys(self._db):
+            front.add(key)
+        return front

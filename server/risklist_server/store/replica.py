@@ -1,0 +1,95 @@
+"""A read replica of the store: a RocksDB secondary that follows the writer through the changelog."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import structlog
+
+from risklist_server.core.errors import StoreError
+from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FrontPolicy, StoreReads
+from risklist_server.store.rocks import (
+    DEFAULT_BLOCK_CACHE_BYTES,
+    SECRET_FINGERPRINT_KEY,
+    get_one,
+    open_rocks_secondary,
+)
+
+log = structlog.get_logger("risklist.replica")
+
+
+class ReplicaStore(StoreReads):
+    """Lookups for a worker process; `catch_up()` makes the writer's new writes visible.
+
+    The writer must have opened the store first (a replica never creates one). Every key a
+    changelog entry lists reaches the front before the entry's sequence becomes this replica's
+    version, and a key the front does not hold is answered "not listed": a write is visible
+    here once catch_up has added it to the front, never half-visible.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        secondary_dir: str | Path,
+        *,
+        secret_fingerprint: str,
+        front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
+        block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
+    ) -> None:
+        if not (Path(path) / "CURRENT").exists():
+            raise StoreError(f"no store at {path}: a read replica follows an existing store")
+        self._attach(path, front_policy, open_rocks_secondary(str(path), str(secondary_dir), block_cache_bytes))
+        self._catch_up_lock = threading.Lock()
+        self._closed = False
+        try:
+            self._check_secret(secret_fingerprint)
+            self._sequence = self._last_sequence()
+            self.front = self._open_front(accept_newer=True)
+        except BaseException:
+            self._release()
+            raise
+
+    def catch_up(self) -> int:
+        """Read the writer's new writes, add their keys to the front, return the new version."""
+        with self._catch_up_lock:
+            if self._closed:
+                raise StoreError(f"the replica of {self.path} is closed")
+            self._db.try_catch_up_with_primary()
+            last, _ = self._add_changes_to_front(self.front, self._sequence)
+            if last != self._sequence:
+                self._sequence = last
+                if self._front_overfull():
+                    log.info("front_rebuild", reason="front grew past twice its capacity")
+                    self.front = self._rebuild_front()
+            return self._sequence
+
+    def close(self) -> None:
+        """Release RocksDB; safe to call twice."""
+        with self._catch_up_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        for view in (self._changelog, self._meta):
+            view.close()
+        self._outcomes.close()
+        del self._changelog, self._meta, self._outcomes
+        self._db.close()
+
+    def _check_secret(self, fingerprint: str) -> None:
+        self.secret_fingerprint = fingerprint
+        stored = get_one(self._meta, SECRET_FINGERPRINT_KEY)
+        if stored is not None and stored.decode() != fingerprint:
+            raise StoreError(
+                f"the store at {self.path} was built with another network secret "
+                f"(fingerprint {stored.decode()}, given {fingerprint}); use the secret it was built with"
+            )
+
+    def __enter__(self) -> ReplicaStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

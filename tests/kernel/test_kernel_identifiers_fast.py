@@ -1,0 +1,170 @@
+"""The ASCII fast paths of the normaliser agree exactly with the general rules (server/core/identifiers.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from stdnum import iban, luhn
+from stdnum.cn import ric
+
+from risklist_kernel.enums import EntityType
+from risklist_kernel.errors import InvalidIdentifier
+from risklist_kernel.identifiers import Normaliser
+from tests.support.identifier_strategies import equivalent_spelling, valid_raw
+
+NORMALISERS = (Normaliser("CN"), Normaliser("GB"))
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SEPARATORS = st.sampled_from(["", "", "", " ", "-", ".", "/", "\t", "`", "  ", ":", "+"])
+
+
+def _outcome(normaliser: Normaliser, entity_type: EntityType, raw: str, *, general: bool) -> str:
+    """The canonical form, or the error message, of one path."""
+    try:
+        if general:
+            return "ok:" + normaliser.normalise_general(entity_type, raw)
+        return "ok:" + normaliser.normalise(entity_type, raw)
+    except InvalidIdentifier as error:
+        return "error:" + str(error)
+
+
+def assert_same(entity_type: EntityType, raw: str) -> None:
+    for normaliser in NORMALISERS:
+        fast = _outcome(normaliser, entity_type, raw, general=False)
+        assert fast == _outcome(normaliser, entity_type, raw, general=True), (normaliser, raw)
+
+
+@st.composite
+def spaced(draw: st.DrawFn, text: str) -> str:
+    """`text` with separators (sometimes odd ones) between its characters and case changes."""
+    parts = [draw(SEPARATORS) + ch for ch in text]
+    joined = "".join(parts)
+    return draw(st.sampled_from([joined, joined.lower(), joined.upper(), " " + joined + "\n"]))
+
+
+@st.composite
+def near_cards(draw: st.DrawFn) -> str:
+    """Card-like digit runs: Luhn-valid or not, of lengths around 12-19."""
+    body = draw(st.text(alphabet="0123456789", min_size=9, max_size=20))
+    if draw(st.booleans()):
+        body += luhn.calc_check_digit(body)
+    return draw(spaced(body))
+
+
+@st.composite
+def near_ibans(draw: st.DrawFn) -> str:
+    """IBAN-like text: right or wrong check digits, known or unknown countries, fitting or not."""
+    country = draw(st.sampled_from(["GB", "DE", "NL", "BE", "ES", "FR", "XX", "QA", "gb"]))
+    bban = draw(st.text(alphabet="0123456789ABCDEFWEST", min_size=8, max_size=30))
+    check = iban.calc_check_digits(country.upper() + "00" + bban) if draw(st.booleans()) else "00"
+    return draw(spaced(country + check + bban))
+
+
+@st.composite
+def near_phones(draw: st.DrawFn) -> str:
+    """Phone-like text around the Chinese mobile grammar: prefixes, 10-12 digits, separators."""
+    prefix = draw(st.sampled_from(["", "", "+86", "+86 ", "0086", "0086-", "86", "+1 ", "+44", "0", "+860"]))
+    first = draw(st.sampled_from(["1", "13", "179", "17951", "11", "12", "14", "16", "19", "2", "0"]))
+    rest = draw(st.text(alphabet="0123456789", min_size=7, max_size=11))
+    number = first + rest
+    if draw(st.booleans()):
+        number = number[:3] + draw(st.sampled_from([" ", "-", "", "  ", "--"])) + number[3:7] + " " + number[7:]
+    return prefix + number
+
+
+@st.composite
+def near_devices(draw: st.DrawFn) -> str:
+    """IMEIs (right or wrong check digit), UUIDs, hex ids and opaque ids, with separators."""
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        body = draw(st.text(alphabet="0123456789", min_size=13, max_size=16))
+        if draw(st.booleans()):
+            body += luhn.calc_check_digit(body)
+        return draw(spaced(body))
+    if kind == 1:
+        hex_text = draw(st.text(alphabet="0123456789abcdefABCDEF", min_size=30, max_size=34))
+        if draw(st.booleans()):
+            hex_text = f"{hex_text[:8]}-{hex_text[8:12]}-{hex_text[12:16]}-{hex_text[16:20]}-{hex_text[20:]}"
+        return draw(st.sampled_from([hex_text, "{" + hex_text + "}", "urn:uuid:" + hex_text, "URN:UUID:" + hex_text]))
+    return draw(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), min_size=1, max_size=24))
+
+
+@st.composite
+def near_ids(draw: st.DrawFn) -> str:
+    """Resident-ID-like text: valid or damaged numbers, prefixes, lower-case x, other countries."""
+    area = draw(st.sampled_from(["110101", "110105", "310104", "110111", "999999", "520202"]))
+    year = draw(st.integers(1890, 2030))
+    month = draw(st.integers(0, 13))
+    day = draw(st.integers(0, 32))
+    serial = draw(st.integers(0, 999))
+    body = f"{area}{year:04d}{month:02d}{day:02d}{serial:03d}"
+    number = body + ric.calc_check_digit(body + "0")
+    if draw(st.booleans()):
+        number = number[:-1] + draw(st.sampled_from("0123456789Xx"))
+    prefix = draw(st.sampled_from(["", "", "CN:", "cn:", " cn :", "HK:", "CHN:", "C1:", "GB:"]))
+    return prefix + draw(spaced(number))
+
+
+@pytest.mark.parametrize("entity_type", list(EntityType), ids=lambda t: t.feed_name)
+@PROPERTY
+@given(data=st.data())
+def test_valid_spellings_agree(entity_type: EntityType, data: st.DataObject) -> None:
+    """Valid identifiers and their equivalent spellings normalise the same on both paths."""
+    raw = data.draw(valid_raw(entity_type))
+    assert_same(entity_type, raw)
+    canonical = Normaliser("CN").normalise_general(entity_type, raw)
+    assert_same(entity_type, data.draw(equivalent_spelling(entity_type, canonical)))
+
+
+@PROPERTY
+@given(raw=near_cards())
+@example(raw="4111 1111 1111 1111")
+@example(raw="4111`1111 1111 1111")
+def test_cards_agree(raw: str) -> None:
+    """Card numbers, valid or not, give the same canonical form or the same error."""
+    assert_same(EntityType.CARD, raw)
+
+
+@PROPERTY
+@given(raw=st.one_of(near_ibans(), st.text(alphabet="0123456789ABCab -./\t`", min_size=1, max_size=40)))
+@example(raw="GB82 WEST 1234 5698 7654 32")
+@example(raw="BE68 5390 0754 7034")
+def test_accounts_agree(raw: str) -> None:
+    """Account numbers and IBANs, valid or not, agree on both paths."""
+    assert_same(EntityType.ACCOUNT, raw)
+
+
+@PROPERTY
+@given(raw=near_phones())
+@example(raw="+86 138-0013-8000")
+@example(raw="0086 138 0013 8000")
+@example(raw="17951 138 0013 8000")
+def test_phones_agree(raw: str) -> None:
+    """Phone numbers near the Chinese mobile grammar agree on both paths, for two default regions."""
+    assert_same(EntityType.PHONE, raw)
+
+
+@PROPERTY
+@given(raw=near_devices())
+@example(raw="35-209900-176148-1")
+@example(raw="35-209900-176148-2")
+def test_devices_agree(raw: str) -> None:
+    """IMEIs, UUIDs, hex and opaque device ids agree on both paths."""
+    assert_same(EntityType.DEVICE, raw)
+
+
+@PROPERTY
+@given(raw=near_ids())
+@example(raw="11010519491231002x")
+@example(raw="110105194913310021")
+def test_id_numbers_agree(raw: str) -> None:
+    """Resident IDs and other countries' numbers agree on both paths."""
+    assert_same(EntityType.ID_NUMBER, raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(entity_type=st.sampled_from(list(EntityType)),
+       raw=st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=40))
+def test_arbitrary_ascii_agrees(entity_type: EntityType, raw: str) -> None:
+    """Any ASCII text gives the same result on both paths, for every entity type."""
+    assert_same(entity_type, raw)

@@ -1,0 +1,138 @@
+"""The audit trail's files and `risklist-admin audit` over them: queries, rotation, damage, bad input."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from risklist_server.audit.reader import segment_paths
+from risklist_server.audit.trail import AuditTrail
+from tests.support.audit_cli import audit_jsonl, run_audit
+
+PHONE_KEY = bytes([3]) + bytes(range(16))
+CARD_KEY = bytes([2]) + bytes(range(100, 116))
+T0 = 1_760_000_000 * 10**9  # 2025-10-09T08:53:20Z
+
+
+def _trail(directory: Path) -> None:
+    trail = AuditTrail(str(directory), "writer")
+    trail.append(T0, "bank-a", "Check", "a" * 24, "OK", PHONE_KEY, [0])
+    trail.append(T0 + 10**9, "bank-b", "BatchCheck", "b" * 24, "OK", CARD_KEY + PHONE_KEY, [])
+    trail.append(T0 + 2 * 10**9, "bank-b", "BatchCheck", "c" * 24, "INVALID_ARGUMENT", b"", [])
+    trail.append(T0 + 3 * 10**9, "bank-c", "Ingest", "d" * 24, "OK", PHONE_KEY, [])
+    trail.close()
+
+
+def test_who_searched_for_a_subject(tmp_path: Path) -> None:
+    """A storage key finds every call that named the subject, in time order, with hit or miss for it."""
+    _trail(tmp_path)
+    found = audit_jsonl(tmp_path, "--digest", PHONE_KEY.hex())
+    assert [(r["partner"], r["method"], r["request_id"], r["result"]) for r in found] == [
+        ("bank-a", "Check", "a" * 24, "hit"), ("bank-b", "BatchCheck", "b" * 24, "miss"),
+        ("bank-c", "Ingest", "d" * 24, "ok")]
+    assert found[0]["time"] == "2025-10-09T08:53:20.000Z"
+
+
+def test_digest_with_type_equals_storage_key(tmp_path: Path) -> None:
+    """32 hex digits with --type select the same records as the 34-digit storage key."""
+    _trail(tmp_path)
+    assert audit_jsonl(tmp_path, "--digest", CARD_KEY[1:].hex(), "--type", "card") == \
+        audit_jsonl(tmp_path, "--digest", CARD_KEY.hex())
+
+
+def test_partner_and_time_window(tmp_path: Path) -> None:
+    """--partner lists that partner's calls with their subjects; --since is inclusive, --until exclusive."""
+    _trail(tmp_path)
+    found = audit_jsonl(tmp_path, "--partner", "bank-b", "--since", "2025-10-09T08:53:21Z",
+                        "--until", "2025-10-09T08:53:22Z")
+    assert [(r["request_id"], r["keys"]) for r in found] == [("b" * 24, [CARD_KEY.hex(), PHONE_KEY.hex()])]
+
+
+def test_table_output(tmp_path: Path) -> None:
+    """The default table has a header and one line per record, with the subject's result."""
+    _trail(tmp_path)
+    done = run_audit(tmp_path, "--digest", PHONE_KEY.hex(), "--partner", "bank-a")
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.splitlines()
+    assert header.split()[:3] == ["TIME", "(UTC)", "PARTNER"] and row.split()[-1] == "hit"
+    assert "a" * 24 in row
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (["--digest", "zz" * 17], "not hexadecimal"),
+    (["--digest", "00" * 16], "needs --type"),
+    (["--digest", "00" * 16, "--type", "planet"], "unknown value"),
+    (["--digest", "09" + "00" * 16], "not an entity type"),
+    (["--digest", "03" + "00" * 16, "--type", "card"], "contradicts"),
+    (["--digest", "00" * 5], "expected 32"),
+    (["--partner", "x", "--since", "yesterday"], "ISO 8601"),
+    (["--partner", "x", "--since", "2025-02-01", "--until", "2025-01-01"], "not before"),
+    ([], "say what to look for"),
+])
+def test_bad_input_is_a_usage_error(tmp_path: Path, args: list[str], complaint: str) -> None:
+    """Malformed options exit 2 with a message saying what was wrong, never a traceback."""
+    done = run_audit(tmp_path, *args)
+    assert done.returncode == 2 and complaint in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
+    """An audit directory that does not exist exits 2, naming it."""
+    done = run_audit(tmp_path / "nowhere", "--partner", "bank-a")
+    assert done.returncode == 2 and "nowhere" in done.stderr
+
+
+def test_torn_tail_and_damage_are_warnings(tmp_path: Path) -> None:
+    """A torn last record and a damaged middle one are warned about with file and offset; the rest is read."""
+    trail = AuditTrail(str(tmp_path), "reader-1")
+    for number in range(5):
+        trail.append(T0 + number, "bank-a", "Check", f"{number:024d}", "OK", PHONE_KEY, [])
+    trail.close()
+    [path] = segment_paths(str(tmp_path))
+    data = bytearray(Path(path).read_bytes())
+    frame = (len(data) - 8) // 5
+    data[8 + frame + 30] ^= 0xFF  # inside record 1
+    Path(path).write_bytes(bytes(data[:-3]))  # record 4 torn
+    done = run_audit(tmp_path, "--partner", "bank-a", "--format", "jsonl")
+    assert done.returncode == 0
+    assert [line.count('"request_id": "000000000000000000000') for line in done.stdout.splitlines()] == [1, 1, 1]
+    warnings = done.stderr.splitlines()
+    assert len(warnings) == 2 and all(path in warning for warning in warnings)
+    assert f"at byte {8 + frame}: damaged record" in warnings[0]
+    assert f"at byte {8 + 4 * frame}: unreadable tail" in warnings[1]
+
+
+def test_not_a_segment_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A foreign *.audit file is reported and skipped; the real segments are still read."""
+    _trail(tmp_path)
+    (tmp_path / "0-stray.audit").write_bytes(b"hello world")
+    done = run_audit(tmp_path, "--partner", "bank-a", "--format", "jsonl")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1 and "not an audit segment" in done.stderr
+
+
+def test_segments_rotate_by_size_and_all_are_read(tmp_path: Path) -> None:
+    """A trail over its segment size starts new files; the command reads them all, oldest first."""
+    trail = AuditTrail(str(tmp_path), "reader-2", segment_bytes=2_000, commit_interval=0.001)
+    for number in range(40):
+        trail.append(T0 + number, "bank-a", "BatchCheck", f"{number:024d}", "OK", PHONE_KEY * 5, [1])
+        if number % 10 == 9:
+            trail.flush()
+    trail.close()
+    assert len(segment_paths(str(tmp_path))) >= 3
+    found = audit_jsonl(tmp_path, "--digest", PHONE_KEY.hex())
+    assert [r["request_id"] for r in found] == [f"{n:024d}" for n in range(40)]
+    assert {r["result"] for r in found} == {"hit"}
+
+
+def test_records_are_durable_within_the_commit_interval(tmp_path: Path) -> None:
+    """Without close or flush, an appended record reaches the file within a few commit intervals."""
+    trail = AuditTrail(str(tmp_path), "writer", commit_interval=0.01)
+    try:
+        trail.append(T0, "bank-a", "Check", "e" * 24, "OK", PHONE_KEY, [])
+        deadline = time.monotonic() + 5
+        while not audit_jsonl(tmp_path, "--partner", "bank-a"):
+            assert time.monotonic() < deadline, "record not committed within 5 s"
+            time.sleep(0.01)
+    finally:
+        trail.close()

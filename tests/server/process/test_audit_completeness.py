@@ -1,0 +1,133 @@
+"""Audit completeness: every call a real server answers or refuses is found by `risklist-admin audit`."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_kernel.digest import Digester
+from risklist_kernel.enums import EntityType
+from risklist_kernel.secret import NetworkSecret
+from tests.support.admin_ingest import PHONE, ingest_phone
+from tests.support.audit_cli import audit_jsonl
+from tests.support.running_server import BIN, start_server
+
+PARTNER = "dev"  # the caller of a plaintext server
+
+
+def _digest_subject(digester: Digester, entity_type: EntityType, canonical: str) -> tuple[pb.Subject, str]:
+    digest = digester.digest(entity_type, canonical)
+    return pb.Subject(type=int(entity_type), digest=digest), (bytes((entity_type,)) + digest).hex()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: NetworkSecret, workers: str) -> None:
+    """Every method's calls (lookups, Ingest, Report, Revoke, GetEntry, ReportOutcome, filters), good and bad,
+    are all found with their ids and subjects."""
+    digester = Digester(secret)
+    audit_dir = tmp_path / "audit"
+    server = start_server(tmp_path / "db", secret_file, "--workers", workers, "--audit-dir", str(audit_dir))
+    phone_key = (bytes((EntityType.PHONE,)) + digester.digest(EntityType.PHONE, PHONE)).hex()
+    expected: dict[str, tuple[str, list[str], list[str]]] = {}  # request id -> method, keys, hit keys
+    refused: list[str] = []
+    try:
+        ingest_phone(server.admin_address, secret)
+        ingest = server.wait_for_log(lambda line: line.get("event") == "ingest_done")
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.RiskListStub(channel)
+            raw_phone = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="138 0013 8000")
+            deadline = time.monotonic() + 10
+            while True:  # with two workers, the readers follow the writer within milliseconds
+                answer = stub.Check(pb.CheckRequest(subject=raw_phone), timeout=10)
+                listed = answer.verdict.listed
+                expected[answer.request_id] = ("Check", [phone_key], [phone_key] if listed else [])
+                if listed:
+                    break
+                assert time.monotonic() < deadline, "the ingested phone never became visible"
+                time.sleep(0.01)
+            card, card_key = _digest_subject(digester, EntityType.CARD, "4111111111111111")
+            by_digest, _ = _digest_subject(digester, EntityType.PHONE, PHONE)
+            answer = stub.Check(pb.CheckRequest(subject=card), timeout=10)
+            expected[answer.request_id] = ("Check", [card_key], [])
+            batch = stub.BatchCheck(pb.BatchCheckRequest(subjects=[card, by_digest, card]), timeout=10)
+            expected[batch.request_id] = ("BatchCheck", [card_key, phone_key, card_key], [phone_key])
+            mixed = stub.BatchCheck(pb.BatchCheckRequest(subjects=[raw_phone, card]), timeout=10)
+            expected[mixed.request_id] = ("BatchCheck", [phone_key, card_key], [phone_key])
+            messages = [pb.BatchCheckRequest(subjects=[card]), pb.BatchCheckRequest(subjects=[raw_phone, by_digest])]
+            for message, response in zip(messages, stub.StreamCheck(iter(messages), timeout=10), strict=True):
+                keys = [card_key] if len(message.subjects) == 1 else [phone_key, phone_key]
+                expected[response.request_id] = ("StreamCheck", keys, [k for k in keys if k == phone_key])
+            other_phone = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="+8613900139000")
+            other_key = (bytes((EntityType.PHONE,)) + digester.digest(EntityType.PHONE, "+8613900139000")).hex()
+            report = stub.Report(pb.ReportRequest(reports=[pb.Report(
+                subject=other_phone, category=pb.CATEGORY_MONEY_MULE, level=pb.RISK_LEVEL_HIGH)]), timeout=10)
+            expected[report.request_id] = ("Report", [other_key], [])
+            entry = stub.GetEntry(pb.GetEntryRequest(subject=raw_phone), timeout=10)
+            expected[entry.request_id] = ("GetEntry", [phone_key], [phone_key])
+            outcome = stub.ReportOutcome(pb.ReportOutcomeRequest(
+                hit_request_id=batch.request_id, subject=by_digest, outcome=pb.OUTCOME_CONFIRMED_FRAUD), timeout=10)
+            expected[outcome.request_id] = ("ReportOutcome", [phone_key], [])
+            revoke = stub.Revoke(pb.RevokeRequest(subjects=[other_phone]), timeout=10)
+            expected[revoke.request_id] = ("Revoke", [other_key], [])
+            list(stub.GetFilter(pb.GetFilterRequest(), timeout=10))
+            list(stub.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=0), timeout=10))
+            bad = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="not a phone")
+            for call in (lambda: stub.Check(pb.CheckRequest(subject=bad), timeout=10),
+                         lambda: stub.BatchCheck(pb.BatchCheckRequest(subjects=[card, bad]), timeout=10),
+                         lambda: list(stub.StreamCheck(iter([messages[0], pb.BatchCheckRequest(subjects=[bad])]),
+                                                      timeout=10))):
+                with pytest.raises(grpc.RpcError) as refusal:
+                    call()
+                assert refusal.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            refused = ["Check", "BatchCheck", "StreamCheck"]
+    finally:
+        assert server.terminate() == 0  # a graceful stop commits every buffered record
+
+    assert len(set(expected)) == len(expected) and all(len(rid) == 24 for rid in expected)
+    records = audit_jsonl(audit_dir, "--partner", PARTNER)
+    by_id = {str(record["request_id"]): record for record in records}
+    for request_id, (method, keys, hit_keys) in expected.items():
+        record = by_id[request_id]
+        assert (record["method"], record["status"], record["keys"], record["hit_keys"]) == \
+            (method, "OK", keys, hit_keys), request_id
+    ingested = [r for r in records if r["request_id"] == ingest["request_id"]]
+    assert [r["method"] for r in ingested] == ["Ingest", "Ingest"] and ingested[1]["keys"] == [phone_key]
+    failed = [r for r in records if r["status"] == "INVALID_ARGUMENT"]
+    assert sorted(r["method"] for r in failed) == sorted(refused)
+    # The streamed message before the bad one was answered, and audited as such.
+    assert sum(1 for r in records if r["method"] == "StreamCheck" and r["status"] == "OK") == 3
+    filters = sorted(str(r["method"]) for r in records if str(r["method"]).startswith("GetFilter"))
+    assert filters == ["GetFilter", "GetFilterUpdates"]
+    assert len(records) == len(expected) + len(ingested) + 1 + len(failed) + len(filters)
+    stored = b"".join(path.read_bytes() for path in audit_dir.glob("*.audit"))
+    assert all(raw not in stored for raw in (b"8613800138000", b"138 0013 8000", b"not a phone"))
+    searches = audit_jsonl(audit_dir, "--digest", phone_key)
+    assert {r["request_id"] for r in searches if r["result"] == "hit"} == \
+        {rid for rid, (_, _, hits) in expected.items() if hits}
+
+
+def test_server_refuses_an_unusable_audit_directory(tmp_path: Path, secret_file: Path) -> None:
+    """An --audit-dir that cannot be a directory stops the server at start, exit 1, naming it."""
+    blocker = tmp_path / "audit"
+    blocker.write_text("a file, not a directory")
+    result = subprocess.run(
+        [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--secret-file", str(secret_file),
+         "--audit-dir", str(blocker), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "1",
+         "--insecure-dev"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and str(blocker) in result.stderr and "--audit-dir" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_default_audit_directory_is_beside_the_store(tmp_path: Path, secret_file: Path) -> None:
+    """Without --audit-dir, the workers' segments go to DB-audit next to the store."""
+    server = start_server(tmp_path / "db", secret_file)
+    assert server.terminate() == 0
+    assert server.serving["audit_dir"] == str(tmp_path / "db-audit")
+    assert list((tmp_path / "db-audit").glob("*-writer-*.audit"))

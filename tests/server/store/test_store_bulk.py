@@ -1,0 +1,120 @@
+"""risklist_server.store.bulk and RiskStore.bulk_ingest: SST files, changelog entries and fronts for many keys."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution, encode_record
+from risklist_server.store.bulk import (
+    SstWriter,
+    build_front,
+    bulk_dir,
+    changelog_values,
+    remove_bulk_dirs,
+)
+from risklist_server.store.changelog import decode_changes
+from risklist_server.store.front import BloomFront
+from risklist_server.store.risk_store import RiskStore
+
+FINGERPRINT = "bulk-test"
+CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 1_900_000_000, "case")
+
+
+def random_keys(count: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, size=(count, 16), dtype=np.uint8)
+    return sorted(bytes((1 + n % 7,)) + raw[n].tobytes() for n in range(count))
+
+
+def as_array(keys: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 17)
+
+
+def test_changelog_values_list_every_key_in_entries_of_bounded_size() -> None:
+    """Encoded entries decode to every key, listed, in order, at most per_entry keys each."""
+    keys = random_keys(2500, 1)
+    values = list(changelog_values(as_array(keys), per_entry=1000))
+    assert len(values) == 3
+    decoded = [change for value in values for change in decode_changes(value)]
+    assert [change.key for change in decoded] == keys
+    assert all(change.listed for change in decoded)
+
+
+def test_build_front_holds_every_key_like_add() -> None:
+    """The vectorised front has exactly the bits BloomFront.add sets, key by key."""
+    keys = random_keys(5000, 2) + random_keys(10, 2)  # repeated keys hit the same words
+    built = build_front(as_array(keys), 10_000, 16)
+    reference = BloomFront.for_capacity(10_000, 16)
+    reference.add_many(keys)
+    assert built.to_bytes() == reference.to_bytes()
+    assert built.added == len(keys)
+
+
+def test_build_front_on_a_smaller_base_keeps_its_keys() -> None:
+    """A bigger front grown from a base still answers maybe for every key of the base."""
+    old = random_keys(3000, 3)
+    base = BloomFront.for_capacity(1000, 16)
+    base.add_many(old)
+    new = random_keys(3000, 4)
+    grown = build_front(as_array(new), 200_000, 16, base=base)
+    assert grown.word_count > base.word_count
+    assert all(grown.might_contain(key) for key in old + new)
+    assert grown.added == len(old) + len(new)
+
+
+def test_sst_writer_rolls_files_in_key_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records go to several files when there are many; together they hold every record."""
+    monkeypatch.setattr("risklist_server.store.bulk.SST_TARGET_ENTRIES", 400)
+    writer = SstWriter(tmp_path)
+    keys = random_keys(1000, 5)
+    for key in keys:
+        writer.put(key, encode_record((CONTRIBUTION,)))
+    paths = writer.finish()
+    assert len(paths) == 3 and all(path.stat().st_size > 0 for path in paths)
+
+
+def test_bulk_ingest_makes_records_changelog_and_front(tmp_path: Path) -> None:
+    """Ingested records read back, the changelog lists them, and after a reopen the front holds them."""
+    db = tmp_path / "db"
+    keys = random_keys(3000, 6)
+    with RiskStore(db, secret_fingerprint=FINGERPRINT) as store:
+        assert not store.has_records()
+        directory = bulk_dir(db, "t")
+        writer = SstWriter(directory)
+        for key in keys:
+            writer.put(key, encode_record((CONTRIBUTION,)))
+        front = build_front(as_array(keys), 6000, store.front_policy.bits_per_key)
+        store.bulk_ingest(writer.finish(), changelog_values(as_array(keys), per_entry=1000), front)
+        remove_bulk_dirs(db)
+        assert store.has_records()
+        assert store.version == 3
+        assert store.lookup_many(keys) == [(CONTRIBUTION,)] * len(keys)
+    assert not [name for name in os.listdir(db) if name.startswith("bulk-ingest-")]
+    with RiskStore(db, secret_fingerprint=FINGERPRINT) as store:
+        assert store.version == 3
+        assert all(store.front.might_contain(key) for key in keys)
+        listed = [change.key for _, changes in store.changes_since(0) for change in changes if change.listed]
+        assert listed == keys
+        store.apply([Upsert(keys[0], CONTRIBUTION)])
+        assert store.version == 3, "an unchanged upsert writes no changelog entry"
+
+
+def test_front_without_persisting_catches_up_from_the_bulk_changelog(tmp_path: Path) -> None:
+    """If the process dies after ingesting, before saving the front, the next open still covers every key."""
+    db = tmp_path / "db"
+    keys = random_keys(2000, 7)
+    store = RiskStore(db, secret_fingerprint=FINGERPRINT)
+    store.persist_front()
+    writer = SstWriter(bulk_dir(db, "t"))
+    for key in keys:
+        writer.put(key, encode_record((CONTRIBUTION,)))
+    store.bulk_ingest(writer.finish(), changelog_values(as_array(keys)), build_front(as_array(keys), 4000, 16))
+    store._release()  # as if killed: the front file still covers sequence 0
+    with RiskStore(db, secret_fingerprint=FINGERPRINT) as reopened:
+        assert all(reopened.lookup(key) == (CONTRIBUTION,) for key in keys)
