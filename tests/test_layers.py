@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
+
+ROOT = REPO
 PACKAGES = {
     "risklist_kernel": ROOT / "kernel" / "risklist_kernel",
     "risklist_client": ROOT / "client" / "risklist_client",

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
+
+ROOT = REPO
 GENERATED = ["risklist_pb2.py", "risklist_pb2.pyi", "risklist_pb2_grpc.py"]
 
 

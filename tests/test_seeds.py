@@ -14,8 +14,9 @@ import pytest
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import Normaliser
+from tests.support.paths import REPO
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS = REPO / "seeds"
 DEMO_PHONE = "+8613800138000"
 NORMALISER = Normaliser("CN")
 

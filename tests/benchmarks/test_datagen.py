@@ -26,8 +26,9 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_loader.rows import FeedRow as LoaderRow
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_server.core.settings import Settings
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 ENTRIES = 20_000
 SECRET = NetworkSecret(bytes(range(32)))
 NORMALISER = Normaliser("CN")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from risklist_kernel.enums import EntityType
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
+from tests.support.paths import REPO
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "identifiers.md"
+DOC = REPO / "docs" / "identifiers.md"
 TEST_SECRET_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 VALID_HEADER = "| type | raw input | canonical form | digest (hex) |"
 KEYS_HEADER = "| type | canonical form | storage key (hex) |"

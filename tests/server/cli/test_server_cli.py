@@ -167,8 +167,8 @@ def test_sigterm_always_stops_the_server(tmp_path: Path, secret_file: Path) -> N
 
 def test_cli_names_the_same_secret_variable_as_core() -> None:
     """The light CLI module's copy of the secret variable's name matches risklist_kernel.secret."""
-    from risklist_server import cli
-    from risklist_server.core import secret as core_secret
+    from risklist_kernel import secret as core_secret
+    from risklist_server.cli import server as cli
 
     assert cli.SECRET_FILE_ENV == core_secret.SECRET_FILE_ENV
     from risklist_server.process.supervisor import WAITED_SIGNALS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +13,14 @@ from risklist_kernel.enums import Action, Category, RiskLevel
 from risklist_server.core.policy import DAY_SECONDS, DEFAULT_POLICY, NOT_LISTED_DECISION, Decision, Policy, Rule
 from risklist_server.core.policy_file import parse_policy
 from risklist_server.core.record import Contribution
+from tests.support.paths import REPO
 
 NOW = 1_800_000_000
 SOURCES = ["east-harbour-bank", "jade-river-bank", "north-plains-credit", "south-gate-bank"]
 PRECISIONS: dict[str, float | None] = {
     "east-harbour-bank": 0.95, "jade-river-bank": 0.5, "north-plains-credit": None, "south-gate-bank": None,
 }
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
+DOCS = REPO / "docs" / "policy.md"
 
 LIVE = st.lists(
     st.builds(
