@@ -28,6 +28,7 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_server.audit.trail import DISCARD, AuditTrail
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.process.logs import configure_logging
+from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.risk_store import RiskStore
@@ -60,7 +61,9 @@ def measure(runs: int, audits: Sequence[bool] = (False,)) -> dict[bool, tuple[fl
         trail = AuditTrail(f"{directory}/audit", "bench")
         try:
             lookup = LookupService(store, SubjectResolver(Normaliser("CN"), Digester(secret)), max_batch=BATCH)
-            servicers = {audit: RiskListServicer(lookup, log_success=False, audit=trail if audit else DISCARD)
+            gate = Gate()
+            servicers = {audit: RiskListServicer(lookup, gate=gate, log_success=False,
+                                                 audit=trail if audit else DISCARD)
                          for audit in audits}
             context: grpc.ServicerContext = _Context()  # type: ignore[assignment]
             wall: dict[bool, list[float]] = {audit: [] for audit in audits}

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from risklist_server.rpc.access.config import add_security_arguments, security_usage_problem
+from risklist_server.cli.security_flags import add_security_arguments, security_files, security_usage_problem
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
@@ -91,16 +91,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from risklist_kernel.errors import RiskListError
+    from risklist_server.process.config import load_config
     from risklist_server.process.logs import configure_logging
     from risklist_server.process.serve import serve
 
     configure_logging(args.log_format)
     try:
-        return serve(args)
+        # Every file read here, once, before any worker starts: a bad one is one error, exit 1.
+        config = load_config(
+            db=args.db, listen=args.listen, admin_listen=args.admin_listen, workers=args.workers,
+            threads=args.threads, metrics_listen=args.metrics_listen, catch_up_ms=args.catch_up_ms, front=args.front,
+            grace=args.grace, rpc_log=args.rpc_log, audit_dir=args.audit_dir, secret_file=args.secret_file,
+            demo=args.demo, settings_file=args.config, policy_file=args.policy, security=security_files(args))
+        return serve(config)
     except RiskListError as error:
         print(f"risklist-server: error: {error}", file=sys.stderr)
         return 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

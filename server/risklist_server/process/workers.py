@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
@@ -16,11 +15,10 @@ import grpc
 import structlog
 from grpc_health.v1.health import HealthServicer
 
-from risklist_kernel.secret import NetworkSecret, load_secret
 from risklist_server.audit.trail import AuditTrail
-from risklist_server.core.settings import load_settings
+from risklist_server.process.config import ServerConfig
 from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
-from risklist_server.rpc.access.config import Security
+from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.app import create_admin_server, create_server
 from risklist_server.rpc.write_calls import LocalWrites
 from risklist_server.rpc.writer_link import create_writer_link
@@ -55,22 +53,17 @@ class ReaderPlan:
     """The supervisor's private (0700) directory holding the writer link's socket."""
 
 
-def network_secret(args: argparse.Namespace) -> NetworkSecret:
-    """The secret from --demo or --secret-file/$RISKLIST_SECRET_FILE (the supervisor checked it)."""
-    return NetworkSecret.demo() if args.demo else load_secret(args.secret_file)
-
-
-def _lookup_service(args: argparse.Namespace, store: StoreReads, secret: NetworkSecret) -> LookupService:
-    settings = load_settings(args.config)
-    resolver = subject_resolver(settings, secret)
-    policy = PolicyWatch(args.policy, fallback=args.startup_policy).start()  # a daemon thread
+def _lookup_service(config: ServerConfig, store: StoreReads) -> LookupService:
+    settings = config.settings
+    resolver = subject_resolver(settings, config.secret)
+    policy = PolicyWatch(config.policy_path, fallback=config.startup_policy).start()  # a daemon thread
     precision = SourcePrecision(store, min_outcomes=settings.precision_min_outcomes)
     return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current,
                          precision=precision.precision)
 
 
-def _filter_export(args: argparse.Namespace, store: FilterSource) -> FilterExport:
-    settings = load_settings(args.config)
+def _filter_export(config: ServerConfig, store: FilterSource) -> FilterExport:
+    settings = config.settings
     return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed)
 
 
@@ -79,20 +72,18 @@ def _report_ready(ready_fd: int, **ports: int) -> None:
     os.close(ready_fd)
 
 
-def run_writer(
-    args: argparse.Namespace, ready_fd: int, *, admin_listen: str, listen: str | None, run_dir: str,
-    security: Security,
-) -> int:
+def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen: str | None, run_dir: str) -> int:
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
     writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
-    secret = network_secret(args)
+    secret = config.secret
+    gate = Gate(config.security)  # one for both servers: they share the callers' quota buckets
     with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
-        audit = AuditTrail(args.audit_dir, "writer")
+        audit = AuditTrail(config.audit_dir, "writer")
         cleanup.callback(audit.close)
-        store = RiskStore(args.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[args.front])
+        store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front])
         cleanup.callback(store.close)
-        lookup = _lookup_service(args, store, secret)
-        side = writer_side(args, store, secret, lookup.verdict)
+        lookup = _lookup_service(config, store)
+        side = writer_side(config.settings, store, secret, lookup.verdict)
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
         side.sweeper.start()
@@ -101,44 +92,43 @@ def run_writer(
         ports: dict[str, int] = {}
         if listen is not None:
             server, ports["port"], health = create_server(
-                listen, lookup, threads=args.threads,
-                log_every_rpc=args.rpc_log == "all", writes=LocalWrites(side.calls), entries=side.entries,
-                audit=audit, security=security, filters=_filter_export(args, store))
+                listen, lookup, threads=config.threads,
+                log_every_rpc=config.log_every_rpc, writes=LocalWrites(side.calls), entries=side.entries,
+                audit=audit, gate=gate, filters=_filter_export(config, store))
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit,
-                                                                       security=security)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit, gate=gate)
         servers.append((admin, admin_health))
-        _serve_until_stopped(servers, args.grace, lambda: _report_ready(ready_fd, **ports),
+        _serve_until_stopped(servers, config.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     log.info("worker_stopped", list_version=store.version)
     return 0
 
 
-def run_reader(args: argparse.Namespace, ready_fd: int, plan: ReaderPlan, *, security: Security) -> int:
+def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
     """Serve RiskList from a read replica on the shared port, catching up every few milliseconds."""
-    secret = network_secret(args)
+    secret = config.secret
     with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
-        store = ReplicaStore(args.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
-                             front_policy=FRONT_POLICIES[args.front])
+        store = ReplicaStore(config.db, plan.secondary_dir, secret_fingerprint=secret.fingerprint,
+                             front_policy=FRONT_POLICIES[config.front])
         cleanup.callback(store.close)
-        audit = AuditTrail(args.audit_dir, f"reader-{plan.index}")
+        audit = AuditTrail(config.audit_dir, f"reader-{plan.index}")
         cleanup.callback(audit.close)
-        lookup = _lookup_service(args, store, secret)
-        side = reader_side(args, store, secret, plan.run_dir, lookup.verdict)
+        lookup = _lookup_service(config, store)
+        side = reader_side(config.settings, store, secret, plan.run_dir, lookup.verdict)
         cleanup.callback(side.writes.close)
         server, port, health = create_server(plan.listen, lookup,
-                                             threads=args.threads, reuse_port=True,
-                                             log_every_rpc=args.rpc_log == "all",
+                                             threads=config.threads, reuse_port=True,
+                                             log_every_rpc=config.log_every_rpc,
                                              writes=side.writes, entries=side.entries, audit=audit,
-                                             security=security, filters=_filter_export(args, store))
+                                             gate=Gate(config.security), filters=_filter_export(config, store))
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                     name="catch-up", daemon=True)
         follower.start()
         cleanup.callback(_stop_following, follower, stop_catching_up)
-        _serve_until_stopped([(server, health)], args.grace, lambda: _report_ready(ready_fd, port=port),
+        _serve_until_stopped([(server, health)], config.grace, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
     log.info("worker_stopped", list_version=store.version)
     return 0

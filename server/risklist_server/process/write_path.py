@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.record import Record
-from risklist_server.core.settings import Settings, load_settings
+from risklist_server.core.settings import Settings
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.core.verdict import Verdict
 from risklist_server.rpc.contribution_calls import contribution_calls
@@ -54,9 +53,9 @@ def subject_resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolv
 
 
 def writer_side(
-    args: argparse.Namespace, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
+    settings: Settings, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
 ) -> WriterSide:
-    settings = load_settings(args.config)
+    """The writer's calls and entries over `store`, and its expiry sweep, as `settings` say."""
     resolver = subject_resolver(settings, secret)
     return WriterSide(
         calls={**contribution_calls(ContributionService(store, resolver, settings)),
@@ -68,10 +67,10 @@ def writer_side(
 
 
 def reader_side(
-    args: argparse.Namespace, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path,
+    settings: Settings, store: ReplicaStore, secret: NetworkSecret, run_dir: str | Path,
     verdict: Callable[[Record | None], Verdict],
 ) -> ReaderSide:
-    settings = load_settings(args.config)
+    """Writes forwarded to the writer's link in `run_dir` (caught up to before answering), entries from `store`."""
 
     def caught_up_to(version: int) -> None:
         # Read-your-writes on this worker: the acknowledged write is visible here before the answer.

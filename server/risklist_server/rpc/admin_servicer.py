@@ -14,7 +14,7 @@ from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
-from risklist_server.rpc.access.caller import caller_of
+from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
@@ -35,15 +35,16 @@ class AdminServicer(pb_grpc.AdminServicer):
     call's request id; the last record carries the call's final status.
     """
 
-    def __init__(self, store: RiskStore, *, audit: AuditSink = DISCARD) -> None:
+    def __init__(self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD) -> None:
         self._store = store
+        self._gate = gate
         self._audit = audit
 
     def Ingest(
         self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
     ) -> pb.IngestResponse:
         with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
-            partner = caller_of(context).partner
+            partner = self._gate.caller(context).partner
             request_id = new_request_id()
             rpc.audit(partner, request_id)
             try:
@@ -75,7 +76,7 @@ class AdminServicer(pb_grpc.AdminServicer):
     def GetQuality(self, request: pb.GetQualityRequest, context: grpc.ServicerContext) -> pb.GetQualityResponse:
         """Per-source outcome tallies and precision, and live contributions (a full scan of the store)."""
         with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit) as rpc:
-            rpc.audit(caller_of(context).partner, new_request_id())
+            rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 rows = quality_report(self._store, int(time.time()))
             except Exception as error:

@@ -15,8 +15,8 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.rpc.access.config import INSECURE_DEV, Security
-from risklist_server.rpc.access.gate import activate
+from risklist_server.rpc.access.config import Security
+from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import AdminServicer
 from risklist_server.rpc.risklist_servicer import RiskListServicer
@@ -78,34 +78,36 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
 
 
 def _serve(
-    address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], security: Security,
+    address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], gate: Gate,
     reuse_port: bool = False, audit: AuditSink = DISCARD,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     server = _new_server(threads, reuse_port)
     # Every method checks caller, role and quota first; refusals are audited.
-    register(GuardedRegistry(server, activate(security), audit))
+    register(GuardedRegistry(server, gate, audit))
     health_servicer = _add_health_and_reflection(server, [service])
-    return server, _bind(server, address, _credentials(security)), health_servicer
+    return server, _bind(server, address, _credentials(gate.security)), health_servicer
 
 
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
-    security: Security = INSECURE_DEV, filters: FilterExport | None = None,
+    gate: Gate | None = None, filters: FilterExport | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
-    `security`: mutual TLS and the partners, or (the default, for tests) plaintext with
-    every caller the development partner; one Security per process.
+    `gate`: mutual TLS and the partners (its Security), or (None, for tests) a gate of its own
+    in plaintext with every caller the development partner; a process passes its one gate to
+    each of its servers, so they share quota buckets.
     `reuse_port` lets the workers of one risklist-server share the address (SO_REUSEPORT);
     without `log_every_rpc`, only failed RPCs are logged (all are counted in the metrics);
     every lookup is recorded in `audit`.
     Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
     `filters` serves GetFilter/GetFilterUpdates (without it they are UNIMPLEMENTED).
     """
-    servicer = RiskListServicer(lookup, log_success=log_every_rpc, writes=writes, entries=entries, audit=audit,
-                                filters=filters)
-    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), security,
+    gate = gate or Gate()
+    servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
+                                audit=audit, filters=filters)
+    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), gate,
                   reuse_port, audit)
 
 
@@ -146,10 +148,11 @@ def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], request_type: 
 
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
-    security: Security = INSECURE_DEV,
+    gate: Gate | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
-    `admin`; ingests audited."""
-    servicer = AdminServicer(store, audit=audit)
+    `admin`; ingests audited. `gate` as for create_server."""
+    gate = gate or Gate()
+    servicer = AdminServicer(store, gate=gate, audit=audit)
     return _serve(address, threads, ADMIN_SERVICE,
-                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), security, audit=audit)
+                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), gate, audit=audit)

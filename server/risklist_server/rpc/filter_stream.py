@@ -9,7 +9,7 @@ from risklist.v1 import risklist_pb2 as pb
 
 from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.rpc.access.caller import caller_of
+from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
@@ -35,10 +35,12 @@ def filter_chunks(snapshot: FilterSnapshot) -> Iterator[pb.FilterChunk]:
     yield pb.FilterChunk(trailer=pb.FilterTrailer(sha256=snapshot.sha256))
 
 
-def get_filter(export: FilterExport, context: grpc.ServicerContext, rpc: RpcLog) -> Iterator[pb.FilterChunk]:
+def get_filter(
+    export: FilterExport, gate: Authenticator, context: grpc.ServicerContext, rpc: RpcLog
+) -> Iterator[pb.FilterChunk]:
     """The GetFilter stream (role `query`), logged and audited (no subjects) through `rpc`."""
     with rpc:
-        rpc.audit(caller_of(context).partner, new_request_id())
+        rpc.audit(gate.caller(context).partner, new_request_id())
         try:
             snapshot = export.snapshot()
         except Exception as error:
@@ -52,11 +54,12 @@ def get_filter(export: FilterExport, context: grpc.ServicerContext, rpc: RpcLog)
 
 
 def get_filter_updates(
-    export: FilterExport, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext, rpc: RpcLog
+    export: FilterExport, gate: Authenticator, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext,
+    rpc: RpcLog,
 ) -> Iterator[pb.FilterUpdate]:
     """The GetFilterUpdates stream (role `query`), logged and audited (no subjects) through `rpc`."""
     with rpc:
-        rpc.audit(caller_of(context).partner, new_request_id())
+        rpc.audit(gate.caller(context).partner, new_request_id())
         try:
             for delta in export.updates(request.since_version):
                 rpc.hits += len(delta.added_keys) // KEY_SIZE  # keys sent, logged

@@ -14,7 +14,7 @@ from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import InvalidSubject, InvalidSubjects
 from risklist_server.core.subject import Subject
 from risklist_server.rpc import filter_stream
-from risklist_server.rpc.access.caller import caller_of, charge_subjects
+from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from risklist_server.rpc.convert_contributions import entry_to_proto
 from risklist_server.rpc.request_id import new_request_id
@@ -49,6 +49,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         self,
         lookup: LookupService,
         *,
+        gate: Authenticator,
         log_success: bool = True,
         writes: WriteGateway | None = None,
         entries: EntryService | None = None,
@@ -56,6 +57,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         filters: FilterExport | None = None,
     ) -> None:
         self._lookup = lookup
+        self._gate = gate
         self._log_success = log_success
         self._writes = writes
         self._entries = entries
@@ -68,7 +70,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         with self._rpc("Check") as rpc:
             rpc.count = 1
-            audit = rpc.audit(caller_of(context).partner, new_request_id())
+            audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 require_time_left(context)
                 key = self._lookup.storage_key(subject_from_proto(request.subject))
@@ -86,7 +88,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
         with self._rpc("BatchCheck") as rpc:
-            audit = rpc.audit(caller_of(context).partner, new_request_id())
+            audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 require_time_left(context)
                 response = self._batch(request, audit, context)
@@ -102,7 +104,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     ) -> Iterator[pb.BatchCheckResponse]:
         """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
         with self._rpc("StreamCheck") as rpc:
-            partner = caller_of(context).partner
+            partner = self._gate.caller(context).partner
             for number, request in enumerate(request_iterator):
                 audit = rpc.audit(partner, new_request_id())
                 try:
@@ -123,13 +125,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 yield response
 
     def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
-        return filter_stream.get_filter(self._filter_export(context), context, self._rpc("GetFilter"))
+        return filter_stream.get_filter(self._filter_export(context), self._gate, context, self._rpc("GetFilter"))
 
     def GetFilterUpdates(
         self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.FilterUpdate]:
         return filter_stream.get_filter_updates(
-            self._filter_export(context), request, context, self._rpc("GetFilterUpdates"))
+            self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates"))
 
     def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
         if self._filters is None:
@@ -151,7 +153,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
         with self._rpc("GetEntry") as rpc:
             rpc.count = 1
-            caller = caller_of(context)
+            caller = self._gate.caller(context)
             audit = rpc.audit(caller.partner, new_request_id(), keys=self._audit_keys([request.subject]))
             try:
                 require_time_left(context)
@@ -171,7 +173,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     ) -> ResponseT:
         """Hand a write call to the store's writer (in this process or over the writer link)."""
         with self._rpc(method) as rpc:
-            caller = caller_of(context)
+            caller = self._gate.caller(context)
             keys = self._audit_keys(subjects)
             rpc.count = len(keys)
             audit = rpc.audit(caller.partner, new_request_id(), keys=keys)
@@ -207,7 +209,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         subjects are charged to the caller's quota before any is looked up."""
         packed = packed_digest_keys(request)
         if packed is not None:
-            charge_subjects(context, len(packed) // KEY_SIZE)
+            self._gate.charge_subjects(context, len(packed) // KEY_SIZE)
             audit.keys = packed  # as stored: no join per batch
             hits, version = self._lookup.check_packed(packed)  # no bytes object per key
         else:
@@ -215,7 +217,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 message = pb.BatchCheckRequest.FromString(request)
             except DecodeError:
                 raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
-            charge_subjects(context, len(message.subjects))
+            self._gate.charge_subjects(context, len(message.subjects))
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)

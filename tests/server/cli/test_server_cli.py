@@ -193,3 +193,17 @@ def test_by_default_only_failed_rpcs_are_logged(tmp_path: Path, secret_file: Pat
         assert running.terminate() == 0
     rpc_lines = [line for line in running.log_lines if line["event"] == "rpc"]
     assert [line["status"] for line in rpc_lines] == ["INVALID_ARGUMENT"]
+
+
+def test_a_bad_config_file_stops_the_start_before_any_worker(tmp_path: Path, secret_file: Path) -> None:
+    """A --config with a bad value: exit 1 with one error naming the file and the key, and no worker started."""
+    config = tmp_path / "settings.toml"
+    config.write_text("max_batch = 0\n")
+    result = _run("risklist-server", "--db", str(tmp_path / "db"), "--secret-file", str(secret_file),
+                  "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "2", "--insecure-dev",
+                  "--log-format", "json", "--config", str(config))
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("risklist-server: error:")]
+    assert len(errors) == 1 and str(config) in errors[0] and "max_batch" in errors[0], result.stderr
+    events = [json.loads(line).get("event") for line in result.stderr.splitlines() if line.startswith("{")]
+    assert "worker_started" not in events and "Traceback" not in result.stderr

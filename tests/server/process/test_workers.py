@@ -214,3 +214,29 @@ def test_sigterm_lets_an_open_stream_finish(tmp_path: Path, secret_file: Path) -
         outgoing.put(None)
         assert list(responses) == []
     assert running.terminate() == 0
+
+
+def test_a_restarted_worker_keeps_the_start_time_secret_and_settings(tmp_path: Path, secret: NetworkSecret) -> None:
+    """A worker restarted after the secret file was removed and --config broken serves with the values read at start."""
+    secret_copy = tmp_path / "start.secret"
+    secret_copy.write_text(secret.key.hex() + "\n")
+    config = tmp_path / "settings.toml"
+    config.write_text("max_batch = 2\n")
+    running = start_server(tmp_path / "db", secret_copy, "--config", str(config))
+    try:
+        secret_copy.unlink()
+        config.write_text("max_batch = 0\nnot a key = [\n")
+        victim = _pids(running)["writer"]
+        os.kill(victim, signal.SIGKILL)
+        restarted = running.wait_for_log(lambda e: e.get("event") in ("worker_restarted", "worker_restart_failed"))
+        assert restarted["event"] == "worker_restarted" and restarted["pid"] != victim, restarted
+        version = ingest_phone(running.admin_address, secret)  # the start-time secret's fingerprint
+        with grpc.insecure_channel(running.address) as channel:
+            response = _check_phone(channel)
+            assert response.verdict.listed and response.list_version == version
+            three = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)] * 3)
+            with pytest.raises(grpc.RpcError) as refused:
+                pb_grpc.RiskListStub(channel).BatchCheck(three, timeout=10)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # max_batch 2, as at start
+    finally:
+        running.terminate()

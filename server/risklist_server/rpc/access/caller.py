@@ -9,7 +9,7 @@ import grpc
 
 from risklist_server.core.partners import Role
 
-__all__ = ["DEV_CALLER", "Caller", "caller_of", "charge_subjects", "install"]
+__all__ = ["DEV_CALLER", "Authenticator", "Caller"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,42 +25,19 @@ DEV_CALLER = Caller(partner="dev", roles=frozenset(Role))
 
 
 class Authenticator(Protocol):
-    """What this process's servers use to tell callers apart (risklist_server.rpc.access.gate.Gate)."""
+    """What a servicer asks about its callers (risklist_server.rpc.access.gate.Gate, passed in by create_server)."""
 
-    def caller(self, context: grpc.ServicerContext) -> Caller: ...
-
-    def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None: ...
-
-
-class _Development:
     def caller(self, context: grpc.ServicerContext) -> Caller:
-        return DEV_CALLER
+        """The partner behind this RPC: from the verified client certificate's CN, or DEV_CALLER in --insecure-dev.
+
+        Raises NotAuthenticated for a certificate of no member (the method wrapper refused such
+        calls already, so a servicer never sees that).
+        """
+        ...
 
     def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:
-        return None
+        """Charge `count` subjects to the caller's subjects-per-second quota; QuotaExceeded if spent.
 
-
-_current: Authenticator = _Development()
-
-
-def install(authenticator: Authenticator) -> None:
-    """Make `authenticator` answer caller_of and charge_subjects in this process (create_server does)."""
-    global _current
-    _current = authenticator
-
-
-def caller_of(context: grpc.ServicerContext) -> Caller:
-    """The partner behind this RPC: from the verified client certificate's CN, or DEV_CALLER in --insecure-dev.
-
-    Raises NotAuthenticated for a certificate of no member (the method wrapper refused such
-    calls already, so a servicer never sees that).
-    """
-    return _current.caller(context)
-
-
-def charge_subjects(context: grpc.ServicerContext, count: int) -> None:
-    """Charge `count` subjects to the caller's subjects-per-second quota; QuotaExceeded if spent.
-
-    Call it once the request is parsed and before the lookup work (BatchCheck, StreamCheck).
-    """
-    _current.charge_subjects(context, count)
+        Call it once the request is parsed and before the lookup work (BatchCheck, StreamCheck).
+        """
+        ...

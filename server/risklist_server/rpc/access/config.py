@@ -1,4 +1,4 @@
-"""How risklist-server authenticates callers: the TLS and --partners flags, checked and loaded once.
+"""How risklist-server authenticates callers: the TLS and partners files, read and checked once.
 
 Loaded by the supervisor before it forks (no grpc here), so a bad file is one clear error;
 every worker gets the same bytes and builds its grpc credentials itself.
@@ -6,14 +6,11 @@ every worker gets the same bytes and builds its grpc credentials itself.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Partner, load_partners
-
-TLS_FLAGS = ("--tls-cert", "--tls-key", "--client-ca")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,60 +34,34 @@ INSECURE_DEV = Security(tls=None, partners=None)
 """--insecure-dev: plaintext, every caller is the development partner `dev` with every role."""
 
 
-def add_security_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags: --tls-cert/--tls-key/--client-ca with --partners, or --insecure-dev."""
-    group = parser.add_argument_group(
-        "authentication", "mutual TLS on both addresses (all of --tls-cert, --tls-key, --client-ca and "
-        "--partners), or --insecure-dev for plaintext")
-    group.add_argument("--tls-cert", metavar="FILE", help="the server's certificate chain (PEM)")
-    group.add_argument("--tls-key", metavar="FILE", help="the server's private key (PEM, unencrypted)")
-    group.add_argument("--client-ca", metavar="FILE",
-                       help="CA certificate(s) (PEM) that partners' client certificates must chain to")
-    group.add_argument("--partners", metavar="FILE",
-                       help="the members: partner ids, roles and quotas (TOML; docs/operations.md)")
-    group.add_argument("--insecure-dev", action="store_true",
-                       help="plaintext, no client certificates; every caller is partner 'dev' with every "
-                       "role and no quota. Development only")
+@dataclass(frozen=True, slots=True)
+class SecurityFiles:
+    """The files mutual TLS is served with (--tls-cert, --tls-key, --client-ca, --partners), not read yet."""
+
+    tls_cert: str
+    tls_key: str
+    client_ca: str
+    partners: str
 
 
-def security_usage_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with the combination of flags (a usage error), or None."""
-    given = [flag for flag in TLS_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
-    if args.insecure_dev:
-        if given or args.partners is not None:
-            return (f"--insecure-dev excludes {', '.join([*given, *(['--partners'] if args.partners else [])])}; "
-                    "drop --insecure-dev to serve with mutual TLS")
-        return None
-    if not given and args.partners is None:
-        return ("say how callers authenticate: --tls-cert FILE --tls-key FILE --client-ca FILE --partners FILE "
-                "for mutual TLS (risklist-admin certs issues development certificates), or --insecure-dev "
-                "for plaintext during development")
-    missing = [flag for flag in TLS_FLAGS if flag not in given]
-    if missing:
-        return f"mutual TLS needs all of {', '.join(TLS_FLAGS)}; missing {', '.join(missing)}"
-    if args.partners is None:
-        return "mutual TLS needs --partners FILE: the members, their roles and quotas (docs/operations.md)"
-    return None
-
-
-def load_security(args: argparse.Namespace) -> Security:
-    """The files the flags name, read and checked (ConfigError saying which file and why)."""
-    if args.insecure_dev:
+def load_security(files: SecurityFiles | None) -> Security:
+    """The files read and checked (ConfigError saying which file and why); None: --insecure-dev."""
+    if files is None:
         return INSECURE_DEV
     from cryptography import x509  # here: risklist-server's flags parse before heavy imports
     from cryptography.hazmat.primitives import serialization
 
-    cert_chain = _certificates(args.tls_cert, "--tls-cert")
-    private_key = _read(args.tls_key, "--tls-key")
+    cert_chain = _certificates(files.tls_cert, "--tls-cert")
+    private_key = _read(files.tls_key, "--tls-key")
     try:
         key = serialization.load_pem_private_key(private_key, password=None)
     except (ValueError, TypeError) as error:
-        raise ConfigError(f"--tls-key {args.tls_key}: not an unencrypted PEM private key ({error})") from None
+        raise ConfigError(f"--tls-key {files.tls_key}: not an unencrypted PEM private key ({error})") from None
     leaf = x509.load_pem_x509_certificates(cert_chain)[0]
     if key.public_key() != leaf.public_key():
-        raise ConfigError(f"--tls-key {args.tls_key} is not the key of the certificate in --tls-cert {args.tls_cert}")
-    client_ca = _certificates(args.client_ca, "--client-ca")
-    return Security(TlsFiles(cert_chain, private_key, client_ca), load_partners(args.partners))
+        raise ConfigError(f"--tls-key {files.tls_key} is not the key of the certificate in --tls-cert {files.tls_cert}")
+    client_ca = _certificates(files.client_ca, "--client-ca")
+    return Security(TlsFiles(cert_chain, private_key, client_ca), load_partners(files.partners))
 
 
 def _read(path: str, flag: str) -> bytes:

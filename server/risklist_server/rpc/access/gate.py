@@ -11,7 +11,6 @@ import structlog
 from risklist_server.core.errors import NotAuthenticated, NotPermitted, QuotaExceeded
 from risklist_server.core.partners import Partner, Role
 from risklist_server.core.quota import PartnerQuota, Refusal
-from risklist_server.rpc.access import caller as caller_module
 from risklist_server.rpc.access.caller import DEV_CALLER, Caller
 from risklist_server.rpc.access.config import INSECURE_DEV, Security
 
@@ -24,9 +23,13 @@ _REFUSAL_LOG_SECONDS = 10.0
 
 
 class Gate:
-    """Authentication, authorisation and quotas for one process's servers (one Security each)."""
+    """Authentication, authorisation and quotas for one process's servers.
 
-    def __init__(self, security: Security) -> None:
+    A process builds one and passes it to each of its servers (a writer's two share it, and so
+    their quota buckets). The default, Gate(), is plaintext development: every caller `dev`.
+    """
+
+    def __init__(self, security: Security = INSECURE_DEV) -> None:
         self.security = security
         self._insecure = security.tls is None
         partners: dict[str, Partner] = security.partners or {}
@@ -89,15 +92,3 @@ class Gate:
             log.warning("quota_exhausted", partner=refusal.partner, quota=refusal.dimension,
                         per_second=refusal.per_second, method=method)
         raise QuotaExceeded(refusal.partner, refusal.dimension, refusal.per_second, refusal.retry_after)
-
-
-_active = Gate(INSECURE_DEV)
-
-
-def activate(security: Security) -> Gate:
-    """This process's gate for `security` (one per process: both of a writer's servers share it)."""
-    global _active
-    if _active.security is not security:
-        _active = Gate(security)
-        caller_module.install(_active)
-    return _active
