@@ -8,13 +8,13 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from risklist_kernel.secret import SECRET_FILE_ENV
 from risklist_server.cli.security_flags import add_security_arguments, security_files, security_usage_problem
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
 RPC_LOG_CHOICES = ("all", "failures")
-SECRET_FILE_ENV = "RISKLIST_SECRET_FILE"  # risklist_kernel.secret's, named here to keep imports light
 
 
 def build_parser() -> argparse.ArgumentParser:

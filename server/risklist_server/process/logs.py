@@ -14,7 +14,7 @@ _process_fields: dict[str, object] = {}
 
 
 def set_process_fields(**fields: object) -> None:
-    """Fields added to every later log line of this process (a worker's role and number)."""
+    """Fields added to every later log line of this process (which worker: writer or reader-N, and its pid)."""
     _process_fields.clear()
     _process_fields.update(fields)
 

@@ -47,7 +47,7 @@ class StopRequested(Exception):
 
 @dataclass
 class Child:
-    """One supervised process: its role's entry point and its current incarnation."""
+    """One supervised process: its entry point (writer or reader) and its current incarnation."""
 
     name: str
     main: ChildMain
@@ -225,7 +225,7 @@ def _signal(pid: int, number: int) -> None:
 
 
 def _run_child(main: ChildMain, ready_fd: int) -> None:
-    """The forked process: die with the supervisor, run the role, never return into the parent's code."""
+    """The forked process: die with the supervisor, run its entry point, never return into the parent's code."""
     code = 1
     try:
         libc = ctypes.CDLL(None, use_errno=True)
