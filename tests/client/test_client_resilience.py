@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 
@@ -21,16 +21,9 @@ from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
 from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import start_server
+from tests.support.waiting import wait_until
 
 PHONE = "+8613800138000"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 class FakeRiskList(pb_grpc.RiskListServicer):
@@ -123,13 +116,13 @@ def test_a_stale_filter_sends_every_check_to_the_server_and_says_so(
         assert client.wait_for_filter(10)
         assert client.check("phone", PHONE).answered_by == "filter"
         servicer.updates_fail = True
-        wait_until(lambda: not client.metrics().filter_fresh)
+        wait_until(lambda: not client.metrics().filter_fresh, timeout=10)
         result = client.check("phone", PHONE)
         assert result.answered_by == "server" and servicer.checks == 1
         metrics = client.metrics()
         assert metrics.fallback_checks == 1 and metrics.refresh_failures > 0 and metrics.filter_age_seconds > 0.5
         servicer.updates_fail = False
-        wait_until(lambda: client.metrics().filter_fresh)
+        wait_until(lambda: client.metrics().filter_fresh, timeout=10)
         assert client.check("phone", PHONE).answered_by == "filter"
 
 
@@ -174,10 +167,10 @@ def test_refresh_backs_off_while_the_server_is_away_and_recovers(
     with RiskListClient(address, secret=secret, update_interval=0.05, max_backoff=0.8) as client:
         assert client.wait_for_filter(10)
         servicer.updates_fail = True
-        wait_until(lambda: client.metrics().refresh_failures >= 2)
+        wait_until(lambda: client.metrics().refresh_failures >= 2, timeout=10)
         assert client.metrics().backoff_seconds > 0.05
         servicer.updates_fail = False
-        wait_until(lambda: client.metrics().backoff_seconds == 0 and client.metrics().filter_fresh)
+        wait_until(lambda: client.metrics().backoff_seconds == 0 and client.metrics().filter_fresh, timeout=10)
 
 
 def test_a_restarted_server_is_picked_up_again(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
@@ -187,7 +180,7 @@ def test_a_restarted_server_is_picked_up_again(tmp_path: Path, secret_file: Path
     with RiskListClient(server.address, secret=secret, update_interval=0.1, max_backoff=0.5) as client:
         assert client.wait_for_filter(10)
         server.terminate()
-        wait_until(lambda: client.metrics().refresh_failures >= 2 and client.metrics().backoff_seconds > 0)
+        wait_until(lambda: client.metrics().refresh_failures >= 2 and client.metrics().backoff_seconds > 0, timeout=10)
         server = start_server(tmp_path / "db", secret_file, "--listen", f"127.0.0.1:{port}")
         try:
             ingest_phones(server.admin_address, secret, add=[PHONE])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from risklist_server.audit.reader import segment_paths
 from risklist_server.audit.trail import AuditTrail
 from tests.support.audit_cli import audit_jsonl, run_audit
+from tests.support.waiting import wait_until
 
 PHONE_KEY = bytes([3]) + bytes(range(16))
 CARD_KEY = bytes([2]) + bytes(range(100, 116))
@@ -130,9 +130,6 @@ def test_records_are_durable_within_the_commit_interval(tmp_path: Path) -> None:
     trail = AuditTrail(str(tmp_path), "writer", commit_interval=0.01)
     try:
         trail.append(T0, "bank-a", "Check", "e" * 24, "OK", PHONE_KEY, [])
-        deadline = time.monotonic() + 5
-        while not audit_jsonl(tmp_path, "--partner", "bank-a"):
-            assert time.monotonic() < deadline, "record not committed within 5 s"
-            time.sleep(0.01)
+        wait_until(lambda: audit_jsonl(tmp_path, "--partner", "bank-a"), timeout=5, message="record not committed")
     finally:
         trail.close()

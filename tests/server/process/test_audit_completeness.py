@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import grpc
@@ -17,6 +16,7 @@ from risklist_kernel.secret import NetworkSecret
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.audit_cli import audit_jsonl
 from tests.support.running_server import BIN, start_server
+from tests.support.waiting import wait_until
 
 PARTNER = "dev"  # the caller of a plaintext server
 
@@ -42,15 +42,14 @@ def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: N
         with grpc.insecure_channel(server.address) as channel:
             stub = pb_grpc.RiskListStub(channel)
             raw_phone = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="138 0013 8000")
-            deadline = time.monotonic() + 10
-            while True:  # with two workers, the readers follow the writer within milliseconds
+
+            def listed() -> bool:  # with two workers, the readers follow the writer within milliseconds
                 answer = stub.Check(pb.CheckRequest(subject=raw_phone), timeout=10)
-                listed = answer.verdict.listed
-                expected[answer.request_id] = ("Check", [phone_key], [phone_key] if listed else [])
-                if listed:
-                    break
-                assert time.monotonic() < deadline, "the ingested phone never became visible"
-                time.sleep(0.01)
+                hit = answer.verdict.listed
+                expected[answer.request_id] = ("Check", [phone_key], [phone_key] if hit else [])
+                return hit
+
+            wait_until(listed, timeout=10, message="the ingested phone never became visible")
             card, card_key = _digest_subject(digester, EntityType.CARD, "4111111111111111")
             by_digest, _ = _digest_subject(digester, EntityType.PHONE, PHONE)
             answer = stub.Check(pb.CheckRequest(subject=card), timeout=10)

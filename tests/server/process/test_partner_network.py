@@ -21,6 +21,7 @@ from risklist_kernel.secret import NetworkSecret
 from tests.support.audit_cli import audit_jsonl
 from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import BIN, ServerProcess, start_server
+from tests.support.waiting import wait_until
 
 PARTNERS = """
 [partners.bank-a]
@@ -92,13 +93,7 @@ def _report(stub: pb_grpc.RiskListStub, subject: pb.Subject, *, expires_in: int 
 
 def _until(condition: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll `condition` until it returns something (every 50 ms), or fail saying `what` never happened."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found is not None and found is not False:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
+    return wait_until(condition, timeout=timeout, interval=0.05, message=f"{what} did not happen")
 
 
 def _visible(stub: pb_grpc.RiskListStub, subject: pb.Subject, version: int) -> pb.CheckResponse:

@@ -17,6 +17,7 @@ from risklist_kernel.digest import Digester
 from risklist_kernel.enums import EntityType
 from risklist_kernel.secret import NetworkSecret
 from tests.support.running_server import BIN, ServerProcess, start_server
+from tests.support.waiting import wait_until
 
 TWO_BANKS = "+8613800138000"  # reported HIGH by two banks
 ONE_BANK = "+8613900139000"  # reported HIGH by one bank
@@ -60,10 +61,7 @@ def _check(stub: pb_grpc.RiskListStub, phone: str) -> tuple[int, str]:
 
 def _until(probe: Callable[[], object], expected: object, within: float = 5) -> None:
     """Poll `probe` until it returns `expected`, failing after `within` seconds."""
-    deadline = time.monotonic() + within
-    while (seen := probe()) != expected:
-        assert time.monotonic() < deadline, f"still {seen!r}, not {expected!r}, after {within} s"
-        time.sleep(0.05)
+    wait_until(lambda: probe() == expected, timeout=within, interval=0.05, message=f"still not {expected!r}")
 
 
 def _list_both(server: ServerProcess, secret: NetworkSecret, stub: pb_grpc.RiskListStub) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +19,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import NetworkSecret
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
+from tests.support.waiting import wait_until
 
 CONNECTIONS = 32
 """Separate connections; the kernel spreads them over the readers (all on one: p = 2^-31)."""
@@ -43,6 +44,12 @@ def _check_phone(channel: grpc.Channel, value: str = PHONE) -> pb.CheckResponse:
     request = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=value))
     response: pb.CheckResponse = pb_grpc.RiskListStub(channel).Check(request, timeout=10)
     return response
+
+
+def _listed_answer(channel: grpc.Channel) -> pb.CheckResponse | None:
+    """The phone's answer on `channel` if it is listed there."""
+    response = _check_phone(channel)
+    return response if response.verdict.listed else None
 
 
 def _pids(server: ServerProcess) -> dict[str, int]:
@@ -81,11 +88,9 @@ def test_acknowledged_write_reaches_every_reader(two_workers: ServerProcess, sec
         for channel in channels:  # connect all before the write
             assert not _check_phone(channel).verdict.listed
         version = ingest_phone(two_workers.admin_address, secret)
-        deadline = time.monotonic() + 10
         for channel in channels:
-            response = _check_phone(channel)
-            while not response.verdict.listed and time.monotonic() < deadline:
-                response = _check_phone(channel)
+            response = wait_until(functools.partial(_listed_answer, channel), timeout=10, interval=0,
+                                  message="the acknowledged write never reached this connection")
             assert response.verdict.listed and response.list_version >= version
     finally:
         for channel in channels:
@@ -123,10 +128,8 @@ def test_killed_writer_is_restarted_on_the_same_admin_port(two_workers: ServerPr
     with grpc.insecure_channel(two_workers.address) as channel:
         assert not _check_phone(channel).verdict.listed
         version = ingest_phone(two_workers.admin_address, secret)
-        deadline = time.monotonic() + 10
-        response = _check_phone(channel)
-        while not response.verdict.listed and time.monotonic() < deadline:
-            response = _check_phone(channel)
+        response = wait_until(functools.partial(_listed_answer, channel), timeout=10, interval=0,
+                              message="the new writer's ingest never became visible")
         assert response.verdict.listed and response.list_version == version
 
 

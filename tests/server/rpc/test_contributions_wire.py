@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -22,6 +23,7 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_server.store.risk_store import RiskStore
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import ServerProcess, start_server
+from tests.support.waiting import wait_until
 
 CONNECTIONS = 16
 """Separate connections, spread by the kernel over the readers (all on one: p = 2^-15)."""
@@ -84,10 +86,9 @@ def _phone_report(reference: str = "CASE-1", expires_at: int | None = None) -> p
 def _seconds_until_all(channels: list[grpc.Channel], condition: Callable[[grpc.Channel], bool],
                        started: float, timeout: float = 10) -> float:
     """Seconds from `started` until `condition` held on every channel (each polled until it holds)."""
-    deadline = started + timeout
     for channel in channels:
-        while not condition(channel):
-            assert time.monotonic() < deadline, "not visible on every connection within the timeout"
+        wait_until(functools.partial(condition, channel), timeout=started + timeout - time.monotonic(), interval=0,
+                   message="not visible on every connection")
     return time.monotonic() - started
 
 
@@ -178,16 +179,18 @@ def test_acknowledged_report_survives_sigkill(tmp_path: Path, secret_file: Path,
     finally:
         running.terminate(sig=signal.SIGKILL)
     for pid in pids.values():  # the readers drain on their own once the supervisor is gone
-        deadline = time.monotonic() + 20
-        while _alive(int(pid)):
-            assert time.monotonic() < deadline, f"process {pid} still running"
-            time.sleep(0.05)
+        wait_until(functools.partial(_gone, int(pid)), timeout=20, interval=0.05,
+                   message=f"process {pid} still running")
     restarted = _start(tmp_path, secret_file, workers)
     try:
         with grpc.insecure_channel(restarted.address) as channel:
             assert _listed(channel)
     finally:
         restarted.terminate()
+
+
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
@@ -208,10 +211,8 @@ def test_expiry_sweep_purges_and_records_the_removal(
         with grpc.insecure_channel(running.address) as channel:
             reported = _report(channel, _phone_report(expires_at=int(time.time()) + 2))
             assert _listed(channel)
-            deadline = time.monotonic() + 15
-            while _listed(channel):
-                assert time.monotonic() < deadline, "the expired contribution still counts"
-                time.sleep(0.05)
+            wait_until(lambda: not _listed(channel), timeout=15, interval=0.05,
+                       message="the expired contribution still counts")
         purged = running.wait_for_log(lambda e: e.get("event") == "expiry_purged", timeout=15)
         assert purged["purged"] == 1 and int(str(purged["list_version"])) > reported.list_version
     finally:
