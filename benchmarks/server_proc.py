@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.procstats import TreeSampler
-from risklist_server.process.launch import SERVER, LaunchedServer, ServerDidNotStop, launch
+from risklist_server.core.errors import ServerDidNotStop
+from risklist_server.process.launch import SERVER, LaunchedServer, launch
 
 
 @functools.cache

@@ -103,3 +103,11 @@ class QuotaExceeded(RiskListError):
         self.dimension = dimension
         self.per_second = per_second
         self.retry_after = retry_after
+
+
+class ServerDidNotStart(RiskListError):
+    """A launched risklist-server exited, or did not log `serving` in time; the message quotes its output's end."""
+
+
+class ServerDidNotStop(RiskListError):
+    """A launched risklist-server was still running a grace period after the stop signal (it was then killed)."""

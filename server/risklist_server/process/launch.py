@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from risklist_server.core.errors import ServerDidNotStart, ServerDidNotStop
+
 SERVER = Path(sys.executable).parent / "risklist-server"
 """The risklist-server script installed next to the running interpreter."""
 
@@ -21,14 +23,6 @@ TAIL_LINES = 200
 """How many of the last stderr lines (JSON or not) a failure message can quote."""
 
 LogLine = dict[str, object]
-
-
-class ServerDidNotStart(RuntimeError):
-    """The server exited, or did not log `serving` in time; the message quotes the end of its output."""
-
-
-class ServerDidNotStop(RuntimeError):
-    """The server was still running a grace period after the stop signal (it was then killed)."""
 
 
 class LaunchedServer:

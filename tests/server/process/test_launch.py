@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from risklist_server.process.launch import ServerDidNotStart, launch
+from risklist_server.core.errors import ServerDidNotStart
+from risklist_server.process.launch import launch
 
 
 def test_a_launched_server_reports_its_ports_and_stops_cleanly(tmp_path: Path, secret_file: Path) -> None:
