@@ -25,11 +25,12 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD, contribution_from_tail, record_prefix, tail_path
-from risklist_server.core.mutation import Mutation, Removal, Upsert, apply_mutation
+from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_counted
 from risklist_server.core.record import Record, encode_record
+from risklist_server.store.apply import ApplyResult
 from risklist_server.store.bulk import SstWriter, build_front, bulk_dir, changelog_values, remove_bulk_dirs
 from risklist_server.store.reads import MIN_FRONT_CAPACITY
-from risklist_server.store.risk_store import ApplyResult, RiskStore
+from risklist_server.store.risk_store import RiskStore
 
 log = structlog.get_logger("risklist.loader")
 
@@ -172,6 +173,7 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
             if all(actions[member] == ADD for member in members):
                 # Adds of distinct categories (duplicates are gone) by one source into an empty
                 # store: the record holds them all, sorted by category, the tail's first byte.
+                # Each changes the record, so apply_counted would count each as added.
                 pieces = sorted(tails[row_offsets[member] : row_ends[member]] for member in members)
                 put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
                 result.added += len(pieces)
@@ -183,13 +185,13 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
                 put(key, encode_record(record))
             else:
                 unlisted.append(begin + index)
-        result.added += int(np.count_nonzero(simple))
+        result.added += int(np.count_nonzero(simple))  # one add into an empty record: added, as apply_counted says
     return _Built(result, unlisted, writer.finish())
 
 
-def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], result: ApplyResult) -> Record:
-    """The record of a new key after its rows (action, category, tail) in feed order, counted as the
-    batch path counts."""
+def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], counts: MutationCounts) -> Record:
+    """The record of a new key after its rows (action, category, tail) in feed order, counted by the
+    store's rule (risklist_server.core.mutation.apply_counted)."""
     record: Record = ()
     for action, category, tail in steps:
         mutation: Mutation
@@ -197,15 +199,5 @@ def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], re
             mutation = Upsert(key, contribution_from_tail(source, tail))
         else:
             mutation = Removal(key, source, Category(category) if category else None)
-        updated = apply_mutation(record, mutation)
-        if isinstance(mutation, Upsert):
-            if updated == record:
-                result.unchanged += 1
-            else:
-                result.added += 1
-        else:
-            removed = len(record) - len(updated)
-            result.removed += removed
-            result.not_listed += removed == 0
-        record = updated
+        record = apply_counted(record, mutation, counts)
     return record

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
@@ -21,9 +22,10 @@ from risklist_loader import bulk
 from risklist_loader.dedupe import order_keys
 from risklist_loader.parallel import WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
-from risklist_loader.spool import read_entries
+from risklist_loader.spool import read_batches, read_entries
 from risklist_server.core.record import Record
 from risklist_server.core.settings import Settings
+from risklist_server.store.apply import ApplyResult
 from risklist_server.store.risk_store import RiskStore
 
 SECRET = NetworkSecret(bytes(range(32)))
@@ -183,3 +185,37 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
             stores[name] = (counts, dict(store.iter_records()), store.version)
     assert stores["many"][:2] == stores["one"][:2]
     assert stores["many"][2] == stores["one"][2] > 0
+
+
+def _spool(feed: Path, work: Path) -> tuple[bulk.Spooled, npt.NDArray[np.int64]]:
+    """Pass 1 in-process: the feed's spools as the bulk path takes them, and the lines of later duplicates."""
+    work.mkdir()
+    start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
+    setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
+    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
+    entries = np.concatenate([read_entries(result.spool) for result in results])
+    key_order = order_keys(entries["key"], entries["category"], entries["line"])
+    duplicate = key_order.duplicate_of != 0
+    spooled = bulk.Spooled([result.spool for result in results], entries, key_order.order, duplicate)
+    return spooled, np.sort(entries["line"][duplicate]).astype(np.int64)
+
+
+def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path) -> None:
+    """Adds, second categories, removes of one or every category and of unlisted subjects: same counts both ways."""
+    rows = feed_rows()
+    rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
+             for row in generated_rows(15, start=120)]  # two categories each, both removed (the general path)
+    rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
+             for row in generated_rows(5, start=5000)]  # never listed: not_listed
+    spooled, skip = _spool(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
+    with RiskStore(tmp_path / "applied", secret_fingerprint=SECRET.fingerprint) as store:
+        applied = ApplyResult()
+        for batch in read_batches(spooled.paths, "bank-a", 64, skip):
+            applied.merge(store.apply(batch.mutations))
+        applied_records = dict(store.iter_records())
+    with RiskStore(tmp_path / "bulk", secret_fingerprint=SECRET.fingerprint) as store:
+        built = bulk.bulk_into_empty(store, "bank-a", spooled)
+        assert dict(store.iter_records()) == applied_records
+    counted = ("added", "unchanged", "removed", "not_listed")
+    assert {name: getattr(built, name) for name in counted} == {name: getattr(applied, name) for name in counted}
+    assert applied.removed > 0 and applied.not_listed >= 5 and applied.added > 0

@@ -28,6 +28,38 @@ class Removal:
 Mutation = Upsert | Removal
 
 
+@dataclass(slots=True)
+class MutationCounts:
+    """How applied mutations changed their records, one count per mutation (removed: per contribution)."""
+
+    added: int = 0
+    """Upserts that changed the record (a new contribution, or an updated one)."""
+    unchanged: int = 0
+    """Upserts of a contribution exactly as stored."""
+    removed: int = 0
+    """Contributions removals took away."""
+    not_listed: int = 0
+    """Removals that found nothing to remove."""
+
+
+def apply_counted(record: Record, mutation: Mutation, counts: MutationCounts) -> Record:
+    """The record after `mutation` (as apply_mutation), counting what it did into `counts`.
+
+    The one counting rule: the store's writes and the loader's bulk build both count through it.
+    """
+    updated = apply_mutation(record, mutation)
+    if isinstance(mutation, Upsert):
+        if updated == record:
+            counts.unchanged += 1
+        else:
+            counts.added += 1
+    else:
+        removed = len(record) - len(updated)
+        counts.removed += removed
+        counts.not_listed += removed == 0
+    return updated
+
+
 def apply_mutation(record: Record, mutation: Mutation) -> Record:
     """The record after `mutation`; the same tuple (by value) when nothing changes."""
     if isinstance(mutation, Upsert):

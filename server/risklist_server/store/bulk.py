@@ -8,18 +8,18 @@ then the SST files in one atomic ingestion, then the new front.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from rocksdict import SstFileWriter
+from rocksdict import IngestExternalFileOptions, Rdict, SstFileWriter, WriteBatch
 
 from risklist_kernel.bloom import mask_table, words_for
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.store.changelog import CHANGELOG_FORMAT_VERSION, LISTED
+from risklist_server.store.changelog import CHANGELOG_FORMAT_VERSION, LISTED, sequence_key
 from risklist_server.store.front import BloomFront
-from risklist_server.store.rocks import records_options
+from risklist_server.store.rocks import CHANGELOG_CF, records_options
 
 CHANGES_PER_ENTRY = 20_000
 """Keys per bulk changelog entry (360 KB): catching up stays a stream of modest values."""
@@ -134,3 +134,23 @@ def build_front(keys: npt.NDArray[np.uint8], capacity: int, bits_per_key: int,
         words = np.zeros(word_count, dtype=np.uint64)
     front_words_for(keys, words)
     return BloomFront(word_count, words.tobytes(), added)
+
+
+def append_changelog(db: Rdict, values: Iterable[bytes], after: int) -> Iterator[int]:
+    """Write encoded changelog entries one by one after sequence `after`; yield each one's sequence once written."""
+    handle = db.get_column_family_handle(CHANGELOG_CF)
+    sequence = after
+    for value in values:
+        batch = WriteBatch(raw_mode=True)
+        batch.put(sequence_key(sequence + 1), value, handle)
+        db.write(batch)
+        sequence += 1
+        yield sequence
+
+
+def ingest_files(db: Rdict, sst_paths: Sequence[Path]) -> None:
+    """Move sorted SST files into the records in one atomic ingestion (none: nothing happens)."""
+    if sst_paths:
+        options = IngestExternalFileOptions()
+        options.set_move_files(True)
+        db.ingest_external_file([str(path) for path in sst_paths], options)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rocksdict import Rdict, WriteBatch
 
-from risklist_server.core.outcome import OutcomeEntry, SourceTally, TallyChange
+from risklist_server.core.outcome import (
+    Outcome,
+    OutcomeEntry,
+    SourceTally,
+    TallyChange,
+    credited_sources,
+    record_outcome,
+)
+from risklist_server.core.record import Record
 from risklist_server.store.rocks import OUTCOMES_CF, get_one, iter_items
 
 _ENTRY = b"e"
@@ -31,6 +41,18 @@ class OutcomeLedger:
         """The outcome `reporter` last gave for subject `key`, if any."""
         data = get_one(self._table, _entry_key(reporter, key))
         return None if data is None else OutcomeEntry.decode(data)
+
+    def stage_outcome(
+        self, batch: WriteBatch, reporter: str, key: bytes, record: Record, outcome: Outcome, now: int
+    ) -> int:
+        """Put `reporter`'s outcome for subject `key` (listed as `record`) into `batch`; return the sources credited.
+
+        A partner grades a subject once: its first outcome credits the subject's live sources other
+        than itself; a later one (for any answer) is a revision that moves their count to the new outcome.
+        """
+        entry, changes = record_outcome(self.entry(reporter, key), credited_sources(record, reporter, now), outcome)
+        self.stage(batch, reporter, key, entry, changes)
+        return len(entry.credited)
 
     def stage(
         self, batch: WriteBatch, reporter: str, key: bytes, entry: OutcomeEntry, changes: list[TallyChange]
@@ -60,3 +82,13 @@ class OutcomeLedger:
     def close(self) -> None:
         self._table.close()
         del self._table, self._handle
+
+
+def live_contributions_by_source(records: Iterable[tuple[bytes, Record]], now: int) -> dict[str, int]:
+    """How many live contributions each source has among `records` (the volumes tallies are read against)."""
+    counts: dict[str, int] = {}
+    for _, record in records:
+        for contribution in record:
+            if contribution.is_live(now):
+                counts[contribution.source] = counts.get(contribution.source, 0) + 1
+    return counts

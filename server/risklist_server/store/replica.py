@@ -9,12 +9,8 @@ import structlog
 
 from risklist_server.core.errors import StoreError
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FrontPolicy, StoreReads
-from risklist_server.store.rocks import (
-    DEFAULT_BLOCK_CACHE_BYTES,
-    SECRET_FINGERPRINT_KEY,
-    get_one,
-    open_rocks_secondary,
-)
+from risklist_server.store.rocks import DEFAULT_BLOCK_CACHE_BYTES, open_rocks_secondary
+from risklist_server.store.secret_check import check_replica_secret
 
 log = structlog.get_logger("risklist.replica")
 
@@ -43,7 +39,8 @@ class ReplicaStore(StoreReads):
         self._catch_up_lock = threading.Lock()
         self._closed = False
         try:
-            self._check_secret(secret_fingerprint)
+            self.secret_fingerprint = secret_fingerprint
+            check_replica_secret(self.path, self._meta, secret_fingerprint)
             self._sequence = self._last_sequence()
             self.front = self._open_front(accept_newer=True)
         except BaseException:
@@ -78,15 +75,6 @@ class ReplicaStore(StoreReads):
         self._outcomes.close()
         del self._changelog, self._meta, self._outcomes
         self._db.close()
-
-    def _check_secret(self, fingerprint: str) -> None:
-        self.secret_fingerprint = fingerprint
-        stored = get_one(self._meta, SECRET_FINGERPRINT_KEY)
-        if stored is not None and stored.decode() != fingerprint:
-            raise StoreError(
-                f"the store at {self.path} was built with another network secret "
-                f"(fingerprint {stored.decode()}, given {fingerprint}); use the secret it was built with"
-            )
 
     def __enter__(self) -> ReplicaStore:
         return self

@@ -1,80 +1,41 @@
-"""The risk store: records in RocksDB, every write mirrored in the changelog and the Bloom front."""
-
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from rocksdict import IngestExternalFileOptions, WriteBatch, WriteOptions
+from rocksdict import WriteBatch, WriteOptions
 
-from risklist_kernel.enums import Category
 from risklist_server.core.errors import StoreError
-from risklist_server.core.expiry import has_expired, without_expired
-from risklist_server.core.mutation import Mutation, Upsert, apply_mutation, without_source_except
-from risklist_server.core.outcome import Outcome, credited_sources, record_outcome
+from risklist_server.core.mutation import Mutation
+from risklist_server.core.outcome import Outcome
 from risklist_server.core.record import Record, decode_record, encode_record
+from risklist_server.store.apply import ApplyResult, Revision, apply_batch
+from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
+from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front
+from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
-from risklist_server.store.rocks import (
-    CHANGELOG_CF,
-    DEFAULT_BLOCK_CACHE_BYTES,
-    META_CF,
-    SECRET_FINGERPRINT_KEY,
-    SNAPSHOT_CF,
-    get_one,
-    iter_items,
-    iter_keys,
-    multi_get,
-    open_rocks,
-)
+from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES, get_one, iter_keys, open_rocks
+from risklist_server.store.secret_check import check_writer_secret
+from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
+
+__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore"]
 
 _SYNCED = WriteOptions()
 _SYNCED.sync = True
 """Write options for acknowledged partner calls: the WAL is synced before the write returns."""
 
 
-@dataclass(slots=True)
-class ApplyResult:
-    """What one or more applied batches did, row by row."""
-
-    added: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    not_listed: int = 0
-    swept: int = 0
-    version: int = 0
-    """The list version just after the write (0 until something was applied)."""
-
-    def merge(self, other: ApplyResult) -> None:
-        self.added += other.added
-        self.unchanged += other.unchanged
-        self.removed += other.removed
-        self.not_listed += other.not_listed
-        self.swept += other.swept
-        self.version = max(self.version, other.version)
-
-
-@dataclass(frozen=True, slots=True)
-class ExpirySlice:
-    """One slice of the expiry sweep: records read, contributions purged, where the next slice starts."""
-
-    scanned: int
-    purged: int
-    next_key: bytes | None
-    """None: the slice reached the end of the records (a cycle is complete)."""
-
-
-Revision = Callable[[Mapping[bytes, Record]], Sequence[Mutation]]
-"""Run under the write lock with the records before a write (by key): returns the mutations to apply
-instead (for the same keys), or raises to refuse the whole write."""
-
-
 class RiskStore(StoreReads):
-    """The single writer's view of the store; lookups may run on any thread meanwhile."""
+    """The single writer's view of the store; lookups may run on any thread meanwhile.
+
+    It owns the RocksDB handle, the write lock, the front and the list version; each job is a
+    collaborator it passes what it needs (risklist_server.store.apply, expiry_purge, snapshot_marks,
+    outcomes, bulk, secret_check), and every record write goes through `_write`.
+    """
 
     def __init__(
         self,
@@ -85,14 +46,13 @@ class RiskStore(StoreReads):
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
     ) -> None:
         self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes))
-        self._snapshot_seen = self._db.get_column_family(SNAPSHOT_CF)
+        self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
-        self._meta_handle = self._db.get_column_family_handle(META_CF)
-        self._snapshot_handle = self._db.get_column_family_handle(SNAPSHOT_CF)
         self._write_lock = threading.Lock()
         self._closed = False
         try:
-            self._check_secret(secret_fingerprint)
+            self.secret_fingerprint = secret_fingerprint
+            check_writer_secret(self.path, self._db, self._meta, secret_fingerprint)
             self._sequence = self._last_sequence()
             self.front = self._open_front()
         except BaseException:
@@ -117,41 +77,15 @@ class RiskStore(StoreReads):
         a crash). `revise` sees the records before the write and decides the final mutations; if
         it raises, nothing is written.
         """
-        result = ApplyResult()
         with self._write_lock:
             self._ensure_open()
-            keys = list(dict.fromkeys(mutation.key for mutation in mutations))
-            stored = multi_get(self._db, keys)
-            before = {
-                key: (() if data is None else decode_record(data))
-                for key, data in zip(keys, stored, strict=True)
-            }
-            if revise is not None:
-                mutations = revise(before)
-            after = dict(before)
-            seen: dict[bytes, int] = {}
-            for mutation in mutations:
-                current = after[mutation.key]
-                updated = apply_mutation(current, mutation)
-                if isinstance(mutation, Upsert):
-                    if updated == current:
-                        result.unchanged += 1
-                    else:
-                        result.added += 1
-                    if snapshot_source is not None:
-                        seen[mutation.key] = seen.get(mutation.key, 0) | 1 << mutation.contribution.category
-                else:
-                    removed = len(current) - len(updated)
-                    result.removed += removed
-                    result.not_listed += removed == 0
-                after[mutation.key] = updated
+            applied = apply_batch(self._db, mutations, revise=revise, track_upserts=snapshot_source is not None)
             batch = WriteBatch(raw_mode=True)
-            if snapshot_source is not None and seen:
-                self._mark_seen(batch, snapshot_source, seen)
-            changes = [Change(key, bool(after[key])) for key in keys if after[key] != before[key]]
-            self._write(batch, changes, after, sync=sync)
-            result.version = self._sequence
-        return result
+            if snapshot_source is not None and applied.upserted:
+                self._snapshot_marks.stage_seen(batch, snapshot_source, applied.upserted)
+            self._write(batch, applied.changes, applied.after, sync=sync)
+            applied.result.version = self._sequence
+        return applied.result
 
     def purge_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
         """Purge contributions expired at `now` from up to `limit` records from key `start` on.
@@ -160,30 +94,15 @@ class RiskStore(StoreReads):
         between is never lost. The purge is one write with its changelog entry (UNLISTED where a
         record empties), so fronts and replicas follow.
         """
-        expired: list[bytes] = []
-        scanned = 0
-        next_key: bytes | None = None
-        for key, value in iter_items(self._db, start):
-            if scanned == limit:
-                next_key = key
-                break
-            scanned += 1
-            if has_expired(decode_record(value), now):
-                expired.append(key)
-        if not expired:
-            return ExpirySlice(scanned, 0, next_key)
+        scan = scan_expired(self._db, start, limit, now)
+        if not scan.expired:
+            return ExpirySlice(scan.scanned, 0, scan.next_key)
         with self._write_lock:
             self._ensure_open()
-            after: dict[bytes, Record] = {}
-            purged = 0
-            for key, data in zip(expired, multi_get(self._db, expired), strict=True):
-                record = () if data is None else decode_record(data)
-                kept = without_expired(record, now)
-                if kept != record:
-                    purged += len(record) - len(kept)
-                    after[key] = kept
+            after, purged = purge_expired(self._db, scan.expired, now)
             self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
-        return ExpirySlice(scanned, purged, next_key)
+        return ExpirySlice(scan.scanned, purged, scan.next_key)
+
     def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int:
         """Store `reporter`'s outcome for subject `key`; return the sources credited.
 
@@ -193,23 +112,16 @@ class RiskStore(StoreReads):
         """
         with self._write_lock:
             self._ensure_open()
-            previous = self._outcomes.entry(reporter, key)
             stored = get_one(self._db, key)
             record = () if stored is None else decode_record(stored)
-            entry, changes = record_outcome(previous, credited_sources(record, reporter, now), outcome)
             batch = WriteBatch(raw_mode=True)
-            self._outcomes.stage(batch, reporter, key, entry, changes)
+            credited = self._outcomes.stage_outcome(batch, reporter, key, record, outcome, now)
             self._db.write(batch, _SYNCED)
-            return len(entry.credited)
+            return credited
 
     def live_contributions_by_source(self, now: int) -> dict[str, int]:
         """How many live contributions each source has (a full scan: an operator's call)."""
-        counts: dict[str, int] = {}
-        for _, record in self.iter_records():
-            for contribution in record:
-                if contribution.is_live(now):
-                    counts[contribution.source] = counts.get(contribution.source, 0) + 1
-        return counts
+        return live_contributions_by_source(self.iter_records(), now)
 
     def has_records(self) -> bool:
         """Whether any subject is listed (a bulk build into an empty store needs no merging)."""
@@ -230,70 +142,30 @@ class RiskStore(StoreReads):
             # The new front before the new versions: a view's version never covers a key its
             # front lacks (partner filter snapshots rely on it; risklist_server.store.filter_export).
             self.front = front
-            for value in changes:
-                batch = WriteBatch(raw_mode=True)
-                batch.put(sequence_key(self._sequence + 1), value, self._changelog_handle)
-                self._db.write(batch)
-                self._sequence += 1
-            if sst_paths:
-                options = IngestExternalFileOptions()
-                options.set_move_files(True)
-                self._db.ingest_external_file([str(path) for path in sst_paths], options)
+            for sequence in append_changelog(self._db, changes, self._sequence):
+                self._sequence = sequence
+            ingest_files(self._db, sst_paths)
 
     def begin_snapshot(self, source: str) -> None:
         """Forget the seen-marks of an earlier (perhaps interrupted) snapshot of `source`."""
         with self._write_lock:
             self._ensure_open()
-            prefix = _snapshot_prefix(source)
             batch = WriteBatch(raw_mode=True)
-            batch.delete_range(prefix, prefix[:-1] + b"\x01", self._snapshot_handle)
+            self._snapshot_marks.stage_forget(batch, source)
             self._db.write(batch)
 
     def sweep_snapshot(self, source: str, chunk: int = 1000) -> int:
         """Remove the source's contributions not seen since begin_snapshot; return how many."""
-        prefix = _snapshot_prefix(source)
-        encoded_source = source.encode()
         swept = 0
-        pending: list[tuple[bytes, Record]] = []
-        for key, value in iter_items(self._db):
-            if encoded_source in value:
-                pending.append((key, decode_record(value)))
-            if len(pending) >= chunk:
-                swept += self._sweep_chunk(source, prefix, pending)
-                pending = []
-        if pending:
-            swept += self._sweep_chunk(source, prefix, pending)
+        for keys in keys_holding(self._db, source, chunk):
+            with self._write_lock:
+                self._ensure_open()
+                # The sweep re-reads under the lock: a record may have changed since the scan.
+                after, removed = self._snapshot_marks.sweep(self._db, source, keys)
+                self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
+            swept += removed
         self.begin_snapshot(source)
         return swept
-
-    def _sweep_chunk(self, source: str, prefix: bytes, pending: list[tuple[bytes, Record]]) -> int:
-        with self._write_lock:
-            self._ensure_open()
-            marks = multi_get(self._snapshot_seen, [prefix + key for key, _ in pending])
-            swept = 0
-            after: dict[bytes, Record] = {}
-            for (key, _), mark in zip(pending, marks, strict=True):
-                # Re-read under the lock: the record may have changed since the scan.
-                data = get_one(self._db, key)
-                record = () if data is None else decode_record(data)
-                seen_bits = 0 if mark is None else int.from_bytes(mark, "little")
-                kept = frozenset(c for c in Category if seen_bits >> c & 1)
-                updated = without_source_except(record, source, kept)
-                if updated != record:
-                    swept += len(record) - len(updated)
-                    after[key] = updated
-            changes = [Change(key, bool(after[key])) for key in after]
-            self._write(WriteBatch(raw_mode=True), changes, after)
-            return swept
-
-    def _mark_seen(self, batch: WriteBatch, source: str, seen: dict[bytes, int]) -> None:
-        prefix = _snapshot_prefix(source)
-        mark_keys = [prefix + key for key in seen]
-        for mark_key, old, bits in zip(
-            mark_keys, multi_get(self._snapshot_seen, mark_keys), seen.values(), strict=True
-        ):
-            merged = bits | (0 if old is None else int.from_bytes(old, "little"))
-            batch.put(mark_key, merged.to_bytes(2, "little"), self._snapshot_handle)
 
     def _write(
         self, batch: WriteBatch, changes: list[Change], after: dict[bytes, Record], *, sync: bool = False
@@ -343,11 +215,11 @@ class RiskStore(StoreReads):
 
     def _release(self) -> None:
         # Column-family views share the DB; every one must go before the LOCK file is freed.
-        for view in (self._changelog, self._meta, self._snapshot_seen):
+        for view in (self._changelog, self._meta):
             view.close()
         self._outcomes.close()
-        del self._changelog, self._meta, self._snapshot_seen, self._outcomes
-        del self._changelog_handle, self._meta_handle, self._snapshot_handle
+        self._snapshot_marks.close()
+        del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle
         self._db.close()
 
     def __enter__(self) -> RiskStore:
@@ -359,21 +231,3 @@ class RiskStore(StoreReads):
     def _ensure_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self.path} is closed")
-
-    def _check_secret(self, fingerprint: str) -> None:
-        self.secret_fingerprint = fingerprint
-        stored = get_one(self._meta, SECRET_FINGERPRINT_KEY)
-        if stored is None:
-            if next(iter_keys(self._db), None) is not None:
-                raise StoreError(f"the store at {self.path} has records but no secret fingerprint")
-            self._meta.put(SECRET_FINGERPRINT_KEY, fingerprint.encode())
-        elif stored.decode() != fingerprint:
-            raise StoreError(
-                f"the store at {self.path} was built with another network secret "
-                f"(fingerprint {stored.decode()}, given {fingerprint}); use the secret it was "
-                "built with, or build a new store"
-            )
-
-
-def _snapshot_prefix(source: str) -> bytes:
-    return source.encode() + b"\x00"

@@ -13,6 +13,7 @@ from risklist_server.core.outcome import Outcome, SourceTally
 from risklist_server.core.record import Contribution
 from risklist_server.core.subject import Subject, SubjectResolver
 from risklist_server.services.outcomes import OutcomeService
+from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
 
@@ -77,3 +78,17 @@ def test_a_partner_grades_a_subject_once_whatever_request_ids_it_quotes(tmp_path
         assert store.source_tallies() == {"bank-a": SourceTally(false_positive=1)}
         outcomes.report("bank-b", "ff" * 12, subject, Outcome.CONFIRMED_FRAUD)
         assert store.source_tallies() == {"bank-a": SourceTally(confirmed_fraud=1)}
+
+
+def test_live_contributions_are_counted_per_source_at_the_given_time() -> None:
+    """Only contributions still live at `now` count, each towards its own source."""
+    def contribution(source: str, category: Category, expires_at: int) -> Contribution:
+        return Contribution(source, category, RiskLevel.HIGH, NOW - 10, expires_at)
+
+    records = [
+        (KEY, (contribution("bank-a", Category.GAMBLING, NOW + 1), contribution("bank-a", Category.MONEY_MULE, NOW))),
+        (b"\x04" * 17, (contribution("bank-a", Category.GAMBLING, NOW + 1), contribution("bank-b", Category.GAMBLING,
+                                                                                        NOW + 1))),
+        (b"\x05" * 17, (contribution("bank-c", Category.GAMBLING, NOW - 1),)),
+    ]
+    assert live_contributions_by_source(records, NOW) == {"bank-a": 2, "bank-b": 1}
