@@ -9,7 +9,7 @@ import pytest
 from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Rate, Role, load_partners
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "partners.toml"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "examples" / "partners.toml"
 
 
 def test_the_documented_example_loads_with_defaults_applied() -> None:

@@ -20,7 +20,7 @@ SOURCES = ["east-harbour-bank", "jade-river-bank", "north-plains-credit", "south
 PRECISIONS: dict[str, float | None] = {
     "east-harbour-bank": 0.95, "jade-river-bank": 0.5, "north-plains-credit": None, "south-gate-bank": None,
 }
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "policy.md"
 
 LIVE = st.lists(
     st.builds(
