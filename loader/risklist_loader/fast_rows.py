@@ -5,7 +5,8 @@ with the same mutation: ASCII, no quotes, as many fields as the header, every fi
 this module recognises exactly and valid. Everything else (and so every reject) goes the general
 way, which keeps messages and edge cases in one place. The rules themselves (names, reference, dates)
 are risklist_server.core.contribution_rules', and the tail bytes core.record's pack_tail.
-tests/loader/test_loader_fast_rows.py checks agreement with the general path and with encode_record.
+tests/loader/test_loader_parallel.py and test_loader_contribution_rules.py check agreement with the general
+path, tests/loader/test_loader_fast_rows.py that the bytes are encode_record's.
 """
 
 from __future__ import annotations
