@@ -22,7 +22,7 @@ from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import MAX_RAW_LENGTH, Normaliser, ascii_fast_rule
 from risklist_kernel.secret import NetworkSecret
 from risklist_loader.rows import ADD_COLUMNS
-from risklist_loader.timestamps import LATEST
+from risklist_loader.timestamps import EARLIEST, LATEST
 from risklist_server.core.contribution_rules import (
     category_from_name,
     clean_reference,
@@ -164,7 +164,7 @@ class FastRows:
         if clock is None or offset is None:
             return None
         moment = day + clock - offset
-        return moment if 0 <= moment <= LATEST else None
+        return moment if EARLIEST <= moment <= LATEST else None
 
     def _day(self, text: str) -> int | None:
         """Unix seconds of midnight UTC of a YYYY-MM-DD date (cached), else None."""
@@ -177,7 +177,7 @@ class FastRows:
                 seconds = (date.fromisoformat(text).toordinal() - _EPOCH_DAY) * 86_400
             except ValueError:
                 seconds = None
-            if seconds is not None and not 0 <= seconds <= LATEST:
+            if seconds is not None and not EARLIEST <= seconds <= LATEST:
                 seconds = None
         if len(self._days) < 100_000:
             self._days[text] = seconds
