@@ -71,9 +71,10 @@ def expires_at_problem(reported_at: int, expires_at: int, *, reported_now: bool 
                                          "default retention")
         return Problem("expires_at", "must be after reported_at")
     if expires_at > reported_at + MAX_EXPIRY_DAYS * DAY_SECONDS:
-        since = "ahead" if reported_now else "after reported_at"
-        return Problem("expires_at", f"more than {MAX_EXPIRY_DAYS} days {since}; check the year, "
-                                     "and give unix seconds (not milliseconds)")
+        if reported_now:
+            return Problem("expires_at", f"more than {MAX_EXPIRY_DAYS} days ahead; give unix seconds")
+        return Problem("expires_at", f"more than {MAX_EXPIRY_DAYS} days after reported_at; check the year "
+                                     "(and, on the wire, that it is unix seconds)")
     return None
 
 
@@ -107,11 +108,6 @@ def level_from_name(text: str) -> RiskLevel | None:
         return RiskLevel.parse(text)
     except ValueError:
         return None
-
-
-def expected_names(kind: type[Category] | type[RiskLevel]) -> str:
-    """The names a feed may give for `kind`, as messages list them."""
-    return LEVEL_NAMES if kind is RiskLevel else "|".join(member.feed_name for member in kind)
 
 
 def _unknown_number(field: str, number: int, kind: type[Category] | type[RiskLevel]) -> str:
