@@ -3,14 +3,15 @@
 It accepts a line only when the general path (LineReader, CsvFeed, RowValidator) would accept it
 with the same mutation: ASCII, no quotes, as many fields as the header, every field in a form
 this module recognises exactly and valid. Everything else (and so every reject) goes the general
-way, which keeps messages and edge cases in one place. tests/loader/test_loader_fast_rows.py
-checks agreement.
+way, which keeps messages and edge cases in one place. The rules themselves (names, reference, dates)
+are risklist_server.core.contribution_rules', and the tail bytes core.record's pack_tail.
+tests/loader/test_loader_parallel.py and test_loader_contribution_rules.py check agreement with the general
+path, tests/loader/test_loader_fast_rows.py that the bytes are encode_record's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -21,24 +22,32 @@ from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import MAX_RAW_LENGTH, Normaliser, ascii_fast_rule
 from risklist_kernel.secret import NetworkSecret
 from risklist_loader.rows import ADD_COLUMNS
-from risklist_loader.timestamps import LATEST
-from risklist_loader.validate import FUTURE_TOLERANCE_SECONDS
-from risklist_server.core.record import MAX_REFERENCE_LENGTH
+from risklist_loader.timestamps import EARLIEST, LATEST
+from risklist_server.core.contribution_rules import (
+    category_from_name,
+    clean_reference,
+    expires_at_problem,
+    level_from_name,
+    reference_problem,
+    reported_at_problem,
+)
+from risklist_server.core.record import pack_tail
 from risklist_server.core.settings import Settings
 
 FAST_LINE_BYTES = 1024
 """Longer lines take the general path (so no field can be oversized here)."""
 
-_FIXED = struct.Struct("<BBqqH")  # category, level, reported_at, expires_at, reference length
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
-def _spellings(names: dict[str, int]) -> dict[str, int]:
-    """Each name as written in lower, upper and capitalised case."""
+def _spellings(names: list[str], parse: Callable[[str], int | None]) -> dict[str, int]:
+    """Each name as written in lower, upper and capitalised case, with what the rule reads it as."""
     found: dict[str, int] = {}
-    for name, value in names.items():
+    for name in names:
         for spelling in (name, name.upper(), name.capitalize()):
-            found[spelling] = value
+            value = parse(spelling)
+            if value is not None:
+                found[spelling] = int(value)
     return found
 
 
@@ -51,9 +60,9 @@ _OFFSET = {f"{sign}{hours:02d}:{minutes:02d}": (1 if sign == "+" else -1) * (hou
 _OFFSET["Z"] = 0
 """The UTC offsets datetime.fromisoformat reads (+HH:MM, -HH:MM, Z) -> seconds east of UTC."""
 _TYPES = {member.feed_name: member for member in EntityType}
-_CATEGORIES = _spellings({member.feed_name: member.value for member in Category})
-_LEVELS = _spellings({member.feed_name: member.value for member in RiskLevel})
-_LEVELS.update({str(member.value): member.value for member in RiskLevel})
+_CATEGORIES = _spellings([member.feed_name for member in Category], category_from_name)
+_LEVELS = _spellings([*(member.feed_name for member in RiskLevel), *(str(member.value) for member in RiskLevel)],
+                     level_from_name)
 
 
 class FastRows:
@@ -86,7 +95,7 @@ class FastRows:
         if all(name in index for name in _PICKED):
             self._pick = picker
         self._retention = {category.value: settings.retention_seconds(category) for category in Category}
-        self._latest_report = now + FUTURE_TOLERANCE_SECONDS
+        self._now = now
         self._days: dict[str, int | None] = {}
 
     def row(self, data: bytes) -> tuple[bytes, int, int, bytes] | None:
@@ -125,19 +134,19 @@ class FastRows:
         category = _CATEGORIES.get(category_name)
         level = _LEVELS.get(level_name)
         reported = self._timestamp(reported_text)
-        if category is None or level is None or reported is None or reported > self._latest_report:
+        if category is None or level is None or reported is None or reported_at_problem(reported, self._now):
             return None
         if expires_text:
             expires = self._timestamp(expires_text)
-            if expires is None or expires <= reported:
+            if expires is None or expires_at_problem(reported, expires):
                 return None
         else:
             expires = reported + self._retention[category]
         if reference:
-            reference = reference.strip()
-            if len(reference) > MAX_REFERENCE_LENGTH or (reference and not reference.isprintable()):
+            reference = clean_reference(reference)
+            if reference_problem(reference):
                 return None
-        return key, 1, category, _FIXED.pack(category, level, reported, expires, len(reference)) + reference.encode()
+        return key, 1, category, pack_tail(category, level, reported, expires, reference.encode())
 
     def _timestamp(self, text: str) -> int | None:
         """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""
@@ -155,7 +164,7 @@ class FastRows:
         if clock is None or offset is None:
             return None
         moment = day + clock - offset
-        return moment if 0 <= moment <= LATEST else None
+        return moment if EARLIEST <= moment <= LATEST else None
 
     def _day(self, text: str) -> int | None:
         """Unix seconds of midnight UTC of a YYYY-MM-DD date (cached), else None."""
@@ -168,7 +177,7 @@ class FastRows:
                 seconds = (date.fromisoformat(text).toordinal() - _EPOCH_DAY) * 86_400
             except ValueError:
                 seconds = None
-            if seconds is not None and not 0 <= seconds <= LATEST:
+            if seconds is not None and not EARLIEST <= seconds <= LATEST:
                 seconds = None
         if len(self._days) < 100_000:
             self._days[text] = seconds

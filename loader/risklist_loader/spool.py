@@ -4,7 +4,8 @@ A spool is a pair of files: `PATH` holds one fixed-size entry per mutation (stor
 category, feed line, tail length) and `PATH.tail` the variable part of each upsert (the record
 encoding of its contribution without the source: category, level, reported_at, expires_at,
 reference). Fixed-size entries let the bulk path read a whole spool as numpy columns; the tail is
-exactly what risklist_server.core.record stores, so a record is a header, the source and the tails.
+exactly what risklist_server.core.record stores (its contribution_tail; record_prefix gives the header and
+source), so a record is a header, the source and the tails. The byte layout is core.record's alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import numpy.typing as npt
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_server.core.mutation import Mutation, Removal, Upsert
-from risklist_server.core.record import RECORD_FORMAT_VERSION, Contribution, decode_record, encode_record
+
+# Re-exported: the bulk path and tests read tails through the spool; the layout itself is core.record's.
+from risklist_server.core.record import contribution_from_tail as contribution_from_tail
+from risklist_server.core.record import contribution_tail as contribution_tail
+from risklist_server.core.record import record_prefix as record_prefix
 
 ADD = 1
 REMOVE = 2
@@ -36,25 +41,6 @@ _BUFFER_BYTES = 1024 * 1024
 def tail_path(path: Path) -> Path:
     """Where the tails of the spool at `path` go."""
     return path.with_name(path.name + ".tail")
-
-
-def record_prefix(source: str, count: int) -> bytes:
-    """The encoded record up to its first contribution's category: header, then the source."""
-    encoded = source.encode()
-    return bytes((RECORD_FORMAT_VERSION,)) + count.to_bytes(2, "little") + bytes((len(encoded),)) + encoded
-
-
-def contribution_tail(contribution: Contribution) -> bytes:
-    """A contribution's record encoding without its source (see encode_record)."""
-    encoded = encode_record((Contribution("\x00", contribution.category, contribution.level,
-                                          contribution.reported_at, contribution.expires_at,
-                                          contribution.reference),))
-    return encoded[len(record_prefix("\x00", 1)) :]
-
-
-def contribution_from_tail(source: str, tail: bytes) -> Contribution:
-    """Inverse of contribution_tail for `source`."""
-    return decode_record(record_prefix(source, 1) + tail)[0]
 
 
 @dataclass(frozen=True, slots=True)

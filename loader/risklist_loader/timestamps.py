@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-EARLIEST = 0
-"""1970-01-01T00:00:00Z: nothing is reported before the epoch."""
+from risklist_server.core.contribution_rules import EARLIEST as EARLIEST
 
 LATEST = 253_402_300_799
 """9999-12-31T23:59:59Z, the last second a protobuf Timestamp can carry."""

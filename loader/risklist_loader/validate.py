@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -13,18 +12,24 @@ from risklist_kernel.identifiers import Normaliser
 from risklist_loader.rejects import Reject, shown
 from risklist_loader.rows import FeedRow
 from risklist_loader.timestamps import parse_timestamp
+from risklist_server.core.contribution_rules import (
+    LEVEL_NAMES,
+    Problem,
+    clean_reference,
+    expires_at_problem,
+    level_from_name,
+    level_from_number,
+    reference_problem,
+    reported_at_problem,
+)
 from risklist_server.core.mutation import Mutation, Removal, Upsert
-from risklist_server.core.record import MAX_REFERENCE_LENGTH, Contribution
+from risklist_server.core.record import Contribution
 from risklist_server.core.settings import Settings
 
 MAX_FIELD_LENGTH = 1024
-"""Longest value of any field, in characters; longer values are rejected as oversized."""
-
-FUTURE_TOLERANCE_SECONDS = 86_400
-"""reported_at may lie at most this far ahead of the loader's clock (time zones, skew)."""
+"""Longest value of any field of a feed row, in characters; longer values are rejected as oversized."""
 
 _ACTIONS = ("add", "remove")
-_LEVELS = "low|medium|high|critical or 1-4"
 _E = TypeVar("_E", EntityType, Category)
 
 
@@ -53,7 +58,7 @@ class RowValidator:
         self._normaliser = normaliser
         self._digester = digester
         self._settings = settings
-        self._latest_report = now + FUTURE_TOLERANCE_SECONDS
+        self._now = now
 
     def validate(self, row: FeedRow) -> ValidRow | list[Reject]:
         """The row's mutation, or every problem found in it (one Reject per bad field)."""
@@ -76,10 +81,10 @@ class RowValidator:
         reported_at = check.timestamp("reported_at")
         expires_at = check.timestamp("expires_at", required=False)
         reference = self._reference(check)
-        if reported_at is not None and reported_at > self._latest_report:
-            check.fail("reported_at", "more than a day in the future; check the time and offset")
-        if reported_at is not None and expires_at is not None and expires_at <= reported_at:
-            check.fail("expires_at", "must be after reported_at")
+        if reported_at is not None:
+            check.problem(reported_at_problem(reported_at, self._now))
+            if expires_at is not None:
+                check.problem(expires_at_problem(reported_at, expires_at))
         if (check.rejects or action is None or key is None or category is None or level is None
                 or reported_at is None):
             return check.rejects
@@ -105,29 +110,27 @@ class RowValidator:
     def _level(check: _RowCheck) -> RiskLevel | None:
         value = check.row.values.get("level")
         if isinstance(value, int) and not isinstance(value, bool):
-            if 1 <= value <= 4:
-                return RiskLevel(value)
-            check.fail("level", f"{shown(value)} is out of range; expected {_LEVELS}")
+            level = level_from_number(value)
+            if isinstance(level, RiskLevel):
+                return level
+            check.fail("level", f"{shown(value)} is out of range; expected {LEVEL_NAMES}")
             return None
         text = check.text("level")
         if text is None:
             return None
-        try:
-            return RiskLevel.parse(text)
-        except ValueError:
-            check.fail("level", f"unknown level {shown(text)}; expected {_LEVELS}")
-            return None
+        named = level_from_name(text)
+        if named is None:
+            check.fail("level", f"unknown level {shown(text)}; expected {LEVEL_NAMES}")
+        return named
 
     @staticmethod
     def _reference(check: _RowCheck) -> str | None:
         text = check.text("reference", required=False)
         if text is None:
             return None
-        if len(text) > MAX_REFERENCE_LENGTH:
-            check.fail("reference", f"{len(text)} characters; at most {MAX_REFERENCE_LENGTH}")
-        elif any(unicodedata.category(ch).startswith("C") for ch in text):
-            check.fail("reference", "control or unassigned characters are not allowed")
-        return text
+        reference = clean_reference(text)
+        check.problem(reference_problem(reference))
+        return reference
 
 
 class _RowCheck:
@@ -139,6 +142,11 @@ class _RowCheck:
 
     def fail(self, field: str, reason: str) -> None:
         self.rejects.append(Reject(self.row.line, field, reason))
+
+    def problem(self, problem: Problem | None) -> None:
+        """Reject the row for a contribution rule's problem, if any."""
+        if problem is not None:
+            self.fail(problem.field, problem.reason)
 
     def failed(self, field: str) -> bool:
         return any(reject.field == field for reject in self.rejects)

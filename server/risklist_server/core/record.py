@@ -6,15 +6,16 @@ import struct
 from dataclasses import dataclass
 
 from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.contribution_rules import MAX_REFERENCE_LENGTH as MAX_REFERENCE_LENGTH
 from risklist_server.core.errors import InvalidRecord
 
 RECORD_FORMAT_VERSION = 1
 MAX_SOURCE_LENGTH = 64
-MAX_REFERENCE_LENGTH = 64
 
 _HEADER = struct.Struct("<BH")  # version, contribution count
 _FIXED = struct.Struct("<BBqq")  # category, level, reported_at, expires_at (unix seconds)
 _REFERENCE_LENGTH = struct.Struct("<H")  # UTF-8 bytes: 64 characters may take up to 256
+_TAIL = struct.Struct("<BBqqH")  # _FIXED then _REFERENCE_LENGTH: a contribution after its source
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -99,3 +100,26 @@ def decode_record(data: bytes) -> Record:
     if offset < len(data):
         raise InvalidRecord(f"stored record has {len(data) - offset} trailing bytes")
     return tuple(contributions)
+
+
+def record_prefix(source: str, count: int) -> bytes:
+    """The encoding of a record of `count` contributions up to its first one's category: header, then the
+    source (a record whose contributions all come from `source` is this prefix, then their tails)."""
+    encoded = source.encode("utf-8")
+    return _HEADER.pack(RECORD_FORMAT_VERSION, count) + bytes((len(encoded),)) + encoded
+
+
+def pack_tail(category: int, level: int, reported_at: int, expires_at: int, reference: bytes) -> bytes:
+    """A contribution's encoding without its source, from its parts (`reference` in UTF-8)."""
+    return _TAIL.pack(category, level, reported_at, expires_at, len(reference)) + reference
+
+
+def contribution_tail(contribution: Contribution) -> bytes:
+    """A contribution's record encoding without its source (see encode_record)."""
+    return pack_tail(contribution.category, contribution.level, contribution.reported_at,
+                     contribution.expires_at, contribution.reference.encode("utf-8"))
+
+
+def contribution_from_tail(source: str, tail: bytes) -> Contribution:
+    """Inverse of contribution_tail for `source`; raise InvalidRecord on a damaged tail."""
+    return decode_record(record_prefix(source, 1) + tail)[0]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.contribution_rules import (
+    Problem,
+    category_from_number,
+    clean_reference,
+    expires_at_problem,
+    level_from_number,
+    reference_problem,
+)
 from risklist_server.core.errors import InvalidSubject, InvalidSubjects
 from risklist_server.core.mutation import Upsert
-from risklist_server.core.record import MAX_REFERENCE_LENGTH, Contribution, Record
-from risklist_server.core.settings import DAY_SECONDS, Settings
+from risklist_server.core.record import Contribution, Record
+from risklist_server.core.settings import Settings
 from risklist_server.core.subject import Subject, SubjectResolver
-
-MAX_EXPIRY_DAYS = 36_500
-"""An expires_at further ahead than this (100 years) is taken for a unit mistake."""
-
-_E = TypeVar("_E", Category, RiskLevel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +91,14 @@ def _upsert(report: ReportInput, source: str, resolver: SubjectResolver, setting
         key = resolver.storage_key(report.subject)
     except InvalidSubject as error:
         violations.append((f"subject.{error.field}", error.reason))
-    category = _member(Category, report.category, "category", violations)
-    level = _member(RiskLevel, report.level, "level", violations)
-    if len(report.reference) > MAX_REFERENCE_LENGTH:
-        violations.append(("reference", f"{len(report.reference)} characters; at most {MAX_REFERENCE_LENGTH}"))
-    expires_at = report.expires_at
-    if expires_at is not None:
-        if expires_at <= now:
-            violations.append(("expires_at", "must be in the future; leave it unset for the category's "
-                                             "default retention"))
-        elif expires_at > now + MAX_EXPIRY_DAYS * DAY_SECONDS:
-            violations.append(("expires_at", f"more than {MAX_EXPIRY_DAYS} days ahead; give unix seconds"))
-    if violations or category is None or level is None:
+    category = category_from_number(report.category)
+    level = level_from_number(report.level)
+    reference = clean_reference(report.reference)
+    problems = [category, level, reference_problem(reference)]
+    if report.expires_at is not None:
+        problems.append(expires_at_problem(now, report.expires_at, reported_now=True))
+    violations.extend(problem for problem in problems if isinstance(problem, Problem))
+    if violations or isinstance(category, Problem) or isinstance(level, Problem):
         raise InvalidSubjects(violations)
-    if expires_at is None:
-        expires_at = now + settings.retention_seconds(category)
-    return Upsert(key, Contribution(source, category, level, now, expires_at, report.reference))
-
-
-def _member(kind: type[_E], number: int, field: str, violations: list[tuple[str, str]]) -> _E | None:
-    try:
-        return kind(number)
-    except ValueError:
-        violations.append((field, f"{field} {number} is unspecified or unknown; "
-                                  f"one of {', '.join(f'{m.value} ({m.feed_name})' for m in kind)}"))
-        return None
+    expires_at = now + settings.retention_seconds(category) if report.expires_at is None else report.expires_at
+    return Upsert(key, Contribution(source, category, level, now, expires_at, reference))

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 
 from risklist_kernel.digest import storage_key
-from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.enums import EntityType
+from risklist_server.core.contribution_rules import (
+    Problem,
+    category_from_number,
+    clean_reference,
+    expires_at_problem,
+    level_from_number,
+    reference_problem,
+    reported_at_problem,
+)
 from risklist_server.core.errors import InvalidSubject
 from risklist_server.core.mutation import Mutation, Removal, Upsert
 from risklist_server.core.policy import NOT_LISTED_REASON
-from risklist_server.core.record import MAX_REFERENCE_LENGTH, Contribution
+from risklist_server.core.record import Contribution
 from risklist_server.core.subject import Subject
 from risklist_server.core.verdict import Verdict
 from risklist_server.services.outcomes import SourceQuality
@@ -65,8 +76,11 @@ def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
     )
 
 
-def mutation_from_proto(message: pb.Mutation, source: str) -> Mutation:
-    """A validated Mutation for `source`; raise InvalidSubject naming the bad field."""
+def mutation_from_proto(message: pb.Mutation, source: str, now: int | None = None) -> Mutation:
+    """A validated Mutation for `source`; raise InvalidSubject naming the bad field.
+
+    `now` (unix seconds; None: the clock) bounds reported_at, as the loader's clock bounds a feed's.
+    """
     try:
         entity_type = EntityType(message.type)
     except ValueError:
@@ -76,33 +90,32 @@ def mutation_from_proto(message: pb.Mutation, source: str) -> Mutation:
     except ValueError as error:
         raise InvalidSubject("digest", str(error)) from None
     if message.action == pb.MUTATION_ACTION_REMOVE:
-        category = None if message.category == pb.CATEGORY_UNSPECIFIED else _category(message.category)
+        category = None if message.category == pb.CATEGORY_UNSPECIFIED else _checked(
+            category_from_number(message.category))
         return Removal(key, source, category)
     if message.action != pb.MUTATION_ACTION_ADD:
         raise InvalidSubject("action", "action must be ADD or REMOVE")
-    try:
-        level = RiskLevel(message.level)
-    except ValueError:
-        raise InvalidSubject("level", f"risk level {message.level} is unspecified or unknown") from None
-    reported_at = message.reported_at.seconds
-    expires_at = message.expires_at.seconds
+    level = _checked(level_from_number(message.level))
     if not message.HasField("reported_at") or not message.HasField("expires_at"):
         raise InvalidSubject("reported_at", "reported_at and expires_at are required for ADD")
-    if expires_at <= reported_at:
-        raise InvalidSubject("expires_at", "expires_at must be after reported_at")
-    if len(message.reference) > MAX_REFERENCE_LENGTH:
-        raise InvalidSubject("reference", f"longer than {MAX_REFERENCE_LENGTH} characters")
-    contribution = Contribution(
-        source, _category(message.category), level, reported_at, expires_at, message.reference
-    )
-    return Upsert(key, contribution)
+    reported_at = message.reported_at.seconds
+    expires_at = message.expires_at.seconds
+    reference = clean_reference(message.reference)
+    for problem in (reported_at_problem(reported_at, int(time.time()) if now is None else now),
+                    expires_at_problem(reported_at, expires_at), reference_problem(reference)):
+        _checked(problem)
+    category = _checked(category_from_number(message.category))
+    return Upsert(key, Contribution(source, category, level, reported_at, expires_at, reference))
 
 
-def _category(number: int) -> Category:
-    try:
-        return Category(number)
-    except ValueError:
-        raise InvalidSubject("category", f"category {number} is unspecified or unknown") from None
+_T = TypeVar("_T")
+
+
+def _checked(value: _T | Problem) -> _T:
+    """`value`, unless it is a Problem: then raise it as InvalidSubject."""
+    if isinstance(value, Problem):
+        raise InvalidSubject(value.field, value.reason)
+    return value
 
 
 def quality_to_proto(rows: Iterable[SourceQuality]) -> pb.GetQualityResponse:
