@@ -24,9 +24,9 @@ import structlog
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_loader.parallel import ignore_interrupts
-from risklist_loader.spool import ADD, contribution_from_tail, record_prefix, tail_path
+from risklist_loader.spool import ADD, tail_path
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_counted
-from risklist_server.core.record import Record, encode_record
+from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
 from risklist_server.store.bulk import SstWriter, build_front, bulk_dir, changelog_values, remove_bulk_dirs
 from risklist_server.store.reads import MIN_FRONT_CAPACITY

@@ -22,11 +22,7 @@ import numpy.typing as npt
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_server.core.mutation import Mutation, Removal, Upsert
-
-# Re-exported: the bulk path and tests read tails through the spool; the layout itself is core.record's.
-from risklist_server.core.record import contribution_from_tail as contribution_from_tail
-from risklist_server.core.record import contribution_tail as contribution_tail
-from risklist_server.core.record import record_prefix as record_prefix
+from risklist_server.core.record import contribution_from_tail, contribution_tail
 
 ADD = 1
 REMOVE = 2

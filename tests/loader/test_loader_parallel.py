@@ -20,10 +20,11 @@ from risklist_loader.fast_rows import FastRows
 from risklist_loader.lines import Line
 from risklist_loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from risklist_loader.rows import FIELDS, FeedRow
-from risklist_loader.spool import contribution_tail, read_entries, tail_path
+from risklist_loader.spool import read_entries, tail_path
 from risklist_loader.timestamps import parse_timestamp
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import contribution_tail
 from risklist_server.core.settings import Settings
 
 SECRET = NetworkSecret(bytes(range(32)))

@@ -6,7 +6,6 @@ import struct
 from dataclasses import dataclass
 
 from risklist_kernel.enums import Category, RiskLevel
-from risklist_server.core.contribution_rules import MAX_REFERENCE_LENGTH as MAX_REFERENCE_LENGTH
 from risklist_server.core.errors import InvalidRecord
 
 RECORD_FORMAT_VERSION = 1

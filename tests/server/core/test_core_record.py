@@ -9,13 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.contribution_rules import MAX_REFERENCE_LENGTH
 from risklist_server.core.errors import InvalidRecord
-from risklist_server.core.record import (
-    MAX_REFERENCE_LENGTH,
-    Contribution,
-    decode_record,
-    encode_record,
-)
+from risklist_server.core.record import Contribution, decode_record, encode_record
 
 TIMES = st.integers(min_value=-(2**62), max_value=2**62)
 SOURCES = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,63}", fullmatch=True)
