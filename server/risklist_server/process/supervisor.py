@@ -74,6 +74,7 @@ class Supervisor:
 
     def __init__(self, *, grace: float, on_exit: Callable[[int], None] = lambda _pid: None) -> None:
         self._children: list[Child] = []
+        self._groups: list[list[Child]] = []
         self._grace = grace
         self._on_exit = on_exit
 
@@ -86,6 +87,7 @@ class Supervisor:
         for group in groups:
             pending = [(child, self._fork(child)) for child in group]
             self._children.extend(group)
+            self._groups.append(group)
             for child, ready_fd in pending:
                 child.ports = self._await_ready(child, ready_fd)
 
@@ -104,30 +106,46 @@ class Supervisor:
         return self.stop()
 
     def stop(self) -> int:
-        """SIGTERM every live child, wait for them to drain, SIGKILL any still there after the grace."""
-        live = {child.pid: child for child in self._children if child.pid}
+        """Drain the groups in the reverse of their start order, each within the grace, then the next.
+
+        The readers (started last) stop first, while the writer they forward writes to still
+        runs, so a write in flight at SIGTERM finishes (or fails) cleanly before the writer goes.
+        A group still running the grace plus KILL_AFTER_GRACE_SECONDS after its SIGTERM is killed.
+        """
+        failed = False
+        for group in reversed(self._groups or [self._children]):
+            failed |= self._stop_group(group)
+        return 1 if failed else 0
+
+    def _stop_group(self, group: list[Child]) -> bool:
+        """SIGTERM the group's live children and wait for them; True if any exited non-zero."""
+        live = {child.pid: child for child in group if child.pid}
         for pid in live:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + self._grace + KILL_AFTER_GRACE_SECONDS
         failed = False
+        child: Child | None
         while live:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                for pid, child in live.items():
-                    log.error("worker_killed", worker=child.name, pid=pid,
+                for pid, killed in live.items():
+                    log.error("worker_killed", worker=killed.name, pid=pid,
                               reason=f"still running {self._grace + KILL_AFTER_GRACE_SECONDS:.0f} s after SIGTERM")
                     _signal(pid, signal.SIGKILL)
                 remaining = 5.0
             signal.sigtimedwait({signal.SIGCHLD}, min(remaining, 1.0))
             for pid, status in _reaped():
-                if pid in live:
-                    child = live.pop(pid)
-                    child.pid = 0
-                    failed |= status != 0
-                    self._on_exit(pid)
-                    if status != 0:
-                        log.warning("worker_exited", worker=child.name, pid=pid, status=describe_status(status))
-        return 1 if failed else 0
+                # Any child may exit here: this group's, or one of a group still to drain (reaped
+                # now, not restarted, and no longer signalled).
+                child = live.pop(pid) if pid in live else next((c for c in self._children if c.pid == pid), None)
+                if child is None:
+                    continue
+                child.pid = 0
+                failed |= status != 0
+                self._on_exit(pid)
+                if status != 0:
+                    log.warning("worker_exited", worker=child.name, pid=pid, status=describe_status(status))
+        return failed
 
     # ---- forking and readiness ---------------------------------------------------------
 

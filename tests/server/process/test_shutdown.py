@@ -1,0 +1,73 @@
+"""SIGTERM drains the readers before the writer, so writes in flight finish or fail cleanly and none is lost."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from tests.support.running_server import start_server
+from tests.support.waiting import wait_until
+
+ACKNOWLEDGED_BEFORE_STOP = 20
+MAX_REPORTS = 400
+
+
+def _subject(number: int) -> pb.Subject:
+    return pb.Subject(type=pb.ENTITY_TYPE_IP, value=f"10.20.{number // 256}.{number % 256}")
+
+
+def test_sigterm_stops_every_reader_before_the_writer(tmp_path: Path, secret_file: Path) -> None:
+    """The writer is asked to stop only once every reader has stopped (readers forward writes to it)."""
+    running = start_server(tmp_path / "db", secret_file, "--workers", "2")
+    assert running.terminate() == 0
+    events = [(line.get("event"), line.get("worker")) for line in running.log_lines]
+    writer_asked = events.index(("worker_stop_requested", "writer"))
+    for reader in ("reader-1", "reader-2"):
+        assert events.index(("worker_stopped", reader)) < writer_asked, events
+
+
+def test_reports_in_flight_at_sigterm_are_acknowledged_durably_or_refused_cleanly(
+    tmp_path: Path, secret_file: Path
+) -> None:
+    """Reports sent through readers while the server stops either answer OK and are listed after a restart,
+    or fail with UNAVAILABLE/CANCELLED; none is acknowledged and lost."""
+    db = tmp_path / "db"
+    running = start_server(db, secret_file, "--workers", "2", "--grace", "5")
+    acknowledged: list[int] = []
+    failures: list[grpc.StatusCode] = []
+
+    def report_until_refused() -> None:
+        with grpc.insecure_channel(running.address) as channel:
+            stub = pb_grpc.RiskListStub(channel)
+            for number in range(MAX_REPORTS):
+                report = pb.Report(subject=_subject(number), category=pb.CATEGORY_OTHER, level=pb.RISK_LEVEL_HIGH)
+                try:
+                    stub.Report(pb.ReportRequest(reports=[report]), timeout=10)
+                except grpc.RpcError as error:
+                    failures.append(error.code())
+                    return
+                acknowledged.append(number)
+
+    sender = threading.Thread(target=report_until_refused)
+    sender.start()
+    wait_until(lambda: len(acknowledged) >= ACKNOWLEDGED_BEFORE_STOP, timeout=30,
+               message="reports were not acknowledged before the stop")
+    running.process.send_signal(signal.SIGTERM)
+    sender.join(timeout=60)
+    assert not sender.is_alive()
+    assert running.terminate() == 0
+    assert set(failures) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, failures
+
+    restarted = start_server(db, secret_file, "--workers", "1")
+    try:
+        with grpc.insecure_channel(restarted.address) as channel:
+            request = pb.BatchCheckRequest(subjects=[_subject(number) for number in acknowledged])
+            answer = pb_grpc.RiskListStub(channel).BatchCheck(request, timeout=30)
+    finally:
+        assert restarted.terminate() == 0
+    assert sorted(hit.index for hit in answer.hits if hit.verdict.listed) == list(range(len(acknowledged)))
