@@ -10,6 +10,7 @@ import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from tests.support.audit_cli import audit_jsonl
 from tests.support.running_server import start_server
 from tests.support.waiting import wait_until
 
@@ -34,11 +35,12 @@ def test_sigterm_stops_every_reader_before_the_writer(tmp_path: Path, secret_fil
 def test_reports_in_flight_at_sigterm_are_acknowledged_durably_or_refused_cleanly(
     tmp_path: Path, secret_file: Path
 ) -> None:
-    """Reports sent through readers while the server stops either answer OK and are listed after a restart,
-    or fail with UNAVAILABLE/CANCELLED; none is acknowledged and lost."""
+    """Reports sent through readers while the server stops either answer OK, are audited and are listed
+    after a restart, or fail with UNAVAILABLE/CANCELLED; none is acknowledged and lost."""
     db = tmp_path / "db"
     running = start_server(db, secret_file, "--workers", "2", "--grace", "5")
     acknowledged: list[int] = []
+    request_ids: list[str] = []
     failures: list[grpc.StatusCode] = []
 
     def report_until_refused() -> None:
@@ -47,10 +49,11 @@ def test_reports_in_flight_at_sigterm_are_acknowledged_durably_or_refused_cleanl
             for number in range(MAX_REPORTS):
                 report = pb.Report(subject=_subject(number), category=pb.CATEGORY_OTHER, level=pb.RISK_LEVEL_HIGH)
                 try:
-                    stub.Report(pb.ReportRequest(reports=[report]), timeout=10)
+                    answer = stub.Report(pb.ReportRequest(reports=[report]), timeout=10)
                 except grpc.RpcError as error:
                     failures.append(error.code())
                     return
+                request_ids.append(answer.request_id)
                 acknowledged.append(number)
 
     sender = threading.Thread(target=report_until_refused)
@@ -62,6 +65,9 @@ def test_reports_in_flight_at_sigterm_are_acknowledged_durably_or_refused_cleanl
     assert not sender.is_alive()
     assert running.terminate() == 0
     assert set(failures) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}, failures
+    audited = {str(record["request_id"]): record["status"]
+               for record in audit_jsonl(tmp_path / "db-audit", "--partner", "dev") if record["method"] == "Report"}
+    assert all(audited.get(request_id) == "OK" for request_id in request_ids), audited
 
     restarted = start_server(db, secret_file, "--workers", "1")
     try:
