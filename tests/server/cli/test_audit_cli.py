@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from risklist_server.audit.reader import segment_paths
 from risklist_server.audit.trail import AuditTrail
-from tests.support.audit_cli import audit_jsonl, run_audit
+from tests.support.audit_cli import AUDIT_COMMAND, audit_jsonl, run_audit
 from tests.support.waiting import wait_until
 
 PHONE_KEY = bytes([3]) + bytes(range(16))
@@ -133,3 +135,17 @@ def test_records_are_durable_within_the_commit_interval(tmp_path: Path) -> None:
         wait_until(lambda: audit_jsonl(tmp_path, "--partner", "bank-a"), timeout=5, message="record not committed")
     finally:
         trail.close()
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`risklist-admin audit … | head -1` ends quietly with exit 0 once the reader has had enough (no pipe error)."""
+    trail = AuditTrail(str(tmp_path), "writer")
+    for number in range(5000):  # far more output than a pipe buffers
+        trail.append(T0 + number, "bank-a", "Check", f"{number:024d}", "OK", PHONE_KEY, [0])
+    trail.close()
+    command = " ".join(shlex.quote(part) for part in
+                       [*AUDIT_COMMAND, "--dir", str(tmp_path), "--partner", "bank-a", "--format", "jsonl"])
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", f"{command} | head -1"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.count("\n") == 1
+    assert (done.returncode, done.stderr) == (0, "")
