@@ -13,7 +13,8 @@ ROOT = REPO
 
 
 def test_the_sdk_installs_alone_into_an_empty_venv(tmp_path: Path) -> None:
-    """A bank installs risklist-client by itself; it imports, and brings no server, loader, RocksDB or numpy."""
+    """A bank installs risklist-client by itself: it imports, reads error details as docs/api.md shows, and brings
+    no server, loader, RocksDB or numpy."""
     source = tmp_path / "src"
     for folder in ("client", "kernel", "proto"):  # a copy: pip builds in the tree it is given
         shutil.copytree(ROOT / folder, source / folder,
@@ -24,6 +25,7 @@ def test_the_sdk_installs_alone_into_an_empty_venv(tmp_path: Path) -> None:
                     str(source / "client")], check=True, timeout=600, stdin=subprocess.DEVNULL)
     code = ("import importlib.util, risklist_client, risklist_kernel.identifiers, risklist_kernel.bloom; "
             "from risklist.v1 import risklist_pb2; "
+            "from grpc_status import rpc_status; from google.rpc import error_details_pb2; "
             "print(sorted(m for m in ('rocksdict', 'numpy', 'risklist_server', 'risklist_loader') "
             "if importlib.util.find_spec(m)))")
     done = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=60,
