@@ -160,6 +160,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
     log = structlog.get_logger("risklist.loader")
     rejects: RejectLog | None = None
     sink: Sink | None = None
+    failed = False  # one error line per run: closing after a failure only adds its error if it is the first
     try:
         if not plan.feed.is_file():
             problem = "does not exist" if not plan.feed.exists() else "is not a regular file"
@@ -181,18 +182,22 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         if rejects is not None:
             rejects.note(Reject(error.line, error.field, str(error)))
         print(f"{PROG}: error: {plan.feed}{where}: {error}. Nothing was applied.", file=sys.stderr)
+        failed = True
         return EXIT_FAILED
-    except RiskListError as error:
+    except (RiskListError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        failed = True
         return EXIT_FAILED
     finally:
-        if sink is not None:
-            sink.close()
-        if rejects is not None:
-            rejects.close()
+        try:
+            if sink is not None:
+                sink.close()
+            if rejects is not None:
+                rejects.close()
+        except (RiskListError, OSError) as error:  # a full disk while saving the front
+            if not failed:
+                print(f"{PROG}: error: {error}", file=sys.stderr)
+            return EXIT_FAILED  # a failed close decides the exit code
     print(summary.render(), flush=True)
     if log_format == "json":  # on a console the summary above says it all
         log.info("load_done", **summary.log_fields())

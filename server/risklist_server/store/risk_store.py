@@ -205,22 +205,34 @@ class RiskStore(StoreReads):
         self._db.flush()
 
     def close(self) -> None:
-        """Persist the front and close RocksDB; safe to call twice."""
+        """Persist the front and close RocksDB; safe to call twice.
+
+        RocksDB is released even when the front cannot be saved (a full disk): the StoreError
+        follows, and the next open finds no lock held.
+        """
         if self._closed:
             return
-        self.persist_front()
-        with self._write_lock:
-            self._closed = True
-            self._release()
+        try:
+            self.persist_front()
+        finally:
+            with self._write_lock:
+                self._closed = True
+                self._release()
 
     def _release(self) -> None:
-        # Column-family views share the DB; every one must go before the LOCK file is freed.
-        for view in (self._changelog, self._meta):
-            view.close()
-        self._outcomes.close()
-        self._snapshot_marks.close()
+        # Column-family views share the DB; every one must go before the LOCK file is freed. Each is
+        # closed even when one fails (RocksDB refuses to flush after a failed write: a full disk).
+        failures: list[str] = []
+        for close in (self._changelog.close, self._meta.close, self._outcomes.close, self._snapshot_marks.close,
+                      self._db.close):
+            try:
+                close()
+            except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+                failures.append(str(error))
         del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle
-        self._db.close()
+        if failures:
+            raise StoreError(f"closing the store at {self.path} failed: {failures[0]}; free space on its disk "
+                             "if it is full, then re-run (what was acknowledged is in its write-ahead log)")
 
     def __enter__(self) -> RiskStore:
         return self
