@@ -22,7 +22,7 @@ from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES,
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
 
-__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore"]
+__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore", "init_store"]
 
 _SYNCED = WriteOptions()
 _SYNCED.sync = True
@@ -44,17 +44,25 @@ class RiskStore(StoreReads):
         secret_fingerprint: str,
         front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
+        create: bool = False,
+        accept_restored: bool = False,
     ) -> None:
-        self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes))
+        """Open the store at `path`: a complete risklist store made with this secret, no older than its
+        front file says (StoreError otherwise). `create`: make a new one if there is none (the loader,
+        `risklist-admin init-store`; never the server). `accept_restored`: an operator restored an older
+        copy on purpose; its front is rebuilt and saved, so the next open needs no flag."""
+        self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes, create=create))
         self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
         self._write_lock = threading.Lock()
         self._closed = False
         try:
             self.secret_fingerprint = secret_fingerprint
-            check_writer_secret(self.path, self._db, self._meta, secret_fingerprint)
+            check_writer_secret(self.path, self._db, self._meta, secret_fingerprint, create=create)
             self._sequence = self._last_sequence()
-            self.front = self._open_front()
+            self.front = self._open_front(restored=accept_restored)
+            if accept_restored:
+                save_front(self.path / FRONT_FILE, self.front, self._sequence)
         except BaseException:
             self._release()
             raise
@@ -243,3 +251,9 @@ class RiskStore(StoreReads):
     def _ensure_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self.path} is closed")
+
+
+def init_store(path: str | Path, secret_fingerprint: str) -> None:
+    """Create an empty store at `path` (directory 0700) marked with the secret's fingerprint; an
+    existing store made with that secret is left as it is."""
+    RiskStore(path, secret_fingerprint=secret_fingerprint, create=True).close()
