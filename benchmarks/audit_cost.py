@@ -92,7 +92,7 @@ def main() -> None:
     secret = NetworkSecret(secrets.token_bytes(32))
     figures: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
     with tempfile.TemporaryDirectory() as directory:
-        store = RiskStore(f"{directory}/db", secret_fingerprint=secret.fingerprint)
+        store = RiskStore(f"{directory}/db", create=True, secret_fingerprint=secret.fingerprint)
         lookup = LookupService(store, SubjectResolver(Normaliser(), Digester(secret)), max_batch=BATCH)
         trail = AuditTrail(f"{directory}/audit", "bench")
         try:

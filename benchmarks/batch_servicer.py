@@ -57,7 +57,7 @@ def measure(runs: int, audits: Sequence[bool] = (False,)) -> dict[bool, tuple[fl
         for _ in range(REQUESTS)
     ]
     with tempfile.TemporaryDirectory() as directory:
-        store = RiskStore(f"{directory}/db", secret_fingerprint=secret.fingerprint)
+        store = RiskStore(f"{directory}/db", create=True, secret_fingerprint=secret.fingerprint)
         trail = AuditTrail(f"{directory}/audit", "bench")
         try:
             lookup = LookupService(store, SubjectResolver(Normaliser("CN"), Digester(secret)), max_batch=BATCH)

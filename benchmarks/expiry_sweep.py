@@ -20,7 +20,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--slice", type=int, default=10_000, help="records per slice (expiry_sweep_slice)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory, RiskStore(directory + "/db", secret_fingerprint="bench") as store:
+    with tempfile.TemporaryDirectory() as directory, \
+            RiskStore(directory + "/db", create=True, secret_fingerprint="bench") as store:
         for _ in range(0, args.records, 10_000):
             store.apply([Upsert(bytes((3,)) + secrets.token_bytes(16),
                                 Contribution("bank-a", Category.OTHER, RiskLevel.LOW, 1, FAR_FUTURE, "REF-1"))

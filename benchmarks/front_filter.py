@@ -41,7 +41,7 @@ def _keys(rng: random.Random, count: int) -> list[bytes]:
 def build_store(path: str, listed: Sequence[bytes]) -> None:
     contribution = Contribution("bench-bank", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000,
                                 2_000_000_000, "")
-    store = RiskStore(path, secret_fingerprint="bench")
+    store = RiskStore(path, create=True, secret_fingerprint="bench")
     for start in range(0, len(listed), 20_000):
         store.apply([Upsert(key, contribution) for key in listed[start : start + 20_000]])
     store.flush()
@@ -80,7 +80,7 @@ def main() -> None:
         started = time.perf_counter()
         build_store(path, listed)
         build_seconds = time.perf_counter() - started
-        db = open_rocks(path)
+        db = open_rocks(path, create=True)
         ours = BloomFront.for_capacity(args.entries)
         ours.add_many(listed)
         pybloom = pybloom_live.BloomFilter(capacity=args.entries, error_rate=0.001)

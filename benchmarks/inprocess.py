@@ -45,7 +45,7 @@ def measure(store_path: Path, secret_fingerprint: str, keys: Sequence[bytes], ba
     rocksdict_get / rocksdict_multi_get_N: RocksDB alone (its own SST Bloom filters);
     store_lookup / store_lookup_many_N: RiskStore, i.e. the Bloom front then RocksDB.
     """
-    store = RiskStore(store_path, secret_fingerprint=secret_fingerprint)
+    store = RiskStore(store_path, create=True, secret_fingerprint=secret_fingerprint)
     try:
         db = store._db  # the same RocksDB handle the store reads through
         n = len(keys)

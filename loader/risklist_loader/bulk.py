@@ -64,32 +64,34 @@ def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyRes
     """Build and ingest every record of the feed; the store must hold no record yet."""
     started = time.monotonic()
     remove_bulk_dirs(store.path)
-    directory = bulk_dir(store.path, str(time.time_ns()))
-    work = spooled.paths[0].parent / "bulk-plan" if spooled.paths else directory
-    groups, group_keys = _plan(spooled, work)
-    parts = _parts(groups)
-    if groups == 0:
-        built = []
-    elif len(parts) == 1:
-        built = [build_range(work, source, directory, 0, *parts[0])]
-    else:
-        with multiprocessing.get_context("spawn").Pool(len(parts), ignore_interrupts) as pool:
-            built = pool.starmap(build_range, [(work, source, directory, number, first, last)
-                                               for number, (first, last) in enumerate(parts)])
-    result = ApplyResult()
-    listed = np.ones(groups, dtype=np.bool_)
-    paths: list[Path] = []
-    for part in built:
-        result.merge(part.result)
-        listed[part.unlisted] = False
-        paths.extend(part.paths)
-    keys = group_keys[listed]
-    capacity = max(MIN_FRONT_CAPACITY, 2 * len(keys))
-    front = build_front(keys, capacity, store.front_policy.bits_per_key)
-    log.info("bulk_built", records=len(keys), files=len(paths), seconds=round(time.monotonic() - started, 3))
-    store.bulk_ingest(paths, changelog_values(keys), front)
-    log.info("bulk_ingested", records=len(keys), list_version=store.version)
-    remove_bulk_dirs(store.path)
+    try:
+        directory = bulk_dir(store.path, str(time.time_ns()))
+        work = spooled.paths[0].parent / "bulk-plan" if spooled.paths else directory
+        groups, group_keys = _plan(spooled, work)
+        parts = _parts(groups)
+        if groups == 0:
+            built = []
+        elif len(parts) == 1:
+            built = [build_range(work, source, directory, 0, *parts[0])]
+        else:
+            with multiprocessing.get_context("spawn").Pool(len(parts), ignore_interrupts) as pool:
+                built = pool.starmap(build_range, [(work, source, directory, number, first, last)
+                                                   for number, (first, last) in enumerate(parts)])
+        result = ApplyResult()
+        listed = np.ones(groups, dtype=np.bool_)
+        paths: list[Path] = []
+        for part in built:
+            result.merge(part.result)
+            listed[part.unlisted] = False
+            paths.extend(part.paths)
+        keys = group_keys[listed]
+        capacity = max(MIN_FRONT_CAPACITY, 2 * len(keys))
+        front = build_front(keys, capacity, store.front_policy.bits_per_key)
+        log.info("bulk_built", records=len(keys), files=len(paths), seconds=round(time.monotonic() - started, 3))
+        store.bulk_ingest(paths, changelog_values(keys), front)
+        log.info("bulk_ingested", records=len(keys), list_version=store.version)
+    finally:
+        remove_bulk_dirs(store.path)  # also when a full disk stopped the build: no scratch left behind
     return result
 
 

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "become exactly the feed's (default %(default)s)")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--db", metavar="PATH", type=Path,
-                        help="write straight into this store (no server may hold it)")
+                        help="write straight into this store (no server may hold it; created, 0700, if missing)")
     target.add_argument("--server", metavar="ADDR",
                         help="stream to a running server's admin address (its --admin-listen)")
     parser.add_argument("--secret-file", metavar="FILE",
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the scratch spool goes (default: $TMPDIR)")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="how long --server may take to answer (default %(default)s)")
+    parser.add_argument("--accept-restored-store", action="store_true",
+                        help="with --db, load into a store older than its own front file says it reached: "
+                        "only after restoring an older copy on purpose (docs/operations.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--log-format", choices=["json", "console"],
                         help="default: console on a terminal, JSON lines otherwise")
@@ -160,6 +163,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
     log = structlog.get_logger("risklist.loader")
     rejects: RejectLog | None = None
     sink: Sink | None = None
+    failed = False  # one error line per run: closing after a failure only adds its error if it is the first
     try:
         if not plan.feed.is_file():
             problem = "does not exist" if not plan.feed.exists() else "is not a regular file"
@@ -181,18 +185,22 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         if rejects is not None:
             rejects.note(Reject(error.line, error.field, str(error)))
         print(f"{PROG}: error: {plan.feed}{where}: {error}. Nothing was applied.", file=sys.stderr)
+        failed = True
         return EXIT_FAILED
-    except RiskListError as error:
+    except (RiskListError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        failed = True
         return EXIT_FAILED
     finally:
-        if sink is not None:
-            sink.close()
-        if rejects is not None:
-            rejects.close()
+        try:
+            if sink is not None:
+                sink.close()
+            if rejects is not None:
+                rejects.close()
+        except (RiskListError, OSError) as error:  # a full disk while saving the front
+            if not failed:
+                print(f"{PROG}: error: {error}", file=sys.stderr)
+            return EXIT_FAILED  # a failed close decides the exit code
     print(summary.render(), flush=True)
     if log_format == "json":  # on a console the summary above says it all
         log.info("load_done", **summary.log_fields())
@@ -212,7 +220,7 @@ def _sink(args: argparse.Namespace, secret: NetworkSecret) -> Sink | None:
     if args.dry_run:
         return None
     if args.db is not None:
-        return DbSink(args.db, secret.fingerprint)
+        return DbSink(args.db, secret.fingerprint, accept_restored=args.accept_restored_store)
     return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout,
                       tls=load_client_tls(args))
 

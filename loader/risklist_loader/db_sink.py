@@ -20,15 +20,18 @@ RERUN_HINT = "re-run the same command to complete the load (re-running a load is
 class DbSink:
     """Opens the store read-write (one writer at a time) and applies through IngestSession."""
 
-    def __init__(self, path: Path, secret_fingerprint: str) -> None:
+    def __init__(self, path: Path, secret_fingerprint: str, *, accept_restored: bool = False) -> None:
         self.description = f"store {path}"
         self._path = path
         self._fingerprint = secret_fingerprint
+        self._accept_restored = accept_restored
         self._store: RiskStore | None = None
 
     def open(self) -> None:
-        """Open the store; a store held by a server or another loader raises StoreError."""
-        self._store = RiskStore(self._path, secret_fingerprint=self._fingerprint)
+        """Open the store, creating it (0700) if there is none; a store held by a server or another
+        loader, damaged, or older than its front file raises StoreError."""
+        self._store = RiskStore(self._path, secret_fingerprint=self._fingerprint, create=True,
+                                accept_restored=self._accept_restored)
         remove_bulk_dirs(self._path)  # scratch files of a bulk load killed before it cleaned up
 
     def load(

@@ -66,7 +66,7 @@ def run_loader(tmp_path: Path, *args: object, timeout: float = 60) -> subprocess
 
 def records(db: Path, secret: NetworkSecret) -> dict[bytes, Record]:
     """Every record in the store, by key."""
-    with RiskStore(db, secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
         return dict(store.iter_records())
 
 

@@ -66,7 +66,7 @@ def changelog_keys(db: Path, secret: NetworkSecret) -> tuple[set[bytes], set[byt
     """Keys the changelog lists as listed, and as unlisted, over all its entries."""
     listed: set[bytes] = set()
     unlisted: set[bytes] = set()
-    with RiskStore(db, secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
         for _, changes in store.changes_since(0):
             for change in changes:
                 (listed if change.listed else unlisted).add(change.key)
@@ -98,7 +98,7 @@ def test_bulk_changelog_and_front_cover_every_listed_key(tmp_path: Path, secret_
     stored = records(tmp_path / "db", secret)
     listed, _ = changelog_keys(tmp_path / "db", secret)
     assert set(stored) <= listed
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         assert all(store.front.might_contain(key) for key in stored)
         assert store.version == max(sequence for sequence, _ in store.changes_since(0))
 
@@ -160,7 +160,7 @@ def test_kill_during_bulk_then_rerun_equals_uninterrupted(
     assert records(db, secret) == expected
     listed, _ = changelog_keys(db, secret)
     assert set(expected) <= listed
-    with RiskStore(db, secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
         assert all(store.lookup(key) is not None for key in expected), "the front lost a key"
         assert not list(store.path.glob("bulk-ingest-*")), "scratch SST files were left in the store"
 
@@ -180,7 +180,7 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
         key_order = order_keys(entries["key"], entries["category"], entries["line"])
         spooled = bulk.Spooled([result.spool for result in results], entries, key_order.order,
                                key_order.duplicate_of != 0)
-        with RiskStore(tmp_path / name, secret_fingerprint=SECRET.fingerprint) as store:
+        with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
             counts = bulk.bulk_into_empty(store, "bank-a", spooled)
             stores[name] = (counts, dict(store.iter_records()), store.version)
     assert stores["many"][:2] == stores["one"][:2]
@@ -208,12 +208,12 @@ def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path)
     rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
              for row in generated_rows(5, start=5000)]  # never listed: not_listed
     spooled, skip = _spool(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
-    with RiskStore(tmp_path / "applied", secret_fingerprint=SECRET.fingerprint) as store:
+    with RiskStore(tmp_path / "applied", create=True, secret_fingerprint=SECRET.fingerprint) as store:
         applied = ApplyResult()
         for batch in read_batches(spooled.paths, "bank-a", 64, skip):
             applied.merge(store.apply(batch.mutations))
         applied_records = dict(store.iter_records())
-    with RiskStore(tmp_path / "bulk", secret_fingerprint=SECRET.fingerprint) as store:
+    with RiskStore(tmp_path / "bulk", create=True, secret_fingerprint=SECRET.fingerprint) as store:
         built = bulk.bulk_into_empty(store, "bank-a", spooled)
         assert dict(store.iter_records()) == applied_records
     counted = ("added", "unchanged", "removed", "not_listed")

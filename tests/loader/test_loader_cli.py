@@ -328,7 +328,7 @@ def test_missing_inputs_exit_1(tmp_path: Path, secret_file: Path, setup: str, me
 def test_held_store_is_a_clear_error(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
     """Loading into a store another process holds exits 1 and says to use --server instead."""
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint):
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint):
         result = load(tmp_path, feed, secret_file)
     assert result.returncode == 1
     assert "is held by another process" in result.stderr and "--server ADDR" in result.stderr

@@ -115,5 +115,5 @@ def test_kill_and_rerun_equals_uninterrupted_load(world: World, mode: str, event
         assert records(db, world.secret) != expected, "the kill should leave the load unfinished"
     load(world, db, feed, mode)
     assert records(db, world.secret) == expected
-    with RiskStore(db, secret_fingerprint=world.secret.fingerprint) as store:
+    with RiskStore(db, create=True, secret_fingerprint=world.secret.fingerprint) as store:
         assert all(store.lookup(key) is not None for key in expected), "the front lost a key"

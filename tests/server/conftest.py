@@ -22,7 +22,7 @@ from tests.support.running_server import ServerProcess, start_server
 
 @pytest.fixture()
 def store(tmp_path: Path, secret: NetworkSecret) -> Iterator[RiskStore]:
-    opened = RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint)
+    opened = RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint)
     yield opened
     opened.close()
 

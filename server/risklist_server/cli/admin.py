@@ -8,13 +8,14 @@ import sys
 from collections.abc import Sequence
 
 from risklist_kernel.errors import RiskListError
-from risklist_server.cli import audit, certs, quality
+from risklist_server.cli import audit, certs, init_store, quality
 from risklist_server.cli.admin_command import Command, UsageError
 
 COMMANDS: tuple[Command, ...] = (
     certs.COMMAND,
     audit.COMMAND,
     quality.COMMAND,
+    init_store.COMMAND,
 )
 """Every subcommand; a new one is one line here (its module defines COMMAND)."""
 

@@ -23,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve risk-list lookups (risklist.v1.RiskList) from a RocksDB store, "
         "and the admin ingest call (risklist.v1.Admin) on a separate address.",
     )
-    parser.add_argument("--db", required=True, metavar="PATH", help="store directory (created if missing)")
+    parser.add_argument("--db", required=True, metavar="PATH",
+                        help="store directory, made by risklist-load --db or risklist-admin init-store "
+                        "(never created here)")
+    parser.add_argument("--accept-restored-store", action="store_true",
+                        help="serve a store older than its own front file says it reached: only after "
+                        "restoring an older copy on purpose (docs/operations.md)")
     parser.add_argument("--secret-file", metavar="FILE",
                         help=f"network secret, hex (default: ${SECRET_FILE_ENV})")
     parser.add_argument("--demo", action="store_true",
@@ -102,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             db=args.db, listen=args.listen, admin_listen=args.admin_listen, workers=args.workers,
             threads=args.threads, metrics_listen=args.metrics_listen, catch_up_ms=args.catch_up_ms, front=args.front,
             grace=args.grace, rpc_log=args.rpc_log, audit_dir=args.audit_dir, secret_file=args.secret_file,
-            demo=args.demo, settings_file=args.config, policy_file=args.policy, security=security_files(args))
+            demo=args.demo, settings_file=args.config, policy_file=args.policy, security=security_files(args),
+            accept_restored_store=args.accept_restored_store)
         return serve(config)
     except RiskListError as error:
         print(f"risklist-server: error: {error}", file=sys.stderr)

@@ -45,6 +45,8 @@ class ServerConfig:
     startup_policy: Policy | None
     """The policy file as it was at start: a worker restarted while the file is broken falls back to it."""
     security: Security
+    accept_restored_store: bool = False
+    """--accept-restored-store: serve a store older than its front file (a deliberate restore)."""
 
     @property
     def alone(self) -> bool:
@@ -56,6 +58,7 @@ def load_config(
     *, db: str, listen: str, admin_listen: str, workers: int, threads: int, metrics_listen: str | None,
     catch_up_ms: int, front: str, grace: float, rpc_log: str, audit_dir: str | None, secret_file: str | None,
     demo: bool, settings_file: str | None, policy_file: str | None, security: SecurityFiles | None,
+    accept_restored_store: bool = False,
 ) -> ServerConfig:
     """Read and check every file the flags name, once (ConfigError, PolicyError... naming the file at fault)."""
     return ServerConfig(
@@ -69,6 +72,7 @@ def load_config(
         # Created here, once, so a bad directory is one clear error; each worker appends its own segments.
         audit_dir=prepare_audit_dir(audit_dir or default_audit_dir(db)),
         security=load_security(security),
+        accept_restored_store=accept_restored_store,
     )
 
 

@@ -149,13 +149,19 @@ def _parse(line: str) -> LogLine | None:
 
 
 def launch(db: Path, secret_file: Path, arguments: Sequence[str] = (), *, startup_timeout: float = 600,
-           keep_log: bool = True) -> LaunchedServer:
+           keep_log: bool = True, init: bool = True) -> LaunchedServer:
     """Start `risklist-server --db DB --secret-file FILE` on free loopback ports; return once it serves.
+
+    With `init` and no `db` yet, an empty store is created first, as an operator runs
+    `risklist-admin init-store` (the server never creates one); a secret file that cannot be read is
+    left for the server to refuse.
 
     Listening, admin (and, if `arguments` asks for it, metrics) ports are 127.0.0.1:0 unless `arguments`
     names them; the log is JSON on stderr. The server runs in a session of its own, so a kill reaches
     its workers too. Exit or silence for `startup_timeout` s before `serving`: ServerDidNotStart.
     """
+    if init and not db.exists():
+        _init_store(db, secret_file)
     command = [str(SERVER), "--db", str(db), "--secret-file", str(secret_file)]
     if "--listen" not in arguments:
         command += ["--listen", "127.0.0.1:0"]
@@ -172,3 +178,15 @@ def launch(db: Path, secret_file: Path, arguments: Sequence[str] = (), *, startu
         raise
     return server
 
+
+
+def _init_store(db: Path, secret_file: Path) -> None:
+    from risklist_kernel.errors import RiskListError
+    from risklist_kernel.secret import load_secret
+    from risklist_server.store.risk_store import init_store
+
+    try:
+        secret = load_secret(secret_file)
+    except RiskListError:
+        return
+    init_store(db, secret.fingerprint)

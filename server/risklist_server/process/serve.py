@@ -14,6 +14,7 @@ from risklist_server.process.metrics_endpoint import MetricsEndpoint, start_metr
 from risklist_server.process.ports import reserve_shared_port, with_port
 from risklist_server.process.supervisor import Child, StartupFailed, StopRequested, Supervisor
 from risklist_server.rpc.access.config import describe_security
+from risklist_server.store.store_dir import check_store_dir
 
 log = structlog.get_logger("risklist.server")
 
@@ -26,6 +27,7 @@ def serve(config: ServerConfig) -> int:
     partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
     Every process gets `config` as it was built, through fork.
     """
+    check_store_dir(config.db)  # the server never creates a store: a missing or partial one is one line, exit 1
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
     replicas = tempfile.mkdtemp(prefix="risklist-replicas-")

@@ -80,7 +80,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
     with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
         audit = AuditTrail(config.audit_dir, "writer")
         cleanup.callback(audit.close)
-        store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front])
+        store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front],
+                          accept_restored=config.accept_restored_store)
         cleanup.callback(store.close)
         lookup = _lookup_service(config, store)
         side = writer_side(config.settings, store, secret, lookup.verdict)

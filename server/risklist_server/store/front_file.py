@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from risklist_kernel.bloom import BITS_PER_MASK
+from risklist_server.core.errors import StoreError
 from risklist_server.store.front import BloomFront
 
 MAGIC = b"RLBF"
@@ -23,19 +25,31 @@ class SavedFront:
 
 
 def save_front(path: Path, front: BloomFront, covered_sequence: int) -> None:
-    """Write atomically: temp file, fsync, rename, fsync the directory."""
+    """Write atomically: temp file, fsync, rename, fsync the directory.
+
+    A failed write (a full disk) leaves the previous file as it was and no temp file behind, and
+    raises StoreError with one line saying what to do.
+    """
     body = front.to_bytes()
     header = _HEADER.pack(
         MAGIC, FORMAT_VERSION, BITS_PER_MASK, 0, front.word_count, covered_sequence,
         front.added, hashlib.sha256(body).digest(),
     )
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(header)
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(header)
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise StoreError(
+            f"cannot save the Bloom front in {path.parent}: {error.strerror or error}; free space on "
+            "that disk, then re-run (the store itself is intact; the front is rebuilt if it is stale)"
+        ) from None
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)

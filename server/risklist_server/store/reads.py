@@ -10,6 +10,7 @@ import structlog
 from rocksdict import Rdict
 
 from risklist_kernel.digest import KEY_SIZE
+from risklist_server.core.errors import StoreError
 from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
@@ -140,14 +141,24 @@ class StoreReads:
             last = sequence
         return last, added
 
-    def _open_front(self, *, accept_newer: bool = False) -> BloomFront:
+    def _open_front(self, *, accept_newer: bool = False, restored: bool = False) -> BloomFront:
         """The saved front caught up from the changelog, or a rebuilt one.
 
-        A front covering a sequence newer than this view holds a superset of its keys: the
-        writer refuses it (it may hold keys a crash lost); a replica may take it (only false
-        positives), with `accept_newer`.
+        A front covering a sequence newer than this view holds a superset of its keys. A replica
+        may take it (only false positives), with `accept_newer`. The writer refuses the store: it is
+        behind what it once reached (rolled back, or damaged), unless `restored` says an operator
+        restored it on purpose; then the front is rebuilt from what the store holds.
         """
         saved = load_front(self.path / FRONT_FILE)
+        if saved is not None and saved.covered_sequence > self._sequence and not accept_newer:
+            if not restored:
+                raise StoreError(
+                    f"the store at {self.path} is at list version {self._sequence}, behind the version "
+                    f"{saved.covered_sequence} its front file says it reached: it was rolled back or damaged. "
+                    "Restore the latest backup; or, if this older copy was restored on purpose, start once with "
+                    "--accept-restored-store (docs/operations.md)"
+                )
+            log.warning("restored_store_accepted", front_covered=saved.covered_sequence, version=self._sequence)
         if saved is None or (saved.covered_sequence > self._sequence and not accept_newer):
             reason = "missing or unreadable" if saved is None else "newer than the store"
             log.info("front_rebuild", reason=reason)

@@ -22,7 +22,7 @@ from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES,
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
 
-__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore"]
+__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore", "init_store"]
 
 _SYNCED = WriteOptions()
 _SYNCED.sync = True
@@ -44,17 +44,25 @@ class RiskStore(StoreReads):
         secret_fingerprint: str,
         front_policy: FrontPolicy = DEFAULT_FRONT_POLICY,
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
+        create: bool = False,
+        accept_restored: bool = False,
     ) -> None:
-        self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes))
+        """Open the store at `path`: a complete risklist store made with this secret, no older than its
+        front file says (StoreError otherwise). `create`: make a new one if there is none (the loader,
+        `risklist-admin init-store`; never the server). `accept_restored`: an operator restored an older
+        copy on purpose; its front is rebuilt and saved, so the next open needs no flag."""
+        self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes, create=create))
         self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
         self._write_lock = threading.Lock()
         self._closed = False
         try:
             self.secret_fingerprint = secret_fingerprint
-            check_writer_secret(self.path, self._db, self._meta, secret_fingerprint)
+            check_writer_secret(self.path, self._db, self._meta, secret_fingerprint, create=create)
             self._sequence = self._last_sequence()
-            self.front = self._open_front()
+            self.front = self._open_front(restored=accept_restored)
+            if accept_restored:
+                save_front(self.path / FRONT_FILE, self.front, self._sequence)
         except BaseException:
             self._release()
             raise
@@ -205,22 +213,34 @@ class RiskStore(StoreReads):
         self._db.flush()
 
     def close(self) -> None:
-        """Persist the front and close RocksDB; safe to call twice."""
+        """Persist the front and close RocksDB; safe to call twice.
+
+        RocksDB is released even when the front cannot be saved (a full disk): the StoreError
+        follows, and the next open finds no lock held.
+        """
         if self._closed:
             return
-        self.persist_front()
-        with self._write_lock:
-            self._closed = True
-            self._release()
+        try:
+            self.persist_front()
+        finally:
+            with self._write_lock:
+                self._closed = True
+                self._release()
 
     def _release(self) -> None:
-        # Column-family views share the DB; every one must go before the LOCK file is freed.
-        for view in (self._changelog, self._meta):
-            view.close()
-        self._outcomes.close()
-        self._snapshot_marks.close()
+        # Column-family views share the DB; every one must go before the LOCK file is freed. Each is
+        # closed even when one fails (RocksDB refuses to flush after a failed write: a full disk).
+        failures: list[str] = []
+        for close in (self._changelog.close, self._meta.close, self._outcomes.close, self._snapshot_marks.close,
+                      self._db.close):
+            try:
+                close()
+            except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+                failures.append(str(error))
         del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle
-        self._db.close()
+        if failures:
+            raise StoreError(f"closing the store at {self.path} failed: {failures[0]}; free space on its disk "
+                             "if it is full, then re-run (what was acknowledged is in its write-ahead log)")
 
     def __enter__(self) -> RiskStore:
         return self
@@ -231,3 +251,9 @@ class RiskStore(StoreReads):
     def _ensure_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self.path} is closed")
+
+
+def init_store(path: str | Path, secret_fingerprint: str) -> None:
+    """Create an empty store at `path` (directory 0700) marked with the secret's fingerprint; an
+    existing store made with that secret is left as it is."""
+    RiskStore(path, secret_fingerprint=secret_fingerprint, create=True).close()

@@ -16,6 +16,7 @@ from rocksdict import (
 )
 
 from risklist_server.core.errors import StoreError
+from risklist_server.store.store_dir import check_store_dir, make_store_dir
 
 RECORDS_CF = "default"
 CHANGELOG_CF = "changelog"
@@ -30,7 +31,7 @@ SECRET_FINGERPRINT_KEY = b"secret_fingerprint"
 DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024
 
 
-def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Options:
+def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, create: bool = False) -> Options:
     """Options for the records column family (and the DB as a whole).
 
     Point lookups of random 17-byte keys, 99% of them misses, so:
@@ -52,7 +53,7 @@ def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Optio
     table.set_block_cache(Cache(block_cache_bytes))
     table.set_format_version(5)
     options = Options(raw_mode=True)
-    options.create_if_missing(True)
+    options.create_if_missing(create)
     options.create_missing_column_families(True)
     options.set_block_based_table_factory(table)
     options.set_memtable_whole_key_filtering(True)
@@ -64,9 +65,14 @@ def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Optio
     return options
 
 
-def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES) -> Rdict:
-    """Open (creating if missing) read-write; a store held elsewhere raises a clear StoreError."""
-    options = records_options(block_cache_bytes)
+def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, create: bool = False) -> Rdict:
+    """Open read-write (with `create`, creating a missing store, its directory 0700); a store held
+    elsewhere raises a clear StoreError."""
+    if create:
+        make_store_dir(path)
+    else:
+        check_store_dir(path)
+    options = records_options(block_cache_bytes, create=create)
     column_families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
     try:
         return Rdict(

@@ -17,10 +17,20 @@ def _mismatch(path: Path, stored: str, given: str, advice: str) -> StoreError:
     )
 
 
-def check_writer_secret(path: Path, records: Rdict, meta: Rdict, fingerprint: str) -> None:
-    """Refuse another secret's fingerprint; record `fingerprint` in a new (empty) store."""
+def _unmarked(path: Path) -> StoreError:
+    return StoreError(
+        f"the store at {path} has no secret marker, so it was not made by risklist or is damaged; "
+        f"restore it from a backup, or build a new one with `risklist-load FEED --source BANK --db {path}`"
+    )
+
+
+def check_writer_secret(path: Path, records: Rdict, meta: Rdict, fingerprint: str, *, create: bool = False) -> None:
+    """Refuse another secret's fingerprint, and a store without one; with `create`, record `fingerprint`
+    in a new (empty) store."""
     stored = get_one(meta, SECRET_FINGERPRINT_KEY)
     if stored is None:
+        if not create:
+            raise _unmarked(path)
         if next(iter_keys(records), None) is not None:
             raise StoreError(f"the store at {path} has records but no secret fingerprint")
         meta.put(SECRET_FINGERPRINT_KEY, fingerprint.encode())
@@ -29,7 +39,9 @@ def check_writer_secret(path: Path, records: Rdict, meta: Rdict, fingerprint: st
 
 
 def check_replica_secret(path: Path, meta: Rdict, fingerprint: str) -> None:
-    """Refuse another secret's fingerprint (a replica never writes one)."""
+    """Refuse another secret's fingerprint, and a store without one (a replica never writes one)."""
     stored = get_one(meta, SECRET_FINGERPRINT_KEY)
-    if stored is not None and stored.decode() != fingerprint:
+    if stored is None:
+        raise _unmarked(path)
+    if stored.decode() != fingerprint:
         raise _mismatch(path, stored.decode(), fingerprint, "use the secret it was built with")

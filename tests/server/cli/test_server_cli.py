@@ -15,6 +15,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.store.front_file import load_front
 from risklist_server.store.reads import FRONT_FILE
+from risklist_server.store.risk_store import init_store
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
 
@@ -121,6 +122,7 @@ def test_server_reads_the_secret_file_from_the_environment(tmp_path: Path, secre
 
 def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_process: ServerProcess) -> None:
     """A second server on the same port fails clearly instead of sharing it."""
+    _run("risklist-admin", "init-store", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file))
     result = _run("risklist-server", "--db", str(tmp_path / "db2"), "--secret-file", str(secret_file),
                   "--listen", server_process.address, "--admin-listen", "127.0.0.1:0", "--insecure-dev")
     assert result.returncode == 1 and "cannot listen on" in result.stderr
@@ -128,6 +130,7 @@ def test_server_refuses_a_port_in_use(tmp_path: Path, secret_file: Path, server_
 
 def test_demo_mode_starts_with_a_loud_warning(tmp_path: Path) -> None:
     """--demo serves without a secret file and logs that the public demo secret is in use."""
+    init_store(tmp_path / "db", NetworkSecret.demo().fingerprint)
     env = {key: value for key, value in os.environ.items() if key != "RISKLIST_SECRET_FILE"}
     process = subprocess.Popen(
         [str(BIN / "risklist-server"), "--db", str(tmp_path / "db"), "--demo", "--listen", "127.0.0.1:0",

@@ -185,6 +185,8 @@ def _count_statuses(two_workers: ServerProcess) -> None:
 def test_worker_groups_never_share_a_port(tmp_path: Path, secret_file: Path, two_workers: ServerProcess) -> None:
     """A second server, with one worker or several, refuses the port a worker group holds."""
     for workers in ("1", "2"):
+        subprocess.run([str(BIN / "risklist-admin"), "init-store", "--db", str(tmp_path / f"other-{workers}"),
+                        "--secret-file", str(secret_file)], capture_output=True, timeout=60, check=True)
         result = subprocess.run(
             [str(BIN / "risklist-server"), "--db", str(tmp_path / f"other-{workers}"), "--secret-file",
              str(secret_file), "--listen", two_workers.address, "--admin-listen", "127.0.0.1:0",

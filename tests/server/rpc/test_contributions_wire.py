@@ -218,7 +218,7 @@ def test_expiry_sweep_purges_and_records_the_removal(
     finally:
         assert running.terminate() == 0
     key = Digester(secret).storage_key(EntityType.PHONE, PHONE)
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         assert store.lookup(key) is None
         changes = [change for _, entry in store.changes_since(0) for change in entry]
         assert [(change.key, change.listed) for change in changes] == [(key, True), (key, False)]

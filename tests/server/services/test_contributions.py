@@ -107,7 +107,7 @@ def test_reports_and_revokes_match_a_dict_model(
 ) -> None:
     """Any sequence of reports and revokes leaves the store as a plain dict of (subject, source, category) says."""
     resolver = SubjectResolver(Normaliser("CN"), Digester(secret))
-    with RiskStore(tmp_path_factory.mktemp("db") / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path_factory.mktemp("db") / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         service = ContributionService(store, resolver, Settings(), clock=Clock())
         model: Model = {}
         for action, partner, index, category, level, reference in operations:
@@ -137,7 +137,7 @@ def test_reports_and_revokes_match_a_dict_model(
 @pytest.fixture()
 def expiring_store(tmp_path: Path) -> Iterator[tuple[RiskStore, list[bytes]]]:
     secret = NetworkSecret(secrets.token_bytes(32))
-    store = RiskStore(tmp_path / "expiring", secret_fingerprint=secret.fingerprint)
+    store = RiskStore(tmp_path / "expiring", create=True, secret_fingerprint=secret.fingerprint)
     keys = [bytes((int(EntityType.PHONE),)) + secrets.token_bytes(16) for _ in range(25)]
     upserts = [Upsert(key, Contribution("bank-a", Category.OTHER, RiskLevel.LOW, NOW, NOW + 10 + n % 2 * 100))
                for n, key in enumerate(keys)]

@@ -36,7 +36,7 @@ stored_records = st.dictionaries(
 def test_slices_cover_every_record_once_and_purge_as_the_model_says(stored: dict[bytes, Record], limit: int) -> None:
     """Slice after slice reads each record once; purging keeps exactly the live contributions and writes nothing."""
     with tempfile.TemporaryDirectory() as directory:
-        db = open_rocks(str(Path(directory) / "db"))
+        db = open_rocks(str(Path(directory) / "db"), create=True)
         try:
             for key, record in stored.items():
                 db[key] = encode_record(record)
@@ -64,7 +64,7 @@ def test_slices_cover_every_record_once_and_purge_as_the_model_says(stored: dict
 
 def test_purge_rereads_so_a_record_changed_since_the_scan_is_judged_anew(tmp_path: Path) -> None:
     """A record renewed or removed between scan and purge is left alone; one that emptied is unlisted."""
-    db = open_rocks(str(tmp_path / "db"))
+    db = open_rocks(str(tmp_path / "db"), create=True)
     old = Contribution("bank-a", Category.GAMBLING, RiskLevel.LOW, 1, NOW - 1)
     for key in KEYS[:3]:
         db[key] = encode_record((old,))

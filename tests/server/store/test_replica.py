@@ -22,7 +22,7 @@ CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700
 
 
 def _writer(path: Path) -> RiskStore:
-    return RiskStore(path, secret_fingerprint="test")
+    return RiskStore(path, create=True, secret_fingerprint="test")
 
 
 def _replica(path: Path, secondary: Path, policy: FrontPolicy | None = None) -> ReplicaStore:

@@ -38,7 +38,7 @@ def _options_file(path: Path) -> dict[str, dict[str, str]]:
 def test_every_column_family_is_created_and_reopens_with_its_data(tmp_path: Path) -> None:
     """A new store has the records and every named column family; what each holds is there after reopening."""
     path = tmp_path / "db"
-    db = open_rocks(str(path))
+    db = open_rocks(str(path), create=True)
     for name in COLUMN_FAMILIES:
         table = db.get_column_family(name)
         table[name.encode()] = b"value of " + name.encode()
@@ -46,7 +46,7 @@ def test_every_column_family_is_created_and_reopens_with_its_data(tmp_path: Path
     db[b"record"] = b"value"
     db.close()
     assert sorted(Rdict.list_cf(str(path), Options(raw_mode=True))) == sorted((RECORDS_CF, *COLUMN_FAMILIES))
-    db = open_rocks(str(path))
+    db = open_rocks(str(path), create=True)
     for name in COLUMN_FAMILIES:
         table = db.get_column_family(name)
         assert list(iter_items(table)) == [(name.encode(), b"value of " + name.encode())]
@@ -58,7 +58,7 @@ def test_every_column_family_is_created_and_reopens_with_its_data(tmp_path: Path
 def test_records_options_are_the_ones_documented(tmp_path: Path) -> None:
     """The records' full-key Bloom filter, in-table index and filter blocks, hash index, memtable filter and LZ4."""
     path = tmp_path / "db"
-    open_rocks(str(path)).close()
+    open_rocks(str(path), create=True).close()
     options = _options_file(path)
     table = options['[TableOptions/BlockBasedTable "default"]']
     assert table["filter_policy"] == "bloomfilter"
@@ -79,16 +79,16 @@ def test_records_options_are_the_ones_documented(tmp_path: Path) -> None:
 def test_a_store_held_by_another_opener_is_a_clear_error(tmp_path: Path) -> None:
     """A second read-write open says the store is held by another process, not RocksDB's lock message."""
     path = tmp_path / "db"
-    db = open_rocks(str(path))
+    db = open_rocks(str(path), create=True)
     with pytest.raises(StoreError, match="is held by another process"):
-        open_rocks(str(path))
+        open_rocks(str(path), create=True)
     db.close()
 
 
 def test_a_secondary_reads_the_writers_data_after_catching_up(tmp_path: Path) -> None:
     """A secondary opened beside the writer sees what was written once it catches up with the primary."""
     path = tmp_path / "db"
-    db = open_rocks(str(path))
+    db = open_rocks(str(path), create=True)
     db[b"a"] = b"1"
     db.flush()
     secondary = open_rocks_secondary(str(path), str(tmp_path / "secondary"))

@@ -44,7 +44,7 @@ def test_marks_accumulate_per_source_and_forgetting_clears_only_that_source(
 ) -> None:
     """Each (source, key) holds the union of the categories marked so far; forgetting one source leaves the other's."""
     with tempfile.TemporaryDirectory() as directory:
-        db = open_rocks(str(Path(directory) / "db"))
+        db = open_rocks(str(Path(directory) / "db"), create=True)
         marks = SnapshotMarks(db)
         try:
             model: dict[tuple[str, bytes], set[Category]] = {}
@@ -65,7 +65,7 @@ def test_marks_accumulate_per_source_and_forgetting_clears_only_that_source(
 
 def test_sweep_removes_the_sources_unmarked_contributions_only(tmp_path: Path) -> None:
     """A sweep drops the source's contributions whose category is unmarked; other sources and marked ones stay."""
-    db = open_rocks(str(tmp_path / "db"))
+    db = open_rocks(str(tmp_path / "db"), create=True)
     marks = SnapshotMarks(db)
 
     def contribution(source: str, category: Category) -> Contribution:
@@ -95,7 +95,7 @@ def test_sweep_removes_the_sources_unmarked_contributions_only(tmp_path: Path) -
 
 def test_keys_holding_come_in_chunks_in_key_order_and_skip_records_without_the_source(tmp_path: Path) -> None:
     """Candidates for a sweep arrive at most `chunk` at a time, in key order, never missing a record of the source."""
-    db = open_rocks(str(tmp_path / "db"))
+    db = open_rocks(str(tmp_path / "db"), create=True)
     for number, key in enumerate(KEYS):
         source = "bank" if number % 3 else "other"
         db[key] = encode_record((Contribution(source, Category.GAMBLING, RiskLevel.LOW, 1, 2_000_000_000),))

@@ -38,7 +38,7 @@ programs = st.lists(st.one_of(st.lists(mutations, min_size=1, max_size=6), st.ju
 
 
 def _open(path: Path, policy: FrontPolicy | None = None) -> RiskStore:
-    return RiskStore(path, secret_fingerprint="test", front_policy=policy or FrontPolicy())
+    return RiskStore(path, create=True, secret_fingerprint="test", front_policy=policy or FrontPolicy())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,7 +152,7 @@ def test_wrong_secret_is_refused(tmp_path: Path) -> None:
     """A store built under one secret refuses to open under another, saying why."""
     _open(tmp_path / "db").close()
     try:
-        RiskStore(tmp_path / "db", secret_fingerprint="other")
+        RiskStore(tmp_path / "db", create=True, secret_fingerprint="other")
     except StoreError as error:
         assert "another network secret" in str(error)
     else:

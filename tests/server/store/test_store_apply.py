@@ -47,7 +47,7 @@ def test_batch_matches_dict_model_and_writes_nothing(
 ) -> None:
     """The records after, the changed keys (first-touched order), upserted categories and counts match a dict model."""
     with tempfile.TemporaryDirectory() as directory:
-        db = open_rocks(str(Path(directory) / "db"))
+        db = open_rocks(str(Path(directory) / "db"), create=True)
         try:
             for key, record in stored.items():
                 db[key] = encode_record(record)
@@ -73,7 +73,7 @@ def test_batch_matches_dict_model_and_writes_nothing(
 
 def test_revision_sees_the_records_before_and_decides_the_mutations(tmp_path: Path) -> None:
     """The revision gets every touched key's stored record (empty when unlisted) and its mutations are applied."""
-    db = open_rocks(str(tmp_path / "db"))
+    db = open_rocks(str(tmp_path / "db"), create=True)
     low = Contribution("bank-a", Category.GAMBLING, RiskLevel.LOW, 1, 2_000_000_000)
     high = Contribution("bank-a", Category.GAMBLING, RiskLevel.HIGH, 1, 2_000_000_000)
     db[KEYS[0]] = encode_record((low,))
@@ -93,7 +93,7 @@ def test_revision_sees_the_records_before_and_decides_the_mutations(tmp_path: Pa
 
 def test_refusing_revision_raises_before_anything_is_worked_out(tmp_path: Path) -> None:
     """A revision that raises ends the batch with its error."""
-    db = open_rocks(str(tmp_path / "db"))
+    db = open_rocks(str(tmp_path / "db"), create=True)
 
     def refuse(_: Mapping[bytes, Record]) -> list[Mutation]:
         raise ValueError("refused")

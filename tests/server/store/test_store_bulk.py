@@ -83,7 +83,7 @@ def test_bulk_ingest_makes_records_changelog_and_front(tmp_path: Path) -> None:
     """Ingested records read back, the changelog lists them, and after a reopen the front holds them."""
     db = tmp_path / "db"
     keys = random_keys(3000, 6)
-    with RiskStore(db, secret_fingerprint=FINGERPRINT) as store:
+    with RiskStore(db, create=True, secret_fingerprint=FINGERPRINT) as store:
         assert not store.has_records()
         directory = bulk_dir(db, "t")
         writer = SstWriter(directory)
@@ -96,7 +96,7 @@ def test_bulk_ingest_makes_records_changelog_and_front(tmp_path: Path) -> None:
         assert store.version == 3
         assert store.lookup_many(keys) == [(CONTRIBUTION,)] * len(keys)
     assert not [name for name in os.listdir(db) if name.startswith("bulk-ingest-")]
-    with RiskStore(db, secret_fingerprint=FINGERPRINT) as store:
+    with RiskStore(db, create=True, secret_fingerprint=FINGERPRINT) as store:
         assert store.version == 3
         assert all(store.front.might_contain(key) for key in keys)
         listed = [change.key for _, changes in store.changes_since(0) for change in changes if change.listed]
@@ -109,12 +109,12 @@ def test_front_without_persisting_catches_up_from_the_bulk_changelog(tmp_path: P
     """If the process dies after ingesting, before saving the front, the next open still covers every key."""
     db = tmp_path / "db"
     keys = random_keys(2000, 7)
-    store = RiskStore(db, secret_fingerprint=FINGERPRINT)
+    store = RiskStore(db, create=True, secret_fingerprint=FINGERPRINT)
     store.persist_front()
     writer = SstWriter(bulk_dir(db, "t"))
     for key in keys:
         writer.put(key, encode_record((CONTRIBUTION,)))
     store.bulk_ingest(writer.finish(), changelog_values(as_array(keys)), build_front(as_array(keys), 4000, 16))
     store._release()  # as if killed: the front file still covers sequence 0
-    with RiskStore(db, secret_fingerprint=FINGERPRINT) as reopened:
+    with RiskStore(db, create=True, secret_fingerprint=FINGERPRINT) as reopened:
         assert all(reopened.lookup(key) == (CONTRIBUTION,) for key in keys)

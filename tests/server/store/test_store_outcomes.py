@@ -30,12 +30,12 @@ def _listed_by(store: RiskStore, *sources: str) -> None:
 
 def test_outcomes_credit_other_sources_and_survive_reopening(tmp_path: Path, secret: NetworkSecret) -> None:
     """An outcome credits the subject's other sources; a revision moves the count; reopening keeps it."""
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a", "bank-b", "bank-c")
         assert store.record_outcome("bank-a", KEY, Outcome.FALSE_POSITIVE, NOW) == 2
         assert store.record_outcome("bank-a", KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
         assert store.record_outcome("bank-b", KEY, Outcome.CONFIRMED_FRAUD, NOW) == 2
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         assert store.source_tallies() == {
             "bank-a": SourceTally(confirmed_fraud=1),
             "bank-b": SourceTally(confirmed_fraud=1),
@@ -46,7 +46,7 @@ def test_outcomes_credit_other_sources_and_survive_reopening(tmp_path: Path, sec
 
 def test_outcome_for_a_subject_nobody_else_lists_credits_no_one(tmp_path: Path, secret: NetworkSecret) -> None:
     """An outcome about a subject only the reporter (or no one) lists is stored but grades no source."""
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a")
         assert store.record_outcome("bank-a", KEY, Outcome.FALSE_POSITIVE, NOW) == 0
         assert store.record_outcome("bank-a", b"\x01" + bytes(16), Outcome.UNKNOWN, NOW) == 0
@@ -55,7 +55,7 @@ def test_outcome_for_a_subject_nobody_else_lists_credits_no_one(tmp_path: Path, 
 
 def test_replica_sees_tallies_after_catching_up(tmp_path: Path, secret: NetworkSecret) -> None:
     """A read replica serves the writer's tallies once it has caught up (the policy reads them there)."""
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a", "bank-b")
         replica = ReplicaStore(tmp_path / "db", str(tmp_path / "secondary"), secret_fingerprint=secret.fingerprint)
         try:
@@ -69,7 +69,7 @@ def test_replica_sees_tallies_after_catching_up(tmp_path: Path, secret: NetworkS
 
 def test_a_partner_grades_a_subject_once_whatever_request_ids_it_quotes(tmp_path: Path, secret: NetworkSecret) -> None:
     """Repeating an outcome under new request ids revises the partner's one grade; it never piles up counts."""
-    with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a")
         outcomes = OutcomeService(SubjectResolver(Normaliser(), Digester(secret)), store, clock=lambda: NOW)
         subject = Subject(int(EntityType.PHONE), None, KEY[1:])
