@@ -17,13 +17,19 @@ class InvalidSubject(RiskListError):
 class BatchTooLarge(RiskListError):
     """A batch holds more subjects than the configured maximum."""
 
-    def __init__(self, size: int, maximum: int) -> None:
+    def __init__(
+        self, size: int, maximum: int, *, items: str = "subjects", at_least: bool = False, reason: str = ""
+    ) -> None:
+        """`size` counted (`at_least`: the count stopped there, or was estimated from the bytes, `reason`)."""
+        counted = f"more than {maximum}" if at_least else str(size)
+        why = f" ({reason})" if reason else ""
         super().__init__(
-            f"batch of {size} subjects exceeds the maximum of {maximum}; split it into "
+            f"batch of {counted} {items} exceeds the maximum of {maximum}{why}; split it into "
             f"batches of at most {maximum}"
         )
         self.size = size
         self.maximum = maximum
+        self.items = items
 
 
 class SecretMismatch(RiskListError):

@@ -99,7 +99,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit, gate=gate)
+        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit, gate=gate,
+                                                                       max_batch=config.settings.max_batch)
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, config.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import structlog
@@ -11,11 +12,14 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
+from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects, SecretMismatch
 from risklist_server.core.mutation import Mutation
+from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.rpc.access.caller import Authenticator
+from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
+from risklist_server.rpc.decode import MUTATION_BYTES, OTHER_BYTES, count_field, decode, field_payloads
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
@@ -25,6 +29,9 @@ from risklist_server.store.risk_store import RiskStore
 
 log = structlog.get_logger("risklist.admin")
 
+DEFAULT_MAX_BATCH = Settings().max_batch
+_BATCH_FIELD = pb.IngestRequest.DESCRIPTOR.fields_by_name["batch"].number
+_MUTATIONS_FIELD = pb.IngestBatch.DESCRIPTOR.fields_by_name["mutations"].number
 _MODES = {pb.LOAD_MODE_DELTA: LoadMode.DELTA, pb.LOAD_MODE_SNAPSHOT: LoadMode.SNAPSHOT}
 
 
@@ -35,24 +42,30 @@ class AdminServicer(pb_grpc.AdminServicer):
     call's request id; the last record carries the call's final status.
     """
 
-    def __init__(self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD) -> None:
+    def __init__(
+        self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD, max_batch: int = DEFAULT_MAX_BATCH
+    ) -> None:
+        """`max_batch`: the most mutations one ingest batch may hold (settings.max_batch)."""
         self._store = store
         self._gate = gate
         self._audit = audit
+        self._max_batch = max_batch
 
-    def Ingest(
-        self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
-    ) -> pb.IngestResponse:
+    def Ingest(self, request_iterator: Iterator[bytes], context: grpc.ServicerContext) -> pb.IngestResponse:
+        """Takes each message's bytes (add_admin registers no deserializer): a batch's mutations are counted
+        on the wire before it is unpacked."""
         with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
             partner = self._gate.caller(context).partner
             request_id = new_request_id()
             rpc.audit(partner, request_id)
             try:
-                session, source = self._start(next(request_iterator, None))
+                first = next(request_iterator, None)
+                session, source = self._start(None if first is None else decode(pb.IngestRequest, first))
                 session.start()
-                for number, request in enumerate(request_iterator):
+                for number, data in enumerate(request_iterator):
                     if not context.is_active():
                         raise RequestCancelled()
+                    request = self._batch_request(data)
                     if request.WhichOneof("part") != "batch":
                         raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
                     mutations = _mutations(request.batch, source, number + 1)
@@ -73,17 +86,31 @@ class AdminServicer(pb_grpc.AdminServicer):
                 not_listed=result.not_listed, swept=result.swept, list_version=self._store.version,
             )
 
-    def GetQuality(self, request: pb.GetQualityRequest, context: grpc.ServicerContext) -> pb.GetQualityResponse:
+    def GetQuality(self, request: bytes, context: grpc.ServicerContext) -> pb.GetQualityResponse:
         """Per-source outcome tallies and precision, and live contributions (a full scan of the store)."""
         with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit) as rpc:
             rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
+                decode(pb.GetQualityRequest, request)
                 rows = quality_report(self._store, int(time.time()))
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
             rpc.count = len(rows)
             return quality_to_proto(rows)
+
+    def _batch_request(self, data: bytes) -> pb.IngestRequest:
+        """An IngestRequest's bytes parsed once its batch is known to hold at most max_batch mutations."""
+        if len(data) > self._max_batch * MUTATION_BYTES + OTHER_BYTES:
+            raise BatchTooLarge(len(data) // MUTATION_BYTES, self._max_batch, items="mutations", at_least=True,
+                                reason=f"the message's {len(data)} bytes are more than {self._max_batch} "
+                                       "mutations can take")
+        for batch in field_payloads(data, _BATCH_FIELD, message_type="risklist.v1.IngestRequest"):
+            count = count_field(batch, _MUTATIONS_FIELD, limit=self._max_batch, message_type="risklist.v1.IngestBatch")
+            if count > self._max_batch:
+                raise BatchTooLarge(count, self._max_batch, items="mutations", at_least=True,
+                                    reason="send smaller batches: risklist-load --batch-size")
+        return decode(pb.IngestRequest, data)
 
     def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
         if first is None or first.WhichOneof("part") != "start":
@@ -116,3 +143,17 @@ def _mutations(batch: pb.IngestBatch, source: str, number: int) -> list[Mutation
         raise InvalidSubjects(violations)
     return mutations
 
+
+
+def add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
+    """As the generated add_AdminServicer_to_server, but the methods get their requests' bytes (the servicer
+    checks and parses them: risklist_server.rpc.decode)."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "Ingest": grpc.stream_unary_rpc_method_handler(
+            servicer.Ingest, request_deserializer=None, response_serializer=pb.IngestResponse.SerializeToString),
+        "GetQuality": grpc.unary_unary_rpc_method_handler(
+            servicer.GetQuality, request_deserializer=None,
+            response_serializer=pb.GetQualityResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ADMIN_SERVICE, handlers),))
+    server.add_registered_method_handlers(ADMIN_SERVICE, handlers)

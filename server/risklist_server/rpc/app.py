@@ -11,14 +11,13 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from risklist.v1 import risklist_pb2 as pb
-from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.rpc.access.config import Security
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
-from risklist_server.rpc.admin_servicer import AdminServicer
+from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer, add_admin
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from risklist_server.rpc.write_calls import WriteGateway
@@ -112,10 +111,11 @@ def create_server(
 
 
 def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
-    """As the generated add_RiskListServicer_to_server, but BatchCheck and StreamCheck get requests' bytes."""
+    """As the generated add_RiskListServicer_to_server, but every method gets its requests' bytes (the servicer
+    checks and parses them: risklist_server.rpc.decode)."""
     handlers = {
         "Check": grpc.unary_unary_rpc_method_handler(
-            servicer.Check, request_deserializer=pb.CheckRequest.FromString,
+            servicer.Check, request_deserializer=None,
             response_serializer=pb.CheckResponse.SerializeToString),
         "BatchCheck": grpc.unary_unary_rpc_method_handler(
             servicer.BatchCheck, request_deserializer=None,
@@ -123,36 +123,35 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
         "StreamCheck": grpc.stream_stream_rpc_method_handler(
             servicer.StreamCheck, request_deserializer=None,
             response_serializer=pb.BatchCheckResponse.SerializeToString),
-        **_unary(servicer.Report, pb.ReportRequest, pb.ReportResponse),
-        **_unary(servicer.Revoke, pb.RevokeRequest, pb.RevokeResponse),
-        **_unary(servicer.GetEntry, pb.GetEntryRequest, pb.GetEntryResponse),
+        **_unary(servicer.Report, pb.ReportResponse),
+        **_unary(servicer.Revoke, pb.RevokeResponse),
+        **_unary(servicer.GetEntry, pb.GetEntryResponse),
         "GetFilter": grpc.unary_stream_rpc_method_handler(
-            servicer.GetFilter, request_deserializer=pb.GetFilterRequest.FromString,
+            servicer.GetFilter, request_deserializer=None,
             response_serializer=pb.FilterChunk.SerializeToString),
         "GetFilterUpdates": grpc.unary_stream_rpc_method_handler(
-            servicer.GetFilterUpdates, request_deserializer=pb.GetFilterUpdatesRequest.FromString,
+            servicer.GetFilterUpdates, request_deserializer=None,
             response_serializer=pb.FilterUpdate.SerializeToString),
-        **_unary(servicer.ReportOutcome, pb.ReportOutcomeRequest, pb.ReportOutcomeResponse),
+        **_unary(servicer.ReportOutcome, pb.ReportOutcomeResponse),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
 
 
-def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], request_type: type[Message],
+def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any],
            response_type: type[Message]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
-    """{method name: handler} for a plain unary method (the name is the servicer method's)."""
+    """{method name: handler} for a unary method taking its request's bytes (the name is the servicer method's)."""
     return {behaviour.__name__: grpc.unary_unary_rpc_method_handler(
-        behaviour, request_deserializer=request_type.FromString,
+        behaviour, request_deserializer=None,
         response_serializer=response_type.SerializeToString)}
 
 
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
-    gate: Gate | None = None,
+    gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
-    `admin`; ingests audited. `gate` as for create_server."""
+    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` as for create_server."""
     gate = gate or Gate()
-    servicer = AdminServicer(store, gate=gate, audit=audit)
-    return _serve(address, threads, ADMIN_SERVICE,
-                  lambda server: pb_grpc.add_AdminServicer_to_server(servicer, server), gate, audit=audit)
+    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch)
+    return _serve(address, threads, ADMIN_SERVICE, lambda server: add_admin(servicer, server), gate, audit=audit)

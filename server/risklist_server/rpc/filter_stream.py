@@ -10,6 +10,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.rpc.access.caller import Authenticator
+from risklist_server.rpc.decode import decode
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
@@ -36,12 +37,14 @@ def filter_chunks(snapshot: FilterSnapshot) -> Iterator[pb.FilterChunk]:
 
 
 def get_filter(
-    export: FilterExport, gate: Authenticator, context: grpc.ServicerContext, rpc: RpcLog
+    export: FilterExport, gate: Authenticator, request: bytes, context: grpc.ServicerContext, rpc: RpcLog
 ) -> Iterator[pb.FilterChunk]:
-    """The GetFilter stream (role `query`), logged and audited (no subjects) through `rpc`."""
+    """The GetFilter stream (role `query`) for a GetFilterRequest's bytes, logged and audited (no subjects)
+    through `rpc`."""
     with rpc:
         rpc.audit(gate.caller(context).partner, new_request_id())
         try:
+            decode(pb.GetFilterRequest, request)
             snapshot = export.snapshot()
         except Exception as error:
             rpc.fail(error)
@@ -54,14 +57,15 @@ def get_filter(
 
 
 def get_filter_updates(
-    export: FilterExport, gate: Authenticator, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext,
-    rpc: RpcLog,
+    export: FilterExport, gate: Authenticator, request: bytes, context: grpc.ServicerContext, rpc: RpcLog,
 ) -> Iterator[pb.FilterUpdate]:
-    """The GetFilterUpdates stream (role `query`), logged and audited (no subjects) through `rpc`."""
+    """The GetFilterUpdates stream (role `query`) for a GetFilterUpdatesRequest's bytes, logged and audited
+    (no subjects) through `rpc`."""
     with rpc:
         rpc.audit(gate.caller(context).partner, new_request_id())
         try:
-            for delta in export.updates(request.since_version):
+            since_version = decode(pb.GetFilterUpdatesRequest, request).since_version
+            for delta in export.updates(since_version):
                 rpc.hits += len(delta.added_keys) // KEY_SIZE  # keys sent, logged
                 yield pb.FilterUpdate(version=delta.version, reset=delta.reset, added_keys=delta.added_keys,
                                       removed_count=delta.removed_count, removed_keys=delta.removed_keys)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
-from google.protobuf.message import DecodeError, Message
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.core.errors import InvalidSubject, InvalidSubjects
+from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
 from risklist_server.core.subject import Subject
 from risklist_server.rpc import filter_stream
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from risklist_server.rpc.convert_contributions import entry_to_proto
+from risklist_server.rpc.decode import REPORT_BYTES, SUBJECT_BYTES, decode, require_at_most
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
 from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
-from risklist_server.rpc.wire_batch import packed_digest_keys
-from risklist_server.rpc.write_calls import ResponseT, WriteGateway
+from risklist_server.rpc.wire_batch import RECORD_SIZE, packed_digest_keys
+from risklist_server.rpc.write_calls import RequestT, ResponseT, WriteGateway
 from risklist_server.services.entries import EntryService
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
@@ -43,7 +43,12 @@ def require_time_left(context: grpc.ServicerContext) -> None:
 
 class RiskListServicer(pb_grpc.RiskListServicer):
     """Check, BatchCheck, StreamCheck; Report and Revoke (through `writes`); GetEntry; ReportOutcome (through `writes`);
-    GetFilter and GetFilterUpdates (risklist_server.rpc.filter_stream)."""
+    GetFilter and GetFilterUpdates (risklist_server.rpc.filter_stream).
+
+    Every method takes its request's bytes (app.py registers no deserializer) and parses them inside
+    its RPC log (risklist_server.rpc.decode): batches are counted on the wire before anything is
+    unpacked, undecodable bytes are INVALID_ARGUMENT, and the logged latency includes the parsing.
+    """
 
     def __init__(
         self,
@@ -67,13 +72,14 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def _rpc(self, method: str) -> RpcLog:
         return RpcLog(method, log_success=self._log_success, audit=self._audit)
 
-    def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+    def Check(self, request: bytes, context: grpc.ServicerContext) -> pb.CheckResponse:
         with self._rpc("Check") as rpc:
             rpc.count = 1
             audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 require_time_left(context)
-                key = self._lookup.storage_key(subject_from_proto(request.subject))
+                message = decode(pb.CheckRequest, request)
+                key = self._lookup.storage_key(subject_from_proto(message.subject))
                 audit.keys = (key,)
                 verdict, version = self._lookup.check_key(key)
             except Exception as error:
@@ -124,12 +130,11 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.answered()  # audited before the answer leaves
                 yield response
 
-    def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
-        return filter_stream.get_filter(self._filter_export(context), self._gate, context, self._rpc("GetFilter"))
+    def GetFilter(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
+        return filter_stream.get_filter(self._filter_export(context), self._gate, request, context,
+                                        self._rpc("GetFilter"))
 
-    def GetFilterUpdates(
-        self, request: pb.GetFilterUpdatesRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.FilterUpdate]:
+    def GetFilterUpdates(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterUpdate]:
         return filter_stream.get_filter_updates(
             self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates"))
 
@@ -138,28 +143,43 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server does not distribute the partner filter")
         return self._filters
 
-    def Report(self, request: pb.ReportRequest, context: grpc.ServicerContext) -> pb.ReportResponse:
-        return self._write("Report", request, pb.ReportResponse, [report.subject for report in request.reports],
-                           context)
+    def Report(self, request: bytes, context: grpc.ServicerContext) -> pb.ReportResponse:
+        def checked(data: bytes) -> tuple[pb.ReportRequest, Sequence[pb.Subject]]:
+            require_at_most(data, 1, self._lookup.max_batch, item_bytes=REPORT_BYTES, items="reports",
+                            message_type="risklist.v1.ReportRequest")
+            message = decode(pb.ReportRequest, data)
+            return message, [report.subject for report in message.reports]
 
-    def Revoke(self, request: pb.RevokeRequest, context: grpc.ServicerContext) -> pb.RevokeResponse:
-        return self._write("Revoke", request, pb.RevokeResponse, request.subjects, context)
+        return self._write("Report", request, checked, pb.ReportResponse, context)
 
-    def ReportOutcome(
-        self, request: pb.ReportOutcomeRequest, context: grpc.ServicerContext
-    ) -> pb.ReportOutcomeResponse:
-        return self._write("ReportOutcome", request, pb.ReportOutcomeResponse, [request.subject], context)
+    def Revoke(self, request: bytes, context: grpc.ServicerContext) -> pb.RevokeResponse:
+        def checked(data: bytes) -> tuple[pb.RevokeRequest, Sequence[pb.Subject]]:
+            require_at_most(data, 1, self._lookup.max_batch, item_bytes=SUBJECT_BYTES, items="subjects",
+                            message_type="risklist.v1.RevokeRequest")
+            message = decode(pb.RevokeRequest, data)
+            return message, message.subjects
 
-    def GetEntry(self, request: pb.GetEntryRequest, context: grpc.ServicerContext) -> pb.GetEntryResponse:
+        return self._write("Revoke", request, checked, pb.RevokeResponse, context)
+
+    def ReportOutcome(self, request: bytes, context: grpc.ServicerContext) -> pb.ReportOutcomeResponse:
+        def checked(data: bytes) -> tuple[pb.ReportOutcomeRequest, Sequence[pb.Subject]]:
+            message = decode(pb.ReportOutcomeRequest, data)
+            return message, [message.subject]
+
+        return self._write("ReportOutcome", request, checked, pb.ReportOutcomeResponse, context)
+
+    def GetEntry(self, request: bytes, context: grpc.ServicerContext) -> pb.GetEntryResponse:
         with self._rpc("GetEntry") as rpc:
             rpc.count = 1
             caller = self._gate.caller(context)
-            audit = rpc.audit(caller.partner, new_request_id(), keys=self._audit_keys([request.subject]))
+            audit = rpc.audit(caller.partner, new_request_id())
             try:
+                message = decode(pb.GetEntryRequest, request)
+                audit.keys = self._audit_keys([message.subject])
                 require_time_left(context)
                 if self._entries is None:
                     raise NotImplementedError("GetEntry is not served by this server")
-                entry, version = self._entries.get_entry(caller.partner, subject_from_proto(request.subject))
+                entry, version = self._entries.get_entry(caller.partner, subject_from_proto(message.subject))
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
@@ -168,20 +188,24 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             return entry_to_proto(entry, version, audit.request_id)
 
     def _write(
-        self, method: str, request: Message, response_type: type[ResponseT], subjects: Sequence[pb.Subject],
-        context: grpc.ServicerContext,
+        self, method: str, request: bytes, checked: Callable[[bytes], tuple[RequestT, Sequence[pb.Subject]]],
+        response_type: type[ResponseT], context: grpc.ServicerContext,
     ) -> ResponseT:
-        """Hand a write call to the store's writer (in this process or over the writer link)."""
+        """Hand a write call to the store's writer (in this process or over the writer link) once `checked`
+        (size and count on the wire, then parsing) accepts the request's bytes: nothing is normalised
+        or forwarded for a refused one."""
         with self._rpc(method) as rpc:
             caller = self._gate.caller(context)
-            keys = self._audit_keys(subjects)
-            rpc.count = len(keys)
-            audit = rpc.audit(caller.partner, new_request_id(), keys=keys)
+            audit = rpc.audit(caller.partner, new_request_id())
             try:
+                message, subjects = checked(request)
+                keys = self._audit_keys(subjects)
+                rpc.count = len(keys)
+                audit.keys = keys
                 require_time_left(context)
                 if self._writes is None:
                     raise NotImplementedError(f"{method} is not served by this server")
-                return self._writes.submit(method, caller, audit.request_id, request, response_type,
+                return self._writes.submit(method, caller, audit.request_id, message, response_type,
                                            timeout=context.time_remaining())
             except Exception as error:
                 rpc.fail(error)
@@ -206,17 +230,22 @@ class RiskListServicer(pb_grpc.RiskListServicer):
 
     def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits; the
-        subjects are charged to the caller's quota before any is looked up."""
+        subjects are charged to the caller's quota before any is looked up.
+
+        The count is checked on the wire first (an all-digest request's by its length alone): a batch
+        over max_batch is refused before any subject is unpacked, normalised or charged."""
+        maximum = self._lookup.max_batch
+        if len(request) % RECORD_SIZE == 0 and len(request) // RECORD_SIZE > maximum:
+            raise BatchTooLarge(len(request) // RECORD_SIZE, maximum)
         packed = packed_digest_keys(request)
         if packed is not None:
             self._gate.charge_subjects(context, len(packed) // KEY_SIZE)
             audit.keys = packed  # as stored: no join per batch
             hits, version = self._lookup.check_packed(packed)  # no bytes object per key
         else:
-            try:
-                message = pb.BatchCheckRequest.FromString(request)
-            except DecodeError:
-                raise InvalidSubjects([("subjects", "the request is not a BatchCheckRequest message")]) from None
+            require_at_most(request, 1, maximum, item_bytes=SUBJECT_BYTES, items="subjects",
+                            message_type="risklist.v1.BatchCheckRequest")
+            message = decode(pb.BatchCheckRequest, request)
             self._gate.charge_subjects(context, len(message.subjects))
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
             audit.keys = keys

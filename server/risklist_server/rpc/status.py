@@ -53,7 +53,7 @@ def status_for(error: Exception) -> status_pb2.Status:
     if isinstance(error, InvalidSubjects):
         return _bad_request(str(error), error.violations)
     if isinstance(error, BatchTooLarge):
-        return _bad_request(str(error), [("subjects", str(error))])
+        return _bad_request(str(error), [(error.items, str(error))])
     if isinstance(error, SecretMismatch):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
     if isinstance(error, NotAuthenticated):
@@ -69,15 +69,57 @@ def status_for(error: Exception) -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; see the server log")
 
 
+MAX_VIOLATIONS = 100
+"""BadRequest details list at most this many field violations, and at most MAX_DETAIL_BYTES of them; the
+rest are counted (an ErrorInfo, and the message). A client refuses trailers over 8 KiB in all
+(grpc's default limit): 200 violations overflowed it, and the client saw RESOURCE_EXHAUSTED."""
+MAX_DETAIL_BYTES = 3_600
+"""Serialized BadRequest bytes at most: base64 in the trailer makes them 4.8 KiB."""
+MAX_MESSAGE_BYTES = 500
+"""UTF-8 bytes of a status message at most (percent-encoded in the trailer: 1.5 KiB at worst)."""
+MAX_FIELD_CHARS = 120
+MAX_DESCRIPTION_CHARS = 240
+TOO_MANY_VIOLATIONS = "TOO_MANY_VIOLATIONS"
+"""ErrorInfo.reason when violations were left out; metadata `total` and `listed` give the counts."""
+ERROR_DOMAIN = "risklist.v1"
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "..."
+
+
 def _bad_request(message: str, violations: list[tuple[str, str]]) -> status_pb2.Status:
-    detail = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=field, description=reason)
-            for field, reason in violations
-        ]
-    )
+    """INVALID_ARGUMENT with BadRequest details: the first violations, each clipped, as many as fit
+    MAX_VIOLATIONS and MAX_DETAIL_BYTES, and (when some are left out) an ErrorInfo counting them, said in
+    the message too."""
+    detail = error_details_pb2.BadRequest()
+    for field, reason in violations[:MAX_VIOLATIONS]:
+        detail.field_violations.add(field=_clip(field, MAX_FIELD_CHARS),
+                                    description=_clip(reason, MAX_DESCRIPTION_CHARS))
+        if detail.ByteSize() > MAX_DETAIL_BYTES:
+            del detail.field_violations[-1]
+            break
+    listed = len(detail.field_violations)
+    left_out = len(violations) - listed
+    if left_out:
+        counted = (f"; the details list the first {listed} of {len(violations)} violations: fix them and retry "
+                   "to see the rest")
+        message = _clip_bytes(message, MAX_MESSAGE_BYTES - len(counted)) + counted
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message)
     status.details.add().Pack(detail)
+    if left_out:
+        status.details.add().Pack(error_details_pb2.ErrorInfo(
+            reason=TOO_MANY_VIOLATIONS, domain=ERROR_DOMAIN,
+            metadata={"total": str(len(violations)), "listed": str(listed)}))
     return status
 
 
@@ -98,7 +140,9 @@ def _quota_exhausted(error: QuotaExceeded) -> status_pb2.Status:
 
 def abort(context: grpc.ServicerContext, error: Exception) -> NoReturn:
     """End the RPC with the status mapped from `error`."""
-    context.abort_with_status(rpc_status.to_status(status_for(error)))
+    status = status_for(error)
+    status.message = _clip_bytes(status.message, MAX_MESSAGE_BYTES)  # the message is a trailer too
+    context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("unreachable: abort_with_status raises")
 
 

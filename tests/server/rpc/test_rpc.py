@@ -224,4 +224,4 @@ def test_undecodable_batch_is_invalid_argument(grpc_server: InProcessServer) -> 
     with pytest.raises(grpc.RpcError) as caught:
         garbled(b"\x0a\xff\xff\xff\xff\x0f", timeout=5)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert "not a BatchCheckRequest" in caught.value.details()
+    assert "not a valid risklist.v1.BatchCheckRequest" in caught.value.details()
