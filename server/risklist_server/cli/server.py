@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="processes serving lookups on --listen (default: CPU count, %(default)s); "
                         "with more than one, a separate writer process owns the store")
     parser.add_argument("--threads", type=_positive, default=8, help="RPC threads per worker (default %(default)s)")
+    parser.add_argument("--max-streams", type=_positive, default=16, metavar="N",
+                        help="open streaming calls per worker in all, each on a thread of its own besides --threads "
+                        "(default %(default)s; per member: max_streams_per_member in --config)")
+    parser.add_argument("--max-connections", type=_positive, default=4096, metavar="N",
+                        help="client connections per worker; fewer if the open-file limit minus --fd-reserve "
+                        "is lower (default %(default)s)")
+    parser.add_argument("--fd-reserve", type=_positive, default=1024, metavar="N",
+                        help="file descriptors per worker kept free of connections, for the store and logs "
+                        "(default %(default)s)")
+    parser.add_argument("--max-open-files", type=_positive, metavar="N",
+                        help="raise the open-file limit to N at start (default: as far as the hard limit allows)")
     parser.add_argument("--metrics-listen", metavar="HOST:PORT",
                         help="serve Prometheus metrics of all workers at http://HOST:PORT/metrics (default: off)")
     parser.add_argument("--catch-up-ms", type=_positive, default=10, metavar="MS",
@@ -108,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads, metrics_listen=args.metrics_listen, catch_up_ms=args.catch_up_ms, front=args.front,
             grace=args.grace, rpc_log=args.rpc_log, audit_dir=args.audit_dir, secret_file=args.secret_file,
             demo=args.demo, settings_file=args.config, policy_file=args.policy, security=security_files(args),
-            accept_restored_store=args.accept_restored_store)
+            max_streams=args.max_streams, max_connections=args.max_connections, fd_reserve=args.fd_reserve,
+            max_open_files=args.max_open_files, accept_restored_store=args.accept_restored_store)
         return serve(config)
     except RiskListError as error:
         print(f"risklist-server: error: {error}", file=sys.stderr)

@@ -111,6 +111,23 @@ class QuotaExceeded(RiskListError):
         self.retry_after = retry_after
 
 
+class StreamLimitReached(RiskListError):
+    """A streaming call was refused: the caller (`scope` "member") or the whole worker (`scope` "server") already
+    holds `limit` open streams."""
+
+    def __init__(self, partner: str, scope: str, limit: int) -> None:
+        if scope == "member":
+            detail = (f"partner {partner!r} already has {limit} open streams on this server worker, its most; "
+                      "close one (or send your subjects on an open one) before opening another")
+        else:
+            detail = (f"this server worker already serves {limit} open streams, its most; retry shortly, "
+                      "or use Check/BatchCheck")
+        super().__init__(detail)
+        self.partner = partner
+        self.scope = scope
+        self.limit = limit
+
+
 class ServerDidNotStart(RiskListError):
     """A launched risklist-server exited, or did not log `serving` in time; the message quotes its output's end."""
 

@@ -1,5 +1,5 @@
 """Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep,
-partner filter sizing."""
+partner filter sizing, connection and stream limits."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ class Settings:
     precision_min_outcomes: int = 10
     """A source's precision is known to the policy once this many confirmed + false-positive outcomes exist."""
 
+    handshake_timeout_seconds: float = 10.0
+    """A connection that has not completed its TLS handshake (shown a client certificate) by then is closed."""
+    max_streams_per_member: int = 4
+    """Open streaming calls (StreamCheck, GetFilter, GetFilterUpdates) one member may hold per worker."""
+    stream_idle_seconds: float = 60.0
+    """A StreamCheck on which the server waited this long for the member's next message is ended (CANCELLED)."""
+
     def retention_seconds(self, category: Category) -> int:
         """How long a contribution of `category` counts when the feed gives no expiry."""
         return self.retention_days[category] * DAY_SECONDS
@@ -64,7 +71,7 @@ def load_settings(path: str | Path | None) -> Settings:
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
-             "precision_min_outcomes", *_CONTRIBUTION_KEYS}
+             "precision_min_outcomes", *_CONTRIBUTION_KEYS, *_CONNECTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -97,7 +104,8 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
         raise ConfigError(f"{origin}: precision_min_outcomes must be a whole number from 1 to 1000000 (default 10)")
     return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
                     filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
-                    precision_min_outcomes=min_outcomes, **_contribution_settings(document, origin))
+                    precision_min_outcomes=min_outcomes, **_contribution_settings(document, origin),
+                    **_connection_settings(document, origin))
 
 
 _CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice")
@@ -116,6 +124,29 @@ def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, A
         raise ConfigError(f"{origin}: expiry_sweep_slice must be a whole number from 1 to 1000000")
     return {"disclose_sources": disclose, "expiry_sweep_interval_seconds": float(interval),
             "expiry_sweep_slice": slice_size}
+
+
+_CONNECTION_KEYS = ("handshake_timeout_seconds", "max_streams_per_member", "stream_idle_seconds")
+
+
+def _connection_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """The handshake timeout and the stream limits, checked."""
+    handshake = document.get("handshake_timeout_seconds", 10.0)
+    if not (_is_number(handshake) and 0.1 <= handshake <= 300):
+        raise ConfigError(f"{origin}: handshake_timeout_seconds must be a number from 0.1 to 300 (default 10)")
+    per_member = document.get("max_streams_per_member", 4)
+    if not (_is_whole(per_member) and 1 <= per_member <= 10_000):
+        raise ConfigError(f"{origin}: max_streams_per_member must be a whole number from 1 to 10000 (default 4)")
+    idle = document.get("stream_idle_seconds", 60.0)
+    if not (_is_number(idle) and 0.1 <= idle <= 86_400):
+        raise ConfigError(f"{origin}: stream_idle_seconds must be a number from 0.1 to 86400 (default 60)")
+    return {"handshake_timeout_seconds": float(handshake), "max_streams_per_member": per_member,
+            "stream_idle_seconds": float(idle)}
+
+
+def _is_number(value: object) -> bool:
+    """A TOML integer or float, not a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_whole(value: object) -> bool:

@@ -17,9 +17,11 @@ from grpc_health.v1.health import HealthServicer
 
 from risklist_server.audit.trail import AuditTrail
 from risklist_server.process.config import ServerConfig
+from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
 from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
 from risklist_server.rpc.access.gate import Gate
-from risklist_server.rpc.app import create_admin_server, create_server
+from risklist_server.rpc.app import ConnectionLimits, create_admin_server, create_server
+from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites
 from risklist_server.rpc.writer_link import create_writer_link
 from risklist_server.services.lookup import LookupService
@@ -67,6 +69,21 @@ def _filter_export(config: ServerConfig, store: FilterSource) -> FilterExport:
     return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed)
 
 
+def _connections(config: ServerConfig, max_connections: int) -> ConnectionLimits:
+    return ConnectionLimits(config.settings.handshake_timeout_seconds, max_connections)
+
+
+def _partner_connections(config: ServerConfig) -> ConnectionLimits:
+    """The partner port's cap: what the open-file limit leaves after the store's reserve (process/fd_limit.py)."""
+    return _connections(config, config.descriptors.max_connections)
+
+
+def _stream_limits(config: ServerConfig) -> StreamLimits:
+    settings = config.settings
+    return StreamLimits(per_member=min(settings.max_streams_per_member, config.max_streams), total=config.max_streams,
+                        idle_seconds=settings.stream_idle_seconds)
+
+
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -95,12 +112,14 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             server, ports["port"], health = create_server(
                 listen, lookup, threads=config.threads,
                 log_every_rpc=config.log_every_rpc, writes=LocalWrites(side.calls), entries=side.entries,
-                audit=audit, gate=gate, filters=_filter_export(config, store))
+                audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
+                streams=_stream_limits(config))
             servers.append((server, health))
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
-        admin, ports["admin_port"], admin_health = create_admin_server(admin_listen, store, audit=audit, gate=gate,
-                                                                       max_batch=config.settings.max_batch)
+        admin, ports["admin_port"], admin_health = create_admin_server(
+            admin_listen, store, audit=audit, gate=gate, max_batch=config.settings.max_batch,
+            connections=_connections(config, ADMIN_CONNECTIONS))
         servers.append((admin, admin_health))
         _serve_until_stopped(servers, config.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
@@ -124,7 +143,8 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              threads=config.threads, reuse_port=True,
                                              log_every_rpc=config.log_every_rpc,
                                              writes=side.writes, entries=side.entries, audit=audit,
-                                             gate=Gate(config.security), filters=_filter_export(config, store))
+                                             gate=Gate(config.security), filters=_filter_export(config, store),
+                                             connections=_partner_connections(config), streams=_stream_limits(config))
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
                                     name="catch-up", daemon=True)

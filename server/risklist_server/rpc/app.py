@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -18,30 +19,45 @@ from risklist_server.rpc.access.config import Security
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer, add_admin
+from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
+from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import WriteGateway
 from risklist_server.services.entries import EntryService
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
 from risklist_server.store.risk_store import RiskStore
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-
 
 class BindError(RiskListError):
     """The listen address could not be bound."""
 
 
-def _new_server(threads: int, reuse_port: bool) -> grpc.Server:
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What a connection may take of a worker before it is a member's (docs/operations.md, "Connections and streams").
+
+    grpc closes a connection that has not finished its TLS handshake (and so shown a client
+    certificate) within `handshake_timeout_seconds`, and closes at once any connection accepted
+    while `max_connections` are open.
+    """
+
+    handshake_timeout_seconds: float = 10.0
+    max_connections: int = 4096
+
+
+def _new_server(threads: int, reuse_port: bool, connections: ConnectionLimits, max_receive_bytes: int) -> grpc.Server:
     return grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"),
         options=[
             # Off unless several workers share the port on purpose: two servers never
             # silently share one.
             ("grpc.so_reuseport", int(reuse_port)),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_receive_bytes),
+            ("grpc.max_send_message_length", MAX_SEND_BYTES),
+            ("grpc.server_handshake_timeout_ms", round(connections.handshake_timeout_seconds * 1000)),
+            ("grpc.max_allowed_incoming_connections", connections.max_connections),
         ],
     )
 
@@ -77,12 +93,16 @@ def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> heal
 
 
 def _serve(
-    address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], gate: Gate,
-    reuse_port: bool = False, audit: AuditSink = DISCARD,
+    address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], gate: Gate, *,
+    connections: ConnectionLimits, max_receive_bytes: int, reuse_port: bool = False, audit: AuditSink = DISCARD,
+    streams: StreamLimits | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    server = _new_server(threads, reuse_port)
-    # Every method checks caller, role and quota first; refusals are audited.
-    register(GuardedRegistry(server, gate, audit))
+    # Streams hold a thread each for their whole life: they get threads of their own, on top of
+    # `threads`, and never more (StreamLimits.total), so unary calls never wait behind them.
+    pool = threads + (streams.total if streams is not None else 0)
+    server = _new_server(pool, reuse_port, connections, max_receive_bytes)
+    # Every method checks caller, role and quota first (and a stream slot); refusals are audited.
+    register(GuardedRegistry(server, gate, audit, streams))
     health_servicer = _add_health_and_reflection(server, [service])
     return server, _bind(server, address, _credentials(gate.security)), health_servicer
 
@@ -90,7 +110,8 @@ def _serve(
 def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
-    gate: Gate | None = None, filters: FilterExport | None = None,
+    gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
+    streams: StreamLimits | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -102,12 +123,16 @@ def create_server(
     every lookup is recorded in `audit`.
     Report/Revoke go through `writes`, GetEntry to `entries` (UNIMPLEMENTED without them).
     `filters` serves GetFilter/GetFilterUpdates (without it they are UNIMPLEMENTED).
+    `connections` bounds connections; `streams` (None: unlimited, for tests) caps open streaming calls
+    per member and in all, ends idle ones, and adds `streams.total` threads for them. A request larger
+    than the largest legal one (settings.max_batch items) is refused by grpc before it is read.
     """
     gate = gate or Gate()
     servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
                                 audit=audit, filters=filters)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), gate,
-                  reuse_port, audit)
+                  connections=connections, max_receive_bytes=partner_max_receive_bytes(lookup.max_batch),
+                  reuse_port=reuse_port, audit=audit, streams=streams)
 
 
 def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
@@ -149,9 +174,12 @@ def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any],
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
     gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
+    connections: ConnectionLimits = ConnectionLimits(max_connections=64),
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
-    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` as for create_server."""
+    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` and `connections`
+    as for create_server."""
     gate = gate or Gate()
     servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch)
-    return _serve(address, threads, ADMIN_SERVICE, lambda server: add_admin(servicer, server), gate, audit=audit)
+    return _serve(address, threads, ADMIN_SERVICE, lambda server: add_admin(servicer, server), gate,
+                  connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)

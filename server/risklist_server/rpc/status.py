@@ -19,6 +19,7 @@ from risklist_server.core.errors import (
     QuotaExceeded,
     SecretMismatch,
     StoreError,
+    StreamLimitReached,
 )
 
 
@@ -62,6 +63,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, QuotaExceeded):
         return _quota_exhausted(error)
+    if isinstance(error, StreamLimitReached):
+        return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(error))
     if isinstance(error, StoreError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"store unavailable: {error}")
     if isinstance(error, RiskListError):

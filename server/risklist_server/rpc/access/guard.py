@@ -22,6 +22,7 @@ from risklist_server.rpc.metrics import count_rpc
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from risklist_server.rpc.status import abort, status_name
+from risklist_server.rpc.stream_limits import StreamLimits
 
 log = structlog.get_logger("risklist.access")
 
@@ -52,9 +53,11 @@ def role_for(method: str) -> Role:
 
 
 def guard(
-    method: str, handler: grpc.RpcMethodHandler[Any, Any], gate: Gate, audit: AuditSink = DISCARD
+    method: str, handler: grpc.RpcMethodHandler[Any, Any], gate: Gate, audit: AuditSink = DISCARD,
+    streams: StreamLimits | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """`handler` preceded by the gate: authenticated caller, role `method` needs, a request of quota.
+    """`handler` preceded by the gate: authenticated caller, role `method` needs, a request of quota;
+    and, for a response-streaming method given `streams`, a free stream slot of the caller's and the worker's.
 
     A refused call is audited too (no subjects: none was looked at), under the partner the
     refusal names, or "" for a caller that is no member.
@@ -63,20 +66,39 @@ def guard(
     service, _, name = method.lstrip("/").partition("/")
     kind, behaviour = _behaviour(handler)
 
+    def refuse(error: RiskListError, context: grpc.ServicerContext) -> None:
+        status = status_name(error)
+        count_rpc(service, name, status, 0)
+        if not isinstance(error, QuotaExceeded):  # the gate logs those, throttled
+            log.info("rpc_refused", method=name, status=status, reason=str(error))
+        audit.append(time.time_ns(), str(getattr(error, "partner", "")), name, new_request_id(), status, b"", ())
+        abort(context, error)
+
     def guarded(request: Any, context: grpc.ServicerContext) -> Any:
         try:
             gate.admit(context, role, name)
         except RiskListError as error:
-            status = status_name(error)
-            count_rpc(service, name, status, 0)
-            if not isinstance(error, QuotaExceeded):  # the gate logs those, throttled
-                log.info("rpc_refused", method=name, status=status, reason=str(error))
-            audit.append(time.time_ns(), str(getattr(error, "partner", "")), name, new_request_id(), status, b"", ())
-            abort(context, error)
+            refuse(error, context)
         return behaviour(request, context)
 
+    def guarded_stream(request: Any, context: grpc.ServicerContext) -> Any:
+        assert streams is not None
+        try:
+            stream = streams.admit(gate.admit(context, role, name).partner, name, context)
+        except RiskListError as error:
+            refuse(error, context)
+        if kind.startswith("stream_"):  # a request stream: time the waits for the client's messages
+            request = streams.watched(stream, request)
+        try:
+            yield from behaviour(request, context)
+        finally:
+            streams.release(stream)
+
+    # Response streams hold a thread for their whole life; a client-streaming call with one answer
+    # (Admin.Ingest, on the operator's own port) is not limited.
+    wrapper = guarded_stream if streams is not None and kind.endswith("_stream") else guarded
     make: Callable[..., grpc.RpcMethodHandler[Any, Any]] = getattr(grpc, f"{kind}_rpc_method_handler")
-    return make(guarded, request_deserializer=handler.request_deserializer,
+    return make(wrapper, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
 
 
@@ -89,10 +111,12 @@ def _behaviour(handler: grpc.RpcMethodHandler[Any, Any]) -> tuple[str, Callable[
 
 
 class _GuardedGeneric(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler, gate: Gate, audit: AuditSink) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, gate: Gate, audit: AuditSink,
+                 streams: StreamLimits | None) -> None:
         self._inner = inner
         self._gate = gate
         self._audit = audit
+        self._streams = streams
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
@@ -102,25 +126,30 @@ class _GuardedGeneric(grpc.GenericRpcHandler):
             handler = self._inner.service(handler_call_details)
             if handler is None:
                 return None
-            found = self._wrapped.setdefault(method, guard(method, handler, self._gate, self._audit))
+            found = self._wrapped.setdefault(method, guard(method, handler, self._gate, self._audit,
+                                                                   self._streams))
         return found
 
 
 class GuardedRegistry:
-    """Stands in for a grpc.Server during registration (add_*Servicer_to_server), guarding every handler."""
+    """Stands in for a grpc.Server during registration (add_*Servicer_to_server), guarding every handler;
+    with `streams`, streaming methods also take a stream slot (risklist_server.rpc.stream_limits)."""
 
-    def __init__(self, server: grpc.Server, gate: Gate, audit: AuditSink = DISCARD) -> None:
+    def __init__(self, server: grpc.Server, gate: Gate, audit: AuditSink = DISCARD,
+                 streams: StreamLimits | None = None) -> None:
         self._server = server
         self._gate = gate
         self._audit = audit
+        self._streams = streams
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         self._server.add_generic_rpc_handlers(
-            tuple(_GuardedGeneric(handler, self._gate, self._audit) for handler in handlers))
+            tuple(_GuardedGeneric(handler, self._gate, self._audit, self._streams) for handler in handlers))
 
     def add_registered_method_handlers(
         self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         self._server.add_registered_method_handlers(
             service,
-            {name: guard(f"/{service}/{name}", handler, self._gate, self._audit) for name, handler in handlers.items()})
+            {name: guard(f"/{service}/{name}", handler, self._gate, self._audit, self._streams)
+             for name, handler in handlers.items()})

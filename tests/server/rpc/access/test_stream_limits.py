@@ -1,0 +1,128 @@
+"""Open streams per member and per worker, capped and timed out, against a real mutual-TLS risklist-server."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
+from risklist_kernel.secret import NetworkSecret
+from tests.support.admin_ingest import PHONE
+from tests.support.mtls import DevNetwork, dev_network
+from tests.support.running_server import ServerProcess, start_server
+from tests.support.waiting import wait_until
+
+PARTNERS = """
+[partners.hog]
+roles = ["query"]
+[partners.other]
+roles = ["query"]
+"""
+PER_MEMBER = 3
+THREADS = 2
+IDLE_SECONDS = 2.0
+CHECK = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE))
+BATCH = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)])
+
+
+class _Held:
+    """A StreamCheck kept open: one message answered, then idle until `close`."""
+
+    def __init__(self, stub: pb_grpc.RiskListStub) -> None:
+        self._requests: queue.Queue[pb.BatchCheckRequest | None] = queue.Queue()
+        self._requests.put(BATCH)
+        self.call = stub.StreamCheck(iter(self._requests.get, None), timeout=60)
+
+    def first_answer(self) -> pb.BatchCheckResponse:
+        return next(self.call)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self.call.cancel()
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevNetwork, ServerProcess]]:
+    directory = tmp_path_factory.mktemp("streams")
+    secret_file = directory / "network.secret"
+    secret_file.write_text(NetworkSecret(secrets.token_bytes(32)).key.hex())
+    (directory / "settings.toml").write_text(
+        f"max_streams_per_member = {PER_MEMBER}\nstream_idle_seconds = {IDLE_SECONDS}\n")
+    dev = dev_network(directory, PARTNERS)
+    server = start_server(directory / "db", secret_file, "--threads", str(THREADS), "--max-streams", "4",
+                          "--config", str(directory / "settings.toml"), tls=dev.server_tls)
+    yield dev, server
+    assert server.terminate() == 0
+
+
+def _open(dev: DevNetwork, server: ServerProcess, partner: str, count: int) -> tuple[grpc.Channel, list[_Held]]:
+    channel = dev.channel(server.address, partner)
+    stub = pb_grpc.RiskListStub(channel)
+    held = [_Held(stub) for _ in range(count)]
+    for stream in held:
+        stream.first_answer()
+    return channel, held
+
+
+def test_a_member_over_its_stream_cap_gets_resource_exhausted(network: tuple[DevNetwork, ServerProcess]) -> None:
+    """A member holding its cap of open StreamChecks is refused another with RESOURCE_EXHAUSTED saying why."""
+    dev, server = network
+    channel, held = _open(dev, server, "hog", PER_MEMBER)
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            list(pb_grpc.RiskListStub(channel).StreamCheck(iter([BATCH]), timeout=10))
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert f"already has {PER_MEMBER} open streams" in refused.value.details()
+    finally:
+        for stream in held:
+            stream.close()
+        channel.close()
+
+
+def test_idle_streams_at_the_cap_never_delay_another_members_check(
+    network: tuple[DevNetwork, ServerProcess],
+) -> None:
+    """With one member's idle streams at its cap (more than the worker's unary threads), another member's
+    Check and BatchCheck answer within a short deadline."""
+    dev, server = network
+    assert PER_MEMBER > THREADS
+    channel, held = _open(dev, server, "hog", PER_MEMBER)
+    try:
+        with dev.channel(server.address, "other") as other:
+            stub = pb_grpc.RiskListStub(other)
+            for _ in range(THREADS * 3):
+                stub.Check(CHECK, timeout=1.5)
+                stub.BatchCheck(BATCH, timeout=1.5)
+    finally:
+        for stream in held:
+            stream.close()
+        channel.close()
+
+
+def test_an_idle_stream_is_ended_after_the_idle_timeout(network: tuple[DevNetwork, ServerProcess]) -> None:
+    """A StreamCheck with no message for stream_idle_seconds ends CANCELLED with a message naming the setting,
+    and its slot is free again."""
+    dev, server = network
+    channel, held = _open(dev, server, "hog", PER_MEMBER)
+    started = time.monotonic()
+    try:
+        for stream in held:
+            with pytest.raises(grpc.RpcError) as ended:
+                next(stream.call)
+            assert ended.value.code() is grpc.StatusCode.CANCELLED
+            assert "stream_idle_seconds" in ended.value.details()
+        assert time.monotonic() - started >= IDLE_SECONDS * 0.9
+        # The slots are released: the member may open streams again.
+        stub = pb_grpc.RiskListStub(channel)
+        wait_until(lambda: list(stub.StreamCheck(iter([BATCH]), timeout=10)), timeout=10,
+                   message="the member's stream slots were not released after the idle timeout")
+    finally:
+        for stream in held:
+            stream.close()
+        channel.close()
