@@ -16,7 +16,7 @@ from benchmarks import datagen
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import EntityType
 from risklist_kernel.identifiers import Normaliser
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 
 DATA = Path(__file__).parent / "data"
 SOURCE = "bench-network"
@@ -67,7 +67,7 @@ class Dataset:
         path = self.root / f"bench-seed{self.seed}.secret"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.secret.key.hex() + "\n")
+            write_secret(path, self.secret)
         return path
 
     @property

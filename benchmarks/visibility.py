@@ -28,7 +28,7 @@ from benchmarks.machine import describe_machine
 from benchmarks.server_proc import start_server
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import EntityType
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 
 RESULTS = Path(__file__).parent / "results" / "visibility.json"
 
@@ -56,7 +56,7 @@ def measure(workers: int, writes: int, connections: int) -> dict[str, object]:
     secret = NetworkSecret(secrets.token_bytes(32))
     with tempfile.TemporaryDirectory(prefix="risklist-visibility-") as directory:
         secret_file = Path(directory) / "secret"
-        secret_file.write_text(secret.key.hex())
+        write_secret(secret_file, secret)
         with start_server(Path(directory) / "db", secret_file, workers=workers) as server:
             channels = [grpc.insecure_channel(server.address, options=[("grpc.use_local_subchannel_pool", 1)])
                         for _ in range(connections)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
@@ -25,7 +25,5 @@ def secret() -> NetworkSecret:
 @pytest.fixture()
 def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
     """The secret in a file, as --secret-file reads it."""
-    path = tmp_path / "network.secret"
-    path.write_text(secret.key.hex() + "\n")
-    return path
+    return write_secret(tmp_path / "network.secret", secret)
 

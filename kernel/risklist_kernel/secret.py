@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class NetworkSecret:
         except ValueError:
             raise SecretError(
                 f"{origin} does not hold a hex secret; create one with: "
-                "python3 -c 'import secrets; print(secrets.token_hex(32))' > FILE"
+                "(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > FILE)"
             ) from None
         try:
             return cls(key)
@@ -69,9 +70,30 @@ def load_secret(path: str | os.PathLike[str] | None) -> NetworkSecret:
         path = env_value
     secret_path = Path(path)
     try:
-        text = secret_path.read_text(encoding="ascii")
+        with secret_path.open("rb") as file:
+            _refuse_open_permissions(secret_path, os.fstat(file.fileno()).st_mode)
+            text = file.read().decode("ascii")
     except FileNotFoundError:
         raise SecretError(f"secret file {secret_path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SecretError(f"cannot read secret file {secret_path}: {error}") from None
     return NetworkSecret.from_hex(text, origin=f"secret file {secret_path}")
+
+
+def _refuse_open_permissions(path: Path, mode: int) -> None:
+    """As ssh refuses a private key: anyone who can read the secret can digest and test identifiers."""
+    if mode & 0o077:
+        raise SecretError(
+            f"secret file {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); the network "
+            f"secret must be readable by its owner only: run chmod 600 {path}"
+        )
+
+
+def write_secret(path: str | os.PathLike[str], secret: NetworkSecret) -> Path:
+    """Write `secret` as hex to `path`, readable and writable by its owner only (0600), as load_secret wants it."""
+    target = Path(path)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        os.fchmod(file.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+        file.write(secret.key.hex() + "\n")
+    return target

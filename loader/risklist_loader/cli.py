@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # the store and its scratch files hold members' data: owner only (RocksDB uses the umask)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

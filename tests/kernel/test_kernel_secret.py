@@ -1,4 +1,4 @@
-"""Network secret loading and its errors (server/core/secret.py)."""
+"""Network secret loading and its errors, and the file mode it insists on."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from risklist_kernel.secret import (
     SECRET_FILE_ENV,
     NetworkSecret,
     load_secret,
+    write_secret,
 )
 
 KEY = bytes(range(32))
@@ -25,6 +26,7 @@ def write(tmp_path: Path, content: str | bytes, name: str = "network.secret") ->
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="ascii")
+    path.chmod(0o600)
     return path
 
 
@@ -114,3 +116,23 @@ def test_demo_secret_is_marked_as_demo() -> None:
     demo = NetworkSecret.demo()
     assert demo.is_demo and demo.key == bytes.fromhex(DEMO_SECRET_HEX)
     assert demo.fingerprint != NetworkSecret(KEY).fingerprint
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o777])
+def test_a_secret_file_others_can_read_is_refused_with_the_chmod_to_run(tmp_path: Path, mode: int) -> None:
+    """As ssh refuses an open private key: group or other access is refused, naming the mode and the fix."""
+    path = write(tmp_path, KEY.hex())
+    path.chmod(mode)
+    with pytest.raises(SecretError) as refused:
+        load_secret(path)
+    assert f"mode {mode:04o}" in str(refused.value) and f"chmod 600 {path}" in str(refused.value)
+
+
+def test_write_secret_creates_an_owner_only_file_that_loads(tmp_path: Path) -> None:
+    """write_secret gives a 0600 file (also over an existing 0644 one) that load_secret accepts."""
+    path = tmp_path / "network.secret"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_secret(path, NetworkSecret(KEY))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_secret(path).key == KEY

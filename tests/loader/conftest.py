@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 
 
 @pytest.fixture()
 def secret_file(tmp_path: Path) -> Path:
-    path = tmp_path / "network.secret"
-    path.write_text(secrets.token_hex(32) + "\n")
-    return path
+    return write_secret(tmp_path / "network.secret", NetworkSecret(secrets.token_bytes(32)))
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import bulk
 from risklist_loader.dedupe import order_keys
 from risklist_loader.parallel import WorkerSetup, run_chunks
@@ -123,7 +123,7 @@ def kill_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Ne
     """A feed, a secret, and the records one uninterrupted bulk load leaves."""
     root = tmp_path_factory.mktemp("bulk-kill")
     secret_file = root / "network.secret"
-    secret_file.write_text(secrets.token_hex(32) + "\n")
+    write_secret(secret_file, NetworkSecret(secrets.token_bytes(32)))
     secret = NetworkSecret.from_hex(secret_file.read_text(), origin="test")
     feed = write_csv(root / "feed.csv", feed_rows())
     reference = root / "reference"

@@ -13,7 +13,7 @@ import pytest
 from loader_feeds import generated_rows, key_of, records, run_loader, write_csv, write_jsonl
 
 from risklist_kernel.enums import Category, EntityType, RiskLevel
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.risk_store import RiskStore
 
 
@@ -340,7 +340,7 @@ def test_store_of_another_secret_is_refused(tmp_path: Path, secret_file: Path) -
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
     assert load(tmp_path, feed, secret_file).returncode == 0
     other = tmp_path / "other.secret"
-    other.write_text("ab" * 32)
+    write_secret(other, NetworkSecret(bytes.fromhex("ab" * 32)))
     result = load(tmp_path, feed, other)
     assert result.returncode == 1 and "built with another network secret" in result.stderr
 

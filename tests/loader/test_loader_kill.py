@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.core.record import Record
 from risklist_server.store.risk_store import RiskStore
 
@@ -44,7 +44,7 @@ def load(world: World, db: Path, feed: Path, mode: str, source: str = "bank-a") 
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("kill")
     secret_file = root / "network.secret"
-    secret_file.write_text(secrets.token_hex(32) + "\n")
+    write_secret(secret_file, NetworkSecret(secrets.token_bytes(32)))
     secret = NetworkSecret.from_hex(secret_file.read_text(), origin="test")
     removes = [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
                for row in generated_rows(400)]

@@ -15,6 +15,7 @@ from loader_feeds import generated_rows, run_loader, write_csv
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.running_server import ServerProcess, start_server
 
 PHONE = "+8613800138000"
@@ -79,7 +80,7 @@ def test_db_load_into_a_served_store_is_refused(tmp_path: Path, secret_file: Pat
 def test_load_under_another_secret_is_refused(tmp_path: Path, server: ServerProcess) -> None:
     """A loader holding a different network secret is refused before anything is applied."""
     other = tmp_path / "other.secret"
-    other.write_text(secrets.token_hex(32))
+    write_secret(other, NetworkSecret(secrets.token_bytes(32)))
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
     result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", server.admin_address, "--insecure",
                         "--secret-file", other)

@@ -95,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # deadlocked when the handler logged).
     # SIGCHLD too: the supervisor takes it with sigtimedwait to notice a worker that died.
     signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
+    # The store, its front, the audit trail and the run directories hold members' data: owner only.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.demo and args.secret_file:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from risklist_server.process.ports import PortError, split_address
+from risklist_server.process.run_dirs import make_run_dir
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -36,7 +36,7 @@ class MetricsEndpoint:
 def start_metrics_endpoint(address: str) -> MetricsEndpoint:
     """Start serving; must run before any worker is forked (they inherit the counters' directory)."""
     host, port = split_address(address)
-    directory = tempfile.mkdtemp(prefix="risklist-metrics-")
+    directory = make_run_dir("risklist-metrics-")
     os.environ[MULTIPROCESS_ENV] = directory  # read by prometheus_client at import, here and in workers
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector

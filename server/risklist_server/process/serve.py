@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tempfile
 
 import structlog
 
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from risklist_server.process.ports import reserve_shared_port, with_port
+from risklist_server.process.run_dirs import make_run_dir, remove_abandoned_run_dirs
 from risklist_server.process.supervisor import Child, StartupFailed, StopRequested, Supervisor
 from risklist_server.rpc.access.config import describe_security
 from risklist_server.store.store_dir import check_store_dir
@@ -30,8 +30,9 @@ def serve(config: ServerConfig) -> int:
     check_store_dir(config.db)  # the server never creates a store: a missing or partial one is one line, exit 1
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
-    replicas = tempfile.mkdtemp(prefix="risklist-replicas-")
-    run_dir = tempfile.mkdtemp(prefix="risklist-run-")  # mode 0700: the writer link's socket lives here
+    remove_abandoned_run_dirs()  # what a supervisor killed with -9 left behind
+    replicas = make_run_dir("risklist-replicas-")
+    run_dir = make_run_dir("risklist-run-")  # mode 0700: the writer link's socket lives here
     supervisor: Supervisor | None = None
     try:
         listen = config.listen

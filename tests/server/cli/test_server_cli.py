@@ -12,7 +12,7 @@ import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.front_file import load_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.risk_store import init_store
@@ -113,7 +113,7 @@ def test_server_reads_the_secret_file_from_the_environment(tmp_path: Path, secre
     started = start_server(db, secret_file)
     started.terminate()
     other = tmp_path / "other.secret"
-    other.write_text(NetworkSecret(os.urandom(32)).key.hex())
+    write_secret(other, NetworkSecret(os.urandom(32)))
     env = dict(os.environ, RISKLIST_SECRET_FILE=str(other))
     result = _run("risklist-server", "--db", str(db), "--listen", "127.0.0.1:0", "--admin-listen",
                   "127.0.0.1:0", "--insecure-dev", env=env)

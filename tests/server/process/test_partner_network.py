@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.audit_cli import audit_jsonl
 from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import BIN, ServerProcess, start_server
@@ -69,7 +69,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     directory = tmp_path_factory.mktemp("partner-network")
     secret = NetworkSecret(secrets.token_bytes(32))
     secret_file = directory / "network.secret"
-    secret_file.write_text(secret.key.hex())
+    write_secret(secret_file, secret)
     (directory / "config.toml").write_text(CONFIG)
     (directory / "policy.toml").write_text(POLICY)
     dev = dev_network(directory, PARTNERS)

@@ -16,7 +16,7 @@ import pytest
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
@@ -224,7 +224,7 @@ def test_sigterm_lets_an_open_stream_finish(tmp_path: Path, secret_file: Path) -
 def test_a_restarted_worker_keeps_the_start_time_secret_and_settings(tmp_path: Path, secret: NetworkSecret) -> None:
     """A worker restarted after the secret file was removed and --config broken serves with the values read at start."""
     secret_copy = tmp_path / "start.secret"
-    secret_copy.write_text(secret.key.hex() + "\n")
+    write_secret(secret_copy, secret)
     config = tmp_path / "settings.toml"
     config.write_text("max_batch = 2\n")
     running = start_server(tmp_path / "db", secret_copy, "--config", str(config))

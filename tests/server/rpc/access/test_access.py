@@ -17,7 +17,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import EntityType
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.cli.certs import issue
 from risklist_server.rpc.access.guard import role_for
 from tests.support.admin_ingest import PHONE, ingest_phone
@@ -61,7 +61,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     directory = tmp_path_factory.mktemp("access")
     secret = NetworkSecret(secrets.token_bytes(32))
     secret_file = directory / "network.secret"
-    secret_file.write_text(secret.key.hex())
+    write_secret(secret_file, secret)
     dev = dev_network(directory, PARTNERS, also_issue=("stranger",))
     server = start_server(directory / "db", secret_file, tls=dev.server_tls)
     yield Network(dev, server, secret)
