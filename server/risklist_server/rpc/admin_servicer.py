@@ -14,6 +14,7 @@ from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import InvalidSubject, InvalidSubjects, SecretMismatch
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
+from risklist_server.rpc import network_info
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
 from risklist_server.rpc.request_id import new_request_id
@@ -84,6 +85,13 @@ class AdminServicer(pb_grpc.AdminServicer):
                 abort(context, error)
             rpc.count = len(rows)
             return quality_to_proto(rows)
+
+    def GetNetworkInfo(
+        self, request: pb.GetNetworkInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetNetworkInfoResponse:
+        """The store's secret fingerprint, so `risklist-load --server` compares before it sends a row."""
+        return network_info.get_network_info(self._store.secret_fingerprint, lambda: self._store.version, self._gate,
+                                             context, RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit))
 
     def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
         if first is None or first.WhichOneof("part") != "start":

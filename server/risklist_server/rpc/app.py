@@ -133,6 +133,7 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
             servicer.GetFilterUpdates, request_deserializer=pb.GetFilterUpdatesRequest.FromString,
             response_serializer=pb.FilterUpdate.SerializeToString),
         **_unary(servicer.ReportOutcome, pb.ReportOutcomeRequest, pb.ReportOutcomeResponse),
+        **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoRequest, pb.GetNetworkInfoResponse),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
