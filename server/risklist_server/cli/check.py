@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stub = pb_grpc.RiskListStub(channel)
             if secret is not None:  # digests made here: only the server's own secret gives true answers
                 require_same_secret(lambda: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=args.timeout),
-                                    secret, server=args.server, origin=secret_origin(args.secret_file),
+                                    secret.fingerprint, server=args.server, origin=secret_origin(args.secret_file),
                                     nothing_done="Nothing was checked.")
             response = stub.Check(pb.CheckRequest(subject=subject), timeout=args.timeout)
     except SecretMismatch as error:

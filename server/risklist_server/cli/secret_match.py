@@ -8,7 +8,7 @@ from collections.abc import Callable
 import grpc
 from risklist.v1 import risklist_pb2 as pb
 
-from risklist_kernel.secret import SECRET_FILE_ENV, NetworkSecret
+from risklist_kernel.secret import SECRET_FILE_ENV
 from risklist_server.core.errors import SecretMismatch
 
 
@@ -20,10 +20,11 @@ def secret_origin(secret_file: str | os.PathLike[str] | None) -> str:
 
 
 def require_same_secret(
-    ask: Callable[[], pb.GetNetworkInfoResponse], secret: NetworkSecret, *, server: str, origin: str,
+    ask: Callable[[], pb.GetNetworkInfoResponse], fingerprint: str, *, server: str, origin: str,
     nothing_done: str,
 ) -> bool:
-    """Raise SecretMismatch unless the server's fingerprint (`ask()`: its GetNetworkInfo) is `secret`'s.
+    """Raise SecretMismatch unless the server's fingerprint (`ask()`: its GetNetworkInfo) is `fingerprint`
+    (NetworkSecret.fingerprint of the secret this tool digests with, read from `origin`).
 
     Returns False (nothing compared) when the server predates GetNetworkInfo (UNIMPLEMENTED); any
     other RPC error propagates. `nothing_done` ends the message: what was not sent or applied.
@@ -34,10 +35,10 @@ def require_same_secret(
         if isinstance(error, grpc.Call) and error.code() is grpc.StatusCode.UNIMPLEMENTED:
             return False
         raise
-    if info.secret_fingerprint != secret.fingerprint:
+    if info.secret_fingerprint != fingerprint:
         raise SecretMismatch(
             f"{origin} holds another network secret than the server at {server} (this secret's fingerprint "
-            f"{secret.fingerprint}, the server's {info.secret_fingerprint or 'none'}): digests made with it "
+            f"{fingerprint}, the server's {info.secret_fingerprint or 'none'}): digests made with it "
             f"match nothing the server lists, so every answer would be a false 'not listed'. Use the secret "
             f"file of the network that server serves (its operator can tell: the server logs its "
             f"secret_fingerprint at start), or point at that network's server. {nothing_done}"
