@@ -55,11 +55,11 @@ class FilterSnapshot:
     word_count: int
     key_count: int
     false_positive_rate: float
-    secret_fingerprint: str
-    """The network secret the keys were digested under (its NetworkSecret.fingerprint)."""
     words: npt.NDArray[np.uint64]
     """Little-endian 64-bit words; `data` views them as bytes."""
     sha256: bytes
+    secret_fingerprint: str = ""
+    """The network secret the keys were digested under (its NetworkSecret.fingerprint)."""
 
     @property
     def data(self) -> memoryview:
