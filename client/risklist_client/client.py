@@ -17,6 +17,7 @@ from risklist_client.channel import open_channel
 from risklist_client.errors import CheckFailed
 from risklist_client.filter_sync import FilterSync
 from risklist_client.metrics import ClientMetrics, Counters
+from risklist_client.network_check import NetworkCheck
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
 from risklist_kernel.digest import Digester
@@ -82,12 +83,18 @@ class RiskListClient:
         self._channel = open_channel(target, credentials, channel_options)
         self._stub = pb_grpc.RiskListStub(self._channel)
         self._counters = Counters()
+        stub = self._stub
+        self._network = NetworkCheck(
+            lambda timeout: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=timeout), secret.fingerprint,
+            self._counters, target=target, deadline=deadline, retry_interval=update_interval)
+        # Any change of connection (a drop, a reconnect, perhaps to another server) makes the next check ask again.
+        self._channel.subscribe(self._on_connectivity, try_to_connect=False)
         self._filter_answer = not_listed(-1, "filter")
         self._clock = time.monotonic
         self._sync: FilterSync | None = None
         self._cache = PositiveCache(positive_cache_seconds if prescreen else 0.0)
         if prescreen:
-            self._sync = FilterSync(self._stub, self._counters, update_interval=update_interval,
+            self._sync = FilterSync(self._stub, self._counters, network=self._network, update_interval=update_interval,
                                     max_staleness=max_staleness, max_backoff=max_backoff,
                                     download_deadline=download_deadline,
                                     on_keys_changed=self._cache.forget, on_reset=self._cache.clear)
@@ -97,8 +104,9 @@ class RiskListClient:
     # ---- checks ---------------------------------------------------------------------------
 
     def check(self, entity_type: EntityTypeLike, value: str) -> CheckResult:
-        """The answer for one raw identifier; raises InvalidIdentifier or CheckFailed."""
+        """The answer for one raw identifier; raises InvalidIdentifier or CheckFailed (SecretMismatch)."""
         kind, digest = self._digest(entity_type, value)
+        self._require_network(1)
         local = self._screen(kind, digest)
         if local is not None:
             return local
@@ -111,7 +119,9 @@ class RiskListClient:
 
     def check_many(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
         """Answers in order for (type, raw value) pairs; possible hits go to the server in batches."""
-        results, pending = self._screen_many(subjects)
+        digested = self._digest_many(subjects)
+        self._require_network(len(digested))
+        results, pending = self._screen_many(digested)
         for start in range(0, len(pending), self._batch_size):
             part = pending[start : start + self._batch_size]
             request = pb.BatchCheckRequest(subjects=[pb.Subject(type=int(k), digest=d) for _, k, d in part])
@@ -125,6 +135,7 @@ class RiskListClient:
     async def check_async(self, entity_type: EntityTypeLike, value: str) -> CheckResult:
         """check() for asyncio: a server call does not block the event loop."""
         kind, digest = self._digest(entity_type, value)
+        await self._require_network_async(1)
         local = self._screen(kind, digest)
         if local is not None:
             return local
@@ -137,7 +148,9 @@ class RiskListClient:
 
     async def check_many_async(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[CheckResult]:
         """check_many() for asyncio; the batches of possible hits are sent concurrently."""
-        results, pending = self._screen_many(subjects)
+        digested = self._digest_many(subjects)
+        await self._require_network_async(len(digested))
+        results, pending = self._screen_many(digested)
         parts = [pending[start : start + self._batch_size] for start in range(0, len(pending), self._batch_size)]
         calls = [
             _awaitable(self._stub.BatchCheck.future(
@@ -163,6 +176,7 @@ class RiskListClient:
     def metrics(self) -> ClientMetrics:
         """A snapshot of the counters and of the filter's state."""
         values: dict[str, Any] = dict(self._counters.values())
+        values["secret_verified"] = self._network.verified
         sync = self._sync
         if sync is not None:
             current = sync.filter
@@ -186,6 +200,7 @@ class RiskListClient:
         self._closed = True
         if self._sync is not None:
             self._sync.stop()
+        self._channel.unsubscribe(self._on_connectivity)
         self._channel.close()
 
     def __enter__(self) -> RiskListClient:
@@ -225,15 +240,36 @@ class RiskListClient:
         self._counters.add_server_check(fallback=False)
         return None
 
-    def _screen_many(
-        self, subjects: Iterable[tuple[EntityTypeLike, str]]
-    ) -> tuple[list[CheckResult | None], list[tuple[int, EntityType, bytes]]]:
+    def _require_network(self, count: int) -> None:
+        """Before any answer, local or the server's: the server holds this client's secret (else raise)."""
+        if self._network.verified:
+            return
+        try:
+            self._network.require()
+        except CheckFailed:
+            self._counters.add(check_failures=count)
+            raise
+
+    async def _require_network_async(self, count: int) -> None:
+        if not self._network.verified:  # asking the server blocks: not on the event loop
+            await asyncio.get_running_loop().run_in_executor(None, self._require_network, count)
+
+    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
+        if state is not grpc.ChannelConnectivity.READY:
+            self._network.invalidate()
+
+    def _digest_many(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> list[tuple[EntityType, bytes]]:
         digested: list[tuple[EntityType, bytes]] = []
         for index, (entity_type, value) in enumerate(subjects):
             try:
                 digested.append(self._digest(entity_type, value))
             except InvalidIdentifier as error:
                 raise InvalidIdentifier(error.entity_type, f"subjects[{index}]: {error.reason}") from None
+        return digested
+
+    def _screen_many(
+        self, digested: list[tuple[EntityType, bytes]]
+    ) -> tuple[list[CheckResult | None], list[tuple[int, EntityType, bytes]]]:
         results: list[CheckResult | None] = [None] * len(digested)
         pending: list[tuple[int, EntityType, bytes]] = []
         local = self._sync.usable() if self._sync is not None else None

@@ -1,4 +1,4 @@
-"""The SDK's own exception: a check the local filter could not settle and the server did not answer."""
+"""The SDK's own exceptions: a check the local filter could not settle and the server did not answer, or may not."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ class CheckFailed(RiskListError):
         super().__init__(f"risk check failed ({code}): {detail}")
         self.code = code
         self.detail = detail
+
+
+class SecretMismatch(CheckFailed):
+    """The server (or a filter it sent) holds another network secret than this client: no answer can be trusted.
+
+    Every check raises it (code "FAILED_PRECONDITION") until the server's fingerprint matches
+    again; it is a CheckFailed, so a payment flow's handling of failed checks applies to it too.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("FAILED_PRECONDITION", detail)

@@ -10,12 +10,14 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_client.metrics import Counters
+from risklist_client.network_check import NetworkCheck
 from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.errors import RiskListError
@@ -29,6 +31,10 @@ class FilterError(RiskListError):
 
 class ChecksumMismatch(FilterError):
     """The downloaded filter's SHA-256 differs from the trailer's."""
+
+
+class ForeignFilter(FilterError):
+    """A filter or update names another network secret than the client's (or none): its keys are not ours."""
 
 
 @dataclass(slots=True)
@@ -47,6 +53,7 @@ class FilterSync:
         stub: pb_grpc.RiskListStub,
         counters: Counters,
         *,
+        network: NetworkCheck,
         update_interval: float,
         max_staleness: float,
         max_backoff: float,
@@ -56,8 +63,10 @@ class FilterSync:
         on_reset: Callable[[], None] = lambda: None,
     ) -> None:
         """`on_keys_changed` gets each update's changed keys (listed or unlisted, concatenated);
-        `on_reset` is called when a new filter replaces the old one."""
+        `on_reset` is called when a new filter replaces the old one. Every download first asks the server
+        which secret it holds (`network`); a filter or update naming another secret is never used."""
         self._stub = stub
+        self._network = network
         self._on_keys_changed = on_keys_changed
         self._on_reset = on_reset
         self._counters = counters
@@ -142,6 +151,11 @@ class FilterSync:
         if self._stop.is_set():
             stream.cancel()
         for update in stream:
+            if update.secret_fingerprint != self._network.fingerprint:
+                stream.cancel()
+                self.filter, self.fresh_until = None, float("-inf")  # never answer from it again
+                self._on_reset()
+                self._foreign(update.secret_fingerprint, "a filter update")
             if update.reset:
                 stream.cancel()
                 self._counters.add(filter_resets=1)
@@ -161,7 +175,9 @@ class FilterSync:
         self._counters.add(filter_updates=1)
 
     def _download(self) -> LocalFilter:
-        """GetFilter, verified: algorithm and layout known, length and SHA-256 as announced."""
+        """GetFilter, verified: the server's secret and the filter's are the client's; algorithm and layout known,
+        length and SHA-256 as announced."""
+        self._network.verify()  # a new filter: first make sure the server still holds this client's secret
         stream = self._active = self._stub.GetFilter(pb.GetFilterRequest(), timeout=self._download_deadline)
         if self._stop.is_set():
             stream.cancel()
@@ -174,6 +190,9 @@ class FilterSync:
             part = chunk.WhichOneof("part")
             if part == "header":
                 header = chunk.header
+                if header.secret_fingerprint != self._network.fingerprint:
+                    stream.cancel()
+                    self._foreign(header.secret_fingerprint, "the downloaded filter")
                 _check_parameters(header)
             elif part == "data":
                 if header is None or received + len(chunk.data) > header.total_bytes or len(chunk.data) % 8:
@@ -193,6 +212,13 @@ class FilterSync:
         log.info("risklist filter downloaded: version %d, %d bytes, %d keys", header.version, received,
                  header.key_count)
         return LocalFilter(bloom, header.version)
+
+    def _foreign(self, fingerprint: str, what: str) -> NoReturn:
+        """Refuse a filter or update built under another secret; the next check asks the server again first."""
+        self._counters.add(secret_mismatches=1)
+        self._network.invalidate()
+        raise ForeignFilter(f"{what} names network secret {fingerprint or 'none'}, not this client's "
+                            f"{self._network.fingerprint}; it is not used, checks go to the server")
 
 
 def _check_parameters(header: pb.FilterHeader) -> None:

@@ -32,10 +32,14 @@ class ClientMetrics:
     """Times the server said reset (the filter was downloaded again)."""
     checksum_mismatches: int = 0
     """Downloads discarded because their SHA-256 did not match the trailer (then downloaded again)."""
+    secret_mismatches: int = 0
+    """Times the server, a filter or an update named another network secret than the client's (SecretMismatch)."""
     refresh_failures: int = 0
     """Refresh rounds that failed (server away, bad stream); each is retried after a back-off."""
     backoff_seconds: float = 0.0
     """The wait before the next refresh after failures (0 while refreshes succeed)."""
+    secret_verified: bool = False
+    """The server's secret fingerprint matched the client's, and no reconnect or foreign filter happened since."""
     filter_loaded: bool = False
     filter_fresh: bool = False
     """Loaded and refreshed within max_staleness: only then does the filter answer checks."""

@@ -29,6 +29,7 @@ from risklist_server.cli.client_tls import (
     client_tls_problem,
     load_client_tls,
 )
+from risklist_server.cli.secret_match import secret_origin
 from risklist_server.core.settings import load_settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.process.logs import configure_logging, default_format
@@ -223,7 +224,7 @@ def _sink(args: argparse.Namespace, secret: NetworkSecret) -> Sink | None:
     if args.db is not None:
         return DbSink(args.db, secret.fingerprint, accept_restored=args.accept_restored_store)
     return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout,
-                      tls=load_client_tls(args))
+                      tls=load_client_tls(args), secret_origin=secret_origin(args.secret_file))
 
 
 if __name__ == "__main__":

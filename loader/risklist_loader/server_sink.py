@@ -16,6 +16,7 @@ from risklist_loader.errors import SinkError
 from risklist_loader.sink import BatchCallback, LoadOutcome
 from risklist_loader.spool import Batch
 from risklist_server.cli.client_tls import ClientTls, open_channel
+from risklist_server.cli.secret_match import require_same_secret
 from risklist_server.core.mutation import Mutation, Upsert
 from risklist_server.services.ingest import LoadMode
 from risklist_server.store.risk_store import ApplyResult
@@ -54,9 +55,12 @@ class ServerSink:
     """One client stream per load; the server applies each batch atomically as it arrives."""
 
     def __init__(
-        self, address: str, secret_fingerprint: str, *, connect_timeout: float = 10.0, tls: ClientTls | None = None
+        self, address: str, secret_fingerprint: str, *, connect_timeout: float = 10.0, tls: ClientTls | None = None,
+        secret_origin: str = "the loader's network secret",
     ) -> None:
+        """`secret_origin` says where the secret behind `secret_fingerprint` came from, for a mismatch's message."""
         self.description = f"server {address}"
+        self._secret_origin = secret_origin
         self._tls = tls
         self._address = address
         self._secret_fingerprint = secret_fingerprint
@@ -64,7 +68,8 @@ class ServerSink:
         self._channel: grpc.Channel | None = None
 
     def open(self) -> None:
-        """Connect now, so an unreachable server fails the run before validation starts."""
+        """Connect now and compare network secrets, so an unreachable server or another network's fails the
+        run before validation starts (SinkError, SecretMismatch)."""
         self._channel = open_channel(
             self._address, self._tls,
             options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -79,6 +84,14 @@ class ServerSink:
                 f"{self._connect_timeout:g} s; is risklist-server running, and is this its "
                 f"--admin-listen address?{TLS_HINT if self._tls else ''} Nothing was applied."
             ) from None
+        stub = pb_grpc.AdminStub(self._channel)
+        try:
+            # An older server without GetNetworkInfo still compares the fingerprint at Ingest's start.
+            require_same_secret(lambda: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=self._connect_timeout),
+                                self._secret_fingerprint, server=self._address, origin=self._secret_origin,
+                                nothing_done="Nothing was sent.")
+        except grpc.RpcError as error:
+            raise SinkError(self._failure(error, 0)) from None
 
     def load(
         self, source: str, mode: LoadMode, batches: Iterable[Batch], on_batch: BatchCallback

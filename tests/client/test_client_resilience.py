@@ -17,6 +17,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_client import RiskListClient
 from risklist_client.filter_sync import FilterSync
 from risklist_client.metrics import Counters
+from risklist_client.network_check import NetworkCheck
 from risklist_kernel.bloom import ALGORITHM, BITS_PER_MASK, BlockedBloom
 from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
@@ -38,12 +39,24 @@ class FakeRiskList(pb_grpc.RiskListServicer):
         self.hang_downloads = threading.Event()
         """Set: a download sends its header, then waits for the client to go away."""
         self.hung = threading.Event()
+        self.fingerprint = ""
+        """The secret fingerprint GetNetworkInfo advertises (the fixture sets the client's)."""
+        self.filter_fingerprint: str | None = None
+        """The one filter headers and updates name (None: `fingerprint`)."""
+
+    def GetNetworkInfo(
+        self, request: pb.GetNetworkInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetNetworkInfoResponse:
+        return pb.GetNetworkInfoResponse(secret_fingerprint=self.fingerprint, list_version=1)
+
+    def _filter_fingerprint(self) -> str:
+        return self.fingerprint if self.filter_fingerprint is None else self.filter_fingerprint
 
     def GetFilter(self, request: pb.GetFilterRequest, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
         checksum = hashlib.sha256(self.words).digest()
         if self.hang_downloads.is_set():
             yield pb.FilterChunk(header=pb.FilterHeader(
-                version=1, total_bytes=len(self.words), key_count=0,
+                version=1, total_bytes=len(self.words), key_count=0, secret_fingerprint=self._filter_fingerprint(),
                 parameters=pb.FilterParameters(algorithm=ALGORITHM, word_count=1024, bits_per_key=BITS_PER_MASK)))
             self.hung.set()
             while context.is_active():
@@ -53,7 +66,7 @@ class FakeRiskList(pb_grpc.RiskListServicer):
             self.corrupt_downloads -= 1
             checksum = bytes(32)
         yield pb.FilterChunk(header=pb.FilterHeader(
-            version=1, total_bytes=len(self.words), key_count=0,
+            version=1, total_bytes=len(self.words), key_count=0, secret_fingerprint=self._filter_fingerprint(),
             parameters=pb.FilterParameters(algorithm=ALGORITHM, word_count=1024, bits_per_key=BITS_PER_MASK)))
         yield pb.FilterChunk(data=self.words)
         yield pb.FilterChunk(trailer=pb.FilterTrailer(sha256=checksum))
@@ -64,7 +77,7 @@ class FakeRiskList(pb_grpc.RiskListServicer):
         self.update_calls.append(time.monotonic())
         if self.updates_fail:
             context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
-        yield pb.FilterUpdate(version=request.since_version)
+        yield pb.FilterUpdate(version=request.since_version, secret_fingerprint=self._filter_fingerprint())
 
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         self.checks += 1
@@ -72,8 +85,9 @@ class FakeRiskList(pb_grpc.RiskListServicer):
 
 
 @pytest.fixture()
-def fake() -> Iterator[tuple[FakeRiskList, str]]:
+def fake(secret: NetworkSecret) -> Iterator[tuple[FakeRiskList, str]]:
     servicer = FakeRiskList()
+    servicer.fingerprint = secret.fingerprint
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     pb_grpc.add_RiskListServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -147,11 +161,42 @@ class _AwayStub:
     def GetFilter(self, request: object, timeout: float) -> object:
         raise grpc.RpcError("connection refused")
 
+    def GetNetworkInfo(self, timeout: float) -> pb.GetNetworkInfoResponse:
+        raise grpc.RpcError("connection refused")
+
+
+def test_a_filter_naming_another_secret_is_never_used(fake: tuple[FakeRiskList, str], secret: NetworkSecret) -> None:
+    """A filter whose header names another secret's fingerprint is refused: checks go to the server, not to it."""
+    servicer, address = fake
+    servicer.filter_fingerprint = "0ther0ther0ther0"
+    with RiskListClient(address, secret=secret, update_interval=0.05, max_backoff=0.1) as client:
+        wait_until(lambda: client.metrics().secret_mismatches >= 2, timeout=10)
+        assert not client.metrics().filter_loaded
+        result = client.check("phone", PHONE)
+        assert result.answered_by == "server" and servicer.checks == 1
+
+
+def test_an_update_naming_another_secret_drops_the_filter(
+    fake: tuple[FakeRiskList, str], secret: NetworkSecret
+) -> None:
+    """A loaded filter whose update names another secret is dropped at once: no local answer comes from it again."""
+    servicer, address = fake
+    with RiskListClient(address, secret=secret, update_interval=0.05, max_backoff=0.1) as client:
+        assert client.wait_for_filter(10)
+        assert client.check("phone", PHONE).answered_by == "filter"
+        servicer.filter_fingerprint = "0ther0ther0ther0"
+        wait_until(lambda: not client.metrics().filter_loaded, timeout=10)
+        assert client.metrics().secret_mismatches >= 1
+        assert client.check("phone", PHONE).answered_by == "server"
+
 
 def test_refresh_waits_grow_exponentially_up_to_the_cap() -> None:
     """While every refresh fails, the waits double from 2x the interval (with 0.75-1 jitter) up to max_backoff."""
-    sync = FilterSync(_AwayStub(), Counters(), update_interval=0.05, max_staleness=1.0, max_backoff=0.8,
-                      download_deadline=1.0)
+    counters = Counters()
+    network = NetworkCheck(_AwayStub().GetNetworkInfo, "f1ngerprint", counters, target="away", deadline=1.0,
+                           retry_interval=0.05)
+    sync = FilterSync(_AwayStub(), counters, network=network, update_interval=0.05, max_staleness=1.0,
+                      max_backoff=0.8, download_deadline=1.0)
     stop = _RecordingStop(rounds=6)
     sync._stop = stop  # type: ignore[assignment]
     sync._run()

@@ -16,6 +16,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
+from tests.support.mtls import dev_network
 from tests.support.running_server import ServerProcess, start_server
 
 PHONE = "+8613800138000"
@@ -77,13 +78,22 @@ def test_db_load_into_a_served_store_is_refused(tmp_path: Path, secret_file: Pat
     assert "held by another process" in result.stderr and "--server ADDR" in result.stderr
 
 
-def test_load_under_another_secret_is_refused(tmp_path: Path, server: ServerProcess) -> None:
-    """A loader holding a different network secret is refused before anything is applied."""
+def test_load_under_another_secret_is_refused_before_anything_is_sent(tmp_path: Path, secret: NetworkSecret) -> None:
+    """Over mutual TLS, a loader holding another network secret stops at the server's fingerprint: no Ingest call."""
+    network = dev_network(tmp_path, '[partners.operator]\nroles = ["admin"]\n')
+    server_secret = tmp_path / "server.secret"
+    write_secret(server_secret, secret)
+    running = start_server(tmp_path / "db", server_secret, "--rpc-log", "all", tls=network.server_tls)
     other = tmp_path / "other.secret"
     write_secret(other, NetworkSecret(secrets.token_bytes(32)))
     feed = write_csv(tmp_path / "feed.csv", generated_rows(3))
-    result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", server.admin_address, "--insecure",
-                        "--secret-file", other)
+    try:
+        result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", running.admin_address,
+                            "--secret-file", other, *network.client_flags("operator"))
+    finally:
+        assert running.terminate() == 0
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "FAILED_PRECONDITION" in result.stderr and "another network secret" in result.stderr
-    assert check(server, pb.ENTITY_TYPE_PHONE, PHONE).list_version == 0
+    assert f"the secret file {other} holds another network secret" in result.stderr
+    assert secret.fingerprint in result.stderr and "Nothing was sent" in result.stderr
+    methods = [line["method"] for line in running.log_lines if line["event"] == "rpc"]
+    assert "GetNetworkInfo" in methods and "Ingest" not in methods

@@ -20,6 +20,7 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_loader.errors import SinkError
 from risklist_loader.server_sink import ServerSink, mutation_to_proto
 from risklist_loader.spool import Batch
+from risklist_server.core.errors import SecretMismatch
 from risklist_server.core.mutation import Removal, Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.services.ingest import LoadMode
@@ -32,6 +33,15 @@ class RecordingAdmin(pb_grpc.AdminServicer):
 
     refuse_batch: int = 0
     requests: list[pb.IngestRequest] = field(default_factory=list)
+    fingerprint: str = "f1ngerprint"
+    """The secret fingerprint GetNetworkInfo advertises ("": the method is not implemented, an older server)."""
+
+    def GetNetworkInfo(
+        self, request: pb.GetNetworkInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetNetworkInfoResponse:
+        if not self.fingerprint:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        return pb.GetNetworkInfoResponse(secret_fingerprint=self.fingerprint, list_version=77)
 
     def Ingest(self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext) -> pb.IngestResponse:
         for request in request_iterator:
@@ -93,6 +103,37 @@ def test_sink_streams_start_then_batches(admin: tuple[RecordingAdmin, str]) -> N
     assert outcome.result == ApplyResult(added=3, unchanged=1, removed=2, not_listed=3, swept=4)
 
 
+def test_a_server_under_another_secret_is_refused_before_any_ingest(admin: tuple[RecordingAdmin, str]) -> None:
+    """open() compares the server's secret fingerprint and refuses another one: no Ingest call is made."""
+    servicer, address = admin
+    servicer.fingerprint = "0ther0ther0ther0"
+    sink = ServerSink(address, "f1ngerprint", connect_timeout=5, secret_origin="the secret file s.hex")
+    try:
+        with pytest.raises(SecretMismatch) as caught:
+            sink.open()
+    finally:
+        sink.close()
+    assert servicer.requests == []
+    message = str(caught.value)
+    assert "the secret file s.hex holds another network secret than the server at" in message
+    assert "f1ngerprint" in message and "0ther0ther0ther0" in message and "Nothing was sent" in message
+
+
+def test_a_server_without_get_network_info_still_checks_the_secret_at_ingest(
+    admin: tuple[RecordingAdmin, str]
+) -> None:
+    """An older server (no GetNetworkInfo) is loaded as before: its Ingest start message compares the secret."""
+    servicer, address = admin
+    servicer.fingerprint = ""
+    sink = ServerSink(address, "f1ngerprint", connect_timeout=5)
+    sink.open()
+    try:
+        sink.load("bank-a", LoadMode.DELTA, [Batch(1, 1, 1, [UPSERT])], lambda batch, result: None)
+    finally:
+        sink.close()
+    assert servicer.requests[0].start.secret_fingerprint == "f1ngerprint"
+
+
 def test_server_refusal_becomes_a_clear_error(admin: tuple[RecordingAdmin, str]) -> None:
     """INVALID_ARGUMENT with BadRequest details is reported with the violations and a re-run hint."""
     servicer, address = admin
@@ -114,6 +155,7 @@ def test_cli_loads_through_the_server(
 ) -> None:
     """risklist-load --server sends digests computed with the secret and prints the server's counts."""
     servicer, address = admin
+    servicer.fingerprint = secret.fingerprint
     rows = generated_rows(5)
     feed = write_csv(tmp_path / "feed.csv", rows)
     result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--insecure",
@@ -128,10 +170,11 @@ def test_cli_loads_through_the_server(
 
 
 def test_cli_reports_a_server_refusal(
-    tmp_path: Path, secret_file: Path, admin: tuple[RecordingAdmin, str]
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret, admin: tuple[RecordingAdmin, str]
 ) -> None:
     """A refused stream exits 1 with the server's status and field violations, no traceback."""
     servicer, address = admin
+    servicer.fingerprint = secret.fingerprint
     servicer.refuse_batch = 1
     feed = write_csv(tmp_path / "feed.csv", generated_rows(5))
     result = run_loader(tmp_path, feed, "--source", "bank-a", "--server", address, "--insecure",

@@ -79,6 +79,11 @@ class RiskListStub:
                 request_serializer=risklist_dot_v1_dot_risklist__pb2.GetFilterUpdatesRequest.SerializeToString,
                 response_deserializer=risklist_dot_v1_dot_risklist__pb2.FilterUpdate.FromString,
                 _registered_method=True)
+        self.GetNetworkInfo = channel.unary_unary(
+                '/risklist.v1.RiskList/GetNetworkInfo',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
+                _registered_method=True)
 
 
 class RiskListServicer:
@@ -139,6 +144,13 @@ class RiskListServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNetworkInfo(self, request, context):
+        """The server's secret fingerprint and list version (role query); the SDK asks before its first answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiskListServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +198,11 @@ def add_RiskListServicer_to_server(servicer, server):
                     servicer.GetFilterUpdates,
                     request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetFilterUpdatesRequest.FromString,
                     response_serializer=risklist_dot_v1_dot_risklist__pb2.FilterUpdate.SerializeToString,
+            ),
+            'GetNetworkInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNetworkInfo,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -441,6 +458,33 @@ class RiskList:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def GetNetworkInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.RiskList/GetNetworkInfo',
+            risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminStub:
     """Missing associated documentation comment in .proto file."""
@@ -461,6 +505,11 @@ class AdminStub:
                 request_serializer=risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.SerializeToString,
                 response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.FromString,
                 _registered_method=True)
+        self.GetNetworkInfo = channel.unary_unary(
+                '/risklist.v1.Admin/GetNetworkInfo',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -478,6 +527,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNetworkInfo(self, request, context):
+        """As RiskList.GetNetworkInfo, for the loader on the admin address (role admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -490,6 +546,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetQuality,
                     request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.FromString,
                     response_serializer=risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.SerializeToString,
+            ),
+            'GetNetworkInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNetworkInfo,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -546,6 +607,33 @@ class Admin:
             '/risklist.v1.Admin/GetQuality',
             risklist_dot_v1_dot_risklist__pb2.GetQualityRequest.SerializeToString,
             risklist_dot_v1_dot_risklist__pb2.GetQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNetworkInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.Admin/GetNetworkInfo',
+            risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

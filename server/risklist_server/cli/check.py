@@ -18,8 +18,10 @@ from risklist_kernel.digest import DIGEST_SIZE, Digester
 from risklist_kernel.enums import Action, Category, EntityType, RiskLevel
 from risklist_kernel.errors import InvalidIdentifier, RiskListError
 from risklist_kernel.identifiers import Normaliser
-from risklist_kernel.secret import load_secret
+from risklist_kernel.secret import NetworkSecret, load_secret
 from risklist_server.cli.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
+from risklist_server.cli.secret_match import require_same_secret, secret_origin
+from risklist_server.core.errors import SecretMismatch
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--digest", action="store_true", help="VALUE is a 32-hex-digit digest")
     form.add_argument("--local-digest", action="store_true",
                       help="normalise and digest here (needs --secret-file), so the raw value "
-                      "never leaves this machine")
+                      "never leaves this machine; refused (exit 1) if the server's secret is another")
     parser.add_argument("--secret-file", metavar="FILE", help="network secret, for --local-digest")
     parser.add_argument("--region", default="CN", help="default region for phones/IDs (default CN)")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds (default 5)")
@@ -53,15 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(problem)
     try:
-        subject = _subject(args, entity_type)
+        secret = load_secret(args.secret_file) if args.local_digest else None
+        subject = _subject(args, entity_type, secret)
         tls = load_client_tls(args)
     except (ValueError, RiskListError) as error:
         parser.error(str(error))
     try:
         with open_channel(args.server, tls) as channel:
-            response = pb_grpc.RiskListStub(channel).Check(
-                pb.CheckRequest(subject=subject), timeout=args.timeout
-            )
+            stub = pb_grpc.RiskListStub(channel)
+            if secret is not None:  # digests made here: only the server's own secret gives true answers
+                require_same_secret(lambda: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=args.timeout),
+                                    secret.fingerprint, server=args.server, origin=secret_origin(args.secret_file),
+                                    nothing_done="Nothing was checked.")
+            response = stub.Check(pb.CheckRequest(subject=subject), timeout=args.timeout)
+    except SecretMismatch as error:
+        print(f"risklist-check: error: {error}", file=sys.stderr)
+        return 1
     except grpc.RpcError as error:
         code = error.code()
         print(f"risklist-check: {args.server} answered {code.name}: {error.details()}", file=sys.stderr)
@@ -77,18 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _subject(args: argparse.Namespace, entity_type: EntityType) -> pb.Subject:
+def _subject(args: argparse.Namespace, entity_type: EntityType, secret: NetworkSecret | None) -> pb.Subject:
     if args.digest:
         digest = bytes.fromhex(args.value)
         if len(digest) != DIGEST_SIZE:
             raise ValueError(f"a digest is {DIGEST_SIZE * 2} hex digits")
         return pb.Subject(type=int(entity_type), digest=digest)
-    if args.local_digest:
+    if secret is not None:
         try:
             canonical = Normaliser(args.region).normalise(entity_type, args.value)
         except InvalidIdentifier as error:
             raise ValueError(str(error)) from None
-        digest = Digester(load_secret(args.secret_file)).digest(entity_type, canonical)
+        digest = Digester(secret).digest(entity_type, canonical)
         return pb.Subject(type=int(entity_type), digest=digest)
     return pb.Subject(type=int(entity_type), value=args.value)
 

@@ -66,7 +66,8 @@ def _lookup_service(config: ServerConfig, store: StoreReads) -> LookupService:
 
 def _filter_export(config: ServerConfig, store: FilterSource) -> FilterExport:
     settings = config.settings
-    return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed)
+    return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed,
+                        secret_fingerprint=config.secret.fingerprint)
 
 
 def _connections(config: ServerConfig, max_connections: int) -> ConnectionLimits:

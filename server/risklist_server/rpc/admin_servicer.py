@@ -16,6 +16,7 @@ from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSu
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
+from risklist_server.rpc import network_info
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
@@ -99,6 +100,12 @@ class AdminServicer(pb_grpc.AdminServicer):
             rpc.count = len(rows)
             return quality_to_proto(rows)
 
+    def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
+        """The store's secret fingerprint, so `risklist-load --server` compares before it sends a row."""
+        return network_info.get_network_info(request, self._store.secret_fingerprint, lambda: self._store.version,
+                                             self._gate, context,
+                                             RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit))
+
     def _batch_request(self, data: bytes) -> pb.IngestRequest:
         """An IngestRequest's bytes parsed once its batch is known to hold at most max_batch mutations."""
         if len(data) > self._max_batch * MUTATION_BYTES + OTHER_BYTES:
@@ -154,6 +161,9 @@ def add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
         "GetQuality": grpc.unary_unary_rpc_method_handler(
             servicer.GetQuality, request_deserializer=None,
             response_serializer=pb.GetQualityResponse.SerializeToString),
+        "GetNetworkInfo": grpc.unary_unary_rpc_method_handler(
+            servicer.GetNetworkInfo, request_deserializer=None,
+            response_serializer=pb.GetNetworkInfoResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ADMIN_SERVICE, handlers),))
     server.add_registered_method_handlers(ADMIN_SERVICE, handlers)

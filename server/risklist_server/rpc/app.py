@@ -158,6 +158,7 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
             servicer.GetFilterUpdates, request_deserializer=None,
             response_serializer=pb.FilterUpdate.SerializeToString),
         **_unary(servicer.ReportOutcome, pb.ReportOutcomeResponse),
+        **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)

@@ -30,6 +30,7 @@ def filter_chunks(snapshot: FilterSnapshot) -> Iterator[pb.FilterChunk]:
             false_positive_rate=snapshot.false_positive_rate),
         total_bytes=len(data),
         key_count=snapshot.key_count,
+        secret_fingerprint=snapshot.secret_fingerprint,
     ))
     for offset in range(0, len(data), DATA_CHUNK_BYTES):
         yield pb.FilterChunk(data=bytes(data[offset : offset + DATA_CHUNK_BYTES]))
@@ -68,7 +69,8 @@ def get_filter_updates(
             for delta in export.updates(since_version):
                 rpc.hits += len(delta.added_keys) // KEY_SIZE  # keys sent, logged
                 yield pb.FilterUpdate(version=delta.version, reset=delta.reset, added_keys=delta.added_keys,
-                                      removed_count=delta.removed_count, removed_keys=delta.removed_keys)
+                                      removed_count=delta.removed_count, removed_keys=delta.removed_keys,
+                                      secret_fingerprint=export.secret_fingerprint)
         except Exception as error:
             rpc.fail(error)
             abort(context, error)

@@ -12,7 +12,7 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
 from risklist_server.core.subject import Subject
-from risklist_server.rpc import filter_stream
+from risklist_server.rpc import filter_stream, network_info
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from risklist_server.rpc.convert_contributions import entry_to_proto
@@ -137,6 +137,11 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def GetFilterUpdates(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterUpdate]:
         return filter_stream.get_filter_updates(
             self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates"))
+
+    def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
+        export = self._filter_export(context)  # it knows the secret the served keys were digested under
+        return network_info.get_network_info(request, export.secret_fingerprint, lambda: export.version, self._gate,
+                                             context, self._rpc("GetNetworkInfo"))
 
     def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
         if self._filters is None:

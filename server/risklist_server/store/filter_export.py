@@ -58,6 +58,8 @@ class FilterSnapshot:
     words: npt.NDArray[np.uint64]
     """Little-endian 64-bit words; `data` views them as bytes."""
     sha256: bytes
+    secret_fingerprint: str = ""
+    """The network secret the keys were digested under (its NetworkSecret.fingerprint)."""
 
     @property
     def data(self) -> memoryview:
@@ -88,8 +90,12 @@ class FilterExport:
         snapshot_max_age: float = SNAPSHOT_MAX_AGE_SECONDS,
         catch_up_grace: float = CATCH_UP_GRACE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        secret_fingerprint: str = "",
     ) -> None:
+        """`secret_fingerprint`: the fingerprint of the secret the source's keys were digested under; every
+        snapshot and update names it, and clients refuse a filter that names another (or none)."""
         self._source = source
+        self.secret_fingerprint = secret_fingerprint
         self.bits_per_key = bits_per_key
         self.max_removed = max_removed
         self._snapshot_max_age = snapshot_max_age
@@ -126,9 +132,15 @@ class FilterExport:
             word_count=word_count,
             key_count=key_count,
             false_positive_rate=expected_false_positive_rate(word_count, key_count),
+            secret_fingerprint=self.secret_fingerprint,
             words=words,
             sha256=hashlib.sha256(words.data.cast("B")).digest(),
         )
+
+    @property
+    def version(self) -> int:
+        """The version this view's list covers now."""
+        return self._source.version
 
     def updates(self, since_version: int) -> Iterator[FilterDelta]:
         """Deltas after `since_version` up to this view's version, in messages of ≤ 1 MiB of keys.

@@ -30,6 +30,7 @@ METHOD_ROLES: dict[str, Role] = {
     **{f"/{RISKLIST_SERVICE}/{name}": Role.QUERY
        for name in ("Check", "BatchCheck", "StreamCheck", "GetEntry", "GetFilter", "GetFilterUpdates",
                     "ReportOutcome")},
+    f"/{RISKLIST_SERVICE}/GetNetworkInfo": Role.QUERY,
     **{f"/{RISKLIST_SERVICE}/{name}": Role.CONTRIBUTE for name in ("Report", "Revoke")},
 }
 """The role each RiskList method needs (docs/api.md lists it for partners)."""
