@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,3 +40,19 @@ def open_channel(
     if credentials is None:
         return grpc.insecure_channel(target, options=all_options)
     return grpc.secure_channel(target, credentials, options=all_options)
+
+
+def close_watched_channel(channel: grpc.Channel, callback: Any, *, wait_seconds: float = 1.0) -> None:
+    """Unsubscribe `callback`, let grpc's connectivity thread notice, then close the channel.
+
+    grpc's polling thread watches the channel in 0.2 s slices and only then sees that nobody is
+    subscribed; a channel closed meanwhile makes that thread die with "Cannot monitor channel
+    state: Channel closed!" (printed by threading's excepthook in the bank's process). So wait,
+    bounded, for the thread to stop before closing.
+    """
+    channel.unsubscribe(callback)
+    state = getattr(channel, "_connectivity_state", None)  # grpc's own; absent in another implementation
+    deadline = time.monotonic() + wait_seconds
+    while state is not None and getattr(state, "polling", False) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    channel.close()

@@ -13,7 +13,7 @@ import grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_client.channel import open_channel
+from risklist_client.channel import close_watched_channel, open_channel
 from risklist_client.errors import CheckFailed
 from risklist_client.filter_sync import FilterSync
 from risklist_client.metrics import ClientMetrics, Counters
@@ -200,8 +200,7 @@ class RiskListClient:
         self._closed = True
         if self._sync is not None:
             self._sync.stop()
-        self._channel.unsubscribe(self._on_connectivity)
-        self._channel.close()
+        close_watched_channel(self._channel, self._on_connectivity)
 
     def __enter__(self) -> RiskListClient:
         return self
