@@ -8,7 +8,6 @@ import secrets
 import signal
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
