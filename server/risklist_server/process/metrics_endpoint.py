@@ -1,10 +1,13 @@
-"""The supervisor's /metrics endpoint: Prometheus text summed over every worker process."""
+"""The supervisor's /metrics endpoint: Prometheus text summed over every worker process, and each worker's
+partner-port connections as the kernel sees them."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from risklist_server.process.ports import PortError, split_address
@@ -20,6 +23,11 @@ class MetricsEndpoint:
     directory: str
     port: int
     _server: WSGIServer
+    _registry: Any
+
+    def watch_connections(self, workers: Callable[[], list[tuple[str, int]]], port: int, limit: int) -> None:
+        """Report, at each scrape, the TCP connections on `port` each live worker ((name, pid) pairs) holds."""
+        self._registry.register(ConnectionCollector(workers, port, limit))
 
     def process_exited(self, pid: int) -> None:
         """Tell the collector a worker is gone (its counters stay counted)."""
@@ -48,4 +56,93 @@ def start_metrics_endpoint(address: str) -> MetricsEndpoint:
     except OSError as error:
         shutil.rmtree(directory, ignore_errors=True)
         raise PortError(f"cannot serve metrics on {address}: {error.strerror}") from None
-    return MetricsEndpoint(directory, server.server_port, server)
+    return MetricsEndpoint(directory, server.server_port, server, registry)
+
+
+TCP_STATES = {"01": "established", "02": "syn_sent", "03": "syn_recv", "04": "fin_wait1", "05": "fin_wait2",
+              "06": "time_wait", "07": "close", "08": "close_wait", "09": "last_ack", "0A": "listen",
+              "0B": "closing"}
+"""/proc/net/tcp's `st` column (include/net/tcp_states.h)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortSockets:
+    """One worker's sockets on the partner port, read from /proc."""
+
+    by_state: dict[str, int]
+    """Connections (not the listening socket) by TCP state name."""
+    accept_queue: int
+    """Connections the kernel has accepted that grpc has not taken yet (the listening socket's rx_queue)."""
+
+
+def port_sockets(pid: int, port: int) -> PortSockets | None:
+    """What process `pid` holds on local TCP `port` (None: the process is gone).
+
+    A connection belongs to the worker that holds its descriptor (/proc/PID/fd links
+    `socket:[INODE]`); /proc/PID/net/tcp and tcp6 give each inode's ports and state.
+    """
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        tables = []
+        for name in ("tcp", "tcp6"):
+            try:
+                with open(f"/proc/{pid}/net/{name}") as file:
+                    tables.append(file.read())
+            except FileNotFoundError:
+                continue  # no IPv6 in this kernel
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    suffix = f":{port:04X}"
+    by_state: dict[str, int] = {}
+    accept_queue = 0
+    for table in tables:
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10 or not fields[1].endswith(suffix) or fields[9] not in inodes:
+                continue
+            state = TCP_STATES.get(fields[3], fields[3])
+            if state == "listen":
+                accept_queue += int(fields[4].split(":")[1], 16)
+            else:
+                by_state[state] = by_state.get(state, 0) + 1
+    return PortSockets(by_state, accept_queue)
+
+
+class ConnectionCollector:
+    """risklist_partner_connections{worker,state}, _accept_queue{worker} and the cap, read at each scrape."""
+
+    def __init__(self, workers: Callable[[], list[tuple[str, int]]], port: int, limit: int) -> None:
+        self._workers = workers
+        self._port = port
+        self._limit = limit
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        connections = GaugeMetricFamily(
+            "risklist_partner_connections",
+            "TCP connections to the partner port each worker holds now, by TCP state (the kernel's view: "
+            "handshaking, member and stranger connections alike).", labels=["worker", "state"])
+        queued = GaugeMetricFamily(
+            "risklist_partner_accept_queue",
+            "Connections the kernel accepted on the partner port that the worker has not taken yet.",
+            labels=["worker"])
+        for worker, pid in self._workers():
+            found = port_sockets(pid, self._port)
+            if found is None:
+                continue
+            for state, count in sorted(found.by_state.items()):
+                connections.add_metric([worker, state], count)
+            queued.add_metric([worker], found.accept_queue)
+        yield connections
+        yield queued
+        yield GaugeMetricFamily("risklist_partner_connections_limit",
+                                "Connections per worker beyond which grpc closes new ones at once "
+                                "(--max-connections).", value=self._limit)

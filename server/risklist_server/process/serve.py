@@ -54,6 +54,10 @@ def serve(config: ServerConfig) -> int:
         # A restarted process binds the ports first bound, even where port 0 was asked for.
         addresses["listen"] = with_port(addresses["listen"], port)
         addresses["admin_listen"] = with_port(config.admin_listen, writer.ports["admin_port"])
+        if metrics is not None:
+            partner_workers = readers or [writer]
+            metrics.watch_connections(lambda: [(child.name, child.pid) for child in partner_workers if child.pid],
+                                      port, config.descriptors.max_connections)
         log.info("serving", listen=listen, port=port, admin_listen=config.admin_listen,
                  admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
                  workers=config.workers, pids={child.name: child.pid for child in supervisor.children},

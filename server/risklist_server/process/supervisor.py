@@ -17,6 +17,10 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
 
 import structlog
 
@@ -220,7 +224,23 @@ class Supervisor:
                 log.error("worker_restart_failed", worker=child.name, error=str(error),
                           restart_in_s=child.backoff)
             else:
+                _count_restart(child.name)
                 log.info("worker_restarted", worker=child.name, pid=child.pid)
+
+
+def _count_restart(worker: str) -> None:
+    """risklist_worker_restarts_total{worker}: imported here, never before the metrics endpoint has set
+    prometheus_client's multiprocess directory (process/metrics_endpoint.py), so it lands in /metrics."""
+    import prometheus_client
+
+    global _restarts
+    if _restarts is None:
+        _restarts = prometheus_client.Counter(
+            "risklist_worker_restarts", "Server processes restarted after they died, by worker.", ["worker"])
+    _restarts.labels(worker).inc()
+
+
+_restarts: Counter | None = None
 
 
 def _reaped() -> list[tuple[int, int]]:

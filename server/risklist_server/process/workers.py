@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 import structlog
 from grpc_health.v1.health import HealthServicer
+from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
 from risklist_server.process.config import ServerConfig
@@ -41,6 +42,21 @@ FRONT_POLICIES = {
 }
 
 log = structlog.get_logger("risklist.server")
+
+LIST_VERSION = Gauge(
+    "risklist_list_version",
+    "The list version each server process serves (the writer's: the newest; a reader's: as far as it caught up).",
+    ["worker"],
+    multiprocess_mode="livemax",
+)
+CAUGHT_UP = Gauge(
+    "risklist_reader_caught_up_timestamp_seconds",
+    "Unix time of each reader's last successful catch-up with the writer (lag: time() minus this).",
+    ["worker"],
+    multiprocess_mode="livemax",
+)
+WRITER_VERSION_SECONDS = 0.1
+"""How often the writer publishes its list version (readers publish theirs at every catch-up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,11 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             admin_listen, store, audit=audit, gate=gate, max_batch=config.settings.max_batch,
             connections=_connections(config, ADMIN_CONNECTIONS))
         servers.append((admin, admin_health))
+        stop_publishing = threading.Event()
+        publisher = threading.Thread(target=_publish_writer_version, args=(store, stop_publishing),
+                                     name="list-version", daemon=True)
+        publisher.start()
+        cleanup.callback(_stop_following, publisher, stop_publishing)
         _serve_until_stopped(servers, config.grace, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     log.info("worker_stopped", list_version=store.version)
@@ -147,7 +168,8 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              gate=Gate(config.security), filters=_filter_export(config, store),
                                              connections=_partner_connections(config), streams=_stream_limits(config))
         stop_catching_up = threading.Event()
-        follower = threading.Thread(target=_follow_writer, args=(store, plan.catch_up_seconds, stop_catching_up),
+        follower = threading.Thread(target=_follow_writer,
+                                    args=(store, plan.catch_up_seconds, stop_catching_up, f"reader-{plan.index}"),
                                     name="catch-up", daemon=True)
         follower.start()
         cleanup.callback(_stop_following, follower, stop_catching_up)
@@ -162,16 +184,28 @@ def _stop_following(follower: threading.Thread, stop: threading.Event) -> None:
     follower.join()
 
 
-def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event) -> None:
+def _publish_writer_version(store: RiskStore, stop: threading.Event) -> None:
+    version = LIST_VERSION.labels("writer")
+    while True:
+        version.set(store.version)
+        if stop.wait(WRITER_VERSION_SECONDS):
+            return
+
+
+def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event, worker: str) -> None:
+    version, caught_up = LIST_VERSION.labels(worker), CAUGHT_UP.labels(worker)
+    version.set(store.version)
+    caught_up.set_to_current_time()
     failing = False
     while not stop.wait(interval):
         try:
-            store.catch_up()
+            version.set(store.catch_up())
         except Exception as error:  # keep serving the last good view; say so once per outage
             if not failing:
                 log.error("catch_up_failed", error=str(error))
             failing = True
         else:
+            caught_up.set_to_current_time()
             if failing:
                 log.info("catch_up_recovered", list_version=store.version)
             failing = False

@@ -1,4 +1,5 @@
-"""One structured log line and audit record per RPC: method, subjects, hits, latency, status."""
+"""One structured log line, audit record and set of metrics per RPC: member, request id, method, subjects, hits,
+latency, status."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import structlog
 from risklist.v1 import risklist_pb2 as pb
 
 from risklist_server.audit.trail import AuditSink
-from risklist_server.rpc.metrics import count_rpc
+from risklist_server.rpc.metrics import count_member, count_rpc, refusal_reason
 from risklist_server.rpc.status import status_name
 
 log = structlog.get_logger("risklist.rpc")
 
 RISKLIST_SERVICE = pb.DESCRIPTOR.services_by_name["RiskList"].full_name
 ADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["Admin"].full_name
+MEMBER_SERVICES = frozenset({RISKLIST_SERVICE, ADMIN_SERVICE})
+"""Services whose calls count per member (the writer link's are members' calls already counted by a reader)."""
 
 
 class AuditEntry:
@@ -46,7 +49,8 @@ class RpcLog:
     with the RPC's final status (failures included).
     """
 
-    __slots__ = ("service", "method", "count", "hits", "status", "_started", "_log_success", "_sink", "_entry")
+    __slots__ = ("service", "method", "count", "hits", "status", "partner", "request_id", "refusal", "_started",
+                 "_log_success", "_sink", "_entry")
 
     def __init__(
         self, method: str, service: str = RISKLIST_SERVICE, *, audit: AuditSink, log_success: bool = True
@@ -57,6 +61,12 @@ class RpcLog:
         self.count = 0
         self.hits = 0
         self.status = "OK"
+        self.partner = ""
+        """The caller, once known (the first `audit`)."""
+        self.request_id = ""
+        """The last answer's request id (a stream's last message's)."""
+        self.refusal: str | None = None
+        """Why the caller was refused (risklist_server.rpc.metrics.refusal_reason), if it was."""
         self._started = 0.0
         self._sink = audit
         self._entry: AuditEntry | None = None
@@ -66,6 +76,7 @@ class RpcLog:
     ) -> AuditEntry:
         """Open the audit entry of the answer being computed (an open one is appended as answered)."""
         self.answered()
+        self.partner, self.request_id = partner, request_id
         self._entry = AuditEntry(partner, request_id, keys, hits)
         return self._entry
 
@@ -87,9 +98,10 @@ class RpcLog:
     def fail(self, error: Exception) -> None:
         """Record the status `error` maps to; unexpected errors are logged with their traceback."""
         self.status = status_name(error)
+        self.refusal = refusal_reason(error)
         if self.status == "INTERNAL":
-            log.error("rpc_internal_error", method=self.method, error_type=type(error).__name__,
-                      exc_info=error)
+            log.error("rpc_internal_error", method=self.method, partner=self.partner, request_id=self.request_id,
+                      error_type=type(error).__name__, exc_info=error)
 
     def __exit__(
         self,
@@ -100,10 +112,13 @@ class RpcLog:
         if exc is not None and self.status == "OK":
             self.status = "CANCELLED" if isinstance(exc, GeneratorExit) else "UNKNOWN"
         self._append(self.status)
-        count_rpc(self.service, self.method, self.status, self.count if self.service == RISKLIST_SERVICE else 0)
+        seconds = time.perf_counter() - self._started
+        subjects = self.count if self.service == RISKLIST_SERVICE else 0
+        count_rpc(self.service, self.method, self.status, subjects, seconds)
+        if self.partner and self.service in MEMBER_SERVICES:
+            count_member(self.partner, self.method, subjects, self.refusal)
         if self.status == "OK" and not self._log_success:
             return
-        latency_ms = round((time.perf_counter() - self._started) * 1000, 3)
         emit = log.info if self.status in ("OK", "INVALID_ARGUMENT") else log.warning
-        emit("rpc", method=self.method, count=self.count, hits=self.hits,
-             latency_ms=latency_ms, status=self.status)
+        emit("rpc", method=self.method, partner=self.partner, request_id=self.request_id, count=self.count,
+             hits=self.hits, latency_ms=round(seconds * 1000, 3), status=self.status)

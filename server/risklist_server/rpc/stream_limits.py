@@ -17,6 +17,7 @@ import grpc
 import structlog
 
 from risklist_server.core.errors import StreamLimitReached
+from risklist_server.rpc.metrics import stream_closed, stream_opened
 
 log = structlog.get_logger("risklist.access")
 
@@ -71,6 +72,7 @@ class StreamLimits:
             stream = OpenStream(partner, method, context)
             self._open.add(stream)
             self._per_partner[partner] = held + 1
+            stream_opened(partner)
             if self._watchdog is None:
                 self._watchdog = threading.Thread(target=self._watch, name="stream-idle", daemon=True)
                 self._watchdog.start()
@@ -85,6 +87,7 @@ class StreamLimits:
                 return
             stream._closed = True
             self._open.discard(stream)
+            stream_closed(stream.partner)
             left = self._per_partner[stream.partner] - 1
             if left:
                 self._per_partner[stream.partner] = left

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import structlog
+from prometheus_client import Gauge
 
 from risklist_server.core.errors import PolicyError
 from risklist_server.core.policy import DEFAULT_POLICY, Policy
@@ -15,6 +16,13 @@ from risklist_server.core.policy_file import parse_policy
 POLL_SECONDS = 0.5
 
 log = structlog.get_logger("risklist.policy")
+
+IN_FORCE = Gauge(
+    "risklist_policy_in_force",
+    "Server processes serving each policy version now (its `version`, as logged in policy_loaded).",
+    ["version"],
+    multiprocess_mode="livesum",
+)
 
 
 class PolicyWatch:
@@ -50,7 +58,9 @@ class PolicyWatch:
                     raise
                 log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason,
                           kept_version=fallback.version)
+                IN_FORCE.labels(self._current.version).inc()
                 return
+        IN_FORCE.labels(self._current.version).inc()
         log.info("policy_loaded", path=self._current.origin, version=self._current.version,
                  rules=len(self._current.rules), reload=False)
 
@@ -92,6 +102,8 @@ class PolicyWatch:
             log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason, **kept)
             return
         if policy.version != self._current.version:
+            IN_FORCE.labels(self._current.version).dec()
+            IN_FORCE.labels(policy.version).inc()
             self._current = policy
             log.info("policy_loaded", path=policy.origin, version=policy.version, rules=len(policy.rules),
                      reload=True)

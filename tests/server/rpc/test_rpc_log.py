@@ -13,7 +13,7 @@ from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 RAW_PHONE = "+8613800138000"
 PHONE_KEY = bytes([3]) + bytes(range(16))
 CARD_KEY = bytes([2]) + bytes(range(100, 116))
-OPERATOR_FIELDS = {"event", "log_level", "method", "count", "hits", "latency_ms", "status"}
+OPERATOR_FIELDS = {"event", "log_level", "method", "partner", "request_id", "count", "hits", "latency_ms", "status"}
 
 
 class RecordingSink:

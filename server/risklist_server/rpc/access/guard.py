@@ -15,10 +15,10 @@ import structlog
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.core.errors import QuotaExceeded
+from risklist_server.core.errors import NotAuthenticated, QuotaExceeded
 from risklist_server.core.partners import Role
 from risklist_server.rpc.access.gate import Gate
-from risklist_server.rpc.metrics import count_rpc
+from risklist_server.rpc.metrics import NOT_A_MEMBER, count_member, count_rpc, refusal_reason
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from risklist_server.rpc.status import abort, status_name
@@ -67,27 +67,35 @@ def guard(
     service, _, name = method.lstrip("/").partition("/")
     kind, behaviour = _behaviour(handler)
 
-    def refuse(error: RiskListError, context: grpc.ServicerContext) -> None:
+    def refuse(error: RiskListError, context: grpc.ServicerContext, started: float) -> None:
         status = status_name(error)
-        count_rpc(service, name, status, 0)
+        partner = str(getattr(error, "partner", ""))
+        request_id = new_request_id()
+        count_rpc(service, name, status, 0, time.perf_counter() - started)
+        # A stranger's refusals share one label: no certificate can add a series.
+        member = NOT_A_MEMBER if isinstance(error, NotAuthenticated) or not partner else partner
+        count_member(member, name, 0, refusal_reason(error))
         if not isinstance(error, QuotaExceeded):  # the gate logs those, throttled
-            log.info("rpc_refused", method=name, status=status, reason=str(error))
-        audit.append(time.time_ns(), str(getattr(error, "partner", "")), name, new_request_id(), status, b"", ())
+            log.info("rpc_refused", method=name, partner=member, request_id=request_id, status=status,
+                     reason=str(error))
+        audit.append(time.time_ns(), partner, name, request_id, status, b"", ())
         abort(context, error)
 
     def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        started = time.perf_counter()
         try:
             gate.admit(context, role, name)
         except RiskListError as error:
-            refuse(error, context)
+            refuse(error, context, started)
         return behaviour(request, context)
 
     def guarded_stream(request: Any, context: grpc.ServicerContext) -> Any:
         assert streams is not None
+        started = time.perf_counter()
         try:
             stream = streams.admit(gate.admit(context, role, name).partner, name, context)
         except RiskListError as error:
-            refuse(error, context)
+            refuse(error, context, started)
         if kind.startswith("stream_"):  # a request stream: time the waits for the client's messages
             request = streams.watched(stream, request)
         try:
