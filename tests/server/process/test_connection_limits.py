@@ -10,7 +10,7 @@ from pathlib import Path
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.admin_ingest import ingest_phone
 from tests.support.mtls import dev_network
 from tests.support.running_server import start_server
@@ -38,7 +38,7 @@ def test_idle_strangers_neither_block_a_members_check_nor_the_readers_catch_up(t
     a member's Check answers and a new write becomes visible on the readers."""
     secret = NetworkSecret(secrets.token_bytes(32))
     secret_file = tmp_path / "network.secret"
-    secret_file.write_text(secret.key.hex())
+    write_secret(secret_file, secret)
     (tmp_path / "settings.toml").write_text("handshake_timeout_seconds = 1.0\n")
     dev = dev_network(tmp_path, PARTNERS)
     server = start_server(tmp_path / "db", secret_file, "--workers", "2", "--max-open-files", str(OPEN_FILES),
