@@ -5,8 +5,8 @@ empty store and drives it from this client process with an asyncio grpc client (
 flight): Check of one unlisted phone, then BatchCheck of 1,000 unlisted phones, each for --duration s after a
 warm-up. Before and after alternate (ABBA), --rounds rounds; medians, their after/before ratio, and the median of
 each round's own after/before ratio (the paired ratio: on a shared machine the load drifts between rounds, less
-within one) are printed.
-The "before" code runs under its own interpreter (a worktree's .venv, e.g. of 3e96f7c), this script as is.
+within one) are printed. Server CPU per call (all its processes, from /proc) is the steadier figure on a shared
+machine. The "before" code runs under its own interpreter (a worktree's .venv, e.g. of 3e96f7c), this script as is.
 Usage:
   python -m benchmarks.caps_cost --before-python /tmp/wt-before/.venv/bin/python [--rounds 5] [--duration 4]
 """
@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-METRICS = ("check_rps", "check_p99_ms", "batch_rps", "batch_p99_ms")
+METRICS = ("check_rps", "check_p99_ms", "check_cpu_us", "batch_rps", "batch_p99_ms", "batch_cpu_us")
 BATCH_SIZE = 1000
 
 
@@ -37,9 +37,23 @@ def _write_secret(path: Path) -> None:
         file.write(secrets.token_hex(32) + "\n")
 
 
+def _server_cpu_seconds(session: int) -> float:
+    """User + system CPU of every process of the server's session (supervisor and workers) so far."""
+    total = 0
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session:  # field 6, the session id (fields[0] is field 3, the state)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def _drive(address: str, method: str, request: bytes, *, concurrency: int, warmup: float,
-                 duration: float) -> tuple[float, float]:
-    """(calls per second, p99 latency in ms) of `method` with `concurrency` calls in flight for `duration` s."""
+                 duration: float, session: int) -> tuple[float, float, float]:
+    """(calls per second, p99 latency in ms, server CPU µs per call) of `method` with `concurrency` calls in
+    flight for `duration` s."""
     import grpc
 
     async with grpc.aio.insecure_channel(address) as channel:
@@ -49,6 +63,14 @@ async def _drive(address: str, method: str, request: bytes, *, concurrency: int,
         measuring_from = started + warmup
         ends = measuring_from + duration
 
+        cpu: list[float] = []
+
+        async def mark() -> None:
+            await asyncio.sleep(max(0.0, measuring_from - time.perf_counter()))
+            cpu.append(_server_cpu_seconds(session))
+            await asyncio.sleep(max(0.0, ends - time.perf_counter()))
+            cpu.append(_server_cpu_seconds(session))
+
         async def loop() -> None:
             while (now := time.perf_counter()) < ends:
                 await call(request, timeout=10)
@@ -56,13 +78,13 @@ async def _drive(address: str, method: str, request: bytes, *, concurrency: int,
                 if now >= measuring_from:
                     latencies.append(done - now)
 
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        await asyncio.gather(mark(), *(loop() for _ in range(concurrency)))
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return len(latencies) / duration, p99 * 1000
+    return len(latencies) / duration, p99 * 1000, (cpu[1] - cpu[0]) / len(latencies) * 1e6
 
 
-def measure(concurrency: int, warmup: float, duration: float) -> dict[str, float]:
+def measure(concurrency: int, warmup: float, duration: float, flags: Sequence[str] = ()) -> dict[str, float]:
     """Start a server of the code this interpreter imports, measure Check and BatchCheck, stop it."""
     from risklist.v1 import risklist_pb2 as pb
 
@@ -71,26 +93,31 @@ def measure(concurrency: int, warmup: float, duration: float) -> dict[str, float
     with tempfile.TemporaryDirectory(prefix="caps-cost-") as scratch:
         secret_file = Path(scratch) / "network.secret"
         _write_secret(secret_file)
-        server = launch(Path(scratch) / "db", secret_file, ["--workers", "1", "--insecure-dev"], keep_log=False)
+        server = launch(Path(scratch) / "db", secret_file, ["--workers", "1", "--insecure-dev", *flags],
+                        keep_log=False)
         try:
             phone = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="+8613800138000")
             check = pb.CheckRequest(subject=phone).SerializeToString()
             batch = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=f"+86138{n:08d}")
                                                    for n in range(BATCH_SIZE)]).SerializeToString()
-            check_rps, check_p99 = asyncio.run(_drive(server.address, "Check", check, concurrency=concurrency,
-                                                      warmup=warmup, duration=duration))
-            batch_rps, batch_p99 = asyncio.run(_drive(server.address, "BatchCheck", batch, concurrency=concurrency,
-                                                      warmup=warmup, duration=duration))
+            check_rps, check_p99, check_cpu = asyncio.run(_drive(
+                server.address, "Check", check, concurrency=concurrency, warmup=warmup, duration=duration,
+                session=server.pid))
+            batch_rps, batch_p99, batch_cpu = asyncio.run(_drive(
+                server.address, "BatchCheck", batch, concurrency=concurrency, warmup=warmup, duration=duration,
+                session=server.pid))
         finally:
             server.terminate()
-    return {"check_rps": check_rps, "check_p99_ms": check_p99, "batch_rps": batch_rps, "batch_p99_ms": batch_p99}
+    return {"check_rps": check_rps, "check_p99_ms": check_p99, "check_cpu_us": check_cpu,
+            "batch_rps": batch_rps, "batch_p99_ms": batch_p99, "batch_cpu_us": batch_cpu}
 
 
-def _run_version(python: str, arguments: argparse.Namespace) -> dict[str, float]:
+def _run_version(python: str, arguments: argparse.Namespace, flags: str) -> dict[str, float]:
     """One measurement in a child `python` (the version's interpreter), as JSON on its last stdout line."""
     out = subprocess.run([python, str(Path(__file__).resolve()), "--measure", "--concurrency",
                           str(arguments.concurrency), "--warmup", str(arguments.warmup), "--duration",
-                          str(arguments.duration)], capture_output=True, text=True, check=True, timeout=600)
+                          str(arguments.duration), f"--server-flags={flags}"],
+                         capture_output=True, text=True, check=True, timeout=600)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -103,11 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per measurement (default 4)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring (default 1)")
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
+    parser.add_argument("--after-flags", default="", help="extra risklist-server flags for the code after, e.g. "
+                        "'--max-streams 1' (to tell what the stream threads cost)")
     parser.add_argument("--json", type=Path, help="also write every run and the medians here")
+    parser.add_argument("--server-flags", default="", help=argparse.SUPPRESS)
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.measure:
-        print(json.dumps(measure(arguments.concurrency, arguments.warmup, arguments.duration)))
+        print(json.dumps(measure(arguments.concurrency, arguments.warmup, arguments.duration,
+                                 arguments.server_flags.split())))
         return 0
     if not arguments.before_python:
         parser.error("--before-python is required")
@@ -116,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for round_number in range(arguments.rounds):
         order = ("before", "after") if round_number % 2 == 0 else ("after", "before")
         for name in order:
-            runs[name].append(_run_version(versions[name], arguments))
+            runs[name].append(_run_version(versions[name], arguments, arguments.after_flags if name == "after" else ""))
             print(f"round {round_number + 1} {name}: " + ", ".join(f"{key} {value:.1f}"
                                                                     for key, value in runs[name][-1].items()),
                   file=sys.stderr, flush=True)
