@@ -57,7 +57,7 @@ async def _drive(address: str, method: str, request: bytes, *, concurrency: int,
     import grpc
 
     async with grpc.aio.insecure_channel(address) as channel:
-        call = channel.unary_unary(f"/risklist.v1.RiskList/{method}")
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/risklist.v1.RiskList/{method}")
         latencies: list[float] = []
         started = time.perf_counter()
         measuring_from = started + warmup
