@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from risklist_server.process.run_dirs import PREFIXES, make_run_dir, remove_abandoned_run_dirs
 from tests.support.running_server import start_server
+
+PREFIXES = ("risklist-run-", "risklist-replicas-", "risklist-metrics-")
+"""The scratch directories a server makes (docs/operations.md); the server-level tests below use only this, so
+they run against any version of the server."""
 
 HOLD_A_RUN_DIR = (
     "import sys; from risklist_server.process.run_dirs import make_run_dir; "
@@ -26,6 +29,8 @@ def _run_dirs(directory: Path) -> set[str]:
 
 def test_only_directories_whose_owner_is_gone_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run directory of a process killed with -9 goes; one a live process holds, and unlocked ones, stay."""
+    from risklist_server.process.run_dirs import remove_abandoned_run_dirs
+
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN_DIR], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
@@ -52,6 +57,10 @@ def test_only_directories_whose_owner_is_gone_are_removed(tmp_path: Path, monkey
 
 def test_this_process_keeps_its_own_run_directory(tmp_path: Path) -> None:
     """A directory made by this process is never taken for abandoned while the process runs."""
+    from risklist_server.process.run_dirs import PREFIXES as SERVER_PREFIXES
+    from risklist_server.process.run_dirs import make_run_dir, remove_abandoned_run_dirs
+
+    assert set(SERVER_PREFIXES) == set(PREFIXES)
     mine = make_run_dir("risklist-metrics-")
     try:
         assert remove_abandoned_run_dirs(os.path.dirname(mine)) == []

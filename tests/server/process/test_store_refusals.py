@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.store.reads import FRONT_FILE
-from risklist_server.store.risk_store import init_store
 from risklist_server.store.rocks import COLUMN_FAMILIES, META_CF, SECRET_FINGERPRINT_KEY
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, start_server
@@ -63,7 +61,7 @@ def test_a_store_without_its_secret_marker_is_refused(tmp_path: Path, secret_fil
     from rocksdict import Options, Rdict
 
     db = tmp_path / "db"
-    init_store(db, NetworkSecret(os.urandom(32)).fingerprint)
+    start_server(db, secret_file).terminate()
     meta = Rdict(str(db), options=Options(raw_mode=True),
                  column_families={name: Options(raw_mode=True) for name in COLUMN_FAMILIES})
     meta.get_column_family(META_CF).delete(SECRET_FINGERPRINT_KEY)

@@ -16,12 +16,12 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.settings import Settings
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.app import create_admin_server, create_server
 from risklist_server.rpc.contribution_calls import contribution_calls
-from risklist_server.rpc.status import TOO_MANY_VIOLATIONS
 from risklist_server.rpc.write_calls import LocalWrites, ResponseT
 from risklist_server.services.contributions import ContributionService
 from risklist_server.services.lookup import LookupService
@@ -29,10 +29,13 @@ from risklist_server.store.risk_store import RiskStore
 from tests.support.running_server import ServerProcess, start_server
 
 MAX_BATCH = 10_000
-FAR_OVER = 2_000_000  # 4 MB: under the partner port's message-size limit (5.5 MB), so the server reads it
-"""Empty subjects in a 6 MB request: unpacked one by one they took the reader hundreds of MB."""
+FAR_OVER = 2_500_000
+"""Empty subjects in a 5 MB request (under the partner port's message-size limit, so the count on the wire is what
+refuses it): unpacked one by one they took the reader hundreds of MB."""
 RSS_GROWTH_ALLOWED = 100 * 1024 * 1024
 VALID_PHONES = [f"+86138{number:08d}" for number in range(1800)]
+TOO_MANY_VIOLATIONS = "TOO_MANY_VIOLATIONS"
+"""The ErrorInfo reason of a cut-short violation list, as docs/api.md names it on the wire."""
 
 
 class AuditRecords:
@@ -75,7 +78,7 @@ def served(store: RiskStore, digester: Digester) -> Iterator[Served]:
     audit = AuditRecords()
     lookup = LookupService(store, resolver, max_batch=MAX_BATCH)
     server, port, _ = create_server("127.0.0.1:0", lookup, writes=writes, audit=audit)
-    admin, admin_port, _ = create_admin_server("127.0.0.1:0", store, audit=audit, max_batch=100)
+    admin, admin_port, _ = create_admin_server("127.0.0.1:0", store, audit=audit)
     server.start()
     admin.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -211,14 +214,22 @@ def test_undecodable_bytes_opening_an_ingest_are_invalid_argument(served: Served
     assert ("Ingest", "INVALID_ARGUMENT") in served.audit.records
 
 
-def test_an_ingest_batch_over_the_maximum_is_refused_naming_it(served: Served, store: RiskStore) -> None:
+def test_an_ingest_batch_over_the_maximum_is_refused_naming_it(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret,
+) -> None:
     """An Admin.Ingest batch of more mutations than max_batch is INVALID_ARGUMENT naming the maximum."""
+    (tmp_path / "settings.toml").write_text("max_batch = 100\n")
+    server = start_server(tmp_path / "db", secret_file, "--config", str(tmp_path / "settings.toml"))
+
     def requests() -> Iterator[pb.IngestRequest]:
         yield pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA,
-                                                    secret_fingerprint=store.secret_fingerprint))
+                                                    secret_fingerprint=secret.fingerprint))
         yield pb.IngestRequest(batch=pb.IngestBatch(mutations=[pb.Mutation()] * 100_000))
 
-    with pytest.raises(grpc.RpcError) as caught:
-        pb_grpc.AdminStub(served.admin_channel).Ingest(requests(), timeout=10)
+    try:
+        with grpc.insecure_channel(server.admin_address) as channel, pytest.raises(grpc.RpcError) as caught:
+            pb_grpc.AdminStub(channel).Ingest(requests(), timeout=10)
+    finally:
+        server.terminate()
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "maximum of 100" in caught.value.details() and "mutations" in caught.value.details()
