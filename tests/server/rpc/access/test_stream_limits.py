@@ -85,26 +85,6 @@ def test_a_member_over_its_stream_cap_gets_resource_exhausted(network: tuple[Dev
         channel.close()
 
 
-def test_idle_streams_at_the_cap_never_delay_another_members_check(
-    network: tuple[DevNetwork, ServerProcess],
-) -> None:
-    """With one member's idle streams at its cap (more than the worker's unary threads), another member's
-    Check and BatchCheck answer within a short deadline."""
-    dev, server = network
-    assert PER_MEMBER > THREADS
-    channel, held = _open(dev, server, "hog", PER_MEMBER)
-    try:
-        with dev.channel(server.address, "other") as other:
-            stub = pb_grpc.RiskListStub(other)
-            for _ in range(THREADS * 3):
-                stub.Check(CHECK, timeout=1.5)
-                stub.BatchCheck(BATCH, timeout=1.5)
-    finally:
-        for stream in held:
-            stream.close()
-        channel.close()
-
-
 def test_an_idle_stream_is_ended_after_the_idle_timeout(network: tuple[DevNetwork, ServerProcess]) -> None:
     """A StreamCheck with no message for stream_idle_seconds ends CANCELLED with a message naming the setting,
     and its slot is free again."""
