@@ -27,7 +27,6 @@ roles = ["query"]
 PER_MEMBER = 3
 THREADS = 2
 IDLE_SECONDS = 2.0
-CHECK = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE))
 BATCH = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)])
 
 
