@@ -12,7 +12,7 @@ import pytest
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from risklist_kernel.secret import NetworkSecret
+from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.admin_ingest import PHONE
 from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
@@ -51,7 +51,7 @@ class _Held:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevNetwork, ServerProcess]]:
     directory = tmp_path_factory.mktemp("streams")
     secret_file = directory / "network.secret"
-    secret_file.write_text(NetworkSecret(secrets.token_bytes(32)).key.hex())
+    write_secret(secret_file, NetworkSecret(secrets.token_bytes(32)))
     (directory / "settings.toml").write_text(
         f"max_streams_per_member = {PER_MEMBER}\nstream_idle_seconds = {IDLE_SECONDS}\n")
     dev = dev_network(directory, PARTNERS)
