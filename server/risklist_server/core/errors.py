@@ -40,6 +40,15 @@ class ConfigError(RiskListError):
     """A configuration file is unreadable or holds a bad value."""
 
 
+class AccessFileError(ConfigError):
+    """One of the files mutual TLS is served with (--tls-cert, --tls-key, --client-ca, --partners) cannot be used."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file at fault."""
+
+
 class StoreError(RiskListError):
     """The store cannot be opened or used (held by another process, wrong secret, corrupt)."""
 

@@ -21,8 +21,9 @@ log = structlog.get_logger("risklist.server")
 class ServerConfig:
     """Everything a risklist-server process needs, its files read and checked once.
 
-    Workers, the first ones and every restart, use these values: they never read the secret,
-    settings or access files again. Only the policy file is watched (and reloaded) by each worker.
+    Workers, the first ones and every restart, use these values: they never read the secret or
+    settings again. The policy file and the access files (certificates, partners) are watched and
+    reloaded by each worker, these values serving while a changed file is broken.
     """
 
     db: str

@@ -21,6 +21,7 @@ from risklist_server.process.config import ServerConfig
 from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
 from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
 from risklist_server.rpc.access.gate import Gate
+from risklist_server.rpc.access.reload import AccessWatch
 from risklist_server.rpc.app import ConnectionLimits, create_admin_server, create_server
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites
@@ -80,6 +81,13 @@ def _lookup_service(config: ServerConfig, store: StoreReads) -> LookupService:
                          precision=precision.precision)
 
 
+def _gate(config: ServerConfig, cleanup: ExitStack) -> Gate:
+    """The process's gate, its certificates and members reloaded when their files change (a daemon thread)."""
+    gate = Gate(config.security)
+    cleanup.callback(AccessWatch(gate).start().stop)
+    return gate
+
+
 def _filter_export(config: ServerConfig, store: FilterSource) -> FilterExport:
     settings = config.settings
     return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed,
@@ -110,8 +118,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
     """Own the store: serve Admin.Ingest (and RiskList on `listen`, as the only worker; else the
     writer link for the readers' write calls) and sweep expired contributions, until SIGTERM."""
     secret = config.secret
-    gate = Gate(config.security)  # one for both servers: they share the callers' quota buckets
     with ExitStack() as cleanup:  # whatever was opened is closed, also when start-up fails half-way
+        gate = _gate(config, cleanup)  # one for both servers: they share the callers' quota buckets
         audit = AuditTrail(config.audit_dir, "writer")
         cleanup.callback(audit.close)
         store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front],
@@ -158,6 +166,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
         cleanup.callback(store.close)
         audit = AuditTrail(config.audit_dir, f"reader-{plan.index}")
         cleanup.callback(audit.close)
+        gate = _gate(config, cleanup)
         lookup = _lookup_service(config, store)
         side = reader_side(config.settings, store, secret, plan.run_dir, lookup.verdict)
         cleanup.callback(side.writes.close)
@@ -165,7 +174,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              threads=config.threads, reuse_port=True,
                                              log_every_rpc=config.log_every_rpc,
                                              writes=side.writes, entries=side.entries, audit=audit,
-                                             gate=Gate(config.security), filters=_filter_export(config, store),
+                                             gate=gate, filters=_filter_export(config, store),
                                              connections=_partner_connections(config), streams=_stream_limits(config))
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer,

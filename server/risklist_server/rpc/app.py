@@ -15,7 +15,6 @@ from risklist.v1 import risklist_pb2 as pb
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.rpc.access.config import Security
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer, add_admin
@@ -62,12 +61,15 @@ def _new_server(threads: int, reuse_port: bool, connections: ConnectionLimits, m
     )
 
 
-def _credentials(security: Security) -> grpc.ServerCredentials | None:
-    """Mutual TLS: the client must present a certificate that chains to the client CA."""
-    if security.tls is None:
+def _credentials(gate: Gate) -> grpc.ServerCredentials | None:
+    """Mutual TLS: the client must present a certificate that chains to the client CA. The certificates are
+    the gate's: each new handshake uses those in force (a reload applies to new connections)."""
+    if gate.security.tls is None:
         return None
-    return grpc.ssl_server_credentials([(security.tls.private_key, security.tls.cert_chain)],
-                                       root_certificates=security.tls.client_ca, require_client_auth=True)
+    # The stubs say the fetcher returns a configuration; grpc's docs (and code) take None as "no change".
+    return grpc.dynamic_ssl_server_credentials(gate.certificate_configuration(),
+                                               gate.certificate_fetcher(),  # type: ignore[arg-type]
+                                               require_client_authentication=True)
 
 
 def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
@@ -104,7 +106,7 @@ def _serve(
     # Every method checks caller, role and quota first (and a stream slot); refusals are audited.
     register(GuardedRegistry(server, gate, audit, streams))
     health_servicer = _add_health_and_reflection(server, [service])
-    return server, _bind(server, address, _credentials(gate.security)), health_servicer
+    return server, _bind(server, address, _credentials(gate)), health_servicer
 
 
 def create_server(

@@ -1,15 +1,17 @@
-"""How risklist-server authenticates callers: the TLS and partners files, read and checked once.
+"""How risklist-server authenticates callers: the TLS and partners files, read and checked.
 
-Loaded by the supervisor before it forks (no grpc here), so a bad file is one clear error;
-every worker gets the same bytes and builds its grpc credentials itself.
+Loaded by the supervisor before it forks (no grpc here), so a bad file at start is one clear error;
+every worker gets the same bytes, builds its grpc credentials itself, and re-reads the files when
+they change (risklist_server.rpc.access.reload).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from risklist_server.core.errors import ConfigError
+from risklist_server.core.errors import AccessFileError, ConfigError
 from risklist_server.core.partners import Partner, load_partners
 
 
@@ -23,18 +25,6 @@ class TlsFiles:
 
 
 @dataclass(frozen=True, slots=True)
-class Security:
-    """Mutual TLS with the network's members, or (tls None) the plaintext development mode."""
-
-    tls: TlsFiles | None
-    partners: dict[str, Partner] | None
-
-
-INSECURE_DEV = Security(tls=None, partners=None)
-"""--insecure-dev: plaintext, every caller is the development partner `dev` with every role."""
-
-
-@dataclass(frozen=True, slots=True)
 class SecurityFiles:
     """The files mutual TLS is served with (--tls-cert, --tls-key, --client-ca, --partners), not read yet."""
 
@@ -44,8 +34,34 @@ class SecurityFiles:
     partners: str
 
 
+@dataclass(frozen=True, slots=True)
+class Security:
+    """Mutual TLS with the network's members, or (tls None) the plaintext development mode."""
+
+    tls: TlsFiles | None
+    partners: dict[str, Partner] | None
+    files: SecurityFiles | None = None
+    """Where `tls` and `partners` were read from, watched for changes by each worker; None: not from files."""
+
+    @property
+    def version(self) -> str:
+        """A short fingerprint of the certificate, the client CA and the members in force (never of the key)."""
+        if self.tls is None:
+            return "insecure-dev"
+        digest = hashlib.sha256()
+        for part in (self.tls.cert_chain, self.tls.client_ca):
+            digest.update(hashlib.sha256(part).digest())
+        for partner in sorted((self.partners or {}).values(), key=lambda partner: partner.id):
+            digest.update(repr((partner.id, sorted(partner.roles), partner.quota)).encode())
+        return digest.hexdigest()[:16]
+
+
+INSECURE_DEV = Security(tls=None, partners=None)
+"""--insecure-dev: plaintext, every caller is the development partner `dev` with every role."""
+
+
 def load_security(files: SecurityFiles | None) -> Security:
-    """The files read and checked (ConfigError saying which file and why); None: --insecure-dev."""
+    """The files read and checked (AccessFileError naming the file and why); None: --insecure-dev."""
     if files is None:
         return INSECURE_DEV
     from cryptography import x509  # here: risklist-server's flags parse before heavy imports
@@ -56,19 +72,25 @@ def load_security(files: SecurityFiles | None) -> Security:
     try:
         key = serialization.load_pem_private_key(private_key, password=None)
     except (ValueError, TypeError) as error:
-        raise ConfigError(f"--tls-key {files.tls_key}: not an unencrypted PEM private key ({error})") from None
+        raise AccessFileError(files.tls_key, f"--tls-key {files.tls_key}: not an unencrypted PEM private key "
+                              f"({error})") from None
     leaf = x509.load_pem_x509_certificates(cert_chain)[0]
     if key.public_key() != leaf.public_key():
-        raise ConfigError(f"--tls-key {files.tls_key} is not the key of the certificate in --tls-cert {files.tls_cert}")
+        raise AccessFileError(files.tls_key, f"--tls-key {files.tls_key} is not the key of the certificate in "
+                              f"--tls-cert {files.tls_cert}")
     client_ca = _certificates(files.client_ca, "--client-ca")
-    return Security(TlsFiles(cert_chain, private_key, client_ca), load_partners(files.partners))
+    try:
+        partners = load_partners(files.partners)
+    except ConfigError as error:
+        raise AccessFileError(files.partners, str(error)) from None
+    return Security(TlsFiles(cert_chain, private_key, client_ca), partners, files)
 
 
 def _read(path: str, flag: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as error:
-        raise ConfigError(f"{flag} {path}: cannot read it ({error.strerror})") from None
+        raise AccessFileError(path, f"{flag} {path}: cannot read it ({error.strerror})") from None
 
 
 def _certificates(path: str, flag: str) -> bytes:
@@ -78,12 +100,12 @@ def _certificates(path: str, flag: str) -> bytes:
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError as error:
-        raise ConfigError(f"{flag} {path}: not a PEM certificate ({error})") from None
+        raise AccessFileError(path, f"{flag} {path}: not a PEM certificate ({error})") from None
     return data
 
 
 def describe_security(security: Security) -> dict[str, object]:
-    """Log fields saying how callers authenticate (never a key)."""
+    """Log fields saying how callers authenticate and which configuration is in force (never a key)."""
     if security.tls is None:
         return {"auth": "insecure-dev", "dev_partner": "dev"}
-    return {"auth": "mutual-tls", "partners": len(security.partners or {})}
+    return {"auth": "mutual-tls", "partners": len(security.partners or {}), "access_version": security.version}

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import grpc
 import structlog
 
 from risklist_server.core.errors import NotAuthenticated, NotPermitted, QuotaExceeded
-from risklist_server.core.partners import Partner, Role
+from risklist_server.core.partners import Role
 from risklist_server.core.quota import PartnerQuota, Refusal
 from risklist_server.rpc.access.caller import DEV_CALLER, Caller
-from risklist_server.rpc.access.config import INSECURE_DEV, Security
+from risklist_server.rpc.access.config import INSECURE_DEV, Security, TlsFiles
 
 log = structlog.get_logger("risklist.access")
 
@@ -27,18 +27,65 @@ class Gate:
 
     A process builds one and passes it to each of its servers (a writer's two share it, and so
     their quota buckets). The default, Gate(), is plaintext development: every caller `dev`.
+    `apply` puts new certificates and members in force while serving (rpc/access/reload.py).
     """
 
     def __init__(self, security: Security = INSECURE_DEV) -> None:
-        self.security = security
         self._insecure = security.tls is None
-        partners: dict[str, Partner] = security.partners or {}
-        # The per-peer lookup: the certificate's CN (bytes, as grpc gives it) to the member.
-        self._members: dict[bytes, tuple[Caller, PartnerQuota]] = {
-            partner.id.encode(): (Caller(partner.id, partner.roles), PartnerQuota(partner))
-            for partner in partners.values()
-        }
+        # The per-peer lookup: the certificate's CN (bytes, as grpc gives it) to the member; replaced whole.
+        self._members: dict[bytes, tuple[Caller, PartnerQuota]] = {}
+        self._security = INSECURE_DEV
+        self._tls: tuple[int, TlsFiles | None] = (0, security.tls)
+        """The certificate configuration in force and its number (one attribute: read from grpc's threads)."""
         self._refusals_logged: dict[tuple[str, str], float] = {}
+        self.apply(security)
+
+    @property
+    def security(self) -> Security:
+        """The certificates and members in force."""
+        return self._security
+
+    def apply(self, security: Security) -> None:
+        """Serve `security` from now on: its members from the next call, its certificates from the next handshake.
+
+        A member whose quota is unchanged keeps its buckets (a reload does not refill them).
+        """
+        if (security.tls is None) != self._insecure:
+            raise ValueError("a gate cannot switch between mutual TLS and --insecure-dev while serving")
+        kept = self._members
+        previous = self._security.partners or {}
+        members: dict[bytes, tuple[Caller, PartnerQuota]] = {}
+        for partner in (security.partners or {}).values():
+            key = partner.id.encode()
+            old = previous.get(partner.id)
+            quota = kept[key][1] if old is not None and old.quota == partner.quota and key in kept \
+                else PartnerQuota(partner)
+            members[key] = (Caller(partner.id, partner.roles), quota)
+        self._members = members
+        if security.tls != self._tls[1]:
+            self._tls = (self._tls[0] + 1, security.tls)
+        self._security = security
+
+    def certificate_configuration(self) -> grpc.ServerCertificateConfiguration:
+        """The server certificate, its key and the client CA in force, as grpc takes them."""
+        tls = self._tls[1]
+        assert tls is not None, "no certificates in --insecure-dev"
+        return _configuration(tls)
+
+    def certificate_fetcher(self) -> Callable[[], grpc.ServerCertificateConfiguration | None]:
+        """For grpc.dynamic_ssl_server_credentials (one per server): grpc calls it before each new handshake;
+        it returns the new configuration once after `apply` changed the certificates, else None (no change)."""
+        served = self._tls[0]
+
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            nonlocal served
+            number, tls = self._tls
+            if number == served or tls is None:
+                return None
+            served = number
+            return _configuration(tls)
+
+        return fetch
 
     def _member(self, context: grpc.ServicerContext) -> tuple[Caller, PartnerQuota | None]:
         if self._insecure:
@@ -92,3 +139,8 @@ class Gate:
             log.warning("quota_exhausted", partner=refusal.partner, quota=refusal.dimension,
                         per_second=refusal.per_second, method=method)
         raise QuotaExceeded(refusal.partner, refusal.dimension, refusal.per_second, refusal.retry_after)
+
+
+def _configuration(tls: TlsFiles) -> grpc.ServerCertificateConfiguration:
+    return grpc.ssl_server_certificate_configuration([(tls.private_key, tls.cert_chain)],
+                                                     root_certificates=tls.client_ca)
