@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
 import structlog
@@ -12,6 +11,7 @@ from prometheus_client import Gauge
 from risklist_server.core.errors import PolicyError
 from risklist_server.core.policy import DEFAULT_POLICY, Policy
 from risklist_server.core.policy_file import parse_policy
+from risklist_server.services.poller import Poller
 
 POLL_SECONDS = 0.5
 
@@ -41,9 +41,8 @@ class PolicyWatch:
         with a `fallback` (a restarted worker: the policy checked at start-up) log
         `policy_rejected` and serve the fallback until the file is fixed."""
         self._path = None if path is None else Path(path)
-        self._poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller(self.poll, seconds=poll_seconds, name="policy-watch", failure_event="policy_watch_failed",
+                              path=str(self._path))
         self._seen: bytes | None = None
         self._current = DEFAULT_POLICY if fallback is None else fallback
         if self._path is not None:
@@ -71,16 +70,12 @@ class PolicyWatch:
 
     def start(self) -> PolicyWatch:
         """Start watching the file (nothing to watch for the built-in policy)."""
-        if self._path is not None and self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="policy-watch", daemon=True)
-            self._thread.start()
+        if self._path is not None:
+            self._poller.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._poller.stop()
 
     def poll(self) -> None:
         """Look at the file once: load it if it changed and parses, log why not if it does not."""
@@ -107,13 +102,6 @@ class PolicyWatch:
             self._current = policy
             log.info("policy_loaded", path=policy.origin, version=policy.version, rules=len(policy.rules),
                      reload=True)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self._poll_seconds):
-            try:
-                self.poll()
-            except Exception as error:  # never let the watcher die silently; keep the old policy
-                log.error("policy_watch_failed", path=str(self._path), error=str(error))
 
     def _read(self) -> bytes | None:
         assert self._path is not None

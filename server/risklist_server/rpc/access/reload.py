@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
 import structlog
@@ -11,6 +10,7 @@ import structlog
 from risklist_server.core.errors import AccessFileError
 from risklist_server.rpc.access.config import Security, SecurityFiles, load_security
 from risklist_server.rpc.access.gate import Gate
+from risklist_server.services.poller import Poller
 
 POLL_SECONDS = 0.5
 
@@ -32,24 +32,20 @@ class AccessWatch:
     def __init__(self, gate: Gate, *, poll_seconds: float = POLL_SECONDS) -> None:
         self._gate = gate
         self._files: SecurityFiles | None = gate.security.files
-        self._poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller(self.poll, seconds=poll_seconds, name="access-watch", failure_event="access_watch_failed")
         self._seen: bytes | None = None
+        self._started = False
 
     def start(self) -> AccessWatch:
         """Look at the files once now (a restarted worker catches up), then watch them (nothing in --insecure-dev)."""
-        if self._files is not None and self._thread is None:
+        if self._files is not None and not self._started:
+            self._started = True
             self.poll()
-            self._thread = threading.Thread(target=self._watch, name="access-watch", daemon=True)
-            self._thread.start()
+            self._poller.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._poller.stop()
 
     def poll(self) -> None:
         """Look at the files once: apply them if they changed and check out, log why not if they do not."""
@@ -73,13 +69,6 @@ class AccessWatch:
         log.info("access_reloaded", partners=len(after), files=changed, access_version=security.version,
                  added=sorted(set(after) - set(before)), removed=sorted(set(before) - set(after)),
                  changed=sorted(name for name in set(after) & set(before) if after[name] != before[name]))
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self._poll_seconds):
-            try:
-                self.poll()
-            except Exception as error:  # never let the watcher die silently; keep what is in force
-                log.error("access_watch_failed", error=str(error))
 
 
 def _changed_files(current: Security, new: Security) -> list[str]:
