@@ -11,6 +11,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from risklist_server.process.ports import PortError, split_address
+from risklist_server.process.proc_sockets import port_socket_list
 from risklist_server.process.run_dirs import make_run_dir
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -59,12 +60,6 @@ def start_metrics_endpoint(address: str) -> MetricsEndpoint:
     return MetricsEndpoint(directory, server.server_port, server, registry)
 
 
-TCP_STATES = {"01": "established", "02": "syn_sent", "03": "syn_recv", "04": "fin_wait1", "05": "fin_wait2",
-              "06": "time_wait", "07": "close", "08": "close_wait", "09": "last_ack", "0A": "listen",
-              "0B": "closing"}
-"""/proc/net/tcp's `st` column (include/net/tcp_states.h)."""
-
-
 @dataclass(frozen=True, slots=True)
 class PortSockets:
     """One worker's sockets on the partner port, read from /proc."""
@@ -76,42 +71,17 @@ class PortSockets:
 
 
 def port_sockets(pid: int, port: int) -> PortSockets | None:
-    """What process `pid` holds on local TCP `port` (None: the process is gone).
-
-    A connection belongs to the worker that holds its descriptor (/proc/PID/fd links
-    `socket:[INODE]`); /proc/PID/net/tcp and tcp6 give each inode's ports and state.
-    """
-    try:
-        inodes = set()
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue  # closed meanwhile
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        tables = []
-        for name in ("tcp", "tcp6"):
-            try:
-                with open(f"/proc/{pid}/net/{name}") as file:
-                    tables.append(file.read())
-            except FileNotFoundError:
-                continue  # no IPv6 in this kernel
-    except (FileNotFoundError, ProcessLookupError):
+    """What process `pid` holds on local TCP `port`, counted (None: the process is gone)."""
+    sockets = port_socket_list(pid, port)
+    if sockets is None:
         return None
-    suffix = f":{port:04X}"
     by_state: dict[str, int] = {}
     accept_queue = 0
-    for table in tables:
-        for line in table.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 10 or not fields[1].endswith(suffix) or fields[9] not in inodes:
-                continue
-            state = TCP_STATES.get(fields[3], fields[3])
-            if state == "listen":
-                accept_queue += int(fields[4].split(":")[1], 16)
-            else:
-                by_state[state] = by_state.get(state, 0) + 1
+    for socket_ in sockets:
+        if socket_.state == "listen":
+            accept_queue += socket_.queue
+        else:
+            by_state[socket_.state] = by_state.get(socket_.state, 0) + 1
     return PortSockets(by_state, accept_queue)
 
 

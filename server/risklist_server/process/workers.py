@@ -19,6 +19,7 @@ from prometheus_client import Gauge
 from risklist_server.audit.trail import AuditTrail
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
+from risklist_server.process.shedding import ConnectionShedder
 from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.reload import AccessWatch
@@ -140,6 +141,7 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                 audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
                 streams=_stream_limits(config))
             servers.append((server, health))
+            _shed_connections(config, ports["port"], gate, cleanup)
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
         admin, ports["admin_port"], admin_health = create_admin_server(
@@ -176,6 +178,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              writes=side.writes, entries=side.entries, audit=audit,
                                              gate=gate, filters=_filter_export(config, store),
                                              connections=_partner_connections(config), streams=_stream_limits(config))
+        _shed_connections(config, port, gate, cleanup)
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer,
                                     args=(store, plan.catch_up_seconds, stop_catching_up, f"reader-{plan.index}"),
@@ -186,6 +189,12 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
     log.info("worker_stopped", list_version=store.version)
     return 0
+
+
+def _shed_connections(config: ServerConfig, port: int, gate: Gate, cleanup: ExitStack) -> None:
+    """Keep room under the partner port's connection cap: strangers' oldest connections go first."""
+    shedder = ConnectionShedder(port, config.descriptors.max_connections, gate.peers).start()
+    cleanup.callback(shedder.stop)
 
 
 def _stop_following(follower: threading.Thread, stop: threading.Event) -> None:

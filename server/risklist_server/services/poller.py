@@ -14,7 +14,7 @@ class Poller:
     """Calls `poll` every `seconds` on a daemon thread; an exception is logged as `failure_event` (with
     `fields`) and the next round comes as usual, so a watcher never dies silently."""
 
-    def __init__(self, poll: Callable[[], None], *, seconds: float, name: str, failure_event: str,
+    def __init__(self, poll: Callable[[], object], *, seconds: float, name: str, failure_event: str,
                  **fields: object) -> None:
         self._poll = poll
         self._seconds = seconds

@@ -57,10 +57,6 @@ def _closed_by_peer(connection: socket.socket) -> bool:
         return True
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1 asks that the oldest unauthenticated connections be shed "
-                   "first; grpc.max_allowed_incoming_connections instead closes each new connection while the cap "
-                   "is full, so a stranger who fills it locks members out until the handshake timeout (and, "
-                   "refilling it, for as long as it likes)")
 def test_a_stranger_filling_the_connection_cap_does_not_lock_a_member_out(
     tmp_path: Path, secret_file: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

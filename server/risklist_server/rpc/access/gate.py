@@ -13,6 +13,7 @@ from risklist_server.core.partners import Role
 from risklist_server.core.quota import PartnerQuota, Refusal
 from risklist_server.rpc.access.caller import DEV_CALLER, Caller
 from risklist_server.rpc.access.config import INSECURE_DEV, Security, TlsFiles
+from risklist_server.rpc.access.peers import AuthenticatedPeers
 
 log = structlog.get_logger("risklist.access")
 
@@ -38,6 +39,8 @@ class Gate:
         self._tls: tuple[int, TlsFiles | None] = (0, security.tls)
         """The certificate configuration in force and its number (one attribute: read from grpc's threads)."""
         self._refusals_logged: dict[tuple[str, str], float] = {}
+        self.peers = AuthenticatedPeers()
+        """Peers of connections that carried an admitted call (the connection shedder spares them)."""
         self.apply(security)
 
     @property
@@ -119,6 +122,7 @@ class Gate:
             raise NotPermitted(caller.partner, role.value, method)
         if quota is not None:
             self._check(quota.take_request(), method)
+        self.peers.add(context.peer())
         return caller
 
     def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:
