@@ -78,23 +78,33 @@ def serve(config: ServerConfig) -> int:
 def _plan(config: ServerConfig, addresses: dict[str, str], replicas: str, run_dir: str) -> tuple[Child, list[Child]]:
 
     def writer_main(ready_fd: int) -> int:
+        from risklist_server.process.handshake_log import HandshakeLog
         from risklist_server.process.logs import set_process_fields
         from risklist_server.process.workers import run_writer
 
         set_process_fields(worker="writer", pid=os.getpid())
-        return run_writer(config, ready_fd, admin_listen=addresses["admin_listen"],
-                          listen=addresses["listen"] if config.alone else None, run_dir=run_dir)
+        relay = HandshakeLog().start()  # counts grpc's failed-handshake lines on the way to stderr
+        try:
+            return run_writer(config, ready_fd, admin_listen=addresses["admin_listen"],
+                              listen=addresses["listen"] if config.alone else None, run_dir=run_dir)
+        finally:
+            relay.stop()
 
     def reader_main(index: int) -> Child:
         def main(ready_fd: int) -> int:
+            from risklist_server.process.handshake_log import HandshakeLog
             from risklist_server.process.logs import set_process_fields
             from risklist_server.process.workers import ReaderPlan, run_reader
 
             set_process_fields(worker=f"reader-{index}", pid=os.getpid())
             secondary = os.path.join(replicas, f"reader-{index}")
             shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
-            return run_reader(config, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
-                                                           config.catch_up_seconds, run_dir))
+            relay = HandshakeLog().start()  # counts grpc's failed-handshake lines on the way to stderr
+            try:
+                return run_reader(config, ready_fd, ReaderPlan(index, addresses["listen"], secondary,
+                                                               config.catch_up_seconds, run_dir))
+            finally:
+                relay.stop()
 
         return Child(f"reader-{index}", main)
 

@@ -194,3 +194,27 @@ def test_a_killed_reader_counts_as_a_worker_restart(server: Server) -> None:
     os.kill(int(pids["reader-1"]), signal.SIGKILL)
     wait_until(lambda: server.value("risklist_worker_restarts_total", worker="reader-1") == before + 1,
                timeout=30, message="reader-1's restart counted")
+
+
+def test_failed_tls_handshakes_are_counted(server: Server) -> None:
+    """A TLS client without a certificate, and a client that is not TLS at all, count as failed handshakes."""
+    import contextlib
+    import socket
+    import ssl
+
+    host, port = server.process.address.rsplit(":", 1)
+    before = server.value("risklist_tls_handshakes_failed_total")
+    context = ssl.create_default_context(cafile=str(server.dev.certs / "ca.pem"))
+    context.check_hostname = False
+    context.set_alpn_protocols(["h2"])
+    for _ in range(2):
+        with socket.create_connection((host, int(port)), timeout=10) as raw, contextlib.suppress(OSError), \
+                context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.recv(1)  # TLS 1.3: the server's refusal of a missing certificate arrives here
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(512))
+        raw.settimeout(10)
+        with contextlib.suppress(OSError):
+            raw.recv(1)
+    wait_until(lambda: server.value("risklist_tls_handshakes_failed_total") >= before + 3, timeout=15,
+               message="failed handshakes were not counted")
