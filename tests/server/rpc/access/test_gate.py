@@ -17,9 +17,13 @@ TLS = TlsFiles(b"chain", b"key", b"ca")
 class _Context:
     """Answers as grpc does for a verified client certificate with Subject CN `name` (or none)."""
 
-    def __init__(self, name: bytes | None, *, with_sans: bool = False) -> None:
+    def __init__(self, name: bytes | None, *, with_sans: bool = False, peer: str = "ipv4:127.0.0.1:51514") -> None:
         self._name = name
         self._with_sans = with_sans
+        self._peer = peer
+
+    def peer(self) -> str:
+        return self._peer
 
     def peer_identity_key(self) -> str | None:
         if self._name is None:
@@ -74,6 +78,16 @@ def test_a_method_needs_its_role() -> None:
     with pytest.raises(NotPermitted) as refused:
         gate.admit(_context(b"bank-a"), Role.CONTRIBUTE, "Report")
     assert "bank-a" in str(refused.value) and "contribute" in str(refused.value)
+
+
+def test_only_admitted_calls_mark_their_connection_as_a_members() -> None:
+    """The connection shedder spares peers the gate admitted; a refused caller's peer is never recorded."""
+    gate = _gate(Partner("bank-a", frozenset({Role.QUERY})))
+    gate.admit(_Context(b"bank-a", peer="ipv4:10.0.0.7:5000"), Role.QUERY, "Check")  # type: ignore[arg-type]
+    for refused in (_Context(b"bank-a", peer="ipv4:10.0.0.8:5000"), _Context(b"stranger", peer="ipv4:10.0.0.9:5000")):
+        with pytest.raises((NotPermitted, NotAuthenticated)):
+            gate.admit(refused, Role.CONTRIBUTE, "Report")  # type: ignore[arg-type]
+    assert gate.peers.snapshot() == {"ipv4:10.0.0.7:5000"}
 
 
 def test_request_and_subject_quotas_are_charged_per_partner() -> None:

@@ -27,6 +27,9 @@ class _Context:
     def __init__(self, name: bytes) -> None:
         self._name = name
 
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:51514"
+
     def peer_identity_key(self) -> str:
         return PARTNER_ID_FIELD
 
