@@ -60,7 +60,9 @@ class ConnectionShedder:
     def shed_once(self) -> int:
         """One round: how many connections it shut down."""
         threshold = self._cap - self._headroom
-        if len(os.listdir("/proc/self/fd")) < threshold:  # every connection holds a descriptor: none to shed
+        # Every connection holds a descriptor: with fewer descriptors there is nothing to shed, and the
+        # /proc scan is skipped unless the admitted peers piled up (reconnects) and want pruning.
+        if len(os.listdir("/proc/self/fd")) < threshold and len(self._peers) <= 2 * self._cap:
             self._first_seen.clear()
             return 0
         sockets = port_socket_list("self", self._port) or []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 
@@ -92,3 +93,20 @@ def test_grpc_peers_parse_to_the_same_addresses(peer: str, expected: tuple[str, 
 def test_unix_and_unknown_peers_are_no_address() -> None:
     """Peers that are no TCP endpoint (the writer link's unix socket) are ignored."""
     assert parse_grpc_peer("unix:/tmp/risklist-run-x/writer.sock") is None
+
+
+def test_peers_of_closed_connections_are_forgotten_even_far_from_the_cap(listener: socket.socket) -> None:
+    """Admitted peers pile up with reconnects; once they outnumber twice the cap, those no longer open are dropped."""
+    peers = AuthenticatedPeers()
+    client, accepted = _connect(listener)
+    try:
+        open_peer = f"ipv4:127.0.0.1:{client.getsockname()[1]}"
+        peers.add(open_peer)
+        for port in range(40000, 40250):
+            peers.add(f"ipv4:127.0.0.1:{port}")  # connections long closed: more than twice the cap
+        assert len(os.listdir("/proc/self/fd")) < 96  # far from the cap: no shedding scan for connections
+        ConnectionShedder(listener.getsockname()[1], cap=100, peers=peers, headroom=4).shed_once()
+        assert peers.snapshot() == {open_peer}
+    finally:
+        client.close()
+        accepted.close()

@@ -16,6 +16,9 @@ class AuthenticatedPeers:
     def add(self, peer: str) -> None:
         self._peers.add(peer)
 
+    def __len__(self) -> int:
+        return len(self._peers)
+
     def snapshot(self) -> frozenset[str]:
         """The peers seen so far (a copy, safe to read while calls go on)."""
         return frozenset(self._peers)
