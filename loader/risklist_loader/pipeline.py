@@ -26,7 +26,7 @@ from risklist_loader.spool import ADD, Batch, read_all_entries, read_batches
 from risklist_loader.summary import LoadSummary
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 
 log = structlog.get_logger("risklist.loader")
 

@@ -19,7 +19,7 @@ from risklist_server.cli.client_tls import ClientTls, open_channel
 from risklist_server.cli.secret_match import require_same_secret
 from risklist_server.core.mutation import Mutation, Upsert
 from risklist_server.services.ingest import LoadMode
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 TLS_HINT = (" With mutual TLS: do --ca, --cert and --key hold the network's CA and a certificate it issued"

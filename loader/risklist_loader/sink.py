@@ -8,7 +8,7 @@ from typing import Protocol
 
 from risklist_loader.spool import Batch
 from risklist_server.services.ingest import LoadMode
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from risklist_loader.rejects import Reject
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1

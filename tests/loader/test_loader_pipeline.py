@@ -18,7 +18,7 @@ from risklist_loader.spool import Batch
 from risklist_loader.summary import LoadSummary
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 from tests.loader.loader_feeds import generated_rows, key_of, records, write_csv
 
 NOW = 1_780_000_000

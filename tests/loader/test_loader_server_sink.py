@@ -24,7 +24,7 @@ from risklist_server.core.errors import SecretMismatch
 from risklist_server.core.mutation import Removal, Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.services.ingest import LoadMode
-from risklist_server.store.risk_store import ApplyResult
+from risklist_server.store.apply import ApplyResult
 
 
 @dataclass

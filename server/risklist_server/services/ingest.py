@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from enum import Enum
 
 from risklist_server.core.mutation import Mutation
-from risklist_server.store.risk_store import ApplyResult, RiskStore
+from risklist_server.store.apply import ApplyResult
+from risklist_server.store.risk_store import RiskStore
 
 
 class LoadMode(Enum):

@@ -22,7 +22,7 @@ from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES,
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
 
-__all__ = ["ApplyResult", "ExpirySlice", "Revision", "RiskStore", "init_store"]
+__all__ = ["RiskStore", "init_store"]
 
 _SYNCED = WriteOptions()
 _SYNCED.sync = True
