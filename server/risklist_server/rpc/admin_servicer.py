@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
 import structlog
@@ -18,7 +17,6 @@ from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.rpc import network_info
 from risklist_server.rpc.access.caller import Authenticator
-from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
 from risklist_server.rpc.decode import MUTATION_BYTES, OTHER_BYTES, count_field, decode, field_payloads
 from risklist_server.rpc.request_id import new_request_id
@@ -53,7 +51,7 @@ class AdminServicer(pb_grpc.AdminServicer):
         self._max_batch = max_batch
 
     def Ingest(self, request_iterator: Iterator[bytes], context: grpc.ServicerContext) -> pb.IngestResponse:
-        """Takes each message's bytes (add_admin registers no deserializer): a batch's mutations are counted
+        """Takes each message's bytes (rpc/app.py registers no deserializer): a batch's mutations are counted
         on the wire before it is unpacked."""
         with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
             partner = self._gate.caller(context).partner
@@ -149,21 +147,3 @@ def _mutations(batch: pb.IngestBatch, source: str, number: int) -> list[Mutation
     if violations:
         raise InvalidSubjects(violations)
     return mutations
-
-
-
-def add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
-    """As the generated add_AdminServicer_to_server, but the methods get their requests' bytes (the servicer
-    checks and parses them: risklist_server.rpc.decode)."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
-        "Ingest": grpc.stream_unary_rpc_method_handler(
-            servicer.Ingest, request_deserializer=None, response_serializer=pb.IngestResponse.SerializeToString),
-        "GetQuality": grpc.unary_unary_rpc_method_handler(
-            servicer.GetQuality, request_deserializer=None,
-            response_serializer=pb.GetQualityResponse.SerializeToString),
-        "GetNetworkInfo": grpc.unary_unary_rpc_method_handler(
-            servicer.GetNetworkInfo, request_deserializer=None,
-            response_serializer=pb.GetNetworkInfoResponse.SerializeToString),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ADMIN_SERVICE, handlers),))
-    server.add_registered_method_handlers(ADMIN_SERVICE, handlers)

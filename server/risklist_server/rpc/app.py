@@ -17,7 +17,7 @@ from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
-from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer, add_admin
+from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer
 from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
@@ -162,8 +162,23 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
         **_unary(servicer.ReportOutcome, pb.ReportOutcomeResponse),
         **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
-    server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
+    _register(server, RISKLIST_SERVICE, handlers)
+
+
+def _add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
+    """As the generated add_AdminServicer_to_server, but the methods get their requests' bytes (the servicer
+    checks and parses them: risklist_server.rpc.decode)."""
+    _register(server, ADMIN_SERVICE, {
+        "Ingest": grpc.stream_unary_rpc_method_handler(
+            servicer.Ingest, request_deserializer=None, response_serializer=pb.IngestResponse.SerializeToString),
+        **_unary(servicer.GetQuality, pb.GetQualityResponse),
+        **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
+    })
+
+
+def _register(server: GuardedRegistry, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]) -> None:
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
 
 
 def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any],
@@ -184,5 +199,5 @@ def create_admin_server(
     as for create_server."""
     gate = gate or Gate()
     servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch)
-    return _serve(address, threads, ADMIN_SERVICE, lambda server: add_admin(servicer, server), gate,
+    return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, server), gate,
                   connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)
