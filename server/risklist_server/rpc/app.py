@@ -141,26 +141,16 @@ def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
     """As the generated add_RiskListServicer_to_server, but every method gets its requests' bytes (the servicer
     checks and parses them: risklist_server.rpc.decode)."""
     handlers = {
-        "Check": grpc.unary_unary_rpc_method_handler(
-            servicer.Check, request_deserializer=None,
-            response_serializer=pb.CheckResponse.SerializeToString),
-        "BatchCheck": grpc.unary_unary_rpc_method_handler(
-            servicer.BatchCheck, request_deserializer=None,
-            response_serializer=pb.BatchCheckResponse.SerializeToString),
-        "StreamCheck": grpc.stream_stream_rpc_method_handler(
-            servicer.StreamCheck, request_deserializer=None,
-            response_serializer=pb.BatchCheckResponse.SerializeToString),
-        **_unary(servicer.Report, pb.ReportResponse),
-        **_unary(servicer.Revoke, pb.RevokeResponse),
-        **_unary(servicer.GetEntry, pb.GetEntryResponse),
-        "GetFilter": grpc.unary_stream_rpc_method_handler(
-            servicer.GetFilter, request_deserializer=None,
-            response_serializer=pb.FilterChunk.SerializeToString),
-        "GetFilterUpdates": grpc.unary_stream_rpc_method_handler(
-            servicer.GetFilterUpdates, request_deserializer=None,
-            response_serializer=pb.FilterUpdate.SerializeToString),
-        **_unary(servicer.ReportOutcome, pb.ReportOutcomeResponse),
-        **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
+        **_taking_bytes("unary_unary", servicer.Check, pb.CheckResponse),
+        **_taking_bytes("unary_unary", servicer.BatchCheck, pb.BatchCheckResponse),
+        **_taking_bytes("stream_stream", servicer.StreamCheck, pb.BatchCheckResponse),
+        **_taking_bytes("unary_unary", servicer.Report, pb.ReportResponse),
+        **_taking_bytes("unary_unary", servicer.Revoke, pb.RevokeResponse),
+        **_taking_bytes("unary_unary", servicer.GetEntry, pb.GetEntryResponse),
+        **_taking_bytes("unary_stream", servicer.GetFilter, pb.FilterChunk),
+        **_taking_bytes("unary_stream", servicer.GetFilterUpdates, pb.FilterUpdate),
+        **_taking_bytes("unary_unary", servicer.ReportOutcome, pb.ReportOutcomeResponse),
+        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
     }
     _register(server, RISKLIST_SERVICE, handlers)
 
@@ -169,10 +159,9 @@ def _add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
     """As the generated add_AdminServicer_to_server, but the methods get their requests' bytes (the servicer
     checks and parses them: risklist_server.rpc.decode)."""
     _register(server, ADMIN_SERVICE, {
-        "Ingest": grpc.stream_unary_rpc_method_handler(
-            servicer.Ingest, request_deserializer=None, response_serializer=pb.IngestResponse.SerializeToString),
-        **_unary(servicer.GetQuality, pb.GetQualityResponse),
-        **_unary(servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
+        **_taking_bytes("stream_unary", servicer.Ingest, pb.IngestResponse),
+        **_taking_bytes("unary_unary", servicer.GetQuality, pb.GetQualityResponse),
+        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
     })
 
 
@@ -181,12 +170,13 @@ def _register(server: GuardedRegistry, service: str, handlers: dict[str, grpc.Rp
     server.add_registered_method_handlers(service, handlers)
 
 
-def _unary(behaviour: Callable[[Any, grpc.ServicerContext], Any],
-           response_type: type[Message]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
-    """{method name: handler} for a unary method taking its request's bytes (the name is the servicer method's)."""
-    return {behaviour.__name__: grpc.unary_unary_rpc_method_handler(
-        behaviour, request_deserializer=None,
-        response_serializer=response_type.SerializeToString)}
+def _taking_bytes(kind: str, behaviour: Callable[[Any, grpc.ServicerContext], Any],
+                  response_type: type[Message]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """{method name: handler} of grpc's `kind` ("unary_unary", "stream_stream", …) for a servicer method that
+    takes its request's bytes (no deserializer; the name is the servicer method's)."""
+    make: Callable[..., grpc.RpcMethodHandler[Any, Any]] = getattr(grpc, f"{kind}_rpc_method_handler")
+    return {behaviour.__name__: make(behaviour, request_deserializer=None,
+                                     response_serializer=response_type.SerializeToString)}
 
 
 def create_admin_server(
