@@ -30,6 +30,9 @@ from tests.support.demo import SERVE_ADDRESS, SERVE_ADMIN_ADDRESS, Demo
 PRODUCTION_FOLDERS = ("/etc/risklist/", "/var/lib/risklist/")
 """Folders the examples use as an operator's machine would; each is re-rooted in the demo's checkout."""
 
+REQUEST_TOKENS = {"hit_request_id": "request id", "hitRequestId": "request id", "since_version": "version",
+                  "sinceVersion": "version"}
+"""Request members that quote what an earlier answer showed."""
 RUN_EXITS = re.compile(r"^exits (\d+)$")
 COMMAND_LINE = re.compile(r"^\s*(?:\.venv/bin/)?(?:risklist-[a-z]+|grpcurl|python3?|make|pip|curl)\b", re.MULTILINE)
 SCALAR_TYPES = {"string": FieldDescriptor.TYPE_STRING, "bytes": FieldDescriptor.TYPE_BYTES,
@@ -160,10 +163,26 @@ class DocumentRun:
     def _grpcurl(self, block: Block) -> None:
         self.last = None
         call = parse_grpcurl(self.rewrite(block.text))
-        data = re.sub(r"(?<![0-9a-f])[0-9a-f]{24}(?![0-9a-f])",
-                      lambda shown: self.bindings.real("request id", shown.group()) or shown.group(), call.data)
+        try:
+            data = json.dumps(self._bound(json.loads(call.data)))
+        except json.JSONDecodeError as error:
+            raise ExampleFailed(f"-d is not JSON: {error}") from None
         call = GrpcurlCall(call.cacert, call.cert, call.key, data, call.address, call.service, call.method)
         self.last = Answered(invoke(call, self._channel(call), request_of(call)))
+
+    def _bound(self, value: Any, member: str = "") -> Any:
+        """A request's JSON with every request id and list version an earlier answer showed replaced by the
+        real one it stands for (an outcome quotes the Check it follows; an update asks since a version)."""
+        if isinstance(value, dict):
+            return {name: self._bound(item, name) for name, item in value.items()}
+        if isinstance(value, list):
+            return [self._bound(item) for item in value]
+        token_class = REQUEST_TOKENS.get(member)
+        if token_class is not None:
+            real = self.bindings.real(token_class, str(value))
+            if real is not None:
+                return type(value)(real)
+        return value
 
     def _channel(self, call: GrpcurlCall) -> grpc.Channel:
         key = (call.address, call.cacert, call.cert, call.key)
