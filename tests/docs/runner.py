@@ -150,7 +150,8 @@ class DocumentRun:
         if done.returncode != expected:
             raise ExampleFailed(f"exited {done.returncode}, not {expected}:\n{done.stdout[-2000:]}"
                                 f"\n{done.stderr[-3000:]}")
-        self.last = Printed(self.unrewrite(done.stdout))
+        printed = done.stdout if done.returncode == 0 else done.stdout + done.stderr  # a refusal says why on stderr
+        self.last = Printed(self.unrewrite(printed))
 
     def _python(self, block: Block, expected: int) -> None:
         if expected:
