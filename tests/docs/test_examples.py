@@ -17,11 +17,13 @@ DOCUMENTS = (
     "docs/policy.md",
     "docs/security.md",
     "docs/operations.md",
-    "docs/client.md",
     "docs/api.md",
+    "docs/client.md",
 )
 """In the order their examples run against the one demo. api.md's examples write (Report, Revoke,
-ReportOutcome), so it runs last: no other document's shown answers depend on them."""
+ReportOutcome), so it runs after every document whose shown answers they would change (operations.md's
+quality table counts outcomes); client.md's SDK downloads the filter, which a server then serves for 5 s
+unchanged, so it runs after api.md's GetFilter, which shows the filter just after api.md's writes."""
 
 
 def test_every_document_is_run() -> None:
