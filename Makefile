@@ -43,12 +43,12 @@ demo-store: install $(DEMO)/network.secret
 	done
 
 # Development certificates for the demo network: a CA, the server, and one client
-# certificate per partner of $(PARTNERS) (the partner id is the certificate's CN).
-$(CERTS)/ca.pem: | install
+# certificate per partner of $(PARTNERS) (the partner id is the certificate's CN). Issued afresh
+# each time, like the demo store, so a demo built a year later never serves expired ones.
+demo-certs: install
+	rm -rf $(CERTS)
 	$(BIN)/risklist-admin certs --out $(CERTS) --partner east-harbour-bank --partner jade-river-bank \
 	  --partner north-plains-credit --partner operator
-
-demo-certs: $(CERTS)/ca.pem
 
 serve: demo-store demo-certs
 	@echo
