@@ -78,18 +78,6 @@ class PolicyError(RiskListError):
         self.reason = reason
 
 
-class NotOwnContribution(RiskListError):
-    """A partner asked to change contributions that only other partners made; nothing was changed."""
-
-    def __init__(self, fields: list[str]) -> None:
-        shown = ", ".join(fields[:3]) + (f" (and {len(fields) - 3} more)" if len(fields) > 3 else "")
-        super().__init__(
-            f"{shown}: only other partners' contributions match; a partner can revoke only its own "
-            "contributions. Nothing was revoked."
-        )
-        self.fields = fields
-
-
 class AuditError(RiskListError):
     """The audit directory cannot be created, written or read."""
 

@@ -14,7 +14,6 @@ from risklist_server.core.errors import (
     BatchTooLarge,
     InvalidSubjects,
     NotAuthenticated,
-    NotOwnContribution,
     NotPermitted,
     QuotaExceeded,
     SecretMismatch,
@@ -47,8 +46,6 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by the caller")
     if isinstance(error, ForwardedStatus):
         return error.status
-    if isinstance(error, NotOwnContribution):
-        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, NotImplementedError):
         return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(error) or "not served here")
     if isinstance(error, InvalidSubjects):
