@@ -127,9 +127,8 @@ class AdminServicer(pb_grpc.AdminServicer):
             raise SecretMismatch(
                 f"the loader digested under another network secret (fingerprint "
                 f"{first.start.secret_fingerprint or 'none'}, this server's is "
-                f"{self._store.secret_fingerprint}); load with the secret the server runs with. "
-                "Nothing was applied."
-            )
+                f"{self._store.secret_fingerprint}); load with the secret the server runs with"
+            )  # no "Nothing was applied.": FAILED_PRECONDITION says so (docs/api.md), and the loader said it again
         mode = _MODES.get(first.start.mode)
         if mode is None:
             raise InvalidSubjects([("requests[0].start.mode", "mode must be DELTA or SNAPSHOT")])
