@@ -78,6 +78,11 @@ class PolicyError(RiskListError):
         self.reason = reason
 
 
+class SourceNotAllowed(RiskListError):
+    """An ingest's source is neither a member of the network nor declared for the loading partner; nothing was
+    applied."""
+
+
 class AuditError(RiskListError):
     """The audit directory cannot be created, written or read."""
 

@@ -17,6 +17,7 @@ from risklist_server.core.errors import (
     NotPermitted,
     QuotaExceeded,
     SecretMismatch,
+    SourceNotAllowed,
     StoreError,
     StreamLimitReached,
 )
@@ -56,7 +57,7 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
     if isinstance(error, NotAuthenticated):
         return status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=str(error))
-    if isinstance(error, NotPermitted):
+    if isinstance(error, NotPermitted | SourceNotAllowed):
         return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, QuotaExceeded):
         return _quota_exhausted(error)
