@@ -263,7 +263,7 @@ class RiskListClient:
             try:
                 digested.append(self._digest(entity_type, value))
             except InvalidIdentifier as error:
-                raise InvalidIdentifier(error.entity_type, f"subjects[{index}]: {error.reason}") from None
+                raise InvalidIdentifier(error.entity_type, error.reason, field=f"subjects[{index}]") from None
         return digested
 
     def _screen_many(

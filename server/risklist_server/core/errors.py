@@ -78,16 +78,9 @@ class PolicyError(RiskListError):
         self.reason = reason
 
 
-class NotOwnContribution(RiskListError):
-    """A partner asked to change contributions that only other partners made; nothing was changed."""
-
-    def __init__(self, fields: list[str]) -> None:
-        shown = ", ".join(fields[:3]) + (f" (and {len(fields) - 3} more)" if len(fields) > 3 else "")
-        super().__init__(
-            f"{shown}: only other partners' contributions match; a partner can revoke only its own "
-            "contributions. Nothing was revoked."
-        )
-        self.fields = fields
+class SourceNotAllowed(RiskListError):
+    """An ingest's source is neither a member of the network nor declared for the loading partner; nothing was
+    applied."""
 
 
 class AuditError(RiskListError):

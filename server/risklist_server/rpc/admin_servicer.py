@@ -13,6 +13,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects, SecretMismatch
 from risklist_server.core.mutation import Mutation
+from risklist_server.core.partners import require_ingest_source
 from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.rpc import network_info
@@ -59,7 +60,7 @@ class AdminServicer(pb_grpc.AdminServicer):
             rpc.audit(partner, request_id)
             try:
                 first = next(request_iterator, None)
-                session, source = self._start(None if first is None else decode(pb.IngestRequest, first))
+                session, source = self._start(None if first is None else decode(pb.IngestRequest, first), partner)
                 session.start()
                 for number, data in enumerate(request_iterator):
                     if not context.is_active():
@@ -117,18 +118,23 @@ class AdminServicer(pb_grpc.AdminServicer):
                                     reason="send smaller batches: risklist-load --batch-size")
         return decode(pb.IngestRequest, data)
 
-    def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
+    def _start(self, first: pb.IngestRequest | None, partner: str) -> tuple[IngestSession, str]:
+        """The session `first` (the start message) asks for, if `partner` may load it. A source or secret refused
+        here ends the call PERMISSION_DENIED or FAILED_PRECONDITION, which Ingest gives only before it applies
+        anything (docs/api.md): the message need not say so, the code does."""
         if first is None or first.WhichOneof("part") != "start":
             raise InvalidSubjects([("requests[0].start", "the first message must be start")])
         source = first.start.source
         if not is_valid_source_id(source):
             raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
+        members = self._gate.members()
+        if members is not None:  # --insecure-dev has no partners file: any source id (docs/operations.md)
+            require_ingest_source(members, partner, source)
         if first.start.secret_fingerprint != self._store.secret_fingerprint:
             raise SecretMismatch(
                 f"the loader digested under another network secret (fingerprint "
                 f"{first.start.secret_fingerprint or 'none'}, this server's is "
-                f"{self._store.secret_fingerprint}); load with the secret the server runs with. "
-                "Nothing was applied."
+                f"{self._store.secret_fingerprint}); load with the secret the server runs with"
             )
         mode = _MODES.get(first.start.mode)
         if mode is None:

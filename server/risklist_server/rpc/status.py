@@ -14,10 +14,10 @@ from risklist_server.core.errors import (
     BatchTooLarge,
     InvalidSubjects,
     NotAuthenticated,
-    NotOwnContribution,
     NotPermitted,
     QuotaExceeded,
     SecretMismatch,
+    SourceNotAllowed,
     StoreError,
     StreamLimitReached,
 )
@@ -47,8 +47,6 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by the caller")
     if isinstance(error, ForwardedStatus):
         return error.status
-    if isinstance(error, NotOwnContribution):
-        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, NotImplementedError):
         return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(error) or "not served here")
     if isinstance(error, InvalidSubjects):
@@ -59,7 +57,7 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
     if isinstance(error, NotAuthenticated):
         return status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=str(error))
-    if isinstance(error, NotPermitted):
+    if isinstance(error, NotPermitted | SourceNotAllowed):
         return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, QuotaExceeded):
         return _quota_exhausted(error)
