@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from risklist_server.core.hit_token import TokenMinter
+from risklist_server.core.hit_token import TokenKey
 
 log = structlog.get_logger("risklist.outcomes")
 
@@ -22,6 +22,8 @@ class HitTokens:
 
     def __init__(self, key: Callable[[], bytes | None]) -> None:
         self._key = key
+        self._signer: tuple[bytes, TokenKey] | None = None
+        """The key last read and its hashed pads (made once, not per answer)."""
         self._missing = False
         self._lock = threading.Lock()
 
@@ -36,7 +38,10 @@ class HitTokens:
             return [b""] * len(keys)
         if self._missing:
             self._note(missing=False)
-        minter = TokenMinter(key, partner, request_id)
+        signer = self._signer
+        if signer is None or signer[0] != key:
+            signer = self._signer = (key, TokenKey(key))
+        minter = signer[1].minter(partner, request_id)
         return [minter.token(storage_key) for storage_key in keys]
 
     def _note(self, *, missing: bool) -> None:

@@ -13,7 +13,7 @@ from risklist_server.core.hit_token import (
     MAX_ISSUED_AT,
     REQUEST_ID_PATTERN,
     OutcomeWindow,
-    TokenMinter,
+    TokenKey,
     encode_request_id,
     hit_token,
     issued_at,
@@ -49,11 +49,11 @@ def test_the_token_is_hmac_sha256_of_partner_request_id_and_key(
     key: bytes, partner: str, request_id: str, storage_key: bytes
 ) -> None:
     """The token is HMAC-SHA256(key, partner || request id bytes || storage key) cut to 16 bytes, as docs/api.md
-    says, and verifies; one minter per answer gives the same tokens as one-off calls."""
+    says, and verifies; one minter per answer gives the same token as a one-off call."""
     expected = hmac.new(key, partner.encode() + bytes.fromhex(request_id) + storage_key,
                         hashlib.sha256).digest()[:16]
     assert hit_token(key, partner, request_id, storage_key) == expected
-    assert TokenMinter(key, partner, request_id).token(storage_key) == expected
+    assert TokenKey(key).minter(partner, request_id).token(storage_key) == expected
     assert token_matches(key, partner, request_id, storage_key, expected)
 
 
@@ -93,3 +93,10 @@ def test_the_window_admits_from_its_length_ago_to_the_skew_ahead() -> None:
                 for offset in (-30 * 86_400 - 1, -30 * 86_400, 0, 300, 301)}
     assert admitted == {-30 * 86_400 - 1: False, -30 * 86_400: True, 0: True, 300: True, 301: False}
     assert window.days == 30
+
+
+@pytest.mark.parametrize("length", [0, 16, 31, 33, 64])
+def test_an_outcome_key_is_32_bytes(length: int) -> None:
+    """A key of any other length is a ValueError, never a weaker MAC."""
+    with pytest.raises(ValueError, match="outcome key has 32 bytes"):
+        TokenKey(bytes(length))
