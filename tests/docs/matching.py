@@ -7,6 +7,8 @@ The normalisations, and nothing else:
   it appears it is bound to the value the demo gave there, and from then on, within the document, the
   same shown value must meet the same real value and different shown values different real ones. A request
   a later example sends with a shown request id gets the bound real one.
+- **outcome tokens** (`outcomeToken`, base64): an HMAC under the demo store's random outcome key, so they
+  differ in every run; bound the same way, and a ReportOutcome quoting a shown token sends the real one.
 - **list versions** (`listVersion`, `version`, "list version N", "list_version N"): bound the same way,
   so a document that shows the version growing after a write, or staying put, is checked for it.
 - **times**: the demo's dates are the seeds' moved to the day it is built (seeds/generate.py --anchor), and
@@ -29,7 +31,8 @@ from typing import Any
 ELLIPSIS = "…"
 TIMESTAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\b")
 BOUND_FIELDS = {"requestId": "request id", "hitRequestId": "request id", "secretFingerprint": "fingerprint",
-                "listVersion": "version", "version": "version"}
+                "listVersion": "version", "version": "version", "outcomeToken": "outcome token",
+                "hitToken": "outcome token"}
 """JSON members whose values differ from run to run, and the class of token each is bound as."""
 TEXT_TOKENS = (
     ("request id", re.compile(r"(?<![0-9a-f])[0-9a-f]{24}(?![0-9a-f])")),

@@ -31,7 +31,7 @@ PRODUCTION_FOLDERS = ("/etc/risklist/", "/var/lib/risklist/")
 """Folders the examples use as an operator's machine would; each is re-rooted in the demo's checkout."""
 
 REQUEST_TOKENS = {"hit_request_id": "request id", "hitRequestId": "request id", "since_version": "version",
-                  "sinceVersion": "version"}
+                  "sinceVersion": "version", "hit_token": "outcome token", "hitToken": "outcome token"}
 """Request members that quote what an earlier answer showed."""
 RUN_EXITS = re.compile(r"^exits (\d+)$")
 COMMAND_LINE = re.compile(r"^\s*(?:\.venv/bin/)?(?:risklist-[a-z]+|grpcurl|python3?|make|pip|curl)\b", re.MULTILINE)
@@ -172,8 +172,9 @@ class DocumentRun:
         self.last = Answered(invoke(call, self._channel(call), request_of(call)))
 
     def _bound(self, value: Any, member: str = "") -> Any:
-        """A request's JSON with every request id and list version an earlier answer showed replaced by the
-        real one it stands for (an outcome quotes the Check it follows; an update asks since a version)."""
+        """A request's JSON with every request id, outcome token and list version an earlier answer showed
+        replaced by the real one it stands for (an outcome quotes the Check it follows; an update asks since a
+        version)."""
         if isinstance(value, dict):
             return {name: self._bound(item, name) for name, item in value.items()}
         if isinstance(value, list):

@@ -83,6 +83,11 @@ class SourceNotAllowed(RiskListError):
     applied."""
 
 
+class OutcomeNotProven(RiskListError):
+    """A ReportOutcome without a valid proof of a hit (its token missing, wrong, or its answer outside the
+    window); the message says what to send. Nothing was recorded."""
+
+
 class AuditError(RiskListError):
     """The audit directory cannot be created, written or read."""
 

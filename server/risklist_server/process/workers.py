@@ -27,6 +27,7 @@ from risklist_server.rpc.app import ConnectionLimits, create_admin_server, creat
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites
 from risklist_server.rpc.writer_link import create_writer_link
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.services.policy_watch import PolicyWatch
 from risklist_server.services.precision import SourcePrecision
@@ -139,7 +140,7 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                 listen, lookup, threads=config.threads,
                 log_every_rpc=config.log_every_rpc, writes=LocalWrites(side.calls), entries=side.entries,
                 audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
-                streams=_stream_limits(config))
+                streams=_stream_limits(config), tokens=HitTokens(store.outcome_key))
             servers.append((server, health))
             _shed_connections(config, ports["port"], gate, cleanup)
         else:
@@ -177,7 +178,8 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              log_every_rpc=config.log_every_rpc,
                                              writes=side.writes, entries=side.entries, audit=audit,
                                              gate=gate, filters=_filter_export(config, store),
-                                             connections=_partner_connections(config), streams=_stream_limits(config))
+                                             connections=_partner_connections(config), streams=_stream_limits(config),
+                                             tokens=HitTokens(store.outcome_key))
         _shed_connections(config, port, gate, cleanup)
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer,

@@ -24,6 +24,7 @@ from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import WriteGateway
 from risklist_server.services.entries import EntryService
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
 from risklist_server.store.risk_store import RiskStore
@@ -113,7 +114,7 @@ def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
     gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
-    streams: StreamLimits | None = None,
+    streams: StreamLimits | None = None, tokens: HitTokens | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -128,10 +129,11 @@ def create_server(
     `connections` bounds connections; `streams` (None: unlimited, for tests) caps open streaming calls
     per member and in all, ends idle ones, and adds `streams.total` threads for them. A request larger
     than the largest legal one (settings.max_batch items) is refused by grpc before it is read.
+    `tokens` gives each hit its outcome token (None: hits carry none, and ReportOutcome refuses their outcomes).
     """
     gate = gate or Gate()
     servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
-                                audit=audit, filters=filters)
+                                audit=audit, filters=filters, tokens=tokens)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), gate,
                   connections=connections, max_receive_bytes=partner_max_receive_bytes(lookup.max_batch),
                   reuse_port=reuse_port, audit=audit, streams=streams)

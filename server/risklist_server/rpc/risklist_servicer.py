@@ -23,6 +23,7 @@ from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
 from risklist_server.rpc.wire_batch import RECORD_SIZE, packed_digest_keys
 from risklist_server.rpc.write_calls import RequestT, ResponseT, WriteGateway
 from risklist_server.services.entries import EntryService
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
 
@@ -48,6 +49,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     Every method takes its request's bytes (app.py registers no deserializer) and parses them inside
     its RPC log (risklist_server.rpc.decode): batches are counted on the wire before anything is
     unpacked, undecodable bytes are INVALID_ARGUMENT, and the logged latency includes the parsing.
+    Each hit of a check answer carries its outcome token from `tokens` (None: no tokens).
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         entries: EntryService | None = None,
         audit: AuditSink = DISCARD,
         filters: FilterExport | None = None,
+        tokens: HitTokens | None = None,
     ) -> None:
         self._lookup = lookup
+        self._tokens = tokens
         self._gate = gate
         self._log_success = log_success
         self._writes = writes
@@ -85,11 +89,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
+            token = b""
             if verdict.listed:
                 rpc.hits = 1
                 audit.hits = (0,)
+                [token] = self._hit_tokens(audit, [key])
             return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version,
-                                    request_id=audit.request_id)
+                                    request_id=audit.request_id, outcome_token=token)
 
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
@@ -247,6 +253,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             self._gate.charge_subjects(context, len(packed) // KEY_SIZE)
             audit.keys = packed  # as stored: no join per batch
             hits, version = self._lookup.check_packed(packed)  # no bytes object per key
+            hit_keys = [packed[index * KEY_SIZE : (index + 1) * KEY_SIZE] for index, _ in hits]
         else:
             require_at_most(request, 1, maximum, item_bytes=SUBJECT_BYTES, items="subjects",
                             message_type="risklist.v1.BatchCheckRequest")
@@ -255,8 +262,17 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
+            hit_keys = [keys[index] for index, _ in hits]
         audit.hits = [index for index, _ in hits]
+        tokens = self._hit_tokens(audit, hit_keys)
         return pb.BatchCheckResponse(
-            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
+            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict), outcome_token=token)
+                  for (index, verdict), token in zip(hits, tokens, strict=True)],
             list_version=version, request_id=audit.request_id,
         )
+
+    def _hit_tokens(self, audit: AuditEntry, hit_keys: Sequence[bytes]) -> list[bytes]:
+        """The outcome tokens of an answer's hits (the storage keys that hit, in order) to the audited caller."""
+        if self._tokens is None:
+            return [b""] * len(hit_keys)
+        return self._tokens.tokens(audit.partner, audit.request_id, hit_keys)

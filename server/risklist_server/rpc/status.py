@@ -15,6 +15,7 @@ from risklist_server.core.errors import (
     InvalidSubjects,
     NotAuthenticated,
     NotPermitted,
+    OutcomeNotProven,
     QuotaExceeded,
     SecretMismatch,
     SourceNotAllowed,
@@ -55,6 +56,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _bad_request(str(error), [(error.items, str(error))])
     if isinstance(error, SecretMismatch):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    if isinstance(error, OutcomeNotProven):
+        return _outcome_not_proven(error)
     if isinstance(error, NotAuthenticated):
         return status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=str(error))
     if isinstance(error, NotPermitted | SourceNotAllowed):
@@ -135,6 +138,20 @@ def _quota_exhausted(error: QuotaExceeded) -> status_pb2.Status:
             subject=f"partner:{error.partner}",
             description=f"{error.dimension}_per_second: {error.per_second:g} (see docs/api.md, quotas)",
         )
+    ]))
+    return status
+
+
+OUTCOME_TOKEN = "OUTCOME_TOKEN"
+"""PreconditionFailure violation type of a ReportOutcome refused for want of a valid hit token."""
+
+
+def _outcome_not_proven(error: OutcomeNotProven) -> status_pb2.Status:
+    """FAILED_PRECONDITION with a google.rpc.PreconditionFailure naming the hit_token field."""
+    status = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    status.details.add().Pack(error_details_pb2.PreconditionFailure(violations=[
+        error_details_pb2.PreconditionFailure.Violation(
+            type=OUTCOME_TOKEN, subject="hit_token", description=_clip(str(error), MAX_DESCRIPTION_CHARS))
     ]))
     return status
 

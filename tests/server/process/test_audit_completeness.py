@@ -70,7 +70,8 @@ def test_every_call_is_in_the_audit(tmp_path: Path, secret_file: Path, secret: N
             entry = stub.GetEntry(pb.GetEntryRequest(subject=raw_phone), timeout=10)
             expected[entry.request_id] = ("GetEntry", [phone_key], [phone_key])
             outcome = stub.ReportOutcome(pb.ReportOutcomeRequest(
-                hit_request_id=batch.request_id, subject=by_digest, outcome=pb.OUTCOME_CONFIRMED_FRAUD), timeout=10)
+                hit_request_id=batch.request_id, subject=by_digest, outcome=pb.OUTCOME_CONFIRMED_FRAUD,
+                hit_token=batch.hits[0].outcome_token), timeout=10)
             expected[outcome.request_id] = ("ReportOutcome", [phone_key], [])
             revoke = stub.Revoke(pb.RevokeRequest(subjects=[other_phone]), timeout=10)
             expected[revoke.request_id] = ("Revoke", [other_key], [])

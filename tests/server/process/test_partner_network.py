@@ -130,7 +130,8 @@ def test_outcomes_grade_the_source_and_the_policy_follows(network: Network) -> N
     assert {(a.verdict.action, a.verdict.reason_code) for a in answers} == {(pb.ACTION_REVIEW, "REVIEW_LISTED")}
     for answer, subject in zip(answers[:2], subjects[:2], strict=True):
         outcome = bank_b.ReportOutcome(pb.ReportOutcomeRequest(
-            hit_request_id=answer.request_id, subject=subject, outcome=pb.OUTCOME_CONFIRMED_FRAUD), timeout=10)
+            hit_request_id=answer.request_id, subject=subject, outcome=pb.OUTCOME_CONFIRMED_FRAUD,
+            hit_token=answer.outcome_token), timeout=10)
         assert outcome.sources_credited == 1
     quality = subprocess.run(
         [str(BIN / "risklist-admin"), "quality", "--admin", network.server.admin_address,
