@@ -20,7 +20,7 @@ from risklist_server.rpc.decode import REPORT_BYTES, SUBJECT_BYTES, decode, requ
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
 from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
-from risklist_server.rpc.wire_batch import RECORD_SIZE, packed_digest_keys
+from risklist_server.rpc.wire_batch import RECORD_SIZE, digest_count, packed_digest_keys
 from risklist_server.rpc.write_calls import RequestT, ResponseT, WriteGateway
 from risklist_server.services.entries import EntryService
 from risklist_server.services.lookup import LookupService
@@ -237,11 +237,14 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits; the
         subjects are charged to the caller's quota before any is looked up.
 
-        The count is checked on the wire first (an all-digest request's by its length alone): a batch
-        over max_batch is refused before any subject is unpacked, normalised or charged."""
+        The count is checked on the wire first (an all-digest request's by its length, its shape checked): a
+        batch over max_batch is refused before any subject is unpacked, normalised or charged, and audited with
+        its count (RpcLog.fail)."""
         maximum = self._lookup.max_batch
-        if len(request) % RECORD_SIZE == 0 and len(request) // RECORD_SIZE > maximum:
-            raise BatchTooLarge(len(request) // RECORD_SIZE, maximum)
+        if len(request) > maximum * RECORD_SIZE:  # more than `maximum` digests take: counted, if digests
+            count = digest_count(request)
+            if count is not None:
+                raise BatchTooLarge(count, maximum)
         packed = packed_digest_keys(request)
         if packed is not None:
             self._gate.charge_subjects(context, len(packed) // KEY_SIZE)

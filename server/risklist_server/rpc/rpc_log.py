@@ -11,6 +11,7 @@ import structlog
 from risklist.v1 import risklist_pb2 as pb
 
 from risklist_server.audit.trail import AuditSink
+from risklist_server.core.errors import BatchTooLarge
 from risklist_server.rpc.metrics import count_member, count_rpc, refusal_reason
 from risklist_server.rpc.status import status_name
 
@@ -25,10 +26,10 @@ MEMBER_SERVICES = frozenset({RISKLIST_SERVICE, ADMIN_SERVICE})
 class AuditEntry:
     """What the audit records of one answer: the servicer fills keys and hits as it learns them."""
 
-    __slots__ = ("partner", "request_id", "keys", "hits")
+    __slots__ = ("partner", "request_id", "keys", "hits", "source", "unrecorded", "unrecorded_at_least", "received")
 
     def __init__(
-        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes, hits: Sequence[int]
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes, hits: Sequence[int], source: str = ""
     ) -> None:
         self.partner = partner
         self.request_id = request_id
@@ -37,6 +38,13 @@ class AuditEntry:
         concatenated; never raw identifiers."""
         self.hits = hits
         """Indexes into `keys` of the listed subjects (lookups)."""
+        self.source = source
+        """The source id an Admin.Ingest loads under."""
+        self.unrecorded = 0
+        """Subjects the request carried but the record does not hold (a batch refused for its size, unread)."""
+        self.unrecorded_at_least = False
+        self.received = True
+        """False: the call ended before its request arrived."""
 
 
 class RpcLog:
@@ -72,12 +80,13 @@ class RpcLog:
         self._entry: AuditEntry | None = None
 
     def audit(
-        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes = (), hits: Sequence[int] = ()
+        self, partner: str, request_id: str, keys: Sequence[bytes] | bytes = (), hits: Sequence[int] = (), *,
+        source: str = "",
     ) -> AuditEntry:
         """Open the audit entry of the answer being computed (an open one is appended as answered)."""
         self.answered()
         self.partner, self.request_id = partner, request_id
-        self._entry = AuditEntry(partner, request_id, keys, hits)
+        self._entry = AuditEntry(partner, request_id, keys, hits, source)
         return self._entry
 
     def answered(self) -> None:
@@ -89,16 +98,22 @@ class RpcLog:
         if entry is not None:
             self._entry = None
             keys = entry.keys if isinstance(entry.keys, bytes) else b"".join(entry.keys)
-            self._sink.append(time.time_ns(), entry.partner, self.method, entry.request_id, status, keys, entry.hits)
+            self._sink.append(time.time_ns(), entry.partner, self.method, entry.request_id, status, keys, entry.hits,
+                              source=entry.source, unrecorded=entry.unrecorded, at_least=entry.unrecorded_at_least,
+                              received=entry.received)
 
     def __enter__(self) -> RpcLog:
         self._started = time.perf_counter()
         return self
 
     def fail(self, error: Exception) -> None:
-        """Record the status `error` maps to; unexpected errors are logged with their traceback."""
+        """Record the status `error` maps to; unexpected errors are logged with their traceback. A batch refused
+        for its size is audited with the count of subjects it carried (and no keys: none was read)."""
         self.status = status_name(error)
         self.refusal = refusal_reason(error)
+        if isinstance(error, BatchTooLarge) and self._entry is not None:
+            self._entry.keys = b""
+            self._entry.unrecorded, self._entry.unrecorded_at_least = error.size, error.at_least
         if self.status == "INTERNAL":
             log.error("rpc_internal_error", method=self.method, partner=self.partner, request_id=self.request_id,
                       error_type=type(error).__name__, exc_info=error)

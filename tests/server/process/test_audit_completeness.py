@@ -130,3 +130,33 @@ def test_default_audit_directory_is_beside_the_store(tmp_path: Path, secret_file
     assert server.terminate() == 0
     assert server.serving["audit_dir"] == str(tmp_path / "db-audit")
     assert list((tmp_path / "db-audit").glob("*-writer-*.audit"))
+
+
+def test_batches_refused_for_size_are_audited_by_count_without_keys(tmp_path: Path, secret_file: Path) -> None:
+    """A BatchCheck or StreamCheck message over max_batch, of digests or of raw values, is one small record
+    saying how many subjects it carried (exactly for digests, at least max_batch + 1 for raw values): no keys."""
+    (tmp_path / "settings.toml").write_text("max_batch = 100\n")
+    audit_dir = tmp_path / "audit"
+    server = start_server(tmp_path / "db", secret_file, "--config", str(tmp_path / "settings.toml"),
+                          "--audit-dir", str(audit_dir))
+    digests = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=bytes(16))] * 1000)
+    raw = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="+8613800138000")] * 1000)
+    one = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=bytes(16))])
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.RiskListStub(channel)
+            for call in (lambda: stub.BatchCheck(digests, timeout=10), lambda: stub.BatchCheck(raw, timeout=10),
+                         lambda: list(stub.StreamCheck(iter([one, digests]), timeout=10)),
+                         lambda: list(stub.StreamCheck(iter([raw]), timeout=10))):
+                with pytest.raises(grpc.RpcError) as refusal:
+                    call()
+                assert refusal.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "exceeds the maximum of 100" in str(refusal.value.details())
+    finally:
+        assert server.terminate() == 0
+    refused = [r for r in audit_jsonl(audit_dir, "--partner", PARTNER) if r["status"] != "OK"]
+    assert [(r["method"], r["status"], r["subjects"], r["unrecorded"], r["unrecorded_at_least"]) for r in refused] == [
+        ("BatchCheck", "INVALID_ARGUMENT", 0, 1000, False), ("BatchCheck", "INVALID_ARGUMENT", 0, 101, True),
+        ("StreamCheck", "INVALID_ARGUMENT", 0, 1000, False), ("StreamCheck", "INVALID_ARGUMENT", 0, 101, True)]
+    segments = sum(path.stat().st_size for path in audit_dir.glob("*.audit"))
+    assert segments < 1_000  # five records (one answered message), not 4,000 keys
