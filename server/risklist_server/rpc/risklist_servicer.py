@@ -18,8 +18,9 @@ from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto,
 from risklist_server.rpc.convert_contributions import entry_to_proto
 from risklist_server.rpc.decode import REPORT_BYTES, SUBJECT_BYTES, decode, require_at_most
 from risklist_server.rpc.request_id import new_request_id
+from risklist_server.rpc.requests import ended_status
 from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
-from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
+from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, RequestNotReceived, abort
 from risklist_server.rpc.wire_batch import RECORD_SIZE, digest_count, packed_digest_keys
 from risklist_server.rpc.write_calls import RequestT, ResponseT, WriteGateway
 from risklist_server.services.entries import EntryService
@@ -108,27 +109,40 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def StreamCheck(
         self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
-        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
+        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire.
+
+        A stream cut off before its caller closed it (grpc refused a message as too large; the caller
+        cancelled; its deadline passed; the server stopped), while the server waited for a message or
+        sent an answer, is audited once more: no subjects, not received, the status the caller got.
+        """
         with self._rpc("StreamCheck") as rpc:
             partner = self._gate.caller(context).partner
-            for number, request in enumerate(request_iterator):
-                audit = rpc.audit(partner, new_request_id())
-                try:
-                    require_time_left(context)
-                    response = self._batch(request, audit, context)
-                except InvalidSubjects as error:
-                    located = InvalidSubjects(
-                        [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
-                    )
-                    rpc.fail(located)
-                    abort(context, located)
-                except Exception as error:
-                    rpc.fail(error)
-                    abort(context, error)
-                rpc.count += _count(audit)
-                rpc.hits += len(response.hits)
-                rpc.answered()  # audited before the answer leaves
-                yield response
+            try:
+                for number, request in enumerate(request_iterator):
+                    audit = rpc.audit(partner, new_request_id())
+                    try:
+                        require_time_left(context)
+                        response = self._batch(request, audit, context)
+                    except InvalidSubjects as error:
+                        located = InvalidSubjects(
+                            [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
+                        )
+                        rpc.fail(located)
+                        abort(context, located)
+                    except Exception as error:
+                        rpc.fail(error)
+                        abort(context, error)
+                    rpc.count += _count(audit)
+                    rpc.hits += len(response.hits)
+                    rpc.answered()  # audited before the answer leaves
+                    yield response
+            except RequestNotReceived as error:  # waiting for the next message
+                rpc.audit(partner, new_request_id()).received = False
+                rpc.fail(error)
+            except GeneratorExit:  # grpc dropped the stream as an answer left: the call is over
+                rpc.audit(partner, new_request_id()).received = False
+                rpc.fail(RequestNotReceived(ended_status(context)))
+                raise
 
     def GetFilter(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
         return filter_stream.get_filter(self._filter_export(context), self._gate, request, context,

@@ -160,3 +160,36 @@ def test_batches_refused_for_size_are_audited_by_count_without_keys(tmp_path: Pa
         ("StreamCheck", "INVALID_ARGUMENT", 0, 1000, False), ("StreamCheck", "INVALID_ARGUMENT", 0, 101, True)]
     segments = sum(path.stat().st_size for path in audit_dir.glob("*.audit"))
     assert segments < 1_000  # five records (one answered message), not 4,000 keys
+
+
+def test_requests_that_never_reach_a_servicer_are_audited(tmp_path: Path, secret_file: Path) -> None:
+    """A message grpc refuses unread as larger than the port's limit (a BatchCheck, a StreamCheck message) and a
+    unary call that ends its request stream without a message are each one record: partner, method, request id,
+    status, no subjects, the request marked as not received."""
+    (tmp_path / "settings.toml").write_text("max_batch = 100\n")  # a partner message limit of about 118 KB
+    audit_dir = tmp_path / "audit"
+    server = start_server(tmp_path / "db", secret_file, "--config", str(tmp_path / "settings.toml"),
+                          "--audit-dir", str(audit_dir))
+    huge = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=bytes(16))] * 10_000)
+    one = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=bytes(16))])
+    seen: list[grpc.StatusCode] = []
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.RiskListStub(channel)
+            no_message = channel.stream_unary("/risklist.v1.RiskList/Check")
+            for call in (lambda: stub.BatchCheck(huge, timeout=10),
+                         lambda: list(stub.StreamCheck(iter([one, huge]), timeout=10)),
+                         lambda: no_message(iter([]), timeout=10)):
+                with pytest.raises(grpc.RpcError) as refusal:
+                    call()
+                seen.append(refusal.value.code())
+    finally:
+        assert server.terminate() == 0
+    assert seen == [grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    grpc.StatusCode.INVALID_ARGUMENT]
+    records = audit_jsonl(audit_dir, "--partner", PARTNER)
+    assert [(r["method"], r["status"], r["subjects"], r["received"]) for r in records] == [
+        ("BatchCheck", "CANCELLED", 0, False),  # grpc tells the server only that the call ended unread
+        ("StreamCheck", "OK", 1, True), ("StreamCheck", "CANCELLED", 0, False),
+        ("Check", "INVALID_ARGUMENT", 0, False)]
+    assert all(len(str(r["request_id"])) == 24 for r in records)
