@@ -18,6 +18,7 @@ from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
 from risklist_server.rpc.requests import RequestReader, RequestStream
 from risklist_server.rpc.risklist_servicer import RiskListServicer
@@ -114,7 +115,7 @@ def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
     gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
-    streams: StreamLimits | None = None,
+    streams: StreamLimits | None = None, drain: Drain | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -129,11 +130,12 @@ def create_server(
     `connections` bounds connections; `streams` (None: unlimited, for tests) caps open streaming calls
     per member and in all, ends idle ones, and adds `streams.total` threads for them. A request larger
     than the largest legal one (settings.max_batch items) is refused by grpc before it is read.
+    `drain` (the process's, shared by its servers) keeps count of the calls in flight for a worker that stops.
     """
     gate = gate or Gate()
     servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
-                                audit=audit, filters=filters)
-    reader = RequestReader(RISKLIST_SERVICE, gate, audit, log_success=log_every_rpc)
+                                audit=audit, filters=filters, drain=drain)
+    reader = RequestReader(RISKLIST_SERVICE, gate, audit, log_success=log_every_rpc, drain=drain)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=partner_max_receive_bytes(lookup.max_batch),
                   reuse_port=reuse_port, audit=audit, streams=streams)
@@ -185,7 +187,7 @@ def _taking_bytes(kind: str, behaviour: Callable[[Any, grpc.ServicerContext], An
     serializer = response_type.SerializeToString
     if kind.startswith("stream_"):
         def streaming(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
-            return behaviour(RequestStream(requests, context), context)
+            return behaviour(RequestStream(requests, context, reader.drain), context)
 
         many = kind == "stream_stream"
         make = grpc.stream_stream_rpc_method_handler if many else grpc.stream_unary_rpc_method_handler
@@ -207,13 +209,13 @@ def _taking_bytes(kind: str, behaviour: Callable[[Any, grpc.ServicerContext], An
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
     gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
-    connections: ConnectionLimits = ConnectionLimits(max_connections=64),
+    connections: ConnectionLimits = ConnectionLimits(max_connections=64), drain: Drain | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
     `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` and `connections`
     as for create_server."""
     gate = gate or Gate()
-    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch)
-    reader = RequestReader(ADMIN_SERVICE, gate, audit)
+    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain)
+    reader = RequestReader(ADMIN_SERVICE, gate, audit, drain=drain)
     return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)

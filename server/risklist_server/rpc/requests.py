@@ -19,6 +19,7 @@ import grpc
 from risklist_kernel.errors import RiskListError
 from risklist_server.audit.trail import AuditSink
 from risklist_server.rpc.access.caller import Authenticator
+from risklist_server.rpc.drain import Drain, ended_status
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import RpcLog
 from risklist_server.rpc.status import RequestNotReceived, abort
@@ -34,18 +35,6 @@ class NoRequest(RiskListError):
 SETTLE_SECONDS = 0.1
 """How long the server waits, when a request stream ends, for grpc to say whether the caller closed it or the
 call was cut off: grpc ends the stream first and reports the cancellation a moment later."""
-DEADLINE_SLACK_SECONDS = 0.1
-"""A call cut off this close to its deadline ended by it: the caller's clock started before the request
-reached the server, so its deadline passes first and its cancellation arrives a little before the server's."""
-
-
-def ended_status(context: grpc.ServicerContext) -> str:
-    """What the caller of a call that ended under the server got: its deadline, or a cancellation (grpc
-    reports a message it refused as too large, RESOURCE_EXHAUSTED to the caller, as a cancellation too)."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= DEADLINE_SLACK_SECONDS:
-        return "DEADLINE_EXCEEDED"
-    return "CANCELLED"
 
 
 def _cut_off(context: grpc.ServicerContext) -> bool:
@@ -61,11 +50,12 @@ class RequestStream(Iterator[bytes]):
     """A call's request messages; RequestNotReceived instead of grpc's bare error (or of a quiet end) when the
     call ended before the caller closed its side."""
 
-    __slots__ = ("_requests", "_context")
+    __slots__ = ("_requests", "_context", "_drain")
 
-    def __init__(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> None:
+    def __init__(self, requests: Iterator[bytes], context: grpc.ServicerContext, drain: Drain | None) -> None:
         self._requests = requests
         self._context = context
+        self._drain = drain
 
     def __iter__(self) -> RequestStream:
         return self
@@ -74,31 +64,34 @@ class RequestStream(Iterator[bytes]):
         try:
             return next(self._requests)
         except grpc.RpcError:
-            raise RequestNotReceived(ended_status(self._context)) from None
+            raise RequestNotReceived(ended_status(self._context, self._drain)) from None
         except StopIteration:
             if _cut_off(self._context):  # by grpc (an idle stream, a refused message, a cancellation), not the caller
-                raise RequestNotReceived(ended_status(self._context)) from None
+                raise RequestNotReceived(ended_status(self._context, self._drain)) from None
             raise
 
 
 class RequestReader:
     """Reads the one request of a unary-request method; a call without one is logged and audited here."""
 
-    def __init__(self, service: str, gate: Authenticator, audit: AuditSink, *, log_success: bool = True) -> None:
+    def __init__(self, service: str, gate: Authenticator, audit: AuditSink, *, log_success: bool = True,
+                 drain: Drain | None = None) -> None:
         self._service = service
         self._gate = gate
         self._audit = audit
         self._log_success = log_success
+        self.drain = drain
 
     def single(self, method: str, requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         """The call's request message; if it has none, audit the call and end it with the status that says why."""
         try:
             try:
-                return next(RequestStream(requests, context))
+                return next(RequestStream(requests, context, self.drain))
             except StopIteration:
                 raise NoRequest(method) from None
         except (NoRequest, RequestNotReceived) as error:
-            with RpcLog(method, self._service, audit=self._audit, log_success=self._log_success) as rpc:
+            with RpcLog(method, self._service, audit=self._audit, log_success=self._log_success, context=context,
+                        drain=self.drain) as rpc:
                 rpc.audit(self._gate.caller(context).partner, new_request_id()).received = False
                 rpc.fail(error)
             abort(context, error)

@@ -17,8 +17,8 @@ from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from risklist_server.rpc.convert_contributions import entry_to_proto
 from risklist_server.rpc.decode import REPORT_BYTES, SUBJECT_BYTES, decode, require_at_most
+from risklist_server.rpc.drain import Drain, ended_status
 from risklist_server.rpc.request_id import new_request_id
-from risklist_server.rpc.requests import ended_status
 from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
 from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, RequestNotReceived, abort
 from risklist_server.rpc.wire_batch import RECORD_SIZE, digest_count, packed_digest_keys
@@ -61,7 +61,9 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         entries: EntryService | None = None,
         audit: AuditSink = DISCARD,
         filters: FilterExport | None = None,
+        drain: Drain | None = None,
     ) -> None:
+        """`drain`: the process's calls in flight (risklist_server.rpc.drain), so a stopping worker audits them all."""
         self._lookup = lookup
         self._gate = gate
         self._log_success = log_success
@@ -69,12 +71,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         self._entries = entries
         self._audit = audit
         self._filters = filters
+        self._drain = drain
 
-    def _rpc(self, method: str) -> RpcLog:
-        return RpcLog(method, log_success=self._log_success, audit=self._audit)
+    def _rpc(self, method: str, context: grpc.ServicerContext) -> RpcLog:
+        return RpcLog(method, log_success=self._log_success, audit=self._audit, context=context, drain=self._drain)
 
     def Check(self, request: bytes, context: grpc.ServicerContext) -> pb.CheckResponse:
-        with self._rpc("Check") as rpc:
+        with self._rpc("Check", context) as rpc:
             rpc.count = 1
             audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
@@ -94,7 +97,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
 
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
-        with self._rpc("BatchCheck") as rpc:
+        with self._rpc("BatchCheck", context) as rpc:
             audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 require_time_left(context)
@@ -115,7 +118,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         cancelled; its deadline passed; the server stopped), while the server waited for a message or
         sent an answer, is audited once more: no subjects, not received, the status the caller got.
         """
-        with self._rpc("StreamCheck") as rpc:
+        with self._rpc("StreamCheck", context) as rpc:
             partner = self._gate.caller(context).partner
             try:
                 for number, request in enumerate(request_iterator):
@@ -141,21 +144,21 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.fail(error)
             except GeneratorExit:  # grpc dropped the stream as an answer left: the call is over
                 rpc.audit(partner, new_request_id()).received = False
-                rpc.fail(RequestNotReceived(ended_status(context)))
+                rpc.fail(RequestNotReceived(ended_status(context, self._drain)))
                 raise
 
     def GetFilter(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
         return filter_stream.get_filter(self._filter_export(context), self._gate, request, context,
-                                        self._rpc("GetFilter"))
+                                        self._rpc("GetFilter", context))
 
     def GetFilterUpdates(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterUpdate]:
         return filter_stream.get_filter_updates(
-            self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates"))
+            self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates", context))
 
     def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
         export = self._filter_export(context)  # it knows the secret the served keys were digested under
         return network_info.get_network_info(request, export.secret_fingerprint, lambda: export.version, self._gate,
-                                             context, self._rpc("GetNetworkInfo"))
+                                             context, self._rpc("GetNetworkInfo", context))
 
     def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
         if self._filters is None:
@@ -188,7 +191,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         return self._write("ReportOutcome", request, checked, pb.ReportOutcomeResponse, context)
 
     def GetEntry(self, request: bytes, context: grpc.ServicerContext) -> pb.GetEntryResponse:
-        with self._rpc("GetEntry") as rpc:
+        with self._rpc("GetEntry", context) as rpc:
             rpc.count = 1
             caller = self._gate.caller(context)
             audit = rpc.audit(caller.partner, new_request_id())
@@ -213,7 +216,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         """Hand a write call to the store's writer (in this process or over the writer link) once `checked`
         (size and count on the wire, then parsing) accepts the request's bytes: nothing is normalised
         or forwarded for a refused one."""
-        with self._rpc(method) as rpc:
+        with self._rpc(method, context) as rpc:
             caller = self._gate.caller(context)
             audit = rpc.audit(caller.partner, new_request_id())
             try:

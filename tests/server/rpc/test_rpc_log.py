@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import grpc
 import pytest
 from structlog.testing import capture_logs
 
 from risklist_server.core.errors import BatchTooLarge, InvalidSubject, StoreError
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 
 RAW_PHONE = "+8613800138000"
@@ -134,3 +136,33 @@ def test_a_batch_refused_for_size_is_audited_with_its_count_and_no_keys(sink: Re
     assert [(status, keys) for _, _, _, status, keys, _ in sink.appended] == [
         ("INVALID_ARGUMENT", b""), ("INVALID_ARGUMENT", b"")]
     assert sink.omitted == [(1_000_000, False, True), (10_001, True, True)]
+
+
+class _EndedCall:
+    """The two things RpcLog asks of a grpc context whose call has ended under the server."""
+
+    def __init__(self, remaining: float) -> None:
+        self.remaining = remaining
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> float:
+        return self.remaining
+
+
+@pytest.mark.parametrize(("remaining", "stopped", "status"), [
+    (5.0, False, "CANCELLED"), (0.0, False, "DEADLINE_EXCEEDED"), (5.0, True, "UNAVAILABLE")])
+def test_an_answer_its_caller_no_longer_waited_for_is_audited_with_what_the_caller_got(
+    sink: RecordingSink, remaining: float, stopped: bool, status: str,
+) -> None:
+    """A call answered after it ended under the server is recorded as its caller saw it: cancelled, past its
+    deadline, or cut off by the server's stop once the grace ran out; not OK."""
+    drain = Drain()
+    if stopped:
+        drain.stopping(0)
+    context: grpc.ServicerContext = _EndedCall(remaining)  # type: ignore[assignment]
+    with capture_logs(), RpcLog("Check", audit=sink, context=context, drain=drain) as rpc:
+        rpc.audit("bank-a", "d" * 24, PHONE_KEY, [0])
+    assert [record[3] for record in sink.appended] == [status]
+    assert drain.open_count() == 0
