@@ -39,7 +39,9 @@ class AdminServicer(pb_grpc.AdminServicer):
     """Ingest (a start message, then batches applied atomically as they arrive) and GetQuality.
 
     Audited as one record for the start and one per batch (its subjects' keys), all under the
-    call's request id; the last record carries the call's final status.
+    call's request id and naming the source loaded under (once the start accepted it); a batch's
+    record is opened before the batch is read, so a refused batch is recorded alone, and the last
+    record carries the call's final status.
     """
 
     def __init__(
@@ -60,12 +62,14 @@ class AdminServicer(pb_grpc.AdminServicer):
         with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit, context=context, drain=self._drain) as rpc:
             partner = self._gate.caller(context).partner
             request_id = new_request_id()
-            rpc.audit(partner, request_id)
+            start = rpc.audit(partner, request_id)
             try:
                 first = next(request_iterator, None)
                 session, source = self._start(None if first is None else decode(pb.IngestRequest, first))
+                start.source = source
                 session.start()
                 for number, data in enumerate(request_iterator):
+                    batch = rpc.audit(partner, request_id, source=source)  # this batch's; the last one was applied
                     if not context.is_active():
                         raise RequestCancelled()
                     request = self._batch_request(data)
@@ -73,7 +77,7 @@ class AdminServicer(pb_grpc.AdminServicer):
                         raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
                     mutations = _mutations(request.batch, source, number + 1)
                     rpc.count += len(mutations)
-                    rpc.audit(partner, request_id, [mutation.key for mutation in mutations])
+                    batch.keys = [mutation.key for mutation in mutations]
                     session.apply(mutations)
                 result = session.finish()
             except Exception as error:

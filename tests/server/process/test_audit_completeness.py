@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
@@ -193,3 +194,40 @@ def test_requests_that_never_reach_a_servicer_are_audited(tmp_path: Path, secret
         ("StreamCheck", "OK", 1, True), ("StreamCheck", "CANCELLED", 0, False),
         ("Check", "INVALID_ARGUMENT", 0, False)]
     assert all(len(str(r["request_id"])) == 24 for r in records)
+
+
+def test_an_ingest_is_audited_under_its_source_batch_by_batch(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret,
+) -> None:
+    """Each record of an Admin.Ingest names the source it loads under; each batch has its own record, so the
+    batches applied stay OK and a refused one is recorded alone, with its count and status."""
+    (tmp_path / "settings.toml").write_text("max_batch = 100\n")
+    audit_dir = tmp_path / "audit"
+    server = start_server(tmp_path / "db", secret_file, "--config", str(tmp_path / "settings.toml"),
+                          "--audit-dir", str(audit_dir))
+    digester = Digester(secret)
+
+    def mutation(number: int) -> pb.Mutation:
+        return pb.Mutation(action=pb.MUTATION_ACTION_ADD, type=pb.ENTITY_TYPE_PHONE,
+                           digest=digester.digest(EntityType.PHONE, f"+86138{number:08d}"),
+                           category=pb.CATEGORY_TELECOM_FRAUD, level=pb.RISK_LEVEL_HIGH,
+                           reported_at=Timestamp(seconds=1_760_000_000), expires_at=Timestamp(seconds=4_000_000_000))
+
+    requests = [pb.IngestRequest(start=pb.IngestStart(source="bank-a", mode=pb.LOAD_MODE_DELTA,
+                                                      secret_fingerprint=secret.fingerprint)),
+                pb.IngestRequest(batch=pb.IngestBatch(mutations=[mutation(1), mutation(2)])),
+                pb.IngestRequest(batch=pb.IngestBatch(mutations=[mutation(3)])),
+                pb.IngestRequest(batch=pb.IngestBatch(mutations=[mutation(4)] * 1000))]
+    try:
+        with grpc.insecure_channel(server.admin_address) as channel, pytest.raises(grpc.RpcError) as refusal:
+            pb_grpc.AdminStub(channel).Ingest(iter(requests), timeout=10)
+    finally:
+        assert server.terminate() == 0
+    assert refusal.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refusal.value.details()
+    assert "maximum of 100" in str(refusal.value.details())
+    records = audit_jsonl(audit_dir, "--partner", PARTNER)
+    assert len({r["request_id"] for r in records}) == 1
+    assert [(r["method"], r["source"], r["status"], r["subjects"], r["unrecorded"]) for r in records] == [
+        ("Ingest", "bank-a", "OK", 0, 0), ("Ingest", "bank-a", "OK", 2, 0), ("Ingest", "bank-a", "OK", 1, 0),
+        ("Ingest", "bank-a", "INVALID_ARGUMENT", 0, 101)]  # mutations are counted as far as max_batch + 1
+    assert records[-1]["unrecorded_at_least"]
