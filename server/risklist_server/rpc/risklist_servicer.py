@@ -139,6 +139,8 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                     rpc.hits += len(response.hits)
                     rpc.answered()  # audited before the answer leaves
                     yield response
+                if not context.is_active():  # grpc reported the cut-off only after the stream seemed closed
+                    raise RequestNotReceived(ended_status(context, self._drain))
             except RequestNotReceived as error:  # waiting for the next message
                 rpc.audit(partner, new_request_id()).received = False
                 rpc.fail(error)
