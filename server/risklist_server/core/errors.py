@@ -30,6 +30,7 @@ class BatchTooLarge(RiskListError):
         self.size = size
         self.maximum = maximum
         self.items = items
+        self.at_least = at_least
 
 
 class SecretMismatch(RiskListError):

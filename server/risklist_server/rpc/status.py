@@ -32,6 +32,15 @@ class RequestCancelled(Exception):
     """The caller went away mid-call."""
 
 
+class RequestNotReceived(Exception):
+    """The call ended before its (next) request message arrived; `status` names (a code_pb2 name) what its
+    caller got (risklist_server.rpc.requests)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the call ended ({status}) before its request arrived")
+        self.status = status
+
+
 class ForwardedStatus(Exception):
     """The status another of the server's processes ended a forwarded call with, passed on as is."""
 
@@ -48,6 +57,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by the caller")
     if isinstance(error, ForwardedStatus):
         return error.status
+    if isinstance(error, RequestNotReceived):
+        return status_pb2.Status(code=code_pb2.Code.Value(error.status), message=str(error))
     if isinstance(error, NotImplementedError):
         return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(error) or "not served here")
     if isinstance(error, InvalidSubjects):
