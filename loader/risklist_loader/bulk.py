@@ -173,10 +173,15 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
                 put(key, single + tails[row_offsets[head] : row_ends[head]])
                 continue
             members = range(head, head + int(sizes[index]))
+            if not any(actions[member] == ADD for member in members):
+                # Only removes (and expired adds, which end a listing) into an empty store: each finds nothing.
+                result.not_listed += len(members)
+                unlisted.append(begin + index)
+                continue
             if all(actions[member] == ADD for member in members):
                 # Adds of distinct categories (one applied row per category) by one source into an empty
                 # store: the record holds them all, sorted by category, the tail's first byte.
-                # Each changes the record, so apply_counted would count each as added.
+                # Each changes the record, so apply_all_counted would count each as added.
                 pieces = sorted(tails[row_offsets[member] : row_ends[member]] for member in members)
                 put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
                 result.added += len(pieces)
