@@ -46,8 +46,8 @@ def tail_path(path: Path) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Spooled mutations in feed order, applied atomically; `number` counts from 1; the lines are the first and last
-    feed line it holds."""
+    """Spooled mutations in feed order (a held group at its last row), applied atomically; `number` counts from 1;
+    `first_line` and `last_line` are the lowest and highest feed line it holds."""
 
     number: int
     first_line: int
