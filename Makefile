@@ -26,11 +26,15 @@ $(DEMO)/network.secret: | $(BIN)/python
 	mkdir -p $(DEMO)
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 
-# The demo store: every seed feed of every fictional bank, loaded in delta mode. The seeds
-# carry a few deliberately bad rows, so the loader exits 3 (applied with rejects).
+# The demo store: every seed feed of every fictional bank, loaded in delta mode. The feeds are
+# seeds/ dated as of $(ANCHOR) (seeds/generate.py --anchor: the same rows, every date moved by the
+# same number of days), so the demo answers the same whatever day it is built. The seeds carry a few
+# deliberately bad rows, so the loader exits 3 (applied with rejects).
+ANCHOR ?= today
 demo-store: install $(DEMO)/network.secret
-	rm -rf $(DEMO)/db $(DEMO)/rejects && mkdir -p $(DEMO)/rejects
-	@for feed in seeds/*.csv seeds/*.jsonl; do \
+	rm -rf $(DEMO)/db $(DEMO)/rejects $(DEMO)/seeds && mkdir -p $(DEMO)/rejects
+	$(BIN)/python seeds/generate.py --anchor $(ANCHOR) --out $(DEMO)/seeds > /dev/null
+	@for feed in $(DEMO)/seeds/*.csv $(DEMO)/seeds/*.jsonl; do \
 	  bank=$$(basename $$feed | cut -d. -f1); \
 	  $(BIN)/risklist-load $$feed --source $$bank --db $(DEMO)/db \
 	    --secret-file $(DEMO)/network.secret --rejects $(DEMO)/rejects/$$(basename $$feed).rejects \
@@ -39,12 +43,12 @@ demo-store: install $(DEMO)/network.secret
 	done
 
 # Development certificates for the demo network: a CA, the server, and one client
-# certificate per partner of $(PARTNERS) (the partner id is the certificate's CN).
-$(CERTS)/ca.pem: | install
+# certificate per partner of $(PARTNERS) (the partner id is the certificate's CN). Issued afresh
+# each time, like the demo store, so a demo built a year later never serves expired ones.
+demo-certs: install
+	rm -rf $(CERTS)
 	$(BIN)/risklist-admin certs --out $(CERTS) --partner east-harbour-bank --partner jade-river-bank \
 	  --partner north-plains-credit --partner operator
-
-demo-certs: $(CERTS)/ca.pem
 
 serve: demo-store demo-certs
 	@echo

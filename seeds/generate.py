@@ -1,4 +1,4 @@
-"""Deterministic demo feeds of three fictional partner banks: python seeds/generate.py [--out DIR]."""
+"""Deterministic demo feeds of three fictional partner banks: python seeds/generate.py [--out DIR] [--anchor DATE]."""
 
 from __future__ import annotations
 
@@ -24,9 +24,20 @@ from risklist_server.core.settings import DEFAULT_RETENTION_DAYS
 
 SEED = 20261123
 TODAY = date(2026, 11, 23)
-"""The seeds' "today": reported_at lies in the two years before it."""
+"""The committed seeds' anchor, their "today": reported_at lies in the two years before it.
+
+`--anchor DATE` writes the same rows with every date moved by DATE - TODAY days (`make serve` anchors
+at the day it builds the demo), so the demo's verdicts are the same whatever day it is built on."""
+QUIET_BEFORE = timedelta(days=1)
+QUIET_AFTER = timedelta(days=3)
+"""No contribution expires, and none turns a year old (the built-in policy's max_age_days = 365), from
+QUIET_BEFORE before the anchor to QUIET_AFTER after its start: a demo built on its anchor day gives the
+same verdicts for two days however late in the day it was built (tests/test_seeds.py checks)."""
+POLICY_AGE_DAYS = 365
+"""max_age_days of the built-in policy's BLOCK rule (docs/policy.md)."""
 
 FIELDS = ("action", "entity_type", "identifier", "category", "level", "reported_at", "expires_at", "reference")
+DATE_FIELDS = ("reported_at", "expires_at")
 NORMALISER = Normaliser("CN")
 K = TypeVar("K")
 
@@ -310,9 +321,26 @@ def _weighted(rng: random.Random, weights: Mapping[K, int]) -> K:
 
 
 def _moment(rng: random.Random) -> datetime:
-    """A reported moment in the two years before TODAY, in UTC."""
-    start = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC) - timedelta(days=730)
-    return start + timedelta(seconds=rng.randrange(729 * 86_400))
+    """A reported moment in the two years before TODAY, in UTC, whose age limits miss the quiet days."""
+    start = _midnight(TODAY) - timedelta(days=730)
+    return _clear_of_the_quiet_days(start + timedelta(seconds=rng.randrange(729 * 86_400)))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _clear_of_the_quiet_days(reported: datetime) -> datetime:
+    """`reported`, or a few days later if a default expiry or the policy's age limit would fall in the quiet days.
+
+    Row dates are uniform, so some limit (reported_at + a retention, or + 365 days) falls on every day; the
+    rows whose limit would fall between TODAY - QUIET_BEFORE and TODAY + QUIET_AFTER move on by that width.
+    """
+    quiet_start, width = _midnight(TODAY) - QUIET_BEFORE, QUIET_BEFORE + QUIET_AFTER
+    for days in sorted({POLICY_AGE_DAYS, *DEFAULT_RETENTION_DAYS.values()}):
+        if quiet_start <= reported + timedelta(days=days) < quiet_start + width:
+            return reported + width
+    return reported
 
 
 def _stamp(rng: random.Random, moment: datetime, *, plain_share: float = 0.45) -> str:
@@ -362,7 +390,7 @@ def add_row(rng: random.Random, bank: Bank, kind: str, subject: Subject, *, raw:
     if far_expiry:
         values["expires_at"] = f"{2029 + rng.randrange(2)}-12-31"
     elif rng.random() < 0.3:
-        expiry = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC) + timedelta(days=rng.randrange(30, 1500))
+        expiry = _midnight(TODAY) + timedelta(days=rng.randrange(30, 1500))
         values["expires_at"] = _stamp(rng, expiry, plain_share=0.7)
     text = _reference(rng, bank, category, moment) if reference is None else reference
     if text:
@@ -489,19 +517,37 @@ def _demo_subject(demo: Demo) -> Subject:
     return Subject(demo.entity_type, canonical(demo.entity_type, raws[0]), raws)
 
 
-def render_csv(feed: Feed) -> str:
+def shifted(text: str, days: int) -> str:
+    """A feed timestamp moved by `days` whole days, spelt as before.
+
+    A plain date or a date-time (with an offset, or naive as in the bad rows) starts with its date, and
+    moving the date moves the moment by exactly that many days: offsets are fixed, there is no DST.
+    """
+    if days == 0:
+        return text
+    return (date.fromisoformat(text[:10]) + timedelta(days=days)).isoformat() + text[10:]
+
+
+def _values(row: Row, days: int) -> dict[str, str | int]:
+    """The row's values with its dates moved by `days`."""
+    return {name: shifted(str(value), days) if name in DATE_FIELDS else value for name, value in row.values.items()}
+
+
+def render_csv(feed: Feed, days: int = 0) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(FIELDS)
     for row in feed.rows:
-        writer.writerow([row.values.get(name, "") for name in FIELDS])
+        values = _values(row, days)
+        writer.writerow([values.get(name, "") for name in FIELDS])
     return buffer.getvalue()
 
 
-def render_jsonl(feed: Feed) -> str:
+def render_jsonl(feed: Feed, days: int = 0) -> str:
     lines = []
     for row in feed.rows:
-        ordered = {name: row.values[name] for name in FIELDS if name in row.values}
+        values = _values(row, days)
+        ordered = {name: values[name] for name in FIELDS if name in values}
         lines.append(json.dumps(ordered, ensure_ascii=False))
     return "\n".join(lines) + "\n"
 
@@ -521,7 +567,7 @@ def _originals(feed: Feed) -> dict[int, int]:
 def listing_summary(feeds: Sequence[Feed]) -> tuple[int, int]:
     """(subjects listed by exactly two banks, by three) at TODAY, after removals and expiry."""
     live: dict[tuple[EntityType, str], dict[str, bool]] = {}
-    now = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC)
+    now = _midnight(TODAY)
     for feed in feeds:  # CSVs before JSONLs per bank is enough: removals only target the same bank's CSV
         for row in feed.rows:
             if row.bad or row.subject is None:
@@ -556,9 +602,11 @@ def render_readme(feeds: Sequence[Feed]) -> str:
     w("**Generated by `seeds/generate.py`; do not edit by hand** — change the generator and run\n"
       "`make seeds` (or `.venv/bin/python seeds/generate.py`). The output is deterministic (fixed seed\n"
       f"{SEED}); `tests/test_seeds.py` regenerates it and fails if anything here differs.\n\n")
-    w("`make serve` loads every `seeds/*.csv`, then every `seeds/*.jsonl`, into the demo store in delta\n"
-      "mode with `--source <file name before the first dot>`. Each file holds a few deliberately bad\n"
-      "rows, so each load exits 3 (applied with rejects), well under the default 5% reject ratio.\n\n")
+    w("`make serve` writes these feeds dated as of today into `.demo/seeds/` (`generate.py --anchor today`:\n"
+      f"the same rows, every date moved by the days since {TODAY}, so the demo answers the same whatever\n"
+      "the day), then loads every CSV, then every JSONL file, into the demo store in delta mode with\n"
+      "`--source <file name before the first dot>`. Each file holds a few deliberately bad rows, so each\n"
+      "load exits 3 (applied with rejects), well under the default 5% reject ratio.\n\n")
     w("All data is fictional: card numbers on test BINs with a computed Luhn digit, phone numbers in\n"
       "CN mobile ranges, IP addresses only from the documentation ranges (192.0.2.0/24, 198.51.100.0/24,\n"
       "203.0.113.0/24, 2001:db8::/32), e-mail under example.com / example.org, IBANs with computed check\n"
@@ -601,45 +649,68 @@ def render_readme(feeds: Sequence[Feed]) -> str:
             if row.bad == "duplicate":
                 why = BAD_REASONS[row.bad][1].format(original=feed.line_of(originals[index]))
                 w(f"- `{feed.filename}` line {feed.line_of(index)} {why}\n")
+    years = sorted({int(str(row.values["expires_at"])[:4]) for feed in feeds for row in feed.rows if row.demo})
     w("\n## Subjects to try\n\nListed by two or three banks, high or critical, never removed, expiring "
-      "2029–2030:\n\n")
+      f"{years[0]}–{years[-1]}\n(in `make serve`'s copy, as many days later as it is after {TODAY}):\n\n")
     w("| type | value | listed by |\n| --- | --- | --- |\n")
     for demo in DEMOS:
         value = canonical(demo.entity_type, next(iter(demo.spellings.values()))[0])
         banks = ", ".join(f"`{key.replace(':', '.')}` ({level}, {category.feed_name})"
                           for key, (_, level, category, _) in demo.spellings.items())
         w(f"| {demo.entity_type.feed_name} | `{value}` | {banks} |\n")
-    w("\nWith `make serve` running, in another terminal:\n\n```sh\n")
+    w("\nWith `make serve` running, in another terminal, as East Harbour Bank (each prints `LISTED`, the\n"
+      "last `NOT LISTED`):\n\n<!-- example: run -->\n```sh\n")
+    certs = ".demo/certs"
+    w(f"tls='--ca {certs}/ca.pem --cert {certs}/east-harbour-bank.pem --key {certs}/east-harbour-bank.key'\n")
     for demo in DEMOS:
         raw = list(demo.spellings.values())[-1][0]
-        w(f".venv/bin/risklist-check --server 127.0.0.1:50051 --type {demo.entity_type.feed_name} '{raw}'\n")
-    w(f".venv/bin/risklist-check --server 127.0.0.1:50051 --type phone '{NOT_LISTED_PHONE}'   # not listed\n```\n")
+        w(f".venv/bin/risklist-check --server 127.0.0.1:50051 $tls --type {demo.entity_type.feed_name} '{raw}'\n")
+    w(f".venv/bin/risklist-check --server 127.0.0.1:50051 $tls --type phone '{NOT_LISTED_PHONE}'   # not listed\n```\n")
     return out.getvalue()
 
 
-def write_all(out: Path) -> list[Path]:
-    """Generate every file into `out`; return the paths written."""
+def write_all(out: Path, anchor: date = TODAY) -> list[Path]:
+    """Generate every file into `out`, dated as of `anchor`; return the paths written.
+
+    At the committed anchor (TODAY) that is seeds/ itself, README included; at another anchor only the
+    feeds, every date moved by the same number of days (the README describes the committed seeds).
+    """
     rng = random.Random(SEED)
     feeds = build(rng)
+    days = (anchor - TODAY).days
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for feed in feeds:
         path = out / feed.filename
-        path.write_text(render_csv(feed) if feed.kind == "csv" else render_jsonl(feed), encoding="utf-8",
+        path.write_text(render_csv(feed, days) if feed.kind == "csv" else render_jsonl(feed, days), encoding="utf-8",
                         newline="")
         written.append(path)
-    readme = out / "README.md"
-    readme.write_text(render_readme(feeds), encoding="utf-8", newline="")
-    written.append(readme)
+    if days == 0:
+        readme = out / "README.md"
+        readme.write_text(render_readme(feeds), encoding="utf-8", newline="")
+        written.append(readme)
     return written
+
+
+def parse_anchor(text: str) -> date:
+    """`today` (the UTC date now) or a date YYYY-MM-DD."""
+    if text == "today":
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: give YYYY-MM-DD or today") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, metavar="DIR",
                         help="directory to write into (default: the seeds/ folder itself)")
+    parser.add_argument("--anchor", type=parse_anchor, default=TODAY, metavar="DATE",
+                        help=f"date the rows as of DATE (YYYY-MM-DD or today) instead of {TODAY}: every date moves "
+                        "by the same number of days, and only the feeds are written (make serve: today)")
     args = parser.parse_args(argv)
-    for path in write_all(args.out):
+    for path in write_all(args.out, args.anchor):
         print(path)
     return 0
 

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from risklist_kernel.digest import Digester
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.secret import NetworkSecret
+from risklist_loader.db_sink import DbSink
+from risklist_loader.pipeline import LoadPlan, Validation, run_load
+from risklist_loader.rejects import RejectLog
+from risklist_server.core.settings import Settings
+from risklist_server.core.verdict import Verdict, aggregate
+from risklist_server.services.ingest import LoadMode
+from seeds.generate import TODAY, shifted
 from tests.support.paths import REPO
 
 SEEDS = REPO / "seeds"
@@ -108,3 +121,96 @@ def test_demo_phone_is_listed_high_by_two_banks_and_never_removed() -> None:
             assert RiskLevel.parse(str(row["level"])) >= RiskLevel.HIGH
             listing_banks.add(name.split(".")[0])
     assert len(listing_banks) >= 2
+
+
+def _generate(out: Path, anchor: date) -> list[Path]:
+    """Run the generator as `make demo-store` does: the seeds' rows dated as of `anchor`."""
+    subprocess.run([sys.executable, str(SEEDS / "generate.py"), "--anchor", anchor.isoformat(), "--out", str(out)],
+                   check=True, capture_output=True, timeout=60)
+    return [out / name for name in FEEDS]
+
+
+def test_an_anchored_copy_moves_every_date_and_nothing_else(tmp_path: Path) -> None:
+    """--anchor writes the six feeds only, each row as committed but with its dates moved by the same days."""
+    days = (date(2031, 2, 28) - TODAY).days
+    written = _generate(tmp_path, date(2031, 2, 28))
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(FEEDS)  # no README: it describes seeds/
+    for path in written:
+        anchored, committed = feed_rows(path), feed_rows(SEEDS / path.name)
+        assert [line for line, _ in anchored] == [line for line, _ in committed]
+        for (_, row), (_, original) in zip(anchored, committed, strict=True):
+            moved = {name: shifted(str(value), days) if name in ("reported_at", "expires_at") and value else value
+                     for name, value in original.items()}
+            assert row == moved
+
+
+@given(moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+       offset=st.sampled_from(["", "Z", "+00:00", "+08:00", "-05:30"]), plain=st.booleans(),
+       days=st.integers(-20_000, 20_000))
+def test_shifting_a_feed_timestamp_moves_its_moment_by_whole_days(moment: datetime, offset: str, plain: bool,
+                                                                  days: int) -> None:
+    """Whatever its spelling, a shifted timestamp keeps it and names the moment `days` days later (or earlier)."""
+    text = moment.date().isoformat() if plain else moment.strftime("%Y-%m-%dT%H:%M:%S") + offset
+    moved = shifted(text, days)
+    assert moved[10:] == text[10:]
+    assert datetime.fromisoformat(moved) - datetime.fromisoformat(text) == timedelta(days=days)
+
+
+def _demo_verdicts(directory: Path, anchor: date) -> dict[str, dict[tuple[EntityType, str], Verdict]]:
+    """Every seed subject's verdict in a store loaded from the feeds as of `anchor`, asked at the start of
+    the anchor's day and two days later (the quiet window), with every time moved back to TODAY's dates.
+
+    The loader runs in-process with its clock at the anchor's start, as `risklist-load` would that day;
+    no real date is involved anywhere.
+    """
+    start = int(datetime(anchor.year, anchor.month, anchor.day, tzinfo=UTC).timestamp())
+    secret = NetworkSecret(bytes(range(32)))
+    sink = DbSink(directory / "db", secret.fingerprint)
+    sink.open()
+    subjects: set[tuple[EntityType, str]] = set()
+    try:
+        for feed in _generate(directory / "feeds", anchor):
+            plan = LoadPlan(feed, "csv" if feed.suffix == ".csv" else "jsonl", feed.name.split(".")[0],
+                            LoadMode.DELTA, batch_size=1000, max_reject_ratio=0.05)
+            run_load(plan, Validation(plan.source, secret, Settings(), start), sink, RejectLog(None), directory)
+            for _, row in feed_rows(feed):
+                try:
+                    entity_type = EntityType.from_feed_name(str(row["entity_type"]))
+                    subjects.add((entity_type, NORMALISER.normalise(entity_type, str(row["identifier"]))))
+                except (InvalidIdentifier, ValueError):
+                    continue
+        store = sink._store
+        assert store is not None
+        digester, back = Digester(secret), (anchor - TODAY).days * 86_400
+        found: dict[str, dict[tuple[EntityType, str], Verdict]] = {}
+        for moment, now in (("start", start), ("two days later", start + 2 * 86_400 - 1)):
+            verdicts = {}
+            for entity_type, canonical in sorted(subjects):
+                record = store.lookup(digester.storage_key(entity_type, canonical))
+                verdict = aggregate(record, now) if record is not None else Verdict(listed=False)
+                if verdict.listed:
+                    verdict = dataclasses.replace(verdict, first_reported=verdict.first_reported - back,
+                                                  last_reported=verdict.last_reported - back,
+                                                  expires_at=verdict.expires_at - back)
+                verdicts[(entity_type, canonical)] = verdict
+            found[moment] = verdicts
+    finally:
+        sink.close()
+    return found
+
+
+def test_the_demo_answers_the_same_whatever_day_it_is_built(tmp_path: Path) -> None:
+    """Built as of two dates 30 years apart, the demo gives every seed subject the same verdict (dates moved
+    by the anchors' difference), at the start of the anchor's day and two days later alike: its BLOCK for
+    the demo phone never turns into REVIEW as the calendar moves on."""
+    early = _demo_verdicts(tmp_path / "early", date(2019, 3, 4))
+    late = _demo_verdicts(tmp_path / "late", date(2049, 8, 17))
+    assert early["start"] == late["start"]
+    assert early["two days later"] == early["start"]
+    assert late["two days later"] == late["start"]
+    verdicts = early["start"]
+    phone = verdicts[(EntityType.PHONE, DEMO_PHONE)]
+    assert phone.reason_code == "BLOCK_MULTI_SOURCE" and phone.source_count == 3
+    listed = [verdict for verdict in verdicts.values() if verdict.listed]
+    assert len(listed) > 3000 and len(listed) < len(verdicts)  # some rows expired or were removed
+    assert {verdict.reason_code for verdict in listed} == {"BLOCK_MULTI_SOURCE", "REVIEW_HIGH_RISK", "REVIEW_LISTED"}

@@ -21,7 +21,7 @@ from risklist_client.network_check import NetworkCheck
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
 from risklist_kernel.digest import Digester
-from risklist_kernel.enums import EntityType
+from risklist_kernel.enums import EntityType, Outcome
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
@@ -167,6 +167,34 @@ class RiskListClient:
             self._fill(results, part, response)
         return [result for result in results if result is not None]
 
+    # ---- outcomes -------------------------------------------------------------------------
+
+    def report_outcome(self, result: CheckResult, outcome: Outcome | str) -> int:
+        """Tell the network what the hit `result` turned out to be; return how many sources it counted for.
+
+        `result` is a listed answer from the server (or the positive cache) within the network's
+        outcome window (30 days by default); `outcome` an Outcome or its name: confirmed_fraud,
+        false_positive, customer_explained, unknown. ValueError for a result that is no server hit;
+        CheckFailed (its `code`, e.g. "FAILED_PRECONDITION" past the window) if the server refuses or
+        does not answer. Sending another outcome for the same subject revises the earlier one.
+        """
+        kind = outcome if isinstance(outcome, Outcome) else Outcome.from_feed_name(outcome)
+        if not (result.listed and result.request_id and result.outcome_token and result.subject_key):
+            raise ValueError("only a listed answer from the server carries an outcome token: report outcomes of "
+                             "results with listed=True and answered_by 'server' or 'cache' (a server older than "
+                             "outcome tokens sends none)")
+        request = pb.ReportOutcomeRequest(
+            hit_request_id=result.request_id, outcome=int(kind), hit_token=result.outcome_token,
+            subject=pb.Subject(type=result.subject_key[0], digest=result.subject_key[1:]))
+        try:
+            response: pb.ReportOutcomeResponse = self._stub.ReportOutcome(request, timeout=self._deadline)
+        except grpc.RpcError as error:
+            code = error.code() if hasattr(error, "code") else None
+            details = error.details() if hasattr(error, "details") else str(error)
+            raise CheckFailed(code.name if code is not None else "UNKNOWN", str(details or "no details"),
+                              call="outcome report") from None
+        return int(response.sources_credited)
+
     # ---- state ----------------------------------------------------------------------------
 
     def wait_for_filter(self, timeout: float | None = None) -> bool:
@@ -263,7 +291,7 @@ class RiskListClient:
             try:
                 digested.append(self._digest(entity_type, value))
             except InvalidIdentifier as error:
-                raise InvalidIdentifier(error.entity_type, f"subjects[{index}]: {error.reason}") from None
+                raise InvalidIdentifier(error.entity_type, error.reason, field=f"subjects[{index}]") from None
         return digested
 
     def _screen_many(
@@ -295,18 +323,20 @@ class RiskListClient:
         self, results: list[CheckResult | None], part: list[tuple[int, EntityType, bytes]],
         response: pb.BatchCheckResponse,
     ) -> None:
-        hits = {hit.index: hit.verdict for hit in response.hits}
+        hits = {hit.index: hit for hit in response.hits}
         for position, (index, kind, digest) in enumerate(part):
-            verdict = hits.get(position)
-            if verdict is None:
+            hit = hits.get(position)
+            if hit is None:
                 results[index] = not_listed(response.list_version, "server", response.request_id)
             else:
-                results[index] = result = from_verdict(verdict, response.list_version, response.request_id)
+                results[index] = result = from_verdict(hit.verdict, response.list_version, response.request_id,
+                                                       hit.outcome_token, _KEY_PREFIX[kind] + digest)
                 self._remember(kind, digest, result)
-        self._counters.add(listed=sum(1 for verdict in hits.values() if verdict.listed))
+        self._counters.add(listed=sum(1 for hit in hits.values() if hit.verdict.listed))
 
     def _one_result(self, kind: EntityType, digest: bytes, response: pb.CheckResponse) -> CheckResult:
-        result = from_verdict(response.verdict, response.list_version, response.request_id)
+        result = from_verdict(response.verdict, response.list_version, response.request_id, response.outcome_token,
+                              _KEY_PREFIX[kind] + digest)
         if result.listed:
             self._counters.add(listed=1)
             self._remember(kind, digest, result)

@@ -6,14 +6,14 @@ from risklist_kernel.errors import RiskListError
 
 
 class CheckFailed(RiskListError):
-    """The server could not answer a check the local filter could not settle.
+    """The server could not answer a check the local filter could not settle (or refused an outcome report).
 
     `code` is the gRPC status code's name (e.g. "UNAVAILABLE", "DEADLINE_EXCEEDED"); the payment
-    flow decides what a failed check means for it (docs/client.md).
+    flow decides what a failed check means for it (docs/client.md). `call` names what failed.
     """
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"risk check failed ({code}): {detail}")
+    def __init__(self, code: str, detail: str, *, call: str = "risk check") -> None:
+        super().__init__(f"{call} failed ({code}): {detail}")
         self.code = code
         self.detail = detail
 

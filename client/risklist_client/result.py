@@ -16,7 +16,10 @@ class CheckResult:
     cache (a listed server answer from moments before, with that answer's request_id) decided.
 
     Times are unix seconds (0 when unknown). `request_id` names a server answer in the audit and
-    in ReportOutcome; it is empty for answers the local filter gave (nothing was sent).
+    in ReportOutcome; it is empty for answers the local filter gave (nothing was sent). A listed
+    answer from the server (or the cache) also carries `outcome_token`, the proof of this hit that
+    RiskListClient.report_outcome sends back, and `subject_key`, the subject's storage key (entity
+    type byte + digest) it is bound to; both are empty otherwise.
     """
 
     listed: bool
@@ -32,6 +35,8 @@ class CheckResult:
     expires_at: int = 0
     reason_code: str = ""
     request_id: str = ""
+    outcome_token: bytes = b""
+    subject_key: bytes = b""
 
 
 def not_listed(list_version: int, answered_by: Literal["filter", "server"], request_id: str = "") -> CheckResult:
@@ -39,8 +44,11 @@ def not_listed(list_version: int, answered_by: Literal["filter", "server"], requ
     return CheckResult(False, Action.ALLOW, answered_by, list_version, request_id=request_id)
 
 
-def from_verdict(verdict: pb.Verdict, list_version: int, request_id: str) -> CheckResult:
-    """A server verdict as a CheckResult (unknown enum values from a newer server are kept out)."""
+def from_verdict(
+    verdict: pb.Verdict, list_version: int, request_id: str, outcome_token: bytes = b"", subject_key: bytes = b""
+) -> CheckResult:
+    """A server verdict as a CheckResult (unknown enum values from a newer server are kept out); a listed one keeps
+    its hit's `outcome_token` and the `subject_key` it is for."""
     if not verdict.listed:
         return not_listed(list_version, "server", request_id)
     known_categories = {int(category) for category in Category}
@@ -59,4 +67,6 @@ def from_verdict(verdict: pb.Verdict, list_version: int, request_id: str) -> Che
         expires_at=verdict.expires_at.seconds,
         reason_code=verdict.reason_code,
         request_id=request_id,
+        outcome_token=outcome_token,
+        subject_key=subject_key,
     )

@@ -75,3 +75,12 @@ class Action(_Named):
     REVIEW = 2
     BLOCK = 3
 
+
+
+class Outcome(_Named):
+    """What a hit turned out to be, as a member reports it (ReportOutcome, docs/api.md)."""
+
+    CONFIRMED_FRAUD = 1
+    FALSE_POSITIVE = 2
+    CUSTOMER_EXPLAINED = 3
+    UNKNOWN = 4

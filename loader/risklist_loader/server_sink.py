@@ -26,6 +26,11 @@ TLS_HINT = (" With mutual TLS: do --ca, --cert and --key hold the network's CA a
             " (a failed handshake looks like an unreachable server)?")
 _MODES = {LoadMode.DELTA: pb.LOAD_MODE_DELTA, LoadMode.SNAPSHOT: pb.LOAD_MODE_SNAPSHOT}
 _SHOWN_VIOLATIONS = 3
+REFUSED_BEFORE_APPLYING = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+                                     grpc.StatusCode.FAILED_PRECONDITION})
+"""Statuses Admin.Ingest ends with only before it applies anything (docs/api.md): the caller is no member or
+lacks the admin role, the source is not one it may load under, the secret is another. Whatever batches the
+loader had sent by then, nothing was applied."""
 
 
 def mutation_to_proto(mutation: Mutation) -> pb.Mutation:
@@ -136,10 +141,10 @@ class ServerSink:
             message += f" [{shown}{f'; and {more} more' if more > 0 else ''}]"
         if code is grpc.StatusCode.UNAVAILABLE:
             message += " (did the server stop?)"
-        if sent:
+        if sent and code not in REFUSED_BEFORE_APPLYING:
             message += f"; it may have applied some of the {sent} batch(es) sent; {RERUN_HINT}"
         else:
-            message += "; nothing was applied"
+            message += "; nothing was applied"  # said here only: the server's messages leave it to the status
         return message
 
     def close(self) -> None:

@@ -80,12 +80,15 @@ def test_without_prescreen_every_check_goes_to_the_server(server: ServerProcess,
 
 
 def test_invalid_identifiers_are_refused_before_anything_is_sent(server: ServerProcess, secret: NetworkSecret) -> None:
-    """A bad identifier raises InvalidIdentifier saying which and why; in check_many, also where."""
+    """A bad identifier raises InvalidIdentifier saying which and why; in check_many, where first."""
     with RiskListClient(server.address, secret=secret, prescreen=False) as client:
         with pytest.raises(InvalidIdentifier, match="card.*Luhn"):
             client.check("card", "4111 1111 1111 1112")
-        with pytest.raises(InvalidIdentifier, match=r"subjects\[1\]"):
+        with pytest.raises(InvalidIdentifier) as caught:
             client.check_many([("phone", PHONE), ("email", "not an address")])
+        assert str(caught.value).startswith("subjects[1]: invalid email identifier: "), str(caught.value)
+        assert (caught.value.field, caught.value.entity_type) == ("subjects[1]", "email")
+        assert "subjects" not in caught.value.reason
         assert client.metrics().server_checks == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from risklist.v1 import risklist_pb2 as pb
 
-from risklist_kernel.enums import Action, Category, EntityType, RiskLevel
+from risklist_kernel.enums import Action, Category, EntityType, Outcome, RiskLevel
 
 
 @pytest.mark.parametrize(
@@ -15,8 +15,9 @@ from risklist_kernel.enums import Action, Category, EntityType, RiskLevel
         (RiskLevel, pb.RiskLevel, "RISK_LEVEL_"),
         (Category, pb.Category, "CATEGORY_"),
         (Action, pb.Action, "ACTION_"),
+        (Outcome, pb.Outcome, "OUTCOME_"),
     ],
-    ids=["entity_type", "risk_level", "category", "action"],
+    ids=["entity_type", "risk_level", "category", "action", "outcome"],
 )
 def test_core_enum_values_equal_the_proto_enum_values(
     core: type, proto: object, prefix: str

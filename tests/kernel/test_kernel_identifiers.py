@@ -84,6 +84,15 @@ def test_non_text_identifier_is_rejected() -> None:
         NORMALISER.normalise(EntityType.CARD, b"4111111111111111")  # type: ignore[arg-type]
 
 
+def test_an_invalid_identifiers_message_leads_with_its_place() -> None:
+    """With a field path (one identifier of several) the message starts with it, then the type and the reason."""
+    alone = InvalidIdentifier("phone", "not a valid number")
+    placed = InvalidIdentifier("phone", "not a valid number", field="subjects[1]")
+    assert str(alone) == "invalid phone identifier: not a valid number" and alone.field == ""
+    assert str(placed) == "subjects[1]: invalid phone identifier: not a valid number"
+    assert (placed.field, placed.entity_type, placed.reason) == ("subjects[1]", "phone", "not a valid number")
+
+
 def test_phone_default_region_is_configurable() -> None:
     """A national-format number is read in the configured default region."""
     assert Normaliser().normalise(EntityType.PHONE, "138 0013 8000") == "+8613800138000"

@@ -1,4 +1,4 @@
-"""risklist-load --server against a real risklist-server subprocess: lookups see loads at once."""
+"""risklist-load --server against a real risklist-server subprocess: lookups see loads at once; sources are members."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
-from tests.support.mtls import dev_network
+from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
 
 PHONE = "+8613800138000"
@@ -97,6 +97,71 @@ def test_load_under_another_secret_is_refused_before_anything_is_sent(tmp_path: 
     assert secret.fingerprint in result.stderr and "Nothing was sent" in result.stderr
     methods = [line["method"] for line in running.log_lines if line["event"] == "rpc"]
     assert "GetNetworkInfo" in methods and "Ingest" not in methods
+
+
+MEMBERS = '[partners.east-harbour-bank]\nroles = ["query", "contribute"]\n[partners.operator]\nroles = ["admin"]\n'
+
+
+def _list_version(network: DevNetwork, admin_address: str) -> int:
+    with network.channel(admin_address, "operator") as channel:
+        info: pb.GetNetworkInfoResponse = pb_grpc.AdminStub(channel).GetNetworkInfo(pb.GetNetworkInfoRequest(),
+                                                                                      timeout=10)
+    return info.list_version
+
+
+def _load_as(network: DevNetwork, partner: str, feed: Path, source: str, admin_address: str,
+             secret_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_loader(feed.parent, feed, "--source", source, "--server", admin_address, "--secret-file", secret_file,
+                      "--quiet", *extra, *network.client_flags(partner))
+
+
+@pytest.mark.parametrize("mode", ["delta", "snapshot"])
+def test_a_load_under_a_source_no_member_has_is_refused_and_applies_nothing(
+    tmp_path: Path, secret_file: Path, mode: str
+) -> None:
+    """--source ghost-bank (no member's id, nothing declared): exit 1 with the server's PERMISSION_DENIED naming the
+    source and what to do, said once that nothing was applied, though the loader had sent batches; the list
+    version stays 0."""
+    network = dev_network(tmp_path, MEMBERS)
+    running = start_server(tmp_path / "db", secret_file, tls=network.server_tls)
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(40))
+    try:
+        result = _load_as(network, "operator", feed, "ghost-bank", running.admin_address, secret_file,
+                          "--batch-size", "5", "--mode", mode)
+        version = _list_version(network, running.admin_address)
+    finally:
+        assert running.terminate() == 0
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("risklist-load: error:")]
+    assert errors == [
+        f"risklist-load: error: the server at {running.admin_address} answered PERMISSION_DENIED: source "
+        "'ghost-bank' is neither a member of this network nor an ingest source declared for partner 'operator' in "
+        "the partners file: its rows would count as one more bank's. Load under the id of the member whose feed "
+        "it is, or declare it: ingest_sources = [\"ghost-bank\"] in [partners.operator]; nothing was applied"
+    ]
+    assert version == 0
+
+
+def test_members_and_the_loading_partners_declared_sources_are_loaded(tmp_path: Path, secret_file: Path) -> None:
+    """A member's id loads; so does a source in the loading partner's ingest_sources, but not for another admin."""
+    network = dev_network(tmp_path, MEMBERS + 'ingest_sources = ["legacy-feed"]\n'
+                                              '[partners.other-operator]\nroles = ["admin"]\n')
+    running = start_server(tmp_path / "db", secret_file, tls=network.server_tls)
+    feed = write_csv(tmp_path / "feed.csv", generated_rows(5))
+    try:
+        member = _load_as(network, "operator", feed, "east-harbour-bank", running.admin_address, secret_file)
+        declared = _load_as(network, "operator", feed, "legacy-feed", running.admin_address, secret_file)
+        version = _list_version(network, running.admin_address)
+        not_its_own = _load_as(network, "other-operator", feed, "legacy-feed", running.admin_address, secret_file)
+        after = _list_version(network, running.admin_address)
+    finally:
+        assert running.terminate() == 0
+    assert member.returncode == 0, member.stderr
+    assert declared.returncode == 0, declared.stderr
+    assert "added 5" in member.stdout and "added 5" in declared.stdout
+    assert not_its_own.returncode == 1
+    assert "source 'legacy-feed' is neither a member" in not_its_own.stderr
+    assert "[partners.other-operator]" in not_its_own.stderr and after == version
 
 
 def order_rows() -> list[dict[str, object]]:

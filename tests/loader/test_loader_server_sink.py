@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -23,8 +24,11 @@ from risklist_loader.spool import Batch
 from risklist_server.core.errors import SecretMismatch
 from risklist_server.core.mutation import Removal, Upsert
 from risklist_server.core.record import Contribution
+from risklist_server.rpc.access.gate import Gate
+from risklist_server.rpc.admin_servicer import AdminServicer
 from risklist_server.services.ingest import LoadMode
 from risklist_server.store.apply import ApplyResult
+from risklist_server.store.risk_store import RiskStore
 
 
 @dataclass
@@ -182,3 +186,45 @@ def test_cli_reports_a_server_refusal(
     assert result.returncode == 1
     assert "answered INVALID_ARGUMENT: 1 invalid subject(s) [requests[1].batch.mutations[0].digest" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class OlderServer(pb_grpc.AdminServicer):
+    """A server from before GetNetworkInfo (the loader cannot compare secrets first); its Ingest is risklist-server's
+    own AdminServicer on a real store."""
+
+    def __init__(self, real: AdminServicer) -> None:
+        self._real = real
+
+    def GetNetworkInfo(
+        self, request: pb.GetNetworkInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetNetworkInfoResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        raise AssertionError("unreachable")
+
+    def Ingest(self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext) -> pb.IngestResponse:
+        return self._real.Ingest((request.SerializeToString() for request in request_iterator), context)
+
+
+def test_cli_says_once_that_a_refused_secret_applied_nothing(tmp_path: Path, secret_file: Path) -> None:
+    """The server's Ingest refusing the loader's secret at the start prints one error line that says once, at its
+    end, that nothing was applied (it said 'Nothing was applied.; nothing was applied')."""
+    server_secret = NetworkSecret(secrets.token_bytes(32))
+    loader_secret = NetworkSecret.from_hex(secret_file.read_text(), origin="test")
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=server_secret.fingerprint) as store:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        pb_grpc.add_AdminServicer_to_server(OlderServer(AdminServicer(store, gate=Gate())), server)
+        address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+        server.start()
+        try:
+            result = run_loader(tmp_path, write_csv(tmp_path / "feed.csv", generated_rows(5)), "--source", "bank-a",
+                                "--server", address, "--insecure", "--secret-file", secret_file, "--quiet")
+        finally:
+            server.stop(None).wait()
+        assert store.version == 0
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("risklist-load: error:")]
+    assert errors == [
+        f"risklist-load: error: the server at {address} answered FAILED_PRECONDITION: the loader digested under "
+        f"another network secret (fingerprint {loader_secret.fingerprint}, this server's is "
+        f"{server_secret.fingerprint}); load with the secret the server runs with; nothing was applied"
+    ]

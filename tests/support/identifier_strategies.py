@@ -99,7 +99,8 @@ def ip_texts() -> st.SearchStrategy[str]:
 
 
 _LOCAL = st.from_regex(r"[a-z0-9]{1,8}([._+-][a-z0-9]{1,8}){0,2}", fullmatch=True)
-_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(lambda label: label[2:4] != "--")
+"""A DNS label; never `??--…`, which IDNA reserves for A-labels (`xn--`) and email-validator refuses."""
 
 
 @st.composite

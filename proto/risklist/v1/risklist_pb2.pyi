@@ -146,14 +146,16 @@ class CheckRequest(_message.Message):
     def __init__(self, subject: _Optional[_Union[Subject, _Mapping]] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("verdict", "list_version", "request_id")
+    __slots__ = ("verdict", "list_version", "request_id", "outcome_token")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     list_version: int
     request_id: str
-    def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., list_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    outcome_token: bytes
+    def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., list_version: _Optional[int] = ..., request_id: _Optional[str] = ..., outcome_token: _Optional[bytes] = ...) -> None: ...
 
 class BatchCheckRequest(_message.Message):
     __slots__ = ("subjects",)
@@ -162,12 +164,14 @@ class BatchCheckRequest(_message.Message):
     def __init__(self, subjects: _Optional[_Iterable[_Union[Subject, _Mapping]]] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("index", "verdict")
+    __slots__ = ("index", "verdict", "outcome_token")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     index: int
     verdict: Verdict
-    def __init__(self, index: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ...) -> None: ...
+    outcome_token: bytes
+    def __init__(self, index: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ..., outcome_token: _Optional[bytes] = ...) -> None: ...
 
 class BatchCheckResponse(_message.Message):
     __slots__ = ("hits", "list_version", "request_id")
@@ -270,14 +274,16 @@ class GetEntryResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., contributions: _Optional[_Iterable[_Union[EntryContribution, _Mapping]]] = ..., sources_disclosed: _Optional[bool] = ..., list_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReportOutcomeRequest(_message.Message):
-    __slots__ = ("hit_request_id", "subject", "outcome")
+    __slots__ = ("hit_request_id", "subject", "outcome", "hit_token")
     HIT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    HIT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     hit_request_id: str
     subject: Subject
     outcome: Outcome
-    def __init__(self, hit_request_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., outcome: _Optional[_Union[Outcome, str]] = ...) -> None: ...
+    hit_token: bytes
+    def __init__(self, hit_request_id: _Optional[str] = ..., subject: _Optional[_Union[Subject, _Mapping]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., hit_token: _Optional[bytes] = ...) -> None: ...
 
 class ReportOutcomeResponse(_message.Message):
     __slots__ = ("sources_credited", "request_id")
@@ -431,8 +437,20 @@ class IngestResponse(_message.Message):
     list_version: int
     def __init__(self, added: _Optional[int] = ..., unchanged: _Optional[int] = ..., removed: _Optional[int] = ..., not_listed: _Optional[int] = ..., swept: _Optional[int] = ..., list_version: _Optional[int] = ...) -> None: ...
 
+class OutcomeCounts(_message.Message):
+    __slots__ = ("confirmed_fraud", "false_positive", "customer_explained", "unknown")
+    CONFIRMED_FRAUD_FIELD_NUMBER: _ClassVar[int]
+    FALSE_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    confirmed_fraud: int
+    false_positive: int
+    customer_explained: int
+    unknown: int
+    def __init__(self, confirmed_fraud: _Optional[int] = ..., false_positive: _Optional[int] = ..., customer_explained: _Optional[int] = ..., unknown: _Optional[int] = ...) -> None: ...
+
 class SourceQuality(_message.Message):
-    __slots__ = ("source", "confirmed_fraud", "false_positive", "customer_explained", "unknown", "precision", "precision_known", "live_contributions")
+    __slots__ = ("source", "confirmed_fraud", "false_positive", "customer_explained", "unknown", "precision", "precision_known", "live_contributions", "legacy_unverified")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CONFIRMED_FRAUD_FIELD_NUMBER: _ClassVar[int]
     FALSE_POSITIVE_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +459,7 @@ class SourceQuality(_message.Message):
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     PRECISION_KNOWN_FIELD_NUMBER: _ClassVar[int]
     LIVE_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_UNVERIFIED_FIELD_NUMBER: _ClassVar[int]
     source: str
     confirmed_fraud: int
     false_positive: int
@@ -449,7 +468,8 @@ class SourceQuality(_message.Message):
     precision: float
     precision_known: bool
     live_contributions: int
-    def __init__(self, source: _Optional[str] = ..., confirmed_fraud: _Optional[int] = ..., false_positive: _Optional[int] = ..., customer_explained: _Optional[int] = ..., unknown: _Optional[int] = ..., precision: _Optional[float] = ..., precision_known: _Optional[bool] = ..., live_contributions: _Optional[int] = ...) -> None: ...
+    legacy_unverified: OutcomeCounts
+    def __init__(self, source: _Optional[str] = ..., confirmed_fraud: _Optional[int] = ..., false_positive: _Optional[int] = ..., customer_explained: _Optional[int] = ..., unknown: _Optional[int] = ..., precision: _Optional[float] = ..., precision_known: _Optional[bool] = ..., live_contributions: _Optional[int] = ..., legacy_unverified: _Optional[_Union[OutcomeCounts, _Mapping]] = ...) -> None: ...
 
 class GetQualityRequest(_message.Message):
     __slots__ = ()

@@ -35,8 +35,11 @@ class AuditSink(Protocol):
 
     def append(
         self, time_ns: int, partner: str, method: str, request_id: str, status: str,
-        keys: bytes, hits: Sequence[int],
-    ) -> None: ...
+        keys: bytes, hits: Sequence[int], *,
+        source: str = "", unrecorded: int = 0, at_least: bool = False, received: bool = True,
+    ) -> None:
+        """One record (fields as AuditRecord's; `at_least` is its unrecorded_at_least)."""
+        ...
 
 
 class DiscardAudit:
@@ -44,7 +47,8 @@ class DiscardAudit:
 
     def append(
         self, time_ns: int, partner: str, method: str, request_id: str, status: str,
-        keys: bytes, hits: Sequence[int],
+        keys: bytes, hits: Sequence[int], *,
+        source: str = "", unrecorded: int = 0, at_least: bool = False, received: bool = True,
     ) -> None:
         return None
 
@@ -111,10 +115,12 @@ class AuditTrail:
 
     def append(
         self, time_ns: int, partner: str, method: str, request_id: str, status: str,
-        keys: bytes, hits: Sequence[int],
+        keys: bytes, hits: Sequence[int], *,
+        source: str = "", unrecorded: int = 0, at_least: bool = False, received: bool = True,
     ) -> None:
         """Buffer one record for the next commit; waits only while `max_buffered` bytes are pending."""
-        frame = encode_frame(time_ns, partner, method, request_id, status, keys, hits)
+        frame = encode_frame(time_ns, partner, method, request_id, status, keys, hits, source=source,
+                             unrecorded=unrecorded, at_least=at_least, received=received)
         with self._drained:
             if self._closed:
                 self._drop(1, "the audit trail is closed")

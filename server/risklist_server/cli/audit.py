@@ -102,7 +102,9 @@ def _json(record: AuditRecord, key: bytes | None) -> dict[str, object]:
     entry: dict[str, object] = {
         "time": _iso(record.time_ns), "time_ns": record.time_ns, "partner": record.partner,
         "method": record.method, "request_id": record.request_id, "status": record.status,
-        "subjects": len(keys), "hits": len(record.hits),
+        "subjects": len(keys), "hits": len(record.hits), "source": record.source,
+        "unrecorded": record.unrecorded, "unrecorded_at_least": record.unrecorded_at_least,
+        "received": record.received,
     }
     if key is not None:
         entry["result"] = subject_result(record, key)
@@ -112,16 +114,34 @@ def _json(record: AuditRecord, key: bytes | None) -> dict[str, object]:
     return entry
 
 
+def note(record: AuditRecord) -> str:
+    """What the table's NOTE column says of a record: subjects it carried but does not hold, its source."""
+    notes = []
+    if not record.received:
+        notes.append("request not received")
+    if record.unrecorded:
+        notes.append(f"refused {'at least ' if record.unrecorded_at_least else ''}{record.unrecorded} "
+                     f"subject{'s' if record.unrecorded != 1 else ''}, not recorded")
+    if record.source:
+        notes.append(f"source {record.source}")
+    return "; ".join(notes)
+
+
 def _table(records: list[AuditRecord], key: bytes | None, out: TextIO) -> None:
     header = ["TIME (UTC)", "PARTNER", "METHOD", "REQUEST ID", "STATUS", "SUBJECTS", "HITS"]
     if key is not None:
         header.append("RESULT")
+    notes = [note(record) for record in records]
+    if any(notes):  # the column only when some record has something to say
+        header.append("NOTE")
     rows = []
-    for record in records:
+    for record, record_note in zip(records, notes, strict=True):
         row = [_iso(record.time_ns), record.partner, record.method, record.request_id, record.status,
                str(record.key_count), str(len(record.hits))]
         if key is not None:
             row.append(subject_result(record, key))
+        if header[-1] == "NOTE":
+            row.append(record_note)
         rows.append(row)
     widths = [max([len(header[column])] + [len(row[column]) for row in rows]) for column in range(len(header))]
     for row in [header, *rows]:

@@ -30,6 +30,7 @@ class BatchTooLarge(RiskListError):
         self.size = size
         self.maximum = maximum
         self.items = items
+        self.at_least = at_least
 
 
 class SecretMismatch(RiskListError):
@@ -78,16 +79,14 @@ class PolicyError(RiskListError):
         self.reason = reason
 
 
-class NotOwnContribution(RiskListError):
-    """A partner asked to change contributions that only other partners made; nothing was changed."""
+class SourceNotAllowed(RiskListError):
+    """An ingest's source is neither a member of the network nor declared for the loading partner; nothing was
+    applied."""
 
-    def __init__(self, fields: list[str]) -> None:
-        shown = ", ".join(fields[:3]) + (f" (and {len(fields) - 3} more)" if len(fields) > 3 else "")
-        super().__init__(
-            f"{shown}: only other partners' contributions match; a partner can revoke only its own "
-            "contributions. Nothing was revoked."
-        )
-        self.fields = fields
+
+class OutcomeNotProven(RiskListError):
+    """A ReportOutcome without a valid proof of a hit (its token missing, wrong, or its answer outside the
+    window); the message says what to send. Nothing was recorded."""
 
 
 class AuditError(RiskListError):

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
-from enum import IntEnum
 
+from risklist_kernel.enums import Outcome
 from risklist_server.core.errors import InvalidRecord
 from risklist_server.core.record import Record
 
 OUTCOME_FORMAT_VERSION = 1
-REQUEST_ID_PATTERN = re.compile(r"[0-9a-f]{24}")
-"""What risklist_server.rpc.request_id.new_request_id issues: 24 lower-case hex characters."""
-
-
-class Outcome(IntEnum):
-    """What a hit turned out to be; numeric values equal the proto enum's."""
-
-    CONFIRMED_FRAUD = 1
-    FALSE_POSITIVE = 2
-    CUSTOMER_EXPLAINED = 3
-    UNKNOWN = 4
-
 
 _TALLY = struct.Struct("<4Q")
 

@@ -1,14 +1,15 @@
-"""The network's members from the --partners TOML file: partner ids, their roles and quotas."""
+"""The network's members from the --partners TOML file: partner ids, their roles, quotas and ingest sources."""
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from risklist_server.core.errors import ConfigError
+from risklist_server.core.errors import ConfigError, SourceNotAllowed
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.core.toml_file import read_toml
 
@@ -45,15 +46,17 @@ UNLIMITED = Quota()
 
 @dataclass(frozen=True, slots=True)
 class Partner:
-    """One member: the id its client certificate carries, its roles and its quota."""
+    """One member: the id its client certificate carries, its roles, its quota and its ingest sources."""
 
     id: str
     roles: frozenset[Role]
     quota: Quota = UNLIMITED
+    ingest_sources: frozenset[str] = frozenset()
+    """Source ids that are no member's but that this admin partner may load feeds under (Admin.Ingest)."""
 
 
 _QUOTA_KEYS = ("requests_per_second", "requests_burst", "subjects_per_second", "subjects_burst")
-_PARTNER_KEYS = frozenset({"roles", *_QUOTA_KEYS})
+_PARTNER_KEYS = frozenset({"roles", "ingest_sources", *_QUOTA_KEYS})
 _TOP_KEYS = frozenset({"defaults", "partners"})
 
 
@@ -96,7 +99,27 @@ def partners_from(document: dict[str, Any], *, origin: str) -> dict[str, Partner
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table ([partners.{partner_id}])")
         partners[partner_id] = _partner(partner_id, {**defaults, **entry}, where)
+    for partner in partners.values():
+        members = sorted(partner.ingest_sources & set(partners))
+        if members:
+            raise ConfigError(f"{origin}: partner {partner.id!r}: key ingest_sources: {', '.join(members)}: "
+                              "a member of the network, and a member's id needs no declaring; remove it")
     return partners
+
+
+def require_ingest_source(partners: Mapping[str, Partner], caller: str, source: str) -> None:
+    """Raise SourceNotAllowed unless partner `caller` may load a feed under `source`: the id of a member,
+    or one of the caller's own ingest_sources. A load counts as that source's contributions, so an id
+    nobody declared (a typo) would count as one more bank."""
+    if source in partners:
+        return
+    declared = partners.get(caller)
+    if declared is not None and source in declared.ingest_sources:
+        return
+    raise SourceNotAllowed(
+        f"source {source!r} is neither a member of this network nor an ingest source declared for partner "
+        f"{caller!r} in the partners file: its rows would count as one more bank's. Load under the id of the "
+        f"member whose feed it is, or declare it: ingest_sources = [\"{source}\"] in [partners.{caller}]")
 
 
 def _partner(partner_id: str, entry: dict[str, Any], where: str) -> Partner:
@@ -114,7 +137,24 @@ def _partner(partner_id: str, entry: dict[str, Any], where: str) -> Partner:
         except ValueError:
             raise ConfigError(f"{where}: key roles: unknown role {name!r}; roles are {known_roles}") from None
     quota = Quota(requests=_rate(entry, "requests", where), subjects=_rate(entry, "subjects", where))
-    return Partner(partner_id, frozenset(granted), quota)
+    return Partner(partner_id, frozenset(granted), quota, _ingest_sources(entry, granted, where))
+
+
+def _ingest_sources(entry: dict[str, Any], roles: set[Role], where: str) -> frozenset[str]:
+    sources = entry.get("ingest_sources", [])
+    if not isinstance(sources, list) or not all(isinstance(source, str) for source in sources):
+        raise ConfigError(f"{where}: key ingest_sources: must be a list of source ids, e.g. "
+                          "ingest_sources = [\"legacy-feed\"]")
+    for source in sources:
+        if not is_valid_source_id(source):
+            raise ConfigError(f"{where}: key ingest_sources: {source!r} is not a source id: {SOURCE_ID_RULE}")
+    repeated = sorted({source for source in sources if sources.count(source) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: key ingest_sources: {', '.join(repeated)} listed twice")
+    if sources and Role.ADMIN not in roles:
+        raise ConfigError(f"{where}: key ingest_sources: only a partner with the admin role loads feeds "
+                          "(Admin.Ingest); add \"admin\" to its roles or move the key to the partner that loads")
+    return frozenset(sources)
 
 
 def _rate(entry: dict[str, Any], dimension: str, where: str) -> Rate | None:

@@ -1,13 +1,17 @@
-"""Revoke: a partner withdraws its own contributions; what only other partners reported stays untouchable."""
+"""Revoke: a partner withdraws its own contributions; other partners' are never touched, nor revealed.
+
+A subject the caller has no contribution to is not listed as far as its Revoke goes (counted, never
+refused), whoever else lists it: the answer is the one for a subject nobody lists and nothing is
+written, so a retried Revoke answers OK again and no Revoke tells the caller whether others list a subject.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from risklist_kernel.enums import Category
-from risklist_server.core.errors import InvalidSubjects, NotOwnContribution
+from risklist_server.core.errors import InvalidSubjects
 from risklist_server.core.mutation import Removal
-from risklist_server.core.record import Record
 from risklist_server.core.subject import Subject, SubjectResolver
 
 
@@ -34,20 +38,3 @@ def revoke_removals(
         raise InvalidSubjects(violations)
     return [Removal(key, source, chosen) for key in keys]
 
-
-def require_own(removals: Sequence[Removal], records: Mapping[bytes, Record], now: int) -> None:
-    """Raise NotOwnContribution if a removal matches none of its source's contributions but another
-    partner's live ones: that subject is listed by others only, and revoking it is not the caller's to do.
-
-    A subject nobody lists (or listed only in other categories) is simply not listed: no error.
-    """
-    refused: list[str] = []
-    for index, removal in enumerate(removals):
-        record = records.get(removal.key, ())
-        matching = [c for c in record if removal.category is None or c.category == removal.category]
-        if any(c.source == removal.source for c in matching):
-            continue
-        if any(c.is_live(now) for c in matching):
-            refused.append(f"subjects[{index}]")
-    if refused:
-        raise NotOwnContribution(refused)

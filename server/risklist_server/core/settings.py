@@ -48,6 +48,8 @@ class Settings:
     """GetFilterUpdates says reset when more keys than this were unlisted since the client's version."""
     precision_min_outcomes: int = 10
     """A source's precision is known to the policy once this many confirmed + false-positive outcomes exist."""
+    outcome_window_days: int = 30
+    """ReportOutcome takes an outcome for a hit up to this many days after the answer that hit."""
 
     handshake_timeout_seconds: float = 10.0
     """A connection that has not completed its TLS handshake (shown a client certificate) by then is closed."""
@@ -71,7 +73,7 @@ def load_settings(path: str | Path | None) -> Settings:
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
-             "precision_min_outcomes", *_CONTRIBUTION_KEYS, *_CONNECTION_KEYS}
+             "precision_min_outcomes", "outcome_window_days", *_CONTRIBUTION_KEYS, *_CONNECTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -102,9 +104,13 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     min_outcomes = document.get("precision_min_outcomes", 10)
     if not (_is_whole(min_outcomes) and 1 <= min_outcomes <= 1_000_000):
         raise ConfigError(f"{origin}: precision_min_outcomes must be a whole number from 1 to 1000000 (default 10)")
+    window_days = document.get("outcome_window_days", 30)
+    if not (_is_whole(window_days) and 1 <= window_days <= 3650):
+        raise ConfigError(f"{origin}: outcome_window_days must be a whole number of days from 1 to 3650 (default 30)")
     return Settings(default_region=region.upper(), max_batch=max_batch, retention_days=retention,
                     filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
-                    precision_min_outcomes=min_outcomes, **_contribution_settings(document, origin),
+                    precision_min_outcomes=min_outcomes, outcome_window_days=window_days,
+                    **_contribution_settings(document, origin),
                     **_connection_settings(document, origin))
 
 

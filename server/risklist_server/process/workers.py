@@ -24,9 +24,11 @@ from risklist_server.process.write_path import reader_side, subject_resolver, wr
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.reload import AccessWatch
 from risklist_server.rpc.app import ConnectionLimits, create_admin_server, create_server
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites
 from risklist_server.rpc.writer_link import create_writer_link
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.services.policy_watch import PolicyWatch
 from risklist_server.services.precision import SourcePrecision
@@ -123,6 +125,7 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         gate = _gate(config, cleanup)  # one for both servers: they share the callers' quota buckets
         audit = AuditTrail(config.audit_dir, "writer")
         cleanup.callback(audit.close)
+        drain = Drain()  # both servers' calls in flight: all audited before the audit closes
         store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front],
                           accept_restored=config.accept_restored_store)
         cleanup.callback(store.close)
@@ -139,21 +142,21 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                 listen, lookup, threads=config.threads,
                 log_every_rpc=config.log_every_rpc, writes=LocalWrites(side.calls), entries=side.entries,
                 audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
-                streams=_stream_limits(config))
+                streams=_stream_limits(config), tokens=HitTokens(store.outcome_key), drain=drain)
             servers.append((server, health))
             _shed_connections(config, ports["port"], gate, cleanup)
         else:
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
         admin, ports["admin_port"], admin_health = create_admin_server(
             admin_listen, store, audit=audit, gate=gate, max_batch=config.settings.max_batch,
-            connections=_connections(config, ADMIN_CONNECTIONS))
+            connections=_connections(config, ADMIN_CONNECTIONS), drain=drain)
         servers.append((admin, admin_health))
         stop_publishing = threading.Event()
         publisher = threading.Thread(target=_publish_writer_version, args=(store, stop_publishing),
                                      name="list-version", daemon=True)
         publisher.start()
         cleanup.callback(_stop_following, publisher, stop_publishing)
-        _serve_until_stopped(servers, config.grace, lambda: _report_ready(ready_fd, **ports),
+        _serve_until_stopped(servers, config.grace, drain, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     log.info("worker_stopped", list_version=store.version)
     return 0
@@ -168,6 +171,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
         cleanup.callback(store.close)
         audit = AuditTrail(config.audit_dir, f"reader-{plan.index}")
         cleanup.callback(audit.close)
+        drain = Drain()
         gate = _gate(config, cleanup)
         lookup = _lookup_service(config, store)
         side = reader_side(config.settings, store, secret, plan.run_dir, lookup.verdict)
@@ -177,7 +181,8 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              log_every_rpc=config.log_every_rpc,
                                              writes=side.writes, entries=side.entries, audit=audit,
                                              gate=gate, filters=_filter_export(config, store),
-                                             connections=_partner_connections(config), streams=_stream_limits(config))
+                                             connections=_partner_connections(config), streams=_stream_limits(config),
+                                             tokens=HitTokens(store.outcome_key), drain=drain)
         _shed_connections(config, port, gate, cleanup)
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer,
@@ -185,7 +190,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                     name="catch-up", daemon=True)
         follower.start()
         cleanup.callback(_stop_following, follower, stop_catching_up)
-        _serve_until_stopped([(server, health)], config.grace, lambda: _report_ready(ready_fd, port=port),
+        _serve_until_stopped([(server, health)], config.grace, drain, lambda: _report_ready(ready_fd, port=port),
                              port=port, list_version=store.version, front_bytes=store.front.size_bytes)
     log.info("worker_stopped", list_version=store.version)
     return 0
@@ -230,8 +235,12 @@ def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event, 
 
 
 def _serve_until_stopped(
-    servers: list[tuple[grpc.Server, HealthServicer]], grace: float, on_ready: Callable[[], None], **fields: object
+    servers: list[tuple[grpc.Server, HealthServicer]], grace: float, drain: Drain, on_ready: Callable[[], None],
+    **fields: object,
 ) -> None:
+    """Serve until SIGTERM/SIGINT; then drain: calls in flight get `grace` s, grpc cancels those left, and their
+    handlers get a few more seconds (drain.finish) before the ones still running are audited as cut off. The
+    caller closes the audit trail afterwards, after the last record."""
     for server, _ in servers:
         server.start()
     # Everything loaded so far (grpc, protobuf, numpy: ~40k objects) lives as long as the
@@ -244,6 +253,8 @@ def _serve_until_stopped(
     log.info("worker_stop_requested", signal=signal.Signals(received).name)
     for _, health in servers:
         health.enter_graceful_shutdown()
+    drain.stopping(grace)  # before grpc's clock starts: a call it cancels ends after this deadline
     stopping = [server.stop(grace) for server, _ in servers]
     for done in stopping:
         done.wait()
+    drain.finish()

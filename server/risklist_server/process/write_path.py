@@ -12,8 +12,9 @@ import structlog
 from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.hit_token import OutcomeWindow
 from risklist_server.core.record import Record
-from risklist_server.core.settings import Settings
+from risklist_server.core.settings import DAY_SECONDS, Settings
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.core.verdict import Verdict
 from risklist_server.rpc.contribution_calls import contribution_calls
@@ -52,6 +53,11 @@ def subject_resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolv
     return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
 
 
+def outcome_window(settings: Settings) -> OutcomeWindow:
+    """How long after an answer its hits may be graded, as `settings` say."""
+    return OutcomeWindow(settings.outcome_window_days * DAY_SECONDS)
+
+
 def writer_side(
     settings: Settings, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
 ) -> WriterSide:
@@ -59,7 +65,7 @@ def writer_side(
     resolver = subject_resolver(settings, secret)
     return WriterSide(
         calls={**contribution_calls(ContributionService(store, resolver, settings)),
-               **outcome_calls(OutcomeService(resolver, store))},
+               **outcome_calls(OutcomeService(resolver, store, window=outcome_window(settings)))},
         entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
                               slice_size=settings.expiry_sweep_slice),

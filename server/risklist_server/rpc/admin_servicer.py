@@ -13,12 +13,14 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects, SecretMismatch
 from risklist_server.core.mutation import Mutation
+from risklist_server.core.partners import require_ingest_source
 from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.rpc import network_info
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
 from risklist_server.rpc.decode import MUTATION_BYTES, OTHER_BYTES, count_field, decode, field_payloads
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
@@ -38,30 +40,37 @@ class AdminServicer(pb_grpc.AdminServicer):
     """Ingest (a start message, then batches applied atomically as they arrive) and GetQuality.
 
     Audited as one record for the start and one per batch (its subjects' keys), all under the
-    call's request id; the last record carries the call's final status.
+    call's request id and naming the source loaded under (once the start accepted it); a batch's
+    record is opened before the batch is read, so a refused batch is recorded alone, and the last
+    record carries the call's final status.
     """
 
     def __init__(
-        self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD, max_batch: int = DEFAULT_MAX_BATCH
+        self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD, max_batch: int = DEFAULT_MAX_BATCH,
+        drain: Drain | None = None,
     ) -> None:
-        """`max_batch`: the most mutations one ingest batch may hold (settings.max_batch)."""
+        """`max_batch`: the most mutations one ingest batch may hold (settings.max_batch); `drain`: the process's
+        calls in flight (risklist_server.rpc.drain)."""
         self._store = store
         self._gate = gate
         self._audit = audit
         self._max_batch = max_batch
+        self._drain = drain
 
     def Ingest(self, request_iterator: Iterator[bytes], context: grpc.ServicerContext) -> pb.IngestResponse:
         """Takes each message's bytes (rpc/app.py registers no deserializer): a batch's mutations are counted
         on the wire before it is unpacked."""
-        with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit) as rpc:
+        with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit, context=context, drain=self._drain) as rpc:
             partner = self._gate.caller(context).partner
             request_id = new_request_id()
-            rpc.audit(partner, request_id)
+            start = rpc.audit(partner, request_id)
             try:
                 first = next(request_iterator, None)
-                session, source = self._start(None if first is None else decode(pb.IngestRequest, first))
+                session, source = self._start(None if first is None else decode(pb.IngestRequest, first), partner)
+                start.source = source
                 session.start()
                 for number, data in enumerate(request_iterator):
+                    batch = rpc.audit(partner, request_id, source=source)  # this batch's; the last one was applied
                     if not context.is_active():
                         raise RequestCancelled()
                     request = self._batch_request(data)
@@ -69,7 +78,7 @@ class AdminServicer(pb_grpc.AdminServicer):
                         raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
                     mutations = _mutations(request.batch, source, number + 1)
                     rpc.count += len(mutations)
-                    rpc.audit(partner, request_id, [mutation.key for mutation in mutations])
+                    batch.keys = [mutation.key for mutation in mutations]
                     session.apply(mutations)
                 result = session.finish()
             except Exception as error:
@@ -87,7 +96,7 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     def GetQuality(self, request: bytes, context: grpc.ServicerContext) -> pb.GetQualityResponse:
         """Per-source outcome tallies and precision, and live contributions (a full scan of the store)."""
-        with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit) as rpc:
+        with RpcLog("GetQuality", ADMIN_SERVICE, audit=self._audit, context=context, drain=self._drain) as rpc:
             rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 decode(pb.GetQualityRequest, request)
@@ -102,7 +111,8 @@ class AdminServicer(pb_grpc.AdminServicer):
         """The store's secret fingerprint, so `risklist-load --server` compares before it sends a row."""
         return network_info.get_network_info(request, self._store.secret_fingerprint, lambda: self._store.version,
                                              self._gate, context,
-                                             RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit))
+                                             RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit,
+                                                    context=context, drain=self._drain))
 
     def _batch_request(self, data: bytes) -> pb.IngestRequest:
         """An IngestRequest's bytes parsed once its batch is known to hold at most max_batch mutations."""
@@ -117,18 +127,23 @@ class AdminServicer(pb_grpc.AdminServicer):
                                     reason="send smaller batches: risklist-load --batch-size")
         return decode(pb.IngestRequest, data)
 
-    def _start(self, first: pb.IngestRequest | None) -> tuple[IngestSession, str]:
+    def _start(self, first: pb.IngestRequest | None, partner: str) -> tuple[IngestSession, str]:
+        """The session `first` (the start message) asks for, if `partner` may load it. A source or secret refused
+        here ends the call PERMISSION_DENIED or FAILED_PRECONDITION, which Ingest gives only before it applies
+        anything (docs/api.md): the message need not say so, the code does."""
         if first is None or first.WhichOneof("part") != "start":
             raise InvalidSubjects([("requests[0].start", "the first message must be start")])
         source = first.start.source
         if not is_valid_source_id(source):
             raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
+        members = self._gate.members()
+        if members is not None:  # --insecure-dev has no partners file: any source id (docs/operations.md)
+            require_ingest_source(members, partner, source)
         if first.start.secret_fingerprint != self._store.secret_fingerprint:
             raise SecretMismatch(
                 f"the loader digested under another network secret (fingerprint "
                 f"{first.start.secret_fingerprint or 'none'}, this server's is "
-                f"{self._store.secret_fingerprint}); load with the secret the server runs with. "
-                "Nothing was applied."
+                f"{self._store.secret_fingerprint}); load with the secret the server runs with"
             )
         mode = _MODES.get(first.start.mode)
         if mode is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +18,15 @@ from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
+from risklist_server.rpc.requests import RequestReader, RequestStream
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import WriteGateway
 from risklist_server.services.entries import EntryService
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
 from risklist_server.store.risk_store import RiskStore
@@ -113,7 +116,7 @@ def create_server(
     address: str, lookup: LookupService, *, threads: int = 8, reuse_port: bool = False, log_every_rpc: bool = True,
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
     gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
-    streams: StreamLimits | None = None,
+    streams: StreamLimits | None = None, tokens: HitTokens | None = None, drain: Drain | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -128,40 +131,43 @@ def create_server(
     `connections` bounds connections; `streams` (None: unlimited, for tests) caps open streaming calls
     per member and in all, ends idle ones, and adds `streams.total` threads for them. A request larger
     than the largest legal one (settings.max_batch items) is refused by grpc before it is read.
+    `tokens` gives each hit its outcome token (None: hits carry none, and ReportOutcome refuses their outcomes).
+    `drain` (the process's, shared by its servers) keeps count of the calls in flight for a worker that stops.
     """
     gate = gate or Gate()
     servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
-                                audit=audit, filters=filters)
-    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, server), gate,
+                                audit=audit, filters=filters, tokens=tokens, drain=drain)
+    reader = RequestReader(RISKLIST_SERVICE, gate, audit, log_success=log_every_rpc, drain=drain)
+    return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=partner_max_receive_bytes(lookup.max_batch),
                   reuse_port=reuse_port, audit=audit, streams=streams)
 
 
-def _add_risklist(servicer: RiskListServicer, server: GuardedRegistry) -> None:
+def _add_risklist(servicer: RiskListServicer, reader: RequestReader, server: GuardedRegistry) -> None:
     """As the generated add_RiskListServicer_to_server, but every method gets its requests' bytes (the servicer
-    checks and parses them: risklist_server.rpc.decode)."""
+    checks and parses them: risklist_server.rpc.decode) and is registered request-streaming (_taking_bytes)."""
     handlers = {
-        **_taking_bytes("unary_unary", servicer.Check, pb.CheckResponse),
-        **_taking_bytes("unary_unary", servicer.BatchCheck, pb.BatchCheckResponse),
-        **_taking_bytes("stream_stream", servicer.StreamCheck, pb.BatchCheckResponse),
-        **_taking_bytes("unary_unary", servicer.Report, pb.ReportResponse),
-        **_taking_bytes("unary_unary", servicer.Revoke, pb.RevokeResponse),
-        **_taking_bytes("unary_unary", servicer.GetEntry, pb.GetEntryResponse),
-        **_taking_bytes("unary_stream", servicer.GetFilter, pb.FilterChunk),
-        **_taking_bytes("unary_stream", servicer.GetFilterUpdates, pb.FilterUpdate),
-        **_taking_bytes("unary_unary", servicer.ReportOutcome, pb.ReportOutcomeResponse),
-        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
+        **_taking_bytes("unary_unary", servicer.Check, pb.CheckResponse, reader),
+        **_taking_bytes("unary_unary", servicer.BatchCheck, pb.BatchCheckResponse, reader),
+        **_taking_bytes("stream_stream", servicer.StreamCheck, pb.BatchCheckResponse, reader),
+        **_taking_bytes("unary_unary", servicer.Report, pb.ReportResponse, reader),
+        **_taking_bytes("unary_unary", servicer.Revoke, pb.RevokeResponse, reader),
+        **_taking_bytes("unary_unary", servicer.GetEntry, pb.GetEntryResponse, reader),
+        **_taking_bytes("unary_stream", servicer.GetFilter, pb.FilterChunk, reader),
+        **_taking_bytes("unary_stream", servicer.GetFilterUpdates, pb.FilterUpdate, reader),
+        **_taking_bytes("unary_unary", servicer.ReportOutcome, pb.ReportOutcomeResponse, reader),
+        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse, reader),
     }
     _register(server, RISKLIST_SERVICE, handlers)
 
 
-def _add_admin(servicer: AdminServicer, server: GuardedRegistry) -> None:
+def _add_admin(servicer: AdminServicer, reader: RequestReader, server: GuardedRegistry) -> None:
     """As the generated add_AdminServicer_to_server, but the methods get their requests' bytes (the servicer
-    checks and parses them: risklist_server.rpc.decode)."""
+    checks and parses them: risklist_server.rpc.decode) and are registered request-streaming (_taking_bytes)."""
     _register(server, ADMIN_SERVICE, {
-        **_taking_bytes("stream_unary", servicer.Ingest, pb.IngestResponse),
-        **_taking_bytes("unary_unary", servicer.GetQuality, pb.GetQualityResponse),
-        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse),
+        **_taking_bytes("stream_unary", servicer.Ingest, pb.IngestResponse, reader),
+        **_taking_bytes("unary_unary", servicer.GetQuality, pb.GetQualityResponse, reader),
+        **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse, reader),
     })
 
 
@@ -171,23 +177,47 @@ def _register(server: GuardedRegistry, service: str, handlers: dict[str, grpc.Rp
 
 
 def _taking_bytes(kind: str, behaviour: Callable[[Any, grpc.ServicerContext], Any],
-                  response_type: type[Message]) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
-    """{method name: handler} of grpc's `kind` ("unary_unary", "stream_stream", …) for a servicer method that
-    takes its request's bytes (no deserializer; the name is the servicer method's)."""
-    make: Callable[..., grpc.RpcMethodHandler[Any, Any]] = getattr(grpc, f"{kind}_rpc_method_handler")
-    return {behaviour.__name__: make(behaviour, request_deserializer=None,
-                                     response_serializer=response_type.SerializeToString)}
+                  response_type: type[Message], reader: RequestReader) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """{method name: handler} for a servicer method of grpc's `kind` ("unary_unary", "stream_stream", …) that
+    takes its request's bytes (no deserializer; the name is the servicer method's).
+
+    The handler is always request-streaming (grpc's unary and streaming requests are the same on the wire), so
+    it runs as soon as the call arrives: `reader` reads a unary method's one request and audits a call that
+    never delivers it (risklist_server.rpc.requests); a streaming method reads RequestStream.
+    """
+    name = behaviour.__name__
+    serializer = response_type.SerializeToString
+    if kind.startswith("stream_"):
+        def streaming(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+            return behaviour(RequestStream(requests, context, reader.drain), context)
+
+        many = kind == "stream_stream"
+        make = grpc.stream_stream_rpc_method_handler if many else grpc.stream_unary_rpc_method_handler
+        return {name: make(streaming, request_deserializer=None, response_serializer=serializer)}
+    if kind.endswith("_stream"):
+        def one_to_many(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[Any]:
+            yield from behaviour(reader.single(name, requests, context), context)
+
+        return {name: grpc.stream_stream_rpc_method_handler(one_to_many, request_deserializer=None,
+                                                            response_serializer=serializer)}
+
+    def one_to_one(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+        return behaviour(reader.single(name, requests, context), context)
+
+    return {name: grpc.stream_unary_rpc_method_handler(one_to_one, request_deserializer=None,
+                                                       response_serializer=serializer)}
 
 
 def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
     gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
-    connections: ConnectionLimits = ConnectionLimits(max_connections=64),
+    connections: ConnectionLimits = ConnectionLimits(max_connections=64), drain: Drain | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
     `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` and `connections`
     as for create_server."""
     gate = gate or Gate()
-    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch)
-    return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, server), gate,
+    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain)
+    reader = RequestReader(ADMIN_SERVICE, gate, audit, drain=drain)
+    return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)

@@ -123,11 +123,15 @@ def quality_to_proto(rows: Iterable[SourceQuality]) -> pb.GetQualityResponse:
     for row in rows:
         tally = row.tally
         precision = tally.precision
+        legacy = row.legacy
         sources.append(pb.SourceQuality(
             source=row.source, confirmed_fraud=tally.confirmed_fraud, false_positive=tally.false_positive,
             customer_explained=tally.customer_explained, unknown=tally.unknown,
             precision=precision or 0.0, precision_known=precision is not None,
             live_contributions=row.live_contributions,
+            legacy_unverified=pb.OutcomeCounts(
+                confirmed_fraud=legacy.confirmed_fraud, false_positive=legacy.false_positive,
+                customer_explained=legacy.customer_explained, unknown=legacy.unknown),
         ))
     return pb.GetQualityResponse(sources=sources)
 

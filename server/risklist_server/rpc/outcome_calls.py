@@ -17,7 +17,7 @@ def outcome_calls(service: OutcomeService) -> dict[str, WriteCall[Any, Any]]:
 
     def report_outcome(caller: Caller, request_id: str, request: pb.ReportOutcomeRequest) -> pb.ReportOutcomeResponse:
         credited = service.report(caller.partner, request.hit_request_id, subject_from_proto(request.subject),
-                                  request.outcome)
+                                  request.outcome, request.hit_token)
         return pb.ReportOutcomeResponse(sources_credited=credited, request_id=request_id)
 
     return {"ReportOutcome": WriteCall(pb.ReportOutcomeRequest, pb.ReportOutcomeResponse, report_outcome)}

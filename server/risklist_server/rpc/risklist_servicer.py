@@ -17,12 +17,14 @@ from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
 from risklist_server.rpc.convert_contributions import entry_to_proto
 from risklist_server.rpc.decode import REPORT_BYTES, SUBJECT_BYTES, decode, require_at_most
+from risklist_server.rpc.drain import Drain, ended_status
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import AuditEntry, RpcLog
-from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, abort
-from risklist_server.rpc.wire_batch import RECORD_SIZE, packed_digest_keys
+from risklist_server.rpc.status import DeadlineExpired, RequestCancelled, RequestNotReceived, abort
+from risklist_server.rpc.wire_batch import RECORD_SIZE, digest_count, packed_digest_keys
 from risklist_server.rpc.write_calls import RequestT, ResponseT, WriteGateway
 from risklist_server.services.entries import EntryService
+from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.store.filter_export import FilterExport
 
@@ -48,6 +50,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     Every method takes its request's bytes (app.py registers no deserializer) and parses them inside
     its RPC log (risklist_server.rpc.decode): batches are counted on the wire before anything is
     unpacked, undecodable bytes are INVALID_ARGUMENT, and the logged latency includes the parsing.
+    Each hit of a check answer carries its outcome token from `tokens` (None: no tokens).
     """
 
     def __init__(
@@ -60,20 +63,25 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         entries: EntryService | None = None,
         audit: AuditSink = DISCARD,
         filters: FilterExport | None = None,
+        tokens: HitTokens | None = None,
+        drain: Drain | None = None,
     ) -> None:
+        """`drain`: the process's calls in flight (risklist_server.rpc.drain), so a stopping worker audits them all."""
         self._lookup = lookup
+        self._tokens = tokens
         self._gate = gate
         self._log_success = log_success
         self._writes = writes
         self._entries = entries
         self._audit = audit
         self._filters = filters
+        self._drain = drain
 
-    def _rpc(self, method: str) -> RpcLog:
-        return RpcLog(method, log_success=self._log_success, audit=self._audit)
+    def _rpc(self, method: str, context: grpc.ServicerContext) -> RpcLog:
+        return RpcLog(method, log_success=self._log_success, audit=self._audit, context=context, drain=self._drain)
 
     def Check(self, request: bytes, context: grpc.ServicerContext) -> pb.CheckResponse:
-        with self._rpc("Check") as rpc:
+        with self._rpc("Check", context) as rpc:
             rpc.count = 1
             audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
@@ -85,15 +93,17 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
+            token = b""
             if verdict.listed:
                 rpc.hits = 1
                 audit.hits = (0,)
+                [token] = self._hit_tokens(audit, [key])
             return pb.CheckResponse(verdict=verdict_to_proto(verdict), list_version=version,
-                                    request_id=audit.request_id)
+                                    request_id=audit.request_id, outcome_token=token)
 
     def BatchCheck(self, request: bytes, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
         """Takes the request's bytes (app.py registers no deserializer): all-digest batches skip protobuf."""
-        with self._rpc("BatchCheck") as rpc:
+        with self._rpc("BatchCheck", context) as rpc:
             audit = rpc.audit(self._gate.caller(context).partner, new_request_id())
             try:
                 require_time_left(context)
@@ -108,40 +118,55 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def StreamCheck(
         self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[pb.BatchCheckResponse]:
-        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire."""
-        with self._rpc("StreamCheck") as rpc:
+        """Each message as BatchCheck's request: bytes, all-digest ones read from the wire.
+
+        A stream cut off before its caller closed it (grpc refused a message as too large; the caller
+        cancelled; its deadline passed; the server stopped), while the server waited for a message or
+        sent an answer, is audited once more: no subjects, not received, the status the caller got.
+        """
+        with self._rpc("StreamCheck", context) as rpc:
             partner = self._gate.caller(context).partner
-            for number, request in enumerate(request_iterator):
-                audit = rpc.audit(partner, new_request_id())
-                try:
-                    require_time_left(context)
-                    response = self._batch(request, audit, context)
-                except InvalidSubjects as error:
-                    located = InvalidSubjects(
-                        [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
-                    )
-                    rpc.fail(located)
-                    abort(context, located)
-                except Exception as error:
-                    rpc.fail(error)
-                    abort(context, error)
-                rpc.count += _count(audit)
-                rpc.hits += len(response.hits)
-                rpc.answered()  # audited before the answer leaves
-                yield response
+            try:
+                for number, request in enumerate(request_iterator):
+                    audit = rpc.audit(partner, new_request_id())
+                    try:
+                        require_time_left(context)
+                        response = self._batch(request, audit, context)
+                    except InvalidSubjects as error:
+                        located = InvalidSubjects(
+                            [(f"messages[{number}].{field}", reason) for field, reason in error.violations]
+                        )
+                        rpc.fail(located)
+                        abort(context, located)
+                    except Exception as error:
+                        rpc.fail(error)
+                        abort(context, error)
+                    rpc.count += _count(audit)
+                    rpc.hits += len(response.hits)
+                    rpc.answered()  # audited before the answer leaves
+                    yield response
+                if not context.is_active():  # grpc reported the cut-off only after the stream seemed closed
+                    raise RequestNotReceived(ended_status(context, self._drain))
+            except RequestNotReceived as error:  # waiting for the next message
+                rpc.audit(partner, new_request_id()).received = False
+                rpc.fail(error)
+            except GeneratorExit:  # grpc dropped the stream as an answer left: the call is over
+                rpc.audit(partner, new_request_id()).received = False
+                rpc.fail(RequestNotReceived(ended_status(context, self._drain)))
+                raise
 
     def GetFilter(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterChunk]:
         return filter_stream.get_filter(self._filter_export(context), self._gate, request, context,
-                                        self._rpc("GetFilter"))
+                                        self._rpc("GetFilter", context))
 
     def GetFilterUpdates(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.FilterUpdate]:
         return filter_stream.get_filter_updates(
-            self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates"))
+            self._filter_export(context), self._gate, request, context, self._rpc("GetFilterUpdates", context))
 
     def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
         export = self._filter_export(context)  # it knows the secret the served keys were digested under
         return network_info.get_network_info(request, export.secret_fingerprint, lambda: export.version, self._gate,
-                                             context, self._rpc("GetNetworkInfo"))
+                                             context, self._rpc("GetNetworkInfo", context))
 
     def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
         if self._filters is None:
@@ -174,7 +199,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         return self._write("ReportOutcome", request, checked, pb.ReportOutcomeResponse, context)
 
     def GetEntry(self, request: bytes, context: grpc.ServicerContext) -> pb.GetEntryResponse:
-        with self._rpc("GetEntry") as rpc:
+        with self._rpc("GetEntry", context) as rpc:
             rpc.count = 1
             caller = self._gate.caller(context)
             audit = rpc.audit(caller.partner, new_request_id())
@@ -199,7 +224,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         """Hand a write call to the store's writer (in this process or over the writer link) once `checked`
         (size and count on the wire, then parsing) accepts the request's bytes: nothing is normalised
         or forwarded for a refused one."""
-        with self._rpc(method) as rpc:
+        with self._rpc(method, context) as rpc:
             caller = self._gate.caller(context)
             audit = rpc.audit(caller.partner, new_request_id())
             try:
@@ -237,16 +262,20 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         """The response to one BatchCheckRequest's bytes; `audit` gets its keys and hits; the
         subjects are charged to the caller's quota before any is looked up.
 
-        The count is checked on the wire first (an all-digest request's by its length alone): a batch
-        over max_batch is refused before any subject is unpacked, normalised or charged."""
+        The count is checked on the wire first (an all-digest request's by its length, its shape checked): a
+        batch over max_batch is refused before any subject is unpacked, normalised or charged, and audited with
+        its count (RpcLog.fail)."""
         maximum = self._lookup.max_batch
-        if len(request) % RECORD_SIZE == 0 and len(request) // RECORD_SIZE > maximum:
-            raise BatchTooLarge(len(request) // RECORD_SIZE, maximum)
+        if len(request) > maximum * RECORD_SIZE:  # more than `maximum` digests take: counted, if digests
+            count = digest_count(request)
+            if count is not None:
+                raise BatchTooLarge(count, maximum)
         packed = packed_digest_keys(request)
         if packed is not None:
             self._gate.charge_subjects(context, len(packed) // KEY_SIZE)
             audit.keys = packed  # as stored: no join per batch
             hits, version = self._lookup.check_packed(packed)  # no bytes object per key
+            hit_keys = [packed[index * KEY_SIZE : (index + 1) * KEY_SIZE] for index, _ in hits]
         else:
             require_at_most(request, 1, maximum, item_bytes=SUBJECT_BYTES, items="subjects",
                             message_type="risklist.v1.BatchCheckRequest")
@@ -255,8 +284,17 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
+            hit_keys = [keys[index] for index, _ in hits]
         audit.hits = [index for index, _ in hits]
+        tokens = self._hit_tokens(audit, hit_keys)
         return pb.BatchCheckResponse(
-            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict)) for index, verdict in hits],
+            hits=[pb.Hit(index=index, verdict=verdict_to_proto(verdict), outcome_token=token)
+                  for (index, verdict), token in zip(hits, tokens, strict=True)],
             list_version=version, request_id=audit.request_id,
         )
+
+    def _hit_tokens(self, audit: AuditEntry, hit_keys: Sequence[bytes]) -> list[bytes]:
+        """The outcome tokens of an answer's hits (the storage keys that hit, in order) to the audited caller."""
+        if self._tokens is None:
+            return [b""] * len(hit_keys)
+        return self._tokens.tokens(audit.partner, audit.request_id, hit_keys)

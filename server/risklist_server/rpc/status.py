@@ -14,10 +14,11 @@ from risklist_server.core.errors import (
     BatchTooLarge,
     InvalidSubjects,
     NotAuthenticated,
-    NotOwnContribution,
     NotPermitted,
+    OutcomeNotProven,
     QuotaExceeded,
     SecretMismatch,
+    SourceNotAllowed,
     StoreError,
     StreamLimitReached,
 )
@@ -29,6 +30,15 @@ class DeadlineExpired(Exception):
 
 class RequestCancelled(Exception):
     """The caller went away mid-call."""
+
+
+class RequestNotReceived(Exception):
+    """The call ended before its (next) request message arrived; `status` names (a code_pb2 name) what its
+    caller got (risklist_server.rpc.requests)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the call ended ({status}) before its request arrived")
+        self.status = status
 
 
 class ForwardedStatus(Exception):
@@ -47,8 +57,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by the caller")
     if isinstance(error, ForwardedStatus):
         return error.status
-    if isinstance(error, NotOwnContribution):
-        return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
+    if isinstance(error, RequestNotReceived):
+        return status_pb2.Status(code=code_pb2.Code.Value(error.status), message=str(error))
     if isinstance(error, NotImplementedError):
         return status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message=str(error) or "not served here")
     if isinstance(error, InvalidSubjects):
@@ -57,9 +67,11 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _bad_request(str(error), [(error.items, str(error))])
     if isinstance(error, SecretMismatch):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    if isinstance(error, OutcomeNotProven):
+        return _outcome_not_proven(error)
     if isinstance(error, NotAuthenticated):
         return status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=str(error))
-    if isinstance(error, NotPermitted):
+    if isinstance(error, NotPermitted | SourceNotAllowed):
         return status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=str(error))
     if isinstance(error, QuotaExceeded):
         return _quota_exhausted(error)
@@ -137,6 +149,20 @@ def _quota_exhausted(error: QuotaExceeded) -> status_pb2.Status:
             subject=f"partner:{error.partner}",
             description=f"{error.dimension}_per_second: {error.per_second:g} (see docs/api.md, quotas)",
         )
+    ]))
+    return status
+
+
+OUTCOME_TOKEN = "OUTCOME_TOKEN"
+"""PreconditionFailure violation type of a ReportOutcome refused for want of a valid hit token."""
+
+
+def _outcome_not_proven(error: OutcomeNotProven) -> status_pb2.Status:
+    """FAILED_PRECONDITION with a google.rpc.PreconditionFailure naming the hit_token field."""
+    status = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    status.details.add().Pack(error_details_pb2.PreconditionFailure(violations=[
+        error_details_pb2.PreconditionFailure.Violation(
+            type=OUTCOME_TOKEN, subject="hit_token", description=_clip(str(error), MAX_DESCRIPTION_CHARS))
     ]))
     return status
 

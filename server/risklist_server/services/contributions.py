@@ -10,7 +10,7 @@ from risklist_server.core.errors import InvalidSubjects
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record
 from risklist_server.core.report import ReportInput, report_upserts, revise_reports
-from risklist_server.core.revoke import require_own, revoke_removals
+from risklist_server.core.revoke import revoke_removals
 from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.core.subject import Subject, SubjectResolver
@@ -67,21 +67,15 @@ class ContributionService:
         return ReportResult(applied.added, applied.unchanged, applied.version or self._store.version)
 
     def revoke(self, source: str, subjects: Sequence[Subject], category: int) -> RevokeResult:
-        """Remove the source's contributions to `subjects` (of `category`; 0: all); refuse, changing
-        nothing, if any subject matches only other partners' live contributions.
+        """Remove the source's contributions to `subjects` (of `category`; 0: all). A subject it has none to
+        counts as not listed, whoever else lists it (core.revoke): a retry answers removed 0 and leaves
+        the list version where it was.
         """
         _require_source_id(source)
         removals = revoke_removals(subjects, category, source=source, resolver=self._resolver,
                                    max_batch=self._settings.max_batch)
-        now = int(self._clock())
-
-        def own_only(records: Mapping[bytes, Record]) -> list[Mutation]:
-            require_own(removals, records, now)
-            return list(removals)
-
-        applied = self._store.apply(removals, sync=True, revise=own_only)
+        applied = self._store.apply(removals, sync=True)
         return RevokeResult(applied.removed, applied.not_listed, applied.version or self._store.version)
-
 
 def _require_source_id(source: str) -> None:
     if not is_valid_source_id(source):

@@ -1,4 +1,10 @@
-"""The outcomes column family: each partner's latest outcome per subject, and per-source tallies."""
+"""The outcomes column family: each partner's latest verified outcome per subject, and per-source tallies.
+
+Verified outcomes (each came with its hit's outcome token) live under `ve` (entries) and `vt`
+(tallies). What the family held before outcomes were verified, under `e` and `t`, is kept as it
+was: those tallies are the legacy, unverified ones (shown apart by Admin.GetQuality, never used
+by the policy), and nothing writes there any more.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,8 @@ from collections.abc import Iterable
 
 from rocksdict import Rdict, WriteBatch
 
+from risklist_kernel.enums import Outcome
 from risklist_server.core.outcome import (
-    Outcome,
     OutcomeEntry,
     SourceTally,
     TallyChange,
@@ -17,8 +23,9 @@ from risklist_server.core.outcome import (
 from risklist_server.core.record import Record
 from risklist_server.store.rocks import OUTCOMES_CF, get_one, iter_items
 
-_ENTRY = b"e"
-_TALLY = b"t"
+_ENTRY = b"ve"
+_TALLY = b"vt"
+_LEGACY_TALLY = b"t"
 
 
 def _entry_key(reporter: str, key: bytes) -> bytes:
@@ -71,12 +78,19 @@ class OutcomeLedger:
         return SourceTally() if data is None else SourceTally.decode(data)
 
     def tallies(self) -> dict[str, SourceTally]:
-        """Every source's tally, by source id."""
+        """Every source's tally of verified outcomes, by source id."""
+        return self._scan_tallies(_TALLY)
+
+    def legacy_tallies(self) -> dict[str, SourceTally]:
+        """Every source's tally of outcomes recorded before outcomes were verified, by source id."""
+        return self._scan_tallies(_LEGACY_TALLY)
+
+    def _scan_tallies(self, prefix: bytes) -> dict[str, SourceTally]:
         found: dict[str, SourceTally] = {}
-        for stored_key, value in iter_items(self._table, _TALLY):
-            if not stored_key.startswith(_TALLY):
+        for stored_key, value in iter_items(self._table, prefix):
+            if not stored_key.startswith(prefix):
                 break
-            found[stored_key[len(_TALLY):].decode()] = SourceTally.decode(value)
+            found[stored_key[len(prefix):].decode()] = SourceTally.decode(value)
         return found
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
 from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
 from risklist_server.store.front_file import load_front
+from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
 
@@ -51,6 +52,7 @@ class StoreReads:
     _changelog: Rdict
     _meta: Rdict
     _outcomes: OutcomeLedger
+    _outcome_key: bytes | None
     _sequence: int
 
     @property
@@ -103,8 +105,20 @@ class StoreReads:
             yield int.from_bytes(key, "big"), decode_changes(value)
 
     def source_tallies(self) -> dict[str, SourceTally]:
-        """Outcomes reported for each source's hits, by source id (list quality)."""
+        """Verified outcomes reported for each source's hits, by source id (list quality, the policy's precision)."""
         return self._outcomes.tallies()
+
+    def legacy_source_tallies(self) -> dict[str, SourceTally]:
+        """Outcomes recorded before outcomes were verified, by source id (shown to the operator, never used)."""
+        return self._outcomes.legacy_tallies()
+
+    def outcome_key(self) -> bytes | None:
+        """The key hits' outcome tokens are made with (risklist_server.store.outcome_key); None while the store
+        has none (a replica of a store its writer has not opened since outcomes were verified)."""
+        key = self._outcome_key
+        if key is None:
+            key = self._outcome_key = read_outcome_key(self._meta)
+        return key
 
     def iter_records(self) -> Iterator[tuple[bytes, Record]]:
         """Every listed key with its record, in key order (for sweeps and rebuilds)."""
@@ -119,6 +133,7 @@ class StoreReads:
         self._changelog = db.get_column_family(CHANGELOG_CF)
         self._meta = db.get_column_family(META_CF)
         self._outcomes = OutcomeLedger(db)
+        self._outcome_key = None
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rocksdict import WriteBatch, WriteOptions
 
+from risklist_kernel.enums import Outcome
 from risklist_server.core.errors import StoreError
 from risklist_server.core.mutation import Mutation
-from risklist_server.core.outcome import Outcome
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
 from risklist_server.store.bulk import append_changelog, ingest_files
@@ -16,6 +16,7 @@ from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front
+from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
 from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES, get_one, iter_keys, open_rocks
@@ -59,6 +60,7 @@ class RiskStore(StoreReads):
         try:
             self.secret_fingerprint = secret_fingerprint
             check_writer_secret(self.path, self._db, self._meta, secret_fingerprint, create=create)
+            self._outcome_key = ensure_outcome_key(self._meta)
             self._sequence = self._last_sequence()
             self.front = self._open_front(restored=accept_restored)
             if accept_restored:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import struct
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from risklist_server.audit.record import AuditRecord, Damage, encode_record, iter_frames
+from tests.support.audit_format import format_1_frame, frame
 
 KEYS = st.lists(st.binary(min_size=17, max_size=17), max_size=50).map(b"".join)
 TEXT = st.text(max_size=40)
 RECORDS = st.builds(
     AuditRecord, time_ns=st.integers(0, 2**64 - 1), partner=TEXT, method=TEXT, request_id=TEXT, status=TEXT,
-    keys=KEYS, hits=st.lists(st.integers(0, 2**32 - 1), max_size=20).map(tuple),
+    keys=KEYS, hits=st.lists(st.integers(0, 2**32 - 1), max_size=20).map(tuple), source=TEXT,
+    unrecorded=st.integers(0, 2**32 - 1), unrecorded_at_least=st.booleans(), received=st.booleans(),
 )
+
 
 
 def _records(data: bytes) -> list[AuditRecord]:
@@ -75,3 +80,33 @@ def test_index_of_respects_key_boundaries() -> None:
     record = AuditRecord(1, "p", "BatchCheck", "r", "OK", first + second)
     assert record.index_of(second) == 1
     assert record.index_of(first[5:] + second[:5]) is None
+
+
+@given(st.lists(RECORDS.map(lambda record: AuditRecord(record.time_ns, record.partner, record.method,
+                                                        record.request_id, record.status, record.keys, record.hits)),
+                max_size=5))
+def test_format_1_records_are_still_read(records: list[AuditRecord]) -> None:
+    """Segments written in format 1 read back as records without source or unrecorded subjects."""
+    data = b"".join(map(format_1_frame, records))
+    assert _records(data) == records
+    assert all(record.source == "" and record.unrecorded == 0 and record.received for record in _records(data))
+
+
+def test_a_refused_batch_is_a_small_record_with_its_count() -> None:
+    """A million subjects refused unread cost the record a count, not 17 MB of keys."""
+    record = AuditRecord(1, "bank-a", "BatchCheck", "ab" * 12, "INVALID_ARGUMENT", b"", unrecorded=1_000_000)
+    frame = encode_record(record)
+    assert len(frame) < 100 and _records(frame) == [record]
+
+
+def test_an_unknown_format_or_flag_is_damage_naming_it() -> None:
+    """A checked frame of a newer format, or with flags this reader does not know, is reported, not misread."""
+    newer = frame(struct.pack("<BQ", 3, 1) + bytes(40))
+    [damage] = _damage(newer)
+    assert "unknown record format 3" in damage.reason and not damage.torn_tail
+    good = bytearray(encode_record(AuditRecord(1, "p", "Check", "r", "OK", bytes(17))))
+    body = good[10:]
+    flags_at = 1 + 8 + 4 * 2 + len("Check") + len("OK") + len("p") + len("r") + 2  # after the five texts
+    body[flags_at] = 0x80
+    [damage] = _damage(frame(bytes(body)))
+    assert "unknown record flags 0x80" in damage.reason

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from risklist_server.audit.reader import segment_paths
+from risklist_server.audit.record import SEGMENT_MAGIC, AuditRecord
 from risklist_server.audit.trail import AuditTrail
 from tests.support.audit_cli import AUDIT_COMMAND, audit_jsonl, run_audit
+from tests.support.audit_format import format_1_frame
 from tests.support.waiting import wait_until
 
 PHONE_KEY = bytes([3]) + bytes(range(16))
@@ -60,6 +62,39 @@ def test_table_output(tmp_path: Path) -> None:
     header, row = done.stdout.splitlines()
     assert header.split()[:3] == ["TIME", "(UTC)", "PARTNER"] and row.split()[-1] == "hit"
     assert "a" * 24 in row
+
+
+def test_refused_and_unreceived_requests_and_sources_are_noted(tmp_path: Path) -> None:
+    """The table says how many subjects a refused batch carried (none recorded), which request never arrived,
+    and an ingest's source; jsonl gives the same as fields."""
+    trail = AuditTrail(str(tmp_path), "reader-1")
+    trail.append(T0, "bank-b", "BatchCheck", "a" * 24, "INVALID_ARGUMENT", b"", [], unrecorded=1_000_000)
+    trail.append(T0 + 1, "bank-b", "StreamCheck", "b" * 24, "INVALID_ARGUMENT", b"", [], unrecorded=10_001,
+                 at_least=True)
+    trail.append(T0 + 2, "bank-b", "BatchCheck", "c" * 24, "CANCELLED", b"", [], received=False)
+    trail.append(T0 + 3, "bank-b", "Ingest", "d" * 24, "OK", PHONE_KEY, [], source="bank-b")
+    trail.append(T0 + 4, "bank-b", "Check", "e" * 24, "OK", PHONE_KEY, [0])
+    trail.close()
+    done = run_audit(tmp_path, "--partner", "bank-b")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split()[-1] == "NOTE"
+    assert [row.split("  ")[-1].strip() for row in rows[:4]] == [
+        "refused 1000000 subjects, not recorded", "refused at least 10001 subjects, not recorded",
+        "request not received", "source bank-b"]
+    assert rows[4].split()[-1] == "1"  # no note: the line ends with its hits
+    found = audit_jsonl(tmp_path, "--partner", "bank-b")
+    assert [(r["unrecorded"], r["unrecorded_at_least"], r["received"], r["source"]) for r in found] == [
+        (1_000_000, False, True, ""), (10_001, True, True, ""), (0, False, False, ""), (0, False, True, "bank-b"),
+        (0, False, True, "")]
+
+
+def test_segments_of_format_1_are_read(tmp_path: Path) -> None:
+    """A segment written before format 2 (no source, no unrecorded count) is still queried like a new one."""
+    old = AuditRecord(T0, "bank-a", "Check", "f" * 24, "OK", PHONE_KEY, (0,))
+    (tmp_path / "20250101T000000000000Z-writer-1.audit").write_bytes(SEGMENT_MAGIC + format_1_frame(old))
+    [found] = audit_jsonl(tmp_path, "--digest", PHONE_KEY.hex())
+    assert (found["request_id"], found["result"], found["source"], found["unrecorded"]) == ("f" * 24, "hit", "", 0)
 
 
 @pytest.mark.parametrize(("args", "complaint"), [

@@ -1,4 +1,4 @@
-"""Report validation and retention, revoke ownership, and GetEntry's view (server/core/report, revoke, entry)."""
+"""Report validation and retention, what a revoke removes, and GetEntry's view (server/core/report, revoke, entry)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.entry import entry_view
-from risklist_server.core.errors import InvalidSubjects, NotOwnContribution
-from risklist_server.core.mutation import Removal
+from risklist_server.core.errors import InvalidSubjects
+from risklist_server.core.mutation import MutationCounts, apply_counted
 from risklist_server.core.record import Contribution
 from risklist_server.core.report import ReportInput, report_upserts, revise_reports
-from risklist_server.core.revoke import require_own, revoke_removals
+from risklist_server.core.revoke import revoke_removals
 from risklist_server.core.settings import DAY_SECONDS, Settings
 from risklist_server.core.subject import Subject, SubjectResolver
 from risklist_server.core.verdict import NOT_LISTED, aggregate
@@ -97,27 +97,24 @@ OWN = Contribution("bank-a", Category.TELECOM_FRAUD, RiskLevel.LOW, NOW - 5, NOW
 
 
 @pytest.mark.parametrize(
-    ("record", "category", "denied"),
+    ("record", "category", "after", "removed"),
     [
-        ((OTHER,), None, True),                       # only another partner lists it
-        ((OTHER,), Category.MONEY_MULE, True),
-        ((OTHER,), Category.GAMBLING, False),          # nobody lists that category: not listed
-        ((), None, False),                             # nobody lists it
-        ((OTHER, OWN), None, False),                   # the caller's own is there to revoke
-        ((OTHER, OWN), Category.MONEY_MULE, True),     # that category is the other partner's only
-        ((Contribution("bank-b", Category.OTHER, RiskLevel.LOW, 0, NOW - 1),), None, False),  # expired
+        ((OTHER,), None, (OTHER,), 0),                      # only another partner lists it
+        ((OTHER,), Category.MONEY_MULE, (OTHER,), 0),
+        ((OTHER,), Category.GAMBLING, (OTHER,), 0),          # nobody lists that category
+        ((), None, (), 0),                                   # nobody lists it
+        ((OTHER, OWN), None, (OTHER,), 1),                   # the caller's own is there to revoke
+        ((OTHER, OWN), Category.MONEY_MULE, (OTHER, OWN), 0),  # that category is the other partner's only
     ],
 )
-def test_revoking_only_others_contributions_is_refused(
-    record: tuple[Contribution, ...], category: Category | None, denied: bool
+def test_revoking_counts_only_the_callers_contributions(
+    record: tuple[Contribution, ...], category: Category | None, after: tuple[Contribution, ...], removed: int
 ) -> None:
-    """require_own refuses a removal that matches none of the caller's and some other partner's live contribution."""
-    removals = [Removal(KEY, "bank-a", category)]
-    if denied:
-        with pytest.raises(NotOwnContribution, match=r"subjects\[0\]"):
-            require_own(removals, {KEY: record}, NOW)
-    else:
-        require_own(removals, {KEY: record}, NOW)
+    """A revoke removes only the caller's contributions; with none to remove it is not_listed, whoever else lists it."""
+    [removal] = revoke_removals([PHONE], int(category or 0), source="bank-a", resolver=RESOLVER, max_batch=10)
+    counts = MutationCounts()
+    assert apply_counted(tuple(sorted(record)), removal, counts) == tuple(sorted(after))
+    assert (counts.removed, counts.not_listed) == (removed, int(not removed))
 
 
 @pytest.mark.parametrize("disclose", [False, True])

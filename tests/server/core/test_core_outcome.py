@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from risklist_kernel.enums import Category, RiskLevel
+from risklist_kernel.enums import Category, Outcome, RiskLevel
 from risklist_server.core.errors import InvalidRecord
-from risklist_server.core.outcome import Outcome, OutcomeEntry, SourceTally, credited_sources, record_outcome
+from risklist_server.core.outcome import OutcomeEntry, SourceTally, credited_sources, record_outcome
 from risklist_server.core.record import Contribution
 
 sources = st.lists(st.text(min_size=1, max_size=64), unique=True, max_size=5).map(lambda s: tuple(sorted(s)))

@@ -1,4 +1,4 @@
-"""The --partners file: members, roles, quotas and the errors a broken file gets."""
+"""The --partners file: members, roles, quotas, ingest sources and the errors a broken file gets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from risklist_server.core.errors import ConfigError
-from risklist_server.core.partners import Rate, Role, load_partners
+from risklist_server.core.errors import ConfigError, SourceNotAllowed
+from risklist_server.core.partners import Rate, Role, load_partners, require_ingest_source
 from tests.support.paths import REPO
 
 EXAMPLE = REPO / "docs" / "examples" / "partners.toml"
@@ -50,6 +50,16 @@ def _write(tmp_path: Path, text: str) -> Path:
     ('[partner.a]\nroles = []\n', "unknown top-level key(s) partner"),
     ('[defaults]\nroles = ["query"]\n[partners.a]\nroles = []\n', "defaults: unknown key(s) roles"),
     ('', "no partners"),
+    ('[partners.op]\nroles = ["admin"]\ningest_sources = "legacy"\n',
+     "partner 'op': key ingest_sources: must be a list"),
+    ('[partners.op]\nroles = ["admin"]\ningest_sources = ["Legacy Feed"]\n',
+     "partner 'op': key ingest_sources: 'Legacy Feed' is not a source id"),
+    ('[partners.op]\nroles = ["admin"]\ningest_sources = ["old", "old"]\n', "key ingest_sources: old listed twice"),
+    ('[partners.op]\nroles = ["query"]\ningest_sources = ["old"]\n',
+     "partner 'op': key ingest_sources: only a partner with the admin role"),
+    ('[partners.a]\nroles = []\n[partners.op]\nroles = ["admin"]\ningest_sources = ["a"]\n',
+     "partner 'op': key ingest_sources: a: a member of the network"),
+    ('[defaults]\ningest_sources = ["old"]\n[partners.a]\nroles = []\n', "defaults: unknown key(s) ingest_sources"),
     ('[partners.a\n', "is not valid TOML"),
 ])
 def test_a_broken_file_names_the_file_the_partner_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -64,3 +74,20 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     """A partners file that does not exist says so, naming it."""
     with pytest.raises(ConfigError, match="partners file .*nope.toml does not exist"):
         load_partners(tmp_path / "nope.toml")
+
+
+def test_an_ingest_source_is_a_member_or_declared_for_the_loading_partner(tmp_path: Path) -> None:
+    """Any admin partner may load under a member's id; a declared ingest source only the partner declaring it."""
+    partners = load_partners(_write(tmp_path, '[partners.bank-a]\nroles = ["query"]\n'
+                                              '[partners.op]\nroles = ["admin"]\ningest_sources = ["legacy-feed"]\n'
+                                              '[partners.op2]\nroles = ["admin"]\n'))
+    assert partners["op"].ingest_sources == frozenset({"legacy-feed"}) and not partners["op2"].ingest_sources
+    for caller in ("op", "op2"):
+        require_ingest_source(partners, caller, "bank-a")
+    require_ingest_source(partners, "op", "legacy-feed")
+    with pytest.raises(SourceNotAllowed) as refused:
+        require_ingest_source(partners, "op2", "legacy-feed")
+    assert "source 'legacy-feed' is neither a member" in str(refused.value)
+    assert 'ingest_sources = ["legacy-feed"] in [partners.op2]' in str(refused.value)
+    with pytest.raises(SourceNotAllowed, match="'bank-b' is neither a member"):
+        require_ingest_source(partners, "op", "bank-b")

@@ -92,3 +92,12 @@ def test_bad_values_are_config_errors_naming_the_key(
     with pytest.raises(ConfigError, match=message) as caught:
         load_settings(path)
     assert str(path) in str(caught.value)
+
+
+def test_the_outcome_window_is_whole_days_from_1_to_3650(tmp_path: Path) -> None:
+    """outcome_window_days defaults to 30, is read from the file, and anything but 1..3650 whole days names the key."""
+    assert Settings().outcome_window_days == 30
+    assert load_settings(write(tmp_path, "outcome_window_days = 7\n")).outcome_window_days == 7
+    for bad in ("0", "3651", "1.5", '"30"', "true"):
+        with pytest.raises(ConfigError, match="outcome_window_days must be a whole number of days from 1 to 3650"):
+            load_settings(write(tmp_path, f"outcome_window_days = {bad}\n"))

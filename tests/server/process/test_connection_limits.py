@@ -19,6 +19,7 @@ from tests.support.waiting import wait_until
 PARTNERS = """
 [partners.member]
 roles = ["query", "admin"]
+ingest_sources = ["bank-a"]  # tests.support.admin_ingest loads as bank-a
 """
 OPEN_FILES = 400
 RESERVE = 300

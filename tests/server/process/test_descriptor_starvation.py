@@ -24,6 +24,7 @@ from tests.support.waiting import wait_until
 PARTNERS = """
 [partners.member]
 roles = ["query", "admin"]
+ingest_sources = ["bank-a"]  # tests.support.admin_ingest loads as bank-a
 """
 OPEN_FILES = 1200
 """The server's open-file limit, soft and hard, as a systemd unit's LimitNOFILE=1200 sets it (systemd's default

@@ -31,6 +31,7 @@ requests_per_second = 0.001
 requests_burst = 1
 [partners.operator]
 roles = ["admin"]
+ingest_sources = ["bank-a"]  # tests.support.admin_ingest loads as bank-a
 """
 POLICY = b"""
 [default]

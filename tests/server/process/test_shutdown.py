@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 from pathlib import Path
 
 import grpc
+import pytest
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
@@ -77,3 +79,37 @@ def test_reports_in_flight_at_sigterm_are_acknowledged_durably_or_refused_cleanl
     finally:
         assert restarted.terminate() == 0
     assert sorted(hit.index for hit in answer.hits if hit.verdict.listed) == list(range(len(acknowledged)))
+
+
+def test_streams_in_flight_at_sigterm_are_audited_with_the_status_their_callers_got(
+    tmp_path: Path, secret_file: Path
+) -> None:
+    """After SIGTERM, a message sent on an open StreamCheck within --grace is answered and audited OK; a stream still
+    waiting when the grace runs out is cut off (UNAVAILABLE) and audited so, the audit closed after it."""
+    running = start_server(tmp_path / "db", secret_file, "--grace", "1")
+    message = pb.BatchCheckRequest(subjects=[_subject(1)])
+    drained: queue.Queue[pb.BatchCheckRequest | None] = queue.Queue()
+    waiting: queue.Queue[pb.BatchCheckRequest | None] = queue.Queue()
+    with grpc.insecure_channel(running.address) as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        finished = stub.StreamCheck(iter(drained.get, None), timeout=30)
+        cut_off = stub.StreamCheck(iter(waiting.get, None), timeout=30)
+        for requests, answers in ((drained, finished), (waiting, cut_off)):
+            requests.put(message)
+            next(answers)
+        running.process.send_signal(signal.SIGTERM)
+        running.wait_for_log(lambda line: line.get("event") == "worker_stop_requested")
+        drained.put(message)
+        last = next(finished).request_id
+        drained.put(None)
+        assert list(finished) == []
+        with pytest.raises(grpc.RpcError) as caught:
+            next(cut_off)
+        waiting.put(None)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert running.terminate() == 0
+    records = audit_jsonl(tmp_path / "db-audit", "--partner", "dev")
+    assert [(r["method"], r["status"], r["received"]) for r in records] == [
+        ("StreamCheck", "OK", True), ("StreamCheck", "OK", True), ("StreamCheck", "OK", True),
+        ("StreamCheck", "UNAVAILABLE", False)]
+    assert records[2]["request_id"] == last

@@ -151,18 +151,46 @@ def test_invalid_reports_are_rejected_field_by_field(served: ServerProcess, chan
     assert not any(_listed(channel) for channel in channels)
 
 
-def test_revoking_what_only_another_partner_listed_is_denied(
+def _revoke(channel: grpc.Channel, *subjects: pb.Subject) -> pb.RevokeResponse:
+    response: pb.RevokeResponse = _stub(channel).Revoke(pb.RevokeRequest(subjects=subjects), timeout=10)
+    return response
+
+
+def _answer(response: pb.RevokeResponse) -> tuple[int, int, int]:
+    """What a Revoke answered, but its request id: (removed, not_listed, list_version)."""
+    return response.removed, response.not_listed, response.list_version
+
+
+def test_revoking_what_only_another_partner_lists_answers_as_if_nobody_did(
     served: ServerProcess, channels: list[grpc.Channel], secret: NetworkSecret
 ) -> None:
-    """A Revoke of a subject only another partner lists is PERMISSION_DENIED, and its listing stays."""
-    ingest_phone(served.admin_address, secret)  # bank-a's contribution
+    """A Revoke of a subject only another partner lists answers OK, not_listed, exactly as for an unlisted one;
+    the listing stays and the list version does not move."""
+    listed_at = ingest_phone(served.admin_address, secret)  # bank-a's contribution
     _seconds_until_all(channels, _listed, time.monotonic())
-    with pytest.raises(grpc.RpcError) as caught:
-        _stub(channels[0]).Revoke(pb.RevokeRequest(subjects=[PHONE_SUBJECT]), timeout=10)
-    assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
-    assert "subjects[0]" in str(caught.value.details())  # type: ignore[attr-defined]
-    entry: pb.GetEntryResponse = _stub(channels[1]).GetEntry(pb.GetEntryRequest(subject=PHONE_SUBJECT), timeout=10)
+    others = _revoke(channels[0], PHONE_SUBJECT)
+    nobody = _revoke(channels[1], pb.Subject(type=pb.ENTITY_TYPE_PHONE, value="+8613900139000"))
+    assert _answer(others) == _answer(nobody) == (0, 1, listed_at)
+    assert others.request_id and others.request_id != nobody.request_id
+    entry: pb.GetEntryResponse = _stub(channels[2]).GetEntry(pb.GetEntryRequest(subject=PHONE_SUBJECT), timeout=10)
     assert len(entry.contributions) == 1 and not entry.contributions[0].own
+    assert all(_listed(channel) for channel in channels)
+
+
+def test_a_retried_revoke_answers_ok_and_changes_nothing(
+    served: ServerProcess, channels: list[grpc.Channel], secret: NetworkSecret
+) -> None:
+    """Sending a Revoke that succeeded again (another partner still lists the subject) answers OK with
+    removed 0 and not_listed 1 at the same list version, whichever worker takes it."""
+    ingest_phone(served.admin_address, secret)  # bank-a's contribution
+    _report(channels[0], _phone_report())
+    first = _revoke(channels[0], PHONE_SUBJECT)
+    assert (first.removed, first.not_listed) == (1, 0)
+    for channel in channels[:4]:
+        again = _revoke(channel, PHONE_SUBJECT)
+        assert _answer(again) == (0, 1, first.list_version)
+    entry: pb.GetEntryResponse = _stub(channels[1]).GetEntry(pb.GetEntryRequest(subject=PHONE_SUBJECT), timeout=10)
+    assert [c.own for c in entry.contributions] == [False]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

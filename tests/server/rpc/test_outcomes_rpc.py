@@ -19,25 +19,27 @@ def _quality(server: ServerProcess) -> dict[str, pb.SourceQuality]:
 
 
 def test_outcomes_reach_the_quality_figures(server_process: ServerProcess, secret: NetworkSecret) -> None:
-    """A partner's outcome for a hit becomes the listing source's precision; a later one revises it, never adds."""
+    """A partner's outcome for a hit becomes the listing source's precision; a later one, for the same or
+    another hit on the subject, revises it, never adds."""
     ingest_phone(server_process.admin_address, secret)
     with grpc.insecure_channel(server_process.address) as channel:
         stub = pb_grpc.RiskListStub(channel)
         subject = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)
-        hit = stub.Check(pb.CheckRequest(subject=subject), timeout=10)
-        assert hit.verdict.listed
+        hits = [stub.Check(pb.CheckRequest(subject=subject), timeout=10) for _ in range(2)]
+        assert all(hit.verdict.listed for hit in hits)
 
-        def report(request_id: str, outcome: int) -> None:
-            response = stub.ReportOutcome(
-                pb.ReportOutcomeRequest(hit_request_id=request_id, subject=subject, outcome=outcome), timeout=10)
+        def report(hit: pb.CheckResponse, outcome: int) -> None:
+            response = stub.ReportOutcome(pb.ReportOutcomeRequest(
+                hit_request_id=hit.request_id, subject=subject, outcome=outcome, hit_token=hit.outcome_token),
+                timeout=10)
             assert response.sources_credited == 1 and len(response.request_id) == 24
 
-        report(hit.request_id, pb.OUTCOME_CONFIRMED_FRAUD)
+        report(hits[0], pb.OUTCOME_CONFIRMED_FRAUD)
         row = _quality(server_process)["bank-a"]
         assert (row.confirmed_fraud, row.false_positive, row.live_contributions) == (1, 0, 1)
         assert row.precision_known and row.precision == 1.0
-        for request_id in (hit.request_id, "ab" * 12, "cd" * 12):
-            report(request_id, pb.OUTCOME_FALSE_POSITIVE)
+        for hit in (hits[0], hits[1], hits[1]):
+            report(hit, pb.OUTCOME_FALSE_POSITIVE)
     row = _quality(server_process)["bank-a"]
     assert (row.confirmed_fraud, row.false_positive) == (0, 1)
     assert row.precision_known and row.precision == 0.0

@@ -45,7 +45,8 @@ class AuditRecords:
         self.records: list[tuple[str, str]] = []
 
     def append(self, time_ns: int, partner: str, method: str, request_id: str, status: str,
-               keys: bytes, hits: Sequence[int]) -> None:
+               keys: bytes, hits: Sequence[int], *, source: str = "", unrecorded: int = 0, at_least: bool = False,
+               received: bool = True) -> None:
         self.records.append((method, status))
 
 
@@ -142,6 +143,16 @@ def test_batches_far_over_the_maximum_are_refused_before_the_reader_unpacks_them
             assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
             assert f"maximum of {MAX_BATCH}" in caught.value.details()
             assert _peak_rss(worker) - before < RSS_GROWTH_ALLOWED
+
+
+def test_a_legal_raw_batch_as_long_as_too_many_digests_is_answered(served: Served) -> None:
+    """9,900 raw values whose bytes are a multiple of a digest record's (as many bytes as 11,250 digests)
+    are a legal batch: counted as raw values, answered (they were refused as 11,250 subjects)."""
+    request = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value="user0001@example.cn")]
+                                   * 9_900)
+    assert len(request.SerializeToString()) == 11_250 * 22
+    answer = served.stub.BatchCheck(request, timeout=30)
+    assert list(answer.hits) == [] and ("BatchCheck", "OK") in served.audit.records
 
 
 @pytest.mark.parametrize("method", ["Report", "Revoke"])

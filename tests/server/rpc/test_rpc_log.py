@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import grpc
 import pytest
 from structlog.testing import capture_logs
 
-from risklist_server.core.errors import InvalidSubject, StoreError
+from risklist_server.core.errors import BatchTooLarge, InvalidSubject, StoreError
+from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 
 RAW_PHONE = "+8613800138000"
@@ -17,15 +19,19 @@ OPERATOR_FIELDS = {"event", "log_level", "method", "partner", "request_id", "cou
 
 
 class RecordingSink:
-    """An audit sink that keeps what it was given, in order."""
+    """An audit sink that keeps what it was given, in order (and, apart, what a record says of what it omits)."""
 
     def __init__(self) -> None:
         self.appended: list[tuple[str, str, str, str, bytes, list[int]]] = []
+        self.omitted: list[tuple[int, bool, bool]] = []
+        """(unrecorded, at_least, received) of each record."""
 
     def append(self, time_ns: int, partner: str, method: str, request_id: str, status: str,
-               keys: bytes, hits: Sequence[int]) -> None:
+               keys: bytes, hits: Sequence[int], *, source: str = "", unrecorded: int = 0, at_least: bool = False,
+               received: bool = True) -> None:
         assert time_ns > 0
         self.appended.append((partner, method, request_id, status, keys, list(hits)))
+        self.omitted.append((unrecorded, at_least, received))
 
 
 @pytest.fixture()
@@ -116,3 +122,47 @@ def test_a_call_without_an_audit_entry_appends_nothing(sink: RecordingSink) -> N
         rpc.count = 5
     assert sink.appended == []
     assert [line["count"] for line in _rpc_lines(logs)] == [5]
+
+
+def test_a_batch_refused_for_size_is_audited_with_its_count_and_no_keys(sink: RecordingSink) -> None:
+    """A refusal for size records how many subjects the batch carried (and whether that is a lower bound),
+    never keys: none of them was read."""
+    with capture_logs(), RpcLog("BatchCheck", audit=sink) as rpc:
+        rpc.audit("bank-a", "b" * 24)
+        rpc.fail(BatchTooLarge(1_000_000, 10_000))
+    with capture_logs(), RpcLog("BatchCheck", audit=sink) as rpc:
+        rpc.audit("bank-a", "c" * 24, PHONE_KEY)
+        rpc.fail(BatchTooLarge(10_001, 10_000, at_least=True))
+    assert [(status, keys) for _, _, _, status, keys, _ in sink.appended] == [
+        ("INVALID_ARGUMENT", b""), ("INVALID_ARGUMENT", b"")]
+    assert sink.omitted == [(1_000_000, False, True), (10_001, True, True)]
+
+
+class _EndedCall:
+    """The two things RpcLog asks of a grpc context whose call has ended under the server."""
+
+    def __init__(self, remaining: float) -> None:
+        self.remaining = remaining
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> float:
+        return self.remaining
+
+
+@pytest.mark.parametrize(("remaining", "stopped", "status"), [
+    (5.0, False, "CANCELLED"), (0.0, False, "DEADLINE_EXCEEDED"), (5.0, True, "UNAVAILABLE")])
+def test_an_answer_its_caller_no_longer_waited_for_is_audited_with_what_the_caller_got(
+    sink: RecordingSink, remaining: float, stopped: bool, status: str,
+) -> None:
+    """A call answered after it ended under the server is recorded as its caller saw it: cancelled, past its
+    deadline, or cut off by the server's stop once the grace ran out; not OK."""
+    drain = Drain()
+    if stopped:
+        drain.stopping(0)
+    context: grpc.ServicerContext = _EndedCall(remaining)  # type: ignore[assignment]
+    with capture_logs(), RpcLog("Check", audit=sink, context=context, drain=drain) as rpc:
+        rpc.audit("bank-a", "d" * 24, PHONE_KEY, [0])
+    assert [record[3] for record in sink.appended] == [status]
+    assert drain.open_count() == 0

@@ -13,7 +13,7 @@ from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.rpc.convert import subjects_from_proto
-from risklist_server.rpc.wire_batch import packed_digest_keys
+from risklist_server.rpc.wire_batch import RECORD_SIZE, digest_count, packed_digest_keys
 
 RESOLVER = SubjectResolver(Normaliser(), Digester(NetworkSecret(bytes(range(32)))))
 
@@ -55,3 +55,18 @@ def test_a_raw_value_or_bad_digest_anywhere_declines() -> None:
                 pb.Subject(type=9, digest=bytes(16)), pb.Subject(type=0, digest=bytes(16))):
         assert packed_digest_keys(pb.BatchCheckRequest(subjects=[*good, odd]).SerializeToString()) is None
     assert packed_digest_keys(b"") is None
+
+
+@given(st.lists(any_subject, max_size=12))
+def test_the_digest_count_is_that_of_the_fast_read(subjects: list[pb.Subject]) -> None:
+    """digest_count counts exactly the requests the fast read takes, and declines the rest."""
+    wire = pb.BatchCheckRequest(subjects=subjects).SerializeToString()
+    keys = packed_digest_keys(wire)
+    assert digest_count(wire) == (None if keys is None else len(subjects))
+
+
+def test_a_raw_batch_as_long_as_digest_records_is_not_counted_as_digests() -> None:
+    """Raw values whose bytes happen to be a multiple of a digest record's size are not taken for digests."""
+    wire = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value="user0001@example.cn")]
+                                * 22).SerializeToString()
+    assert len(wire) % RECORD_SIZE == 0 and digest_count(wire) is None

@@ -1,4 +1,4 @@
-"""ContributionService on a real store: ownership, atomic refusal, a dict model, the expiry sweep."""
+"""ContributionService on a real store: ownership, revokes of nothing of the caller's, a dict model, expiry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from risklist_kernel.digest import Digester
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
-from risklist_server.core.errors import NotOwnContribution
 from risklist_server.core.mutation import Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.core.report import ReportInput
@@ -70,18 +69,19 @@ def test_a_revoke_never_touches_another_partners_contribution(
     assert list(store.lookup(resolver.storage_key(SUBJECTS[0])) or ()) == before_b
 
 
-def test_a_refused_revoke_changes_nothing_at_all(
+def test_a_revoke_of_what_only_others_list_is_not_listed_and_writes_nothing(
     service: ContributionService, store: RiskStore, resolver: SubjectResolver
 ) -> None:
-    """A revoke naming one subject only B lists is refused whole: A's own contribution in the same request stays."""
+    """A revoke naming a subject only B lists counts it not_listed beside A's own removal; B's listing stays."""
     service.report("bank-a", [_report(SUBJECTS[0])])
     service.report("bank-b", [_report(SUBJECTS[1])])
-    version = store.version
-    with pytest.raises(NotOwnContribution, match=r"subjects\[1\]"):
-        service.revoke("bank-a", [SUBJECTS[0], SUBJECTS[1]], 0)
-    assert store.version == version
-    assert store.lookup(resolver.storage_key(SUBJECTS[0])) is not None
+    result = service.revoke("bank-a", [SUBJECTS[0], SUBJECTS[1]], 0)
+    assert (result.removed, result.not_listed) == (1, 1)
+    assert store.lookup(resolver.storage_key(SUBJECTS[0])) is None
     assert store.lookup(resolver.storage_key(SUBJECTS[1])) is not None
+    version = store.version
+    again = service.revoke("bank-a", [SUBJECTS[0], SUBJECTS[1]], 0)
+    assert (again.removed, again.not_listed, again.version) == (0, 2, version) and store.version == version
 
 
 Model = dict[tuple[int, str, Category], tuple[RiskLevel, str]]
@@ -116,14 +116,11 @@ def test_reports_and_revokes_match_a_dict_model(
                 service.report(partner, [ReportInput(SUBJECTS[index], int(chosen), int(level), reference)])
                 model[(index, partner, chosen)] = (level, reference)
                 continue
-            matching = {k for k in model if k[0] == index and category in (None, k[2])}
-            own = {k for k in matching if k[1] == partner}
-            if matching and not own:
-                with pytest.raises(NotOwnContribution):
-                    service.revoke(partner, [SUBJECTS[index]], int(category or 0))
-                continue
+            own = {k for k in model if k[0] == index and category in (None, k[2]) and k[1] == partner}
+            version = store.version
             result = service.revoke(partner, [SUBJECTS[index]], int(category or 0))
             assert (result.removed, result.not_listed) == (len(own), int(not own))
+            assert own or store.version == version  # nothing of the caller's: nothing written
             for k in own:
                 del model[k]
         stored = {

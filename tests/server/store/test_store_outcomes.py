@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from risklist_kernel.digest import Digester
-from risklist_kernel.enums import Category, EntityType, RiskLevel
+from risklist_kernel.enums import Category, EntityType, Outcome, RiskLevel
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.hit_token import encode_request_id, hit_token
 from risklist_server.core.mutation import Upsert
-from risklist_server.core.outcome import Outcome, SourceTally
+from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Contribution
 from risklist_server.core.subject import Subject, SubjectResolver
 from risklist_server.services.outcomes import OutcomeService
@@ -68,15 +69,22 @@ def test_replica_sees_tallies_after_catching_up(tmp_path: Path, secret: NetworkS
 
 
 def test_a_partner_grades_a_subject_once_whatever_request_ids_it_quotes(tmp_path: Path, secret: NetworkSecret) -> None:
-    """Repeating an outcome under new request ids revises the partner's one grade; it never piles up counts."""
+    """Repeating an outcome for new hits on a subject revises the partner's one grade; it never piles up counts."""
     with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
         _listed_by(store, "bank-a")
         outcomes = OutcomeService(SubjectResolver(Normaliser(), Digester(secret)), store, clock=lambda: NOW)
         subject = Subject(int(EntityType.PHONE), None, KEY[1:])
+        key = store.outcome_key()
+        assert key is not None
+
+        def report(number: int, outcome: Outcome) -> None:
+            request_id = encode_request_id(NOW - number, number.to_bytes(8, "big"))
+            outcomes.report("bank-b", request_id, subject, outcome, hit_token(key, "bank-b", request_id, KEY))
+
         for number in range(5):
-            outcomes.report("bank-b", f"{number:024x}", subject, Outcome.FALSE_POSITIVE)
+            report(number, Outcome.FALSE_POSITIVE)
         assert store.source_tallies() == {"bank-a": SourceTally(false_positive=1)}
-        outcomes.report("bank-b", "ff" * 12, subject, Outcome.CONFIRMED_FRAUD)
+        report(5, Outcome.CONFIRMED_FRAUD)
         assert store.source_tallies() == {"bank-a": SourceTally(confirmed_fraud=1)}
 
 

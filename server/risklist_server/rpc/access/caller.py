@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import grpc
 
-from risklist_server.core.partners import Role
+from risklist_server.core.partners import Partner, Role
 
 __all__ = ["DEV_CALLER", "Authenticator", "Caller"]
 
@@ -33,6 +34,10 @@ class Authenticator(Protocol):
         Raises NotAuthenticated for a certificate of no member (the method wrapper refused such
         calls already, so a servicer never sees that).
         """
+        ...
+
+    def members(self) -> Mapping[str, Partner] | None:
+        """The network's members in force, by partner id; None in --insecure-dev (no partners file)."""
         ...
 
     def charge_subjects(self, context: grpc.ServicerContext, count: int) -> None:

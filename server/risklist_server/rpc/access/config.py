@@ -53,6 +53,8 @@ class Security:
             digest.update(hashlib.sha256(part).digest())
         for partner in sorted((self.partners or {}).values(), key=lambda partner: partner.id):
             digest.update(repr((partner.id, sorted(partner.roles), partner.quota)).encode())
+            if partner.ingest_sources:  # only then: files without them keep the version they had
+                digest.update(repr(sorted(partner.ingest_sources)).encode())
         return digest.hexdigest()[:16]
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 import structlog
 
 from risklist_server.core.errors import NotAuthenticated, NotPermitted, QuotaExceeded
-from risklist_server.core.partners import Role
+from risklist_server.core.partners import Partner, Role
 from risklist_server.core.quota import PartnerQuota, Refusal
 from risklist_server.rpc.access.caller import DEV_CALLER, Caller
 from risklist_server.rpc.access.config import INSECURE_DEV, Security, TlsFiles
@@ -114,6 +114,10 @@ class Gate:
     def caller(self, context: grpc.ServicerContext) -> Caller:
         """The partner behind `context` (NotAuthenticated if none)."""
         return self._member(context)[0]
+
+    def members(self) -> Mapping[str, Partner] | None:
+        """The members in force, by partner id; None in --insecure-dev."""
+        return self._security.partners
 
     def admit(self, context: grpc.ServicerContext, role: Role, method: str) -> Caller:
         """The caller, if it holds `role` and has a request left in its quota; else raise why not."""

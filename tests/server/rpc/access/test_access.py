@@ -31,6 +31,7 @@ roles = ["query"]
 roles = ["contribute"]
 [partners.operator]
 roles = ["admin"]
+ingest_sources = ["bank-a"]  # tests.support.admin_ingest loads as bank-a
 [partners.tight]
 roles = ["query"]
 requests_per_second = 2
