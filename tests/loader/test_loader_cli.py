@@ -53,11 +53,11 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
     """Adds upsert, removes take away all or one category, and unknown removes count as not listed."""
     first = write_csv(tmp_path / "first.csv", [
         {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "telecom_fraud",
-         "level": "high", "reported_at": "2026-03-01"},
+         "level": "high", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
         {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "money_mule",
-         "level": "low", "reported_at": "2026-03-01"},
+         "level": "low", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
         {"action": "add", "entity_type": "card", "identifier": CARD, "category": "other",
-         "level": "2", "reported_at": "2026-03-01"},
+         "level": "2", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
     ])
     assert done(load(tmp_path, first, secret_file))["added"] == 3
     second = write_jsonl(tmp_path / "second.jsonl", [
@@ -65,7 +65,7 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
         {"action": "remove", "entity_type": "card", "identifier": CARD},
         {"action": "remove", "entity_type": "ip", "identifier": "192.0.2.1"},
         {"action": "add", "entity_type": "ip", "identifier": "192.0.2.2", "category": "gambling",
-         "level": 4, "reported_at": "2026-03-02T10:00:00+08:00", "expires_at": "2027-01-01"},
+         "level": 4, "reported_at": "2026-03-02T10:00:00+08:00", "expires_at": "2037-01-01"},
     ])
     result = load(tmp_path, second, secret_file)
     assert result.returncode == 0, result.stderr
@@ -77,7 +77,7 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
     assert [(c.category, c.level) for c in phone] == [(Category.TELECOM_FRAUD, RiskLevel.HIGH)]
     assert key_of(secret, EntityType.CARD, CARD) not in stored
     [ip] = stored[key_of(secret, EntityType.IP, "192.0.2.2")]
-    assert (ip.source, ip.level, ip.expires_at) == ("bank-a", RiskLevel.CRITICAL, 1_798_761_600)
+    assert (ip.source, ip.level, ip.expires_at) == ("bank-a", RiskLevel.CRITICAL, 2_114_380_800)
 
 
 def test_rerun_is_a_no_op(tmp_path: Path, secret_file: Path) -> None:
