@@ -17,10 +17,13 @@ Design (what the benchmark harness relies on):
   4096 subjects: the block's first reports, then its second reports (so rows ~ entries*(1+overlap)).
 - The CSV carries no source column (a load has one --source; docs/feeds.md). write_csv writes one
   mixed file; since second reports always use another category, the whole file also loads under a
-  single --source without duplicate rejects (each re-reported subject then gets two categories).
+  single --source with every row applied (no row repeats or supersedes another: each re-reported
+  subject then gets two categories).
   The CLI's --per-source writes one file per source instead (FILE.<source>.csv), each to be loaded
   with its own --source, which gives multi-source records.
-- Every row is an add row; reported_at lies in the two years before 2026-11-01.
+- Every row is an add row; reported_at lies in the two years before 2026-11-01. Rows without an
+  expiry expire after their category's default retention, so the share a load counts as expired
+  (and does not add) grows with the date of the load: 13% of the rows on 2026-12-02.
 """
 
 from __future__ import annotations

@@ -122,8 +122,9 @@ BAD_REASONS = {
     "unknown_category": ("category", "category that is not in the list"),
     "naive_timestamp": ("reported_at", "date-time without a UTC offset (naive)"),
     "reference_too_long": ("reference", "reference longer than 64 characters"),
-    "duplicate": ("row", "exact duplicate of line {original} (same type, identifier, category)"),
+    "duplicate": ("row", "repeats line {original} exactly"),
 }
+"""Each defect's field and what it is. A "duplicate" is not rejected: the loader counts it as repeated."""
 
 
 @dataclass(frozen=True)
@@ -611,13 +612,15 @@ def render_readme(feeds: Sequence[Feed]) -> str:
       "203.0.113.0/24, 2001:db8::/32), e-mail under example.com / example.org, IBANs with computed check\n"
       f"digits, resident IDs with computed check characters. Dates lie in the two years before {TODAY}.\n\n")
     w("## Banks and files\n\n")
-    w("| bank (source id) | file | rows | add | remove | deliberately bad |\n| --- | --- | --- | --- | --- | --- |\n")
+    w("| bank (source id) | file | rows | add | remove | repeated | deliberately bad |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n")
     for feed in feeds:
         adds = sum(1 for r in feed.rows if not r.bad and r.values["action"] == "add")
         removes = sum(1 for r in feed.rows if not r.bad and r.values["action"] == "remove")
-        bad = sum(1 for r in feed.rows if r.bad)
+        repeated = sum(1 for r in feed.rows if r.bad == "duplicate")
+        bad = sum(1 for r in feed.rows if r.bad and r.bad != "duplicate")
         w(f"| {feed.bank.name} (`{feed.bank.source}`) | `{feed.filename}` | {len(feed.rows)} | {adds} | "
-          f"{removes} | {bad} ({bad / len(feed.rows):.1%}) |\n")
+          f"{removes} | {repeated} | {bad} ({bad / len(feed.rows):.1%}) |\n")
     two, three = listing_summary(feeds)
     w("\nEntity types: about 50% account, 20% card, 15% device, 10% phone, 5% id_number/ip/email.\n"
       f"Subjects are shared between banks: on {TODAY}, {two} subjects are listed by two banks and\n"
@@ -628,18 +631,24 @@ def render_readme(feeds: Sequence[Feed]) -> str:
       "phone formats, `::ffff:` IPv4-mapped addresses, upper-case UUIDs and e-mail domains, ID numbers\n"
       "with a lower-case `x`); timestamps are plain dates or ISO 8601 with an offset (`+08:00`,\n"
       "`+00:00`, `Z`). Rows without `expires_at` expire after the category's default retention, so some\n"
-      "of the oldest rows no longer count in a verdict. Each JSONL file removes a few subjects its\n"
+      "of the oldest rows have expired by the time they are loaded: the loader counts them as `expired`\n"
+      "and does not add them (docs/feeds.md §4). Each JSONL file removes a few subjects its\n"
       "bank added in its CSV file (every fifth removal has no category: all categories go).\n\n")
     w("## Deliberately bad rows\n\nLine numbers are physical lines; in CSV files the header is line 1.\n\n")
     w("| file | line | field | why it is rejected |\n| --- | --- | --- | --- |\n")
     for feed in feeds:
+        for index, row in enumerate(feed.rows):
+            if row.bad and row.bad != "duplicate":
+                field_name, why = BAD_REASONS[row.bad]
+                w(f"| `{feed.filename}` | {feed.line_of(index)} | {field_name} | {why} |\n")
+    w("\nSome files also repeat an earlier row exactly. That is not an error: the loader counts such a row\n"
+      "as `repeated` and applies it once (docs/feeds.md §4).\n\n")
+    for feed in feeds:
         originals = _originals(feed)
         for index, row in enumerate(feed.rows):
-            if row.bad:
-                field_name, why = BAD_REASONS[row.bad]
-                if row.bad == "duplicate":
-                    why = why.format(original=feed.line_of(originals[index]))
-                w(f"| `{feed.filename}` | {feed.line_of(index)} | {field_name} | {why} |\n")
+            if row.bad == "duplicate":
+                why = BAD_REASONS[row.bad][1].format(original=feed.line_of(originals[index]))
+                w(f"- `{feed.filename}` line {feed.line_of(index)} {why}\n")
     years = sorted({int(str(row.values["expires_at"])[:4]) for feed in feeds for row in feed.rows if row.demo})
     w("\n## Subjects to try\n\nListed by two or three banks, high or critical, never removed, expiring "
       f"{years[0]}–{years[-1]}\n(in `make serve`'s copy, as many days later as it is after {TODAY}):\n\n")

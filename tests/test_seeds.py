@@ -91,7 +91,7 @@ def test_rows_outside_the_documented_bad_lines_are_valid(name: str) -> None:
     """Every row not listed as bad has a valid action, type, identifier, category and level."""
     bad = documented_bad_lines()[name]
     rows = feed_rows(SEEDS / name)
-    assert 3 <= len(bad) <= 6 and len(bad) / len(rows) < 0.05
+    assert 2 <= len(bad) <= 6 and len(bad) / len(rows) < 0.05  # a repeated row is not bad (docs/feeds.md §4)
     for line, row in rows:
         if line in bad:
             continue

@@ -1,9 +1,10 @@
 """The bulk path of --db: a validated feed into an EMPTY store as sorted SST files, ingested at once.
 
-Records are built from the spools in storage-key order (risklist_loader.dedupe): a key with one add row
-gets the record header, the source and that row's spooled tail; a key with several rows gets its
-mutations applied in feed order, as the batch path would. Then risklist_server.store.bulk writes the
-changelog entries, the front and the files (RiskStore.bulk_ingest says why in that order).
+Records are built from the spools' applied rows in storage-key order (risklist_loader.feed_order): a
+key with one add row gets the record header, the source and that row's spooled tail; a key with
+several rows gets its mutations applied in feed order and counted as one write, as the batch path
+would. Then risklist_server.store.bulk writes the changelog entries, the front and the files
+(RiskStore.bulk_ingest says why in that order).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD, tail_path
-from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_counted
+from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
 from risklist_server.store.bulk import SstWriter, build_front, bulk_dir, changelog_values, remove_bulk_dirs
@@ -44,20 +45,20 @@ PARALLEL_BUILD_MIN = 1_000_000
 
 @dataclass(slots=True)
 class Spooled:
-    """Pass 1's output as columns: every accepted row in feed order, its key order, its duplicates."""
+    """Pass 1's output as columns: every accepted row in feed order, its key order, the rows left out."""
 
     paths: list[Path]
     entries: npt.NDArray[np.void]
     order: npt.NDArray[np.unsignedinteger[Any]] | npt.NDArray[np.signedinteger[Any]]
-    """Row positions by (storage key, line), as risklist_loader.dedupe.KeyOrder.order."""
-    duplicate: npt.NDArray[np.bool_]
-    """Per row: a later duplicate, left out."""
+    """Row positions by (storage key, line), as risklist_loader.feed_order.FeedOrder.order."""
+    skip: npt.NDArray[np.bool_]
+    """Per row: not applied (repeated, or superseded by a later row)."""
 
     def release(self) -> None:
         """Drop the columns (the bulk path saves what it needs first), to keep memory down."""
         self.entries = np.zeros(0, dtype=self.entries.dtype)
         self.order = np.zeros(0, dtype=np.int64)
-        self.duplicate = np.zeros(0, dtype=np.bool_)
+        self.skip = np.zeros(0, dtype=np.bool_)
 
 
 def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyResult:
@@ -116,7 +117,7 @@ def _plan(spooled: Spooled, work: Path) -> tuple[int, npt.NDArray[np.uint8]]:
     work.mkdir(exist_ok=True)
     entries = spooled.entries
     order = spooled.order
-    keep = order[~spooled.duplicate[order]]
+    keep = order[~spooled.skip[order]]
     offsets = np.zeros(len(entries) + 1, dtype=np.int64)
     np.cumsum(entries["tail"], out=offsets[1:])
     sorted_keys = entries["key"][keep]  # fixed-width bytes: != compares all 17 bytes exactly
@@ -172,10 +173,15 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
                 put(key, single + tails[row_offsets[head] : row_ends[head]])
                 continue
             members = range(head, head + int(sizes[index]))
+            if not any(actions[member] == ADD for member in members):
+                # Only removes (and expired adds, which end a listing) into an empty store: each finds nothing.
+                result.not_listed += len(members)
+                unlisted.append(begin + index)
+                continue
             if all(actions[member] == ADD for member in members):
-                # Adds of distinct categories (duplicates are gone) by one source into an empty
+                # Adds of distinct categories (one applied row per category) by one source into an empty
                 # store: the record holds them all, sorted by category, the tail's first byte.
-                # Each changes the record, so apply_counted would count each as added.
+                # Each changes the record, so apply_all_counted would count each as added.
                 pieces = sorted(tails[row_offsets[member] : row_ends[member]] for member in members)
                 put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
                 result.added += len(pieces)
@@ -192,14 +198,12 @@ def build_range(work: Path, source: str, directory: Path, number: int, first: in
 
 
 def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], counts: MutationCounts) -> Record:
-    """The record of a new key after its rows (action, category, tail) in feed order, counted by the
-    store's rule (risklist_server.core.mutation.apply_counted)."""
-    record: Record = ()
+    """The record of a new key after its rows (action, category, tail) in feed order, counted as one write by
+    the store's rule (risklist_server.core.mutation.apply_all_counted); an expired add is a removal."""
+    mutations: list[Mutation] = []
     for action, category, tail in steps:
-        mutation: Mutation
         if action == ADD:
-            mutation = Upsert(key, contribution_from_tail(source, tail))
+            mutations.append(Upsert(key, contribution_from_tail(source, tail)))
         else:
-            mutation = Removal(key, source, Category(category) if category else None)
-        record = apply_counted(record, mutation, counts)
-    return record
+            mutations.append(Removal(key, source, Category(category) if category else None))
+    return apply_all_counted((), mutations, counts)

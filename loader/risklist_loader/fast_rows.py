@@ -99,7 +99,7 @@ class FastRows:
         self._days: dict[str, int | None] = {}
 
     def row(self, data: bytes) -> tuple[bytes, int, int, bytes] | None:
-        """(key, 1 add / 2 remove, category or 0, tail) for a plain valid row, else None."""
+        """(key, 1 add / 2 remove / 3 expired add, category or 0, tail) for a plain valid row, else None."""
         if len(data) > FAST_LINE_BYTES or not data.isascii() or b'"' in data or b"\r" in data:
             return None
         fields = data.decode("ascii").split(",")
@@ -146,7 +146,8 @@ class FastRows:
             reference = clean_reference(reference)
             if reference_problem(reference):
                 return None
-        return key, 1, category, pack_tail(category, level, reported, expires, reference.encode())
+        kind = 1 if expires > self._now else 3  # 3: expired (risklist_loader.spool.EXPIRED)
+        return key, kind, category, pack_tail(category, level, reported, expires, reference.encode())
 
     def _timestamp(self, text: str) -> int | None:
         """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""

@@ -4,7 +4,8 @@ The parent reads the CSV header itself; workers (spawned, so they share nothing 
 store) take ranges of lines, run the fast path or else the general one (LineReader's line rules,
 CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to a spool and the
 rejects to a side file. Results come back in feed order, so the parent sees exactly the sequence of
-rows a single reader would. Duplicates are found afterwards over all spools (risklist_loader.dedupe).
+rows a single reader would. Which rows take effect is decided afterwards over all spools
+(risklist_loader.feed_order).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from risklist_loader.lines import line_from_bytes
 from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
-from risklist_server.core.mutation import Upsert
 from risklist_server.core.settings import Settings
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -79,7 +79,6 @@ class ChunkResult:
     """The byte offset where the chunk ends."""
     rows: int
     valid: int
-    adds: int
     rejected: int
     spool: Path
     rejects: Path | None
@@ -155,7 +154,7 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
     spool_path = setup.workdir / f"spool.{chunk.index:06d}"
     spool = SpoolWriter(spool_path)
     rejects: list[RejectRow] = []
-    rows = valid = adds = 0
+    rows = valid = 0
     fatal: tuple[str, int, str] | None = None
     try:
         with setup.feed.open("rb") as stream:
@@ -176,7 +175,6 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
                 if quick is not None:
                     rows += 1
                     valid += 1
-                    adds += quick[1] == 1
                     write(quick[0], quick[1], quick[2], number, quick[3])
                     continue
             terminated = terminated_last or position != last
@@ -191,9 +189,8 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
                 continue
             checked = validator.validate(row)
             if isinstance(checked, ValidRow):
-                spool.write(row.line, checked.mutation)
+                spool.write(row.line, checked.mutation, expired=checked.expired)
                 valid += 1
-                adds += isinstance(checked.mutation, Upsert)
             else:
                 rejects.append((row.line, [(reject.field, reject.reason) for reject in checked]))
     except FeedError as error:
@@ -205,7 +202,7 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
         rejects_path = setup.workdir / f"rejects.{chunk.index:06d}"
         with rejects_path.open("wb") as handle:
             pickle.dump(rejects, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return ChunkResult(chunk.index, chunk.end, rows, valid, adds, len(rejects), spool_path, rejects_path, fatal)
+    return ChunkResult(chunk.index, chunk.end, rows, valid, len(rejects), spool_path, rejects_path, fatal)
 
 
 def read_rejects(result: ChunkResult) -> list[RejectRow]:

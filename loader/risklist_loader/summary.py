@@ -26,6 +26,12 @@ class LoadSummary:
     rows: int = 0
     accepted: int = 0
     rejected: int = 0
+    repeated: int = 0
+    """Accepted rows identical to the row before them for the same subject and category: not applied."""
+    superseded: int = 0
+    """Accepted rows a later row for the same subject and category replaces: not applied."""
+    expired: int = 0
+    """Applied add rows already expired: each ended the source's listing of its category (a removal)."""
     result: ApplyResult = field(default_factory=ApplyResult)
     list_version: int | None = None
     seconds: float = 0.0
@@ -63,6 +69,9 @@ class LoadSummary:
             "rows": self.rows,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "repeated": self.repeated,
+            "superseded": self.superseded,
+            "expired": self.expired,
             "added": self.result.added,
             "unchanged": self.result.unchanged,
             "removed": self.result.removed,
@@ -82,6 +91,7 @@ class LoadSummary:
             f"risklist-load {self.feed.name} -> {self.target} "
             f"(source {self.source}, {self.mode}{', dry run' if self.dry_run else ''})",
             f"  rows {self.rows}  accepted {self.accepted}  rejected {self.rejected}",
+            f"  repeated {self.repeated}  superseded {self.superseded}  expired {self.expired}",
             f"  added {self.result.added}  unchanged {self.result.unchanged}  "
             f"removed {self.result.removed}  not_listed {self.result.not_listed}  "
             f"swept {self.result.swept}",

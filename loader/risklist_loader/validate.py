@@ -35,16 +35,19 @@ _E = TypeVar("_E", EntityType, Category)
 
 @dataclass(frozen=True, slots=True)
 class ValidRow:
-    """A row that passed: its mutation and the key that tells duplicates apart."""
+    """A row that passed: its mutation, what it speaks about, and whether it is an add already expired."""
 
     line: int
     mutation: Mutation
     dedupe_key: bytes
-    """Storage key + category byte (0: a remove of every category)."""
+    """Storage key + category byte (0: a remove of every category): rows with equal keys speak about the same
+    subject and category, and the last of them has the last word (risklist_loader.feed_order)."""
+    expired: bool = False
+    """An add whose expires_at is not after the validator's `now`: it ends that listing instead of adding it."""
 
 
 class RowValidator:
-    """Validates rows for one source; `now` (unix seconds) bounds reported_at."""
+    """Validates rows for one source; `now` (unix seconds) bounds reported_at and tells expired adds."""
 
     def __init__(
         self,
@@ -92,7 +95,8 @@ class RowValidator:
             expires_at = reported_at + self._settings.retention_seconds(category)
         contribution = Contribution(self._source, category, level, reported_at, expires_at,
                                     reference or "")
-        return ValidRow(row.line, Upsert(key, contribution), key + bytes((category,)))
+        return ValidRow(row.line, Upsert(key, contribution), key + bytes((category,)),
+                        expired=not contribution.is_live(self._now))
 
     def _key(self, check: _RowCheck, entity_type: EntityType | None) -> bytes | None:
         raw = check.text("identifier")

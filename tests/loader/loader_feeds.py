@@ -83,7 +83,8 @@ def card_number(seed: int) -> str:
 
 
 def generated_rows(count: int, *, start: int = 0, level: str = "high") -> list[dict[str, object]]:
-    """`count` distinct valid add rows (accounts, cards, IPs, emails), deterministic."""
+    """`count` distinct valid add rows (accounts, cards, IPs, emails), deterministic, live until 2036 (a load counts
+    an add already expired as such, and a default retention would make the tests' counts depend on the date)."""
     rows: list[dict[str, object]] = []
     for number in range(start, start + count):
         kind = number % 4
@@ -100,6 +101,7 @@ def generated_rows(count: int, *, start: int = 0, level: str = "high") -> list[d
             "category": ["money_mule", "telecom_fraud", "scam_merchant", "other"][number % 4],
             "level": level,
             "reported_at": f"2026-01-{1 + number % 28:02d}T08:00:00+08:00",
+            "expires_at": f"2036-01-{1 + number % 28:02d}T08:00:00+08:00",  # no default retention: never expired
             "reference": f"case-{number}",
         })
     return rows

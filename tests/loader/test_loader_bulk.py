@@ -19,10 +19,10 @@ from loader_feeds import generated_rows, loader_command, loader_env, records, ru
 
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import bulk
-from risklist_loader.dedupe import order_keys
-from risklist_loader.parallel import WorkerSetup, run_chunks
+from risklist_loader.feed_order import APPLY, order_rows
+from risklist_loader.parallel import ChunkResult, WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
-from risklist_loader.spool import read_batches, read_entries
+from risklist_loader.spool import SpoolTails, read_all_entries, read_batches
 from risklist_server.core.record import Record
 from risklist_server.core.settings import Settings
 from risklist_server.store.apply import ApplyResult
@@ -32,7 +32,7 @@ SECRET = NetworkSecret(bytes(range(32)))
 
 
 def feed_rows() -> list[dict[str, object]]:
-    """Adds, a second category for some subjects, duplicates, removes and a bad row."""
+    """Adds, a second category for some subjects, repeated rows, removes (superseding adds) and a bad row."""
     rows = generated_rows(600)
     again = [dict(row, category="identity_fraud", level="low") for row in generated_rows(100, start=50)]
     duplicates = [dict(row) for row in generated_rows(20, start=10)]
@@ -86,8 +86,9 @@ def test_bulk_equals_batch_path(tmp_path: Path, secret_file: Path, secret: Netwo
     assert {name: summary(bulk)[name] for name in counted} == {name: summary(batch)[name] for name in counted}
     expected = records(tmp_path / "batch", secret)
     assert records(tmp_path / "bulk", secret) == expected
-    rejects = (tmp_path / "bulk.rejects.csv").read_text().splitlines()
-    assert sum("duplicate of line" in line for line in rejects) == 30  # 20 copies, 10 removes of an added category
+    # 20 copies repeat their rows; 30 adds are superseded by removes of every category, 10 by removes of theirs
+    assert (summary(bulk)["repeated"], summary(bulk)["superseded"]) == (20, 40)
+    assert len((tmp_path / "bulk.rejects.csv").read_text().splitlines()) == 2  # the header and the bad row
 
 
 def test_bulk_changelog_and_front_cover_every_listed_key(tmp_path: Path, secret_file: Path,
@@ -176,10 +177,7 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
         work.mkdir()
         setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
         results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
-        entries = np.concatenate([read_entries(result.spool) for result in results])
-        key_order = order_keys(entries["key"], entries["category"], entries["line"])
-        spooled = bulk.Spooled([result.spool for result in results], entries, key_order.order,
-                               key_order.duplicate_of != 0)
+        spooled, _ = _spooled(results)
         with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
             counts = bulk.bulk_into_empty(store, "bank-a", spooled)
             stores[name] = (counts, dict(store.iter_records()), store.version)
@@ -187,17 +185,22 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
     assert stores["many"][2] == stores["one"][2] > 0
 
 
-def _spool(feed: Path, work: Path) -> tuple[bulk.Spooled, npt.NDArray[np.int64]]:
-    """Pass 1 in-process: the feed's spools as the bulk path takes them, and the lines of later duplicates."""
+def _spooled(results: list[ChunkResult]) -> tuple[bulk.Spooled, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """The chunks' spools as the bulk path takes them, and the lines the batch path skips and holds."""
+    paths = [result.spool for result in results]
+    entries = read_all_entries(paths)
+    found = order_rows(entries["key"], entries["action"], entries["category"], SpoolTails(paths, entries["tail"]).same)
+    applied = found.fate == APPLY
+    lines = entries["line"]
+    return bulk.Spooled(paths, entries, found.order, ~applied), (lines[~applied], lines[found.held])
+
+
+def _spool(feed: Path, work: Path) -> tuple[bulk.Spooled, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Pass 1 in-process: the spools as the bulk path takes them, and the lines the batch path skips and holds."""
     work.mkdir()
     start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
     setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
-    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
-    entries = np.concatenate([read_entries(result.spool) for result in results])
-    key_order = order_keys(entries["key"], entries["category"], entries["line"])
-    duplicate = key_order.duplicate_of != 0
-    spooled = bulk.Spooled([result.spool for result in results], entries, key_order.order, duplicate)
-    return spooled, np.sort(entries["line"][duplicate]).astype(np.int64)
+    return _spooled(list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0)))
 
 
 def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path) -> None:
@@ -207,10 +210,10 @@ def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path)
              for row in generated_rows(15, start=120)]  # two categories each, both removed (the general path)
     rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
              for row in generated_rows(5, start=5000)]  # never listed: not_listed
-    spooled, skip = _spool(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
+    spooled, (skip, held) = _spool(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
     with RiskStore(tmp_path / "applied", create=True, secret_fingerprint=SECRET.fingerprint) as store:
         applied = ApplyResult()
-        for batch in read_batches(spooled.paths, "bank-a", 64, skip):
+        for batch in read_batches(spooled.paths, "bank-a", 64, skip, held):
             applied.merge(store.apply(batch.mutations))
         applied_records = dict(store.iter_records())
     with RiskStore(tmp_path / "bulk", create=True, secret_fingerprint=SECRET.fingerprint) as store:
@@ -218,4 +221,5 @@ def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path)
         assert dict(store.iter_records()) == applied_records
     counted = ("added", "unchanged", "removed", "not_listed")
     assert {name: getattr(built, name) for name in counted} == {name: getattr(applied, name) for name in counted}
-    assert applied.removed > 0 and applied.not_listed >= 5 and applied.added > 0
+    # Into an empty store a remove finds nothing: the adds it follows in the feed are superseded, never applied.
+    assert (applied.removed, applied.not_listed) == (0, 60) and applied.added > 0

@@ -53,11 +53,11 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
     """Adds upsert, removes take away all or one category, and unknown removes count as not listed."""
     first = write_csv(tmp_path / "first.csv", [
         {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "telecom_fraud",
-         "level": "high", "reported_at": "2026-03-01"},
+         "level": "high", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
         {"action": "add", "entity_type": "phone", "identifier": PHONE, "category": "money_mule",
-         "level": "low", "reported_at": "2026-03-01"},
+         "level": "low", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
         {"action": "add", "entity_type": "card", "identifier": CARD, "category": "other",
-         "level": "2", "reported_at": "2026-03-01"},
+         "level": "2", "reported_at": "2026-03-01", "expires_at": "2036-03-01"},
     ])
     assert done(load(tmp_path, first, secret_file))["added"] == 3
     second = write_jsonl(tmp_path / "second.jsonl", [
@@ -65,7 +65,7 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
         {"action": "remove", "entity_type": "card", "identifier": CARD},
         {"action": "remove", "entity_type": "ip", "identifier": "192.0.2.1"},
         {"action": "add", "entity_type": "ip", "identifier": "192.0.2.2", "category": "gambling",
-         "level": 4, "reported_at": "2026-03-02T10:00:00+08:00", "expires_at": "2027-01-01"},
+         "level": 4, "reported_at": "2026-03-02T10:00:00+08:00", "expires_at": "2037-01-01"},
     ])
     result = load(tmp_path, second, secret_file)
     assert result.returncode == 0, result.stderr
@@ -77,7 +77,7 @@ def test_delta_applies_adds_and_removes(tmp_path: Path, secret_file: Path, secre
     assert [(c.category, c.level) for c in phone] == [(Category.TELECOM_FRAUD, RiskLevel.HIGH)]
     assert key_of(secret, EntityType.CARD, CARD) not in stored
     [ip] = stored[key_of(secret, EntityType.IP, "192.0.2.2")]
-    assert (ip.source, ip.level, ip.expires_at) == ("bank-a", RiskLevel.CRITICAL, 1_798_761_600)
+    assert (ip.source, ip.level, ip.expires_at) == ("bank-a", RiskLevel.CRITICAL, 2_114_380_800)
 
 
 def test_rerun_is_a_no_op(tmp_path: Path, secret_file: Path) -> None:
@@ -148,20 +148,82 @@ def test_dry_run_validates_and_applies_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "db").exists()
 
 
-def test_duplicates_are_rejected_with_the_first_line(tmp_path: Path, secret_file: Path) -> None:
-    """The same subject and category again (any spelling, any action) names the line it repeats."""
-    rows = generated_rows(40)
-    rows.append(dict(rows[0]))
-    rows.append({"action": "remove", "entity_type": "card", "identifier": rows[1]["identifier"],
-                 "category": rows[1]["category"]})
-    rows.append({"action": "remove", "entity_type": "card", "identifier": rows[1]["identifier"]})
-    feed = write_csv(tmp_path / "feed.csv", rows)
+def _row(action: str, identifier: str, category: str = "", level: str = "", reported_at: str = "2026-03-01",
+         **extra: str) -> dict[str, object]:
+    """A phone row of the file-order tests (remove rows carry no level or date)."""
+    row: dict[str, object] = {"action": action, "entity_type": "phone", "identifier": identifier,
+                              "category": category}
+    if action == "add":
+        row.update(level=level, reported_at=reported_at, expires_at="2036-03-01")
+    row.update(extra)
+    return row
+
+
+PHONES = [f"+86138001380{n:02d}" for n in range(1, 7)]
+
+
+def test_rows_apply_in_file_order_and_the_last_word_wins(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret
+) -> None:
+    """Add then remove leaves it removed, remove then add listed, low then critical critical; a remove of every
+    category and the adds around it follow file order; an identical row is counted as repeated, not rejected."""
+    s1, s2, s3, s4, s5, s6 = PHONES
+    prior = write_csv(tmp_path / "prior.csv", [_row("add", s1, "telecom_fraud", "high"),
+                                               _row("add", s4, "gambling", "high")])
+    assert load(tmp_path, prior, secret_file).returncode == 0
+    feed = write_csv(tmp_path / "feed.csv", [
+        _row("add", s1, "telecom_fraud", "low"), _row("remove", s1, "telecom_fraud"),
+        _row("remove", s2, "telecom_fraud"), _row("add", s2, "telecom_fraud", "high"),
+        _row("add", s3, "telecom_fraud", "low"), _row("add", s3, "telecom_fraud", "critical"),
+        _row("remove", s4), _row("add", s4, "money_mule", "high"),
+        _row("add", s5, "telecom_fraud", "high"), _row("add", s5, "money_mule", "high"), _row("remove", s5),
+        _row("add", s6, "other", "medium"), _row("add", s6, "other", "medium"),
+    ])
     result = load(tmp_path, feed, secret_file, "--rejects", tmp_path / "r.csv")
-    assert result.returncode == 3
-    rejected = read_rejects(tmp_path / "r.csv")
-    assert [(r["line"], r["reason"].split(" (")[0]) for r in rejected] == [
-        ("42", "duplicate of line 2"), ("43", "duplicate of line 3")]
-    assert done(result)["removed"] == 1
+    assert result.returncode == 0, result.stdout + result.stderr
+    first = done(result)
+    assert {name: first[name] for name in ("rows", "accepted", "rejected", "repeated", "superseded", "expired",
+                                           "added", "unchanged", "removed", "not_listed")} == {
+        "rows": 13, "accepted": 13, "rejected": 0, "repeated": 1, "superseded": 5, "expired": 0,
+        "added": 4, "unchanged": 0, "removed": 2, "not_listed": 1}
+    assert "repeated 1  superseded 5  expired 0" in result.stdout
+    assert read_rejects(tmp_path / "r.csv") == []
+    stored = records(tmp_path / "db", secret)
+    listed = {phone: [(c.category, c.level) for c in stored.get(key_of(secret, EntityType.PHONE, phone), ())]
+              for phone in PHONES}
+    assert listed == {s1: [], s2: [(Category.TELECOM_FRAUD, RiskLevel.HIGH)],
+                      s3: [(Category.TELECOM_FRAUD, RiskLevel.CRITICAL)], s4: [(Category.MONEY_MULE, RiskLevel.HIGH)],
+                      s5: [], s6: [(Category.OTHER, RiskLevel.MEDIUM)]}
+    again = done(load(tmp_path, feed, secret_file))
+    assert (again["added"], again["unchanged"], again["removed"], again["not_listed"]) == (0, 4, 0, 3)
+    assert again["list_version"] == first["list_version"]
+
+
+def test_expired_rows_are_counted_and_never_added(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """Rows already expired (an explicit past expiry, or an old report's default retention) are not added; as the
+    last word for their category they end what the source listed; loading the feed again changes nothing."""
+    e1, e2, e3, live = PHONES[:4]
+    prior = write_csv(tmp_path / "prior.csv", [_row("add", e3, "telecom_fraud", "high")])
+    assert load(tmp_path, prior, secret_file).returncode == 0
+    feed = write_csv(tmp_path / "feed.csv", [
+        _row("add", e1, "telecom_fraud", "high", "2020-01-01", expires_at="2021-01-01"),
+        _row("add", e2, "other", "high", "2019-01-01", expires_at=""),
+        _row("add", e3, "telecom_fraud", "high"),
+        _row("add", e3, "telecom_fraud", "high", "2020-01-01", expires_at="2021-01-01"),
+        _row("add", live, "money_mule", "low"),
+    ])
+    runs = [done(load(tmp_path, feed, secret_file)) for _ in range(3)]
+    counted = ("accepted", "rejected", "superseded", "expired", "added", "unchanged", "removed", "not_listed")
+    assert {name: runs[0][name] for name in counted} == {
+        "accepted": 5, "rejected": 0, "superseded": 1, "expired": 3, "added": 1, "unchanged": 0, "removed": 1,
+        "not_listed": 2}
+    for again in runs[1:]:
+        assert {name: again[name] for name in counted} == {
+            "accepted": 5, "rejected": 0, "superseded": 1, "expired": 3, "added": 0, "unchanged": 1, "removed": 0,
+            "not_listed": 3}
+        assert again["list_version"] == runs[0]["list_version"]
+    stored = records(tmp_path / "db", secret)
+    assert set(stored) == {key_of(secret, EntityType.PHONE, live)}
 
 
 GOOD = "\n".join(
@@ -191,8 +253,10 @@ HEADER = b"action,entity_type,identifier,category,level,reported_at,reference\n"
          "unknown column(s) 'colour'"),
         ("field-count.csv", HEADER + GOOD + b"add,ip,10.8.0.1\n", (), 3, "rejects",
          "42,row,\"3 fields, but the header has 7 columns\""),
-        ("duplicate.csv", HEADER + GOOD + b"remove,ip,10.9.0.0,other,,,\n", (), 3, "rejects",
-         "42,row,\"duplicate of line 2"),
+        ("empty.csv", b"", (), 1, "stderr",
+         "empty.csv: the file is empty (0 bytes): no header and no rows, as an export that wrote nothing leaves"),
+        ("empty.jsonl", b"", (), 1, "stderr", "empty.jsonl: the file is empty (0 bytes): no rows"),
+        ("blank.csv", b"\n \n", (), 1, "stderr", "blank.csv: no header: the file holds only blank lines"),
         ("oversized-field.csv", HEADER + GOOD + b"add,ip,10.8.0.1,other,low,2026-01-01," + b"r" * 2000
          + b"\n", (), 3, "rejects", "42,reference,oversized: 2000 characters"),
         ("oversized-line.csv", HEADER + GOOD + b"add,ip," + b"9" * 70_000 + b"\n", (), 3, "rejects",
@@ -225,13 +289,13 @@ def test_bad_input_gets_a_clear_message(
 
 
 def test_empty_feeds(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
-    """Empty deltas succeed with 0 rows; an empty snapshot is refused unless explicitly allowed."""
+    """Empty deltas (a header without rows, blank JSON lines) succeed with 0 rows; an empty snapshot is refused
+    unless explicitly allowed."""
     write_csv(tmp_path / "seed.csv", generated_rows(3))
     assert load(tmp_path, tmp_path / "seed.csv", secret_file).returncode == 0
-    (tmp_path / "empty.csv").write_bytes(b"")
     header_only = write_csv(tmp_path / "header.csv", [])
     (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
-    for feed in (tmp_path / "empty.csv", header_only, tmp_path / "empty.jsonl"):
+    for feed in (header_only, tmp_path / "empty.jsonl"):
         result = load(tmp_path, feed, secret_file)
         assert result.returncode == 0 and done(result)["rows"] == 0
     refused = load(tmp_path, header_only, secret_file, "--mode", "snapshot")
@@ -241,6 +305,18 @@ def test_empty_feeds(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -
     wiped = load(tmp_path, header_only, secret_file, "--mode", "snapshot", "--allow-empty-snapshot")
     assert wiped.returncode == 0 and done(wiped)["swept"] == 3
     assert records(tmp_path / "db", secret) == {}
+
+
+def test_a_zero_byte_feed_is_an_error_in_every_mode(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """A 0-byte file (an export that wrote nothing) applies nothing, in a delta, a snapshot or a dry run: exit 1."""
+    write_csv(tmp_path / "seed.csv", generated_rows(3))
+    assert load(tmp_path, tmp_path / "seed.csv", secret_file).returncode == 0
+    (tmp_path / "empty.csv").write_bytes(b"")
+    for extra in ((), ("--mode", "snapshot", "--allow-empty-snapshot"), ("--dry-run",)):
+        result = load(tmp_path, tmp_path / "empty.csv", secret_file, *extra)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "the file is empty (0 bytes)" in result.stderr and "Nothing was applied." in result.stderr
+    assert len(records(tmp_path / "db", secret)) == 3
 
 
 def test_rejects_and_logs_never_hold_raw_identifiers(tmp_path: Path, secret_file: Path) -> None:

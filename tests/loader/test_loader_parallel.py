@@ -104,7 +104,7 @@ def test_fatal_problem_stops_at_its_line(tmp_path: Path) -> None:
 
 
 def general(row_line: str, number: int) -> tuple[bytes, int, int, bytes] | None:
-    """What the general path makes of one line: (key, action, category, tail), or None if rejected."""
+    """What the general path makes of one line: (key, action (3: an expired add), category, tail), or None."""
     validator = RowValidator("bank-a", Normaliser("CN"), Digester(SECRET), Settings(), NOW)
     read = CsvFeed((), FIELDS).read_line(Line(number, row_line))
     if not isinstance(read, FeedRow):
@@ -114,7 +114,8 @@ def general(row_line: str, number: int) -> tuple[bytes, int, int, bytes] | None:
         return None
     mutation = checked.mutation
     if isinstance(mutation, Upsert):
-        return mutation.key, 1, int(mutation.contribution.category), contribution_tail(mutation.contribution)
+        action = 3 if checked.expired else 1
+        return mutation.key, action, int(mutation.contribution.category), contribution_tail(mutation.contribution)
     return mutation.key, 2, int(mutation.category or 0), b""
 
 

@@ -75,17 +75,17 @@ def test_batches_arrive_in_feed_order_holding_every_accepted_row(tmp_path: Path,
 
 
 def test_rejects_are_reported_and_left_out_of_the_batches(tmp_path: Path, secret: NetworkSecret) -> None:
-    """A bad row and a duplicate are counted, shown with line and field, written to the rejects file, never sent."""
+    """A bad row is counted, shown with line and field, written to the rejects file and never sent; a row identical
+    to an earlier one is counted as repeated, not rejected, and not sent again."""
     rows = generated_rows(6)
     rows[1] = {**rows[1], "entity_type": "nickname"}
     rows.append(dict(rows[3]))  # line 8 repeats line 5
     sink = RecordingSink()
     summary = _load(tmp_path, secret, rows, sink)
-    assert (summary.rows, summary.accepted, summary.rejected, summary.exit_code) == (7, 5, 2, 3)
-    assert [(r.line, r.field) for r in summary.first_rejects] == [(3, "entity_type"), (8, "row")]
-    assert "duplicate of line 5" in summary.first_rejects[1].reason
+    assert (summary.rows, summary.accepted, summary.rejected, summary.repeated, summary.exit_code) == (7, 6, 1, 1, 3)
+    assert [(r.line, r.field) for r in summary.first_rejects] == [(3, "entity_type")]
     with (tmp_path / "rejects.csv").open(encoding="utf-8") as stream:
-        assert [(row["line"], row["field"]) for row in csv.DictReader(stream)] == [("3", "entity_type"), ("8", "row")]
+        assert [(row["line"], row["field"]) for row in csv.DictReader(stream)] == [("3", "entity_type")]
     assert sum(len(batch.mutations) for batch in sink.batches) == 5
     sent_lines = [batch.first_line for batch in sink.batches] + [batch.last_line for batch in sink.batches]
     assert 3 not in sent_lines and 8 not in sent_lines
@@ -109,6 +109,20 @@ def test_a_dry_run_or_an_empty_snapshot_applies_nothing(tmp_path: Path, secret: 
                     dry_run=dry_run)
     assert sink.loads == [] and summary.accepted == 4
     assert bool(summary.refusal) is not dry_run
+
+
+@pytest.mark.parametrize("ended", ["expired", "removed later"])
+def test_a_snapshot_whose_adds_are_all_ended_is_refused(tmp_path: Path, secret: NetworkSecret, ended: str) -> None:
+    """A snapshot whose every add has already expired, or is removed by a later row, lists nothing: refused."""
+    rows = generated_rows(4)
+    if ended == "expired":
+        rows = [{**row, "reported_at": "2020-01-01", "expires_at": "2021-01-01"} for row in rows]
+    else:
+        rows += [{**row, "action": "remove", "category": ""} for row in rows]
+    sink = RecordingSink()
+    summary = _load(tmp_path, secret, rows, sink, mode=LoadMode.SNAPSHOT)
+    assert "the snapshot lists nothing" in summary.refusal and summary.exit_code == 1
+    assert sink.loads == []
 
 
 @pytest.mark.parametrize("bulk_min_rows", [1, 10**9])

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from loader_feeds import generated_rows, run_loader, write_csv
+from loader_feeds import generated_rows, records, run_loader, write_csv
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
@@ -162,3 +162,55 @@ def test_members_and_the_loading_partners_declared_sources_are_loaded(tmp_path: 
     assert not_its_own.returncode == 1
     assert "source 'legacy-feed' is neither a member" in not_its_own.stderr
     assert "[partners.other-operator]" in not_its_own.stderr and after == version
+
+
+def order_rows() -> list[dict[str, object]]:
+    """Every kind of last word: add then remove, remove then add, low then critical, a remove of every category
+    before and after adds, an identical row again, and adds already expired (one ending a live listing)."""
+    phones = [f"+86138001380{n:02d}" for n in range(1, 9)]
+
+    def add(phone: str, category: str, level: str, reported: str = "2026-03-01", expires: str = "2036-03-01",
+            ) -> dict[str, object]:
+        return {"action": "add", "entity_type": "phone", "identifier": phone, "category": category, "level": level,
+                "reported_at": reported, "expires_at": expires}
+
+    def remove(phone: str, category: str = "") -> dict[str, object]:
+        return {"action": "remove", "entity_type": "phone", "identifier": phone, "category": category}
+
+    p1, p2, p3, p4, p5, p6, p7, p8 = phones
+    return [add(p1, "telecom_fraud", "low"), remove(p1, "telecom_fraud"), remove(p2, "telecom_fraud"),
+            add(p2, "telecom_fraud", "high"), add(p3, "telecom_fraud", "low"), add(p3, "telecom_fraud", "critical"),
+            remove(p4), add(p4, "money_mule", "high"), add(p4, "gambling", "low"), add(p5, "telecom_fraud", "high"),
+            remove(p5), add(p6, "other", "medium"), add(p6, "other", "medium"),
+            add(p7, "telecom_fraud", "high", "2020-01-01", "2021-01-01"), add(p8, "money_mule", "high"),
+            add(p8, "money_mule", "high", "2020-01-01", "2021-01-01"), *generated_rows(5)]
+
+
+@pytest.mark.parametrize("mode", ["delta", "snapshot"])
+def test_a_feed_in_order_through_the_server_leaves_what_db_leaves_and_reloads_change_nothing(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret, mode: str
+) -> None:
+    """Admin.Ingest, fed in batches of 2, lists what a --db load lists, with the same counts; a second load adds
+    nothing, removes nothing and leaves the list version where it was."""
+    prior = write_csv(tmp_path / "prior.csv", [dict(row, level="low") for row in order_rows()[8:16]])
+    feed = write_csv(tmp_path / "feed.csv", order_rows())
+    counted = ("accepted", "rejected", "repeated", "superseded", "expired", "added", "unchanged", "removed",
+               "not_listed", "swept")
+    reference = tmp_path / "reference"
+    db_args = ("--source", "bank-a", "--db", reference, "--secret-file", secret_file, "--mode", mode)
+    assert run_loader(tmp_path, prior, *db_args[:-2]).returncode == 0
+    expected = summary(run_loader(tmp_path, feed, *db_args))
+    running = start_server(tmp_path / "db", secret_file)
+    try:
+        args = ("--source", "bank-a", "--server", running.admin_address, "--insecure", "--secret-file", secret_file,
+                "--batch-size", "2", "--mode", mode)
+        assert run_loader(tmp_path, prior, *args[:-2]).returncode == 0
+        first = summary(run_loader(tmp_path, feed, *args))
+        again = summary(run_loader(tmp_path, feed, *args))
+    finally:
+        assert running.terminate() == 0
+    assert {name: first[name] for name in counted} == {name: expected[name] for name in counted}
+    assert first["expired"] == 2 and first["superseded"] == 5 and first["repeated"] == 1
+    assert (again["added"], again["removed"], again["swept"]) == (0, 0, 0)
+    assert again["list_version"] == first["list_version"]
+    assert records(tmp_path / "db", secret) == records(reference, secret)

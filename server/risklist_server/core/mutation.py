@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from risklist_kernel.enums import Category
@@ -43,21 +44,43 @@ class MutationCounts:
 
 
 def apply_counted(record: Record, mutation: Mutation, counts: MutationCounts) -> Record:
-    """The record after `mutation` (as apply_mutation), counting what it did into `counts`.
+    """The record after `mutation` (as apply_mutation), counting what it did into `counts`."""
+    return apply_all_counted(record, (mutation,), counts)
 
-    The one counting rule: the store's writes and the loader's bulk build both count through it.
+
+def apply_all_counted(record: Record, mutations: Sequence[Mutation], counts: MutationCounts) -> Record:
+    """The record after one write's `mutations` of its key, in order, counting what they did into `counts`.
+
+    The one counting rule: the store's writes and the loader's bulk build both count through it. An
+    upsert counts as added, or unchanged when the exact contribution is stored; a removal counts the
+    contributions it takes (removed), or not_listed when it takes none. Within one write, an upsert
+    that puts back exactly a contribution an earlier removal took counts as unchanged, and that
+    contribution no longer counts as removed: a feed's "remove every category, then add one again"
+    re-loaded over its own result counts nothing added and nothing removed.
     """
-    updated = apply_mutation(record, mutation)
-    if isinstance(mutation, Upsert):
-        if updated == record:
-            counts.unchanged += 1
+    taken: dict[Contribution, int] = {}
+    """Contributions removals of this write took away -> the removal (index into `removed`)."""
+    removed: list[int] = []
+    for mutation in mutations:
+        updated = apply_mutation(record, mutation)
+        if isinstance(mutation, Upsert):
+            remover = taken.pop(mutation.contribution, None)
+            if updated == record:
+                counts.unchanged += 1
+            elif remover is not None:
+                removed[remover] -= 1
+                counts.unchanged += 1
+            else:
+                counts.added += 1
         else:
-            counts.added += 1
-    else:
-        removed = len(record) - len(updated)
-        counts.removed += removed
-        counts.not_listed += removed == 0
-    return updated
+            gone = [contribution for contribution in record if contribution not in updated]
+            taken.update(dict.fromkeys(gone, len(removed)))
+            removed.append(len(gone))
+        record = updated
+    for count in removed:
+        counts.removed += count
+        counts.not_listed += count == 0
+    return record
 
 
 def apply_mutation(record: Record, mutation: Mutation) -> Record:

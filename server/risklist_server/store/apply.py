@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rocksdict import Rdict
 
-from risklist_server.core.mutation import Mutation, MutationCounts, Upsert, apply_counted
+from risklist_server.core.mutation import Mutation, MutationCounts, Upsert, apply_all_counted
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change
 from risklist_server.store.rocks import multi_get
@@ -53,6 +53,8 @@ def apply_batch(
 ) -> AppliedBatch:
     """Apply `mutations` in order to the records they touch, read from `records`; write nothing.
 
+    Counts follow risklist_server.core.mutation.apply_all_counted, one key's mutations at a time.
+
     `revise` sees the records before and decides the final mutations. With `track_upserts`, the
     upserted (key, category) pairs are collected for a snapshot's seen-marks.
     """
@@ -62,11 +64,14 @@ def apply_batch(
     before = {key: (() if data is None else decode_record(data)) for key, data in zip(keys, stored, strict=True)}
     if revise is not None:
         mutations = revise(before)
-    after = dict(before)
+    by_key: dict[bytes, list[Mutation]] = {}
     upserted: dict[bytes, int] = {}
     for mutation in mutations:
-        after[mutation.key] = apply_counted(after[mutation.key], mutation, result)
+        by_key.setdefault(mutation.key, []).append(mutation)
         if track_upserts and isinstance(mutation, Upsert):
             upserted[mutation.key] = upserted.get(mutation.key, 0) | 1 << mutation.contribution.category
+    after = dict(before)
+    for key, steps in by_key.items():  # each key's mutations in order, counted as one write (apply_all_counted)
+        after[key] = apply_all_counted(before[key], steps, result)
     changes = [Change(key, bool(after[key])) for key in keys if after[key] != before[key]]
     return AppliedBatch(after, changes, upserted, result)

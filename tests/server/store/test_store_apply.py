@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from risklist_kernel.enums import Category, RiskLevel
-from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_counted
+from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Contribution, Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, apply_batch
 from risklist_server.store.changelog import Change
@@ -45,7 +45,8 @@ stored_records = st.dictionaries(
 def test_batch_matches_dict_model_and_writes_nothing(
     stored: dict[bytes, Record], batch: list[Mutation], track: bool
 ) -> None:
-    """The records after, the changed keys (first-touched order), upserted categories and counts match a dict model."""
+    """The records after, the changed keys (first-touched order), upserted categories and counts (per key, as one
+    write) match a dict model."""
     with tempfile.TemporaryDirectory() as directory:
         db = open_rocks(str(Path(directory) / "db"), create=True)
         try:
@@ -55,11 +56,12 @@ def test_batch_matches_dict_model_and_writes_nothing(
             model = dict(stored)
             counts = MutationCounts()
             upserted: dict[bytes, set[Category]] = {}
+            touched = list(dict.fromkeys(mutation.key for mutation in batch))
+            for key in touched:  # each key's mutations counted together, as one write
+                model[key] = apply_all_counted(model.get(key, ()), [m for m in batch if m.key == key], counts)
             for mutation in batch:
-                model[mutation.key] = apply_counted(model.get(mutation.key, ()), mutation, counts)
                 if isinstance(mutation, Upsert):
                     upserted.setdefault(mutation.key, set()).add(mutation.contribution.category)
-            touched = list(dict.fromkeys(mutation.key for mutation in batch))
             assert applied.after == {key: model[key] for key in touched}
             assert applied.changes == [Change(key, bool(model[key])) for key in touched
                                        if model[key] != stored.get(key, ())]
@@ -108,3 +110,17 @@ def test_results_merge_by_summing_counts_and_keeping_the_newest_version() -> Non
     total = ApplyResult(added=1, removed=2, version=5)
     total.merge(ApplyResult(added=3, unchanged=1, not_listed=4, swept=2, version=3))
     assert total == ApplyResult(added=4, unchanged=1, removed=2, not_listed=4, swept=2, version=5)
+
+
+def test_removing_then_putting_back_the_same_contribution_counts_nothing_changed(tmp_path: Path) -> None:
+    """A remove of every category and an add of what was stored, in one batch: unchanged, nothing removed, no change."""
+    db = open_rocks(str(tmp_path / "db"), create=True)
+    kept = Contribution("bank-a", Category.GAMBLING, RiskLevel.LOW, 1, 2_000_000_000)
+    dropped = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1, 2_000_000_000)
+    db[KEYS[0]] = encode_record((kept,))
+    db[KEYS[1]] = encode_record(tuple(sorted((kept, dropped))))
+    applied = apply_batch(db, [Removal(KEYS[0], "bank-a"), Upsert(KEYS[0], kept),
+                               Removal(KEYS[1], "bank-a"), Upsert(KEYS[1], kept)])
+    assert applied.changes == [Change(KEYS[1], True)]
+    assert applied.result == ApplyResult(added=0, unchanged=2, removed=1, not_listed=1)
+    db.close()
