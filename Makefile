@@ -32,7 +32,7 @@ $(DEMO)/network.secret: | $(BIN)/python
 # deliberately bad rows, so the loader exits 3 (applied with rejects).
 ANCHOR ?= today
 demo-store: install $(DEMO)/network.secret
-	rm -rf $(DEMO)/db $(DEMO)/rejects $(DEMO)/seeds && mkdir -p $(DEMO)/rejects
+	rm -rf $(DEMO)/db $(DEMO)/db-audit $(DEMO)/rejects $(DEMO)/seeds && mkdir -p $(DEMO)/rejects
 	$(BIN)/python seeds/generate.py --anchor $(ANCHOR) --out $(DEMO)/seeds > /dev/null
 	@for feed in $(DEMO)/seeds/*.csv $(DEMO)/seeds/*.jsonl; do \
 	  bank=$$(basename $$feed | cut -d. -f1); \

@@ -21,9 +21,11 @@ Design (what the benchmark harness relies on):
   subject then gets two categories).
   The CLI's --per-source writes one file per source instead (FILE.<source>.csv), each to be loaded
   with its own --source, which gives multi-source records.
-- Every row is an add row; reported_at lies in the two years before 2026-11-01. Rows without an
-  expiry expire after their category's default retention, so the share a load counts as expired
-  (and does not add) grows with the date of the load: 13% of the rows on 2026-12-02.
+- Every row is an add row; reported_at lies in the two years before ANCHOR, the first day of the
+  current (UTC) month. Rows without an expiry expire after their category's default retention, so
+  the share a load counts as expired (and does not add) would grow with the date of the load if the
+  dates were fixed; anchored to the month, it stays within the range of one month's ageing
+  (benchmarks/dataset.py names its cached data by the anchor, so a new month builds new data).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import multiprocessing
 import random
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,7 +44,8 @@ BLOCK = 4096
 """Subjects per block: a block's first reports, then its second reports."""
 
 _M64 = (1 << 64) - 1
-_ANCHOR = date(2026, 11, 1)
+ANCHOR = datetime.now(UTC).date().replace(day=1)
+"""Rows are dated in the two years before this day: the first of the month the generator was imported in."""
 _SOURCE_NAMES = ("east-harbour-bank", "jade-river-bank", "north-plains-credit", "west-lake-bank",
                  "south-bay-savings", "pearl-delta-bank", "high-ridge-credit", "silver-coast-bank")
 _SOURCE_PREFIXES = ("EHB", "JRB", "NPC", "WLB", "SBS", "PDB", "HRC", "SCB")
@@ -100,7 +103,7 @@ _LUHN_PLAIN = bytes((c - 48) if 48 <= c <= 57 else 0 for c in range(256))
 # Reported days (no 29 February, so expiry = same day N years later is always a real date).
 _DAYS = tuple(
     day.isoformat()
-    for day in (_ANCHOR - timedelta(days=offset) for offset in range(1, 731))
+    for day in (ANCHOR - timedelta(days=offset) for offset in range(1, 731))
     if not (day.month == 2 and day.day == 29)
 )
 _CLOCK = tuple(f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}" for second in range(86400))

@@ -55,7 +55,8 @@ class Dataset:
 
     @property
     def name(self) -> str:
-        return f"{count_label(self.entries)}-seed{self.seed}"
+        """Size, seed and datagen's anchor month (its rows' dates move with it, so a new month is new data)."""
+        return f"{count_label(self.entries)}-seed{self.seed}-{datagen.ANCHOR:%Y%m}"
 
     @property
     def secret(self) -> NetworkSecret:

@@ -6,6 +6,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+from benchmarks import datagen
 from benchmarks.dataset import Dataset, copy_store, count_label
 from benchmarks.harness import BEGIN, END, update_results_md
 from benchmarks.scenarios.live_load import sample_rows
@@ -16,10 +17,12 @@ def test_count_labels() -> None:
     assert (count_label(10_000_000), count_label(200_000), count_label(1234)) == ("10m", "200k", "1234")
 
 
-def test_dataset_paths_are_keyed_by_size_and_seed(tmp_path: Path) -> None:
-    """Feed and store names carry the size and the seed; the secret is the same for the same seed."""
+def test_dataset_paths_are_keyed_by_size_seed_and_anchor_month(tmp_path: Path) -> None:
+    """Feed and store names carry the size, the seed and the month datagen dates its rows by (cached data of
+    another month is not reused); the secret is the same for the same seed."""
     first, second = Dataset(200_000, 1, root=tmp_path), Dataset(1_000_000, 1, root=tmp_path)
-    assert first.feed.name == "feed-200k-seed1.csv" and second.store.name == "store-1m-seed1"
+    month = f"{datagen.ANCHOR:%Y%m}"
+    assert first.feed.name == f"feed-200k-seed1-{month}.csv" and second.store.name == f"store-1m-seed1-{month}"
     assert first.secret.key == second.secret.key != Dataset(10, 2, root=tmp_path).secret.key
     assert first.secret_file.read_text().strip() == first.secret.key.hex()
 

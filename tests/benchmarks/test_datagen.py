@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from benchmarks import datagen
 from benchmarks.datagen import (
     CSV_HEADER,
     generate_rows,
@@ -157,3 +159,12 @@ def test_cli_per_source_files(tmp_path: Path) -> None:
     assert len(files) == 5
     lines = [line for path in files for line in path.read_text().splitlines()[1:]]
     assert sorted(lines) == sorted(row.csv_line() for row in generate_rows(5000, 3))
+
+
+def test_rows_are_dated_within_two_years_before_the_anchor_month() -> None:
+    """Rows' dates follow datagen.ANCHOR (the first of the current month), not a fixed day, so the share of
+    rows already expired at load time does not grow as the calendar moves on."""
+    anchor = datagen.ANCHOR
+    assert anchor.day == 1 and (datetime.now(UTC).date() - anchor).days < 32
+    days = {datetime.strptime(row.reported_at[:10], "%Y-%m-%d").date() for row in generate_rows(2000, 3)}
+    assert max(days) < anchor and min(days) >= anchor - timedelta(days=731)
