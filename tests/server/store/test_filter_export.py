@@ -69,6 +69,7 @@ def test_folding_the_front_equals_building_the_small_filter_directly() -> None:
     class Source:
         front: BloomFront
         version: int = 7
+        trimmed_through: int = 0
 
         def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
             return iter(())
@@ -150,6 +151,8 @@ def test_updates_reset_when_the_changelog_no_longer_reaches_back() -> None:
     class TrimmedSource:
         front: BloomFront = field(default_factory=lambda: BloomFront(1024))
         version: int = 12
+        trimmed_through: int = 0
+        """Not moved: the missing entries alone must make it a reset."""
 
         def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
             for number in range(max(sequence + 1, 10), 13):
@@ -183,6 +186,7 @@ def test_snapshot_words_are_little_endian() -> None:
 class _Static:
     front: BloomFront
     version: int = 1
+    trimmed_through: int = 0
 
     def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
         return iter(())
