@@ -43,27 +43,40 @@ def read_trimmed_through(meta: Rdict) -> int:
     return 0 if value is None else int.from_bytes(value, "big")
 
 
-def trim_point(changelog: Rdict, trimmed_through: int, last: int, window: ChangelogWindow, now: int) -> int:
-    """The last sequence the window lets go (≤ `trimmed_through`: nothing to trim).
+@dataclass(frozen=True, slots=True)
+class TrimScan:
+    """Where the window cuts the changelog, and the last untimed entry the scan read past."""
+
+    point: int
+    """The last sequence the window lets go (≤ the mark: nothing to trim)."""
+    untimed_through: int
+    """Pass it to the next scan, which then starts after it (untimed entries are only ever a prefix)."""
+
+
+def trim_point(changelog: Rdict, trimmed_through: int, last: int, window: ChangelogWindow, now: int,
+               untimed_through: int = 0) -> TrimScan:
+    """Where `window` cuts the changelog of entries up to `last`, trimmed through `trimmed_through` so far.
 
     By entries: everything before the newest `max_entries`. By age: every entry up to the last one
     written before `now - max_age`, read from the oldest on and stopped at the first younger one, so
     a clock set back only keeps more. An untimed entry (written before entries had a time) is as old
-    as the first timed entry after it: it goes with that one, or by the entry cap.
+    as the first timed entry after it: it goes with that one, or by the entry cap. The untimed entries
+    are read once: a scan given `untimed_through` starts after it.
     """
     point = max(trimmed_through, last - window.max_entries)
     cutoff = now - window.max_age
-    for key, value in iter_items(changelog, sequence_key(point + 1)):
+    for key, value in iter_items(changelog, sequence_key(max(point, untimed_through) + 1)):
         sequence = int.from_bytes(key, "big")
         if sequence >= last:
             break
         written = entry_time(value)
         if written is None:
+            untimed_through = sequence
             continue
         if written >= cutoff:
             break
         point = sequence
-    return min(point, last - 1)
+    return TrimScan(min(point, last - 1), untimed_through)
 
 
 def stage_trim(batch: WriteBatch, changelog: ColumnFamily, meta: ColumnFamily, after: int, through: int) -> None:

@@ -68,6 +68,8 @@ class RiskStore(StoreReads):
         self._meta_handle = self._db.get_column_family_handle(META_CF)
         self._clock = clock
         self._front_saved_through = 0
+        self._untimed_through = 0
+        """The last untimed (version 1) changelog entry a trim has read: later trims start after it."""
         self._write_lock = threading.Lock()
         self._closed = False
         try:
@@ -134,7 +136,9 @@ class RiskStore(StoreReads):
         front file is saved first whenever it covers less than the new mark, so a restart (after a kill -9
         too) still catches its front up from the changelog instead of rebuilding it from the records.
         """
-        point = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()))
+        scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
+                          self._untimed_through)
+        self._untimed_through, point = scan.untimed_through, scan.point
         with self._write_lock:
             self._ensure_open()
             after = self._trimmed_through

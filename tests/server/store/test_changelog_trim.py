@@ -113,6 +113,21 @@ def test_untimed_entries_go_with_the_first_timed_entry_after_them(tmp_path: Path
         assert store.trim_changelog(ChangelogWindow(max_entries=2, max_age=FOREVER)).trimmed_through == 2
 
 
+def test_untimed_entries_are_read_by_one_trim_only(tmp_path: Path) -> None:
+    """Once a trim has read past the untimed prefix, later trims start after it (it is never read again)."""
+    clock = Clock(T0)
+    with open_store(tmp_path / "db", clock, create=True) as store:
+        write_untimed(store, {sequence: b"\x01\x01" + key(100 + sequence) for sequence in (1, 2, 3)})
+    with open_store(tmp_path / "db", clock) as store:
+        write(store, 0, 2)  # sequences 4 and 5, at T0
+        by_age = ChangelogWindow(max_entries=FOREVER, max_age=72 * HOUR)
+        assert store.trim_changelog(by_age).trimmed == 0
+        write_untimed(store, {2: b"\x09"})  # unreadable now: a second read of it would raise
+        clock.now = T0 + 100 * HOUR
+        assert store.trim_changelog(by_age).trimmed_through == 4
+        assert sequences(store) == [5]
+
+
 def write_untimed(store: RiskStore, entries: dict[int, bytes]) -> None:
     """Put version 1 entries at their sequences, as a server before timed entries wrote them (reopen to see them)."""
     handle = store._db.get_column_family_handle(CHANGELOG_CF)
