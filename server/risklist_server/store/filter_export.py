@@ -165,11 +165,11 @@ class FilterExport:
         removed = 0
         expected = since_version + 1
         for sequence, changes in self._source.changes_since(since_version):
-            if sequence > target:
-                break
             if sequence != expected:  # an entry the client needs is gone (trimmed meanwhile): never skip it
                 yield FilterDelta(version=target, reset=True)
                 return
+            if sequence > target:
+                break
             expected += 1
             for change in changes:
                 if change.listed:

@@ -163,6 +163,22 @@ def test_updates_reset_when_the_changelog_no_longer_reaches_back() -> None:
     assert not list(export.updates(9))[-1].reset
 
 
+def test_updates_reset_when_a_trim_after_the_version_was_read_removed_the_entries() -> None:
+    """The view moved on between reading its version and its entries (a replica's catch-up brought a trim):
+    the first entry found is past both the client's version and the target, and still a reset, not a delta."""
+
+    @dataclass
+    class MovedOn:
+        front: BloomFront = field(default_factory=lambda: BloomFront(1024))
+        version: int = 7
+        trimmed_through: int = 0
+
+        def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
+            yield 9, [Change(b"\x01" + bytes(16), True)]
+
+    assert list(FilterExport(MovedOn(), bits_per_key=16, max_removed=10).updates(5)) == [FilterDelta(7, reset=True)]
+
+
 def test_snapshots_are_reused_while_young(store: RiskStore) -> None:
     """Within snapshot_max_age the same snapshot serves every download; after it, a new one is built."""
     now = [100.0]
