@@ -1,9 +1,10 @@
 """A real server with two reader workers trims its changelog: every worker resets a filter past the window,
-gives the exact delta inside it, and the low-water mark survives a restart."""
+gives the exact delta inside it, the low-water mark survives a restart, and a kill -9 loses no listed key."""
 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import grpc
@@ -69,5 +70,43 @@ def test_every_worker_resets_past_the_window_and_gives_the_delta_inside(
     try:
         assert all(updates(server, 1)[-1].reset for _ in range(8))
         assert not updates(server, WRITES - WINDOW)[-1].reset
+    finally:
+        assert server.terminate() == 0
+
+
+def listed_count(server: ServerProcess, digests: list[bytes]) -> int:
+    """How many of `digests` (cards) a BatchCheck finds listed, 1,000 per call."""
+    found = 0
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        for start in range(0, len(digests), 1_000):
+            part = digests[start : start + 1_000]
+            subjects = [pb.Subject(type=pb.ENTITY_TYPE_CARD, digest=digest) for digest in part]
+            found += len(stub.BatchCheck(pb.BatchCheckRequest(subjects=subjects), timeout=10).hits)
+    return found
+
+
+def test_a_kill_9_after_a_trim_loses_no_listed_key(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """kill -9 after a trim and more writes: the restarted server catches its front up from the changelog (the trim
+    saved the front before passing it) and every worker finds every key, none answered "not listed"."""
+    config = tmp_path / "settings.toml"
+    config.write_text(f"changelog_max_entries = {WINDOW}\nchangelog_trim_interval_seconds = 1\n")
+    digests = [os.urandom(16) for _ in range(WRITES + 50)]
+    server = start_server(tmp_path / "db", secret_file, "--workers", "2", "--config", str(config))
+    try:
+        ingest_one_key_per_batch(server, secret, digests[:WRITES])
+        server.wait_for_log(lambda line: line.get("event") == "changelog_trimmed"
+                            and line.get("trimmed_through") == WRITES - WINDOW, timeout=30)
+        assert ingest_one_key_per_batch(server, secret, digests[WRITES:]) == WRITES + 50
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.process.wait(timeout=30)
+    server = start_server(tmp_path / "db", secret_file, "--workers", "2", "--config", str(config))
+    try:
+        loaded = server.wait_for_log(lambda line: line.get("event") in ("front_loaded", "front_rebuild"))
+        assert loaded["event"] == "front_loaded" and loaded["version"] == WRITES + 50
+        for _ in range(4):  # new connections: both workers
+            assert listed_count(server, digests) == len(digests)
+        assert updates(server, 1)[-1].reset
     finally:
         assert server.terminate() == 0
