@@ -136,6 +136,7 @@ class RiskStore(StoreReads):
         front file is saved first whenever it covers less than the new mark, so a restart (after a kill -9
         too) still catches its front up from the changelog instead of rebuilding it from the records.
         """
+        self._ensure_open()
         scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
                           self._untimed_through)
         self._untimed_through, point = scan.untimed_through, scan.point

@@ -43,3 +43,4 @@ def test_a_failing_trim_is_logged_once_and_retried(tmp_path: Path) -> None:
         finally:
             trimmer.stop()
     assert [entry["event"] for entry in logs] == ["changelog_trim_failed"]
+    assert "is closed" in logs[0]["error"]
