@@ -8,6 +8,7 @@ from pathlib import Path
 import structlog
 
 from risklist_server.core.errors import StoreError
+from risklist_server.store.changelog_trim import read_trimmed_through
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FrontPolicy, StoreReads
 from risklist_server.store.rocks import DEFAULT_BLOCK_CACHE_BYTES, open_rocks_secondary
 from risklist_server.store.secret_check import check_replica_secret
@@ -53,7 +54,16 @@ class ReplicaStore(StoreReads):
             if self._closed:
                 raise StoreError(f"the replica of {self.path} is closed")
             self._db.try_catch_up_with_primary()
-            last, _ = self._add_changes_to_front(self.front, self._sequence)
+            self._trimmed_through = read_trimmed_through(self._meta)
+            caught = self._add_changes_to_front(self.front, self._sequence)
+            if caught is None:  # the writer trimmed entries this replica had not read yet
+                log.info("front_rebuild", reason="changelog trimmed past this replica", version=self._sequence,
+                         trimmed_through=self._trimmed_through)
+                front = self._rebuild_front()
+                # The rebuilt front holds every record this catch-up sees; its version follows it.
+                self.front, self._sequence = front, self._last_sequence()
+                return self._sequence
+            last, _ = caught
             if last != self._sequence:
                 self._sequence = last
                 if self._front_overfull():

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from rocksdict import WriteBatch, WriteOptions
@@ -13,13 +14,21 @@ from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
 from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
+from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
-from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES, get_one, iter_keys, open_rocks
+from risklist_server.store.rocks import (
+    CHANGELOG_CF,
+    DEFAULT_BLOCK_CACHE_BYTES,
+    META_CF,
+    get_one,
+    iter_keys,
+    open_rocks,
+)
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
 
@@ -47,6 +56,7 @@ class RiskStore(StoreReads):
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
         create: bool = False,
         accept_restored: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Open the store at `path`: a complete risklist store made with this secret, no older than its
         front file says (StoreError otherwise). `create`: make a new one if there is none (the loader,
@@ -55,6 +65,11 @@ class RiskStore(StoreReads):
         self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes, create=create))
         self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
+        self._meta_handle = self._db.get_column_family_handle(META_CF)
+        self._clock = clock
+        self._front_saved_through = 0
+        self._untimed_through = 0
+        """The last untimed (version 1) changelog entry a trim has read: later trims start after it."""
         self._write_lock = threading.Lock()
         self._closed = False
         try:
@@ -65,6 +80,7 @@ class RiskStore(StoreReads):
             self.front = self._open_front(restored=accept_restored)
             if accept_restored:
                 save_front(self.path / FRONT_FILE, self.front, self._sequence)
+                self._front_saved_through = self._sequence
         except BaseException:
             self._release()
             raise
@@ -112,6 +128,40 @@ class RiskStore(StoreReads):
             after, purged = purge_expired(self._db, scan.expired, now)
             self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
         return ExpirySlice(scan.scanned, purged, scan.next_key)
+
+    def trim_changelog(self, window: ChangelogWindow) -> ChangelogTrim:
+        """Remove the changelog entries `window` lets go, moving the low-water mark with them in one write.
+
+        Scans without the write lock (entries are only appended meanwhile), then trims under it. The
+        front file is saved first whenever it covers less than the new mark, so a restart (after a kill -9
+        too) still catches its front up from the changelog instead of rebuilding it from the records.
+        """
+        self._ensure_open()
+        scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
+                          self._untimed_through)
+        self._untimed_through, point = scan.untimed_through, scan.point
+        with self._write_lock:
+            self._ensure_open()
+            after = self._trimmed_through
+            if point <= after:
+                return ChangelogTrim(0, after)
+            if self._front_saved_through < point:
+                self._save_front()
+            batch = WriteBatch(raw_mode=True)
+            stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
+            self._db.write(batch)
+            self._trimmed_through = point
+        return ChangelogTrim(point - after, point)
+
+    def compact_changelog(self, through: int) -> None:
+        """Compact the changelog up to sequence `through`, so the disk space of trimmed entries comes back now."""
+        self._changelog.compact_range(None, sequence_key(through + 1))
+
+    def changelog_bytes(self) -> int:
+        """The changelog's size on disk (its SST files) and in memtables, in bytes."""
+        sst = self._changelog.property_int_value("rocksdb.total-sst-files-size") or 0
+        memtables = self._changelog.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+        return sst + memtables
 
     def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int:
         """Store `reporter`'s outcome for subject `key`; return the sources credited.
@@ -188,7 +238,8 @@ class RiskStore(StoreReads):
                     batch.put(change.key, encode_record(after[change.key]))
                 else:
                     batch.delete(change.key)
-            batch.put(sequence_key(self._sequence + 1), encode_changes(changes), self._changelog_handle)
+            entry = encode_changes(changes, int(self._clock()))
+            batch.put(sequence_key(self._sequence + 1), entry, self._changelog_handle)
         if batch.is_empty():
             if sync:  # nothing new, but what made it so may not be on disk yet (an unsynced ingest)
                 self._db.flush_wal(True)
@@ -208,7 +259,12 @@ class RiskStore(StoreReads):
         """Save the front with the sequence it covers, so a restart only catches up."""
         with self._write_lock:
             self._ensure_open()
-            save_front(self.path / FRONT_FILE, self.front, self._sequence)
+            self._save_front()
+
+    def _save_front(self) -> None:
+        """Save the front with the sequence it covers. Caller holds the lock."""
+        save_front(self.path / FRONT_FILE, self.front, self._sequence)
+        self._front_saved_through = self._sequence
 
     def flush(self) -> None:
         """Flush memtables to SST files (after bulk loads)."""
@@ -239,7 +295,7 @@ class RiskStore(StoreReads):
                 close()
             except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
                 failures.append(str(error))
-        del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle
+        del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle, self._meta_handle
         if failures:
             raise StoreError(f"closing the store at {self.path} failed: {failures[0]}; free space on its disk "
                              "if it is full, then re-run (what was acknowledged is in its write-ahead log)")
