@@ -142,3 +142,7 @@ class ServerDidNotStart(RiskListError):
 
 class ServerDidNotStop(RiskListError):
     """A launched risklist-server was still running a grace period after the stop signal (it was then killed)."""
+
+
+class BackupError(RiskListError):
+    """A backup cannot be made, is incomplete or damaged, or cannot be restored where asked."""

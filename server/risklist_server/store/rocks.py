@@ -107,6 +107,18 @@ def open_rocks_secondary(
         raise StoreError(f"cannot open the store at {path} as a read replica: {error}") from None
 
 
+def open_rocks_read_only(path: str, info_log_dir: str) -> Rdict:
+    """Open read-only (a backup being verified): RocksDB writes nothing there, its info log goes to `info_log_dir`."""
+    options = records_options(8 * 1024 * 1024)
+    options.set_db_log_dir(info_log_dir)
+    column_families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
+    try:
+        return Rdict(path, options=options, column_families=column_families,
+                     access_type=AccessType.read_only(False))
+    except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+        raise StoreError(f"RocksDB cannot open {path} read-only: {error}") from None
+
+
 def multi_get(table: Rdict, keys: Sequence[bytes]) -> list[bytes | None]:
     """Values for `keys` in order (None where absent), in one RocksDB multi-get."""
     if not keys:
