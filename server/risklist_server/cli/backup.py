@@ -1,33 +1,72 @@
-"""`risklist-admin backup`, `verify` and `restore`: a stopped store's backup, its check, and its restore."""
+"""`risklist-admin backup` (of a running server, or of a stopped store), `verify` and `restore`."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
+import grpc
+from risklist.v1 import risklist_pb2 as pb
+from risklist.v1 import risklist_pb2_grpc as pb_grpc
+
 from risklist_kernel.secret import SECRET_FILE_ENV, load_secret
-from risklist_server.cli.admin_command import Command
+from risklist_server.cli.admin_command import Command, UsageError
+from risklist_server.cli.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
 
 _SECRET_HELP = f"network secret, hex (default: ${SECRET_FILE_ENV})"
 
 
 def _backup_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, metavar="PATH", help="the store to back up (no server may hold it)")
-    parser.add_argument("--to", required=True, metavar="DIR", help="a new or empty directory for the backup")
-    parser.add_argument("--secret-file", metavar="FILE", help=_SECRET_HELP)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--admin", metavar="ADDR",
+                       help="a running server's admin address (--admin-listen): it writes the backup itself")
+    where.add_argument("--db", metavar="PATH", help="a stopped store to back up (no server may hold it)")
+    parser.add_argument("--to", required=True, metavar="DIR",
+                        help="a new or empty directory for the backup; with --admin an absolute path on the "
+                             "server's machine")
+    parser.add_argument("--secret-file", metavar="FILE", help=_SECRET_HELP + "; with --db only")
+    add_client_tls_arguments(parser, used_with=" with --admin, with a certificate of a partner holding the admin role")
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="with --admin: seconds to wait for the backup (default %(default)s)")
 
 
 def _backup(args: argparse.Namespace) -> int:
+    if args.admin is not None:
+        return _backup_online(args)
     from risklist_server.store.risk_store import RiskStore
 
     secret = load_secret(args.secret_file)
     os.umask(0o077)
     with RiskStore(args.db, secret_fingerprint=secret.fingerprint) as store:
         manifest = store.backup(Path(args.to))
-    print(f"backup complete in {args.to}: version {manifest.changelog_sequence}, {len(manifest.files)} files, "
-          f"{sum(f.size for f in manifest.files)} bytes (secret fingerprint {manifest.secret_fingerprint})")
+    _done(args.to, manifest.changelog_sequence, len(manifest.files), sum(f.size for f in manifest.files),
+          manifest.secret_fingerprint)
     return 0
+
+
+def _backup_online(args: argparse.Namespace) -> int:
+    problem = client_tls_problem(args)
+    if problem:
+        raise UsageError(problem)
+    if not os.path.isabs(args.to):
+        raise UsageError(f"--to {args.to}: with --admin, name the backup directory as an absolute path on the "
+                         "server's machine (the server writes it)")
+    try:
+        with open_channel(args.admin, load_client_tls(args)) as channel:
+            response = pb_grpc.AdminStub(channel).Backup(pb.BackupRequest(directory=args.to), timeout=args.timeout)
+    except grpc.RpcError as error:
+        print(f"risklist-admin backup: error: {args.admin} answered {error.code().name}: {error.details()}",
+              file=sys.stderr)
+        return 1
+    _done(args.to, response.list_version, response.files, response.bytes, response.secret_fingerprint)
+    return 0
+
+
+def _done(directory: str, version: int, files: int, size: int, fingerprint: str) -> None:
+    print(f"backup complete in {directory}: version {version}, {files} files, {size} bytes "
+          f"(secret fingerprint {fingerprint})")
 
 
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +102,9 @@ def _restore(args: argparse.Namespace) -> int:
 
 BACKUP = Command(
     name="backup",
-    help="back up a stopped store into a new directory (checkpoint, front, manifest with checksums)",
-    description="Write a consistent backup of the store at --db (which no server may hold) into --to: a RocksDB "
+    help="back up a running server's store (--admin) or a stopped one (--db): checkpoint, front, checksums",
+    description="Write a consistent backup of a running server's store (--admin: the server writes it, on its own "
+    "machine, and goes on serving) or of the stopped store at --db (which no server may hold) into --to: a RocksDB "
     "checkpoint (hard links where the file system allows), the Bloom front, a manifest with each file's sha256, "
     "and last a completion marker, written only once everything is on disk.",
     add_arguments=_backup_arguments,

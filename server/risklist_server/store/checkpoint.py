@@ -18,7 +18,7 @@ import structlog
 from rocksdict import Checkpoint, Rdict
 
 from risklist_server.core.backup_manifest import BackedUpFile, BackupManifest, completion_marker
-from risklist_server.core.errors import BackupError
+from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.store.durable import fsync_path, write_atomically
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front
@@ -60,7 +60,20 @@ def take_checkpoint(db: Rdict, target: Path) -> None:
 
 
 def seal_backup(target: Path, front: BloomFront, sequence: int, fingerprint: str) -> BackupManifest:
-    """Save the front, checksum and fsync every file, then write the manifest and, last, the completion marker."""
+    """Save the front, checksum and fsync every file, then write the manifest and, last, the completion marker.
+
+    A failure (a full disk) raises BackupError: the directory has no completion marker, so verify and
+    restore refuse it.
+    """
+    try:
+        return _seal(target, front, sequence, fingerprint)
+    except (OSError, StoreError) as error:
+        detail = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+        raise BackupError(f"writing the backup in {target} failed: {detail}; it is incomplete (verify and restore "
+                          f"refuse it): delete {target}, fix the cause (a full disk?) and back up again") from None
+
+
+def _seal(target: Path, front: BloomFront, sequence: int, fingerprint: str) -> BackupManifest:
     store = target / STORE_DIR
     save_front(store / FRONT_FILE, front, sequence)
     pause_point("backup-checksums")
