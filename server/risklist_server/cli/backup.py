@@ -14,6 +14,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import SECRET_FILE_ENV, load_secret
 from risklist_server.cli.admin_command import Command, UsageError
 from risklist_server.cli.client_tls import add_client_tls_arguments, client_tls_problem, load_client_tls, open_channel
+from risklist_server.core.errors import BackupError, StoreHeld
 
 _SECRET_HELP = f"network secret, hex (default: ${SECRET_FILE_ENV})"
 
@@ -39,7 +40,12 @@ def _backup(args: argparse.Namespace) -> int:
 
     secret = load_secret(args.secret_file)
     os.umask(0o077)
-    with RiskStore(args.db, secret_fingerprint=secret.fingerprint) as store:
+    try:
+        store = RiskStore(args.db, secret_fingerprint=secret.fingerprint)
+    except StoreHeld:
+        raise BackupError(f"the store at {args.db} is held by another process (a running risklist-server?); back "
+                          "a running server up through it with --admin ADDR, or stop that process first") from None
+    with store:
         manifest = store.backup(Path(args.to))
     _done(args.to, manifest.changelog_sequence, len(manifest.files), sum(f.size for f in manifest.files),
           manifest.secret_fingerprint)

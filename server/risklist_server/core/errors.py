@@ -54,6 +54,10 @@ class StoreError(RiskListError):
     """The store cannot be opened or used (held by another process, wrong secret, corrupt)."""
 
 
+class StoreHeld(StoreError):
+    """The store is locked by another process (a running server, a load)."""
+
+
 class InvalidRecord(RiskListError):
     """A stored value could not be decoded (unknown version or truncated)."""
 

@@ -8,7 +8,7 @@ from rocksdict import WriteBatch, WriteOptions
 
 from risklist_kernel.enums import Outcome
 from risklist_server.core.backup_manifest import BackupManifest
-from risklist_server.core.errors import StoreError
+from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
@@ -212,6 +212,8 @@ class RiskStore(StoreReads):
         Writes wait only while the checkpoint is taken and the front copied (the write lock); the
         checksums, fsyncs and manifest follow with writes going on.
         """
+        if target.absolute().resolve().is_relative_to(self.path.absolute().resolve()):
+            raise BackupError(f"the backup directory {target} is inside the store {self.path}; name one outside it")
         prepare_backup_dir(target)
         with self._write_lock:
             self._ensure_open()

@@ -15,7 +15,7 @@ from rocksdict import (
     Rdict,
 )
 
-from risklist_server.core.errors import StoreError
+from risklist_server.core.errors import StoreError, StoreHeld
 from risklist_server.store.store_dir import check_store_dir, make_store_dir
 
 RECORDS_CF = "default"
@@ -84,7 +84,7 @@ def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *,
     except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
         message = str(error)
         if "lock" in message.lower():
-            raise StoreError(
+            raise StoreHeld(
                 f"the store at {path} is held by another process (a running risklist-server?); "
                 "stop that process, or load through it with --server ADDR"
             ) from None

@@ -80,7 +80,7 @@ def test_backup_refuses_a_store_a_server_holds(tmp_path: Path, secret_file: Path
     finally:
         server.terminate()
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "held by another process" in refused.stderr, refused.stderr
+    assert "held by another process" in refused.stderr and "--admin ADDR" in refused.stderr, refused.stderr
     assert not (tmp_path / "b" / "COMPLETE").exists()
 
 

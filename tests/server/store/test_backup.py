@@ -119,3 +119,10 @@ def test_backup_refuses_a_non_empty_directory(backed_up: Path, tmp_path: Path, s
     with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store, \
             pytest.raises(BackupError, match="not empty"):
         store.backup(backed_up)
+
+
+def test_backup_refuses_a_directory_inside_the_store(tmp_path: Path, secret: NetworkSecret) -> None:
+    """A backup inside the store's own directory would become part of the store: refused."""
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store, \
+            pytest.raises(BackupError, match="inside the store"):
+        store.backup(tmp_path / "db" / "backup")
