@@ -16,6 +16,7 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_server.cli.client_tls import open_channel
 from risklist_server.store.pause_point import PAUSE_AT_ENV, PAUSE_FILE_ENV
 from tests.support.admin_ingest import PHONE, ingest_phone
+from tests.support.audit_cli import audit_jsonl
 from tests.support.running_server import BIN, start_server
 from tests.support.waiting import wait_until
 
@@ -37,8 +38,9 @@ def _listed(address: str, phone: str) -> bool:
 def test_online_backup_while_serving_restores_the_store_as_it_was_then(
     tmp_path: Path, secret_file: Path, secret: NetworkSecret
 ) -> None:
-    """Checks answered throughout the backup; the restored store lists what was listed then, not what came after."""
-    server = start_server(tmp_path / "db", secret_file)
+    """Checks answered throughout the backup, which is audited; the restored store lists what was listed then, not
+    what came after."""
+    server = start_server(tmp_path / "db", secret_file, "--audit-dir", str(tmp_path / "audit"))
     answers: list[bool] = []
     stop = threading.Event()
 
@@ -67,6 +69,9 @@ def test_online_backup_while_serving_restores_the_store_as_it_was_then(
         ingest_phone(server.admin_address, secret, LATER)
     finally:
         server.terminate()
+    backups = [record for record in audit_jsonl(tmp_path / "audit", "--partner", "dev")
+               if record["method"] == "Backup"]
+    assert [(record["partner"], record["status"]) for record in backups] == [("dev", "OK")], backups
     verify = _admin("verify", str(tmp_path / "b"))
     assert verify.returncode == 0, verify.stderr
     restore = _admin("restore", "--from", str(tmp_path / "b"), "--db", str(tmp_path / "restored"),

@@ -126,3 +126,17 @@ def test_backup_refuses_a_directory_inside_the_store(tmp_path: Path, secret: Net
     with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store, \
             pytest.raises(BackupError, match="inside the store"):
         store.backup(tmp_path / "db" / "backup")
+
+
+def test_restore_into_an_empty_directory_replaces_it_and_removes_a_leftover_copy(
+    backed_up: Path, tmp_path: Path, secret: NetworkSecret
+) -> None:
+    """An empty store directory (say, a mount point's subdirectory made ready) takes the restore; a copy an
+    interrupted restore left beside it is removed first."""
+    (tmp_path / "restored").mkdir()
+    (tmp_path / ".restored.restoring").mkdir()
+    (tmp_path / ".restored.restoring" / "000001.sst").write_bytes(b"half")
+    restore_backup(backed_up, tmp_path / "restored", secret_fingerprint=secret.fingerprint)
+    assert not (tmp_path / ".restored.restoring").exists()
+    with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
+        assert restored.version == 2
