@@ -51,17 +51,13 @@ def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> B
         if staging.exists():
             shutil.rmtree(staging)
             log.info("restore_leftover_removed", directory=str(staging))
-        staging.mkdir(mode=0o700)
-        source = backup / STORE_DIR
-        for entry in manifest.files:
-            copied = staging / entry.name
-            shutil.copyfile(source / entry.name, copied)
-            os.chmod(copied, 0o600)
-            fsync_path(copied)
-            if file_sha256(copied) != entry.sha256:
-                raise BackupError(f"the copy of {source / entry.name} in {staging} differs from the backup's "
-                                  f"manifest (a failing disk?); {db_path} was not touched")
-            pause_point("restore-copy")
+        try:
+            _copy(backup / STORE_DIR, staging, manifest, db_path)
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise BackupError(f"copying the backup into {staging} failed: {error.strerror or error}; {db_path} was "
+                              "not touched: free space on that disk (the store needs the backup's size), then "
+                              "restore again") from None
         fsync_path(staging)
         pause_point("restore-rename")
         _refuse_occupied(db_path)
@@ -74,3 +70,17 @@ def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> B
     log.info("backup_restored", directory=str(db_path), version=manifest.changelog_sequence,
              files=len(manifest.files))
     return manifest
+
+
+def _copy(source: Path, staging: Path, manifest: BackupManifest, db_path: Path) -> None:
+    """Copy every file of the manifest into `staging` (made here), fsynced and checked against its sha256."""
+    staging.mkdir(mode=0o700)
+    for entry in manifest.files:
+        copied = staging / entry.name
+        shutil.copyfile(source / entry.name, copied)
+        os.chmod(copied, 0o600)
+        fsync_path(copied)
+        if file_sha256(copied) != entry.sha256:
+            raise BackupError(f"the copy of {source / entry.name} in {staging} differs from the backup's "
+                              f"manifest (a failing disk?); {db_path} was not touched")
+        pause_point("restore-copy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from risklist_server.store.checkpoint import COMPLETE_FILE, MANIFEST_FILE, STORE
 from risklist_server.store.restore import restore_backup
 from risklist_server.store.risk_store import RiskStore
 from risklist_server.store.rocks import COLUMN_FAMILIES, RECORDS_CF, iter_items, open_rocks_read_only
+from tests.support.small_disk import small_disk
 
 NOW = 1_800_000_000
 KEYS = [b"\x03" + bytes([i]) * 16 for i in range(1, 6)]
@@ -140,3 +142,32 @@ def test_restore_into_an_empty_directory_replaces_it_and_removes_a_leftover_copy
     assert not (tmp_path / ".restored.restoring").exists()
     with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
         assert restored.version == 2
+
+
+def test_a_full_disk_fails_backup_and_restore_cleanly_and_a_rerun_completes(
+    tmp_path: Path, secret: NetworkSecret
+) -> None:
+    """No space for the backup or the restored copy: one BackupError saying so, no complete backup, the store
+    path untouched and no copy left; once space is freed both complete."""
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
+        for start in range(0, 60_000, 5_000):
+            store.apply([Upsert(b"\x03" + index.to_bytes(16, "big"),
+                                Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, NOW, NOW + 10**6))
+                         for index in range(start, start + 5_000)])
+        store.flush()
+    with small_disk(tmp_path / "disk", size="1m") as disk:
+        with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store, \
+                pytest.raises(BackupError, match="back up again|into an empty directory"):
+            store.backup(disk.path / "backup")
+        with pytest.raises(BackupError, match="not a complete backup"):
+            verify_backup(disk.path / "backup")
+        shutil.rmtree(disk.path / "backup")
+        with RiskStore(tmp_path / "db", secret_fingerprint=secret.fingerprint) as store:
+            store.backup(tmp_path / "backup")
+        with pytest.raises(BackupError, match="No space left on device.*was not touched"):
+            restore_backup(tmp_path / "backup", disk.path / "restored", secret_fingerprint=secret.fingerprint)
+        assert sorted(path.name for path in disk.path.iterdir()) == [".restored.restore.lock"]
+        disk.free()
+        restore_backup(tmp_path / "backup", disk.path / "restored", secret_fingerprint=secret.fingerprint)
+        with RiskStore(disk.path / "restored", secret_fingerprint=secret.fingerprint) as restored:
+            assert restored.version == 12
