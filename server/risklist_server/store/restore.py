@@ -2,8 +2,9 @@
 
 The restore never replaces or deletes a store: the store's place must be absent or an empty
 directory (the operator moves an old store aside first). The copy goes to `.NAME.restoring` in the
-same parent directory, is fsynced and checked against the manifest, and only then renamed to NAME
-in one atomic rename. A restore killed at any point leaves NAME as it was (absent or empty:
+same parent directory, is fsynced and checked against the manifest, gets an empty changelog entry
+VERSION_GAP versions on (so partners' filters of later versions reset), and only then is renamed
+to NAME in one atomic rename. A restore killed at any point leaves NAME as it was (absent or empty:
 risklist-server refuses it, saying there is no store) and a `.NAME.restoring` directory that the
 next restore removes.
 """
@@ -16,15 +17,21 @@ import shutil
 from pathlib import Path
 
 import structlog
+from rocksdict import WriteOptions
 
 from risklist_server.core.backup_manifest import BackupManifest
 from risklist_server.core.errors import BackupError
 from risklist_server.store.backup_verify import verify_backup
+from risklist_server.store.changelog import encode_changes, sequence_key
 from risklist_server.store.checkpoint import STORE_DIR, file_sha256
 from risklist_server.store.durable import fsync_path
 from risklist_server.store.pause_point import pause_point
+from risklist_server.store.rocks import CHANGELOG_CF, open_rocks
 
 log = structlog.get_logger("risklist.store")
+
+VERSION_GAP = 1 << 32
+"""A restored store's versions go on from the backup's plus this: an empty changelog entry there."""
 
 
 def _refuse_occupied(db_path: Path) -> None:
@@ -58,6 +65,7 @@ def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> B
             raise BackupError(f"copying the backup into {staging} failed: {error.strerror or error}; {db_path} was "
                               "not touched: free space on that disk (the store needs the backup's size), then "
                               "restore again") from None
+        _start_new_versions(staging, manifest.changelog_sequence, db_path)
         fsync_path(staging)
         pause_point("restore-rename")
         _refuse_occupied(db_path)
@@ -84,3 +92,25 @@ def _copy(source: Path, staging: Path, manifest: BackupManifest, db_path: Path) 
             raise BackupError(f"the copy of {source / entry.name} in {staging} differs from the backup's "
                               f"manifest (a failing disk?); {db_path} was not touched")
         pause_point("restore-copy")
+
+
+def _start_new_versions(staging: Path, backed_up: int, db_path: Path) -> None:
+    """Put an empty changelog entry at `backed_up` + VERSION_GAP into the restored copy.
+
+    Partners' filters may hold versions after the backup's that the restored store never had (writes
+    lost with the old store). Their next GetFilterUpdates finds no entry right after their version (the
+    gap), so it is a reset; without the gap, once the restored store reached their version again, they
+    would be sent only the changes after it and keep what the lost writes unlisted.
+    """
+    try:
+        db = open_rocks(str(staging), 8 * 1024 * 1024)
+    except Exception as error:  # StoreError, or rocksdict's plain Exception
+        raise BackupError(f"cannot open the restored copy in {staging}: {error}; {db_path} was not touched") from None
+    try:
+        changelog = db.get_column_family(CHANGELOG_CF)
+        synced = WriteOptions()
+        synced.sync = True
+        changelog.put(sequence_key(backed_up + VERSION_GAP), encode_changes([]), write_opt=synced)
+        changelog.close()
+    finally:
+        db.close()

@@ -10,13 +10,15 @@ import pytest
 from risklist_kernel.enums import Category, Outcome, RiskLevel
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.errors import BackupError
-from risklist_server.core.mutation import Upsert
+from risklist_server.core.mutation import Removal, Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.store.backup_verify import verify_backup
+from risklist_server.store.changelog import encode_changes, sequence_key
 from risklist_server.store.checkpoint import COMPLETE_FILE, MANIFEST_FILE, STORE_DIR
-from risklist_server.store.restore import restore_backup
+from risklist_server.store.filter_export import FilterExport
+from risklist_server.store.restore import VERSION_GAP, restore_backup
 from risklist_server.store.risk_store import RiskStore
-from risklist_server.store.rocks import COLUMN_FAMILIES, RECORDS_CF, iter_items, open_rocks_read_only
+from risklist_server.store.rocks import CHANGELOG_CF, COLUMN_FAMILIES, RECORDS_CF, iter_items, open_rocks_read_only
 from tests.support.small_disk import small_disk
 
 NOW = 1_800_000_000
@@ -61,9 +63,12 @@ def test_restored_store_holds_every_column_family_as_backed_up(
     restore_backup(backed_up, tmp_path / "restored", secret_fingerprint=secret.fingerprint)
     original = _every_family(tmp_path / "db", tmp_path)
     assert all(original[name] for name in (RECORDS_CF, *COLUMN_FAMILIES))
-    assert _every_family(tmp_path / "restored", tmp_path) == original
+    restored_families = _every_family(tmp_path / "restored", tmp_path)
+    gap_entry = (sequence_key(2 + VERSION_GAP), encode_changes([]))
+    assert restored_families.pop(CHANGELOG_CF) == [*original.pop(CHANGELOG_CF), gap_entry]
+    assert restored_families == original
     with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
-        assert restored.version == 2
+        assert restored.version == 2 + VERSION_GAP
         assert all(restored.lookup(key) for key in KEYS)
 
 
@@ -77,7 +82,7 @@ def test_backup_is_consistent_while_writes_follow(tmp_path: Path, secret: Networ
         assert store.version == 3
     restore_backup(tmp_path / "backup", tmp_path / "restored", secret_fingerprint=secret.fingerprint)
     with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
-        assert restored.version == 2 and restored.lookup(b"\x03" + b"\x09" * 16) is None
+        assert restored.version == 2 + VERSION_GAP and restored.lookup(b"\x03" + b"\x09" * 16) is None
 
 
 def _damage_a_file(backup: Path) -> None:
@@ -141,7 +146,7 @@ def test_restore_into_an_empty_directory_replaces_it_and_removes_a_leftover_copy
     restore_backup(backed_up, tmp_path / "restored", secret_fingerprint=secret.fingerprint)
     assert not (tmp_path / ".restored.restoring").exists()
     with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
-        assert restored.version == 2
+        assert restored.version == 2 + VERSION_GAP
 
 
 def test_a_full_disk_fails_backup_and_restore_cleanly_and_a_rerun_completes(
@@ -170,4 +175,22 @@ def test_a_full_disk_fails_backup_and_restore_cleanly_and_a_rerun_completes(
         disk.free()
         restore_backup(tmp_path / "backup", disk.path / "restored", secret_fingerprint=secret.fingerprint)
         with RiskStore(disk.path / "restored", secret_fingerprint=secret.fingerprint) as restored:
-            assert restored.version == 12
+            assert restored.version == 12 + VERSION_GAP
+
+
+def test_partner_filters_of_lost_versions_reset_after_a_restore(tmp_path: Path, secret: NetworkSecret) -> None:
+    """A filter at a version the old store reached after the backup (a write lost with it) is reset by the
+    restored store, even once the restored store has made as many writes again."""
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=secret.fingerprint) as store:
+        _fill(store)
+        store.backup(tmp_path / "backup")
+        store.apply([Removal(KEYS[0], "bank-a"), Removal(KEYS[0], "bank-b")])  # lost with the old store
+        lost_version = store.version
+    restore_backup(tmp_path / "backup", tmp_path / "restored", secret_fingerprint=secret.fingerprint)
+    with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
+        for key in KEYS[1:]:
+            restored.apply([Upsert(key, Contribution("bank-c", Category.MONEY_MULE, RiskLevel.LOW, NOW, NOW + 99))])
+        assert restored.version > lost_version and restored.lookup(KEYS[0])
+        export = FilterExport(restored, bits_per_key=16, max_removed=1000, catch_up_grace=0.05)
+        assert [delta.reset for delta in export.updates(lost_version)] == [True]
+        assert [delta.reset for delta in export.updates(restored.version - 1)] == [False]
