@@ -8,13 +8,15 @@ from pathlib import Path
 from rocksdict import WriteBatch, WriteOptions
 
 from risklist_kernel.enums import Outcome
-from risklist_server.core.errors import StoreError
+from risklist_server.core.backup_manifest import BackupManifest
+from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
 from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
+from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front
@@ -252,6 +254,24 @@ class RiskStore(StoreReads):
             self._sequence += 1
             if self._front_overfull():
                 self.front = self._rebuild_front()
+
+    # ---- backups -----------------------------------------------------------------------
+
+    def backup(self, target: Path) -> BackupManifest:
+        """Write a complete backup of the store into the new or empty directory `target` (store.checkpoint).
+
+        Writes wait only while the checkpoint is taken and the front copied (the write lock); the
+        checksums, fsyncs and manifest follow with writes going on.
+        """
+        if target.absolute().resolve().is_relative_to(self.path.absolute().resolve()):
+            raise BackupError(f"the backup directory {target} is inside the store {self.path}; name one outside it")
+        prepare_backup_dir(target)
+        with self._write_lock:
+            self._ensure_open()
+            take_checkpoint(self._db, target)
+            sequence = self._sequence
+            front = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
+        return seal_backup(target, front, sequence, self.secret_fingerprint)
 
     # ---- lifecycle ---------------------------------------------------------------------
 

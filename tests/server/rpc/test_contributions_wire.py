@@ -106,7 +106,7 @@ def _violations(error: grpc.RpcError) -> dict[str, str]:
 def test_report_is_visible_on_every_worker(
     served: ServerProcess, channels: list[grpc.Channel]
 ) -> None:
-    """An acknowledged Report is a hit on every connection (every worker) within the catch-up, not at some later time."""
+    """An acknowledged Report is a hit on every connection (every worker) soon after, not at some later time."""
     assert not any(_listed(channel) for channel in channels)
     response = _report(channels[0], _phone_report())
     acknowledged = time.monotonic()
