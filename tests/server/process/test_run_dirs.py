@@ -55,15 +55,20 @@ def test_only_directories_whose_owner_is_gone_are_removed(tmp_path: Path, monkey
                 stream.close()
 
 
-def test_this_process_keeps_its_own_run_directory(tmp_path: Path) -> None:
-    """A directory made by this process is never taken for abandoned while the process runs."""
+def test_this_process_keeps_its_own_run_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory made by this process is never taken for abandoned while the process runs. (In a folder of
+    its own: the shared temporary folder may hold another killed server's directories, which are removed.)"""
+    import tempfile
+
     from risklist_server.process.run_dirs import PREFIXES as SERVER_PREFIXES
     from risklist_server.process.run_dirs import make_run_dir, remove_abandoned_run_dirs
 
     assert set(SERVER_PREFIXES) == set(PREFIXES)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     mine = make_run_dir("risklist-metrics-")
     try:
-        assert remove_abandoned_run_dirs(os.path.dirname(mine)) == []
+        assert os.path.dirname(mine) == str(tmp_path)
+        assert remove_abandoned_run_dirs(str(tmp_path)) == []
         assert stat.S_IMODE(os.stat(mine).st_mode) == 0o700
     finally:
         import shutil
