@@ -14,8 +14,8 @@ from risklist_server.core.errors import StoreError
 from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
-from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
-from risklist_server.store.front_file import load_front
+from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, Front
+from risklist_server.store.front_file import FrontOwner, load_front
 from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
@@ -47,7 +47,8 @@ class StoreReads:
 
     path: Path
     front_policy: FrontPolicy
-    front: BloomFront
+    front: Front
+    secret_fingerprint: str
     _db: Rdict
     _changelog: Rdict
     _meta: Rdict
@@ -145,7 +146,11 @@ class StoreReads:
     def _front_overfull(self) -> bool:
         return self.front.added > 2 * self._front_capacity()
 
-    def _add_changes_to_front(self, front: BloomFront, after: int) -> tuple[int, int]:
+    def _front_owner(self) -> FrontOwner:
+        """Whose front file this store's is: this secret's and this store's."""
+        return FrontOwner.of_store(self.path, self.secret_fingerprint)
+
+    def _add_changes_to_front(self, front: Front, after: int) -> tuple[int, int]:
         """Add every key listed by changelog entries after `after`; return (last sequence, added)."""
         last, added = after, 0
         for sequence, changes in self.changes_since(after):
@@ -164,7 +169,8 @@ class StoreReads:
         behind what it once reached (rolled back, or damaged), unless `restored` says an operator
         restored it on purpose; then the front is rebuilt from what the store holds.
         """
-        saved = load_front(self.path / FRONT_FILE)
+        loaded = load_front(self.path / FRONT_FILE, self._front_owner())
+        saved = None if isinstance(loaded, str) else loaded
         if saved is not None and saved.covered_sequence > self._sequence and not accept_newer:
             if not restored:
                 raise StoreError(
@@ -175,7 +181,7 @@ class StoreReads:
                 )
             log.warning("restored_store_accepted", front_covered=saved.covered_sequence, version=self._sequence)
         if saved is None or (saved.covered_sequence > self._sequence and not accept_newer):
-            reason = "missing or unreadable" if saved is None else "newer than the store"
+            reason = loaded if isinstance(loaded, str) else "newer than the store"
             log.info("front_rebuild", reason=reason)
             return self._rebuild_front()
         start = min(saved.covered_sequence, self._sequence)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import structlog
 
-from risklist_server.core.errors import StoreError
-from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FrontPolicy, StoreReads
+from risklist_server.core.errors import FrontFileRefused, StoreError
+from risklist_server.store.front_map import FileStamp, file_stamp, map_front
+from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
 from risklist_server.store.rocks import DEFAULT_BLOCK_CACHE_BYTES, open_rocks_secondary
 from risklist_server.store.secret_check import check_replica_secret
+from risklist_server.store.shared_front import SharedFront
 
 log = structlog.get_logger("risklist.replica")
 
@@ -22,7 +24,14 @@ class ReplicaStore(StoreReads):
     changelog entry lists reaches the front before the entry's sequence becomes this replica's
     version, and a key the front does not hold is answered "not listed": a write is visible
     here once catch_up has added it to the front, never half-visible.
+
+    The front is the writer's published file, mapped read-only and shared with the other
+    replicas on the node, plus the keys listed since (risklist_server.store.shared_front). A
+    re-published file is mapped at the next catch-up; a missing or refused one is logged
+    (`front_file_refused`) and every lookup goes to RocksDB until a good one appears.
     """
+
+    front: SharedFront
 
     def __init__(
         self,
@@ -42,7 +51,8 @@ class ReplicaStore(StoreReads):
             self.secret_fingerprint = secret_fingerprint
             check_replica_secret(self.path, self._meta, secret_fingerprint)
             self._sequence = self._last_sequence()
-            self.front = self._open_front(accept_newer=True)
+            self._front_stamp: FileStamp | None = None
+            self._map_front()
         except BaseException:
             self._release()
             raise
@@ -53,13 +63,31 @@ class ReplicaStore(StoreReads):
             if self._closed:
                 raise StoreError(f"the replica of {self.path} is closed")
             self._db.try_catch_up_with_primary()
-            last, _ = self._add_changes_to_front(self.front, self._sequence)
-            if last != self._sequence:
-                self._sequence = last
-                if self._front_overfull():
-                    log.info("front_rebuild", reason="front grew past twice its capacity")
-                    self.front = self._rebuild_front()
+            if file_stamp(self.path / FRONT_FILE) != self._front_stamp:
+                self._map_front()
+            else:
+                last, _ = self._add_changes_to_front(self.front, self._sequence)
+                self._sequence = max(last, self._sequence)
             return self._sequence
+
+    def _map_front(self) -> None:
+        """Map the published front file (or none, if it is refused) and add the keys listed after it."""
+        path = self.path / FRONT_FILE
+        self._front_stamp = file_stamp(path)
+        bits = self.front_policy.bits_per_key
+        try:
+            mapped = map_front(path, self._front_owner())
+        except FrontFileRefused as refused:
+            log.error("front_file_refused", path=str(path), reason=refused.reason, version=self._sequence)
+            front, start = SharedFront(None, bits), self._sequence
+        else:
+            front, start = SharedFront(mapped, bits), min(mapped.covered_sequence, self._sequence)
+        last, added = self._add_changes_to_front(front, start)
+        self.front = front  # complete before it answers, and before the version moves past it
+        self._sequence = max(last, self._sequence)
+        if front.base is not None:
+            log.info("front_mapped", covered=front.base.covered_sequence, version=self._sequence, caught_up=added,
+                     front_bytes=front.word_count * 8)
 
     def close(self) -> None:
         """Release RocksDB; safe to call twice."""

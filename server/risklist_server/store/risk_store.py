@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import structlog
 from rocksdict import WriteBatch, WriteOptions
 
 from risklist_kernel.enums import Outcome
@@ -15,7 +17,7 @@ from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
-from risklist_server.store.front_file import save_front
+from risklist_server.store.front_file import save_front, save_front_words
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
@@ -30,6 +32,9 @@ _SYNCED.sync = True
 """Write options for acknowledged partner calls: the WAL is synced before the write returns."""
 
 
+log = structlog.get_logger("risklist.store")
+
+
 class RiskStore(StoreReads):
     """The single writer's view of the store; lookups may run on any thread meanwhile.
 
@@ -37,6 +42,8 @@ class RiskStore(StoreReads):
     collaborator it passes what it needs (risklist_server.store.apply, expiry_purge, snapshot_marks,
     outcomes, bulk, secret_check), and every record write goes through `_write`.
     """
+
+    front: BloomFront
 
     def __init__(
         self,
@@ -56,6 +63,8 @@ class RiskStore(StoreReads):
         self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
         self._write_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._published: tuple[BloomFront, int] | None = None
         self._closed = False
         try:
             self.secret_fingerprint = secret_fingerprint
@@ -64,7 +73,7 @@ class RiskStore(StoreReads):
             self._sequence = self._last_sequence()
             self.front = self._open_front(restored=accept_restored)
             if accept_restored:
-                save_front(self.path / FRONT_FILE, self.front, self._sequence)
+                save_front(self.path / FRONT_FILE, self.front, self._sequence, self._front_owner())
         except BaseException:
             self._release()
             raise
@@ -205,10 +214,28 @@ class RiskStore(StoreReads):
     # ---- lifecycle ---------------------------------------------------------------------
 
     def persist_front(self) -> None:
-        """Save the front with the sequence it covers, so a restart only catches up."""
-        with self._write_lock:
-            self._ensure_open()
-            save_front(self.path / FRONT_FILE, self.front, self._sequence)
+        """Publish the front with the sequence it covers: reader workers map it, a restart only catches up.
+
+        The words are copied under the write lock (writes wait for a memory copy, not for the disk);
+        the file is written, fsynced and renamed over the old one outside it, one publication at a time.
+        """
+        with self._publish_lock:
+            with self._write_lock:
+                self._ensure_open()
+                front, sequence = self.front, self._sequence
+                body, added = front.to_bytes(), front.added
+            started = time.perf_counter()
+            save_front_words(self.path / FRONT_FILE, body, sequence, added, self._front_owner())
+            self._published = (front, added)
+            log.info("front_published", covered=sequence, front_bytes=len(body),
+                     seconds=round(time.perf_counter() - started, 3))
+
+    def unpublished_keys(self) -> int:
+        """Keys added to the front since it was last published (every key, if it was rebuilt since)."""
+        published = self._published
+        if published is None or published[0] is not self.front:
+            return max(1, self.front.added)
+        return self.front.added - published[1]
 
     def flush(self) -> None:
         """Flush memtables to SST files (after bulk loads)."""

@@ -1,0 +1,150 @@
+"""Reader replicas share the writer's published front file: same answers, new keys, re-publication, damage."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.store.front_file import FrontOwner, save_front
+from risklist_server.store.reads import FRONT_FILE
+from risklist_server.store.replica import ReplicaStore
+from risklist_server.store.risk_store import RiskStore
+
+CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 2_000_000_000, "r")
+LISTED = [bytes((1,)) + os.urandom(16) for _ in range(2000)]
+ABSENT = [bytes((1 + n % 4,)) + os.urandom(16) for n in range(20_000)]
+
+
+def _writer(path: Path, fingerprint: str = "test") -> RiskStore:
+    return RiskStore(path, create=True, secret_fingerprint=fingerprint)
+
+
+def _replica(path: Path, secondary: Path) -> ReplicaStore:
+    return ReplicaStore(path, secondary, secret_fingerprint="test")
+
+
+def _published(path: Path) -> RiskStore:
+    writer = _writer(path)
+    writer.apply([Upsert(key, CONTRIBUTION) for key in LISTED])
+    writer.persist_front()
+    return writer
+
+
+def test_two_readers_map_one_file_and_answer_alike(tmp_path: Path) -> None:
+    """Two replicas map the same published file read-only and answer every hit and miss identically."""
+    path = tmp_path / "db"
+    with _published(path) as writer, _replica(path, tmp_path / "a") as first, _replica(path, tmp_path / "b") as second:
+        for replica in (first, second):
+            base = replica.front.base
+            assert base is not None and base.covered_sequence == writer.version
+            mapping = base.words.base
+            assert isinstance(mapping, memoryview) and isinstance(mapping.obj, mmap.mmap)
+            assert not base.words.flags.writeable
+            assert replica.front.overlay_keys == 0
+        probes = LISTED + ABSENT
+        assert (first.front.might_contain_many(probes) == second.front.might_contain_many(probes)).all()
+        assert first.front.might_contain_many(LISTED).all()
+        assert [first.front.might_contain(key) for key in ABSENT] == [second.front.might_contain(key) for key in ABSENT]
+        assert first.lookup_many(probes) == second.lookup_many(probes) == [(CONTRIBUTION,)] * len(LISTED) + [
+            None
+        ] * len(ABSENT)
+        assert (first.front.words_view() == writer.front.words_view()).all()
+
+
+def test_a_key_reported_after_publication_is_a_hit_on_every_reader(tmp_path: Path) -> None:
+    """Keys listed after the file was published reach each replica's overlay at catch-up, single and batch."""
+    path = tmp_path / "db"
+    late = [bytes((2,)) + os.urandom(16) for _ in range(50)]
+    with _published(path) as writer, _replica(path, tmp_path / "a") as first, _replica(path, tmp_path / "b") as second:
+        writer.apply([Upsert(key, CONTRIBUTION) for key in late])
+        for replica in (first, second):
+            assert replica.catch_up() == writer.version
+            assert replica.front.overlay_keys == len(late)
+            assert all(replica.front.might_contain(key) for key in late)
+            assert replica.front.might_contain_packed(b"".join(late)).all()
+            assert all(replica.lookup(key) == (CONTRIBUTION,) for key in late)
+            assert replica.lookup_packed(b"".join(late))[-1] == (len(late) - 1, (CONTRIBUTION,))
+            words = replica.front.words_view()  # the partner filter's words hold the late keys too
+            assert (words | writer.front.words_view() == words).all()
+
+
+def test_a_republished_file_is_mapped_at_the_next_catch_up(tmp_path: Path) -> None:
+    """After the writer publishes again, a replica maps the new file and starts a fresh overlay."""
+    path = tmp_path / "db"
+    late = [bytes((3,)) + os.urandom(16) for _ in range(10)]
+    with _published(path) as writer, _replica(path, tmp_path / "a") as replica:
+        writer.apply([Upsert(key, CONTRIBUTION) for key in late])
+        replica.catch_up()
+        assert replica.front.overlay_keys == len(late)
+        writer.persist_front()
+        with capture_logs() as logs:
+            assert replica.catch_up() == writer.version
+        base = replica.front.base
+        assert base is not None and base.covered_sequence == writer.version
+        assert replica.front.overlay_keys == 0
+        assert all(replica.lookup(key) == (CONTRIBUTION,) for key in late + LISTED[:10])
+        assert [entry["event"] for entry in logs] == ["front_mapped"]
+
+
+def _flip_last_byte(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    data[-1] ^= 0xFF
+    file.write_bytes(bytes(data))
+
+
+def _truncate(file: Path) -> None:
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) // 2])
+
+
+def _other_secret(file: Path) -> None:
+    store = file.parent
+    with _writer(store.parent / "elsewhere", "other") as other:
+        save_front(file, other.front, 0, FrontOwner.of_store(store, "other"))
+
+
+def _other_store(file: Path) -> None:
+    with _writer(file.parent.parent / "another") as other:
+        other.persist_front()
+    shutil.copyfile(file.parent.parent / "another" / FRONT_FILE, file)
+
+
+DAMAGE = {
+    "checksum mismatch": _flip_last_byte,
+    "truncated": _truncate,
+    "another network secret": _other_secret,
+    "another store": _other_store,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_file_fails_closed_with_a_log_event(tmp_path: Path, damage: str) -> None:
+    """A damaged or foreign front file is refused (front_file_refused, with the reason), and RocksDB answers instead,
+    at start and when it replaces a good file; a good file published later is mapped again."""
+    path = tmp_path / "db"
+    with _published(path) as writer:
+        DAMAGE[damage](path / FRONT_FILE)
+        with capture_logs() as logs, _replica(path, tmp_path / "a") as replica:
+            refused = [entry for entry in logs if entry["event"] == "front_file_refused"]
+            assert len(refused) == 1 and damage in refused[0]["reason"] and refused[0]["log_level"] == "error"
+            assert replica.front.base is None
+            assert replica.front.might_contain_many(ABSENT).all()  # every key a candidate: RocksDB decides
+            assert replica.lookup_many(LISTED[:100] + ABSENT[:100]) == [(CONTRIBUTION,)] * 100 + [None] * 100
+            with pytest.raises(Exception, match="no usable Bloom front file"):
+                replica.front.words_view()
+            writer.persist_front()
+            replica.catch_up()
+            assert replica.front.base is not None
+            DAMAGE[damage](path / FRONT_FILE)
+            replica.catch_up()
+            assert replica.front.base is None
+            assert all(replica.lookup(key) == (CONTRIBUTION,) for key in LISTED[:100])
+        assert len([entry for entry in logs if entry["event"] == "front_file_refused"]) == 2
