@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -61,12 +62,18 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _role(pid: int) -> str:
+def _role(pid: int, root: int, store: Path) -> str:
+    """supervisor (the started process), writer (holds the store's LOCK file open), or reader."""
+    if pid == root:
+        return "supervisor"
+    lock = str(store / "LOCK")
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        if any(os.readlink(descriptor) == lock for descriptor in descriptors):
+            return "writer"
     except OSError:
         return "gone"
-    return command.strip()[-60:]
+    return "reader"
 
 
 def _touch(address: str, connections: int) -> None:
@@ -86,12 +93,13 @@ def measure(dataset: Dataset, workers: int) -> dict[str, object]:
         with start_server(store, dataset.secret_file, workers=workers) as server:
             _touch(server.address, 8)
             processes = []
-            for pid in _tree(server.process.pid):
+            root = server.process.pid
+            for pid in _tree(root):
                 try:
                     figures = smaps_rollup(pid)
                 except OSError:
                     continue
-                processes.append({"pid": pid, "command": _role(pid),
+                processes.append({"pid": pid, "role": _role(pid, root, store),
                                   **{name.lower() + "_mib": round(figures.get(name, 0) / 2**20, 1) for name in FIELDS}})
             front_file = store / "risklist-front.bin"
             front_mib = round(front_file.stat().st_size / 2**20, 1) if front_file.exists() else None

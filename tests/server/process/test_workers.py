@@ -83,6 +83,10 @@ def test_readers_share_the_port_and_each_answers(two_workers: ServerProcess) -> 
 
 def test_acknowledged_write_reaches_every_reader(two_workers: ServerProcess, secret: NetworkSecret) -> None:
     """After an acknowledged ingest, every connection answers LISTED with at least the acknowledged version."""
+    _write_reaches_every_reader(two_workers, secret)
+
+
+def _write_reaches_every_reader(two_workers: ServerProcess, secret: NetworkSecret) -> None:
     channels = _channels(two_workers.address)
     try:
         for channel in channels:  # connect all before the write
@@ -95,6 +99,20 @@ def test_acknowledged_write_reaches_every_reader(two_workers: ServerProcess, sec
     finally:
         for channel in channels:
             channel.close()
+
+
+def test_readers_map_the_writers_front_file_and_see_later_keys(two_workers: ServerProcess, tmp_path: Path,
+                                                              secret: NetworkSecret) -> None:
+    """Both readers map the one published front file read-only (no private copy), and a key reported after it
+    was published is listed on every connection (each reader's overlay)."""
+    front_file = str(tmp_path / "db" / "risklist-front.bin")
+    for name in ("reader-1", "reader-2"):
+        mapped = [line for line in Path(f"/proc/{_pids(two_workers)[name]}/maps").read_text().splitlines()
+                  if line.endswith(front_file)]
+        assert mapped and all(line.split()[1].startswith("r--") for line in mapped)
+    _write_reaches_every_reader(two_workers, secret)
+    published = [e for e in two_workers.log_lines if e.get("event") == "front_published"]
+    assert published and all(e["covered"] < 1 for e in published)  # the new key reached the readers unpublished
 
 
 def test_killed_reader_is_restarted_while_the_other_serves(two_workers: ServerProcess) -> None:
