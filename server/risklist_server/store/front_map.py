@@ -35,6 +35,8 @@ class MappedFront:
     """A verified, read-only mapping of a front file; the words are little-endian uint64."""
 
     words: npt.NDArray[np.uint64]
+    cells: memoryview
+    """The same words as Python ints, for one-key probes (native order: little-endian hosts only)."""
     covered_sequence: int
     added: int
     stamp: FileStamp
@@ -65,4 +67,5 @@ def map_front(path: Path, owner: FrontOwner) -> MappedFront:
     if hashlib.sha256(body).digest() != header.checksum:
         raise FrontFileRefused(path, "checksum mismatch (damaged)")
     words = np.frombuffer(mapping, dtype="<u8", count=header.word_count, offset=HEADER.size)
-    return MappedFront(words, header.covered_sequence, header.added, stamp)
+    cells = body[: header.word_count * 8].cast("Q")
+    return MappedFront(words, cells, header.covered_sequence, header.added, stamp)

@@ -10,11 +10,13 @@ store's) the front answers "maybe" for every key: RocksDB answers, never the fro
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from risklist_kernel.bloom import WORD_AND_MASK_INDEX, mask_table
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.core.errors import StoreError
 from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, mask_array, probe_packed
@@ -23,17 +25,20 @@ from risklist_server.store.front_map import MappedFront
 OVERLAY_CAPACITY = 65_536
 """Keys the overlay starts sized for (128 KiB at 16 bits per key); it doubles when it holds twice that."""
 
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
 
 class SharedFront:
     """The mapped front (or none: every key a candidate) plus the keys listed since it was published."""
 
-    __slots__ = ("base", "_overlay", "_keys", "_bits_per_key")
+    __slots__ = ("base", "_overlay", "_keys", "_bits_per_key", "_masks")
 
     def __init__(self, base: MappedFront | None, bits_per_key: int = DEFAULT_BITS_PER_KEY) -> None:
         self.base = base
         self._bits_per_key = bits_per_key
         self._overlay = BloomFront.for_capacity(OVERLAY_CAPACITY, bits_per_key)
         self._keys = bytearray()
+        self._masks = mask_table()
 
     @property
     def word_count(self) -> int:
@@ -62,11 +67,15 @@ class SharedFront:
 
     def might_contain(self, key: bytes) -> bool:
         base = self.base
-        if base is None or self._overlay.might_contain(key):
+        if base is None:
             return True
-        word, mask_index = int.from_bytes(key[1:9], "little"), int.from_bytes(key[9:11], "little")
-        mask = int(mask_array()[mask_index])
-        return int(base.words[word & (len(base.words) - 1)]) & mask == mask
+        word: int
+        mask_index: int
+        word, mask_index = WORD_AND_MASK_INDEX(key)
+        mask = self._masks[mask_index]
+        index = word & (len(base.cells) - 1)
+        present = (base.cells[index] if _LITTLE_ENDIAN else int(base.words[index])) & mask == mask
+        return present or (bool(self._keys) and self._overlay.might_contain(key))
 
     def might_contain_many(self, keys: Sequence[bytes]) -> npt.NDArray[np.bool_]:
         return self.might_contain_packed(b"".join(keys))

@@ -5,18 +5,25 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.mutation import Upsert
 from risklist_server.core.record import Contribution
+from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import FrontOwner, save_front
+from risklist_server.store.front_map import map_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.shared_front import SharedFront
 
 CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 2_000_000_000, "r")
 LISTED = [bytes((1,)) + os.urandom(16) for _ in range(2000)]
@@ -148,3 +155,26 @@ def test_a_damaged_file_fails_closed_with_a_log_event(tmp_path: Path, damage: st
             assert replica.front.base is None
             assert all(replica.lookup(key) == (CONTRIBUTION,) for key in LISTED[:100])
         assert len([entry for entry in logs if entry["event"] == "front_file_refused"]) == 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.binary(min_size=17, max_size=17), max_size=300), st.lists(st.binary(min_size=17, max_size=17),
+                                                                            max_size=300))
+def test_shared_front_never_answers_no_for_a_key_it_holds(published: list[bytes], later: list[bytes]) -> None:
+    """Keys in the mapped file and keys added after it (past the overlay's growth) are always "maybe", both paths,
+    and the partner filter's words equal those of one private front holding them all."""
+    smallest = mock.patch("risklist_server.store.shared_front.OVERLAY_CAPACITY", 1)  # 1024 words: grows at 8192 keys
+    with tempfile.TemporaryDirectory() as directory, smallest:
+        owner = FrontOwner("test", "store")
+        private = BloomFront.for_capacity(1000)
+        private.add_many(published)
+        save_front(Path(directory) / FRONT_FILE, private, 1, owner)
+        shared = SharedFront(map_front(Path(directory) / FRONT_FILE, owner))
+        later = later + [bytes((1,)) + n.to_bytes(16, "big") for n in range(9000)]  # past the overlay's capacity
+        for key in later:
+            shared.add(key)
+            private.add(key)
+        keys = published + later
+        assert all(shared.might_contain(key) for key in keys)
+        assert shared.might_contain_many(keys).all()
+        assert (shared.words_view() == private.words_view()).all()
