@@ -229,14 +229,16 @@ def _publish_writer_version(store: RiskStore, stop: threading.Event) -> None:
 
 def _publish_front(store: RiskStore, stop: threading.Event) -> None:
     """Re-publish the front file for the readers once FRONT_PUBLISH_KEYS keys, or any key FRONT_PUBLISH_SECONDS
-    old, are not in it; a failure (a full disk) is logged once and retried, the readers' overlays answer meanwhile."""
+    old, are not in it, or at once when it was replaced or damaged; a failure (a full disk) is logged once and
+    retried, the readers' overlays (or RocksDB, for a refused file) answer meanwhile."""
     last = time.monotonic()
     failing = False
     while not stop.wait(FRONT_CHECK_SECONDS):
-        pending = store.unpublished_keys()
-        if pending < FRONT_PUBLISH_KEYS and (pending == 0 or time.monotonic() - last < FRONT_PUBLISH_SECONDS):
-            continue
         try:
+            store.check_front_file()  # replaced or damaged by hand: published again at once
+            pending = store.unpublished_keys()
+            if pending < FRONT_PUBLISH_KEYS and (pending == 0 or time.monotonic() - last < FRONT_PUBLISH_SECONDS):
+                continue
             store.persist_front()
         except StoreError as error:
             if not failing:

@@ -12,12 +12,17 @@ import contextlib
 import hashlib
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from risklist_kernel.bloom import BITS_PER_MASK
 from risklist_server.core.errors import StoreError
 from risklist_server.store.front import BloomFront
+
+if TYPE_CHECKING:
+    from risklist_server.store.shared_front import SharedFront
 
 MAGIC = b"RLBF"
 FORMAT_VERSION = 2
@@ -62,13 +67,15 @@ class SavedFront:
     covered_sequence: int
 
 
-def save_front(path: Path, front: BloomFront, covered_sequence: int, owner: FrontOwner) -> None:
+def save_front(path: Path, front: BloomFront | SharedFront, covered_sequence: int, owner: FrontOwner) -> None:
     """Write `front` atomically (see save_front_words)."""
     save_front_words(path, front.to_bytes(), covered_sequence, front.added, owner)
 
 
-def save_front_words(path: Path, body: bytes, covered_sequence: int, added: int, owner: FrontOwner) -> None:
-    """Write atomically: temp file, fsync, rename, fsync the directory.
+def save_front_words(path: Path, body: bytes | memoryview, covered_sequence: int, added: int,
+                     owner: FrontOwner) -> None:
+    """Write atomically: temp file (one per thread, so two publications never share one), fsync, rename,
+    fsync the directory.
 
     A failed write (a full disk) leaves the previous file as it was and no temp file behind, and
     raises StoreError with one line saying what to do.
@@ -76,7 +83,7 @@ def save_front_words(path: Path, body: bytes, covered_sequence: int, added: int,
     secret_tag, store_tag = owner.tags()
     header = HEADER.pack(MAGIC, FORMAT_VERSION, BITS_PER_MASK, 0, len(body) // 8, covered_sequence, added,
                          hashlib.sha256(body).digest(), secret_tag, store_tag)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         with open(temporary, "wb") as handle:
             handle.write(header)

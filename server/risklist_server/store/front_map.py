@@ -40,6 +40,12 @@ class MappedFront:
     covered_sequence: int
     added: int
     stamp: FileStamp
+    checksum: bytes
+
+    def intact(self) -> bool:
+        """Whether the mapped words still match the checksum they were mapped with (a shared mapping shows
+        what is written into the file in place). Never call it on a file truncated in place (SIGBUS)."""
+        return hashlib.sha256(self.cells.cast("B")).digest() == self.checksum
 
 
 def map_front(path: Path, owner: FrontOwner) -> MappedFront:
@@ -68,4 +74,4 @@ def map_front(path: Path, owner: FrontOwner) -> MappedFront:
         raise FrontFileRefused(path, "checksum mismatch (damaged)")
     words = np.frombuffer(mapping, dtype="<u8", count=header.word_count, offset=HEADER.size)
     cells = body[: header.word_count * 8].cast("Q")
-    return MappedFront(words, cells, header.covered_sequence, header.added, stamp)
+    return MappedFront(words, cells, header.covered_sequence, header.added, stamp, header.checksum)

@@ -10,12 +10,11 @@ import structlog
 from rocksdict import Rdict
 
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.core.errors import StoreError
 from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
 from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, Front
-from risklist_server.store.front_file import FrontOwner, load_front
+from risklist_server.store.front_file import FrontOwner
 from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
@@ -42,7 +41,7 @@ class StoreReads:
     """Lookups through the Bloom front, and the changelog that keeps the front in step.
 
     Subclasses open `_db` and `_changelog`, set `path`, `front_policy` and `_sequence`, then
-    call `_open_front()`.
+    open the front.
     """
 
     path: Path
@@ -160,34 +159,6 @@ class StoreReads:
                     added += 1
             last = sequence
         return last, added
-
-    def _open_front(self, *, accept_newer: bool = False, restored: bool = False) -> BloomFront:
-        """The saved front caught up from the changelog, or a rebuilt one.
-
-        A front covering a sequence newer than this view holds a superset of its keys. A replica
-        may take it (only false positives), with `accept_newer`. The writer refuses the store: it is
-        behind what it once reached (rolled back, or damaged), unless `restored` says an operator
-        restored it on purpose; then the front is rebuilt from what the store holds.
-        """
-        loaded = load_front(self.path / FRONT_FILE, self._front_owner())
-        saved = None if isinstance(loaded, str) else loaded
-        if saved is not None and saved.covered_sequence > self._sequence and not accept_newer:
-            if not restored:
-                raise StoreError(
-                    f"the store at {self.path} is at list version {self._sequence}, behind the version "
-                    f"{saved.covered_sequence} its front file says it reached: it was rolled back or damaged. "
-                    "Restore the latest backup; or, if this older copy was restored on purpose, start once with "
-                    "--accept-restored-store (docs/operations.md)"
-                )
-            log.warning("restored_store_accepted", front_covered=saved.covered_sequence, version=self._sequence)
-        if saved is None or (saved.covered_sequence > self._sequence and not accept_newer):
-            reason = loaded if isinstance(loaded, str) else "newer than the store"
-            log.info("front_rebuild", reason=reason)
-            return self._rebuild_front()
-        start = min(saved.covered_sequence, self._sequence)
-        _, caught_up = self._add_changes_to_front(saved.front, start)
-        log.info("front_loaded", covered=saved.covered_sequence, version=self._sequence, caught_up=caught_up)
-        return saved.front
 
     def _rebuild_front(self) -> BloomFront:
         keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0

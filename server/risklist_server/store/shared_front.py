@@ -104,6 +104,10 @@ class SharedFront:
             np.bitwise_or.at(words, index.astype(np.intp), masks)
         return words
 
+    def to_bytes(self) -> bytes:
+        """The words with the overlay's keys added, little-endian (the file and wire form), as BloomFront.to_bytes."""
+        return self.words_view().astype("<u8").tobytes()
+
     def _grow_overlay(self) -> None:
         keys = bytes(self._keys)
         grown = BloomFront(self._overlay.word_count * 2)

@@ -18,7 +18,7 @@ from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.mutation import Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.store.front import BloomFront
-from risklist_server.store.front_file import FrontOwner, save_front
+from risklist_server.store.front_file import HEADER, FrontOwner, save_front
 from risklist_server.store.front_map import map_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.replica import ReplicaStore
@@ -121,7 +121,7 @@ def _other_secret(file: Path) -> None:
 def _other_store(file: Path) -> None:
     with _writer(file.parent.parent / "another") as other:
         other.persist_front()
-    shutil.copyfile(file.parent.parent / "another" / FRONT_FILE, file)
+    shutil.copyfile(file.parent.parent / "another" / FRONT_FILE, file)  # in place, when `file` exists
 
 
 DAMAGE = {
@@ -147,7 +147,7 @@ def test_a_damaged_file_fails_closed_with_a_log_event(tmp_path: Path, damage: st
             assert replica.lookup_many(LISTED[:100] + ABSENT[:100]) == [(CONTRIBUTION,)] * 100 + [None] * 100
             with pytest.raises(Exception, match="no usable Bloom front file"):
                 replica.front.words_view()
-            writer.persist_front()
+            writer.check_front_file()  # the writer notices and publishes a good one
             replica.catch_up()
             assert replica.front.base is not None
             DAMAGE[damage](path / FRONT_FILE)
@@ -155,6 +155,32 @@ def test_a_damaged_file_fails_closed_with_a_log_event(tmp_path: Path, damage: st
             assert replica.front.base is None
             assert all(replica.lookup(key) == (CONTRIBUTION,) for key in LISTED[:100])
         assert len([entry for entry in logs if entry["event"] == "front_file_refused"]) == 2
+
+
+def test_the_writer_replaces_a_damaged_file_without_trusting_its_mapping(tmp_path: Path) -> None:
+    """A file changed in place changes the writer's own mapping too: it rebuilds from the records (front_file_damaged)
+    instead of publishing the damage; a file replaced from outside is published again from its intact mapping."""
+    path = tmp_path / "db"
+    with _published(path) as writer, capture_logs() as logs:
+        front_file = path / FRONT_FILE
+        data = bytearray(front_file.read_bytes())
+        data[HEADER.size :] = bytes(len(data) - HEADER.size)  # clear every bit in place: the mapping sees it
+        with open(front_file, "r+b") as handle:
+            handle.write(data)
+        assert not writer.front.might_contain_many(LISTED).any()
+        os.utime(front_file, ns=(1, 1))
+        writer.check_front_file()
+        assert writer.front.might_contain_many(LISTED).all()
+        foreign = tmp_path / "elsewhere" / "foreign.bin"
+        foreign.parent.mkdir()
+        _other_store(foreign)
+        os.replace(foreign, front_file)  # a foreign file renamed over it: the writer's mapping is intact
+        writer.check_front_file()
+        assert writer.front.might_contain_many(LISTED).all()
+        with _replica(path, tmp_path / "a") as replica:
+            assert replica.front.base is not None and replica.front.might_contain_many(LISTED).all()
+    events = [entry["event"] for entry in logs if entry["event"].startswith("front_file")]
+    assert events == ["front_file_damaged", "front_file_replaced"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -79,7 +79,7 @@ def test_front_never_false_negative_after_restart_and_catch_up(
         stale: tuple[bytes, int] | None = None
         for number, step in enumerate(program):
             if number == stale_after:
-                stale = (store.front.to_bytes(), store.version)
+                stale = (store.front.words_view().tobytes(), store.version)
             if isinstance(step, list):
                 store.apply(step)
         listed = [key for key, _ in store.iter_records()]
