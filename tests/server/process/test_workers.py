@@ -115,6 +115,31 @@ def test_readers_map_the_writers_front_file_and_see_later_keys(two_workers: Serv
     assert all(covered < 1 for covered in published)  # the new key reached the readers unpublished
 
 
+def test_a_front_file_replaced_by_garbage_is_refused_then_republished(two_workers: ServerProcess, tmp_path: Path,
+                                                                     secret: NetworkSecret) -> None:
+    """A garbage file renamed over the front file: a reader that sees it refuses it (front_file_refused) and asks
+    RocksDB, the writer publishes a good one within seconds (front_file_replaced), both readers map it, and the
+    listed key stays listed."""
+    version = ingest_phone(two_workers.admin_address, secret)
+    front_file = tmp_path / "db" / "risklist-front.bin"
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"RLBF" + bytes(200))
+    seen = len(two_workers.log_lines)
+    os.replace(garbage, front_file)
+    two_workers.wait_for_log(lambda e: e.get("event") == "front_file_replaced" and e.get("worker") == "writer")
+    for name in ("reader-1", "reader-2"):
+        two_workers.wait_for_log(lambda e, name=name: e.get("event") == "front_mapped" and e.get("worker") == name
+                                 and e["covered"] >= version)
+    refused = [e for e in two_workers.log_lines[seen:] if e.get("event") == "front_file_refused"]
+    assert all(e["level"] == "error" and "format 0" in e["reason"] for e in refused)
+    channels = _channels(two_workers.address)
+    try:
+        assert all(_check_phone(channel).verdict.listed for channel in channels)
+    finally:
+        for channel in channels:
+            channel.close()
+
+
 def test_killed_reader_is_restarted_while_the_other_serves(two_workers: ServerProcess) -> None:
     """kill -9 of a reader: checks keep succeeding, the supervisor starts a new reader, and it serves."""
     victim = _pids(two_workers)["reader-1"]
