@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         where = f" line {error.line}" if error.line else ""
         if rejects is not None:
             rejects.note(Reject(error.line, error.field, str(error)))
-        print(f"{PROG}: error: {plan.feed}{where}: {error}. Nothing was applied.", file=sys.stderr)
+        print(f"{PROG}: error: {plan.feed}{where}: {_sentence(str(error))} Nothing was applied.", file=sys.stderr)
         failed = True
         return EXIT_FAILED
     except (RiskListError, OSError) as error:
@@ -225,6 +225,12 @@ def _sink(args: argparse.Namespace, secret: NetworkSecret) -> Sink | None:
         return DbSink(args.db, secret.fingerprint, accept_restored=args.accept_restored_store)
     return ServerSink(args.server, secret.fingerprint, connect_timeout=args.connect_timeout,
                       tls=load_client_tls(args), secret_origin=secret_origin(args.secret_file))
+
+
+
+def _sentence(message: str) -> str:
+    """`message` ending as a sentence: a full stop added unless it already ends with one (or ? or !)."""
+    return message if message.endswith((".", "?", "!")) else message + "."
 
 
 if __name__ == "__main__":

@@ -480,3 +480,21 @@ class GetQualityResponse(_message.Message):
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     sources: _containers.RepeatedCompositeFieldContainer[SourceQuality]
     def __init__(self, sources: _Optional[_Iterable[_Union[SourceQuality, _Mapping]]] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("directory",)
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    def __init__(self, directory: _Optional[str] = ...) -> None: ...
+
+class BackupResponse(_message.Message):
+    __slots__ = ("list_version", "files", "bytes", "secret_fingerprint")
+    LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    list_version: int
+    files: int
+    bytes: int
+    secret_fingerprint: str
+    def __init__(self, list_version: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., secret_fingerprint: _Optional[str] = ...) -> None: ...

@@ -510,6 +510,11 @@ class AdminStub:
                 request_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
                 response_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_unary(
+                '/risklist.v1.Admin/Backup',
+                request_serializer=risklist_dot_v1_dot_risklist__pb2.BackupRequest.SerializeToString,
+                response_deserializer=risklist_dot_v1_dot_risklist__pb2.BackupResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -534,6 +539,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """A consistent backup of the running server's store into a directory on the server's machine
+        (role admin; `risklist-admin backup --admin`; docs/operations.md "Backups and restore").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -551,6 +564,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetNetworkInfo,
                     request_deserializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.FromString,
                     response_serializer=risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=risklist_dot_v1_dot_risklist__pb2.BackupRequest.FromString,
+                    response_serializer=risklist_dot_v1_dot_risklist__pb2.BackupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -634,6 +652,33 @@ class Admin:
             '/risklist.v1.Admin/GetNetworkInfo',
             risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoRequest.SerializeToString,
             risklist_dot_v1_dot_risklist__pb2.GetNetworkInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/risklist.v1.Admin/Backup',
+            risklist_dot_v1_dot_risklist__pb2.BackupRequest.SerializeToString,
+            risklist_dot_v1_dot_risklist__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,

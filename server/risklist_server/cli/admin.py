@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from risklist_kernel.errors import RiskListError
-from risklist_server.cli import audit, certs, init_store, quality
+from risklist_server.cli import audit, backup, certs, init_store, quality
 from risklist_server.cli.admin_command import Command, UsageError
 
 COMMANDS: tuple[Command, ...] = (
@@ -16,6 +16,9 @@ COMMANDS: tuple[Command, ...] = (
     audit.COMMAND,
     quality.COMMAND,
     init_store.COMMAND,
+    backup.BACKUP,
+    backup.VERIFY,
+    backup.RESTORE,
 )
 """Every subcommand; a new one is one line here (its module defines COMMAND)."""
 

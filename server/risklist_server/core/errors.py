@@ -63,6 +63,10 @@ class FrontFileRefused(StoreError):
         self.reason = reason
 
 
+class StoreHeld(StoreError):
+    """The store is locked by another process (a running server, a load)."""
+
+
 class InvalidRecord(RiskListError):
     """A stored value could not be decoded (unknown version or truncated)."""
 
@@ -151,3 +155,7 @@ class ServerDidNotStart(RiskListError):
 
 class ServerDidNotStop(RiskListError):
     """A launched risklist-server was still running a grace period after the stop signal (it was then killed)."""
+
+
+class BackupError(RiskListError):
+    """A backup cannot be made, is incomplete or damaged, or cannot be restored where asked."""

@@ -1,5 +1,5 @@
 """Network settings from a TOML file: region, batch limit, retention, source disclosure, expiry sweep,
-partner filter sizing, connection and stream limits."""
+partner filter sizing, the changelog's retention window, connection and stream limits."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from risklist_server.core.errors import ConfigError
 from risklist_server.core.toml_file import read_toml
 
 DAY_SECONDS = 86_400
+HOUR_SECONDS = 3_600
+
+DEFAULT_CHANGELOG_MAX_AGE_HOURS = 72
+"""A partner filter last updated on Friday evening still gets a delta on Monday morning (a long weekend
+is 64-72 h); older ones get a reset and download the filter again (docs/operations.md)."""
+DEFAULT_CHANGELOG_MAX_ENTRIES = 20_000_000
+"""A safety net for disk, not the usual limit: one entry per write (a Report, an Ingest batch, 20,000
+keys of a bulk load), so 72 h reach this only at 77 writes/s without a pause. Small entries take
+~30-60 bytes on disk: at most about 1 GB, plus bulk loads' 360 KB entries."""
 
 DEFAULT_RETENTION_DAYS: dict[Category, int] = {
     Category.TELECOM_FRAUD: 3 * 365,
@@ -41,6 +50,12 @@ class Settings:
     """Pause between two slices of the writer's expiry sweep."""
     expiry_sweep_slice: int = 10_000
     """Records the expiry sweep reads per slice."""
+    changelog_max_age_hours: int = DEFAULT_CHANGELOG_MAX_AGE_HOURS
+    """The writer trims changelog entries older than this (partners further behind get a filter reset)."""
+    changelog_max_entries: int = DEFAULT_CHANGELOG_MAX_ENTRIES
+    """... and all but the newest this many entries, whatever their age."""
+    changelog_trim_interval_seconds: float = 60.0
+    """Pause between two trims of the changelog by the writer."""
 
     filter_bits_per_key: int = 16
     """Partner filter (GetFilter): bits of filter per listed key; docs/client.md gives bytes per entry."""
@@ -73,7 +88,8 @@ def load_settings(path: str | Path | None) -> Settings:
 
 def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
     known = {"default_region", "max_batch", "retention_days", "filter_bits_per_key", "filter_max_removed",
-             "precision_min_outcomes", "outcome_window_days", *_CONTRIBUTION_KEYS, *_CONNECTION_KEYS}
+             "precision_min_outcomes", "outcome_window_days", *_CONTRIBUTION_KEYS, *_CHANGELOG_KEYS,
+             *_CONNECTION_KEYS}
     unknown = sorted(set(document) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -111,6 +127,7 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
                     filter_bits_per_key=bits_per_key, filter_max_removed=max_removed,
                     precision_min_outcomes=min_outcomes, outcome_window_days=window_days,
                     **_contribution_settings(document, origin),
+                    **_changelog_settings(document, origin),
                     **_connection_settings(document, origin))
 
 
@@ -130,6 +147,26 @@ def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, A
         raise ConfigError(f"{origin}: expiry_sweep_slice must be a whole number from 1 to 1000000")
     return {"disclose_sources": disclose, "expiry_sweep_interval_seconds": float(interval),
             "expiry_sweep_slice": slice_size}
+
+
+_CHANGELOG_KEYS = ("changelog_max_age_hours", "changelog_max_entries", "changelog_trim_interval_seconds")
+
+
+def _changelog_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
+    """The changelog's retention window and the trim's pace, checked."""
+    hours = document.get("changelog_max_age_hours", DEFAULT_CHANGELOG_MAX_AGE_HOURS)
+    if not (_is_whole(hours) and 1 <= hours <= 8_760):
+        raise ConfigError(f"{origin}: changelog_max_age_hours must be a whole number of hours from 1 to 8760 "
+                          f"(default {DEFAULT_CHANGELOG_MAX_AGE_HOURS}: partner filters stay updatable over a weekend)")
+    entries = document.get("changelog_max_entries", DEFAULT_CHANGELOG_MAX_ENTRIES)
+    if not (_is_whole(entries) and 1_000 <= entries <= 10_000_000_000):
+        raise ConfigError(f"{origin}: changelog_max_entries must be a whole number from 1000 to 10000000000 "
+                          f"(default {DEFAULT_CHANGELOG_MAX_ENTRIES})")
+    interval = document.get("changelog_trim_interval_seconds", 60.0)
+    if not (_is_number(interval) and 1 <= interval <= 86_400):
+        raise ConfigError(f"{origin}: changelog_trim_interval_seconds must be a number from 1 to 86400 (default 60)")
+    return {"changelog_max_age_hours": hours, "changelog_max_entries": entries,
+            "changelog_trim_interval_seconds": float(interval)}
 
 
 _CONNECTION_KEYS = ("handshake_timeout_seconds", "max_streams_per_member", "stream_idle_seconds")

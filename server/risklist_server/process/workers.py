@@ -143,6 +143,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         store.persist_front()
         side.sweeper.start()
         cleanup.callback(side.sweeper.stop)
+        side.trimmer.start()
+        cleanup.callback(side.trimmer.stop)
         servers: list[tuple[grpc.Server, HealthServicer]] = []
         ports: dict[str, int] = {}
         if listen is not None:

@@ -14,17 +14,19 @@ from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.hit_token import OutcomeWindow
 from risklist_server.core.record import Record
-from risklist_server.core.settings import DAY_SECONDS, Settings
+from risklist_server.core.settings import DAY_SECONDS, HOUR_SECONDS, Settings
 from risklist_server.core.subject import SubjectResolver
 from risklist_server.core.verdict import Verdict
 from risklist_server.rpc.contribution_calls import contribution_calls
 from risklist_server.rpc.outcome_calls import outcome_calls
 from risklist_server.rpc.write_calls import WriteCall
 from risklist_server.rpc.writer_link import ForwardedWrites
+from risklist_server.services.changelog_trim import ChangelogTrimmer
 from risklist_server.services.contributions import ContributionService
 from risklist_server.services.entries import EntryService
 from risklist_server.services.expiry_sweep import ExpirySweeper
 from risklist_server.services.outcomes import OutcomeService
+from risklist_server.store.changelog_trim import ChangelogWindow
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
 
@@ -33,11 +35,12 @@ log = structlog.get_logger("risklist.server")
 
 @dataclass
 class WriterSide:
-    """The writer's part: every write call, its own entries, and the expiry sweep (not started)."""
+    """The writer's part: every write call, its own entries, the expiry sweep and the changelog trim (not started)."""
 
     calls: dict[str, WriteCall[Any, Any]]
     entries: EntryService
     sweeper: ExpirySweeper
+    trimmer: ChangelogTrimmer
 
 
 @dataclass
@@ -61,7 +64,7 @@ def outcome_window(settings: Settings) -> OutcomeWindow:
 def writer_side(
     settings: Settings, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
 ) -> WriterSide:
-    """The writer's calls and entries over `store`, and its expiry sweep, as `settings` say."""
+    """The writer's calls and entries over `store`, its expiry sweep and changelog trim, as `settings` say."""
     resolver = subject_resolver(settings, secret)
     return WriterSide(
         calls={**contribution_calls(ContributionService(store, resolver, settings)),
@@ -69,7 +72,14 @@ def writer_side(
         entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
                               slice_size=settings.expiry_sweep_slice),
+        trimmer=ChangelogTrimmer(store, changelog_window(settings), interval=settings.changelog_trim_interval_seconds),
     )
+
+
+def changelog_window(settings: Settings) -> ChangelogWindow:
+    """The changelog's retention window, as `settings` say."""
+    return ChangelogWindow(max_entries=settings.changelog_max_entries,
+                           max_age=settings.changelog_max_age_hours * HOUR_SECONDS)
 
 
 def reader_side(

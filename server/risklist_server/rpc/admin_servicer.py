@@ -1,4 +1,4 @@
-"""risklist.v1.Admin: the single writer's ingest call, fed by `risklist-load --server`."""
+"""risklist.v1.Admin: the single writer's ingest call (fed by `risklist-load --server`), quality report and backup."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
+from risklist_server.services.backup import backup_store
 from risklist_server.services.ingest import IngestSession, LoadMode
 from risklist_server.services.outcomes import quality_report
 from risklist_server.store.risk_store import RiskStore
@@ -106,6 +107,22 @@ class AdminServicer(pb_grpc.AdminServicer):
                 abort(context, error)
             rpc.count = len(rows)
             return quality_to_proto(rows)
+
+    def Backup(self, request: bytes, context: grpc.ServicerContext) -> pb.BackupResponse:
+        """A consistent backup of the store into a directory on this machine (services/backup.py)."""
+        with RpcLog("Backup", ADMIN_SERVICE, audit=self._audit, context=context, drain=self._drain) as rpc:
+            partner = self._gate.caller(context).partner
+            request_id = new_request_id()
+            rpc.audit(partner, request_id)
+            try:
+                manifest = backup_store(self._store, decode(pb.BackupRequest, request).directory)
+            except Exception as error:
+                rpc.fail(error)
+                abort(context, error)
+            rpc.count = len(manifest.files)
+            return pb.BackupResponse(list_version=manifest.changelog_sequence, files=len(manifest.files),
+                                     bytes=sum(f.size for f in manifest.files),
+                                     secret_fingerprint=manifest.secret_fingerprint)
 
     def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
         """The store's secret fingerprint, so `risklist-load --server` compares before it sends a row."""

@@ -168,6 +168,7 @@ def _add_admin(servicer: AdminServicer, reader: RequestReader, server: GuardedRe
         **_taking_bytes("stream_unary", servicer.Ingest, pb.IngestResponse, reader),
         **_taking_bytes("unary_unary", servicer.GetQuality, pb.GetQualityResponse, reader),
         **_taking_bytes("unary_unary", servicer.GetNetworkInfo, pb.GetNetworkInfoResponse, reader),
+        **_taking_bytes("unary_unary", servicer.Backup, pb.BackupResponse, reader),
     })
 
 

@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.core.errors import (
+    BackupError,
     BatchTooLarge,
     InvalidSubjects,
     NotAuthenticated,
@@ -77,6 +78,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _quota_exhausted(error)
     if isinstance(error, StreamLimitReached):
         return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(error))
+    if isinstance(error, BackupError):
+        return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
     if isinstance(error, StoreError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"store unavailable: {error}")
     if isinstance(error, RiskListError):

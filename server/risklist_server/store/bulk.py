@@ -8,6 +8,7 @@ then the SST files in one atomic ingestion, then the new front.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from rocksdict import IngestExternalFileOptions, Rdict, SstFileWriter, WriteBatc
 
 from risklist_kernel.bloom import mask_table, words_for
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.store.changelog import CHANGELOG_FORMAT_VERSION, LISTED, sequence_key
+from risklist_server.store.changelog import LISTED, entry_header, sequence_key
 from risklist_server.store.front import BloomFront
 from risklist_server.store.rocks import CHANGELOG_CF, records_options
 
@@ -95,15 +96,17 @@ class SstWriter:
 
 
 def changelog_values(keys: npt.NDArray[np.uint8], listed: npt.NDArray[np.bool_] | None = None,
-                     per_entry: int = CHANGES_PER_ENTRY) -> Iterator[bytes]:
-    """Encoded changelog entries (risklist_server.store.changelog) for `keys` (n x 17 bytes), `per_entry` each."""
+                     per_entry: int = CHANGES_PER_ENTRY, written_at: int | None = None) -> Iterator[bytes]:
+    """Encoded changelog entries (risklist_server.store.changelog) for `keys` (n x 17 bytes), `per_entry` each,
+    stamped `written_at` (Unix seconds; None: now, which the changelog's retention by age counts from)."""
+    header = entry_header(int(time.time()) if written_at is None else written_at)
     count = len(keys)
     for start in range(0, count, per_entry):
         part = keys[start : start + per_entry]
         rows = np.empty((len(part), 1 + KEY_SIZE), dtype=np.uint8)
         rows[:, 0] = LISTED if listed is None else listed[start : start + per_entry].astype(np.uint8)
         rows[:, 1:] = part
-        yield bytes((CHANGELOG_FORMAT_VERSION,)) + rows.tobytes()
+        yield header + rows.tobytes()
 
 
 def front_words_for(keys: npt.NDArray[np.uint8], words: npt.NDArray[np.uint64]) -> None:

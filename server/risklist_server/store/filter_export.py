@@ -44,6 +44,9 @@ class FilterSource(Protocol):
     @property
     def front(self) -> Front: ...
 
+    @property
+    def trimmed_through(self) -> int: ...
+
     def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]: ...
 
 
@@ -145,13 +148,15 @@ class FilterExport:
     def updates(self, since_version: int) -> Iterator[FilterDelta]:
         """Deltas after `since_version` up to this view's version, in messages of ≤ 1 MiB of keys.
 
-        Ends with a reset when the changelog no longer reaches back to `since_version`, when
+        Ends with a reset when the changelog no longer reaches back to `since_version` (it is below the
+        changelog's low-water mark, read before the entries, or an entry is missing after it), when
         `since_version` is newer than this view even after the catch-up grace (another store, or
         one restored from a backup), or once more than max_removed keys were unlisted since.
         Always yields at least one delta; the last one's version is what the client then covers.
         """
         target = self._wait_for(since_version)
-        if since_version > target:
+        # The mark before the entries: a trim in between shows as a missing entry, also a reset.
+        if since_version > target or since_version < self._source.trimmed_through:
             yield FilterDelta(version=target, reset=True)
             return
         pending: list[bytes] = []
@@ -160,11 +165,11 @@ class FilterExport:
         removed = 0
         expected = since_version + 1
         for sequence, changes in self._source.changes_since(since_version):
-            if sequence > target:
-                break
-            if sequence != expected:  # the changelog starts after the client's version
+            if sequence != expected:  # an entry the client needs is gone (trimmed meanwhile): never skip it
                 yield FilterDelta(version=target, reset=True)
                 return
+            if sequence > target:
+                break
             expected += 1
             for change in changes:
                 if change.listed:

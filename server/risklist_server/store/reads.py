@@ -13,6 +13,7 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
+from risklist_server.store.changelog_trim import read_trimmed_through
 from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, Front
 from risklist_server.store.front_file import FrontOwner
 from risklist_server.store.outcome_key import read_outcome_key
@@ -54,11 +55,20 @@ class StoreReads:
     _outcomes: OutcomeLedger
     _outcome_key: bytes | None
     _sequence: int
+    _trimmed_through: int
 
     @property
     def version(self) -> int:
         """The changelog sequence of the last write this view has seen (0: none yet)."""
         return self._sequence
+
+    @property
+    def trimmed_through(self) -> int:
+        """The changelog's low-water mark as this view saw it: the last sequence trimmed away (0: none).
+
+        changes_since(v) lists every change after v only for v ≥ this (risklist_server.store.changelog_trim).
+        """
+        return self._trimmed_through
 
     def lookup(self, key: bytes) -> Record | None:
         """The record at `key`, or None when not listed."""
@@ -134,10 +144,11 @@ class StoreReads:
         self._meta = db.get_column_family(META_CF)
         self._outcomes = OutcomeLedger(db)
         self._outcome_key = None
+        self._trimmed_through = read_trimmed_through(self._meta)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)
-        return 0 if last is None else int.from_bytes(last, "big")
+        return max(self._trimmed_through, 0 if last is None else int.from_bytes(last, "big"))
 
     def _front_capacity(self) -> int:
         return self.front.word_count * 64 // self.front_policy.bits_per_key
@@ -149,10 +160,18 @@ class StoreReads:
         """Whose front file this store's is: this secret's and this store's."""
         return FrontOwner.of_store(self.path, self.secret_fingerprint)
 
-    def _add_changes_to_front(self, front: Front, after: int) -> tuple[int, int]:
-        """Add every key listed by changelog entries after `after`; return (last sequence, added)."""
+    def _add_changes_to_front(self, front: Front, after: int) -> tuple[int, int] | None:
+        """Add every key listed by changelog entries after `after`; return (last sequence, added).
+
+        None when the changelog no longer reaches back to `after` (trimmed past it): `front` may then
+        lack keys listed since, and must be rebuilt from the records (the writer) or not trusted (a reader).
+        """
+        if after < self._trimmed_through:
+            return None
         last, added = after, 0
         for sequence, changes in self.changes_since(after):
+            if sequence != last + 1:
+                return None
             for change in changes:
                 if change.listed:
                     front.add(change.key)

@@ -8,6 +8,7 @@ from pathlib import Path
 import structlog
 
 from risklist_server.core.errors import FrontFileRefused, StoreError
+from risklist_server.store.changelog_trim import read_trimmed_through
 from risklist_server.store.front_map import FileStamp, file_stamp, map_front
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
 from risklist_server.store.rocks import DEFAULT_BLOCK_CACHE_BYTES, open_rocks_secondary
@@ -63,15 +64,15 @@ class ReplicaStore(StoreReads):
             if self._closed:
                 raise StoreError(f"the replica of {self.path} is closed")
             self._db.try_catch_up_with_primary()
+            self._trimmed_through = read_trimmed_through(self._meta)
             if file_stamp(self.path / FRONT_FILE) != self._front_stamp:
                 self._map_front()
             else:
-                last, _ = self._add_changes_to_front(self.front, self._sequence)
-                self._sequence = max(last, self._sequence)
+                self._follow(self.front, self._sequence)
             return self._sequence
 
     def _map_front(self) -> None:
-        """Map the published front file (or none, if it is refused) and add the keys listed after it."""
+        """Map the published front file (or none, if it is refused or stale) and add the keys listed after it."""
         path = self.path / FRONT_FILE
         self._front_stamp = file_stamp(path)
         bits = self.front_policy.bits_per_key
@@ -81,13 +82,40 @@ class ReplicaStore(StoreReads):
             log.error("front_file_refused", path=str(path), reason=refused.reason, version=self._sequence)
             front, start = SharedFront(None, bits), self._sequence
         else:
-            front, start = SharedFront(mapped, bits), min(mapped.covered_sequence, self._sequence)
-        last, added = self._add_changes_to_front(front, start)
-        self.front = front  # complete before it answers, and before the version moves past it
-        self._sequence = max(last, self._sequence)
+            start = min(mapped.covered_sequence, self._sequence)
+            if start < self._trimmed_through <= mapped.covered_sequence:
+                start = mapped.covered_sequence  # the file holds what the trimmed entries listed
+            front = SharedFront(mapped, bits)
+        added = self._follow(front, start)
         if front.base is not None:
             log.info("front_mapped", covered=front.base.covered_sequence, version=self._sequence, caught_up=added,
                      front_bytes=front.word_count * 8)
+
+    def _follow(self, front: SharedFront, start: int) -> int:
+        """Add the keys listed after `start` to `front`, make it this replica's front and move the version on;
+        return the keys added.
+
+        When the changelog no longer reaches back to `start` (the writer trimmed entries this front
+        lacks), the front would miss keys: it is dropped for none (every lookup goes to RocksDB,
+        `front_file_stale`) until the writer publishes a file covering the trim, which the next catch-up
+        maps. A replica never rebuilds a private front from the records.
+        """
+        caught = self._add_changes_to_front(front, start)
+        if caught is None:
+            if front.base is None:  # already every key a candidate: nothing is missed
+                self.front, self._sequence = front, max(self._sequence, self._last_sequence())
+                return 0
+            covered = front.base.covered_sequence
+            log.error("front_file_stale", front_covered=covered, version=self._sequence,
+                      trimmed_through=self._trimmed_through, action="lookups go to RocksDB until the writer "
+                      "publishes a front covering the trim")
+            self.front = SharedFront(None, self.front_policy.bits_per_key)
+            self._sequence = max(self._sequence, self._last_sequence())
+            return 0
+        last, added = caught
+        self.front = front  # complete before it answers, and before the version moves past it
+        self._sequence = max(last, self._sequence)
+        return added
 
     def close(self) -> None:
         """Release RocksDB; safe to call twice."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +12,15 @@ import structlog
 from rocksdict import WriteBatch, WriteOptions
 
 from risklist_kernel.enums import Outcome
-from risklist_server.core.errors import FrontFileRefused, StoreError
+from risklist_server.core.backup_manifest import BackupManifest
+from risklist_server.core.errors import BackupError, FrontFileRefused, StoreError
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
 from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
+from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
+from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front_words
@@ -25,7 +28,14 @@ from risklist_server.store.front_map import MappedFront, file_stamp, map_front
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
-from risklist_server.store.rocks import CHANGELOG_CF, DEFAULT_BLOCK_CACHE_BYTES, get_one, iter_keys, open_rocks
+from risklist_server.store.rocks import (
+    CHANGELOG_CF,
+    DEFAULT_BLOCK_CACHE_BYTES,
+    META_CF,
+    get_one,
+    iter_keys,
+    open_rocks,
+)
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.shared_front import SharedFront
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
@@ -59,6 +69,7 @@ class RiskStore(StoreReads):
         block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES,
         create: bool = False,
         accept_restored: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Open the store at `path`: a complete risklist store made with this secret, no older than its
         front file says (StoreError otherwise). `create`: make a new one if there is none (the loader,
@@ -67,6 +78,10 @@ class RiskStore(StoreReads):
         self._attach(path, front_policy, open_rocks(str(path), block_cache_bytes, create=create))
         self._snapshot_marks = SnapshotMarks(self._db)
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
+        self._meta_handle = self._db.get_column_family_handle(META_CF)
+        self._clock = clock
+        self._untimed_through = 0
+        """The last untimed (version 1) changelog entry a trim has read: later trims start after it."""
         self._write_lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._closed = False
@@ -123,6 +138,42 @@ class RiskStore(StoreReads):
             after, purged = purge_expired(self._db, scan.expired, now)
             self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
         return ExpirySlice(scan.scanned, purged, scan.next_key)
+
+    def trim_changelog(self, window: ChangelogWindow) -> ChangelogTrim:
+        """Remove the changelog entries `window` lets go, moving the low-water mark with them in one write.
+
+        Scans without the write lock (entries are only appended meanwhile), then trims under it. The
+        front is published first whenever the published file covers less than the new mark, so the reader
+        workers (which never rebuild a front) and a restart (after a kill -9 too) still catch the file up
+        from the changelog.
+        """
+        self._ensure_open()
+        scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
+                          self._untimed_through)
+        self._untimed_through, point = scan.untimed_through, scan.point
+        with self._publish_lock, self._write_lock:
+            self._ensure_open()
+            after = self._trimmed_through
+            if point <= after:
+                return ChangelogTrim(0, after)
+            base = self.front.base
+            if base is None or base.covered_sequence < point:
+                self.front = self._publish(self.front, self._sequence)
+            batch = WriteBatch(raw_mode=True)
+            stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
+            self._db.write(batch)
+            self._trimmed_through = point
+        return ChangelogTrim(point - after, point)
+
+    def compact_changelog(self, through: int) -> None:
+        """Compact the changelog up to sequence `through`, so the disk space of trimmed entries comes back now."""
+        self._changelog.compact_range(None, sequence_key(through + 1))
+
+    def changelog_bytes(self) -> int:
+        """The changelog's size on disk (its SST files) and in memtables, in bytes."""
+        sst = self._changelog.property_int_value("rocksdb.total-sst-files-size") or 0
+        memtables = self._changelog.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+        return sst + memtables
 
     def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int:
         """Store `reporter`'s outcome for subject `key`; return the sources credited.
@@ -202,7 +253,8 @@ class RiskStore(StoreReads):
                     batch.put(change.key, encode_record(after[change.key]))
                 else:
                     batch.delete(change.key)
-            batch.put(sequence_key(self._sequence + 1), encode_changes(changes), self._changelog_handle)
+            entry = encode_changes(changes, int(self._clock()))
+            batch.put(sequence_key(self._sequence + 1), entry, self._changelog_handle)
         if batch.is_empty():
             if sync:  # nothing new, but what made it so may not be on disk yet (an unsynced ingest)
                 self._db.flush_wal(True)
@@ -216,6 +268,24 @@ class RiskStore(StoreReads):
             if self._front_overfull():
                 log.info("front_rebuild", reason="front grew past twice its capacity")
                 self.front = self._publish(self._rebuild_front(), self._sequence)
+
+    # ---- backups -----------------------------------------------------------------------
+
+    def backup(self, target: Path) -> BackupManifest:
+        """Write a complete backup of the store into the new or empty directory `target` (store.checkpoint).
+
+        Writes wait only while the checkpoint is taken and the front copied (the write lock); the
+        checksums, fsyncs and manifest follow with writes going on.
+        """
+        if target.absolute().resolve().is_relative_to(self.path.absolute().resolve()):
+            raise BackupError(f"the backup directory {target} is inside the store {self.path}; name one outside it")
+        prepare_backup_dir(target)
+        with self._write_lock:
+            self._ensure_open()
+            take_checkpoint(self._db, target)
+            sequence = self._sequence
+            front = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
+        return seal_backup(target, front, sequence, self.secret_fingerprint)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -238,8 +308,9 @@ class RiskStore(StoreReads):
             del words
             mapped = map_front(self.path / FRONT_FILE, self._front_owner())
             with self._write_lock:
-                if self.front is front:  # else a rebuild published a larger one meanwhile
-                    self.front = self._shared(mapped)
+                shared = self._shared(mapped)
+                if self.front is front and shared is not None:  # else a rebuild published a larger one meanwhile
+                    self.front = shared
             log.info("front_published", covered=sequence, front_bytes=len(mapped.words) * 8,
                      seconds=round(time.perf_counter() - started, 3))
 
@@ -289,25 +360,33 @@ class RiskStore(StoreReads):
             log.info("front_rebuild", reason="newer than the store")
             return self._publish(self._rebuild_front(), self._sequence)
         front = self._shared(mapped)
+        if front is None:
+            log.info("front_rebuild", reason="changelog trimmed past the published front",
+                     front_covered=mapped.covered_sequence, trimmed_through=self._trimmed_through)
+            return self._publish(self._rebuild_front(), self._sequence)
         log.info("front_loaded", covered=mapped.covered_sequence, version=self._sequence,
                  caught_up=front.overlay_keys)
         return front
 
     def _publish(self, front: BloomFront | SharedFront, covered: int) -> SharedFront:
-        """Write `front` as the published file covering `covered`, and map it. The caller holds the write
-        lock (or is opening the store)."""
+        """Write `front` as the published file covering `covered` (the current version), and map it. The
+        caller holds the write lock (or is opening the store)."""
         started = time.perf_counter()
         save_front_words(self.path / FRONT_FILE, _little_endian(front.words_view()), covered, front.added,
                          self._front_owner())
         log.info("front_published", covered=covered, front_bytes=front.word_count * 8,
                  seconds=round(time.perf_counter() - started, 3))
-        return self._shared(map_front(self.path / FRONT_FILE, self._front_owner()))
-
-    def _shared(self, mapped: MappedFront) -> SharedFront:
-        """The mapped front with the keys of changelog entries after the sequence it covers."""
-        shared = SharedFront(mapped, self.front_policy.bits_per_key)
-        self._add_changes_to_front(shared, mapped.covered_sequence)
+        shared = self._shared(map_front(self.path / FRONT_FILE, self._front_owner()))
+        if shared is None:  # covered is the current version: never trimmed past
+            raise StoreError(f"the front published at version {covered} is older than the changelog's low-water "
+                             f"mark {self._trimmed_through}: a bug; restart the server")
         return shared
+
+    def _shared(self, mapped: MappedFront) -> SharedFront | None:
+        """The mapped front with the keys of changelog entries after the sequence it covers; None when the
+        changelog no longer reaches back to it (trimmed past it)."""
+        shared = SharedFront(mapped, self.front_policy.bits_per_key)
+        return None if self._add_changes_to_front(shared, mapped.covered_sequence) is None else shared
 
     def flush(self) -> None:
         """Flush memtables to SST files (after bulk loads)."""
@@ -338,7 +417,7 @@ class RiskStore(StoreReads):
                 close()
             except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
                 failures.append(str(error))
-        del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle
+        del self._changelog, self._meta, self._outcomes, self._snapshot_marks, self._changelog_handle, self._meta_handle
         if failures:
             raise StoreError(f"closing the store at {self.path} failed: {failures[0]}; free space on its disk "
                              "if it is full, then re-run (what was acknowledged is in its write-ahead log)")

@@ -15,7 +15,7 @@ from rocksdict import (
     Rdict,
 )
 
-from risklist_server.core.errors import StoreError
+from risklist_server.core.errors import StoreError, StoreHeld
 from risklist_server.store.store_dir import check_store_dir, make_store_dir
 
 RECORDS_CF = "default"
@@ -91,7 +91,7 @@ def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *,
     except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
         message = str(error)
         if "lock" in message.lower():
-            raise StoreError(
+            raise StoreHeld(
                 f"the store at {path} is held by another process (a running risklist-server?); "
                 "stop that process, or load through it with --server ADDR"
             ) from None
@@ -112,6 +112,18 @@ def open_rocks_secondary(
         )
     except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
         raise StoreError(f"cannot open the store at {path} as a read replica: {error}") from None
+
+
+def open_rocks_read_only(path: str, info_log_dir: str) -> Rdict:
+    """Open read-only (a backup being verified): RocksDB writes nothing there, its info log goes to `info_log_dir`."""
+    options = records_options(8 * 1024 * 1024)
+    options.set_db_log_dir(info_log_dir)
+    column_families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
+    try:
+        return Rdict(path, options=options, column_families=column_families,
+                     access_type=AccessType.read_only(False))
+    except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
+        raise StoreError(f"RocksDB cannot open {path} read-only: {error}") from None
 
 
 def multi_get(table: Rdict, keys: Sequence[bytes]) -> list[bytes | None]:

@@ -23,6 +23,7 @@ from risklist_kernel.enums import EntityType
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.replica import ReplicaStore
 from tests.support.mtls import DevNetwork, dev_network
+from tests.support.policies import TRUSTED_SOURCE_POLICY
 from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
 
@@ -277,17 +278,6 @@ def test_tokens_stay_valid_across_a_restart(tmp_path: Path, secret_file: Path, s
     assert response.sources_credited == 1
 
 
-TRUSTED_POLICY = """
-[[rule]]
-action = "BLOCK"
-reason_code = "BLOCK_TRUSTED_SOURCE"
-min_source_precision = 0.9
-allow_single_source = true
-
-[default]
-action = "REVIEW"
-reason_code = "REVIEW_LISTED"
-"""
 
 
 def test_outcomes_recorded_before_verification_are_shown_apart_and_ignored_by_the_policy(
@@ -310,7 +300,7 @@ def test_outcomes_recorded_before_verification_are_shown_apart_and_ignored_by_th
         db.get_column_family(OUTCOMES_CF).put(b"t" + b"bank-a", SourceTally(confirmed_fraud=9, unknown=2).encode())
     finally:
         db.close()
-    (tmp_path / "policy.toml").write_text(TRUSTED_POLICY)
+    (tmp_path / "policy.toml").write_text(TRUSTED_SOURCE_POLICY)
     (tmp_path / "config.toml").write_text("precision_min_outcomes = 2\n")
     server = start_server(tmp_path / "db", secret_file, "--policy", str(tmp_path / "policy.toml"),
                           "--config", str(tmp_path / "config.toml"))

@@ -20,6 +20,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.audit_cli import audit_jsonl
 from tests.support.mtls import DevNetwork, dev_network
+from tests.support.policies import TRUSTED_SOURCE_POLICY
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
 
@@ -36,18 +37,6 @@ roles = ["admin"]
 CONFIG = """
 expiry_sweep_interval_seconds = 0.2
 precision_min_outcomes = 2
-"""
-# A source with a proven track record may block on its own; anyone else's single report is reviewed.
-POLICY = """
-[[rule]]
-action = "BLOCK"
-reason_code = "BLOCK_TRUSTED_SOURCE"
-min_source_precision = 0.9
-allow_single_source = true
-
-[default]
-action = "REVIEW"
-reason_code = "REVIEW_LISTED"
 """
 
 T = TypeVar("T")
@@ -71,7 +60,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     secret_file = directory / "network.secret"
     write_secret(secret_file, secret)
     (directory / "config.toml").write_text(CONFIG)
-    (directory / "policy.toml").write_text(POLICY)
+    (directory / "policy.toml").write_text(TRUSTED_SOURCE_POLICY)
     dev = dev_network(directory, PARTNERS)
     server = start_server(directory / "db", secret_file, "--workers", "2", "--config", str(directory / "config.toml"),
                           "--policy", str(directory / "policy.toml"), tls=dev.server_tls)

@@ -13,11 +13,12 @@ from risklist_kernel.secret import NetworkSecret
 from risklist_server.core.partners import Role
 from risklist_server.core.settings import Settings
 from risklist_server.core.subject import Subject
-from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
+from risklist_server.process.write_path import changelog_window, reader_side, subject_resolver, writer_side
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import LocalWrites
 from risklist_server.rpc.writer_link import create_writer_link
 from risklist_server.services.lookup import LookupService
+from risklist_server.store.changelog_trim import ChangelogWindow
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
 from tests.support.admin_ingest import PHONE
@@ -82,3 +83,9 @@ def test_a_reader_side_forwards_writes_and_sees_them_before_answering(
         side.writes.close()
         replica.close()
         link.stop(None).wait()
+
+
+def test_the_changelog_window_follows_the_settings() -> None:
+    """changelog_max_age_hours and changelog_max_entries become the writer's trim window (age in seconds)."""
+    settings = Settings(changelog_max_age_hours=48, changelog_max_entries=5_000)
+    assert changelog_window(settings) == ChangelogWindow(max_entries=5_000, max_age=48 * 3600)

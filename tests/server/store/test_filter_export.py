@@ -69,6 +69,7 @@ def test_folding_the_front_equals_building_the_small_filter_directly() -> None:
     class Source:
         front: BloomFront
         version: int = 7
+        trimmed_through: int = 0
 
         def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
             return iter(())
@@ -150,6 +151,8 @@ def test_updates_reset_when_the_changelog_no_longer_reaches_back() -> None:
     class TrimmedSource:
         front: BloomFront = field(default_factory=lambda: BloomFront(1024))
         version: int = 12
+        trimmed_through: int = 0
+        """Not moved: the missing entries alone must make it a reset."""
 
         def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
             for number in range(max(sequence + 1, 10), 13):
@@ -158,6 +161,22 @@ def test_updates_reset_when_the_changelog_no_longer_reaches_back() -> None:
     export = FilterExport(TrimmedSource(), bits_per_key=16, max_removed=10)
     assert list(export.updates(3)) == [FilterDelta(12, reset=True)]
     assert not list(export.updates(9))[-1].reset
+
+
+def test_updates_reset_when_a_trim_after_the_version_was_read_removed_the_entries() -> None:
+    """The view moved on between reading its version and its entries (a replica's catch-up brought a trim):
+    the first entry found is past both the client's version and the target, and still a reset, not a delta."""
+
+    @dataclass
+    class MovedOn:
+        front: BloomFront = field(default_factory=lambda: BloomFront(1024))
+        version: int = 7
+        trimmed_through: int = 0
+
+        def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
+            yield 9, [Change(b"\x01" + bytes(16), True)]
+
+    assert list(FilterExport(MovedOn(), bits_per_key=16, max_removed=10).updates(5)) == [FilterDelta(7, reset=True)]
 
 
 def test_snapshots_are_reused_while_young(store: RiskStore) -> None:
@@ -183,6 +202,7 @@ def test_snapshot_words_are_little_endian() -> None:
 class _Static:
     front: BloomFront
     version: int = 1
+    trimmed_through: int = 0
 
     def changes_since(self, sequence: int) -> Iterator[tuple[int, list[Change]]]:
         return iter(())
