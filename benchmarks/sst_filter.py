@@ -30,9 +30,10 @@ from benchmarks.dataset import Dataset, count_label
 from benchmarks.machine import describe_machine
 from benchmarks.procstats import read_proc
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.store.front_file import FrontOwner, SavedFront, load_front
+from risklist_server.store.front_file import SavedFront, load_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.rocks import COLUMN_FAMILIES, SST_FILTER_BITS, get_one, multi_get, records_options
+from risklist_server.store.store_id import front_owner_of_store
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1000
@@ -68,7 +69,7 @@ def measure_one(dataset: Dataset, filter_bits: int) -> dict[str, object]:
                access_type=AccessType.read_only(),
                column_families={name: Options(raw_mode=True) for name in COLUMN_FAMILIES})
     try:
-        saved = load_front(dataset.store / FRONT_FILE, FrontOwner.of_store(dataset.store, dataset.secret.fingerprint))
+        saved = load_front(dataset.store / FRONT_FILE, front_owner_of_store(dataset.store, dataset.secret.fingerprint))
         assert isinstance(saved, SavedFront), saved
         front = saved.front
         rng = np.random.default_rng(dataset.seed)

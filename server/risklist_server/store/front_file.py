@@ -2,7 +2,7 @@
 
 The writer publishes it atomically (temp file, fsync, rename, fsync the directory); reader
 workers map it read-only (risklist_server.store.front_map), so a node holds one copy. The
-header names the secret and the store (RocksDB's IDENTITY) it was built for: a file copied
+header names the secret and the store (its id in `meta`, risklist_server.store.store_id) it was built for: a file copied
 from another store, or made under another secret, is refused like a damaged one.
 """
 
@@ -33,19 +33,10 @@ HEADER = struct.Struct("<4sHBBQQQ32s16s16s")
 
 @dataclass(frozen=True, slots=True)
 class FrontOwner:
-    """Whose front a file is: the network secret's fingerprint and the store's RocksDB IDENTITY."""
+    """Whose front a file is: the network secret's fingerprint and the store's id (risklist_server.store.store_id)."""
 
     secret_fingerprint: str
     store_identity: str
-
-    @classmethod
-    def of_store(cls, path: Path, secret_fingerprint: str) -> FrontOwner:
-        """The owner for the store at `path` (its IDENTITY file, written when RocksDB created it)."""
-        try:
-            identity = (path / "IDENTITY").read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            identity = ""
-        return cls(secret_fingerprint, identity)
 
     def tags(self) -> tuple[bytes, bytes]:
         """16-byte tags of the secret and the store, as the header holds them (no secret material)."""
@@ -118,7 +109,7 @@ def check_header(data: bytes | memoryview, owner: FrontOwner) -> FrontHeader | s
     if secret_tag != expected_secret:
         return "made under another network secret"
     if store_tag != expected_store:
-        return "made for another store (its RocksDB IDENTITY differs)"
+        return "made for another store (its store id differs)"
     if len(data) - HEADER.size != words * 8:
         return f"truncated or padded: {len(data) - HEADER.size} bytes of words, the header says {words * 8}"
     return FrontHeader(words, covered, added, checksum)

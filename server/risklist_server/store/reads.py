@@ -19,6 +19,7 @@ from risklist_server.store.front_file import FrontOwner
 from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
+from risklist_server.store.store_id import read_store_id
 
 log = structlog.get_logger("risklist.store")
 
@@ -56,6 +57,7 @@ class StoreReads:
     _outcome_key: bytes | None
     _sequence: int
     _trimmed_through: int
+    _store_id: str
 
     @property
     def version(self) -> int:
@@ -145,6 +147,7 @@ class StoreReads:
         self._outcomes = OutcomeLedger(db)
         self._outcome_key = None
         self._trimmed_through = read_trimmed_through(self._meta)
+        self._store_id = read_store_id(self._meta)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)
@@ -157,8 +160,8 @@ class StoreReads:
         return self.front.added > 2 * self._front_capacity()
 
     def _front_owner(self) -> FrontOwner:
-        """Whose front file this store's is: this secret's and this store's."""
-        return FrontOwner.of_store(self.path, self.secret_fingerprint)
+        """Whose front file this store's is: this secret's and this store's (its id in meta)."""
+        return FrontOwner(self.secret_fingerprint, self._store_id)
 
     def _add_changes_to_front(self, front: Front, after: int) -> tuple[int, int] | None:
         """Add every key listed by changelog entries after `after`; return (last sequence, added).

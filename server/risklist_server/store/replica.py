@@ -14,6 +14,7 @@ from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontP
 from risklist_server.store.rocks import DEFAULT_BLOCK_CACHE_BYTES, open_rocks_secondary
 from risklist_server.store.secret_check import check_replica_secret
 from risklist_server.store.shared_front import SharedFront
+from risklist_server.store.store_id import read_store_id
 
 log = structlog.get_logger("risklist.replica")
 
@@ -75,6 +76,7 @@ class ReplicaStore(StoreReads):
         """Map the published front file (or none, if it is refused or stale) and add the keys listed after it."""
         path = self.path / FRONT_FILE
         self._front_stamp = file_stamp(path)
+        self._store_id = self._store_id or read_store_id(self._meta)
         bits = self.front_policy.bits_per_key
         try:
             mapped = map_front(path, self._front_owner())

@@ -39,6 +39,7 @@ from risklist_server.store.rocks import (
 from risklist_server.store.secret_check import check_writer_secret
 from risklist_server.store.shared_front import SharedFront
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
+from risklist_server.store.store_id import ensure_store_id
 
 __all__ = ["RiskStore", "init_store"]
 
@@ -89,6 +90,7 @@ class RiskStore(StoreReads):
             self.secret_fingerprint = secret_fingerprint
             check_writer_secret(self.path, self._db, self._meta, secret_fingerprint, create=create)
             self._outcome_key = ensure_outcome_key(self._meta)
+            self._store_id = ensure_store_id(self._meta, self.path)
             self._sequence = self._last_sequence()
             self.front = self._open_front(restored=accept_restored)
         except BaseException:
@@ -285,7 +287,7 @@ class RiskStore(StoreReads):
             take_checkpoint(self._db, target)
             sequence = self._sequence
             front = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
-        return seal_backup(target, front, sequence, self.secret_fingerprint)
+        return seal_backup(target, front, sequence, self._front_owner())
 
     # ---- lifecycle ---------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
-from risklist_server.store.front_file import FrontOwner, SavedFront, load_front
+from risklist_server.store.front_file import SavedFront, load_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.risk_store import init_store
+from risklist_server.store.store_id import front_owner_of_store
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
 
@@ -77,7 +78,7 @@ def test_sigterm_drains_persists_the_front_and_logs_no_identifier(
     text = json.dumps(server_process.log_lines)
     assert "13800138000" not in text and "138 0013" not in text and secret.key.hex() not in text
     served = tmp_path / "served-db"
-    saved = load_front(served / FRONT_FILE, FrontOwner.of_store(served, secret.fingerprint))
+    saved = load_front(served / FRONT_FILE, front_owner_of_store(served, secret.fingerprint))
     assert isinstance(saved, SavedFront) and saved.covered_sequence == 1
 
 

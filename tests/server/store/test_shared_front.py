@@ -24,6 +24,7 @@ from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
 from risklist_server.store.shared_front import SharedFront
+from risklist_server.store.store_id import front_owner_of_store
 
 CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 2_000_000_000, "r")
 LISTED = [bytes((1,)) + os.urandom(16) for _ in range(2000)]
@@ -115,7 +116,7 @@ def _truncate(file: Path) -> None:
 def _other_secret(file: Path) -> None:
     store = file.parent
     with _writer(store.parent / "elsewhere", "other") as other:
-        save_front(file, other.front, 0, FrontOwner.of_store(store, "other"))
+        save_front(file, other.front, 0, front_owner_of_store(store, "other"))
 
 
 def _other_store(file: Path) -> None:

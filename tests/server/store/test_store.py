@@ -12,9 +12,10 @@ from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.errors import StoreError
 from risklist_server.core.mutation import Mutation, Removal, Upsert, apply_mutation
 from risklist_server.core.record import Contribution, Record
-from risklist_server.store.front_file import FrontOwner, SavedFront, load_front, save_front
+from risklist_server.store.front_file import SavedFront, load_front, save_front
 from risklist_server.store.reads import FRONT_FILE, FrontPolicy
 from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.store_id import front_owner_of_store
 
 KEYS = [bytes((1 + n % 7,)) + bytes([n]) * 16 for n in range(12)]
 SOURCES = ["bank-a", "bank-b", "bank-c"]
@@ -86,7 +87,7 @@ def test_front_never_false_negative_after_restart_and_catch_up(
         front_bytes_words = store.front.word_count
         store.close()
         if stale is not None:  # put back an older front, as if the last persist was long ago
-            owner = FrontOwner.of_store(path, "test")
+            owner = front_owner_of_store(path, "test")
             assert isinstance(load_front(path / FRONT_FILE, owner), SavedFront)
             from risklist_server.store.front import BloomFront
 
@@ -182,7 +183,7 @@ def test_corrupt_front_file_is_rebuilt(tmp_path: Path) -> None:
     data = bytearray(front_file.read_bytes())
     data[-1] ^= 0xFF
     front_file.write_bytes(bytes(data))
-    assert load_front(front_file, FrontOwner.of_store(tmp_path / "db", "test")) == "checksum mismatch (damaged)"
+    assert load_front(front_file, front_owner_of_store(tmp_path / "db", "test")) == "checksum mismatch (damaged)"
     reopened = _open(tmp_path / "db")
     assert all(reopened.front.might_contain(key) for key in KEYS)
     reopened.close()
