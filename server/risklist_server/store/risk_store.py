@@ -145,26 +145,28 @@ class RiskStore(StoreReads):
         """Remove the changelog entries `window` lets go, moving the low-water mark with them in one write.
 
         Scans without the write lock (entries are only appended meanwhile), then trims under it. The
-        front is published first whenever the published file covers less than the new mark, so the reader
-        workers (which never rebuild a front) and a restart (after a kill -9 too) still catch the file up
-        from the changelog.
+        front is published first whenever the published file covers less than the new mark (as
+        persist_front does: writes wait only for the words' copy), so the reader workers (which never
+        rebuild a front) and a restart (after a kill -9 too) still catch the file up from the changelog.
         """
         self._ensure_open()
         scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
                           self._untimed_through)
         self._untimed_through, point = scan.untimed_through, scan.point
-        with self._publish_lock, self._write_lock:
-            self._ensure_open()
-            after = self._trimmed_through
-            if point <= after:
-                return ChangelogTrim(0, after)
-            base = self.front.base
-            if base is None or base.covered_sequence < point:
-                self.front = self._publish(self.front, self._sequence)
-            batch = WriteBatch(raw_mode=True)
-            stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
-            self._db.write(batch)
-            self._trimmed_through = point
+        with self._publish_lock:
+            if point > self._trimmed_through and not self._published_through(point):
+                self._persist_front()  # writes wait only for the words' copy
+            with self._write_lock:
+                self._ensure_open()
+                after = self._trimmed_through
+                if point <= after:
+                    return ChangelogTrim(0, after)
+                if not self._published_through(point):  # a rebuild replaced it meanwhile: publish here
+                    self.front = self._publish(self.front, self._sequence)
+                batch = WriteBatch(raw_mode=True)
+                stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
+                self._db.write(batch)
+                self._trimmed_through = point
         return ChangelogTrim(point - after, point)
 
     def compact_changelog(self, through: int) -> None:
@@ -299,22 +301,31 @@ class RiskStore(StoreReads):
         mapping too, so the node holds one front. Nothing is written when the file already covers it all.
         """
         with self._publish_lock:
-            with self._write_lock:
-                self._ensure_open()
-                front, sequence = self.front, self._sequence
-                if front.overlay_keys == 0 and front.base is not None and front.base.covered_sequence == sequence:
-                    return
-                words, added = front.words_view(), front.added
-            started = time.perf_counter()
-            save_front_words(self.path / FRONT_FILE, _little_endian(words), sequence, added, self._front_owner())
-            del words
-            mapped = map_front(self.path / FRONT_FILE, self._front_owner())
-            with self._write_lock:
-                shared = self._shared(mapped)
-                if self.front is front and shared is not None:  # else a rebuild published a larger one meanwhile
-                    self.front = shared
-            log.info("front_published", covered=sequence, front_bytes=len(mapped.words) * 8,
-                     seconds=round(time.perf_counter() - started, 3))
+            self._persist_front()
+
+    def _persist_front(self) -> None:
+        """persist_front's work; the caller holds the publish lock."""
+        with self._write_lock:
+            self._ensure_open()
+            front, sequence = self.front, self._sequence
+            if front.overlay_keys == 0 and front.base is not None and front.base.covered_sequence == sequence:
+                return
+            words, added = front.words_view(), front.added
+        started = time.perf_counter()
+        save_front_words(self.path / FRONT_FILE, _little_endian(words), sequence, added, self._front_owner())
+        del words
+        mapped = map_front(self.path / FRONT_FILE, self._front_owner())
+        with self._write_lock:
+            shared = self._shared(mapped)
+            if self.front is front and shared is not None:  # else a rebuild published a larger one meanwhile
+                self.front = shared
+        log.info("front_published", covered=sequence, front_bytes=len(mapped.words) * 8,
+                 seconds=round(time.perf_counter() - started, 3))
+
+    def _published_through(self, point: int) -> bool:
+        """Whether the front this store serves from is a published file covering changelog sequence `point`."""
+        base = self.front.base
+        return base is not None and base.covered_sequence >= point
 
     def check_front_file(self) -> None:
         """Publish again if the front file is no longer the one this store mapped: replaced (republished from
