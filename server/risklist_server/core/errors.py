@@ -54,6 +54,15 @@ class StoreError(RiskListError):
     """The store cannot be opened or used (held by another process, wrong secret, corrupt)."""
 
 
+class FrontFileRefused(StoreError):
+    """The published Bloom front file cannot be used (missing, damaged, another store's or secret's)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"the Bloom front file {path} is refused: {reason}; lookups go to RocksDB until the "
+                         "writer publishes a good one (restart the writer if none comes)")
+        self.reason = reason
+
+
 class StoreHeld(StoreError):
     """The store is locked by another process (a running server, a load)."""
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from grpc_health.v1.health import HealthServicer
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
+from risklist_server.core.errors import StoreError
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
 from risklist_server.process.shedding import ConnectionShedder
@@ -61,6 +63,12 @@ CAUGHT_UP = Gauge(
 )
 WRITER_VERSION_SECONDS = 0.1
 """How often the writer publishes its list version (readers publish theirs at every catch-up)."""
+FRONT_PUBLISH_KEYS = 100_000
+"""Keys added since the front file was published that make the writer publish it again: each reader
+holds them in a private overlay (~50 bytes a key) until it maps the new file."""
+FRONT_PUBLISH_SECONDS = 300.0
+"""The longest a key added since the last publication waits for the next one (the overlay answers meanwhile)."""
+FRONT_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +166,10 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                                      name="list-version", daemon=True)
         publisher.start()
         cleanup.callback(_stop_following, publisher, stop_publishing)
+        front_publisher = threading.Thread(target=_publish_front, args=(store, stop_publishing),
+                                           name="front-publisher", daemon=True)
+        front_publisher.start()
+        cleanup.callback(_stop_following, front_publisher, stop_publishing)
         _serve_until_stopped(servers, config.grace, drain, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     log.info("worker_stopped", list_version=store.version)
@@ -215,6 +227,27 @@ def _publish_writer_version(store: RiskStore, stop: threading.Event) -> None:
         version.set(store.version)
         if stop.wait(WRITER_VERSION_SECONDS):
             return
+
+
+def _publish_front(store: RiskStore, stop: threading.Event) -> None:
+    """Re-publish the front file for the readers once FRONT_PUBLISH_KEYS keys, or any key FRONT_PUBLISH_SECONDS
+    old, are not in it, or at once when it was replaced or damaged; a failure (a full disk) is logged once and
+    retried, the readers' overlays (or RocksDB, for a refused file) answer meanwhile."""
+    last = time.monotonic()
+    failing = False
+    while not stop.wait(FRONT_CHECK_SECONDS):
+        try:
+            store.check_front_file()  # replaced or damaged by hand: published again at once
+            pending = store.unpublished_keys()
+            if pending < FRONT_PUBLISH_KEYS and (pending == 0 or time.monotonic() - last < FRONT_PUBLISH_SECONDS):
+                continue
+            store.persist_front()
+        except StoreError as error:
+            if not failing:
+                log.error("front_publish_failed", error=str(error))
+            failing = True
+        else:
+            last, failing = time.monotonic(), False
 
 
 def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event, worker: str) -> None:

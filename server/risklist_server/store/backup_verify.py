@@ -8,7 +8,7 @@ from pathlib import Path
 from risklist_server.core.backup_manifest import BackupManifest, completion_marker, parse_manifest
 from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.store.checkpoint import COMPLETE_FILE, MANIFEST_FILE, STORE_DIR, file_sha256
-from risklist_server.store.front_file import load_front
+from risklist_server.store.front_file import FrontOwner, SavedFront, load_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.rocks import (
     CHANGELOG_CF,
@@ -18,6 +18,7 @@ from risklist_server.store.rocks import (
     iter_keys,
     open_rocks_read_only,
 )
+from risklist_server.store.store_id import read_store_id
 
 _NOT_COMPLETE = ("it is not a complete backup (the backup was interrupted, or this is not a backup directory); "
                  "use another backup, and make a new one into an empty directory")
@@ -27,9 +28,9 @@ def verify_backup(backup: Path, *, expected_fingerprint: str | None = None) -> B
     """The backup's manifest once every check passes; BackupError naming the first failure otherwise.
 
     Checks, in order: the completion marker names the manifest's checksum; the store directory holds
-    exactly the manifest's files, each of its size and sha256; the front file covers the manifest's
-    changelog sequence; RocksDB opens the store read-only, under the manifest's secret fingerprint
-    (and `expected_fingerprint`, if given), at that sequence.
+    exactly the manifest's files, each of its size and sha256; RocksDB opens the store read-only, under
+    the manifest's secret fingerprint (and `expected_fingerprint`, if given), at that sequence; the
+    front file is that secret's and that store's (the id in its `meta`) and covers that sequence.
     """
     if not backup.is_dir():
         raise BackupError(f"there is no backup directory at {backup}")
@@ -48,8 +49,8 @@ def verify_backup(backup: Path, *, expected_fingerprint: str | None = None) -> B
                           f"{manifest.secret_fingerprint}, given {expected_fingerprint}); restore it with the "
                           "secret it was made with, or use a backup of this network's store")
     _check_files(backup / STORE_DIR, manifest)
-    _check_front(backup / STORE_DIR, manifest)
-    _check_rocks(backup / STORE_DIR, manifest)
+    store_id = _check_rocks(backup / STORE_DIR, manifest)
+    _check_front(backup / STORE_DIR, manifest, FrontOwner(manifest.secret_fingerprint, store_id))
     return manifest
 
 
@@ -70,14 +71,17 @@ def _check_files(store: Path, manifest: BackupManifest) -> None:
                               "sha256 differs): the backup is damaged, use another one")
 
 
-def _check_front(store: Path, manifest: BackupManifest) -> None:
-    saved = load_front(store / FRONT_FILE)
-    if saved is None or saved.covered_sequence != manifest.changelog_sequence:
-        raise BackupError(f"the backup's Bloom front {store / FRONT_FILE} is unreadable or does not cover "
-                          f"version {manifest.changelog_sequence}: the backup is damaged, use another one")
+def _check_front(store: Path, manifest: BackupManifest, owner: FrontOwner) -> None:
+    saved = load_front(store / FRONT_FILE, owner)
+    if not isinstance(saved, SavedFront) or saved.covered_sequence != manifest.changelog_sequence:
+        why = saved if isinstance(saved, str) else f"it covers version {saved.covered_sequence}"
+        raise BackupError(f"the backup's Bloom front {store / FRONT_FILE} is refused ({why}), it must be the "
+                          f"store's and cover version {manifest.changelog_sequence}: the backup is damaged, use "
+                          "another one")
 
 
-def _check_rocks(store: Path, manifest: BackupManifest) -> None:
+def _check_rocks(store: Path, manifest: BackupManifest) -> str:
+    """Check the store's secret fingerprint and version against the manifest; return its store id."""
     with tempfile.TemporaryDirectory(prefix="risklist-verify-") as info_log_dir:
         try:
             db = open_rocks_read_only(str(store), info_log_dir)
@@ -86,6 +90,7 @@ def _check_rocks(store: Path, manifest: BackupManifest) -> None:
         try:
             meta, changelog = db.get_column_family(META_CF), db.get_column_family(CHANGELOG_CF)
             stored = get_one(meta, SECRET_FINGERPRINT_KEY)
+            store_id = read_store_id(meta)
             last = next(iter_keys(changelog, backwards=True), None)
             meta.close()
             changelog.close()
@@ -99,3 +104,4 @@ def _check_rocks(store: Path, manifest: BackupManifest) -> None:
     if sequence != manifest.changelog_sequence:
         raise BackupError(f"the store in {store} is at version {sequence}, its manifest says "
                           f"{manifest.changelog_sequence}: the backup is damaged, use another one")
+    return store_id

@@ -21,7 +21,7 @@ from risklist_server.core.backup_manifest import BackedUpFile, BackupManifest, c
 from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.store.durable import fsync_path, write_atomically
 from risklist_server.store.front import BloomFront
-from risklist_server.store.front_file import save_front
+from risklist_server.store.front_file import FrontOwner, save_front
 from risklist_server.store.pause_point import pause_point
 from risklist_server.store.reads import FRONT_FILE
 
@@ -59,27 +59,30 @@ def take_checkpoint(db: Rdict, target: Path) -> None:
                           ) from None
 
 
-def seal_backup(target: Path, front: BloomFront, sequence: int, fingerprint: str) -> BackupManifest:
+def seal_backup(target: Path, front: BloomFront, sequence: int, owner: FrontOwner) -> BackupManifest:
     """Save the front, checksum and fsync every file, then write the manifest and, last, the completion marker.
 
+    The front file is tagged with `owner`: the source store's secret and id. The id is in the `meta`
+    column family the checkpoint carries (risklist_server.store.store_id), so the restored store
+    accepts it; RocksDB's IDENTITY, which a checkpoint lacks until first opened, plays no part.
     A failure (a full disk) raises BackupError: the directory has no completion marker, so verify and
     restore refuse it.
     """
     try:
-        return _seal(target, front, sequence, fingerprint)
+        return _seal(target, front, sequence, owner)
     except (OSError, StoreError) as error:
         detail = error.strerror or str(error) if isinstance(error, OSError) else str(error)
         raise BackupError(f"writing the backup in {target} failed: {detail}; it is incomplete (verify and restore "
                           f"refuse it): delete {target}, fix the cause (a full disk?) and back up again") from None
 
 
-def _seal(target: Path, front: BloomFront, sequence: int, fingerprint: str) -> BackupManifest:
+def _seal(target: Path, front: BloomFront, sequence: int, owner: FrontOwner) -> BackupManifest:
     store = target / STORE_DIR
-    save_front(store / FRONT_FILE, front, sequence)
+    save_front(store / FRONT_FILE, front, sequence, owner)
     pause_point("backup-checksums")
     files = tuple(_checksum_and_sync(path) for path in sorted(store.iterdir()))
     fsync_path(store)
-    manifest = BackupManifest(int(time.time()), fingerprint, sequence, files)
+    manifest = BackupManifest(int(time.time()), owner.secret_fingerprint, sequence, files)
     data = manifest.to_bytes()
     write_atomically(target / MANIFEST_FILE, data)
     pause_point("backup-marker")

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from risklist_kernel.bloom import expected_false_positive_rate, words_for
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.store.changelog import Change
-from risklist_server.store.front import BloomFront
+from risklist_server.store.front import Front
 
 KEYS_PER_UPDATE = (1 << 20) // KEY_SIZE
 """Added keys per FilterUpdate message: at most 1 MiB of keys."""
@@ -42,7 +42,7 @@ class FilterSource(Protocol):
     def version(self) -> int: ...
 
     @property
-    def front(self) -> BloomFront: ...
+    def front(self) -> Front: ...
 
     @property
     def trimmed_through(self) -> int: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -17,14 +18,50 @@ import numpy.typing as npt
 from risklist_kernel.bloom import BlockedBloom, mask_table, words_for
 from risklist_kernel.digest import KEY_SIZE
 
-__all__ = ["DEFAULT_BITS_PER_KEY", "BloomFront"]
+__all__ = ["DEFAULT_BITS_PER_KEY", "BloomFront", "Front", "mask_array", "probe_packed"]
 
 DEFAULT_BITS_PER_KEY = 16
 
 
 @cache
-def _mask_array() -> npt.NDArray[np.uint64]:
+def mask_array() -> npt.NDArray[np.uint64]:
+    """The layout's 65,536 masks as a numpy array."""
     return np.array(mask_table(), dtype=np.uint64)
+
+
+def probe_packed(words: npt.NDArray[np.uint64], packed: bytes) -> npt.NDArray[np.bool_]:
+    """might_contain over concatenated 17-byte keys, against `words` (a power-of-two count, any byte order)."""
+    if not packed:
+        return np.zeros(0, dtype=np.bool_)
+    raw = np.frombuffer(packed, dtype=np.uint8).reshape(-1, KEY_SIZE)
+    word_index = raw[:, 1:9].copy().view("<u8").ravel() & np.uint64(len(words) - 1)
+    mask_index = raw[:, 9:11].copy().view("<u2").ravel()
+    masks = mask_array()[mask_index]
+    result: npt.NDArray[np.bool_] = (words[word_index] & masks) == masks
+    return result
+
+
+class Front(Protocol):
+    """What the read side asks of a front: the writer's BloomFront, or a reader's SharedFront."""
+
+    @property
+    def word_count(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    @property
+    def added(self) -> int: ...
+
+    def add(self, key: bytes) -> None: ...
+
+    def might_contain(self, key: bytes) -> bool: ...
+
+    def might_contain_many(self, keys: Sequence[bytes]) -> npt.NDArray[np.bool_]: ...
+
+    def might_contain_packed(self, packed: bytes) -> npt.NDArray[np.bool_]: ...
+
+    def words_view(self) -> npt.NDArray[np.uint64]: ...
 
 
 class BloomFront(BlockedBloom):
@@ -51,11 +88,4 @@ class BloomFront(BlockedBloom):
 
     def might_contain_packed(self, packed: bytes) -> npt.NDArray[np.bool_]:
         """might_contain_many over concatenated 17-byte keys (as an all-digest request carries them)."""
-        if not packed:
-            return np.zeros(0, dtype=np.bool_)
-        raw = np.frombuffer(packed, dtype=np.uint8).reshape(-1, KEY_SIZE)
-        word_index = raw[:, 1:9].copy().view("<u8").ravel() & np.uint64(self._word_mask)
-        mask_index = raw[:, 9:11].copy().view("<u2").ravel()
-        masks = _mask_array()[mask_index]
-        result: npt.NDArray[np.bool_] = (self._view[word_index] & masks) == masks
-        return result
+        return probe_packed(self._view, packed)

@@ -10,16 +10,16 @@ import structlog
 from rocksdict import Rdict
 
 from risklist_kernel.digest import KEY_SIZE
-from risklist_server.core.errors import StoreError
 from risklist_server.core.outcome import SourceTally
 from risklist_server.core.record import Record, decode_record
 from risklist_server.store.changelog import Change, decode_changes, sequence_key
 from risklist_server.store.changelog_trim import read_trimmed_through
-from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront
-from risklist_server.store.front_file import load_front
+from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, Front
+from risklist_server.store.front_file import FrontOwner
 from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
+from risklist_server.store.store_id import read_store_id
 
 log = structlog.get_logger("risklist.store")
 
@@ -43,12 +43,13 @@ class StoreReads:
     """Lookups through the Bloom front, and the changelog that keeps the front in step.
 
     Subclasses open `_db` and `_changelog`, set `path`, `front_policy` and `_sequence`, then
-    call `_open_front()`.
+    open the front.
     """
 
     path: Path
     front_policy: FrontPolicy
-    front: BloomFront
+    front: Front
+    secret_fingerprint: str
     _db: Rdict
     _changelog: Rdict
     _meta: Rdict
@@ -56,6 +57,7 @@ class StoreReads:
     _outcome_key: bytes | None
     _sequence: int
     _trimmed_through: int
+    _store_id: str
 
     @property
     def version(self) -> int:
@@ -145,6 +147,7 @@ class StoreReads:
         self._outcomes = OutcomeLedger(db)
         self._outcome_key = None
         self._trimmed_through = read_trimmed_through(self._meta)
+        self._store_id = read_store_id(self._meta)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)
@@ -156,11 +159,15 @@ class StoreReads:
     def _front_overfull(self) -> bool:
         return self.front.added > 2 * self._front_capacity()
 
-    def _add_changes_to_front(self, front: BloomFront, after: int) -> tuple[int, int] | None:
+    def _front_owner(self) -> FrontOwner:
+        """Whose front file this store's is: this secret's and this store's (its id in meta)."""
+        return FrontOwner(self.secret_fingerprint, self._store_id)
+
+    def _add_changes_to_front(self, front: Front, after: int) -> tuple[int, int] | None:
         """Add every key listed by changelog entries after `after`; return (last sequence, added).
 
         None when the changelog no longer reaches back to `after` (trimmed past it): `front` may then
-        lack keys listed since, and must be rebuilt from the records.
+        lack keys listed since, and must be rebuilt from the records (the writer) or not trusted (a reader).
         """
         if after < self._trimmed_through:
             return None
@@ -174,38 +181,6 @@ class StoreReads:
                     added += 1
             last = sequence
         return last, added
-
-    def _open_front(self, *, accept_newer: bool = False, restored: bool = False) -> BloomFront:
-        """The saved front caught up from the changelog, or a rebuilt one.
-
-        A front covering a sequence newer than this view holds a superset of its keys. A replica
-        may take it (only false positives), with `accept_newer`. The writer refuses the store: it is
-        behind what it once reached (rolled back, or damaged), unless `restored` says an operator
-        restored it on purpose; then the front is rebuilt from what the store holds.
-        """
-        saved = load_front(self.path / FRONT_FILE)
-        if saved is not None and saved.covered_sequence > self._sequence and not accept_newer:
-            if not restored:
-                raise StoreError(
-                    f"the store at {self.path} is at list version {self._sequence}, behind the version "
-                    f"{saved.covered_sequence} its front file says it reached: it was rolled back or damaged. "
-                    "Restore the latest backup; or, if this older copy was restored on purpose, start once with "
-                    "--accept-restored-store (docs/operations.md)"
-                )
-            log.warning("restored_store_accepted", front_covered=saved.covered_sequence, version=self._sequence)
-        if saved is None or (saved.covered_sequence > self._sequence and not accept_newer):
-            reason = "missing or unreadable" if saved is None else "newer than the store"
-            log.info("front_rebuild", reason=reason)
-            return self._rebuild_front()
-        start = min(saved.covered_sequence, self._sequence)
-        caught = self._add_changes_to_front(saved.front, start)
-        if caught is None:
-            log.info("front_rebuild", reason="changelog trimmed past the saved front", front_covered=start,
-                     trimmed_through=self._trimmed_through)
-            return self._rebuild_front()
-        _, caught_up = caught
-        log.info("front_loaded", covered=saved.covered_sequence, version=self._sequence, caught_up=caught_up)
-        return saved.front
 
     def _rebuild_front(self) -> BloomFront:
         keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+import structlog
 from rocksdict import WriteBatch, WriteOptions
 
 from risklist_kernel.enums import Outcome
 from risklist_server.core.backup_manifest import BackupManifest
-from risklist_server.core.errors import BackupError, StoreError
+from risklist_server.core.errors import BackupError, FrontFileRefused, StoreError
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
@@ -19,7 +23,8 @@ from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow,
 from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
 from risklist_server.store.front import BloomFront
-from risklist_server.store.front_file import save_front
+from risklist_server.store.front_file import save_front_words
+from risklist_server.store.front_map import MappedFront, file_stamp, map_front
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
@@ -32,13 +37,18 @@ from risklist_server.store.rocks import (
     open_rocks,
 )
 from risklist_server.store.secret_check import check_writer_secret
+from risklist_server.store.shared_front import SharedFront
 from risklist_server.store.snapshot_marks import SnapshotMarks, keys_holding
+from risklist_server.store.store_id import ensure_store_id
 
 __all__ = ["RiskStore", "init_store"]
 
 _SYNCED = WriteOptions()
 _SYNCED.sync = True
 """Write options for acknowledged partner calls: the WAL is synced before the write returns."""
+
+
+log = structlog.get_logger("risklist.store")
 
 
 class RiskStore(StoreReads):
@@ -48,6 +58,8 @@ class RiskStore(StoreReads):
     collaborator it passes what it needs (risklist_server.store.apply, expiry_purge, snapshot_marks,
     outcomes, bulk, secret_check), and every record write goes through `_write`.
     """
+
+    front: SharedFront
 
     def __init__(
         self,
@@ -69,20 +81,18 @@ class RiskStore(StoreReads):
         self._changelog_handle = self._db.get_column_family_handle(CHANGELOG_CF)
         self._meta_handle = self._db.get_column_family_handle(META_CF)
         self._clock = clock
-        self._front_saved_through = 0
         self._untimed_through = 0
         """The last untimed (version 1) changelog entry a trim has read: later trims start after it."""
         self._write_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._closed = False
         try:
             self.secret_fingerprint = secret_fingerprint
             check_writer_secret(self.path, self._db, self._meta, secret_fingerprint, create=create)
             self._outcome_key = ensure_outcome_key(self._meta)
+            self._store_id = ensure_store_id(self._meta, self.path)
             self._sequence = self._last_sequence()
             self.front = self._open_front(restored=accept_restored)
-            if accept_restored:
-                save_front(self.path / FRONT_FILE, self.front, self._sequence)
-                self._front_saved_through = self._sequence
         except BaseException:
             self._release()
             raise
@@ -135,24 +145,28 @@ class RiskStore(StoreReads):
         """Remove the changelog entries `window` lets go, moving the low-water mark with them in one write.
 
         Scans without the write lock (entries are only appended meanwhile), then trims under it. The
-        front file is saved first whenever it covers less than the new mark, so a restart (after a kill -9
-        too) still catches its front up from the changelog instead of rebuilding it from the records.
+        front is published first whenever the published file covers less than the new mark (as
+        persist_front does: writes wait only for the words' copy), so the reader workers (which never
+        rebuild a front) and a restart (after a kill -9 too) still catch the file up from the changelog.
         """
         self._ensure_open()
         scan = trim_point(self._changelog, self._trimmed_through, self._sequence, window, int(self._clock()),
                           self._untimed_through)
         self._untimed_through, point = scan.untimed_through, scan.point
-        with self._write_lock:
-            self._ensure_open()
-            after = self._trimmed_through
-            if point <= after:
-                return ChangelogTrim(0, after)
-            if self._front_saved_through < point:
-                self._save_front()
-            batch = WriteBatch(raw_mode=True)
-            stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
-            self._db.write(batch)
-            self._trimmed_through = point
+        with self._publish_lock:
+            if point > self._trimmed_through and not self._published_through(point):
+                self._persist_front()  # writes wait only for the words' copy
+            with self._write_lock:
+                self._ensure_open()
+                after = self._trimmed_through
+                if point <= after:
+                    return ChangelogTrim(0, after)
+                if not self._published_through(point):  # a rebuild replaced it meanwhile: publish here
+                    self.front = self._publish(self.front, self._sequence)
+                batch = WriteBatch(raw_mode=True)
+                stage_trim(batch, self._changelog_handle, self._meta_handle, after, point)
+                self._db.write(batch)
+                self._trimmed_through = point
         return ChangelogTrim(point - after, point)
 
     def compact_changelog(self, through: int) -> None:
@@ -203,10 +217,13 @@ class RiskStore(StoreReads):
             self._ensure_open()
             # The new front before the new versions: a view's version never covers a key its
             # front lacks (partner filter snapshots rely on it; risklist_server.store.filter_export).
-            self.front = front
+            # Published as covering the old version (a kill -9 before the changelog leaves a superset).
+            self.front = self._publish(front, self._sequence)
             for sequence in append_changelog(self._db, changes, self._sequence):
                 self._sequence = sequence
             ingest_files(self._db, sst_paths)
+            # Again as covering the new version, or every reader would catch all the keys up into its overlay.
+            self.front = self._publish(self.front, self._sequence)
 
     def begin_snapshot(self, source: str) -> None:
         """Forget the seen-marks of an earlier (perhaps interrupted) snapshot of `source`."""
@@ -253,7 +270,8 @@ class RiskStore(StoreReads):
         if changes:
             self._sequence += 1
             if self._front_overfull():
-                self.front = self._rebuild_front()
+                log.info("front_rebuild", reason="front grew past twice its capacity")
+                self.front = self._publish(self._rebuild_front(), self._sequence)
 
     # ---- backups -----------------------------------------------------------------------
 
@@ -271,20 +289,117 @@ class RiskStore(StoreReads):
             take_checkpoint(self._db, target)
             sequence = self._sequence
             front = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
-        return seal_backup(target, front, sequence, self.secret_fingerprint)
+        return seal_backup(target, front, sequence, self._front_owner())
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     def persist_front(self) -> None:
-        """Save the front with the sequence it covers, so a restart only catches up."""
+        """Publish the front with the sequence it covers: reader workers map it, a restart only catches up.
+
+        The words are copied under the write lock (writes wait for a memory copy, not for the disk); the
+        file is written, fsynced and renamed over the old one outside it, then this store serves from its
+        mapping too, so the node holds one front. Nothing is written when the file already covers it all.
+        """
+        with self._publish_lock:
+            self._persist_front()
+
+    def _persist_front(self) -> None:
+        """persist_front's work; the caller holds the publish lock."""
         with self._write_lock:
             self._ensure_open()
-            self._save_front()
+            front, sequence = self.front, self._sequence
+            if front.overlay_keys == 0 and front.base is not None and front.base.covered_sequence == sequence:
+                return
+            words, added = front.words_view(), front.added
+        started = time.perf_counter()
+        save_front_words(self.path / FRONT_FILE, _little_endian(words), sequence, added, self._front_owner())
+        del words
+        mapped = map_front(self.path / FRONT_FILE, self._front_owner())
+        with self._write_lock:
+            shared = self._shared(mapped)
+            if self.front is front and shared is not None:  # else a rebuild published a larger one meanwhile
+                self.front = shared
+        log.info("front_published", covered=sequence, front_bytes=len(mapped.words) * 8,
+                 seconds=round(time.perf_counter() - started, 3))
 
-    def _save_front(self) -> None:
-        """Save the front with the sequence it covers. Caller holds the lock."""
-        save_front(self.path / FRONT_FILE, self.front, self._sequence)
-        self._front_saved_through = self._sequence
+    def _published_through(self, point: int) -> bool:
+        """Whether the front this store serves from is a published file covering changelog sequence `point`."""
+        base = self.front.base
+        return base is not None and base.covered_sequence >= point
+
+    def check_front_file(self) -> None:
+        """Publish again if the front file is no longer the one this store mapped: replaced (republished from
+        the mapping) or changed in place (the mapping shows the change: rebuilt from the records when it no
+        longer matches its checksum or the file shrank)."""
+        path = self.path / FRONT_FILE
+        with self._write_lock:
+            self._ensure_open()
+            base, stamp = self.front.base, file_stamp(path)
+            if base is None or stamp == base.stamp:
+                return
+            in_place = stamp is not None and stamp[:2] == base.stamp[:2]
+            if in_place and (stamp is None or stamp[2] != base.stamp[2] or not base.intact()):
+                log.error("front_file_damaged", path=str(path), action="rebuilt from the records")
+                self.front = self._publish(self._rebuild_front(), self._sequence)
+            else:
+                log.warning("front_file_replaced", path=str(path), action="published again")
+                self.front = self._publish(self.front, self._sequence)
+
+    def unpublished_keys(self) -> int:
+        """Keys added to the front since it was last published."""
+        return self.front.overlay_keys
+
+    def _open_front(self, *, restored: bool = False) -> SharedFront:
+        """The published front mapped and caught up from the changelog, or a rebuilt one, published.
+
+        A front file covering a sequence newer than the store means the store is behind what it once
+        reached (rolled back, or damaged): refused, unless `restored` says an operator restored it on
+        purpose; then the front is rebuilt from what the store holds.
+        """
+        try:
+            mapped = map_front(self.path / FRONT_FILE, self._front_owner())
+        except FrontFileRefused as refused:
+            log.info("front_rebuild", reason=refused.reason)
+            return self._publish(self._rebuild_front(), self._sequence)
+        if mapped.covered_sequence > self._sequence:
+            if not restored:
+                raise StoreError(
+                    f"the store at {self.path} is at list version {self._sequence}, behind the version "
+                    f"{mapped.covered_sequence} its front file says it reached: it was rolled back or damaged. "
+                    "Restore the latest backup; or, if this older copy was restored on purpose, start once with "
+                    "--accept-restored-store (docs/operations.md)"
+                )
+            log.warning("restored_store_accepted", front_covered=mapped.covered_sequence, version=self._sequence)
+            log.info("front_rebuild", reason="newer than the store")
+            return self._publish(self._rebuild_front(), self._sequence)
+        front = self._shared(mapped)
+        if front is None:
+            log.info("front_rebuild", reason="changelog trimmed past the published front",
+                     front_covered=mapped.covered_sequence, trimmed_through=self._trimmed_through)
+            return self._publish(self._rebuild_front(), self._sequence)
+        log.info("front_loaded", covered=mapped.covered_sequence, version=self._sequence,
+                 caught_up=front.overlay_keys)
+        return front
+
+    def _publish(self, front: BloomFront | SharedFront, covered: int) -> SharedFront:
+        """Write `front` as the published file covering `covered` (the current version), and map it. The
+        caller holds the write lock (or is opening the store)."""
+        started = time.perf_counter()
+        save_front_words(self.path / FRONT_FILE, _little_endian(front.words_view()), covered, front.added,
+                         self._front_owner())
+        log.info("front_published", covered=covered, front_bytes=front.word_count * 8,
+                 seconds=round(time.perf_counter() - started, 3))
+        shared = self._shared(map_front(self.path / FRONT_FILE, self._front_owner()))
+        if shared is None:  # covered is the current version: never trimmed past
+            raise StoreError(f"the front published at version {covered} is older than the changelog's low-water "
+                             f"mark {self._trimmed_through}: a bug; restart the server")
+        return shared
+
+    def _shared(self, mapped: MappedFront) -> SharedFront | None:
+        """The mapped front with the keys of changelog entries after the sequence it covers; None when the
+        changelog no longer reaches back to it (trimmed past it)."""
+        shared = SharedFront(mapped, self.front_policy.bits_per_key)
+        return None if self._add_changes_to_front(shared, mapped.covered_sequence) is None else shared
 
     def flush(self) -> None:
         """Flush memtables to SST files (after bulk loads)."""
@@ -335,3 +450,10 @@ def init_store(path: str | Path, secret_fingerprint: str) -> None:
     """Create an empty store at `path` (directory 0700) marked with the secret's fingerprint; an
     existing store made with that secret is left as it is."""
     RiskStore(path, secret_fingerprint=secret_fingerprint, create=True).close()
+
+
+def _little_endian(words: npt.NDArray[np.uint64]) -> bytes | memoryview:
+    """The words as the file holds them (little-endian), without a copy where the host already is."""
+    if sys.byteorder == "little":
+        return np.ascontiguousarray(words).data.cast("B")
+    return words.astype("<u8").tobytes()

@@ -31,7 +31,13 @@ SECRET_FINGERPRINT_KEY = b"secret_fingerprint"
 DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024
 
 
-def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, create: bool = False) -> Options:
+SST_FILTER_BITS = 10
+"""Bits per key of each SST's Bloom filter; 0 reads (and writes) tables without one (benchmarks/sst_filter.py)."""
+
+
+def records_options(
+    block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, create: bool = False, sst_filter_bits: int = SST_FILTER_BITS
+) -> Options:
     """Options for the records column family (and the DB as a whole).
 
     Point lookups of random 17-byte keys, 99% of them misses, so:
@@ -46,7 +52,8 @@ def records_options(block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, creat
     `optimize_for_point_lookup` was measured as an alternative; it sets a subset of this.
     """
     table = BlockBasedOptions()
-    table.set_bloom_filter(10, False)
+    if sst_filter_bits:
+        table.set_bloom_filter(sst_filter_bits, False)
     table.set_cache_index_and_filter_blocks(False)
     table.set_data_block_index_type(DataBlockIndexType.binary_and_hash())
     table.set_data_block_hash_ratio(0.75)

@@ -13,9 +13,10 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
-from risklist_server.store.front_file import load_front
+from risklist_server.store.front_file import SavedFront, load_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.risk_store import init_store
+from risklist_server.store.store_id import front_owner_of_store
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.running_server import BIN, ServerProcess, start_server
 
@@ -76,8 +77,9 @@ def test_sigterm_drains_persists_the_front_and_logs_no_identifier(
     assert all({"count", "hits", "latency_ms", "status"} <= set(line) for line in rpc_lines)
     text = json.dumps(server_process.log_lines)
     assert "13800138000" not in text and "138 0013" not in text and secret.key.hex() not in text
-    saved = load_front(tmp_path / "served-db" / FRONT_FILE)
-    assert saved is not None and saved.covered_sequence == 1
+    served = tmp_path / "served-db"
+    saved = load_front(served / FRONT_FILE, front_owner_of_store(served, secret.fingerprint))
+    assert isinstance(saved, SavedFront) and saved.covered_sequence == 1
 
 
 def test_restart_catches_the_front_up_from_the_changelog(tmp_path: Path, secret: NetworkSecret,

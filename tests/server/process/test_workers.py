@@ -83,6 +83,10 @@ def test_readers_share_the_port_and_each_answers(two_workers: ServerProcess) -> 
 
 def test_acknowledged_write_reaches_every_reader(two_workers: ServerProcess, secret: NetworkSecret) -> None:
     """After an acknowledged ingest, every connection answers LISTED with at least the acknowledged version."""
+    _write_reaches_every_reader(two_workers, secret)
+
+
+def _write_reaches_every_reader(two_workers: ServerProcess, secret: NetworkSecret) -> None:
     channels = _channels(two_workers.address)
     try:
         for channel in channels:  # connect all before the write
@@ -92,6 +96,45 @@ def test_acknowledged_write_reaches_every_reader(two_workers: ServerProcess, sec
             response = wait_until(functools.partial(_listed_answer, channel), timeout=10, interval=0,
                                   message="the acknowledged write never reached this connection")
             assert response.verdict.listed and response.list_version >= version
+    finally:
+        for channel in channels:
+            channel.close()
+
+
+def test_readers_map_the_writers_front_file_and_see_later_keys(two_workers: ServerProcess, tmp_path: Path,
+                                                              secret: NetworkSecret) -> None:
+    """Both readers map the one published front file read-only (no private copy), and a key reported after it
+    was published is listed on every connection (each reader's overlay)."""
+    front_file = str(tmp_path / "db" / "risklist-front.bin")
+    for name in ("reader-1", "reader-2"):
+        mapped = [line for line in Path(f"/proc/{_pids(two_workers)[name]}/maps").read_text().splitlines()
+                  if line.endswith(front_file)]
+        assert mapped and all(line.split()[1].startswith("r--") for line in mapped)
+    _write_reaches_every_reader(two_workers, secret)
+    published = [e["covered"] for e in two_workers.log_lines if e.get("event") == "front_published"]
+    assert all(covered < 1 for covered in published)  # the new key reached the readers unpublished
+
+
+def test_a_front_file_replaced_by_garbage_is_refused_then_republished(two_workers: ServerProcess, tmp_path: Path,
+                                                                     secret: NetworkSecret) -> None:
+    """A garbage file renamed over the front file: a reader that sees it refuses it (front_file_refused) and asks
+    RocksDB, the writer publishes a good one within seconds (front_file_replaced), both readers map it, and the
+    listed key stays listed."""
+    version = ingest_phone(two_workers.admin_address, secret)
+    front_file = tmp_path / "db" / "risklist-front.bin"
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"RLBF" + bytes(200))
+    seen = len(two_workers.log_lines)
+    os.replace(garbage, front_file)
+    two_workers.wait_for_log(lambda e: e.get("event") == "front_file_replaced" and e.get("worker") == "writer")
+    for name in ("reader-1", "reader-2"):
+        two_workers.wait_for_log(lambda e, name=name: e.get("event") == "front_mapped" and e.get("worker") == name
+                                 and e["covered"] >= version)
+    refused = [e for e in two_workers.log_lines[seen:] if e.get("event") == "front_file_refused"]
+    assert all(e["level"] == "error" and "format 0" in e["reason"] for e in refused)
+    channels = _channels(two_workers.address)
+    try:
+        assert all(_check_phone(channel).verdict.listed for channel in channels)
     finally:
         for channel in channels:
             channel.close()

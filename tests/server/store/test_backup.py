@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,16 +10,20 @@ import pytest
 
 from risklist_kernel.enums import Category, Outcome, RiskLevel
 from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.backup_manifest import completion_marker
 from risklist_server.core.errors import BackupError
 from risklist_server.core.mutation import Removal, Upsert
 from risklist_server.core.record import Contribution
 from risklist_server.store.backup_verify import verify_backup
 from risklist_server.store.changelog import decode_changes, sequence_key
-from risklist_server.store.checkpoint import COMPLETE_FILE, MANIFEST_FILE, STORE_DIR
+from risklist_server.store.checkpoint import COMPLETE_FILE, MANIFEST_FILE, STORE_DIR, file_sha256
 from risklist_server.store.filter_export import FilterExport
+from risklist_server.store.front_map import map_front
+from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.restore import VERSION_GAP, restore_backup
 from risklist_server.store.risk_store import RiskStore
 from risklist_server.store.rocks import CHANGELOG_CF, COLUMN_FAMILIES, RECORDS_CF, iter_items, open_rocks_read_only
+from risklist_server.store.store_id import front_owner_of_store
 from tests.support.small_disk import small_disk
 
 NOW = 1_800_000_000
@@ -71,6 +76,36 @@ def test_restored_store_holds_every_column_family_as_backed_up(
     with RiskStore(tmp_path / "restored", secret_fingerprint=secret.fingerprint) as restored:
         assert restored.version == 2 + VERSION_GAP
         assert all(restored.lookup(key) for key in KEYS)
+
+
+def test_the_backups_front_is_the_stores_by_its_id_in_meta(backed_up: Path, tmp_path: Path,
+                                                          secret: NetworkSecret) -> None:
+    """The checkpoint has no RocksDB IDENTITY of the store's, yet its front file is the store's: the tag names the
+    id in meta, which the checkpoint carries. A front of another store in its place fails verify."""
+    source_owner = front_owner_of_store(tmp_path / "db", secret.fingerprint)
+    assert source_owner.store_identity
+    assert front_owner_of_store(backed_up / STORE_DIR, secret.fingerprint) == source_owner
+    assert map_front(backed_up / STORE_DIR / FRONT_FILE, source_owner).covered_sequence == 2
+    restore_backup(backed_up, tmp_path / "restored", secret_fingerprint=secret.fingerprint)
+    restored_owner = front_owner_of_store(tmp_path / "restored", secret.fingerprint)
+    assert restored_owner == source_owner
+    assert map_front(tmp_path / "restored" / FRONT_FILE, restored_owner).covered_sequence == 2
+
+    with RiskStore(tmp_path / "other", create=True, secret_fingerprint=secret.fingerprint) as other:
+        other.apply([Upsert(KEYS[0], Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, NOW, NOW + 10))])
+        other.apply([Upsert(KEYS[1], Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, NOW, NOW + 10))])
+    front = backed_up / STORE_DIR / FRONT_FILE
+    front.unlink()
+    shutil.copy(tmp_path / "other" / FRONT_FILE, front)  # version 2 too, but another store's
+    manifest = json.loads((backed_up / MANIFEST_FILE).read_text())
+    for entry in manifest["files"]:
+        if entry["name"] == FRONT_FILE:
+            entry["size"], entry["sha256"] = front.stat().st_size, file_sha256(front)
+    data = json.dumps(manifest).encode()
+    (backed_up / MANIFEST_FILE).write_bytes(data)
+    (backed_up / COMPLETE_FILE).write_bytes(completion_marker(data))
+    with pytest.raises(BackupError, match="made for another store"):
+        verify_backup(backed_up)
 
 
 def test_backup_is_consistent_while_writes_follow(tmp_path: Path, secret: NetworkSecret) -> None:

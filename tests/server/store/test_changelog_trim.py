@@ -11,10 +11,12 @@ from rocksdict import WriteBatch
 from risklist_server.core.mutation import Upsert
 from risklist_server.store.changelog import Change, sequence_key
 from risklist_server.store.changelog_trim import ChangelogWindow
+from risklist_server.store.front_map import map_front
 from risklist_server.store.reads import FRONT_FILE
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
 from risklist_server.store.rocks import CHANGELOG_CF
+from risklist_server.store.store_id import front_owner_of_store
 from tests.server.store.test_replica import CONTRIBUTION
 
 T0 = 1_800_000_000
@@ -167,20 +169,22 @@ def test_a_saved_front_older_than_the_mark_is_rebuilt_not_caught_up(tmp_path: Pa
         assert all(store.lookup(key(number)) for number in range(42))
 
 
-def test_the_trim_saves_the_front_before_passing_it(tmp_path: Path) -> None:
-    """After a trim, the front file covers at least the mark, so a restart catches up instead of rebuilding."""
-    from risklist_server.store.front_file import load_front
-
+def test_the_trim_publishes_the_front_before_passing_it(tmp_path: Path) -> None:
+    """After a trim, the published front file covers at least the mark, and the writer serves from its mapping."""
     path = tmp_path / "db"
     with open_store(path, create=True) as store:
         write(store, 0, 20)
+        assert store.front.base is not None and store.front.base.covered_sequence == 0
         done = store.trim_changelog(ChangelogWindow(max_entries=3, max_age=FOREVER))
-        saved = load_front(path / FRONT_FILE)
-        assert saved is not None and saved.covered_sequence >= done.trimmed_through
+        mapped = map_front(path / FRONT_FILE, front_owner_of_store(path, "test"))
+        assert mapped.covered_sequence >= done.trimmed_through == 17
+        assert store.front.base is not None and store.front.base.covered_sequence == mapped.covered_sequence
+        assert all(store.lookup(key(number)) for number in range(20))
 
 
-def test_a_replica_sees_the_mark_and_rebuilds_a_front_the_trim_left_behind(tmp_path: Path) -> None:
-    """A replica behind the mark after catching up rebuilds its front: every listed key is found, none missed."""
+def test_a_replica_maps_the_front_the_trim_published(tmp_path: Path) -> None:
+    """A replica behind the mark after catching up maps the file the trim published: every listed key is found
+    through the shared front, none missed, and it never rebuilds a private one."""
     path = tmp_path / "db"
     with open_store(path, create=True) as writer:
         write(writer, 0, 3)
@@ -190,9 +194,36 @@ def test_a_replica_sees_the_mark_and_rebuilds_a_front_the_trim_left_behind(tmp_p
             writer.trim_changelog(ChangelogWindow(max_entries=4, max_age=FOREVER))
             assert replica.catch_up() == 53
             assert replica.trimmed_through == writer.trimmed_through == 49
+            assert replica.front.base is not None and replica.front.base.covered_sequence == 53
             assert all(replica.lookup(key(number)) for number in range(53))
             write(writer, 53, 1)
             assert replica.catch_up() == 54 and replica.lookup(key(53))
+
+
+def test_a_replica_whose_front_file_is_older_than_the_mark_fails_closed_until_republished(tmp_path: Path) -> None:
+    """A front file older than the mark (put back from outside) cannot be caught up: the replica drops it and asks
+    RocksDB for every key (no private rebuild), then maps the file the writer publishes again."""
+    path = tmp_path / "db"
+    with open_store(path, create=True) as writer:
+        write(writer, 0, 2)
+        writer.persist_front()
+        shutil.copy(path / FRONT_FILE, tmp_path / "old-front")
+        write(writer, 2, 40)
+        writer.trim_changelog(ChangelogWindow(max_entries=5, max_age=FOREVER))
+        with ReplicaStore(path, tmp_path / "sec", secret_fingerprint="test") as replica:
+            assert replica.front.base is not None
+            shutil.copy(tmp_path / "old-front", tmp_path / "staged")
+            (tmp_path / "staged").rename(path / FRONT_FILE)  # renamed over, as a publication would be
+            assert replica.catch_up() == 42
+            assert replica.front.base is None  # every key a candidate: RocksDB answers
+            assert all(replica.lookup(key(number)) for number in range(42))
+            assert replica.lookup(key(99)) is None
+            write(writer, 42, 1)
+            assert replica.catch_up() == 43 and replica.front.base is None and replica.lookup(key(42))
+            writer.check_front_file()  # the writer sees the file replaced and publishes again
+            assert replica.catch_up() == 43
+            assert replica.front.base is not None and replica.front.base.covered_sequence == 43
+            assert all(replica.lookup(key(number)) for number in range(43))
 
 
 def test_the_changelog_stays_flat_under_churn(tmp_path: Path) -> None:

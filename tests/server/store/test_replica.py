@@ -80,14 +80,16 @@ def test_replica_catches_its_front_up_from_an_older_saved_front(tmp_path: Path) 
             assert replica.lookup(KEYS[1]) == (CONTRIBUTION,)
 
 
-def test_replica_without_a_front_file_rebuilds_one(tmp_path: Path) -> None:
-    """A missing front file is rebuilt from the store's keys, so no listed key is missed."""
+def test_replica_without_a_front_file_asks_rocksdb(tmp_path: Path) -> None:
+    """Without a front file every key is a front candidate, so RocksDB answers and no listed key is missed."""
     path = tmp_path / "db"
     with _writer(path) as writer:
         writer.apply([Upsert(key, CONTRIBUTION) for key in KEYS[:5]])
         (path / FRONT_FILE).unlink(missing_ok=True)
         with _replica(path, tmp_path / "sec") as replica:
+            assert replica.front.base is None
             assert all(replica.lookup(key) == (CONTRIBUTION,) for key in KEYS[:5])
+            assert [r for r in replica.lookup_many(KEYS)] == [(CONTRIBUTION,)] * 5 + [None] * (len(KEYS) - 5)
 
 
 def test_replica_refuses_another_secret_and_a_missing_store(tmp_path: Path) -> None:
@@ -108,15 +110,16 @@ def test_closed_replica_refuses_catch_up(tmp_path: Path) -> None:
             replica.catch_up()
 
 
-def test_replica_rebuilds_an_overfull_front_and_misses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When catch-up pushes the front past twice its capacity, the replica rebuilds it larger, keeping every key."""
-    # the smallest front: 1024 words, 4096 keys
-    monkeypatch.setattr("risklist_server.store.reads.MIN_FRONT_CAPACITY", 1)
+def test_replica_grows_an_overfull_overlay_and_misses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys listed after the published file fill the overlay; it grows past its capacity, keeping every key."""
+    monkeypatch.setattr("risklist_server.store.shared_front.OVERLAY_CAPACITY", 1)  # the smallest: 1024 words
     path = tmp_path / "db"
-    with _writer(path) as writer, _replica(path, tmp_path / "sec") as replica:
-        words_before = replica.front.word_count
-        keys = [bytes((1,)) + n.to_bytes(16, "big") for n in range(3 * words_before * 64 // 16)]
-        writer.apply([Upsert(key, CONTRIBUTION) for key in keys])
-        replica.catch_up()
-        assert replica.front.word_count > words_before
-        assert all(record == (CONTRIBUTION,) for record in replica.lookup_many(keys))
+    with _writer(path) as writer:
+        writer.persist_front()
+        with _replica(path, tmp_path / "sec") as replica:
+            keys = [bytes((1,)) + n.to_bytes(16, "big") for n in range(3 * 1024 * 64 // 16)]
+            writer.apply([Upsert(key, CONTRIBUTION) for key in keys])
+            replica.catch_up()
+            assert replica.front.overlay_keys == len(keys)
+            assert replica.front.might_contain_many(keys).all()
+            assert all(record == (CONTRIBUTION,) for record in replica.lookup_many(keys))

@@ -12,9 +12,10 @@ from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.errors import StoreError
 from risklist_server.core.mutation import Mutation, Removal, Upsert, apply_mutation
 from risklist_server.core.record import Contribution, Record
-from risklist_server.store.front_file import load_front, save_front
+from risklist_server.store.front_file import SavedFront, load_front, save_front
 from risklist_server.store.reads import FRONT_FILE, FrontPolicy
 from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.store_id import front_owner_of_store
 
 KEYS = [bytes((1 + n % 7,)) + bytes([n]) * 16 for n in range(12)]
 SOURCES = ["bank-a", "bank-b", "bank-c"]
@@ -79,18 +80,18 @@ def test_front_never_false_negative_after_restart_and_catch_up(
         stale: tuple[bytes, int] | None = None
         for number, step in enumerate(program):
             if number == stale_after:
-                stale = (store.front.to_bytes(), store.version)
+                stale = (store.front.words_view().tobytes(), store.version)
             if isinstance(step, list):
                 store.apply(step)
         listed = [key for key, _ in store.iter_records()]
         front_bytes_words = store.front.word_count
         store.close()
         if stale is not None:  # put back an older front, as if the last persist was long ago
-            saved = load_front(path / FRONT_FILE)
-            assert saved is not None
+            owner = front_owner_of_store(path, "test")
+            assert isinstance(load_front(path / FRONT_FILE, owner), SavedFront)
             from risklist_server.store.front import BloomFront
 
-            save_front(path / FRONT_FILE, BloomFront(front_bytes_words, stale[0]), stale[1])
+            save_front(path / FRONT_FILE, BloomFront(front_bytes_words, stale[0]), stale[1], owner)
         reopened = _open(path)
         try:
             assert all(reopened.front.might_contain(key) for key in listed)
@@ -182,7 +183,7 @@ def test_corrupt_front_file_is_rebuilt(tmp_path: Path) -> None:
     data = bytearray(front_file.read_bytes())
     data[-1] ^= 0xFF
     front_file.write_bytes(bytes(data))
-    assert load_front(front_file) is None
+    assert load_front(front_file, front_owner_of_store(tmp_path / "db", "test")) == "checksum mismatch (damaged)"
     reopened = _open(tmp_path / "db")
     assert all(reopened.front.might_contain(key) for key in KEYS)
     reopened.close()
