@@ -44,46 +44,37 @@ def issued_at(request_id: str) -> int:
     return int(request_id[:8], 16)
 
 
-_BLOCK = 64
-"""SHA-256's block size: RFC 2104 pads the key to it."""
-
-
 class TokenKey:
-    """An outcome key made ready to sign: HMAC-SHA256's inner and outer pads hashed once (RFC 2104), so an answer
-    costs two hash-state copies and each of its hits two more, not a new HMAC object each."""
+    """An outcome key made ready to sign: one keyed HMAC-SHA256 state, copied per answer and per hit (hmac's
+    copy() keeps the key's inner and outer hashes), so no answer builds a new HMAC from the key."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_keyed",)
 
     def __init__(self, key: bytes) -> None:
         if len(key) != OUTCOME_KEY_BYTES:
             raise ValueError(f"an outcome key has {OUTCOME_KEY_BYTES} bytes, not {len(key)}")
-        padded = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
-        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def minter(self, partner: str, request_id: str) -> TokenMinter:
         """The tokens of answer `request_id` (well-formed) to `partner`."""
-        inner = self._inner.copy()
-        inner.update(partner.encode() + bytes.fromhex(request_id))
-        return TokenMinter(inner, self._outer)
+        answer = self._keyed.copy()
+        answer.update(partner.encode() + bytes.fromhex(request_id))
+        return TokenMinter(answer)
 
 
 class TokenMinter:
-    """The tokens of one answer: the partner and request id already fed to HMAC, each hit's key after them."""
+    """The tokens of one answer: the partner and request id already fed to the HMAC, each hit's key after them."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_answer",)
 
-    def __init__(self, inner: hashlib._Hash, outer: hashlib._Hash) -> None:
-        self._inner = inner
-        self._outer = outer
+    def __init__(self, answer: hmac.HMAC) -> None:
+        self._answer = answer
 
     def token(self, storage_key: bytes) -> bytes:
         """The outcome token of the hit on `storage_key` (type byte + digest) in this answer."""
-        inner = self._inner.copy()
-        inner.update(storage_key)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()[:TOKEN_BYTES]
+        hit = self._answer.copy()
+        hit.update(storage_key)
+        return hit.digest()[:TOKEN_BYTES]
 
 
 def hit_token(key: bytes, partner: str, request_id: str, storage_key: bytes) -> bytes:

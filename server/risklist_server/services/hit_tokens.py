@@ -23,7 +23,7 @@ class HitTokens:
     def __init__(self, key: Callable[[], bytes | None]) -> None:
         self._key = key
         self._signer: tuple[bytes, TokenKey] | None = None
-        """The key last read and its hashed pads (made once, not per answer)."""
+        """The key last read, made ready to sign (once, not per answer)."""
         self._missing = False
         self._lock = threading.Lock()
 
