@@ -1,22 +1,23 @@
 """The bulk path of --db: a validated feed into an EMPTY store as sorted SST files, ingested at once.
 
-Records are built from the spools' applied rows in storage-key order (risklist_loader.feed_order): a
-key with one add row gets the record header, the source and that row's spooled tail; a key with
-several rows gets its mutations applied in feed order and counted as one write, as the batch path
-would. Then risklist_server.store.bulk writes the changelog entries, the front and the files
+Records are built bucket by bucket from the ordered feed's applied rows, in storage-key order
+(risklist_loader.ordering): a key with one add row gets the record header, the source and that row's
+spooled tail; a key with several rows gets its mutations applied in feed order and counted as one
+write, as the batch path would. Builders take contiguous bucket ranges (one per core for big feeds),
+each writing its own SST files and a file of the keys it listed; the changelog entries and the front
+are made from those files a slice at a time, so memory holds one bucket and the front. Then
+risklist_server.store.bulk writes the changelog entries, the front and the files
 (RiskStore.bulk_ingest says why in that order).
 """
 
 from __future__ import annotations
 
-import mmap
 import multiprocessing
 import os
-import shutil
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,12 +25,23 @@ import structlog
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
+from risklist_loader.ordering import OrderedFeed, OrderedRows, read_ordered
 from risklist_loader.parallel import ignore_interrupts
-from risklist_loader.spool import ADD, tail_path
+from risklist_loader.spool import ADD
+from risklist_loader.spool import key_list as spooled_keys
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
-from risklist_server.store.bulk import SstWriter, build_front, bulk_dir, changelog_values, remove_bulk_dirs
+from risklist_server.store.bulk import (
+    CHANGES_PER_ENTRY,
+    SstWriter,
+    build_front,
+    bulk_dir,
+    front_words_for,
+    remove_bulk_dirs,
+)
+from risklist_server.store.changelog import LISTED, UNLISTED, entry_header
+from risklist_server.store.front import BloomFront
 from risklist_server.store.reads import MIN_FRONT_CAPACITY
 from risklist_server.store.risk_store import RiskStore
 
@@ -38,167 +50,226 @@ log = structlog.get_logger("risklist.loader")
 BULK_MIN_ROWS = 100_000
 """Default smallest feed (accepted rows) that takes the bulk path into an empty store."""
 
-_SLICE = 262_144
 PARALLEL_BUILD_MIN = 1_000_000
-"""Subjects from which records are built by one process per core."""
+"""Applied rows from which records are built by one process per core."""
 
 
-@dataclass(slots=True)
-class Spooled:
-    """Pass 1's output as columns: every accepted row in feed order, its key order, the rows left out."""
+def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int) -> ApplyResult:
+    """Build and ingest every record the feed (`rows` applied rows) changes, merged with what the store holds.
 
-    paths: list[Path]
-    entries: npt.NDArray[np.void]
-    order: npt.NDArray[np.unsignedinteger[Any]] | npt.NDArray[np.signedinteger[Any]]
-    """Row positions by (storage key, line), as risklist_loader.feed_order.FeedOrder.order."""
-    skip: npt.NDArray[np.bool_]
-    """Per row: not applied (repeated, or superseded by a later row)."""
-
-    def release(self) -> None:
-        """Drop the columns (the bulk path saves what it needs first), to keep memory down."""
-        self.entries = np.zeros(0, dtype=self.entries.dtype)
-        self.order = np.zeros(0, dtype=np.int64)
-        self.skip = np.zeros(0, dtype=np.bool_)
-
-
-def bulk_into_empty(store: RiskStore, source: str, spooled: Spooled) -> ApplyResult:
-    """Build and ingest every record of the feed; the store must hold no record yet."""
+    Into an empty store the records are built on every core (nothing to read); into a filled one by this
+    process, which reads each bucket's stored records with one multi-get and writes the changed ones
+    (and deletions) into SST files, taken with RiskStore.bulk_merge.
+    """
     started = time.monotonic()
     remove_bulk_dirs(store.path)
     try:
         directory = bulk_dir(store.path, str(time.time_ns()))
-        work = spooled.paths[0].parent / "bulk-plan" if spooled.paths else directory
-        groups, group_keys = _plan(spooled, work)
-        parts = _parts(groups)
-        if groups == 0:
-            built = []
-        elif len(parts) == 1:
-            built = [build_range(work, source, directory, 0, *parts[0])]
+        empty = not store.has_records()
+        parts = _parts(feed.buckets, rows) if empty else [feed.buckets]
+        tasks = [_BuildTask(feed, source, directory, number, tuple(part)) for number, part in enumerate(parts)]
+        if not empty:
+            built = [build_buckets(tasks[0], store.lookup_many)]
+        elif len(tasks) == 1:
+            built = [build_buckets(tasks[0])]
         else:
-            with multiprocessing.get_context("spawn").Pool(len(parts), ignore_interrupts) as pool:
-                built = pool.starmap(build_range, [(work, source, directory, number, first, last)
-                                                   for number, (first, last) in enumerate(parts)])
+            with multiprocessing.get_context("spawn").Pool(len(tasks), ignore_interrupts) as pool:
+                built = pool.map(build_buckets, tasks)
         result = ApplyResult()
-        listed = np.ones(groups, dtype=np.bool_)
         paths: list[Path] = []
+        changed = listed = 0
         for part in built:
             result.merge(part.result)
-            listed[part.unlisted] = False
             paths.extend(part.paths)
-        keys = group_keys[listed]
-        capacity = max(MIN_FRONT_CAPACITY, 2 * len(keys))
-        front = build_front(keys, capacity, store.front_policy.bits_per_key)
-        log.info("bulk_built", records=len(keys), files=len(paths), seconds=round(time.monotonic() - started, 3))
-        store.bulk_ingest(paths, changelog_values(keys), front)
-        log.info("bulk_ingested", records=len(keys), list_version=store.version)
+            changed += part.changed
+            listed += part.listed
+        change_files = [part.changes for part in built]
+        log.info("bulk_built", changed=changed, listed=listed, files=len(paths), merged=not empty,
+                 seconds=round(time.monotonic() - started, 3))
+        if empty:
+            front = _front(change_files, max(MIN_FRONT_CAPACITY, 2 * listed), store.front_policy.bits_per_key)
+            store.bulk_ingest(paths, _changelog(change_files), front)
+        else:
+            store.bulk_merge(paths, _changelog(change_files), _listed_slices(change_files),
+                             sum(part.new_listed for part in built))
+        log.info("bulk_ingested", changed=changed, list_version=store.version)
     finally:
         remove_bulk_dirs(store.path)  # also when a full disk stopped the build: no scratch left behind
     return result
 
 
 @dataclass(frozen=True, slots=True)
+class _BuildTask:
+    """Build the records of `buckets` (ascending, contiguous in key order) into SST files named by `number`."""
+
+    feed: OrderedFeed
+    source: str
+    directory: Path
+    number: int
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Built:
-    """One builder's share: its counts, the groups left without a record, and its SST files."""
+    """One builder's share: its counts, its SST files, and the keys it changed (a file of changelog rows:
+    LISTED or not, then the 17-byte key; in key order)."""
 
     result: ApplyResult
-    unlisted: list[int]
     paths: list[Path]
+    changes: Path
+    changed: int
+    listed: int
+    new_listed: int
+    """Keys listed that the store did not hold before (what the front gains)."""
 
 
-def _parts(groups: int) -> list[tuple[int, int]]:
-    """Contiguous group ranges, one per builder process (one when the feed is small)."""
-    count = max(1, min(os.cpu_count() or 1, 8)) if groups >= PARALLEL_BUILD_MIN else 1
-    bounds = [groups * number // count for number in range(count + 1)]
-    return [(bounds[number], bounds[number + 1]) for number in range(count)]
+StoredRecords = Callable[[Sequence[bytes]], list[Record | None]]
+"""The stored records of keys (RiskStore.lookup_many), for a merge into a filled store."""
+
+CHANGE_ROW = 1 + KEY_SIZE
 
 
-def _plan(spooled: Spooled, work: Path) -> tuple[int, npt.NDArray[np.uint8]]:
-    """Save the groups (rows of one key, in key order) for the builders; return their count and keys."""
-    work.mkdir(exist_ok=True)
-    entries = spooled.entries
-    order = spooled.order
-    keep = order[~spooled.skip[order]]
-    offsets = np.zeros(len(entries) + 1, dtype=np.int64)
-    np.cumsum(entries["tail"], out=offsets[1:])
-    sorted_keys = entries["key"][keep]  # fixed-width bytes: != compares all 17 bytes exactly
-    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-    group_keys = np.ascontiguousarray(sorted_keys[starts]).view(np.uint8).reshape(-1, KEY_SIZE)
-    del sorted_keys
-    sizes = np.diff(np.concatenate((starts, [len(keep)]))).astype(np.uint32)
-    starts = starts.astype(keep.dtype)
-    arrays = {"keep": keep, "starts": starts, "sizes": sizes, "offsets": offsets, "keys": group_keys,
-              "actions": np.ascontiguousarray(entries["action"]),
-              "categories": np.ascontiguousarray(entries["category"])}
-    for name, array in arrays.items():
-        np.save(work / f"{name}.npy", array)
-    with (work / "tails.bin").open("wb") as joined:
-        for path in spooled.paths:
-            with tail_path(path).open("rb") as part:
-                shutil.copyfileobj(part, joined, 1 << 22)
-    spooled.release()
-    return len(starts), group_keys
+def _parts(buckets: list[int], rows: int) -> list[list[int]]:
+    """Contiguous bucket ranges, one per builder process (one when the feed is small)."""
+    count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_BUILD_MIN else 1
+    count = min(count, max(1, len(buckets)))
+    bounds = [len(buckets) * number // count for number in range(count + 1)]
+    return [buckets[bounds[number] : bounds[number + 1]] for number in range(count)]
 
 
-def build_range(work: Path, source: str, directory: Path, number: int, first: int, last: int) -> _Built:
-    """Write the records of groups [first, last) into SST files of their own (runs in a builder)."""
-    load = {name: np.load(work / f"{name}.npy", mmap_mode="r")
-            for name in ("keep", "starts", "sizes", "offsets", "keys", "actions", "categories")}
-    writer = SstWriter(directory, prefix=f"records-{number:02d}")
+def _change_slices(paths: list[Path], per_slice: int = CHANGES_PER_ENTRY) -> Iterator[npt.NDArray[np.uint8]]:
+    """The changelog rows of every builder, in key order, `per_slice` at a time (n x 18 bytes): the slices
+    do not depend on how the buckets were shared out, so neither do the changelog entries."""
+    empty = np.zeros((0, CHANGE_ROW), dtype=np.uint8)
+    pending = empty
+    for path in paths:
+        if path.stat().st_size == 0:
+            continue
+        rows = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, CHANGE_ROW)
+        position = 0
+        while position < len(rows):
+            need = per_slice - len(pending)
+            pending = np.concatenate((pending, rows[position : position + need]))
+            position += need
+            if len(pending) == per_slice:
+                yield pending
+                pending = empty
+        del rows
+    if len(pending):
+        yield pending
+
+
+def _changelog(paths: list[Path]) -> Iterator[bytes]:
+    """The changelog entries (risklist_server.store.changelog) of every change, CHANGES_PER_ENTRY each."""
+    for rows in _change_slices(paths):
+        yield entry_header(int(time.time())) + rows.tobytes()
+
+
+def _listed_slices(paths: list[Path]) -> Iterator[npt.NDArray[np.uint8]]:
+    """The keys that are listed after the load (n x 17 bytes), a slice at a time: what the front must hold."""
+    for rows in _change_slices(paths):
+        yield np.ascontiguousarray(rows[rows[:, 0] == LISTED, 1:])
+
+
+def _front(paths: list[Path], capacity: int, bits_per_key: int) -> BloomFront:
+    """A front of every listed key, sized for `capacity`, filled a slice at a time."""
+    front = build_front(np.zeros((0, KEY_SIZE), dtype=np.uint8), capacity, bits_per_key)
+    words = np.frombuffer(bytearray(front.to_bytes()), dtype=np.uint64)
+    added = 0
+    for keys in _listed_slices(paths):
+        front_words_for(keys, words)
+        added += len(keys)
+    return BloomFront(front.word_count, words.tobytes(), added)
+
+
+def build_buckets(task: _BuildTask, stored: StoredRecords | None = None) -> _Built:
+    """Write the records of the task's buckets into SST files of their own (runs in a builder); with `stored`,
+    merged with the records the store holds."""
+    writer = SstWriter(task.directory, prefix=f"records-{task.number:02d}")
     result = ApplyResult()
-    unlisted: list[int] = []
+    changes_path = task.directory / f"changes-{task.number:02d}.bin"
+    changed = listed = new_listed = 0
+    with changes_path.open("wb") as changes_file:
+        for bucket in task.buckets:
+            ordered = read_ordered(task.feed, bucket)
+            changes, new = _build_bucket(ordered, task.source, writer, result, stored)
+            changes_file.write(b"".join(changes))
+            changed += len(changes)
+            listed += sum(1 for change in changes if change[0] == LISTED)
+            new_listed += new
+    return _Built(result, writer.finish(), changes_path, changed, listed, new_listed)
+
+
+def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: ApplyResult,
+                  stored: StoredRecords | None) -> tuple[list[bytes], int]:
+    """Put one bucket's changed records (its applied rows in key order) into `writer`; return its changelog rows
+    and how many keys it lists that were not stored before."""
+    rows = ordered.rows
+    count = len(rows)
+    if count == 0:
+        return [], 0
+    keys = rows["key"]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    sizes = np.diff(np.concatenate((starts, [count])))
+    actions = rows["action"]
+    key_list = spooled_keys(keys[starts])
+    before: list[Record | None] = stored(key_list) if stored is not None else [None] * len(key_list)
+    new = np.array([record is None for record in before], dtype=np.bool_)
+    simple = (new & (sizes == 1) & (actions[starts] == ADD)).tolist()
+    starts_list = starts.tolist()
+    actions_list = actions.tolist()
+    categories = rows["category"].tolist()
+    offsets = ordered.offsets.tolist()
+    tails = ordered.tails
     single = record_prefix(source, 1)
     part = single[3:]  # source length and source: what precedes each tail
     put = writer.put
-    with (work / "tails.bin").open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        tails: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    for begin in range(first, last, _SLICE):
-        end = min(begin + _SLICE, last)
-        # Plain arrays and lists for this slice: per-element access to memory maps is slow.
-        starts = np.array(load["starts"][begin:end], dtype=np.int64)
-        sizes = np.array(load["sizes"][begin:end], dtype=np.int64)
-        low = int(starts[0])
-        rows = np.array(load["keep"][low : int(starts[-1] + sizes[-1])], dtype=np.int64)
-        starts -= low
-        actions = np.asarray(load["actions"][rows])
-        row_offsets = np.asarray(load["offsets"][rows]).tolist()
-        row_ends = np.asarray(load["offsets"][rows + 1]).tolist()
-        simple = ((sizes == 1) & (actions[starts] == ADD)).tolist()
-        starts_list = starts.tolist()
-        key_bytes = np.asarray(load["keys"][begin:end]).tobytes()
-        for index, is_simple in enumerate(simple):
-            key = key_bytes[index * KEY_SIZE : (index + 1) * KEY_SIZE]
-            head = starts_list[index]
-            if is_simple:
-                put(key, single + tails[row_offsets[head] : row_ends[head]])
-                continue
-            members = range(head, head + int(sizes[index]))
-            if not any(actions[member] == ADD for member in members):
-                # Only removes (and expired adds, which end a listing) into an empty store: each finds nothing.
-                result.not_listed += len(members)
-                unlisted.append(begin + index)
-                continue
-            if all(actions[member] == ADD for member in members):
-                # Adds of distinct categories (one applied row per category) by one source into an empty
-                # store: the record holds them all, sorted by category, the tail's first byte.
-                # Each changes the record, so apply_all_counted would count each as added.
-                pieces = sorted(tails[row_offsets[member] : row_ends[member]] for member in members)
-                put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
-                result.added += len(pieces)
-                continue
-            steps = [(int(actions[member]), int(load["categories"][rows[member]]),
-                      tails[row_offsets[member] : row_ends[member]]) for member in members]
-            record = _apply_rows(key, source, steps, result)
-            if record:
-                put(key, encode_record(record))
-            else:
-                unlisted.append(begin + index)
-        result.added += int(np.count_nonzero(simple))  # one add into an empty record: added, as apply_counted says
-    return _Built(result, unlisted, writer.finish())
+    listed_row, unlisted_row = bytes((LISTED,)), bytes((UNLISTED,))
+    changes: list[bytes] = []
+    new_listed = 0
+    for index, is_simple in enumerate(simple):
+        key = key_list[index]
+        head = starts_list[index]
+        if is_simple:
+            put(key, single + tails[offsets[head] : offsets[head + 1]])
+            changes.append(listed_row + key)
+            continue
+        members = range(head, head + int(sizes[index]))
+        stored_record = before[index]
+        if stored_record is None and not any(actions_list[member] == ADD for member in members):
+            # Only removes (and expired adds, which end a listing) of a key not stored: each finds nothing.
+            result.not_listed += len(members)
+            continue
+        if stored_record is None and all(actions_list[member] == ADD for member in members):
+            # Adds of distinct categories (one applied row per category) by one source to a key not stored:
+            # the record holds them all, sorted by category, the tail's first byte.
+            # Each changes the record, so apply_all_counted would count each as added.
+            pieces = sorted(tails[offsets[member] : offsets[member + 1]] for member in members)
+            put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
+            result.added += len(pieces)
+            changes.append(listed_row + key)
+            new_listed += 1
+            continue
+        steps = [(actions_list[member], categories[member], tails[offsets[member] : offsets[member + 1]])
+                 for member in members]
+        was = stored_record or ()
+        record = _apply_rows(key, source, was, steps, result)
+        if record == was:
+            continue
+        if record:
+            put(key, encode_record(record))
+            changes.append(listed_row + key)
+            new_listed += stored_record is None
+        else:
+            writer.delete(key)
+            changes.append(unlisted_row + key)
+    result.added += int(np.count_nonzero(simple))  # one add into an empty record: added, as apply_counted says
+    return changes, new_listed + sum(simple)
 
 
-def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], counts: MutationCounts) -> Record:
-    """The record of a new key after its rows (action, category, tail) in feed order, counted as one write by
+def _apply_rows(key: bytes, source: str, before: Record, steps: list[tuple[int, int, bytes]],
+                counts: MutationCounts) -> Record:
+    """The record of a key after its rows (action, category, tail) in feed order, counted as one write by
     the store's rule (risklist_server.core.mutation.apply_all_counted); an expired add is a removal."""
     mutations: list[Mutation] = []
     for action, category, tail in steps:
@@ -206,4 +277,4 @@ def _apply_rows(key: bytes, source: str, steps: list[tuple[int, int, bytes]], co
             mutations.append(Upsert(key, contribution_from_tail(source, tail)))
         else:
             mutations.append(Removal(key, source, Category(category) if category else None))
-    return apply_all_counted((), mutations, counts)
+    return apply_all_counted(before, mutations, counts)

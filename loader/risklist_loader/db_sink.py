@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from risklist_kernel.errors import RiskListError
-from risklist_loader.bulk import Spooled, bulk_into_empty
+from risklist_loader.bulk import bulk_into_store
 from risklist_loader.errors import SinkError
+from risklist_loader.ordering import OrderedFeed
 from risklist_loader.sink import BatchCallback, LoadOutcome
 from risklist_loader.spool import Batch
 from risklist_server.services.ingest import IngestSession, LoadMode
@@ -60,19 +61,20 @@ class DbSink:
             ) from None
         return LoadOutcome(outcome, store.version)
 
-    def can_bulk(self) -> bool:
-        """Whether the bulk path applies: the store holds no record yet (a fresh build)."""
-        return self._store is not None and not self._store.has_records()
+    def can_bulk(self, mode: LoadMode) -> bool:
+        """Whether the bulk path applies: into an empty store (a fresh build), or a delta into a filled one. A
+        snapshot into a filled store takes batches: its sweep works from the seen-marks they leave."""
+        return self._store is not None and (mode is LoadMode.DELTA or not self._store.has_records())
 
-    def load_bulk(self, source: str, mode: LoadMode, spooled: Spooled) -> LoadOutcome:
-        """Apply a whole validated feed to the empty store as SST files (risklist_loader.bulk)."""
+    def load_bulk(self, source: str, mode: LoadMode, ordered: OrderedFeed, rows: int) -> LoadOutcome:
+        """Apply a whole validated feed (`rows` applied rows) to the store as SST files (risklist_loader.bulk)."""
         store = self._store
         if store is None:
             raise SinkError("the store is not open")
         session = IngestSession(store, source, mode)
         try:
             session.start()  # a snapshot forgets marks of an earlier interrupted one; no sweep needed
-            result = bulk_into_empty(store, source, spooled)
+            result = bulk_into_store(store, source, ordered, rows)
         except RiskListError as error:
             raise SinkError(f"{error}; {RERUN_HINT}") from None
         except Exception as error:  # rocksdict raises plain Exception with RocksDB's message

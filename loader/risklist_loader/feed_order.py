@@ -32,7 +32,7 @@ REPEATED = 1
 SUPERSEDED = 2
 
 SameTail = Callable[[int, int], bool]
-"""Whether the spooled rows at two positions have identical tails (risklist_loader.spool.SpoolTails.same)."""
+"""Whether the spooled rows at two positions have identical tails."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,23 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
 import structlog
 
 from risklist_kernel.secret import NetworkSecret
-from risklist_loader.bulk import BULK_MIN_ROWS, Spooled
+from risklist_loader.batches import ordered_batches
+from risklist_loader.bulk import BULK_MIN_ROWS
 from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.db_sink import DbSink
 from risklist_loader.errors import FeedError
-from risklist_loader.feed_order import APPLY, REPEATED, SUPERSEDED, order_rows
 from risklist_loader.lines import LineReader
+from risklist_loader.ordering import FeedCounts, OrderedFeed, order_spools
 from risklist_loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from risklist_loader.progress import Progress
 from risklist_loader.rejects import Reject, RejectLog
 from risklist_loader.rows import EXPECTED_HEADER
 from risklist_loader.sink import Sink
-from risklist_loader.spool import ADD, EXPIRED, Batch, SpoolTails, read_all_entries, read_batches
+from risklist_loader.spool import Batch
 from risklist_loader.summary import LoadSummary
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
@@ -49,7 +48,7 @@ class LoadPlan:
     show_progress: bool = False
     log_batches: bool = True
     bulk_min_rows: int = BULK_MIN_ROWS
-    """With --db, a feed of at least this many accepted rows into an empty store goes in bulk."""
+    """With --db, a feed of at least this many accepted rows goes in bulk (a snapshot only into an empty store)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +59,6 @@ class Validation:
     secret: NetworkSecret
     settings: Settings
     now: int
-
-
-@dataclass(slots=True)
-class _Validated:
-    rows: int = 0
-    accepted: int = 0
-    repeated: int = 0
-    superseded: int = 0
-    expired: int = 0
-    adds: int = 0
-    """Applied add rows (live): what a snapshot keeps."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Applied:
-    """Which spooled rows pass 2 applies: the feed lines it leaves out, and those held for their group."""
-
-    skip: npt.NDArray[np.int64]
-    held: npt.NDArray[np.int64]
 
 
 def run_load(
@@ -93,25 +73,22 @@ def run_load(
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    validated, spooled, applied = _validate(plan, validation, rejects, workdir)
-    summary.rows, summary.accepted, summary.rejected = (
-        validated.rows, validated.accepted, rejects.rows
-    )
+    rows, validated, ordered = _validate(plan, validation, rejects, workdir)
+    summary.rows, summary.accepted, summary.rejected = rows, validated.accepted, rejects.rows
     summary.repeated, summary.superseded, summary.expired = (
         validated.repeated, validated.superseded, validated.expired
     )
     summary.first_rejects = list(rejects.first)
-    log.info("validated", feed=plan.feed.name, rows=validated.rows, accepted=validated.accepted,
+    log.info("validated", feed=plan.feed.name, rows=rows, accepted=validated.accepted,
              rejected=rejects.rows, repeated=validated.repeated, superseded=validated.superseded,
              expired=validated.expired, seconds=round(time.monotonic() - started, 3))
-    summary.refusal = _refusal(plan, validated, rejects.rows)
+    summary.refusal = _refusal(plan, rows, validated, rejects.rows)
     if not summary.refusal and not plan.dry_run and sink is not None:
-        if isinstance(sink, DbSink) and validated.accepted >= plan.bulk_min_rows and sink.can_bulk():
-            outcome = sink.load_bulk(plan.source, plan.mode, spooled)
+        if isinstance(sink, DbSink) and validated.accepted >= plan.bulk_min_rows and sink.can_bulk(plan.mode):
+            outcome = sink.load_bulk(plan.source, plan.mode, ordered, validated.applied)
             summary.result, summary.list_version = outcome.result, outcome.list_version
         else:
-            summary.result, summary.list_version = _apply(plan, sink, spooled, applied,
-                                                          validated.accepted - len(applied.skip))
+            summary.result, summary.list_version = _apply(plan, sink, ordered, validated.applied)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -145,20 +122,27 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
 
 def _validate(
     plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path
-) -> tuple[_Validated, Spooled, _Applied]:
-    """Pass 1: read, validate, normalise and digest every row into spools, then decide which rows take effect."""
-    counts = _Validated()
+) -> tuple[int, FeedCounts, OrderedFeed]:
+    """Pass 1: read, validate, normalise and digest every row into spools, then decide which rows take effect.
+
+    The spools (feed order) are redistributed into key-range buckets and each bucket is decided on its
+    own (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
+    Returns the rows read, the counts, and the applied rows in key order.
+    """
+    rows = 0
     size = plan.feed.stat().st_size
     progress = Progress(plan.show_progress, total=size, unit="B", description="validating")
     try:
         data_start, first_line, columns = _header(plan)
+        spools = workdir / "spools"
+        spools.mkdir(exist_ok=True)
         setup = WorkerSetup(plan.feed, plan.feed_format, columns, plan.source,
                             plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
-                            validation.secret.key, validation.settings, validation.now, workdir)
+                            validation.secret.key, validation.settings, validation.now, spools)
         results: list[ChunkResult] = []
         for result in run_chunks(setup, data_start, first_line, size):
             results.append(result)
-            counts.rows += result.rows
+            rows += result.rows
             progress.advance_to(result.end)
             if result.fatal is not None:
                 break
@@ -169,29 +153,20 @@ def _validate(
         if fatal is not None:
             message, line, field = fatal
             raise FeedError(message, line=line, field=field)
-        paths = [result.spool for result in results]
-        entries = read_all_entries(paths)
-        feed_order = order_rows(entries["key"], entries["action"], entries["category"],
-                                SpoolTails(paths, entries["tail"]).same)
-        applied = feed_order.fate == APPLY
-        actions = entries["action"]
-        counts.accepted = len(entries)
-        counts.repeated = int(np.count_nonzero(feed_order.fate == REPEATED))
-        counts.superseded = int(np.count_nonzero(feed_order.fate == SUPERSEDED))
-        counts.expired = int(np.count_nonzero(applied & (actions == EXPIRED)))
-        counts.adds = int(np.count_nonzero(applied & (actions == ADD)))
-        lines = entries["line"]
-        chosen = _Applied(lines[~applied], lines[feed_order.held])
     finally:
         progress.close()
-    return counts, Spooled(paths, entries, feed_order.order, ~applied), chosen
+    accepted = sum(result.valid for result in results)
+    started = time.monotonic()
+    counts, ordered = order_spools([result.spool for result in results], workdir / "buckets", accepted)
+    log.info("ordered", buckets=len(ordered.buckets), seconds=round(time.monotonic() - started, 3))
+    return rows, counts, ordered
 
 
-def _refusal(plan: LoadPlan, validated: _Validated, rejected: int) -> str:
+def _refusal(plan: LoadPlan, rows: int, validated: FeedCounts, rejected: int) -> str:
     """Why nothing may be applied, or '' when the load may go ahead."""
-    if validated.rows and rejected / validated.rows > plan.max_reject_ratio:
+    if rows and rejected / rows > plan.max_reject_ratio:
         return (
-            f"{rejected} of {validated.rows} rows rejected ({rejected / validated.rows:.1%}), "
+            f"{rejected} of {rows} rows rejected ({rejected / rows:.1%}), "
             f"more than --max-reject-ratio {plan.max_reject_ratio:g}; fix the feed and load it "
             "again"
         )
@@ -204,10 +179,8 @@ def _refusal(plan: LoadPlan, validated: _Validated, rejected: int) -> str:
     return ""
 
 
-def _apply(
-    plan: LoadPlan, sink: Sink, spooled: Spooled, applied: _Applied, rows: int
-) -> tuple[ApplyResult, int | None]:
-    """Pass 2: replay the spool's applied rows into the sink, batch by batch."""
+def _apply(plan: LoadPlan, sink: Sink, ordered: OrderedFeed, rows: int) -> tuple[ApplyResult, int | None]:
+    """Pass 2: the applied rows (key order) into the sink, batch by batch."""
     progress = Progress(plan.show_progress, total=rows, unit="row", description="applying")
     done = 0
 
@@ -227,7 +200,7 @@ def _apply(
                      not_listed=result.not_listed, applied=done)
 
     try:
-        batches = read_batches(spooled.paths, plan.source, plan.batch_size, applied.skip, applied.held)
+        batches = ordered_batches(ordered, plan.source, plan.batch_size)
         outcome = sink.load(plan.source, plan.mode, batches, on_batch)
     finally:
         progress.close()

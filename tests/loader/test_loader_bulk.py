@@ -12,20 +12,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 from loader_feeds import generated_rows, loader_command, loader_env, records, run_loader, write_csv
 
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import bulk
-from risklist_loader.feed_order import APPLY, order_rows
-from risklist_loader.parallel import ChunkResult, WorkerSetup, run_chunks
+from risklist_loader.batches import ordered_batches
+from risklist_loader.ordering import FeedCounts, OrderedFeed, order_spools
+from risklist_loader.parallel import WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
-from risklist_loader.spool import SpoolTails, read_all_entries, read_batches
 from risklist_server.core.record import Record
 from risklist_server.core.settings import Settings
 from risklist_server.store.apply import ApplyResult
+from risklist_server.store.restore import VERSION_GAP
 from risklist_server.store.risk_store import RiskStore
 
 SECRET = NetworkSecret(bytes(range(32)))
@@ -104,19 +103,109 @@ def test_bulk_changelog_and_front_cover_every_listed_key(tmp_path: Path, secret_
         assert store.version == max(sequence for sequence, _ in store.changes_since(0))
 
 
-def test_second_load_into_a_filled_store_merges(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
-    """A bulk-sized feed into a store that holds records takes the merging path: other sources survive."""
-    feed = write_csv(tmp_path / "feed.csv", feed_rows())
-    other = write_csv(tmp_path / "other.csv", generated_rows(300, start=500))
-    reference = tmp_path / "reference"
-    for db, minimum in ((reference, 10**9), (tmp_path / "db", 0)):
-        result = run_loader(tmp_path, other, "--source", "bank-b", "--db", db, "--secret-file", secret_file,
+def later_rows() -> list[dict[str, object]]:
+    """A second delta of bank-a: every category of 40 subjects removed, 40 raised to critical, 20 new, 5 unknown."""
+    rows: list[dict[str, object]] = [{"action": "remove", "entity_type": row["entity_type"],
+                                      "identifier": row["identifier"]} for row in generated_rows(40, start=0)]
+    rows += [dict(row, level="critical") for row in generated_rows(40, start=100)]
+    rows += generated_rows(20, start=3000)
+    rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
+             for row in generated_rows(5, start=7000)]
+    return rows
+
+
+def changelog_state(db: Path, secret: NetworkSecret) -> dict[bytes, bool]:
+    """Each key the changelog names, and whether its last mention says listed."""
+    state: dict[bytes, bool] = {}
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
+        for _, changes in store.changes_since(0):
+            for change in changes:
+                state[change.key] = change.listed
+    return state
+
+
+def merged_loads(tmp_path: Path, db: Path, secret_file: Path, minimum: int) -> list[dict[str, Any]]:
+    """bank-b's feed, then bank-a's (overlapping subjects), then bank-a's later delta: the summaries."""
+    summaries = []
+    for source, rows in (("bank-b", generated_rows(300, start=500)), ("bank-a", feed_rows()),
+                         ("bank-a", later_rows())):
+        feed = write_csv(tmp_path / f"{db.name}-{len(summaries)}.csv", rows)
+        result = run_loader(tmp_path, feed, "--source", source, "--db", db, "--secret-file", secret_file,
                             "--bulk-min-rows", minimum)
-        assert result.returncode == 0, result.stderr
-        second = load(tmp_path, feed, db, secret_file, "--bulk-min-rows", minimum)
-        assert second.returncode == 3
-        assert "bulk_ingested" not in events(second)
-    assert records(tmp_path / "db", secret) == records(reference, secret)
+        assert result.returncode in (0, 3), result.stderr
+        assert ("bulk_ingested" in events(result)) == (minimum == 0)
+        summaries.append(summary(result))
+    return summaries
+
+
+def test_a_delta_into_a_filled_store_merges_in_bulk_as_batches_would(tmp_path: Path, secret_file: Path,
+                                                                     secret: NetworkSecret) -> None:
+    """Deltas into a store that holds records (other sources' and the source's own) take the bulk merge: the
+    records and counts are the batch path's, other sources' contributions survive, removed subjects are deleted,
+    and the changelog and front agree with the records."""
+    batch = merged_loads(tmp_path, tmp_path / "batch", secret_file, 10**9)
+    bulk_summaries = merged_loads(tmp_path, tmp_path / "bulk", secret_file, 0)
+    counted = ("rows", "accepted", "rejected", "added", "unchanged", "removed", "not_listed", "repeated",
+               "superseded")
+    for merged, batched in zip(bulk_summaries, batch, strict=True):
+        assert {name: merged[name] for name in counted} == {name: batched[name] for name in counted}
+    assert bulk_summaries[2]["removed"] > 0 and bulk_summaries[2]["not_listed"] == 5
+    stored = records(tmp_path / "bulk", secret)
+    assert stored == records(tmp_path / "batch", secret)
+    state = changelog_state(tmp_path / "bulk", secret)
+    assert all(state.get(key) is True for key in stored), "a stored key whose last changelog word is not listed"
+    assert all(key in stored for key, listed in state.items() if listed), "a key listed by the changelog is gone"
+    removed = [key for key, listed in state.items() if not listed]
+    assert removed, "the later delta's removes reach the changelog"
+    with RiskStore(tmp_path / "bulk", create=True, secret_fingerprint=secret.fingerprint) as store:
+        assert all(store.front.might_contain(key) for key in stored)
+    again = run_loader(tmp_path, tmp_path / "bulk-2.csv", "--source", "bank-a", "--db", tmp_path / "bulk",
+                       "--secret-file", secret_file, "--bulk-min-rows", 0)
+    assert summary(again)["added"] == 0 and summary(again)["list_version"] == bulk_summaries[2]["list_version"]
+
+
+@pytest.mark.parametrize("step", ["bulk-merge-ingest", "bulk-merge-changelog"])
+def test_kill_during_a_bulk_merge_then_rerun_converges_and_partners_reset(tmp_path: Path, secret_file: Path,
+                                                                          secret: NetworkSecret, step: str) -> None:
+    """SIGKILL before the merge's files are ingested, or after (before its changelog entries): the re-run leaves
+    the uninterrupted records, and a merge cut short after its ingestion makes every partner's next update a
+    reset (a version gap), since the re-run finds those records changed already and writes no entry for them."""
+    reference = tmp_path / "reference"
+    merged_loads(tmp_path, reference, secret_file, 0)
+    db = tmp_path / "victim"
+    first, second = (write_csv(tmp_path / name, rows) for name, rows in
+                     (("b.csv", generated_rows(300, start=500)), ("a.csv", feed_rows())))
+    for feed, source in ((first, "bank-b"), (second, "bank-a")):
+        assert run_loader(tmp_path, feed, "--source", source, "--db", db, "--secret-file", secret_file,
+                          "--bulk-min-rows", 0).returncode in (0, 3)
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
+        before = store.version
+    later = write_csv(tmp_path / "later.csv", later_rows())
+    pause = tmp_path / "paused"
+    env = dict(loader_env(tmp_path), RISKLIST_PAUSE_AT=step, RISKLIST_PAUSE_FILE=str(pause))
+    process = subprocess.Popen(loader_command(later, "--source", "bank-a", "--db", db, "--secret-file", secret_file,
+                                              "--bulk-min-rows", 0, "--log-format", "json"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not pause.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pause.exists(), f"the loader never reached {step}"
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
+        reopened = store.version
+        first_after = next((sequence for sequence, _ in store.changes_since(before)), None)
+    assert reopened >= before + VERSION_GAP
+    assert first_after == before + VERSION_GAP, "partners at the old version must find a gap (a reset)"
+    rerun = run_loader(tmp_path, later, "--source", "bank-a", "--db", db, "--secret-file", secret_file,
+                       "--bulk-min-rows", 0)
+    assert rerun.returncode == 0, rerun.stderr
+    assert records(db, secret) == records(reference, secret)
+    stored = records(db, secret)
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint) as store:
+        assert all(store.front.might_contain(key) for key in stored)
 
 
 @pytest.fixture(scope="module")
@@ -169,38 +258,26 @@ def test_kill_during_bulk_then_rerun_equals_uninterrupted(
 def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Records built by several processes (each its own key range and files) equal one process's."""
     feed = write_csv(tmp_path / "feed.csv", feed_rows())
-    start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
     stores = {}
     for name, minimum in (("one", 10**9), ("many", 1)):
         monkeypatch.setattr(bulk, "PARALLEL_BUILD_MIN", minimum)
-        work = tmp_path / f"work-{name}"
-        work.mkdir()
-        setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
-        results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
-        spooled, _ = _spooled(results)
+        ordered, counts = _ordered(feed, tmp_path / f"work-{name}")
         with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
-            counts = bulk.bulk_into_empty(store, "bank-a", spooled)
-            stores[name] = (counts, dict(store.iter_records()), store.version)
+            result = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
+            stores[name] = (result, dict(store.iter_records()), store.version)
     assert stores["many"][:2] == stores["one"][:2]
     assert stores["many"][2] == stores["one"][2] > 0
 
 
-def _spooled(results: list[ChunkResult]) -> tuple[bulk.Spooled, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """The chunks' spools as the bulk path takes them, and the lines the batch path skips and holds."""
-    paths = [result.spool for result in results]
-    entries = read_all_entries(paths)
-    found = order_rows(entries["key"], entries["action"], entries["category"], SpoolTails(paths, entries["tail"]).same)
-    applied = found.fate == APPLY
-    lines = entries["line"]
-    return bulk.Spooled(paths, entries, found.order, ~applied), (lines[~applied], lines[found.held])
-
-
-def _spool(feed: Path, work: Path) -> tuple[bulk.Spooled, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """Pass 1 in-process: the spools as the bulk path takes them, and the lines the batch path skips and holds."""
+def _ordered(feed: Path, work: Path) -> tuple[OrderedFeed, FeedCounts]:
+    """Pass 1 in-process, then the buckets decided: the applied rows as both paths take them, and the counts."""
     work.mkdir()
     start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
     setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
-    return _spooled(list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0)))
+    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
+    counts, ordered = order_spools([result.spool for result in results], work / "buckets",
+                                   sum(result.valid for result in results))
+    return ordered, counts
 
 
 def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path) -> None:
@@ -210,14 +287,14 @@ def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path)
              for row in generated_rows(15, start=120)]  # two categories each, both removed (the general path)
     rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
              for row in generated_rows(5, start=5000)]  # never listed: not_listed
-    spooled, (skip, held) = _spool(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
+    ordered, counts = _ordered(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
     with RiskStore(tmp_path / "applied", create=True, secret_fingerprint=SECRET.fingerprint) as store:
         applied = ApplyResult()
-        for batch in read_batches(spooled.paths, "bank-a", 64, skip, held):
+        for batch in ordered_batches(ordered, "bank-a", 64):
             applied.merge(store.apply(batch.mutations))
         applied_records = dict(store.iter_records())
     with RiskStore(tmp_path / "bulk", create=True, secret_fingerprint=SECRET.fingerprint) as store:
-        built = bulk.bulk_into_empty(store, "bank-a", spooled)
+        built = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
         assert dict(store.iter_records()) == applied_records
     counted = ("added", "unchanged", "removed", "not_listed")
     assert {name: getattr(built, name) for name in counted} == {name: getattr(applied, name) for name in counted}

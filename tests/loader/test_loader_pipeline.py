@@ -1,4 +1,4 @@
-"""The load pipeline in process: batches go to the sink in feed order, rejects are reported, refusals apply nothing."""
+"""The load pipeline in process: batches go to the sink in key order, rejects are reported, refusals apply nothing."""
 
 from __future__ import annotations
 
@@ -62,15 +62,23 @@ def _load(tmp_path: Path, secret: NetworkSecret, rows: list[dict[str, object]], 
         rejects.close()
 
 
-def test_batches_arrive_in_feed_order_holding_every_accepted_row(tmp_path: Path, secret: NetworkSecret) -> None:
-    """Batches are numbered from 1, at most batch_size each, in line order, and hold every accepted row once."""
+def test_batches_arrive_in_key_order_holding_every_accepted_row(tmp_path: Path, secret: NetworkSecret) -> None:
+    """Batches are numbered from 1, at most batch_size each, in storage-key order (subjects are independent, and
+    key order is what an external sort gives), name the lowest and highest feed line they hold, and hold every
+    accepted row once."""
     sink = RecordingSink()
-    summary = _load(tmp_path, secret, generated_rows(10), sink)
+    rows = generated_rows(10)
+    summary = _load(tmp_path, secret, rows, sink)
     assert sink.loads == [("bank-a", LoadMode.DELTA)]
     assert [batch.number for batch in sink.batches] == [1, 2, 3, 4]
     assert [len(batch.mutations) for batch in sink.batches] == [3, 3, 3, 1]
-    lines = [(batch.first_line, batch.last_line) for batch in sink.batches]
-    assert lines == [(2, 4), (5, 7), (8, 10), (11, 11)]  # line 1 is the header
+    line_of = {key_of(secret, EntityType.from_feed_name(str(row["entity_type"])), str(row["identifier"])): line
+               for line, row in enumerate(rows, start=2)}  # line 1 is the header
+    keys = [mutation.key for batch in sink.batches for mutation in batch.mutations]
+    assert keys == sorted(line_of)
+    for batch in sink.batches:
+        lines = [line_of[mutation.key] for mutation in batch.mutations]
+        assert (batch.first_line, batch.last_line) == (min(lines), max(lines))
     assert (summary.rows, summary.accepted, summary.rejected, summary.exit_code) == (10, 10, 0, 0)
 
 

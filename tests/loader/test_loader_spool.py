@@ -1,4 +1,4 @@
-"""risklist_loader.spool: the scratch files behind a two-pass load, replayed in batches or read as columns."""
+"""Scratch files of a two-pass load: spools (feed order) into key-range buckets, decided, replayed in batches."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from risklist_kernel.enums import Category, RiskLevel
-from risklist_loader.spool import EXPIRED, SpoolTails, SpoolWriter, read_all_entries, read_batches, read_entries
+from risklist_loader.batches import ordered_batches
+from risklist_loader.ordering import OrderedFeed, order_spools
+from risklist_loader.spool import EXPIRED, SpoolWriter, key_list, read_entries
 from risklist_server.core.mutation import Mutation, Removal, Upsert
-from risklist_server.core.record import Contribution, contribution_tail
+from risklist_server.core.record import Contribution
 
 
 def mutations(count: int) -> list[Mutation]:
+    """Distinct subjects (keys with trailing zero bytes among them): adds with and without references, removes."""
     made: list[Mutation] = []
     for number in range(count):
         key = bytes((1 + number % 7,)) + number.to_bytes(16, "big")
@@ -25,25 +28,37 @@ def mutations(count: int) -> list[Mutation]:
     return made
 
 
-def test_spool_round_trips_in_order_and_batches(tmp_path: Path) -> None:
-    """Mutations come back identical, in order, cut into batches of the asked size."""
+def spooled(tmp_path: Path, rows: list[tuple[int, Mutation]], *, parts: int = 1, expired: bool = False) -> OrderedFeed:
+    """Write (line, mutation) rows into `parts` spools in feed order, then order them as the pipeline does."""
+    paths = []
+    for part in range(parts):
+        spool = SpoolWriter(tmp_path / f"spool.{part}")
+        for line, mutation in rows[part::parts] if parts > 1 else rows:
+            spool.write(line, mutation, expired=expired)
+        spool.close()
+        paths.append(spool.path)
+    _, ordered = order_spools(paths, tmp_path / "buckets", len(rows))
+    return ordered
+
+
+def test_rows_come_back_identical_in_key_order_and_batches(tmp_path: Path) -> None:
+    """Mutations come back identical, in storage-key order, cut into batches of the asked size."""
     written = mutations(25)
-    spool = SpoolWriter(tmp_path / "spool.bin")
-    for line, mutation in enumerate(written, start=2):
-        spool.write(line, mutation)
-    spool.close()
-    assert spool.count == 25
-    batches = list(read_batches(tmp_path / "spool.bin", "bank-a", 10))
+    batches = list(ordered_batches(spooled(tmp_path, list(enumerate(written, start=2)), parts=3), "bank-a", 10))
     assert [batch.number for batch in batches] == [1, 2, 3]
     assert [len(batch.mutations) for batch in batches] == [10, 10, 5]
-    assert [(batch.first_line, batch.last_line) for batch in batches] == [(2, 11), (12, 21), (22, 26)]
-    assert [m for batch in batches for m in batch.mutations] == written
+    assert [m for batch in batches for m in batch.mutations] == sorted(written, key=lambda m: m.key)
 
 
-def test_empty_spool_has_no_batches(tmp_path: Path) -> None:
-    """A spool with nothing in it yields no batch at all."""
-    SpoolWriter(tmp_path / "spool.bin").close()
-    assert list(read_batches(tmp_path / "spool.bin", "bank-a", 10)) == []
+def test_empty_spools_have_no_batches(tmp_path: Path) -> None:
+    """Spools with nothing in them yield no batch at all."""
+    assert list(ordered_batches(spooled(tmp_path, [], parts=2), "bank-a", 10)) == []
+
+
+def test_keys_ending_in_zero_bytes_keep_their_length() -> None:
+    """numpy's fixed-width bytes drop trailing zeros on tolist(); key_list keeps all 17 bytes."""
+    keys = np.array([b"\x01" + bytes(16), b"\x02" + bytes(15) + b"\x05"], dtype="S17")
+    assert key_list(keys) == [b"\x01" + bytes(16), b"\x02" + bytes(15) + b"\x05"]
 
 
 def test_an_expired_add_is_replayed_as_a_removal_of_its_category(tmp_path: Path) -> None:
@@ -55,57 +70,38 @@ def test_an_expired_add_is_replayed_as_a_removal_of_its_category(tmp_path: Path)
     spool.close()
     [entry] = read_entries(tmp_path / "spool.bin").tolist()
     assert entry[1] == EXPIRED and entry[4] > 0
-    assert [m for batch in read_batches(tmp_path / "spool.bin", "bank-a", 10) for m in batch.mutations] == [
-        Removal(key, "bank-a", Category.GAMBLING)]
+    _, ordered = order_spools([tmp_path / "spool.bin"], tmp_path / "buckets", 1)
+    assert [m for batch in ordered_batches(ordered, "bank-a", 10) for m in batch.mutations] == [
+        Removal(key, "bank-a", Category.GAMBLING)
+    ]
 
 
-def test_skipped_lines_are_left_out_and_held_rows_join_their_group(tmp_path: Path) -> None:
-    """Skipped lines never come back; held rows wait for the next row of their key and share its batch, which
-    may start a new batch early, or (when the group alone is longer) hold more than the batch size."""
+def test_only_last_words_are_applied_and_a_group_shares_its_batch(tmp_path: Path) -> None:
+    """Superseded and repeated rows never come back; a remove of every category followed by an add of the same
+    subject comes back as one group in one batch, which may start a new batch early, or (when the group alone is
+    longer) hold more than the batch size."""
     written = mutations(25)
-    spool = SpoolWriter(tmp_path / "spool.bin")
-    for line, mutation in enumerate(written, start=2):
-        spool.write(line, mutation)
-    grouped = [Removal(written[0].key, "bank-a"), Removal(written[0].key, "bank-a", Category.GAMBLING),
-               written[0]]
-    for line, mutation in zip((27, 30, 31), grouped, strict=True):
-        spool.write(line, mutation)
-    spool.close()
-    skip = np.array([5, 6], dtype=np.int64)
-    held = np.array([27, 30], dtype=np.int64)
-    batches = list(read_batches(tmp_path / "spool.bin", "bank-a", 5, skip, held))
-    expected = [m for line, m in enumerate(written, start=2) if line not in (5, 6)]
-    assert [m for batch in batches for m in batch.mutations] == expected + grouped
-    assert [len(batch.mutations) for batch in batches] == [5, 5, 5, 5, 3, 3]
-    assert (batches[-1].first_line, batches[-1].last_line) == (27, 31)
-    small = list(read_batches(tmp_path / "spool.bin", "bank-a", 2, skip, held))
-    assert small[-1].mutations == grouped and max(len(batch.mutations) for batch in small[:-1]) == 2
-
-
-def test_spool_tails_compare_rows_across_spools(tmp_path: Path) -> None:
-    """SpoolTails reads each row's tail by its position over several spools, and tells identical tails."""
-    written = mutations(12)
-    paths = []
-    for part in range(3):
-        spool = SpoolWriter(tmp_path / f"spool.{part}")
-        for line, mutation in enumerate(written[part * 4 : part * 4 + 4], start=2 + part * 4):
-            spool.write(line, mutation)
-        spool.write(99, written[0])
-        spool.close()
-        paths.append(spool.path)
-    entries = read_all_entries(paths)
-    tails = SpoolTails(paths, entries["tail"])
-    expected = [contribution_tail(m.contribution) if isinstance(m, Upsert) else b""
-                for part in range(3) for m in [*written[part * 4 : part * 4 + 4], written[0]]]
-    assert [tails.tail(position) for position in range(len(entries))] == expected
-    assert tails.same(0, 4) and tails.same(4, 14) and not tails.same(0, 1)
+    first = written[0]
+    assert isinstance(first, Upsert)
+    rows: list[tuple[int, Mutation]] = list(enumerate(written, start=2))
+    rows.append((27, first))  # repeats line 2: not applied again
+    grouped = [Removal(first.key, "bank-a"), first]
+    rows += list(zip((30, 31), grouped, strict=True))
+    ordered = spooled(tmp_path, rows, parts=2)
+    batches = list(ordered_batches(ordered, "bank-a", 5))
+    expected = sorted([*written[1:], *grouped], key=lambda m: m.key)  # line 2 superseded by the group
+    assert [m for batch in batches for m in batch.mutations] == expected
+    assert all(len(batch.mutations) <= 5 for batch in batches)
+    [with_group] = [batch for batch in batches if grouped[0] in batch.mutations]
+    assert with_group.mutations[with_group.mutations.index(grouped[0]) + 1] == first
+    (tmp_path / "again").mkdir()
+    small = list(ordered_batches(spooled(tmp_path / "again", rows, parts=2), "bank-a", 1))
+    assert [batch.mutations for batch in small if first in batch.mutations] == [grouped]
 
 
 def test_longest_reference_in_any_script_round_trips(tmp_path: Path) -> None:
-    """A 64-character reference of 4-byte UTF-8 characters (256 bytes) survives the spool."""
+    """A 64-character reference of 4-byte UTF-8 characters (256 bytes) survives the spool and the buckets."""
     key = b"\x01" + bytes(16)
     written = Upsert(key, Contribution("bank-a", Category.OTHER, RiskLevel.LOW, 1, 2, "\U0001f600" * 64))
-    spool = SpoolWriter(tmp_path / "spool.bin")
-    spool.write(2, written)
-    spool.close()
-    assert [m for batch in read_batches(tmp_path / "spool.bin", "bank-a", 10) for m in batch.mutations] == [written]
+    ordered = spooled(tmp_path, [(2, written)])
+    assert [m for batch in ordered_batches(ordered, "bank-a", 10) for m in batch.mutations] == [written]

@@ -17,7 +17,7 @@ from risklist_server.core.errors import BackupError, FrontFileRefused, StoreErro
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
-from risklist_server.store.bulk import append_changelog, ingest_files
+from risklist_server.store.bulk import append_changelog, build_front, front_words_for, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
 from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
@@ -25,9 +25,12 @@ from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_
 from risklist_server.store.front import BloomFront
 from risklist_server.store.front_file import save_front_words
 from risklist_server.store.front_map import MappedFront, file_stamp, map_front
+from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, set_merge_mark
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
+from risklist_server.store.pause_point import pause_point
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
+from risklist_server.store.restore import VERSION_GAP
 from risklist_server.store.rocks import (
     CHANGELOG_CF,
     DEFAULT_BLOCK_CACHE_BYTES,
@@ -92,6 +95,7 @@ class RiskStore(StoreReads):
             self._outcome_key = ensure_outcome_key(self._meta)
             self._store_id = ensure_store_id(self._meta, self.path)
             self._sequence = self._last_sequence()
+            self._heal_interrupted_merge()
             self.front = self._open_front(restored=accept_restored)
         except BaseException:
             self._release()
@@ -224,6 +228,51 @@ class RiskStore(StoreReads):
             ingest_files(self._db, sst_paths)
             # Again as covering the new version, or every reader would catch all the keys up into its overlay.
             self.front = self._publish(self.front, self._sequence)
+
+    def bulk_merge(self, sst_paths: Sequence[Path], changes: Iterable[bytes],
+                   listed: Iterable[npt.NDArray[np.uint8]], listed_count: int) -> None:
+        """Merge many changed records at once into a filled store: sorted SST files of puts and deletions,
+        their encoded changelog entries, the keys listed after it (slices of n x 17 bytes), which the front
+        must hold, and how many of them were not listed before (`listed_count`, what the front gains).
+
+        Order for a kill -9 at any point: the front with the listed keys added first (a superset), then a
+        mark, then every file in one atomic ingestion, then the changelog entries, then the mark is cleared.
+        An open that finds the mark starts new versions after a gap (store.merge_mark), so partners reset
+        instead of missing what the ingestion changed.
+        """
+        with self._write_lock:
+            self._ensure_open()
+            base = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
+            needed = base.added + listed_count
+            capacity = self._front_capacity() if needed <= self._front_capacity() else 2 * needed
+            words = np.frombuffer(bytearray(build_front(np.zeros((0, 17), dtype=np.uint8), capacity,
+                                                        self.front_policy.bits_per_key, base).to_bytes()),
+                                  dtype=np.uint64)
+            for keys in listed:
+                front_words_for(keys, words)
+            self.front = self._publish(BloomFront(len(words), words.tobytes(), needed),
+                                       self._sequence)
+            set_merge_mark(self._meta, self._sequence)
+            pause_point("bulk-merge-ingest")
+            ingest_files(self._db, sst_paths)
+            pause_point("bulk-merge-changelog")
+            for sequence in append_changelog(self._db, changes, self._sequence):
+                self._sequence = sequence
+            clear_merge_mark(self._meta)
+            self.front = self._publish(self.front, self._sequence)
+
+    def _heal_interrupted_merge(self) -> None:
+        """After a merge cut short (store.merge_mark): an empty changelog entry VERSION_GAP ahead, so every
+        partner's next update is a reset; then clear the mark."""
+        if not merge_in_flight(self._meta):
+            return
+        batch = WriteBatch(raw_mode=True)
+        batch.put(sequence_key(self._sequence + VERSION_GAP), encode_changes([], int(self._clock())),
+                  self._changelog_handle)
+        self._db.write(batch, _SYNCED)
+        log.warning("bulk_merge_interrupted", version=self._sequence, new_version=self._sequence + VERSION_GAP)
+        self._sequence += VERSION_GAP
+        clear_merge_mark(self._meta)
 
     def begin_snapshot(self, source: str) -> None:
         """Forget the seen-marks of an earlier (perhaps interrupted) snapshot of `source`."""

@@ -1,0 +1,215 @@
+"""Pass 1's spools redistributed into key-range buckets on disk, so that no stage holds a whole feed's rows.
+
+A bucket is a range of storage keys: the entity-type byte, then the top bits of the digest. Buckets
+in ascending number hold ascending keys, so processing them one after another visits the feed in key
+order, and each holds about `TARGET_ROWS` rows whatever the feed's size (the layout grows with the
+accepted rows, whichever entity types they are). Partitioning reads the chunk spools of pass 1 in
+feed order, a block of `BLOCK_ROWS` rows at a time, and appends each block's rows of a bucket to that
+bucket's files of its task: entries (spool.ENTRY_DTYPE) and their tails, in feed order within a task.
+Reading a bucket concatenates its tasks' files; its rows carry their feed lines, so the bucket's own
+feed order is a sort away (risklist_loader.ordering).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from risklist_kernel.digest import KEY_SIZE
+from risklist_loader.parallel import ignore_interrupts
+from risklist_loader.spool import ENTRY_DTYPE, tail_path
+
+TARGET_ROWS = 1_000_000
+"""Most rows a bucket should hold (its processing holds it whole: some 150 bytes a row)."""
+
+BLOCK_ROWS = 1_000_000
+"""Rows of the spools a partitioning task reads and distributes at a time."""
+
+MAX_DIGEST_BITS = 16
+"""Buckets per entity type are at most 2**16 (keys by their type byte and first two digest bytes)."""
+
+PARALLEL_MIN_ROWS = 2_000_000
+"""Accepted rows from which partitioning (and the stages after it) run on every core."""
+
+
+@dataclass(frozen=True, slots=True)
+class BucketLayout:
+    """How keys map to buckets: the type byte, then the digest's top `digest_bits` bits."""
+
+    digest_bits: int
+
+    @classmethod
+    def for_rows(cls, rows: int, target: int | None = None) -> BucketLayout:
+        """Enough buckets that even a feed of one entity type puts about `target` (TARGET_ROWS) rows in each."""
+        target = TARGET_ROWS if target is None else target
+        bits = 0
+        while bits < MAX_DIGEST_BITS and rows > target << bits:
+            bits += 1
+        return cls(bits)
+
+    def of(self, keys: npt.NDArray[np.bytes_]) -> npt.NDArray[np.int64]:
+        """Each key's bucket number: ascending with the key bytes."""
+        raw = np.ascontiguousarray(keys).view(np.uint8).reshape(-1, KEY_SIZE)
+        kind = raw[:, 0].astype(np.int64)
+        prefix = (raw[:, 1].astype(np.int64) << 8) | raw[:, 2].astype(np.int64)
+        return (kind << self.digest_bits) | (prefix >> (16 - self.digest_bits))
+
+
+def bucket_path(directory: Path, bucket: int, task: int) -> Path:
+    """The entries file of one bucket written by one task (its tails: spool.tail_path of it)."""
+    return directory / f"bucket-{bucket:08d}.{task:03d}"
+
+
+def buckets_in(directory: Path) -> list[int]:
+    """The numbers of the buckets that hold rows, ascending (one listing of the directory)."""
+    return sorted({int(name.split(".")[0].removeprefix("bucket-")) for name in os.listdir(directory)
+                   if name.startswith("bucket-")})
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTask:
+    """Distribute the spools `paths` (in feed order) into `directory`'s buckets as task number `task`."""
+
+    paths: tuple[Path, ...]
+    directory: Path
+    layout: BucketLayout
+    task: int
+
+
+def tail_offsets(lengths: npt.NDArray[np.uint16]) -> npt.NDArray[np.int64]:
+    """Where each row's tail starts in its rows' concatenated tails, and (last) their total length."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def gather_tails(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64],
+                 rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """The tails of `rows` (positions into `offsets`), one after another, vectorised."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.uint8)
+    output_starts = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=output_starts[1:])
+    index = np.arange(total, dtype=np.int64) - np.repeat(output_starts - starts, lengths)
+    return data[index]
+
+
+def partition(task: PartitionTask) -> int:
+    """Run one partitioning task; return how many rows it distributed."""
+    entries_block: list[npt.NDArray[np.void]] = []
+    tails_block: list[bytes] = []
+    read: list[Path] = []
+    held = written = 0
+    for path in task.paths:
+        entries = np.fromfile(path, dtype=ENTRY_DTYPE)
+        tails = tail_path(path).read_bytes()
+        if len(tails) != int(entries["tail"].sum(dtype=np.int64)):
+            raise OSError(f"the spool {path} and its tails disagree: pass 1 did not finish writing it")
+        entries_block.append(entries)
+        tails_block.append(tails)
+        read.append(path)
+        held += len(entries)
+        if held >= BLOCK_ROWS:
+            written += _distribute(task, entries_block, tails_block)
+            _remove_spools(read)
+            entries_block, tails_block, read, held = [], [], [], 0
+    if entries_block:
+        written += _distribute(task, entries_block, tails_block)
+    _remove_spools(read)
+    return written
+
+
+def _remove_spools(paths: list[Path]) -> None:
+    """Delete distributed spools at once, so the scratch disk holds about one copy of the rows."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+        tail_path(path).unlink(missing_ok=True)
+
+
+def _distribute(task: PartitionTask, entries_parts: list[npt.NDArray[np.void]], tails_parts: list[bytes]) -> int:
+    """Append a block's rows to their buckets' files (feed order kept within each bucket)."""
+    entries = np.concatenate(entries_parts)
+    if len(entries) == 0:
+        return 0
+    tails = np.frombuffer(b"".join(tails_parts), dtype=np.uint8)
+    buckets = task.layout.of(entries["key"])
+    order = np.argsort(buckets, kind="stable")
+    entries = entries[order]
+    offsets = tail_offsets(entries["tail"])
+    sorted_tails = gather_tails(tails, tail_offsets(np.concatenate([part["tail"] for part in entries_parts])), order)
+    sorted_buckets = buckets[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_buckets[1:] != sorted_buckets[:-1])))
+    ends = np.concatenate((starts[1:], [len(entries)]))
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        path = bucket_path(task.directory, int(sorted_buckets[start]), task.task)
+        with path.open("ab") as handle:
+            handle.write(entries[start:end].tobytes())
+        with tail_path(path).open("ab") as handle:
+            handle.write(sorted_tails[offsets[start] : offsets[end]].tobytes())
+    return len(entries)
+
+
+def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int) -> int:
+    """Distribute pass 1's spools (in feed order) into `directory`'s buckets, on every core for big feeds;
+    return the number of tasks (read_bucket's `tasks`).
+
+    Each task takes a contiguous share of the spools and writes bucket files of its own, so tasks
+    never share a file; each spool is deleted once its rows are in their buckets.
+    """
+    directory.mkdir(exist_ok=True)
+    count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_MIN_ROWS else 1
+    count = min(count, max(1, len(paths)))
+    bounds = [len(paths) * number // count for number in range(count + 1)]
+    tasks = [PartitionTask(tuple(paths[bounds[number] : bounds[number + 1]]), directory, layout, number)
+             for number in range(count)]
+    if count == 1:
+        partition(tasks[0])
+    else:
+        with multiprocessing.get_context("spawn").Pool(count, ignore_interrupts) as pool:
+            pool.map(partition, tasks)
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRows:
+    """One bucket's rows (entries in task order, feed order within a task) and their tails."""
+
+    entries: npt.NDArray[np.void]
+    tails: npt.NDArray[np.uint8]
+    offsets: npt.NDArray[np.int64]
+    """Row i's tail is tails[offsets[i]:offsets[i + 1]]."""
+
+
+def read_bucket(directory: Path, bucket: int, tasks: int) -> BucketRows:
+    """Every row of one bucket, from the files of its `tasks` partitioning tasks (in task order)."""
+    entries_parts: list[npt.NDArray[np.void]] = []
+    tails_parts: list[bytes] = []
+    for task in range(tasks):
+        path = bucket_path(directory, bucket, task)
+        if not path.exists():
+            continue
+        entries_parts.append(np.fromfile(path, dtype=ENTRY_DTYPE))
+        tails_parts.append(tail_path(path).read_bytes())
+    entries = np.concatenate(entries_parts) if entries_parts else np.zeros(0, dtype=ENTRY_DTYPE)
+    tails = np.frombuffer(b"".join(tails_parts), dtype=np.uint8)
+    offsets = tail_offsets(entries["tail"])
+    if int(offsets[-1]) != len(tails):
+        raise OSError(f"bucket {bucket} in {directory}: entries and tails disagree (an interrupted partitioning)")
+    return BucketRows(entries, tails, offsets)
+
+
+def remove_bucket(directory: Path, bucket: int, tasks: int) -> None:
+    """Delete one bucket's files once it is processed (disk use stays about one copy of the feed's rows)."""
+    for task in range(tasks):
+        path = bucket_path(directory, bucket, task)
+        path.unlink(missing_ok=True)
+        tail_path(path).unlink(missing_ok=True)

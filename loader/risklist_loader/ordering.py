@@ -1,0 +1,177 @@
+"""Which rows take effect, bucket by bucket: each bucket's applied rows in key order, written to disk.
+
+A subject's rows all fall in one bucket (risklist_loader.buckets), so each bucket is decided alone:
+its rows are put back in feed order (their lines), risklist_loader.feed_order decides every row's
+fate, and the applied rows are written in storage-key order (then feed order) with their tails and
+a `held` flag (rows that must go into one batch with the last applied row of their subject). The
+counts of the whole feed are the sums over buckets. Memory is one bucket's rows at a time, per
+process; big feeds are ordered on every core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from risklist_loader.buckets import (
+    PARALLEL_MIN_ROWS,
+    BucketLayout,
+    buckets_in,
+    gather_tails,
+    partition_spools,
+    read_bucket,
+    remove_bucket,
+    tail_offsets,
+)
+from risklist_loader.feed_order import APPLY, REPEATED, SUPERSEDED, order_rows
+from risklist_loader.parallel import ignore_interrupts
+from risklist_loader.spool import ADD, ENTRY_DTYPE, EXPIRED, tail_path
+
+ORDERED_DTYPE = np.dtype(ENTRY_DTYPE.descr + [("held", "u1")])
+"""An applied row: the spool entry's fields, and whether it waits for its subject's last applied row."""
+
+
+@dataclass(slots=True)
+class FeedCounts:
+    """What ordering found: accepted rows, and how many were repeated, superseded, expired or live adds."""
+
+    accepted: int = 0
+    repeated: int = 0
+    superseded: int = 0
+    expired: int = 0
+    adds: int = 0
+    applied: int = 0
+    """Rows that take effect (what the batch path sends)."""
+
+    def merge(self, other: FeedCounts) -> None:
+        self.accepted += other.accepted
+        self.repeated += other.repeated
+        self.superseded += other.superseded
+        self.expired += other.expired
+        self.adds += other.adds
+        self.applied += other.applied
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedFeed:
+    """A validated feed's applied rows: one ordered file per bucket in `directory`, buckets in key order."""
+
+    directory: Path
+    buckets: list[int] = field(default_factory=list)
+
+    def path(self, bucket: int) -> Path:
+        return ordered_path(self.directory, bucket)
+
+
+def ordered_path(directory: Path, bucket: int) -> Path:
+    """The applied rows of one bucket (ORDERED_DTYPE; tails in spool.tail_path of it)."""
+    return directory / f"ordered-{bucket:08d}"
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderTask:
+    directory: Path
+    buckets: tuple[int, ...]
+    tasks: int
+
+
+def order_bucket(directory: Path, bucket: int, tasks: int) -> FeedCounts:
+    """Decide one bucket's rows, write its applied rows in key order, delete its bucket files."""
+    rows = read_bucket(directory, bucket, tasks)
+    by_line = np.argsort(rows.entries["line"], kind="stable")
+    entries = rows.entries[by_line]
+    offsets, tails = rows.offsets, rows.tails
+
+    def same_tail(first: int, second: int) -> bool:
+        one, other = int(by_line[first]), int(by_line[second])
+        return bool(tails[offsets[one] : offsets[one + 1]].tobytes()
+                    == tails[offsets[other] : offsets[other + 1]].tobytes())
+
+    found = order_rows(entries["key"], entries["action"], entries["category"], same_tail)
+    applied = found.fate == APPLY
+    actions = entries["action"]
+    counts = FeedCounts(
+        accepted=len(entries),
+        repeated=int(np.count_nonzero(found.fate == REPEATED)),
+        superseded=int(np.count_nonzero(found.fate == SUPERSEDED)),
+        expired=int(np.count_nonzero(applied & (actions == EXPIRED))),
+        adds=int(np.count_nonzero(applied & (actions == ADD))),
+        applied=int(np.count_nonzero(applied)),
+    )
+    order = found.order.astype(np.int64)
+    keep = order[applied[order]]
+    held = np.zeros(len(entries), dtype=np.uint8)
+    held[found.held] = 1
+    output = np.empty(len(keep), dtype=ORDERED_DTYPE)
+    for name in ENTRY_DTYPE.names or ():
+        output[name] = entries[name][keep]
+    output["held"] = held[keep]
+    path = ordered_path(directory, bucket)
+    output.tofile(path)
+    gather_tails(tails, offsets, by_line[keep]).tofile(tail_path(path))
+    remove_bucket(directory, bucket, tasks)
+    return counts
+
+
+def _order_many(task: _OrderTask) -> FeedCounts:
+    counts = FeedCounts()
+    for bucket in task.buckets:
+        counts.merge(order_bucket(task.directory, bucket, task.tasks))
+    return counts
+
+
+def order_buckets(directory: Path, buckets: Sequence[int], tasks: int, rows: int) -> FeedCounts:
+    """Order every bucket (on every core for big feeds); the feed's counts."""
+    count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_MIN_ROWS else 1
+    shares = [_OrderTask(directory, tuple(buckets[number::count]), tasks) for number in range(count)]
+    counts = FeedCounts()
+    if count == 1:
+        counts.merge(_order_many(shares[0]))
+        return counts
+    with multiprocessing.get_context("spawn").Pool(count, ignore_interrupts) as pool:
+        for part in pool.imap_unordered(_order_many, shares):
+            counts.merge(part)
+    return counts
+
+
+def order_spools(spools: Sequence[Path], directory: Path, accepted: int) -> tuple[FeedCounts, OrderedFeed]:
+    """Pass 1's spools (feed order, `accepted` rows in all) into buckets in `directory`, each decided: the
+    feed's counts and its applied rows in key order. The spools are deleted as they are distributed."""
+    layout = BucketLayout.for_rows(accepted)
+    tasks = partition_spools(spools, directory, layout, accepted)
+    buckets = buckets_in(directory)
+    return order_buckets(directory, buckets, tasks, accepted), OrderedFeed(directory, buckets)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderedRows:
+    """One bucket's applied rows in key order, with their tails."""
+
+    rows: npt.NDArray[np.void]
+    tails: bytes
+    offsets: npt.NDArray[np.int64]
+
+    def tail(self, position: int) -> bytes:
+        return self.tails[int(self.offsets[position]) : int(self.offsets[position + 1])]
+
+
+def read_ordered(feed: OrderedFeed, bucket: int) -> OrderedRows:
+    path = feed.path(bucket)
+    rows = np.fromfile(path, dtype=ORDERED_DTYPE)
+    tails = tail_path(path).read_bytes()
+    offsets = tail_offsets(rows["tail"])
+    if int(offsets[-1]) != len(tails):
+        raise OSError(f"{path}: rows and tails disagree (an interrupted ordering)")
+    return OrderedRows(rows, tails, offsets)
+
+
+def iter_ordered(feed: OrderedFeed) -> Iterator[OrderedRows]:
+    """Every bucket's applied rows, buckets in key order."""
+    for bucket in feed.buckets:
+        yield read_ordered(feed, bucket)
