@@ -89,18 +89,28 @@ def tail_offsets(lengths: npt.NDArray[np.uint16]) -> npt.NDArray[np.int64]:
     return offsets
 
 
+GATHER_ROWS = 65_536
+"""Rows whose tails gather_tails indexes at a time (its index holds 8 bytes per tail byte)."""
+
+
 def gather_tails(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64],
                  rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """The tails of `rows` (positions into `offsets`), one after another, vectorised."""
+    """The tails of `rows` (positions into `offsets`), one after another, vectorised a slice of rows at a time."""
     starts = offsets[rows]
     lengths = offsets[rows + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.uint8)
-    output_starts = np.zeros(len(rows), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=output_starts[1:])
-    index = np.arange(total, dtype=np.int64) - np.repeat(output_starts - starts, lengths)
-    return data[index]
+    output = np.empty(int(lengths.sum()), dtype=np.uint8)
+    written = 0
+    for first in range(0, len(rows), GATHER_ROWS):
+        part_starts, part_lengths = starts[first : first + GATHER_ROWS], lengths[first : first + GATHER_ROWS]
+        total = int(part_lengths.sum())
+        if total == 0:
+            continue
+        output_starts = np.zeros(len(part_starts), dtype=np.int64)
+        np.cumsum(part_lengths[:-1], out=output_starts[1:])
+        index = np.arange(total, dtype=np.int64) - np.repeat(output_starts - part_starts, part_lengths)
+        output[written : written + total] = data[index]
+        written += total
+    return output
 
 
 def partition(task: PartitionTask) -> int:

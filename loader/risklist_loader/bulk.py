@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from risklist_kernel.bloom import words_for
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_loader.ordering import OrderedFeed, OrderedRows, read_ordered
@@ -35,7 +36,6 @@ from risklist_server.store.apply import ApplyResult
 from risklist_server.store.bulk import (
     CHANGES_PER_ENTRY,
     SstWriter,
-    build_front,
     bulk_dir,
     front_words_for,
     remove_bulk_dirs,
@@ -172,14 +172,13 @@ def _listed_slices(paths: list[Path]) -> Iterator[npt.NDArray[np.uint8]]:
 
 
 def _front(paths: list[Path], capacity: int, bits_per_key: int) -> BloomFront:
-    """A front of every listed key, sized for `capacity`, filled a slice at a time."""
-    front = build_front(np.zeros((0, KEY_SIZE), dtype=np.uint8), capacity, bits_per_key)
-    words = np.frombuffer(bytearray(front.to_bytes()), dtype=np.uint64)
-    added = 0
+    """A front of every listed key, sized for `capacity`, filled in place a slice at a time (one copy in memory)."""
+    front = BloomFront(words_for(capacity, bits_per_key))
+    words = front.words_view()
     for keys in _listed_slices(paths):
         front_words_for(keys, words)
-        added += len(keys)
-    return BloomFront(front.word_count, words.tobytes(), added)
+        front.added += len(keys)
+    return front
 
 
 def build_buckets(task: _BuildTask, stored: StoredRecords | None = None) -> _Built:

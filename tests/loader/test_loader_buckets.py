@@ -36,8 +36,12 @@ def test_the_layout_grows_with_the_feed(rows: int, target: int) -> None:
     assert bits == 0 or rows > target << (bits - 1)
 
 
-@given(tails=st.lists(st.binary(max_size=20), max_size=30), data=st.data())
-def test_gather_tails_is_slicing_and_joining(tails: list[bytes], data: st.DataObject) -> None:
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tails=st.lists(st.binary(max_size=20), max_size=30), data=st.data(), slice_rows=st.integers(1, 5))
+def test_gather_tails_is_slicing_and_joining(monkeypatch: pytest.MonkeyPatch, tails: list[bytes],
+                                             data: st.DataObject, slice_rows: int) -> None:
+    """Whatever slice of rows it indexes at a time."""
+    monkeypatch.setattr(buckets, "GATHER_ROWS", slice_rows)
     rows = data.draw(st.lists(st.integers(0, max(0, len(tails) - 1)), max_size=40)) if tails else []
     offsets = tail_offsets(np.array([len(tail) for tail in tails], dtype=np.uint16))
     joined = np.frombuffer(b"".join(tails), dtype=np.uint8)

@@ -119,6 +119,16 @@ def front_words_for(keys: npt.NDArray[np.uint8], words: npt.NDArray[np.uint64]) 
     np.bitwise_or.at(words, word_index, masks)
 
 
+def tile_words(source: npt.NDArray[np.uint64], target: npt.NDArray[np.uint64]) -> None:
+    """Copy a front's words into a front of as many or more words (a power-of-two multiple), in place.
+
+    Word i of a front of kW words is word i mod W of the W-word front under both sizes' indexing, so
+    every key of the smaller one stays covered.
+    """
+    for start in range(0, len(target), len(source)):
+        target[start : start + len(source)] = source
+
+
 def build_front(keys: npt.NDArray[np.uint8], capacity: int, bits_per_key: int,
                 base: BloomFront | None = None) -> BloomFront:
     """A front holding `keys`, sized for `capacity`; with `base`, also every key `base` holds.

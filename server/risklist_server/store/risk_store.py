@@ -11,13 +11,14 @@ import numpy.typing as npt
 import structlog
 from rocksdict import WriteBatch, WriteOptions
 
+from risklist_kernel.bloom import words_for
 from risklist_kernel.enums import Outcome
 from risklist_server.core.backup_manifest import BackupManifest
 from risklist_server.core.errors import BackupError, FrontFileRefused, StoreError
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
-from risklist_server.store.bulk import append_changelog, build_front, front_words_for, ingest_files
+from risklist_server.store.bulk import append_changelog, front_words_for, ingest_files, tile_words
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
 from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
@@ -242,16 +243,15 @@ class RiskStore(StoreReads):
         """
         with self._write_lock:
             self._ensure_open()
-            base = BloomFront(self.front.word_count, self.front.to_bytes(), self.front.added)
-            needed = base.added + listed_count
-            capacity = self._front_capacity() if needed <= self._front_capacity() else 2 * needed
-            words = np.frombuffer(bytearray(build_front(np.zeros((0, 17), dtype=np.uint8), capacity,
-                                                        self.front_policy.bits_per_key, base).to_bytes()),
-                                  dtype=np.uint64)
+            needed = self.front.added + listed_count
+            front = BloomFront(self.front.word_count if needed <= self._front_capacity()
+                               else max(self.front.word_count, words_for(2 * needed, self.front_policy.bits_per_key)),
+                               added=needed)
+            tile_words(self.front.words_view(), front.words_view())
             for keys in listed:
-                front_words_for(keys, words)
-            self.front = self._publish(BloomFront(len(words), words.tobytes(), needed),
-                                       self._sequence)
+                front_words_for(keys, front.words_view())
+            self.front = self._publish(front, self._sequence)
+            del front
             set_merge_mark(self._meta, self._sequence)
             pause_point("bulk-merge-ingest")
             ingest_files(self._db, sst_paths)
