@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import structlog
 
+from risklist_server.services.poller import Poller
 from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow
 from risklist_server.store.risk_store import RiskStore
 
@@ -23,20 +22,20 @@ class ChangelogTrimmer:
     def __init__(self, store: RiskStore, window: ChangelogWindow, *, interval: float) -> None:
         self._store = store
         self._window = window
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="changelog-trim", daemon=True)
-        self.failed_ticks = 0
+        self._poller = Poller(self.trim_once, seconds=interval, name="changelog-trim",
+                              failure_event="changelog_trim_failed", logger=log, once_per_outage=True)
+
+    @property
+    def failed_ticks(self) -> int:
         """Ticks whose trim failed, since the start (each retried at the next tick)."""
+        return self._poller.failed_rounds
 
     def start(self) -> None:
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Stop after the trim in progress (call before closing the store)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._poller.stop()
 
     def trim_once(self) -> ChangelogTrim:
         """Trim (and compact) once; return what was trimmed."""
@@ -46,16 +45,3 @@ class ChangelogTrimmer:
             log.info("changelog_trimmed", entries=done.trimmed, trimmed_through=done.trimmed_through,
                      list_version=self._store.version, changelog_bytes=self._store.changelog_bytes())
         return done
-
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.wait(self._interval):
-            try:
-                self.trim_once()
-            except Exception as error:  # keep trying next tick; say so once per outage
-                self.failed_ticks += 1
-                if not failing:
-                    log.error("changelog_trim_failed", error=str(error))
-                failing = True
-            else:
-                failing = False

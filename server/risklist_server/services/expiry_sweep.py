@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 import structlog
 
+from risklist_server.services.poller import Poller
 from risklist_server.store.risk_store import RiskStore
 
 log = structlog.get_logger("risklist.expiry")
@@ -29,22 +29,19 @@ class ExpirySweeper:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._interval = interval
         self._slice_size = slice_size
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="expiry-sweep", daemon=True)
         self._next: bytes | None = None
         self._cycle = _Cycle()
+        self._poller = Poller(self.sweep_once, seconds=interval, name="expiry-sweep",
+                              failure_event="expiry_sweep_failed", logger=log, once_per_outage=True)
 
     def start(self) -> None:
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Stop after the slice in progress (call before closing the store)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._poller.stop()
 
     def sweep_once(self) -> int:
         """Sweep one slice; return the contributions purged."""
@@ -56,18 +53,6 @@ class ExpirySweeper:
         if done.next_key is None:
             self._cycle.finish()
         return done.purged
-
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.wait(self._interval):
-            try:
-                self.sweep_once()
-            except Exception as error:  # keep trying next tick; say so once per outage
-                if not failing:
-                    log.error("expiry_sweep_failed", error=str(error))
-                failing = True
-            else:
-                failing = False
 
 
 class _Cycle:
