@@ -28,6 +28,7 @@ from risklist_server.store.checkpoint import STORE_DIR, file_sha256
 from risklist_server.store.durable import fsync_path
 from risklist_server.store.pause_point import pause_point
 from risklist_server.store.rocks import CHANGELOG_CF, open_rocks
+from risklist_server.store.store_dir import restore_staging
 
 log = structlog.get_logger("risklist.store")
 
@@ -55,7 +56,7 @@ def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> B
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BackupError(f"another restore into {db_path} is running; wait for it to end") from None
-        staging = parent / f".{db_path.name}.restoring"
+        staging = restore_staging(db_path)
         if staging.exists():
             shutil.rmtree(staging)
             log.info("restore_leftover_removed", directory=str(staging))

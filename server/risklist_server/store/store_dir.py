@@ -28,6 +28,23 @@ def check_store_dir(path: str | Path) -> None:
                          f"never creates or repairs a store: {hint}")
 
 
+def restore_staging(path: str | Path) -> Path:
+    """Where a restore into `path` copies the backup before renaming it there: `.NAME.restoring` beside it."""
+    directory = Path(path).absolute()
+    return directory.parent / f".{directory.name}.restoring"
+
+
 def make_store_dir(path: str | Path) -> None:
-    """Create the store directory (and missing parents) readable by its owner only (0700)."""
+    """Create the store directory (and missing parents) readable by its owner only (0700).
+
+    Refused (StoreError) where a restore was cut short: a new empty store in its place would be taken
+    for the restored one, and every partner would be told the list is empty.
+    """
+    staging = restore_staging(path)
+    if staging.exists() and not (Path(path) / "CURRENT").exists():
+        raise StoreError(
+            f"a restore into {path} was interrupted ({staging} is its unfinished copy), so no new store is "
+            f"created there: run the restore again (risklist-admin restore --from BACKUP --db {path}), or delete "
+            f"{staging} if a new store is what you want"
+        )
     os.makedirs(path, mode=0o700, exist_ok=True)

@@ -121,8 +121,8 @@ def test_backup_killed_at_any_step_is_refused_by_verify_and_restore(
 def test_restore_killed_at_any_step_leaves_no_store_and_the_next_restore_succeeds(
     served_store: tuple[Path, tuple[object, object]], tmp_path: Path, secret_file: Path, step: str
 ) -> None:
-    """kill -9 mid-copy or before the rename: the store path is still absent, the server refuses it clearly, and
-    a new restore completes."""
+    """kill -9 mid-copy or before the rename: the store path is still absent, the server refuses it clearly, the
+    loader and init-store refuse to create an empty store in its place, and a new restore completes."""
     db, before = served_store
     assert _admin("backup", "--db", str(db), "--to", str(tmp_path / "b"),
                   "--secret-file", str(secret_file)).returncode == 0
@@ -134,6 +134,15 @@ def test_restore_killed_at_any_step_leaves_no_store_and_the_next_restore_succeed
                               "--insecure-dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
                              capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode != 0 and f"there is no store at {target}" in refused.stderr, refused.stderr
+    feed = tmp_path / "feed.csv"
+    feed.write_text("action,entity_type,identifier,category,level,reported_at\n"
+                    "add,phone,+8613800138000,money_mule,high,2026-01-02T00:00:00Z\n")
+    for creating in ([str(BIN / "risklist-load"), str(feed), "--source", "bank-a", "--db", str(target),
+                      "--secret-file", str(secret_file)],
+                     [str(BIN / "risklist-admin"), "init-store", "--db", str(target), "--secret-file", str(secret_file)]):
+        created = subprocess.run(creating, capture_output=True, text=True, timeout=60, check=False)
+        assert created.returncode == 1 and "a restore into" in created.stderr, created.stderr
+        assert "Traceback" not in created.stderr and not target.exists(), "an empty store would pass for the restore"
     again = _admin("restore", "--from", str(tmp_path / "b"), "--db", str(target), "--secret-file", str(secret_file))
     assert again.returncode == 0, again.stderr
     assert not (tmp_path / ".restored.restoring").exists()
