@@ -139,7 +139,8 @@ def test_restore_killed_at_any_step_leaves_no_store_and_the_next_restore_succeed
                     "add,phone,+8613800138000,money_mule,high,2026-01-02T00:00:00Z\n")
     for creating in ([str(BIN / "risklist-load"), str(feed), "--source", "bank-a", "--db", str(target),
                       "--secret-file", str(secret_file)],
-                     [str(BIN / "risklist-admin"), "init-store", "--db", str(target), "--secret-file", str(secret_file)]):
+                     [str(BIN / "risklist-admin"), "init-store", "--db", str(target),
+                      "--secret-file", str(secret_file)]):
         created = subprocess.run(creating, capture_output=True, text=True, timeout=60, check=False)
         assert created.returncode == 1 and "a restore into" in created.stderr, created.stderr
         assert "Traceback" not in created.stderr and not target.exists(), "an empty store would pass for the restore"
