@@ -16,10 +16,9 @@ import numpy as np
 import numpy.typing as npt
 from rocksdict import IngestExternalFileOptions, Rdict, SstFileWriter, WriteBatch
 
-from risklist_kernel.bloom import mask_table, words_for
+from risklist_kernel.bloom import mask_table
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.store.changelog import LISTED, entry_header, sequence_key
-from risklist_server.store.front import BloomFront
 from risklist_server.store.rocks import CHANGELOG_CF, records_options
 
 CHANGES_PER_ENTRY = 20_000
@@ -127,26 +126,6 @@ def tile_words(source: npt.NDArray[np.uint64], target: npt.NDArray[np.uint64]) -
     """
     for start in range(0, len(target), len(source)):
         target[start : start + len(source)] = source
-
-
-def build_front(keys: npt.NDArray[np.uint8], capacity: int, bits_per_key: int,
-                base: BloomFront | None = None) -> BloomFront:
-    """A front holding `keys`, sized for `capacity`; with `base`, also every key `base` holds.
-
-    A base smaller than the new size is tiled: word i of a front of 2W words is word i mod W of
-    one of W words under both sizes' indexing, so every key of the base stays covered.
-    """
-    word_count = words_for(capacity, bits_per_key)
-    added = len(keys)
-    if base is not None:
-        word_count = max(word_count, base.word_count)
-        old = np.frombuffer(base.to_bytes(), dtype=np.uint64)
-        words = np.tile(old, word_count // base.word_count)
-        added += base.added
-    else:
-        words = np.zeros(word_count, dtype=np.uint64)
-    front_words_for(keys, words)
-    return BloomFront(word_count, words.tobytes(), added)
 
 
 def append_changelog(db: Rdict, values: Iterable[bytes], after: int) -> Iterator[int]:

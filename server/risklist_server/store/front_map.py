@@ -51,8 +51,10 @@ class MappedFront:
 def map_front(path: Path, owner: FrontOwner) -> MappedFront:
     """Map `path` read-only after checking its header, owner and checksum; FrontFileRefused says why not.
 
-    The checksum pass reads every page once, so the words are resident (and shared) before
-    the first lookup. The mapping stays valid after the writer renames a newer file over it.
+    The checksum is computed by reading the open file, not through the mapping: the words end up in the
+    page cache (shared by every process mapping the file) without counting towards this process's memory
+    until a lookup touches them, so a loader that only publishes a front never holds a second copy. The
+    mapping stays valid after the writer renames a newer file over it.
     """
     try:
         with open(path, "rb") as handle:
@@ -61,17 +63,18 @@ def map_front(path: Path, owner: FrontOwner) -> MappedFront:
             if size == 0:
                 raise FrontFileRefused(path, "empty (truncated)")
             mapping = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+            header = check_header(memoryview(mapping), owner)
+            if isinstance(header, str):
+                raise FrontFileRefused(path, header)
+            handle.seek(HEADER.size)
+            checksum = hashlib.file_digest(handle, "sha256").digest()
     except FileNotFoundError:
         raise FrontFileRefused(path, "missing") from None
     except OSError as error:
         raise FrontFileRefused(path, f"unreadable: {error.strerror or error}") from None
-    view = memoryview(mapping)
-    header = check_header(view, owner)
-    if isinstance(header, str):
-        raise FrontFileRefused(path, header)
-    body = view[HEADER.size :]
-    if hashlib.sha256(body).digest() != header.checksum:
+    if checksum != header.checksum:
         raise FrontFileRefused(path, "checksum mismatch (damaged)")
+    body = memoryview(mapping)[HEADER.size :]
     words = np.frombuffer(mapping, dtype="<u8", count=header.word_count, offset=HEADER.size)
     cells = body[: header.word_count * 8].cast("Q")
     return MappedFront(words, cells, header.covered_sequence, header.added, stamp, header.checksum)

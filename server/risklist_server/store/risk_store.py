@@ -30,7 +30,7 @@ from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, 
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.pause_point import pause_point
-from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, FrontPolicy, StoreReads
+from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, MIN_FRONT_CAPACITY, FrontPolicy, StoreReads
 from risklist_server.store.restore import VERSION_GAP
 from risklist_server.store.rocks import (
     CHANGELOG_CF,
@@ -210,20 +210,27 @@ class RiskStore(StoreReads):
             self._ensure_open()
             return next(iter_keys(self._db), None) is not None
 
-    def bulk_ingest(self, sst_paths: Sequence[Path], changes: Iterable[bytes], front: BloomFront) -> None:
-        """Take many records at once: encoded changelog entries, sorted SST files, and a new front.
+    def bulk_ingest(self, sst_paths: Sequence[Path], changes: Iterable[bytes],
+                    listed: Iterable[npt.NDArray[np.uint8]], listed_count: int) -> None:
+        """Take many records at once into an empty store: sorted SST files, their encoded changelog entries, and
+        the keys listed after it (slices of n x 17 bytes, `listed_count` in all), which the front must hold.
 
-        `front` must hold every key listed after the ingestion. Order for a kill -9 at any point:
-        the changelog entries first (a listed key without its record is only a false positive),
-        then every file in one atomic ingestion (risklist_server.store.bulk builds them). The in-memory
-        front is swapped before any of it, so no version is ever ahead of the front.
+        Order for a kill -9 at any point: the changelog entries first (a listed key without its record is
+        only a false positive), then every file in one atomic ingestion (risklist_server.store.bulk builds
+        them). The front is built here, a slice at a time, and published before any of it, so no version is
+        ever ahead of the front; its only copy in memory is dropped once published (the mapping serves).
         """
         with self._write_lock:
             self._ensure_open()
+            front = BloomFront(words_for(max(MIN_FRONT_CAPACITY, 2 * listed_count), self.front_policy.bits_per_key),
+                               added=listed_count)
+            for keys in listed:
+                front_words_for(keys, front.words_view())
             # The new front before the new versions: a view's version never covers a key its
             # front lacks (partner filter snapshots rely on it; risklist_server.store.filter_export).
             # Published as covering the old version (a kill -9 before the changelog leaves a superset).
             self.front = self._publish(front, self._sequence)
+            del front
             for sequence in append_changelog(self._db, changes, self._sequence):
                 self._sequence = sequence
             ingest_files(self._db, sst_paths)

@@ -205,3 +205,29 @@ def test_shared_front_never_answers_no_for_a_key_it_holds(published: list[bytes]
         assert all(shared.might_contain(key) for key in keys)
         assert shared.might_contain_many(keys).all()
         assert (shared.words_view() == private.words_view()).all()
+
+
+def _mapping_rss_kib(path: Path) -> int:
+    """Resident KiB of this process's mappings of `path` (/proc/self/smaps)."""
+    resident, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if "-" in line.split(" ", 1)[0] and len(line.split()) >= 5:
+            inside = line.split()[-1] == str(path)
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident
+
+
+def test_mapping_a_front_does_not_make_it_resident_in_the_process(tmp_path: Path) -> None:
+    """The checksum is read through the file, so a process that publishes or opens a big front holds no second
+    copy of it until lookups touch its pages (the loader's memory at 100M rows relies on it)."""
+    front = BloomFront.for_capacity(2_000_000, 16)  # 4 MiB of words
+    front.add_many(LISTED)
+    path = tmp_path / FRONT_FILE
+    owner = FrontOwner("test", "store")
+    save_front(path, front, 7, owner)
+    mapped = map_front(path, owner)
+    assert _mapping_rss_kib(path) <= 64, "verifying the checksum must not fault in the mapping"
+    shared = SharedFront(mapped)
+    assert all(shared.might_contain(key) for key in LISTED)
+    assert _mapping_rss_kib(path) > 64, "lookups read the words through the mapping"

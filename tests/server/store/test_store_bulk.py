@@ -13,10 +13,11 @@ from risklist_server.core.mutation import Upsert
 from risklist_server.core.record import Contribution, encode_record
 from risklist_server.store.bulk import (
     SstWriter,
-    build_front,
     bulk_dir,
     changelog_values,
+    front_words_for,
     remove_bulk_dirs,
+    tile_words,
 )
 from risklist_server.store.changelog import decode_changes
 from risklist_server.store.front import BloomFront
@@ -46,26 +47,27 @@ def test_changelog_values_list_every_key_in_entries_of_bounded_size() -> None:
     assert all(change.listed for change in decoded)
 
 
-def test_build_front_holds_every_key_like_add() -> None:
-    """The vectorised front has exactly the bits BloomFront.add sets, key by key."""
+def test_front_words_for_sets_the_bits_add_sets() -> None:
+    """The vectorised fill has exactly the bits BloomFront.add sets, key by key."""
     keys = random_keys(5000, 2) + random_keys(10, 2)  # repeated keys hit the same words
-    built = build_front(as_array(keys), 10_000, 16)
+    built = BloomFront.for_capacity(10_000, 16)
+    front_words_for(as_array(keys), built.words_view())
     reference = BloomFront.for_capacity(10_000, 16)
     reference.add_many(keys)
     assert built.to_bytes() == reference.to_bytes()
-    assert built.added == len(keys)
 
 
-def test_build_front_on_a_smaller_base_keeps_its_keys() -> None:
-    """A bigger front grown from a base still answers maybe for every key of the base."""
+def test_tiled_words_of_a_smaller_front_keep_its_keys() -> None:
+    """A bigger front tiled from a smaller one still answers maybe for every key of both."""
     old = random_keys(3000, 3)
     base = BloomFront.for_capacity(1000, 16)
     base.add_many(old)
     new = random_keys(3000, 4)
-    grown = build_front(as_array(new), 200_000, 16, base=base)
+    grown = BloomFront.for_capacity(200_000, 16)
     assert grown.word_count > base.word_count
+    tile_words(base.words_view(), grown.words_view())
+    front_words_for(as_array(new), grown.words_view())
     assert all(grown.might_contain(key) for key in old + new)
-    assert grown.added == len(old) + len(new)
 
 
 def test_sst_writer_rolls_files_in_key_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,8 +91,8 @@ def test_bulk_ingest_makes_records_changelog_and_front(tmp_path: Path) -> None:
         writer = SstWriter(directory)
         for key in keys:
             writer.put(key, encode_record((CONTRIBUTION,)))
-        front = build_front(as_array(keys), 6000, store.front_policy.bits_per_key)
-        store.bulk_ingest(writer.finish(), changelog_values(as_array(keys), per_entry=1000), front)
+        changes = changelog_values(as_array(keys), per_entry=1000)
+        store.bulk_ingest(writer.finish(), changes, [as_array(keys)], len(keys))
         remove_bulk_dirs(db)
         assert store.has_records()
         assert store.version == 3
@@ -114,7 +116,7 @@ def test_front_without_persisting_catches_up_from_the_bulk_changelog(tmp_path: P
     writer = SstWriter(bulk_dir(db, "t"))
     for key in keys:
         writer.put(key, encode_record((CONTRIBUTION,)))
-    store.bulk_ingest(writer.finish(), changelog_values(as_array(keys)), build_front(as_array(keys), 4000, 16))
+    store.bulk_ingest(writer.finish(), changelog_values(as_array(keys)), [as_array(keys)], len(keys))
     store._release()  # as if killed: the front file still covers sequence 0
     with RiskStore(db, create=True, secret_fingerprint=FINGERPRINT) as reopened:
         assert all(reopened.lookup(key) == (CONTRIBUTION,) for key in keys)
