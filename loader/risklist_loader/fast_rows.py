@@ -78,7 +78,10 @@ class FastRows:
     ) -> None:
         self._count = len(columns)
         index = {name: position for position, name in enumerate(columns)}
-        self._adds_allowed = all(name in index for name in ADD_COLUMNS)
+        self.adds_allowed = all(name in index for name in ADD_COLUMNS)
+        """Whether the header has every column an add row needs."""
+        self.types, self.categories, self.levels = _TYPES, _CATEGORIES, _LEVELS
+        """The spellings this path reads, exactly as written: type names, categories and levels."""
         self._normalise = normaliser.normalise
         self._region = normaliser.default_region
         self._fast_rules = {member: ascii_fast_rule(member) for member in EntityType}
@@ -94,8 +97,9 @@ class FastRows:
         self._pick: Callable[[list[str]], tuple[str, ...]] = lambda fields: picker([*fields, ""])
         if all(name in index for name in _PICKED):
             self._pick = picker
-        self._retention = {category.value: settings.retention_seconds(category) for category in Category}
-        self._now = now
+        self.retention = {category.value: settings.retention_seconds(category) for category in Category}
+        """Seconds a category's row is listed when it gives no expires_at."""
+        self.now = now
         self._days: dict[str, int | None] = {}
 
     def row(self, data: bytes) -> tuple[bytes, int, int, bytes] | None:
@@ -109,12 +113,42 @@ class FastRows:
             self._pick(fields)
         )
         entity_type = _TYPES.get(type_name)
-        if entity_type is None or not raw or raw.isspace():
+        if entity_type is None:
             return None
         if action == "add":
-            if not self._adds_allowed:
+            if not self.adds_allowed:
                 return None
         elif action != "remove":
+            return None
+        key = self.key(entity_type, raw)
+        if key is None:
+            return None
+        if action == "remove":
+            if not category_name:
+                return key, 2, 0, b""
+            category = _CATEGORIES.get(category_name)
+            return None if category is None else (key, 2, category, b"")
+        category = _CATEGORIES.get(category_name)
+        level = _LEVELS.get(level_name)
+        reported = self._timestamp(reported_text)
+        if category is None or level is None or reported is None or reported_at_problem(reported, self.now):
+            return None
+        if expires_text:
+            expires = self._timestamp(expires_text)
+            if expires is None or expires_at_problem(reported, expires):
+                return None
+        else:
+            expires = reported + self.retention[category]
+        if reference:
+            reference = clean_reference(reference)
+            if reference_problem(reference):
+                return None
+        kind = 1 if expires > self.now else 3  # 3: expired (risklist_loader.spool.EXPIRED)
+        return key, kind, category, pack_tail(category, level, reported, expires, reference.encode())
+
+    def key(self, entity_type: EntityType, raw: str) -> bytes | None:
+        """The storage key of an identifier of the fast forms (or that the general normaliser accepts), else None."""
+        if not raw or raw.isspace():
             return None
         rule = self._fast_rules[entity_type]
         canonical = rule(raw.strip(), self._region) if rule is not None and len(raw) <= MAX_RAW_LENGTH else None
@@ -125,29 +159,7 @@ class FastRows:
                 return None
         hasher = self._hashers[entity_type].copy()
         hasher.update(canonical.encode())
-        key = self._type_bytes[entity_type] + hasher.digest()
-        if action == "remove":
-            if not category_name:
-                return key, 2, 0, b""
-            category = _CATEGORIES.get(category_name)
-            return None if category is None else (key, 2, category, b"")
-        category = _CATEGORIES.get(category_name)
-        level = _LEVELS.get(level_name)
-        reported = self._timestamp(reported_text)
-        if category is None or level is None or reported is None or reported_at_problem(reported, self._now):
-            return None
-        if expires_text:
-            expires = self._timestamp(expires_text)
-            if expires is None or expires_at_problem(reported, expires):
-                return None
-        else:
-            expires = reported + self._retention[category]
-        if reference:
-            reference = clean_reference(reference)
-            if reference_problem(reference):
-                return None
-        kind = 1 if expires > self._now else 3  # 3: expired (risklist_loader.spool.EXPIRED)
-        return key, kind, category, pack_tail(category, level, reported, expires, reference.encode())
+        return self._type_bytes[entity_type] + hasher.digest()
 
     def _timestamp(self, text: str) -> int | None:
         """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""

@@ -30,6 +30,7 @@ from risklist_loader.lines import line_from_bytes
 from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
+from risklist_loader.vector_rows import ColumnRows
 from risklist_server.core.settings import Settings
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -154,7 +155,7 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
     spool_path = setup.workdir / f"spool.{chunk.index:06d}"
     spool = SpoolWriter(spool_path)
     rejects: list[RejectRow] = []
-    rows = valid = 0
+    rows = valid = written = 0
     fatal: tuple[str, int, str] | None = None
     try:
         with setup.feed.open("rb") as stream:
@@ -166,10 +167,13 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
         if terminated_last:
             pieces.pop()
         last = len(pieces) - 1
-        number = chunk.first_line - 1
+        columns = ColumnRows(setup.columns, fast).rows(data) if fast_ok and fast is not None else None
         write = spool.write_raw
-        for position, piece in enumerate(pieces):
-            number += 1
+        for position in (columns.left_over if columns is not None else range(len(pieces))):
+            if columns is not None:
+                written = columns.write_before(spool, position, written, chunk.first_line)
+            piece = pieces[position]
+            number = chunk.first_line + position
             if fast_ok and fast is not None:
                 quick = fast.row(piece[:-1] if piece.endswith(b"\r") else piece)
                 if quick is not None:
@@ -193,10 +197,14 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
                 valid += 1
             else:
                 rejects.append((row.line, [(reject.field, reject.reason) for reject in checked]))
+        if columns is not None:
+            written = columns.write_before(spool, len(pieces), written, chunk.first_line)
     except FeedError as error:
         fatal = (str(error), error.line, error.field)
     finally:
         spool.close()
+    rows += written  # the rows the column path spooled (up to a fatal line, as a reader would have)
+    valid += written
     rejects_path = None
     if rejects:
         rejects_path = setup.workdir / f"rejects.{chunk.index:06d}"
