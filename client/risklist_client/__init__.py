@@ -7,8 +7,10 @@ built on (risklist_kernel: enums, secret, errors), installed with it; docs/clien
 from __future__ import annotations
 
 from risklist_client.client import RiskListClient
+from risklist_client.contributions import Contribution, Entry, Report, ReportResult, RevokeResult
 from risklist_client.errors import CheckFailed, SecretMismatch
 from risklist_client.metrics import ClientMetrics
 from risklist_client.result import CheckResult
 
-__all__ = ["CheckFailed", "CheckResult", "ClientMetrics", "RiskListClient", "SecretMismatch"]
+__all__ = ["CheckFailed", "CheckResult", "ClientMetrics", "Contribution", "Entry", "Report", "ReportResult",
+           "RevokeResult", "RiskListClient", "SecretMismatch"]
