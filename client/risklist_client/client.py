@@ -24,8 +24,8 @@ from risklist_client.contributions import (
     entry_from_response,
     report_message,
 )
-from risklist_client.errors import CheckFailed
-from risklist_client.filter_sync import FilterSync
+from risklist_client.errors import CheckFailed, SecretMismatch
+from risklist_client.filter_sync import FilterListener, FilterSync, LocalFilter
 from risklist_client.metrics import ClientMetrics, Counters
 from risklist_client.network_check import NetworkCheck
 from risklist_client.positive_cache import PositiveCache
@@ -90,6 +90,7 @@ class RiskListClient:
         self._normaliser = Normaliser(default_region)
         self._digester = Digester(secret)
         self._deadline = deadline
+        self._download_deadline = download_deadline
         self._batch_size = batch_size
         self._channel = open_channel(target, credentials, channel_options)
         self._stub = pb_grpc.RiskListStub(self._channel)
@@ -358,6 +359,51 @@ class RiskListClient:
         if problem:
             raise problem[0]
         yield from settled()
+
+    # ---- what a watchlist builds on ----------------------------------------------------------
+
+    @property
+    def secret_fingerprint(self) -> str:
+        """The fingerprint of this client's network secret (what servers, filters and state files are checked by)."""
+        return self._network.fingerprint
+
+    def storage_key(self, entity_type: EntityTypeLike, value: str) -> bytes:
+        """The 17-byte storage key (type byte + keyed digest) of a raw identifier, made here; InvalidIdentifier."""
+        kind, digest = self._digest(entity_type, value)
+        return _KEY_PREFIX[kind] + digest
+
+    def add_filter_listener(self, listener: FilterListener) -> LocalFilter | None:
+        """Tell `listener` of every new filter and applied update (risklist_client.filter_sync.FilterListener);
+        return the filter as it is now. ValueError for a client made with prescreen=False (it has no filter)."""
+        if self._sync is None:
+            raise ValueError("a client made with prescreen=False downloads no filter: watchlists need one")
+        return self._sync.add_listener(listener)
+
+    def remove_filter_listener(self, listener: FilterListener) -> None:
+        if self._sync is not None:
+            self._sync.remove_listener(listener)
+
+    def local_filter(self) -> LocalFilter | None:
+        """The filter as it is now (updated in place as updates arrive); None before the first download."""
+        return self._sync.filter if self._sync is not None else None
+
+    def filter_changes_since(self, version: int) -> Iterator[pb.FilterUpdate]:
+        """GetFilterUpdates from `version`: what changed since (keys only; a `reset` one when the server can no
+        longer say). SecretMismatch if an update names another secret; CheckFailed if the stream fails."""
+        self._require_network(0)
+        stream = self._stub.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=version),
+                                             timeout=self._download_deadline)
+        try:
+            for update in stream:
+                if update.secret_fingerprint != self._network.fingerprint:
+                    self._network.invalidate()
+                    raise SecretMismatch(f"a filter update names network secret {update.secret_fingerprint or 'none'}"
+                                         f", not this client's {self._network.fingerprint}")
+                yield update
+        except grpc.RpcError as error:
+            raise _call_failed(error, "filter update") from None
+        finally:
+            stream.cancel()
 
     # ---- state ----------------------------------------------------------------------------
 

@@ -13,41 +13,25 @@ from google.protobuf.message import Message
 from risklist.v1 import risklist_pb2 as pb
 
 import risklist_client.client
-from risklist_client import CheckFailed, Report, RiskListClient
+from risklist_client import CheckFailed, Report
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.secret import NetworkSecret
-from tests.support.mtls import DevNetwork, dev_network
-from tests.support.running_server import ServerProcess, start_server
+from tests.client.members import member_client, member_network
+from tests.support.mtls import DevNetwork
+from tests.support.running_server import ServerProcess
 
-PARTNERS = """
-[partners.bank-a]
-roles = ["query", "contribute"]
-
-[partners.bank-b]
-roles = ["query", "contribute"]
-
-[partners.reader]
-roles = ["query"]
-"""
 PHONE = "+8613800138000"
 
 
 @pytest.fixture()
 def network(tmp_path: Path, secret_file: Path) -> Iterator[tuple[DevNetwork, ServerProcess]]:
-    dev = dev_network(tmp_path, PARTNERS)
-    running = start_server(tmp_path / "db", secret_file, tls=dev.server_tls)
-    yield dev, running
-    running.terminate()
+    with member_network(tmp_path, secret_file) as running:
+        yield running
 
 
-def client_for(dev: DevNetwork, server: ServerProcess, secret: NetworkSecret, partner: str,
-               **options: float) -> RiskListClient:
-    """A RiskListClient as `partner` over mutual TLS."""
-    tls = dev.client(partner)
-    credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
-    return RiskListClient(server.address, credentials, secret=secret, deadline=5.0, **options)
+client_for = member_client
 
 
 def test_report_get_entry_and_revoke_round_trip(
