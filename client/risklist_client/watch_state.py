@@ -119,6 +119,26 @@ class WatchState:
                 self._db.execute("DELETE FROM alerted WHERE key = ?", (key,))
         return removed
 
+    def replace_all(self, entries: Iterable[tuple[bytes, str]]) -> tuple[list[bytes], int]:
+        """Make the watched subjects exactly `entries` (labels updated); return the keys new to the watchlist
+        (now pending a screen) and how many stopped being watched. Compared in SQLite, not in memory."""
+        with self._lock, self._transaction():
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (key BLOB PRIMARY KEY, label TEXT) "
+                             "WITHOUT ROWID")
+            self._db.execute("DELETE FROM incoming")
+            self._db.executemany("INSERT OR REPLACE INTO incoming (key, label) VALUES (?, ?)", entries)
+            gone = self._db.execute("SELECT key FROM watched WHERE key NOT IN (SELECT key FROM incoming)").fetchall()
+            for (key,) in gone:
+                for table in ("watched", "pending", "alerted"):
+                    self._db.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+            added = [key for (key,) in self._db.execute(
+                "SELECT key FROM incoming WHERE key NOT IN (SELECT key FROM watched)").fetchall()]
+            self._db.execute("INSERT INTO watched (key, label) SELECT key, label FROM incoming WHERE true "
+                             "ON CONFLICT (key) DO UPDATE SET label = excluded.label WHERE label != excluded.label")
+            self._db.executemany("INSERT OR IGNORE INTO pending (key) VALUES (?)", ((key,) for key in added))
+            self._db.execute("DELETE FROM incoming")
+        return added, len(gone)
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM watched").fetchone()[0])

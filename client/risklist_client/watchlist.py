@@ -146,6 +146,17 @@ class Watchlist:
     def add_keys(self, entries: Iterable[tuple[bytes, str]]) -> int:
         """add() for subjects already digested: (17-byte storage key, label) pairs."""
         added = self._state.add(entries)
+        self._added(added)
+        return len(added)
+
+    def replace_keys(self, entries: Iterable[tuple[bytes, str]]) -> tuple[int, int]:
+        """Watch exactly `entries` (storage key, label): return how many were added and how many removed.
+        Only the added ones are screened (what risklist-watch does when its customer file changes)."""
+        added, removed = self._state.replace_all(entries)
+        self._added(added)
+        return len(added), removed
+
+    def _added(self, added: list[bytes]) -> None:
         with self._index_lock:
             for key in added:
                 self._index.add(key)
@@ -153,7 +164,6 @@ class Watchlist:
                 self._rebuilding.extend(added)
         if added:
             self._events.put(_Screen())
-        return len(added)
 
     def remove(self, subjects: Iterable[tuple[EntityTypeLike, str]]) -> int:
         """Stop watching `subjects`; return how many were watched. No alert is raised for a removed subject."""
