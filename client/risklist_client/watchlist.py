@@ -328,7 +328,8 @@ class Watchlist:
         """Ask the server about `candidates`, record the alerts their answers raise and `version` as processed,
         all in one transaction."""
         labels = self._state.labels(candidates)
-        keys = [key for key in candidates if key in labels]
+        # One answer per key: an update may name a key twice (unlisted by one write, listed by a later one).
+        keys = [key for key in dict.fromkeys(candidates) if key in labels]
         changes: list[Change] = []
         for start in range(0, len(keys), self._batch_size):
             part = keys[start : start + self._batch_size]

@@ -106,6 +106,22 @@ def test_restart_catches_up_from_its_version_without_repeating(
     assert second.alerts[0].alert_id > first.alerts[0].alert_id
 
 
+def test_a_key_an_update_names_twice_alerts_once(tmp_path: Path, server: ServerProcess, secret: NetworkSecret) -> None:
+    """An update that names a key as unlisted and as listed again (two writes in its range) raises one alert."""
+    inbox = Inbox()
+    # No update of its own for an hour: the one below is the only one the watchlist sees.
+    with (RiskListClient(server.address, secret=secret, update_interval=3600, max_staleness=3600) as client,
+          Watchlist(client, tmp_path / "watch.sqlite", on_alert=inbox) as watch):
+        assert client.wait_for_filter(30)
+        watch.add([("phone", CUSTOMER, "c")])
+        wait_until(watch.idle, timeout=30)
+        version = ingest_phones(server.admin_address, secret, add=[CUSTOMER])
+        key = client.storage_key("phone", CUSTOMER)
+        watch.filter_updated(version, key, key)
+        wait_until(lambda: watch.idle() and (watch.version or 0) >= version and inbox.alerts, timeout=30)
+    assert inbox.kinds() == [(AlertKind.LISTED, "c")]
+
+
 def test_a_filter_reset_re_screens_and_alerts_only_real_changes(
     tmp_path: Path, secret_file: Path, secret: NetworkSecret
 ) -> None:
