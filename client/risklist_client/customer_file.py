@@ -49,8 +49,15 @@ class Customers:
 
 def read_customers(path: Path, key_of: Callable[[str, str], bytes]) -> Customers:
     """Every row of `path` as (key_of(entity_type, identifier), label); rows key_of refuses are rejected."""
-    entries: list[tuple[bytes, str]] = []
     rejected: list[Rejected] = []
+    entries = list(stream_customers(path, key_of, rejected))
+    return Customers(entries, rejected)
+
+
+def stream_customers(
+    path: Path, key_of: Callable[[str, str], bytes], rejected: list[Rejected]
+) -> Iterator[tuple[bytes, str]]:
+    """read_customers() row by row, for files too large to hold: skipped rows are appended to `rejected`."""
     for line, row in _rows(path):
         if isinstance(row, Rejected):
             rejected.append(row)
@@ -68,8 +75,7 @@ def read_customers(path: Path, key_of: Callable[[str, str], bytes]) -> Customers
             rejected.append(Rejected(line, f"entity_type: {error}"))
             continue
         label = (row.get(LABEL) or "").strip() or identifier.strip()
-        entries.append((key, label[:MAX_LABEL]))
-    return Customers(entries, rejected)
+        yield key, label[:MAX_LABEL]
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str] | Rejected]]:

@@ -26,7 +26,7 @@ import grpc
 
 from risklist_client.alerts import Alert
 from risklist_client.client import DEFAULT_UPDATE_INTERVAL, RiskListClient
-from risklist_client.customer_file import CustomerFileError, Customers, read_customers
+from risklist_client.customer_file import CustomerFileError, Rejected, stream_customers
 from risklist_client.watch_state import StateError
 from risklist_client.watchlist import Watchlist
 from risklist_kernel.errors import RiskListError
@@ -115,16 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _watch(args: argparse.Namespace, client: RiskListClient) -> int:
-    customers = _read(args.customers, client)
+    if not args.customers.is_file():
+        raise CustomerFileError(f"--customers {args.customers}: cannot open it (no such file); check the path")
     sink = AlertSink(args.out, args.command)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with sink, Watchlist(client, args.state / STATE_FILE, on_alert=sink) as watch:
-        added, removed = watch.replace_keys(customers.entries)
-        log.info("watch_started watched=%d added=%d removed=%d rejected=%d", len(customers.entries), added, removed,
-                 len(customers.rejected))
         seen = _stamp(args.customers)
+        _apply(args.customers, client, watch, "watch_started")
         while not stop.is_set():
             if args.once and watch.idle():
                 break
@@ -133,25 +132,22 @@ def _watch(args: argparse.Namespace, client: RiskListClient) -> int:
             if stamp != seen and stamp is not None:
                 seen = stamp
                 try:
-                    customers = _read(args.customers, client)
+                    _apply(args.customers, client, watch, "customer_file_reread")
                 except CustomerFileError as error:  # mid-rewrite or broken: keep watching what we have
                     log.warning("customer_file_unusable error=%s", error)
-                    continue
-                added, removed = watch.replace_keys(customers.entries)
-                log.info("customer_file_reread watched=%d added=%d removed=%d rejected=%d", len(customers.entries),
-                         added, removed, len(customers.rejected))
     return 0
 
 
-def _read(path: Path, client: RiskListClient) -> Customers:
-    customers = read_customers(path, client.storage_key)
-    for rejected in customers.rejected[:SHOWN_REJECTS]:
-        print(f"risklist-watch: {path}: {rejected} (row skipped; fix it and save the file to watch it)",
-              file=sys.stderr)
-    if len(customers.rejected) > SHOWN_REJECTS:
-        print(f"risklist-watch: {path}: {len(customers.rejected) - SHOWN_REJECTS} more rows skipped",
-              file=sys.stderr)
-    return customers
+def _apply(path: Path, client: RiskListClient, watch: Watchlist, event: str) -> None:
+    """Watch exactly the file's good rows (streamed into the state in one transaction: a file that turns out
+    unreadable half-way changes nothing); report the rows skipped."""
+    rejected: list[Rejected] = []
+    added, removed = watch.replace_keys(stream_customers(path, client.storage_key, rejected))
+    for row in rejected[:SHOWN_REJECTS]:
+        print(f"risklist-watch: {path}: {row} (row skipped; fix it and save the file to watch it)", file=sys.stderr)
+    if len(rejected) > SHOWN_REJECTS:
+        print(f"risklist-watch: {path}: {len(rejected) - SHOWN_REJECTS} more rows skipped", file=sys.stderr)
+    log.info("%s watched=%d added=%d removed=%d rejected=%d", event, len(watch), added, removed, len(rejected))
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

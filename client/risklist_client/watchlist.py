@@ -32,6 +32,12 @@ from risklist_kernel.pause_point import pause_point
 
 log = logging.getLogger("risklist_client.watch")
 
+OVERLAY_MIN = 10_000
+OVERLAY_SHARE = 100
+"""The index's overlay is folded into its array past max(OVERLAY_MIN, 1/OVERLAY_SHARE of it)."""
+OUTBOX_KEEP = 100_000
+"""Delivered alerts kept in the state's outbox (for inspection); older ones are deleted."""
+
 AlertCallback = Callable[[Alert], None]
 Subject = tuple[EntityTypeLike, str] | tuple[EntityTypeLike, str, str]
 """(type, raw value) or (type, raw value, label): the label is the bank's own reference, carried by alerts."""
@@ -81,6 +87,7 @@ class Watchlist:
         self._state = WatchState(state_path, client.secret_fingerprint)
         self._index = KeyIndex(self._state.watched_keys())
         self._index_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
         self._rebuilding: list[bytes] | None = None
         self._callbacks: list[AlertCallback] = [on_alert] if on_alert is not None else []
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Alert]]] = []
@@ -158,10 +165,14 @@ class Watchlist:
 
     def _added(self, added: list[bytes]) -> None:
         with self._index_lock:
-            for key in added:
-                self._index.add(key)
-            if self._rebuilding is not None:
-                self._rebuilding.extend(added)
+            bulk = len(added) > max(OVERLAY_MIN, len(self._index) // OVERLAY_SHARE)
+            if not bulk:
+                for key in added:
+                    self._index.add(key)
+                if self._rebuilding is not None:
+                    self._rebuilding.extend(added)
+        if bulk:  # an overlay entry costs ~70 bytes, an array entry 8: fold many at once straight into the array
+            self._rebuild_index(added)
         if added:
             self._events.put(_Screen())
 
@@ -361,18 +372,27 @@ class Watchlist:
             for loop, inbox in list(self._subscribers):
                 if not loop.is_closed():
                     loop.call_soon_threadsafe(inbox.put_nowait, alert)
+        if pending:
+            self._state.trim_outbox(OUTBOX_KEEP)
 
     def _maybe_rebuild_index(self) -> None:
         """Fold the index's overlay into its array once it holds more than 1% of it (and 10k)."""
         with self._index_lock:
-            if self._index.overlay_size <= max(10_000, len(self._index) // 100):
+            if self._index.overlay_size <= max(OVERLAY_MIN, len(self._index) // OVERLAY_SHARE):
                 return
-            self._rebuilding = []
-        fresh = KeyIndex(self._state.watched_keys())
-        with self._index_lock:
-            for key in self._rebuilding:
-                fresh.add(key)
-            self._index, self._rebuilding = fresh, None
+        self._rebuild_index([])
+
+    def _rebuild_index(self, also: list[bytes]) -> None:
+        """A new index from the state's keys (in key order: no sort), swapped in; keys added meanwhile, and
+        `also` (keys just committed), go into its overlay, so none is missed while it is built."""
+        with self._rebuild_lock:
+            with self._index_lock:
+                self._rebuilding = list(also)
+            fresh = KeyIndex(self._state.watched_keys())
+            with self._index_lock:
+                for key in self._rebuilding or ():
+                    fresh.add(key)
+                self._index, self._rebuilding = fresh, None
 
 
 def _describe(error: Exception) -> str:
