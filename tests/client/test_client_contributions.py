@@ -21,6 +21,7 @@ from risklist_kernel.secret import NetworkSecret
 from tests.client.members import member_client, member_network
 from tests.support.mtls import DevNetwork
 from tests.support.running_server import ServerProcess
+from tests.support.waiting import wait_until
 
 PHONE = "+8613800138000"
 
@@ -132,9 +133,9 @@ def test_check_stream_keeps_batch_order_and_sends_only_possible_hits(
 ) -> None:
     """Batches come back in order; one the filter settles sends nothing; an invalid identifier names its place."""
     dev, server = network
-    with client_for(dev, server, secret, "bank-a") as a:
-        a.report([Report("phone", PHONE, "telecom_fraud", "high")])
-        assert a.wait_for_filter(30)
+    with client_for(dev, server, secret, "bank-a", update_interval=0.05) as a:
+        version = a.report([Report("phone", PHONE, "telecom_fraud", "high")]).list_version
+        wait_until(lambda: a.metrics().filter_version >= version, timeout=30, message="the filter with the report")
         batches = [[("phone", "+8613800138005")], [("phone", PHONE), ("email", "a@example.com")],
                    [("ip", "10.1.1.1")]]
         answers = list(a.check_stream(iter(batches), timeout=30))

@@ -157,3 +157,21 @@ def test_bad_input_says_what_where_why_and_what_to_do(
     other.chmod(0o600)
     foreign = _run("--customers", str(tmp_path / "c.csv"), *common[:-1], str(other), "--insecure", "--once")
     assert foreign.returncode == 1 and "was made under network secret" in foreign.stderr
+
+
+def test_a_failing_exec_hook_is_retried_and_the_alert_written_once(
+    tmp_path: Path, server: ServerProcess, secret: NetworkSecret, secret_file: Path, watchers: list[Watcher]
+) -> None:
+    """--exec exiting non-zero is run again for the same alert (after a back-off); the output line is not repeated."""
+    calls = tmp_path / "calls"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f'#!/bin/sh\necho "$RISKLIST_ALERT_ID" >> {calls}\n[ "$(wc -l < {calls})" -ge 2 ]\n')
+    hook.chmod(0o755)
+    (tmp_path / "customers.csv").write_text(f"entity_type,identifier\nphone,{CUSTOMER}\n")
+    watcher = Watcher(tmp_path, server, secret_file, "--exec", str(hook))
+    watchers.append(watcher)
+    ingest_phones(server.admin_address, secret, add=[CUSTOMER])
+    wait_until(lambda: calls.exists() and calls.read_text().split() == ["1", "1"], timeout=30,
+               message="the hook run twice for alert 1")
+    assert _labels(watcher) == [("LISTED", CUSTOMER)]
+    assert watcher.stop() == 0
