@@ -150,7 +150,7 @@ def state_figures(count: int, directory: Path) -> tuple[dict[str, Any], WatchSta
 
 
 OPEN_STATE = """
-import json, resource, sys
+import json, sys
 from risklist_client.watch_index import KeyIndex
 from risklist_client.watch_state import WatchState
 def rss():
@@ -159,8 +159,11 @@ def rss():
 before = rss()
 state = WatchState(sys.argv[1], "bench")
 index = KeyIndex(state.watched_keys())
+def peak():  # VmHWM: this process's own high-water mark (ru_maxrss would carry the forking parent's over exec)
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmHWM:"))
 print(json.dumps({"rss_before_bytes": before, "rss_after_bytes": rss(), "index_bytes": index.size_bytes,
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss_bytes": peak()}))
 """
 
 
