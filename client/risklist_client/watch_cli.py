@@ -30,6 +30,7 @@ from risklist_client.customer_file import CustomerFileError, Rejected, stream_cu
 from risklist_client.watch_state import StateError
 from risklist_client.watchlist import Watchlist
 from risklist_kernel.errors import RiskListError
+from risklist_kernel.pause_point import pause_point
 from risklist_kernel.secret import load_secret
 
 STATE_FILE = "watch.sqlite"
@@ -184,6 +185,7 @@ class AlertSink:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._written = alert.alert_id
+            pause_point("watch-alert-written")
         if self._command is not None:
             environment = {**os.environ, "RISKLIST_ALERT_ID": str(alert.alert_id),
                            "RISKLIST_ALERT_KIND": alert.kind.value}
