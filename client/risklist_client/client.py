@@ -209,7 +209,8 @@ class RiskListClient:
     def report(self, reports: Iterable[Report]) -> ReportResult:
         """Contribute `reports` as this bank (the source is the caller's certificate, never a field).
 
-        Each subject is normalised and digested here: no raw identifier is sent. Sent in requests of
+        Each subject is normalised and digested here: no raw identifier is sent; nothing is sent before
+        the server showed it holds this client's secret (SecretMismatch otherwise). Sent in requests of
         `batch_size` reports, each acknowledged once durable; InvalidIdentifier or ValueError (naming
         `reports[i]`) before anything is sent for a bad one, CheckFailed (call "report") if a request
         fails. Reporting the same subject and category again replaces your earlier contribution.
@@ -223,6 +224,7 @@ class RiskListClient:
                 raise InvalidIdentifier(error.entity_type, error.reason, field=f"reports[{index}]") from None
             except ValueError as error:
                 raise ValueError(f"reports[{index}]: {error}") from None
+        self._require_network(0)  # digests under another network's secret would list subjects nobody checks
         added = unchanged = version = 0
         request_ids: list[str] = []
         for start in range(0, len(messages), self._batch_size):
@@ -246,6 +248,7 @@ class RiskListClient:
         kind_of = None if category is None else (
             category if isinstance(category, Category) else Category.from_feed_name(category))
         digested = self._digest_many(subjects)
+        self._require_network(0)
         removed = not_listed = version = 0
         request_ids: list[str] = []
         for start in range(0, len(digested), self._batch_size):
@@ -267,6 +270,7 @@ class RiskListClient:
         Needs the `read_entries` role; CheckFailed (call "entry lookup", e.g. PERMISSION_DENIED) otherwise.
         """
         kind, digest = self._digest(entity_type, value)
+        self._require_network(0)
         request = pb.GetEntryRequest(subject=pb.Subject(type=int(kind), digest=digest))
         try:
             response: pb.GetEntryResponse = self._stub.GetEntry(request, timeout=self._deadline)

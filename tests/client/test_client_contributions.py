@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from risklist.v1 import risklist_pb2 as pb
 
 import risklist_client.client
-from risklist_client import CheckFailed, Report
+from risklist_client import CheckFailed, Report, SecretMismatch
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.errors import InvalidIdentifier
@@ -159,3 +159,21 @@ def test_refusals_are_typed_errors(network: tuple[DevNetwork, ServerProcess], se
             reader.report([Report("phone", PHONE, "fraud", "high")])
         with pytest.raises(InvalidIdentifier, match=r"reports\[0\]"):
             reader.report([Report("phone", "12", "telecom_fraud", "high")])
+
+
+def test_nothing_is_contributed_under_another_networks_secret(
+    network: tuple[DevNetwork, ServerProcess], secret: NetworkSecret
+) -> None:
+    """With a secret other than the server's, report, revoke and get_entry raise SecretMismatch and send nothing."""
+    dev, server = network
+    wrong = NetworkSecret(bytes(range(32)))
+    with client_for(dev, server, wrong, "bank-a", prescreen=False) as a:
+        with pytest.raises(SecretMismatch):
+            a.report([Report("phone", PHONE, "telecom_fraud", "high")])
+        with pytest.raises(SecretMismatch):
+            a.revoke([("phone", PHONE)])
+        with pytest.raises(SecretMismatch):
+            a.get_entry("phone", PHONE)
+    with client_for(dev, server, secret, "bank-a", prescreen=False) as right:
+        answer = right.check("phone", PHONE)
+        assert not answer.listed and answer.list_version == 0  # nothing was written: the list is at version 0
