@@ -169,8 +169,12 @@ class AlertSink:
     def __init__(self, path: Path, command: str | None) -> None:
         self._path = path
         self._command = shlex.split(command) if command else None
-        self._written = _last_alert_id(path)
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        try:
+            self._written = _last_alert_id(path)
+            self._file: IO[str] = path.open("a", encoding="utf-8")
+        except OSError as error:
+            raise OSError(f"--out {path}: cannot append to it ({error.strerror}); create its directory, or give "
+                          "a path this user may write") from None
 
     def __enter__(self) -> AlertSink:
         return self

@@ -152,6 +152,9 @@ def test_bad_input_says_what_where_why_and_what_to_do(
     assert rows.returncode == 0, rows.stderr
     assert "c.csv: line 2: invalid phone identifier" in rows.stderr and "c.csv: line 3: entity_type:" in rows.stderr
     assert "watched=1" in rows.stderr
+    unwritable = _run("--customers", str(tmp_path / "c.csv"), *common[:2], "--out", str(tmp_path / "no" / "a.jsonl"),
+                      *common[4:], "--insecure", "--once")
+    assert unwritable.returncode == 1 and "cannot append to it" in unwritable.stderr
     other = tmp_path / "other.secret"
     other.write_text(NetworkSecret(bytes(range(32))).key.hex() + "\n")
     other.chmod(0o600)
