@@ -263,7 +263,7 @@ class Watchlist:
                 step()
             except Exception as error:  # never let the thread die: nothing is lost, the step runs again
                 self.failures += 1
-                delay = min(self._max_backoff, self._retry_interval * 2 ** min(self.failures, 16))
+                delay = min(self._max_backoff, self._retry_interval * 2 ** min(self.failures - 1, 16))
                 delay *= random.uniform(0.75, 1.0)
                 if self.failures == 1 or self.failures % 10 == 0:
                     log.warning("watchlist_round_failed error=%s failures=%d retry_in=%.1f",
