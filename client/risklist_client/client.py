@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from types import TracebackType
 from typing import Any
@@ -14,14 +16,22 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_client.channel import close_watched_channel, open_channel
-from risklist_client.errors import CheckFailed
-from risklist_client.filter_sync import FilterSync
+from risklist_client.contributions import (
+    Entry,
+    Report,
+    ReportResult,
+    RevokeResult,
+    entry_from_response,
+    report_message,
+)
+from risklist_client.errors import CheckFailed, SecretMismatch
+from risklist_client.filter_sync import FilterListener, FilterSync, LocalFilter
 from risklist_client.metrics import ClientMetrics, Counters
 from risklist_client.network_check import NetworkCheck
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
-from risklist_kernel.digest import Digester
-from risklist_kernel.enums import EntityType, Outcome
+from risklist_kernel.digest import KEY_SIZE, Digester
+from risklist_kernel.enums import Category, EntityType, Outcome
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
@@ -33,6 +43,7 @@ _KINDS: dict[EntityTypeLike, EntityType] = {**{kind: kind for kind in EntityType
                                              **{kind.feed_name: kind for kind in EntityType}}
 _KEY_PREFIX = {kind: bytes((kind,)) for kind in EntityType}
 """A storage key is the entity-type byte, then the digest."""
+_BY_VALUE = {int(kind): kind for kind in EntityType}
 
 DEFAULT_UPDATE_INTERVAL = 2.0
 DEFAULT_MAX_STALENESS = 10.0
@@ -79,6 +90,7 @@ class RiskListClient:
         self._normaliser = Normaliser(default_region)
         self._digester = Digester(secret)
         self._deadline = deadline
+        self._download_deadline = download_deadline
         self._batch_size = batch_size
         self._channel = open_channel(target, credentials, channel_options)
         self._stub = pb_grpc.RiskListStub(self._channel)
@@ -189,11 +201,213 @@ class RiskListClient:
         try:
             response: pb.ReportOutcomeResponse = self._stub.ReportOutcome(request, timeout=self._deadline)
         except grpc.RpcError as error:
-            code = error.code() if hasattr(error, "code") else None
-            details = error.details() if hasattr(error, "details") else str(error)
-            raise CheckFailed(code.name if code is not None else "UNKNOWN", str(details or "no details"),
-                              call="outcome report") from None
+            raise _call_failed(error, "outcome report") from None
         return int(response.sources_credited)
+
+    # ---- contributions and entries --------------------------------------------------------
+
+    def report(self, reports: Iterable[Report]) -> ReportResult:
+        """Contribute `reports` as this bank (the source is the caller's certificate, never a field).
+
+        Each subject is normalised and digested here: no raw identifier is sent; nothing is sent before
+        the server showed it holds this client's secret (SecretMismatch otherwise). Sent in requests of
+        `batch_size` reports, each acknowledged once durable; InvalidIdentifier or ValueError (naming
+        `reports[i]`) before anything is sent for a bad one, CheckFailed (call "report") if a request
+        fails. Reporting the same subject and category again replaces your earlier contribution.
+        """
+        messages: list[pb.Report] = []
+        for index, item in enumerate(reports):
+            try:
+                kind, digest = self._digest(item.entity_type, item.value)
+                messages.append(report_message(item, kind, digest))
+            except InvalidIdentifier as error:
+                raise InvalidIdentifier(error.entity_type, error.reason, field=f"reports[{index}]") from None
+            except ValueError as error:
+                raise ValueError(f"reports[{index}]: {error}") from None
+        self._require_network(0)  # digests under another network's secret would list subjects nobody checks
+        added = unchanged = version = 0
+        request_ids: list[str] = []
+        for start in range(0, len(messages), self._batch_size):
+            request = pb.ReportRequest(reports=messages[start : start + self._batch_size])
+            try:
+                response: pb.ReportResponse = self._stub.Report(request, timeout=self._deadline)
+            except grpc.RpcError as error:
+                raise _call_failed(error, "report") from None
+            added, unchanged = added + response.added, unchanged + response.unchanged
+            version = max(version, response.list_version)
+            request_ids.append(response.request_id)
+        return ReportResult(added, unchanged, version, tuple(request_ids))
+
+    def revoke(
+        self, subjects: Iterable[tuple[EntityTypeLike, str]], category: Category | str | None = None
+    ) -> RevokeResult:
+        """Withdraw this bank's own contributions about `subjects` (digested here): of `category`, or every one.
+
+        Other banks' contributions are never touched. Errors as `report` (call "revoke").
+        """
+        kind_of = None if category is None else (
+            category if isinstance(category, Category) else Category.from_feed_name(category))
+        digested = self._digest_many(subjects)
+        self._require_network(0)
+        removed = not_listed = version = 0
+        request_ids: list[str] = []
+        for start in range(0, len(digested), self._batch_size):
+            part = digested[start : start + self._batch_size]
+            request = pb.RevokeRequest(subjects=[pb.Subject(type=int(k), digest=d) for k, d in part],
+                                       category=int(kind_of) if kind_of is not None else 0)
+            try:
+                response: pb.RevokeResponse = self._stub.Revoke(request, timeout=self._deadline)
+            except grpc.RpcError as error:
+                raise _call_failed(error, "revoke") from None
+            removed, not_listed = removed + response.removed, not_listed + response.not_listed
+            version = max(version, response.list_version)
+            request_ids.append(response.request_id)
+        return RevokeResult(removed, not_listed, version, tuple(request_ids))
+
+    def get_entry(self, entity_type: EntityTypeLike, value: str) -> Entry:
+        """The verdict on one subject (digested here) and the live contributions behind it, from the server.
+
+        Needs the `read_entries` role; CheckFailed (call "entry lookup", e.g. PERMISSION_DENIED) otherwise.
+        """
+        kind, digest = self._digest(entity_type, value)
+        self._require_network(0)
+        request = pb.GetEntryRequest(subject=pb.Subject(type=int(kind), digest=digest))
+        try:
+            response: pb.GetEntryResponse = self._stub.GetEntry(request, timeout=self._deadline)
+        except grpc.RpcError as error:
+            raise _call_failed(error, "entry lookup") from None
+        return entry_from_response(response, _KEY_PREFIX[kind] + digest)
+
+    def check_keys(self, keys: Sequence[bytes]) -> list[CheckResult]:
+        """The server's answers, in order, for storage keys (entity-type byte + 16-byte digest).
+
+        Never answered by the filter or the cache: every key is sent, in BatchCheck requests of
+        `batch_size` (what a watchlist uses to confirm a match; each answer is audited). ValueError
+        for a key of the wrong size or type; CheckFailed as `check_many`.
+        """
+        parts: list[tuple[int, EntityType, bytes]] = []
+        for index, key in enumerate(keys):
+            if len(key) != KEY_SIZE or key[0] not in _BY_VALUE:
+                raise ValueError(f"keys[{index}]: a storage key is {KEY_SIZE} bytes, a known entity type first")
+            parts.append((index, _BY_VALUE[key[0]], bytes(key[1:])))
+        self._require_network(len(parts))
+        results: list[CheckResult | None] = [None] * len(parts)
+        for start in range(0, len(parts), self._batch_size):
+            part = parts[start : start + self._batch_size]
+            request = pb.BatchCheckRequest(subjects=[pb.Subject(type=int(k), digest=d) for _, k, d in part])
+            try:
+                response: pb.BatchCheckResponse = self._stub.BatchCheck(request, timeout=self._deadline)
+            except grpc.RpcError as error:
+                raise self._failed(error, len(part)) from None
+            self._counters.add(checks=len(part), server_checks=len(part))
+            self._fill(results, part, response)
+        return [result for result in results if result is not None]
+
+    def check_stream(
+        self, batches: Iterable[Iterable[tuple[EntityTypeLike, str]]], *, timeout: float | None = None
+    ) -> Iterator[list[CheckResult]]:
+        """Answers for each batch of (type, raw value) pairs, in order, over one StreamCheck call.
+
+        Each batch is digested and pre-screened here like `check_many`; only its possible hits travel
+        on the stream (a batch the filter settles sends nothing). Batches are read as the stream
+        needs them, so `batches` may be a generator fed by a queue (a long-lived stream). `timeout`
+        bounds the whole stream in seconds (None: unbounded, for a stream fed as payments come).
+        UNAVAILABLE is retried only before the first answer (grpc retries no stream later).
+        InvalidIdentifier names `batches[i].subjects[j]`; CheckFailed if the stream fails.
+        """
+        queued: deque[tuple[list[CheckResult | None], list[tuple[int, EntityType, bytes]]]] = deque()
+        lock = threading.Lock()
+        problem: list[BaseException] = []
+
+        def requests() -> Iterator[pb.BatchCheckRequest]:
+            for number, batch in enumerate(batches):
+                try:
+                    digested = self._digest_many(batch)
+                    self._require_network(len(digested))
+                except InvalidIdentifier as error:
+                    problem.append(InvalidIdentifier(error.entity_type, error.reason,
+                                                     field=f"batches[{number}].{error.field}"))
+                    return
+                except CheckFailed as error:
+                    problem.append(error)
+                    return
+                results, pending = self._screen_many(digested)
+                with lock:
+                    queued.append((results, pending))
+                if pending:
+                    yield pb.BatchCheckRequest(subjects=[pb.Subject(type=int(k), digest=d) for _, k, d in pending])
+
+        def settled() -> Iterator[list[CheckResult]]:
+            """Batches at the head of the queue that sent nothing (the filter answered them all)."""
+            while True:
+                with lock:
+                    if not queued or queued[0][1]:
+                        return
+                    results, _ = queued.popleft()
+                yield [result for result in results if result is not None]
+
+        responses = self._stub.StreamCheck(requests(), timeout=timeout)
+        try:
+            for response in responses:
+                yield from settled()
+                with lock:
+                    results, pending = queued.popleft()
+                self._fill(results, pending, response)
+                yield [result for result in results if result is not None]
+        except grpc.RpcError as error:
+            if problem:
+                raise problem[0] from None
+            raise self._failed(error, sum(len(pending) for _, pending in queued) or 1) from None
+        finally:
+            responses.cancel()
+        if problem:
+            raise problem[0]
+        yield from settled()
+
+    # ---- what a watchlist builds on ----------------------------------------------------------
+
+    @property
+    def secret_fingerprint(self) -> str:
+        """The fingerprint of this client's network secret (what servers, filters and state files are checked by)."""
+        return self._network.fingerprint
+
+    def storage_key(self, entity_type: EntityTypeLike, value: str) -> bytes:
+        """The 17-byte storage key (type byte + keyed digest) of a raw identifier, made here; InvalidIdentifier."""
+        kind, digest = self._digest(entity_type, value)
+        return _KEY_PREFIX[kind] + digest
+
+    def add_filter_listener(self, listener: FilterListener) -> LocalFilter | None:
+        """Tell `listener` of every new filter and applied update (risklist_client.filter_sync.FilterListener);
+        return the filter as it is now. ValueError for a client made with prescreen=False (it has no filter)."""
+        if self._sync is None:
+            raise ValueError("a client made with prescreen=False downloads no filter: watchlists need one")
+        return self._sync.add_listener(listener)
+
+    def remove_filter_listener(self, listener: FilterListener) -> None:
+        if self._sync is not None:
+            self._sync.remove_listener(listener)
+
+    def local_filter(self) -> LocalFilter | None:
+        """The filter as it is now (updated in place as updates arrive); None before the first download."""
+        return self._sync.filter if self._sync is not None else None
+
+    def filter_changes_since(self, version: int) -> Iterator[pb.FilterUpdate]:
+        """GetFilterUpdates from `version`: what changed since (keys only; a `reset` one when the server can no
+        longer say). SecretMismatch if an update names another secret; CheckFailed if the stream fails."""
+        self._require_network(0)
+        stream = self._stub.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=version),
+                                             timeout=self._download_deadline)
+        try:
+            for update in stream:
+                if update.secret_fingerprint != self._network.fingerprint:
+                    self._network.invalidate()
+                    raise SecretMismatch(f"a filter update names network secret {update.secret_fingerprint or 'none'}"
+                                         f", not this client's {self._network.fingerprint}")
+                yield update
+        except grpc.RpcError as error:
+            raise _call_failed(error, "filter update") from None
+        finally:
+            stream.cancel()
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -356,9 +570,14 @@ class RiskListClient:
 
     def _failed(self, error: grpc.RpcError, count: int) -> CheckFailed:
         self._counters.add(check_failures=count)
-        code = error.code() if hasattr(error, "code") else None
-        details = error.details() if hasattr(error, "details") else str(error)
-        return CheckFailed(code.name if code is not None else "UNKNOWN", str(details or "no details"))
+        return _call_failed(error, "risk check")
+
+
+def _call_failed(error: grpc.RpcError, call: str) -> CheckFailed:
+    """A failed call as the SDK's typed error: its status code's name and details."""
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    return CheckFailed(code.name if code is not None else "UNKNOWN", str(details or "no details"), call=call)
 
 
 def _awaitable(call: Any) -> asyncio.Future[Any]:

@@ -10,7 +10,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import grpc
 from risklist.v1 import risklist_pb2 as pb
@@ -43,6 +43,16 @@ class LocalFilter:
 
     bloom: BlockedBloom
     version: int
+
+
+class FilterListener(Protocol):
+    """Told of every new filter and every update applied, on the refresh thread (return quickly)."""
+
+    def filter_reset(self, version: int) -> None:
+        """A new filter (first download, or after a reset) now answers, covering `version`."""
+
+    def filter_updated(self, version: int, added_keys: bytes, removed_keys: bytes) -> None:
+        """An update was applied: keys listed or changed, and keys unlisted, up to `version` (17-byte keys)."""
 
 
 class FilterSync:
@@ -85,6 +95,21 @@ class FilterSync:
         self._thread = threading.Thread(target=self._run, name="risklist-filter", daemon=True)
         self._active: grpc.RpcContext | None = None
         """The stream being read, so stop() can cancel it."""
+        self._listeners: list[FilterListener] = []
+        self._listeners_lock = threading.Lock()
+        """Held while a filter is replaced or an update applied and told: a listener added meanwhile sees
+        either the filter before (and then the event) or the filter after."""
+
+    def add_listener(self, listener: FilterListener) -> LocalFilter | None:
+        """Tell `listener` of every later reset and update; return the filter as it is now (None: not loaded)."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+            return self.filter
+
+    def remove_listener(self, listener: FilterListener) -> None:
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     def start(self) -> None:
         self._thread.start()
@@ -141,8 +166,11 @@ class FilterSync:
             self._stop.wait(delay)
 
     def _set(self, downloaded: LocalFilter) -> None:
-        self.filter = downloaded
-        self._on_reset()
+        with self._listeners_lock:
+            self.filter = downloaded
+            self._on_reset()
+            for listener in self._listeners:
+                listener.filter_reset(downloaded.version)
         self._loaded.set()
 
     def _apply_updates(self, current: LocalFilter) -> None:
@@ -165,13 +193,16 @@ class FilterSync:
             if len(keys) % KEY_SIZE:
                 raise FilterError(f"an update carried {len(keys)} bytes of keys, not a multiple of {KEY_SIZE}")
             bloom = current.bloom
-            for offset in range(0, len(keys), KEY_SIZE):
-                bloom.add(keys[offset : offset + KEY_SIZE])
-            # Version first, then forget: a cached answer older than this update can no longer be
-            # stored (the cache compares versions under its lock), and one stored before is dropped.
-            current.version = max(current.version, update.version)
-            self._on_keys_changed(keys)
-            self._on_keys_changed(update.removed_keys)
+            with self._listeners_lock:
+                for offset in range(0, len(keys), KEY_SIZE):
+                    bloom.add(keys[offset : offset + KEY_SIZE])
+                # Version first, then forget: a cached answer older than this update can no longer be
+                # stored (the cache compares versions under its lock), and one stored before is dropped.
+                current.version = max(current.version, update.version)
+                self._on_keys_changed(keys)
+                self._on_keys_changed(update.removed_keys)
+                for listener in self._listeners:
+                    listener.filter_updated(update.version, keys, update.removed_keys)
         self._counters.add(filter_updates=1)
 
     def _download(self) -> LocalFilter:

@@ -13,8 +13,8 @@ ROOT = REPO
 
 
 def test_the_sdk_installs_alone_into_an_empty_venv(tmp_path: Path) -> None:
-    """A bank installs risklist-client by itself: it imports, reads error details as docs/api.md shows, and brings
-    no server, loader, RocksDB or numpy."""
+    """A bank installs risklist-client by itself: it imports, reads error details as docs/api.md shows, brings
+    risklist-watch, and no server, loader, RocksDB or numpy."""
     source = tmp_path / "src"
     for folder in ("client", "kernel", "proto"):  # a copy: pip builds in the tree it is given
         shutil.copytree(ROOT / folder, source / folder,
@@ -32,3 +32,6 @@ def test_the_sdk_installs_alone_into_an_empty_venv(tmp_path: Path) -> None:
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+    watch = subprocess.run([str(venv / "bin" / "risklist-watch"), "--help"], capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path)  # the console script comes with the SDK alone
+    assert watch.returncode == 0 and "--customers" in watch.stdout, watch.stderr
