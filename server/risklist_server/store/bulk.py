@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 from rocksdict import IngestExternalFileOptions, Rdict, SstFileWriter, WriteBatch
 
-from risklist_kernel.bloom import mask_table
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.store.changelog import LISTED, entry_header, sequence_key
 from risklist_server.store.rocks import CHANGELOG_CF, records_options
@@ -106,26 +105,6 @@ def changelog_values(keys: npt.NDArray[np.uint8], listed: npt.NDArray[np.bool_] 
         rows[:, 0] = LISTED if listed is None else listed[start : start + per_entry].astype(np.uint8)
         rows[:, 1:] = part
         yield header + rows.tobytes()
-
-
-def front_words_for(keys: npt.NDArray[np.uint8], words: npt.NDArray[np.uint64]) -> None:
-    """Add storage keys (n x 17 bytes) to a front's words in place, as BloomFront.add does one by one."""
-    if len(keys) == 0:
-        return
-    word_index = keys[:, 1:9].copy().view("<u8").ravel() & np.uint64(len(words) - 1)
-    mask_index = keys[:, 9:11].copy().view("<u2").ravel()
-    masks = np.array(mask_table(), dtype=np.uint64)[mask_index]
-    np.bitwise_or.at(words, word_index, masks)
-
-
-def tile_words(source: npt.NDArray[np.uint64], target: npt.NDArray[np.uint64]) -> None:
-    """Copy a front's words into a front of as many or more words (a power-of-two multiple), in place.
-
-    Word i of a front of kW words is word i mod W of the W-word front under both sizes' indexing, so
-    every key of the smaller one stays covered.
-    """
-    for start in range(0, len(target), len(source)):
-        target[start : start + len(source)] = source
 
 
 def append_changelog(db: Rdict, values: Iterable[bytes], after: int) -> Iterator[int]:

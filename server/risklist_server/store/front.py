@@ -89,3 +89,23 @@ class BloomFront(BlockedBloom):
     def might_contain_packed(self, packed: bytes) -> npt.NDArray[np.bool_]:
         """might_contain_many over concatenated 17-byte keys (as an all-digest request carries them)."""
         return probe_packed(self._view, packed)
+
+
+def front_words_for(keys: npt.NDArray[np.uint8], words: npt.NDArray[np.uint64]) -> None:
+    """Add storage keys (n x 17 bytes) to a front's words in place, as BloomFront.add does one by one."""
+    if len(keys) == 0:
+        return
+    word_index = keys[:, 1:9].copy().view("<u8").ravel() & np.uint64(len(words) - 1)
+    mask_index = keys[:, 9:11].copy().view("<u2").ravel()
+    masks = mask_array()[mask_index]
+    np.bitwise_or.at(words, word_index, masks)
+
+
+def tile_words(source: npt.NDArray[np.uint64], target: npt.NDArray[np.uint64]) -> None:
+    """Copy a front's words into a front of as many or more words (a power-of-two multiple), in place.
+
+    Word i of a front of kW words is word i mod W of the W-word front under both sizes' indexing, so
+    every key of the smaller one stays covered.
+    """
+    for start in range(0, len(target), len(source)):
+        target[start : start + len(source)] = source

@@ -18,12 +18,12 @@ from risklist_server.core.errors import BackupError, FrontFileRefused, StoreErro
 from risklist_server.core.mutation import Mutation
 from risklist_server.core.record import Record, decode_record, encode_record
 from risklist_server.store.apply import ApplyResult, Revision, apply_batch
-from risklist_server.store.bulk import append_changelog, front_words_for, ingest_files, tile_words
+from risklist_server.store.bulk import append_changelog, ingest_files
 from risklist_server.store.changelog import Change, encode_changes, sequence_key
 from risklist_server.store.changelog_trim import ChangelogTrim, ChangelogWindow, stage_trim, trim_point
 from risklist_server.store.checkpoint import prepare_backup_dir, seal_backup, take_checkpoint
 from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_expired
-from risklist_server.store.front import BloomFront
+from risklist_server.store.front import BloomFront, front_words_for
 from risklist_server.store.front_file import save_front_words
 from risklist_server.store.front_map import MappedFront, file_stamp, map_front
 from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, set_merge_mark
@@ -254,7 +254,7 @@ class RiskStore(StoreReads):
             front = BloomFront(self.front.word_count if needed <= self._front_capacity()
                                else max(self.front.word_count, words_for(2 * needed, self.front_policy.bits_per_key)),
                                added=needed)
-            tile_words(self.front.words_view(), front.words_view())
+            self.front.fill(front.words_view())
             for keys in listed:
                 front_words_for(keys, front.words_view())
             self.front = self._publish(front, self._sequence)
@@ -441,8 +441,9 @@ class RiskStore(StoreReads):
         """Write `front` as the published file covering `covered` (the current version), and map it. The
         caller holds the write lock (or is opening the store)."""
         started = time.perf_counter()
-        save_front_words(self.path / FRONT_FILE, _little_endian(front.words_view()), covered, front.added,
-                         self._front_owner())
+        words = front.published_words() if isinstance(front, SharedFront) else front.words_view()
+        save_front_words(self.path / FRONT_FILE, _little_endian(words), covered, front.added, self._front_owner())
+        del words
         log.info("front_published", covered=covered, front_bytes=front.word_count * 8,
                  seconds=round(time.perf_counter() - started, 3))
         shared = self._shared(map_front(self.path / FRONT_FILE, self._front_owner()))

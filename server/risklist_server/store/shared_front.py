@@ -19,7 +19,13 @@ import numpy.typing as npt
 from risklist_kernel.bloom import WORD_AND_MASK_INDEX, mask_table
 from risklist_kernel.digest import KEY_SIZE
 from risklist_server.core.errors import StoreError
-from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, mask_array, probe_packed
+from risklist_server.store.front import (
+    DEFAULT_BITS_PER_KEY,
+    BloomFront,
+    front_words_for,
+    probe_packed,
+    tile_words,
+)
 from risklist_server.store.front_map import MappedFront
 
 OVERLAY_CAPACITY = 65_536
@@ -91,18 +97,31 @@ class SharedFront:
 
     def words_view(self) -> npt.NDArray[np.uint64]:
         """The mapped words with the overlay's keys added, as a new native-order array (for the partner filter)."""
-        base = self.base
-        if base is None:
+        words = self._usable_base().words.astype(np.uint64, copy=True)
+        self._add_overlay_keys(words)
+        return words
+
+    def published_words(self) -> npt.NDArray[np.uint64]:
+        """The words to publish: the mapping itself when no key was added since it was published (no copy: a
+        front of 512 MiB at 100M keys), else words_view()."""
+        base = self._usable_base()
+        return base.words if not self._keys else self.words_view()
+
+    def fill(self, target: npt.NDArray[np.uint64]) -> None:
+        """Set this front's bits in `target` in place, a front of as many or more words (a power-of-two multiple):
+        the mapped words tiled (store.front.tile_words), then the overlay's keys; no copy of the words."""
+        tile_words(self._usable_base().words, target)
+        self._add_overlay_keys(target)
+
+    def _usable_base(self) -> MappedFront:
+        if self.base is None:
             raise StoreError("this reader has no usable Bloom front file, so it cannot build a partner filter; "
                              "retry (another worker may answer), or restart the writer so it publishes one")
-        words = base.words.astype(np.uint64, copy=True)
-        keys = bytes(self._keys)
-        if keys:
-            raw = np.frombuffer(keys, dtype=np.uint8).reshape(-1, KEY_SIZE)
-            index = raw[:, 1:9].copy().view("<u8").ravel() & np.uint64(len(words) - 1)
-            masks = mask_array()[raw[:, 9:11].copy().view("<u2").ravel()]
-            np.bitwise_or.at(words, index.astype(np.intp), masks)
-        return words
+        return self.base
+
+    def _add_overlay_keys(self, words: npt.NDArray[np.uint64]) -> None:
+        if self._keys:
+            front_words_for(np.frombuffer(bytes(self._keys), dtype=np.uint8).reshape(-1, KEY_SIZE), words)
 
     def to_bytes(self) -> bytes:
         """The words with the overlay's keys added, little-endian (the file and wire form), as BloomFront.to_bytes."""

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -231,3 +232,25 @@ def test_mapping_a_front_does_not_make_it_resident_in_the_process(tmp_path: Path
     shared = SharedFront(mapped)
     assert all(shared.might_contain(key) for key in LISTED)
     assert _mapping_rss_kib(path) > 64, "lookups read the words through the mapping"
+
+
+def test_publishing_an_unchanged_front_writes_from_the_mapping_and_fill_tiles_it(tmp_path: Path) -> None:
+    """A front with nothing added since publication is published from its mapping (no copy of the words: at
+    100M keys a copy is 512 MiB more for the loader), and fill() sets the bits words_view() holds, tiled."""
+    path = tmp_path / FRONT_FILE
+    owner = FrontOwner("test", "store")
+    front = BloomFront.for_capacity(20_000, 16)
+    front.add_many(LISTED)
+    save_front(path, front, 3, owner)
+    shared = SharedFront(map_front(path, owner))
+    assert shared.base is not None and np.shares_memory(shared.published_words(), shared.base.words)
+    later = [bytes((2,)) + os.urandom(16) for _ in range(50)]
+    for key in later:
+        shared.add(key)
+    assert not np.shares_memory(shared.published_words(), shared.base.words)
+    assert np.array_equal(shared.published_words(), shared.words_view())
+    bigger = BloomFront(4 * shared.word_count)
+    shared.fill(bigger.words_view())
+    assert all(bigger.might_contain(key) for key in LISTED + later)
+    tiled = np.tile(shared.base.words.astype(np.uint64), 4)
+    assert np.array_equal(bigger.words_view() & tiled, tiled), "every bit of the mapped words, tiled"

@@ -15,12 +15,10 @@ from risklist_server.store.bulk import (
     SstWriter,
     bulk_dir,
     changelog_values,
-    front_words_for,
     remove_bulk_dirs,
-    tile_words,
 )
 from risklist_server.store.changelog import decode_changes
-from risklist_server.store.front import BloomFront
+from risklist_server.store.front import BloomFront, front_words_for, tile_words
 from risklist_server.store.risk_store import RiskStore
 
 FINGERPRINT = "bulk-test"
