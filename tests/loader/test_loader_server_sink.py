@@ -168,9 +168,10 @@ def test_cli_loads_through_the_server(
     assert result.returncode == 0, result.stderr
     assert "list_version 77" in result.stdout and "added 5" in result.stdout
     assert result.stderr.count('"event": "batch_sent"') == 3
-    sent = [m for r in servicer.requests[1:] for m in r.batch.mutations]
-    expected = key_of(secret, EntityType.from_feed_name(str(rows[0]["entity_type"])), str(rows[0]["identifier"]))
-    assert bytes((sent[0].type,)) + sent[0].digest == expected
+    sent = [bytes((m.type,)) + m.digest for r in servicer.requests[1:] for m in r.batch.mutations]
+    expected = [key_of(secret, EntityType.from_feed_name(str(row["entity_type"])), str(row["identifier"]))
+                for row in rows]
+    assert sent == sorted(expected), "every row's digest under the secret, sent in storage-key order"
 
 
 def test_cli_reports_a_server_refusal(
