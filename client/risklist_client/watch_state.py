@@ -158,14 +158,7 @@ class WatchState:
 
     def labels(self, keys: Sequence[bytes]) -> dict[bytes, str]:
         """The watched keys among `keys`, with their labels."""
-        found: dict[bytes, str] = {}
-        with self._lock:
-            for start in range(0, len(keys), CHUNK):
-                part = keys[start : start + CHUNK]
-                marks = ",".join("?" * len(part))
-                for key, label in self._db.execute(f"SELECT key, label FROM watched WHERE key IN ({marks})", part):
-                    found[key] = label
-        return found
+        return {key: label for key, label in self._rows_for("SELECT key, label FROM watched", keys)}
 
     def pending(self) -> list[bytes]:
         with self._lock:
@@ -180,14 +173,16 @@ class WatchState:
 
     def summaries(self, keys: Sequence[bytes]) -> dict[bytes, Summary]:
         """The last verdict alerted for each of `keys` that has one."""
-        found: dict[bytes, Summary] = {}
+        return {key: Summary.from_json(text) for key, text in self._rows_for("SELECT key, summary FROM alerted", keys)}
+
+    def _rows_for(self, select: str, keys: Sequence[bytes]) -> list[tuple[bytes, str]]:
+        """The rows of `select` (a SELECT of key and one column) whose key is one of `keys`, CHUNK keys a query."""
+        rows: list[tuple[bytes, str]] = []
         with self._lock:
             for start in range(0, len(keys), CHUNK):
                 part = keys[start : start + CHUNK]
-                marks = ",".join("?" * len(part))
-                for key, text in self._db.execute(f"SELECT key, summary FROM alerted WHERE key IN ({marks})", part):
-                    found[key] = Summary.from_json(text)
-        return found
+                rows.extend(self._db.execute(f"{select} WHERE key IN ({','.join('?' * len(part))})", part))
+        return rows
 
     def record(self, changes: Sequence[Change], *, version: int | None, screened: Sequence[bytes] = (),
                reset: bool = False) -> list[Alert]:
