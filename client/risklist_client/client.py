@@ -225,18 +225,13 @@ class RiskListClient:
             except ValueError as error:
                 raise ValueError(f"reports[{index}]: {error}") from None
         self._require_network(0)  # digests under another network's secret would list subjects nobody checks
-        added = unchanged = version = 0
-        request_ids: list[str] = []
-        for start in range(0, len(messages), self._batch_size):
-            request = pb.ReportRequest(reports=messages[start : start + self._batch_size])
-            try:
-                response: pb.ReportResponse = self._stub.Report(request, timeout=self._deadline)
-            except grpc.RpcError as error:
-                raise _call_failed(error, "report") from None
-            added, unchanged = added + response.added, unchanged + response.unchanged
-            version = max(version, response.list_version)
-            request_ids.append(response.request_id)
-        return ReportResult(added, unchanged, version, tuple(request_ids))
+        responses: list[pb.ReportResponse] = self._in_batches(
+            "report", self._stub.Report, [pb.ReportRequest(reports=messages[start : start + self._batch_size])
+                                          for start in range(0, len(messages), self._batch_size)])
+        return ReportResult(sum(response.added for response in responses),
+                            sum(response.unchanged for response in responses),
+                            max((response.list_version for response in responses), default=0),
+                            tuple(response.request_id for response in responses))
 
     def revoke(
         self, subjects: Iterable[tuple[EntityTypeLike, str]], category: Category | str | None = None
@@ -249,20 +244,25 @@ class RiskListClient:
             category if isinstance(category, Category) else Category.from_feed_name(category))
         digested = self._digest_many(subjects)
         self._require_network(0)
-        removed = not_listed = version = 0
-        request_ids: list[str] = []
-        for start in range(0, len(digested), self._batch_size):
-            part = digested[start : start + self._batch_size]
-            request = pb.RevokeRequest(subjects=[pb.Subject(type=int(k), digest=d) for k, d in part],
-                                       category=int(kind_of) if kind_of is not None else 0)
+        requests = [pb.RevokeRequest(subjects=[pb.Subject(type=int(k), digest=d)
+                                               for k, d in digested[start : start + self._batch_size]],
+                                     category=int(kind_of) if kind_of is not None else 0)
+                    for start in range(0, len(digested), self._batch_size)]
+        responses: list[pb.RevokeResponse] = self._in_batches("revoke", self._stub.Revoke, requests)
+        return RevokeResult(sum(response.removed for response in responses),
+                            sum(response.not_listed for response in responses),
+                            max((response.list_version for response in responses), default=0),
+                            tuple(response.request_id for response in responses))
+
+    def _in_batches(self, call: str, method: Any, requests: list[Any]) -> list[Any]:
+        """Send `requests` one after the other with the client's deadline; CheckFailed naming `call` stops it."""
+        responses = []
+        for request in requests:
             try:
-                response: pb.RevokeResponse = self._stub.Revoke(request, timeout=self._deadline)
+                responses.append(method(request, timeout=self._deadline))
             except grpc.RpcError as error:
-                raise _call_failed(error, "revoke") from None
-            removed, not_listed = removed + response.removed, not_listed + response.not_listed
-            version = max(version, response.list_version)
-            request_ids.append(response.request_id)
-        return RevokeResult(removed, not_listed, version, tuple(request_ids))
+                raise _call_failed(error, call) from None
+        return responses
 
     def get_entry(self, entity_type: EntityTypeLike, value: str) -> Entry:
         """The verdict on one subject (digested here) and the live contributions behind it, from the server.
