@@ -1,9 +1,9 @@
 """WatchState: a watchlist's durable state in one SQLite file (stdlib sqlite3, WAL).
 
 Tables: `watched` (storage key -> the bank's label), `pending` (keys added but not yet screened
-against a filter), `alerted` (the last verdict alerted per listed watched subject), `outbox`
-(alerts recorded, with whether they were delivered) and `meta` (the list version processed,
-the network secret's fingerprint).
+against a filter, numbered in the order they were added), `alerted` (the last verdict alerted per
+listed watched subject), `outbox` (alerts recorded, with whether they were delivered) and `meta`
+(the list version processed, the network secret's fingerprint).
 
 Why SQLite: one file, in the standard library, transactions that survive kill -9 and power
 loss (WAL with synchronous=FULL: a commit is on disk when it returns), and tables for 10M
@@ -34,7 +34,7 @@ from risklist_kernel.errors import RiskListError
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS watched (key BLOB PRIMARY KEY, label TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS alerted (key BLOB PRIMARY KEY, summary TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB NOT NULL, record TEXT NOT NULL,
@@ -164,6 +164,12 @@ class WatchState:
         with self._lock:
             return [key for (key,) in self._db.execute("SELECT key FROM pending ORDER BY key")]
 
+    def pending_mark(self) -> int:
+        """The newest pending key's number: a screen that reads every watched key after this call covers the
+        keys pending up to it (`record(screened_through=...)`); keys added later get higher numbers."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM pending").fetchone()[0])
+
     # ---- alert state --------------------------------------------------------------------------
 
     def alerted_keys(self) -> list[bytes]:
@@ -185,10 +191,11 @@ class WatchState:
         return rows
 
     def record(self, changes: Sequence[Change], *, version: int | None, screened: Sequence[bytes] = (),
-               reset: bool = False) -> list[Alert]:
+               screened_through: int = 0, reset: bool = False) -> list[Alert]:
         """In one transaction: the changes' alerts into the outbox, their new last verdicts, `screened`
-        keys out of `pending` (all of them with `reset`), and `version` (if newer, or any with `reset`)
-        as processed. Returns the alerts with their ids. A change for a key no longer watched is dropped."""
+        keys and those pending up to the mark `screened_through` out of `pending`, and `version` (if
+        newer, or any with `reset`) as processed. Returns the alerts with their ids. A change for a key
+        no longer watched is dropped."""
         recorded: list[Alert] = []
         with self._lock, self._transaction():
             now = time.time()
@@ -207,10 +214,8 @@ class WatchState:
                 assert alert_id is not None
                 recorded.append(Alert(alert_id, alert.kind, alert.entity_type, alert.label, alert.subject_key,
                                       alert.result, alert.previous, now))
-            if reset:
-                self._db.execute("DELETE FROM pending")
-            else:
-                self._db.executemany("DELETE FROM pending WHERE key = ?", ((key,) for key in screened))
+            self._db.execute("DELETE FROM pending WHERE seq <= ?", (screened_through,))
+            self._db.executemany("DELETE FROM pending WHERE key = ?", ((key,) for key in screened))
             current = self._meta_unlocked("version")
             if version is not None and (reset or current is None or version > int(current)):
                 self._set_meta_unlocked("version", str(version))

@@ -316,12 +316,13 @@ class Watchlist:
             raise RuntimeError("no filter to screen against yet")
         version = current.version  # read first: the filter holds every key listed at it (updates only add)
         started = time.monotonic()
+        screened_through = self._state.pending_mark()  # a key added during the scan stays pending
         might_contain = current.bloom.might_contain
         candidates = {key for key in self._state.watched_keys() if might_contain(key)}
         candidates.update(self._state.alerted_keys())
         log.info("watchlist_rescreen version=%d candidates=%d seconds=%.2f", version, len(candidates),
                  time.monotonic() - started)
-        self._confirm(sorted(candidates), version=version, reset=True)
+        self._confirm(sorted(candidates), version=version, screened_through=screened_through, reset=True)
 
     def _screen_pending(self) -> None:
         """Subjects added since the last screen, against the current filter."""
@@ -335,7 +336,7 @@ class Watchlist:
         self._confirm([key for key in pending if might_contain(key)], version=None, screened=pending)
 
     def _confirm(self, candidates: Sequence[bytes], *, version: int | None, screened: Sequence[bytes] = (),
-                 reset: bool = False) -> None:
+                 screened_through: int = 0, reset: bool = False) -> None:
         """Ask the server about `candidates`, record the alerts their answers raise and `version` as processed,
         all in one transaction."""
         labels = self._state.labels(candidates)
@@ -354,7 +355,8 @@ class Watchlist:
                 alert = Alert(0, kind, EntityType(key[0]), labels[key], key, answer, before, time.time())
                 changes.append(Change(key, None if kind is AlertKind.CLEARED else Summary.of(answer), alert))
         pause_point("watch-before-record")
-        recorded = self._state.record(changes, version=version, screened=screened, reset=reset)
+        recorded = self._state.record(changes, version=version, screened=screened, screened_through=screened_through,
+                                      reset=reset)
         self._undelivered += len(recorded)
         if recorded:
             log.info("watchlist_alerts_recorded count=%d version=%s", len(recorded), version)

@@ -19,7 +19,9 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("add"), st.lists(st.tuples(KEYS, st.sampled_from(["a", "b"])), max_size=4)),
     st.tuples(st.just("remove"), st.lists(KEYS, max_size=3)),
     st.tuples(st.just("replace"), st.lists(st.tuples(KEYS, st.sampled_from(["a", "b"])), max_size=5)),
-    st.tuples(st.just("record"), st.lists(st.tuples(KEYS, st.booleans()), max_size=3), st.integers(0, 20)),
+    st.tuples(st.just("record"), st.lists(st.tuples(KEYS, st.booleans()), max_size=3), st.integers(0, 20),
+              st.booleans()),
+    st.tuples(st.just("mark")),
     st.tuples(st.just("deliver"), st.integers(0, 3)),
 ), max_size=12)
 
@@ -36,7 +38,9 @@ def test_the_state_matches_a_model_and_survives_reopening(operations: list[tuple
         path = Path(directory) / "watch.sqlite"
         state = WatchState(path, "fp")
         watched: dict[bytes, str] = {}
-        pending: set[bytes] = set()
+        pending: dict[bytes, int] = {}  # pending key -> the number of the insert that made it pending
+        inserts = 0
+        state_mark = model_mark = 0  # the last pending_mark(), and what it covers in the model
         alerted: set[bytes] = set()
         outbox: list[int] = []
         version: int | None = None
@@ -45,19 +49,24 @@ def test_the_state_matches_a_model_and_survives_reopening(operations: list[tuple
                 new = [key for key, _ in dict(operation[1]).items() if key not in watched]
                 assert sorted(state.add(operation[1])) == sorted(new)
                 watched.update(dict(operation[1]))
-                pending.update(new)
+                for key in sorted(new):
+                    inserts += 1
+                    pending[key] = inserts
             elif operation[0] == "remove":
                 state.remove(operation[1])
                 for key in operation[1]:
                     watched.pop(key, None)
-                    pending.discard(key)
+                    pending.pop(key, None)
                     alerted.discard(key)
             elif operation[0] == "replace":
                 incoming = dict(operation[1])
                 added, removed = state.replace_all(operation[1])
                 assert sorted(added) == sorted(set(incoming) - set(watched))
                 assert removed == len(set(watched) - set(incoming))
-                pending = (pending & set(incoming)) | (set(incoming) - set(watched))
+                pending = {key: n for key, n in pending.items() if key in incoming}
+                for key in sorted(set(incoming) - set(watched)):
+                    inserts += 1
+                    pending[key] = inserts
                 alerted &= set(incoming)
                 watched = incoming
             elif operation[0] == "record":
@@ -67,15 +76,19 @@ def test_the_state_matches_a_model_and_survives_reopening(operations: list[tuple
                     kind = AlertKind.LISTED if listed else AlertKind.CLEARED
                     alert = Alert(0, kind, EntityType.PHONE, "", key, result, None, 0.0)
                     changes.append(Change(key, Summary.of(result) if listed else None, alert))
-                recorded = state.record(changes, version=operation[2], screened=[key for key, _ in operation[1]])
+                recorded = state.record(changes, version=operation[2], screened=[key for key, _ in operation[1]],
+                                        screened_through=state_mark if operation[3] else 0)
                 assert [alert.subject_key for alert in recorded] == [c.key for c in changes if c.key in watched]
                 outbox.extend(alert.alert_id for alert in recorded)
                 for change in changes:
                     if change.key in watched:
                         (alerted.add if change.summary is not None else alerted.discard)(change.key)
-                pending -= {key for key, _ in operation[1]}
+                through = model_mark if operation[3] else 0
+                pending = {key: n for key, n in pending.items() if n > through and key not in dict(operation[1])}
                 if version is None or operation[2] > version:
                     version = operation[2]
+            elif operation[0] == "mark":
+                state_mark, model_mark = state.pending_mark(), inserts
             else:
                 for alert_id in outbox[: operation[1]]:
                     state.delivered(alert_id)
@@ -83,7 +96,7 @@ def test_the_state_matches_a_model_and_survives_reopening(operations: list[tuple
         for current in (state, WatchState(path, "fp")):
             assert list(current.watched_keys()) == sorted(watched)
             assert current.labels(list(watched)) == watched
-            assert set(current.pending()) == pending and set(current.alerted_keys()) == alerted
+            assert set(current.pending()) == set(pending) and set(current.alerted_keys()) == alerted
             assert [alert.alert_id for alert in current.undelivered()] == outbox
             assert current.version == version
             current.close()

@@ -7,6 +7,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -201,3 +202,40 @@ def _handled(server: ServerProcess) -> dict[str, float]:
             method = line.split('grpc_method="', 1)[1].split('"', 1)[0]
             counts[method] = counts.get(method, 0.0) + float(line.rsplit(" ", 1)[1])
     return counts
+
+
+class _AddsDuringFirstCheck:
+    """A client whose first check_keys (the re-screen's confirmation) also adds `late` to the watchlist, as a
+    caller on another thread could while a re-screen runs."""
+
+    def __init__(self, client: RiskListClient, late: str) -> None:
+        self._client = client
+        self._late = late
+        self.watch: Watchlist | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def check_keys(self, keys: list[bytes]) -> object:
+        if self.watch is not None:
+            watch, self.watch = self.watch, None
+            watch.add([("phone", self._late, "late")])
+        return self._client.check_keys(keys)
+
+
+def test_a_subject_added_while_a_re_screen_runs_is_still_screened(
+    tmp_path: Path, server: ServerProcess, secret: NetworkSecret
+) -> None:
+    """Regression: a re-screen used to clear every pending subject, so one added after it read the watched keys
+    was never screened and, listed already, never alerted."""
+    ingest_phones(server.admin_address, secret, add=[CUSTOMER, OTHER])
+    inbox = Inbox()
+    with RiskListClient(server.address, secret=secret, update_interval=0.05) as client:
+        assert client.wait_for_filter(30)
+        adding = _AddsDuringFirstCheck(client, OTHER)
+        watch = Watchlist(cast(RiskListClient, adding), tmp_path / "watch.sqlite", on_alert=inbox)
+        watch.add([("phone", CUSTOMER, "first")])
+        adding.watch = watch
+        with watch:
+            wait_until(lambda: adding.watch is None and watch.idle(), timeout=30, message="the re-screen")
+    assert sorted(inbox.kinds()) == [(AlertKind.LISTED, "first"), (AlertKind.LISTED, "late")]
