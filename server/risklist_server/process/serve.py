@@ -8,6 +8,8 @@ import socket
 
 import structlog
 
+from risklist_server.core.errors import ConfigError
+from risklist_server.core.link_socket import link_socket_problem
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
 from risklist_server.process.ports import reserve_shared_port, with_port
@@ -35,6 +37,9 @@ def serve(config: ServerConfig) -> int:
     run_dir = make_run_dir("risklist-run-")  # mode 0700: the writer link's socket lives here
     supervisor: Supervisor | None = None
     try:
+        problem = None if config.alone else link_socket_problem(run_dir)
+        if problem is not None:
+            raise ConfigError(problem)
         listen = config.listen
         if not config.alone:
             holder, listen = reserve_shared_port(config.listen)

@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from risklist_server.audit.trail import DISCARD
 from risklist_server.core.errors import ConfigError
+from risklist_server.core.link_socket import link_socket_path
 from risklist_server.core.partners import Role
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.rpc_log import RpcLog
@@ -30,7 +31,6 @@ from risklist_server.rpc.status import ForwardedStatus, abort
 from risklist_server.rpc.write_calls import ResponseT, WriteCall, WriteCalls
 
 WRITER_LINK_SERVICE = "risklist.internal.WriterLink"
-SOCKET_NAME = "writer.sock"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_FORWARD_SECONDS = 30.0
 """A forwarded call waits this long at most for the writer (e.g. while it restarts)."""
@@ -44,7 +44,7 @@ _OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 
 
 def link_address(run_dir: str | Path) -> str:
-    return f"unix:{Path(run_dir) / SOCKET_NAME}"
+    return f"unix:{link_socket_path(run_dir)}"
 
 
 def create_writer_link(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from risklist_server.core.errors import ServerDidNotStart
+from risklist_server.process.launch import launch
 from tests.support.running_server import start_server
 
 PREFIXES = ("risklist-run-", "risklist-replicas-", "risklist-metrics-")
@@ -80,21 +84,39 @@ def test_a_server_killed_with_minus_9_leaves_nothing_after_the_next_start(
     tmp_path: Path, secret_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The replicas, writer-link and metrics directories of a killed server are removed when the next one starts."""
-    scratch = tmp_path / "tmp"
+    scratch = Path(tempfile.mkdtemp(prefix="rl-scratch-"))  # short: the writer link's socket path lives here
+    try:
+        monkeypatch.setenv("TMPDIR", str(scratch))
+        flags = ("--workers", "2", "--metrics-listen", "127.0.0.1:0")
+        first = start_server(tmp_path / "db", secret_file, *flags)
+        left = _run_dirs(scratch)
+        assert {name.rsplit("-", 1)[0] + "-" for name in left} == set(PREFIXES)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.process.wait(timeout=30)
+        second = start_server(tmp_path / "db", secret_file, *flags)
+        try:
+            now = _run_dirs(scratch)
+            assert not now & left and len(now) == len(PREFIXES)
+        finally:
+            assert second.terminate() == 0
+        assert _run_dirs(scratch) == set()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_a_temporary_folder_too_long_for_the_writer_links_socket_is_one_clear_error(
+    tmp_path: Path, secret_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unix socket path holds at most 107 bytes: with a deeper $TMPDIR, several workers cannot link to the writer.
+    The server says so and what to do (exit 1, no traceback) and leaves no scratch directory behind."""
+    scratch = tmp_path / ("t" * 100)
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
-    flags = ("--workers", "2", "--metrics-listen", "127.0.0.1:0")
-    first = start_server(tmp_path / "db", secret_file, *flags)
-    left = _run_dirs(scratch)
-    assert {name.rsplit("-", 1)[0] + "-" for name in left} == set(PREFIXES)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.process.wait(timeout=30)
-    second = start_server(tmp_path / "db", secret_file, *flags)
-    try:
-        now = _run_dirs(scratch)
-        assert not now & left and len(now) == len(PREFIXES)
-    finally:
-        assert second.terminate() == 0
+    with pytest.raises(ServerDidNotStart) as failed:
+        launch(tmp_path / "db", secret_file, ("--insecure-dev", "--workers", "2"), startup_timeout=60)
+    output = str(failed.value)
+    assert "exited 1" in output and "Traceback" not in output
+    assert "TMPDIR" in output and "107" in output
     assert _run_dirs(scratch) == set()
 
 
