@@ -62,8 +62,9 @@ serve: demo-store demo-certs
 	  --tls-cert $(CERTS)/server.pem --tls-key $(CERTS)/server.key --client-ca $(CERTS)/ca.pem \
 	  --partners $(PARTNERS)
 
+# Two pytest workers (pytest-xdist): the suite is mostly real servers and CLIs in subprocesses.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check kernel client server loader tests benchmarks seeds
