@@ -270,8 +270,30 @@ def _fast_phone(text: str, default_region: str) -> str | None:
     national = match.group(1).translate(_DELETE_SPACE_HYPHEN)
     if national.startswith("179"):  # a carrier prefix libphonenumber may strip when parsing
         return None
+    if surely_valid_cn_mobile(national):
+        return "+86" + national
     number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
     return "+86" + national if phonenumbers.is_valid_number(number) else None
+
+
+def _number_description(description: phonenumbers.PhoneNumberDesc | None) -> tuple[frozenset[int], re.Pattern[str]]:
+    """The possible lengths and pattern of one of phonenumbers' number descriptions (none: matches nothing)."""
+    if description is None or not description.national_number_pattern:
+        return frozenset({-1}), re.compile("(?!)")
+    return frozenset(description.possible_length), re.compile(description.national_number_pattern)
+
+
+_CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+_CN_GENERAL = _number_description(_CN_METADATA.general_desc if _CN_METADATA else None)
+_CN_MOBILE_NUMBER = _number_description(_CN_METADATA.mobile if _CN_METADATA else None)
+
+
+def surely_valid_cn_mobile(national: str) -> bool:
+    """True only when phonenumbers.is_valid_number holds for +86 `national` (ASCII digits, no leading zero):
+    the number fits CN's general and mobile descriptions, lengths and patterns, as phonenumbers tests them.
+    False means "not sure": call the rules."""
+    return all((not lengths or len(national) in lengths) and pattern.fullmatch(national) is not None
+               for lengths, pattern in (_CN_GENERAL, _CN_MOBILE_NUMBER))
 
 
 def _fast_device(text: str, _: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from stdnum.cn import ric
 
 from risklist_kernel.enums import EntityType
 from risklist_kernel.errors import InvalidIdentifier
-from risklist_kernel.identifiers import Normaliser
+from risklist_kernel.identifiers import Normaliser, surely_valid_cn_mobile
 from tests.support.identifier_strategies import equivalent_spelling, valid_raw
 
 NORMALISERS = (Normaliser("CN"), Normaliser("GB"))
@@ -168,3 +169,19 @@ def test_id_numbers_agree(raw: str) -> None:
 def test_arbitrary_ascii_agrees(entity_type: EntityType, raw: str) -> None:
     """Any ASCII text gives the same result on both paths, for every entity type."""
     assert_same(entity_type, raw)
+
+
+@PROPERTY
+@given(national=st.one_of(st.text(alphabet="0123456789", min_size=1, max_size=13).filter(lambda text: text[0] != "0"),
+                          st.builds(lambda second, rest: "1" + second + rest, st.sampled_from("0123456789"),
+                                    st.text(alphabet="0123456789", min_size=9, max_size=9))))
+def test_a_surely_valid_cn_mobile_is_a_valid_number(national: str) -> None:
+    """surely_valid_cn_mobile never says yes where phonenumbers says no (its no only means "ask phonenumbers")."""
+    if surely_valid_cn_mobile(national):
+        assert phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=86, national_number=int(national)))
+
+
+def test_the_common_cn_mobile_ranges_are_surely_valid() -> None:
+    assert all(surely_valid_cn_mobile(national) for national in ("13800138000", "15912345678", "18612345678",
+                                                                 "17400012345", "19912345678"))
+    assert not any(surely_valid_cn_mobile(national) for national in ("12800138000", "1380013800", "138001380001"))
