@@ -83,7 +83,8 @@ class FastRows:
         self.types, self.categories, self.levels = _TYPES, _CATEGORIES, _LEVELS
         """The spellings this path reads, exactly as written: type names, categories and levels."""
         self._normalise = normaliser.normalise
-        self._region = normaliser.default_region
+        self.region = normaliser.default_region
+        """The default region of phone numbers and IDs without a country."""
         self._fast_rules = {member: ascii_fast_rule(member) for member in EntityType}
         # The digests of risklist_kernel.digest.Digester, with the hashers at hand.
         self._hashers = {
@@ -151,7 +152,7 @@ class FastRows:
         if not raw or raw.isspace():
             return None
         rule = self._fast_rules[entity_type]
-        canonical = rule(raw.strip(), self._region) if rule is not None and len(raw) <= MAX_RAW_LENGTH else None
+        canonical = rule(raw.strip(), self.region) if rule is not None and len(raw) <= MAX_RAW_LENGTH else None
         if canonical is None:
             try:
                 canonical = self._normalise(entity_type, raw)
@@ -160,6 +161,16 @@ class FastRows:
         hasher = self._hashers[entity_type].copy()
         hasher.update(canonical.encode())
         return self._type_bytes[entity_type] + hasher.digest()
+
+    def keys_of_canonical(self, entity_types: list[EntityType], canonicals: list[bytes]) -> list[bytes]:
+        """The storage keys of identifiers already in canonical form (ASCII), as key() makes them."""
+        hashers, type_bytes = self._hashers, self._type_bytes
+        keys = []
+        for entity_type, canonical in zip(entity_types, canonicals, strict=True):
+            hasher = hashers[entity_type].copy()
+            hasher.update(canonical)
+            keys.append(type_bytes[entity_type] + hasher.digest())
+        return keys
 
     def _timestamp(self, text: str) -> int | None:
         """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""

@@ -4,7 +4,8 @@ FastRows decides one line at a time in Python. This module decides the same for 
 chunk (ASCII, no quotes, no CR but a final one, as many fields as the header, at most FAST_LINE_BYTES, action
 `add`): types, categories and levels are matched against FastRows' tables, dates are parsed and checked with
 array arithmetic, references are taken as they are when already clean, and the tails are packed as one
-buffer. Only the identifier's rule and its digest run per row (FastRows.key). A line that any column cannot
+buffer. Identifiers written as digits are read a column at a time too (digit_identifiers), leaving only their
+digest per row; other identifiers take FastRows.key row by row. A line that any column cannot
 decide exactly as FastRows would is left over for FastRows.row (and from there the general path), so every
 row this module accepts has FastRows' key, action, category and tail (tests/loader/test_loader_vector_rows.py
 checks it on generated lines, valid and broken).
@@ -18,7 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
+from risklist_loader.digit_identifiers import digit_forms
 from risklist_loader.fast_rows import FAST_LINE_BYTES, FastRows
+from risklist_loader.field_cells import field_cells, marked_between
 from risklist_loader.spool import ADD, EXPIRED, SpoolWriter
 from risklist_loader.timestamps import LATEST
 from risklist_server.core.contribution_rules import (
@@ -96,7 +99,7 @@ class ColumnRows:
         lines = np.flatnonzero(plain)
         fields = self._fields(buffer, starts[lines], ends[lines])
         accepted, values = self._decide(buffer, fields)
-        keys, good = self._keys(data, fields["identifier"][:, accepted], values["entity_type"][accepted])
+        keys, good = self._keys(buffer, data, fields["identifier"][:, accepted], values["entity_type"][accepted])
         accepted[accepted] = good
         lines, reference = lines[accepted], fields["reference"][:, accepted]
         kinds = np.where(values["expires_at"][accepted] > self._fast.now, ADD, EXPIRED).astype(np.uint8)
@@ -109,10 +112,9 @@ class ColumnRows:
 
     def _plain(self, buffer: Bytes2D, starts: Int64s, ends: Int64s) -> npt.NDArray[np.bool_]:
         """Lines FastRows could take: short, ASCII, no quote or CR, as many fields as the header."""
-        bad = np.concatenate(([0], np.cumsum((buffer >= 128) | (buffer == _QUOTE) | (buffer == _CR))))
-        commas = np.concatenate(([0], np.cumsum(buffer == _COMMA)))
-        plain: npt.NDArray[np.bool_] = ((ends - starts <= FAST_LINE_BYTES) & (bad[ends] == bad[starts])
-                                        & (commas[ends] - commas[starts] == self._count - 1))
+        bad = marked_between((buffer >= 128) | (buffer == _QUOTE) | (buffer == _CR), starts, ends)
+        commas = marked_between(buffer == _COMMA, starts, ends)
+        plain: npt.NDArray[np.bool_] = ((ends - starts <= FAST_LINE_BYTES) & (bad == 0) & (commas == self._count - 1))
         return plain
 
     def _fields(self, buffer: Bytes2D, starts: Int64s, ends: Int64s) -> dict[str, Int64s]:
@@ -152,21 +154,24 @@ class ColumnRows:
                   "expires_at": expires}
         return accepted, values
 
-    def _keys(self, data: bytes, identifiers: Int64s, types: Int64s) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
-        """The storage key of each identifier (FastRows.key) of the given types, and which ones have one."""
+    def _keys(self, buffer: Bytes2D, data: bytes, identifiers: Int64s,
+              types: Int64s) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
+        """The storage key of each identifier (FastRows.key) of the given types, and which ones have one: digit
+        forms of accounts, cards, IMEIs and mobiles a column at a time (digit_identifiers), the others one by one."""
+        found: list[bytes | None] = [None] * len(types)
+        decided, canonicals = digit_forms(buffer, identifiers[0], identifiers[1], types, self._fast.region)
+        digested = self._fast.keys_of_canonical([self._members[value] for value in types[decided].tolist()],
+                                                canonicals)
+        for place, key in zip(np.flatnonzero(decided).tolist(), digested, strict=True):
+            found[place] = key
         text = data.decode("latin-1")  # plain lines are ASCII: one character per byte
+        identifier_key, members = self._fast.key, self._members
         starts, ends = identifiers.tolist()
-        key = self._fast.key
-        keys: list[bytes] = []
-        good = np.ones(len(starts), dtype=np.bool_)
-        members = self._members
-        for index, (entity_type, start, end) in enumerate(zip(types.tolist(), starts, ends, strict=True)):
-            found = key(members[entity_type], text[start:end])
-            if found is None:
-                good[index] = False
-            else:
-                keys.append(found)
-        return keys, good
+        type_values = types.tolist()
+        for place in np.flatnonzero(~decided).tolist():
+            found[place] = identifier_key(members[type_values[place]], text[starts[place] : ends[place]])
+        good = np.fromiter((item is not None for item in found), dtype=np.bool_, count=len(found))
+        return [item for item in found if item is not None], good
 
 
 class _Table:
@@ -202,12 +207,7 @@ def _split_lines(buffer: Bytes2D) -> tuple[Int64s, Int64s]:
 
 def _gather(buffer: Bytes2D, bounds: Int64s, width: int) -> Bytes2D:
     """The first `width` bytes of each field, zero-padded (n x width)."""
-    starts, ends = bounds
-    within = np.arange(width)
-    inside = within < (ends - starts)[:, None]
-    cells = buffer[np.where(inside, starts[:, None] + within, 0)]
-    cells[~inside] = 0
-    return cells
+    return field_cells(buffer, bounds[0], bounds[1], width)
 
 
 def _number(cells: Bytes2D, first: int, digits: int) -> tuple[Int64s, npt.NDArray[np.bool_]]:
@@ -266,10 +266,10 @@ def _clean_references(buffer: Bytes2D, fields: dict[str, Int64s]) -> npt.NDArray
     """References taken as written: empty, or printable ASCII without surrounding spaces, short enough."""
     starts, ends = fields["reference"]
     lengths = ends - starts
-    printable = np.concatenate(([0], np.cumsum((buffer < _SPACE) | (buffer > _TILDE))))
+    unprintable = marked_between((buffer < _SPACE) | (buffer > _TILDE), starts, ends)
     edge = np.where(lengths > 0, np.maximum(ends - 1, 0), 0)
     clean: npt.NDArray[np.bool_] = (lengths == 0) | (
-        (lengths <= MAX_REFERENCE_LENGTH) & (printable[ends] == printable[starts])
+        (lengths <= MAX_REFERENCE_LENGTH) & (unprintable == 0)
         & (buffer[np.minimum(starts, len(buffer) - 1)] != _SPACE) & (buffer[edge] != _SPACE))
     return clean
 

@@ -1,0 +1,41 @@
+"""Fields of a chunk as a fixed-width byte matrix, and counts of marked bytes per field, without per-row Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+Bytes = npt.NDArray[np.uint8]
+Int64s = npt.NDArray[np.int64]
+
+
+def field_cells(buffer: Bytes, starts: Int64s, ends: Int64s, width: int) -> Bytes:
+    """The first `width` bytes of each field buffer[start:end], zero-padded: an n x width matrix (a copy)."""
+    count = len(starts)
+    if len(buffer) < width or not count:
+        return _field_cells_by_index(buffer, starts, ends, width)
+    last = len(buffer) - width
+    base = np.minimum(starts, last)
+    cells: Bytes = sliding_window_view(buffer, width)[base]  # one row per field, copied
+    for row in np.flatnonzero(starts > last).tolist():  # fields near the end of the buffer (a few at most)
+        shift = int(starts[row] - base[row])
+        cells[row, : width - shift] = cells[row, shift:].copy()
+    cells[np.arange(width) >= (ends - starts)[:, None]] = 0
+    return cells
+
+
+def _field_cells_by_index(buffer: Bytes, starts: Int64s, ends: Int64s, width: int) -> Bytes:
+    within = np.arange(width)
+    inside = within < (ends - starts)[:, None]
+    cells: Bytes = buffer[np.where(inside, starts[:, None] + within, 0)] if len(buffer) else np.zeros(
+        (len(starts), width), dtype=np.uint8)
+    cells[~inside] = 0
+    return cells
+
+
+def marked_between(marked: npt.NDArray[np.bool_], starts: Int64s, ends: Int64s) -> Int64s:
+    """How many positions of marked[start:end] are True, for each (start, end): fast when marks are few."""
+    positions = np.flatnonzero(marked)
+    counted: Int64s = np.searchsorted(positions, ends) - np.searchsorted(positions, starts)
+    return counted
