@@ -12,7 +12,6 @@ feed order is a sort away (risklist_loader.ordering).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy.typing as npt
 from risklist_kernel.digest import KEY_SIZE
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ENTRY_DTYPE, tail_path
+from risklist_loader.worker_pool import worker_pool
 
 TARGET_ROWS = 1_000_000
 """Most rows a bucket should hold (its processing holds it whole: some 150 bytes a row)."""
@@ -184,7 +184,7 @@ def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayou
     if count == 1:
         partition(tasks[0])
     else:
-        with multiprocessing.get_context("spawn").Pool(count, ignore_interrupts) as pool:
+        with worker_pool(count, ignore_interrupts) as pool:
             pool.map(partition, tasks)
     return count
 

@@ -12,7 +12,6 @@ risklist_server.store.bulk writes the changelog entries, the front and the files
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,7 @@ from risklist_loader.ordering import OrderedFeed, OrderedRows, read_ordered
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
+from risklist_loader.worker_pool import worker_pool
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
@@ -69,7 +69,7 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
         elif len(tasks) == 1:
             built = [build_buckets(tasks[0])]
         else:
-            with multiprocessing.get_context("spawn").Pool(len(tasks), ignore_interrupts) as pool:
+            with worker_pool(len(tasks), ignore_interrupts) as pool:
                 built = pool.map(build_buckets, tasks)
         result = ApplyResult()
         paths: list[Path] = []

@@ -23,6 +23,7 @@ from risklist_loader.rejects import Reject, RejectLog
 from risklist_loader.server_sink import ServerSink
 from risklist_loader.sink import Sink
 from risklist_loader.summary import EXIT_FAILED, EXIT_USAGE
+from risklist_loader.worker_pool import stop_worker_server
 from risklist_server.cli.client_tls import (
     CLIENT_TLS_FLAGS,
     add_client_tls_arguments,
@@ -117,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted; re-run the same command to complete the load "
               "(re-running is safe)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        stop_worker_server()
 
 
 def _plan(args: argparse.Namespace) -> LoadPlan:

@@ -10,7 +10,6 @@ process; big feeds are ordered on every core.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from risklist_loader.buckets import (
 from risklist_loader.feed_order import APPLY, REPEATED, SUPERSEDED, order_rows
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD, ENTRY_DTYPE, EXPIRED, tail_path
+from risklist_loader.worker_pool import worker_pool
 
 ORDERED_DTYPE = np.dtype(ENTRY_DTYPE.descr + [("held", "u1")])
 """An applied row: the spool entry's fields, and whether it waits for its subject's last applied row."""
@@ -134,7 +134,7 @@ def order_buckets(directory: Path, buckets: Sequence[int], tasks: int, rows: int
     if count == 1:
         counts.merge(_order_many(shares[0]))
         return counts
-    with multiprocessing.get_context("spawn").Pool(count, ignore_interrupts) as pool:
+    with worker_pool(count, ignore_interrupts) as pool:
         for part in pool.imap_unordered(_order_many, shares):
             counts.merge(part)
     return counts

@@ -1,8 +1,8 @@
 """Pass 1 on every core: the feed split into byte ranges of whole lines, each validated into its own spool.
 
-The parent reads the CSV header itself; workers (spawned, so they share nothing with the open
-store) take ranges of lines, run the fast path or else the general one (LineReader's line rules,
-CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to a spool and the
+The parent reads the CSV header itself; workers (risklist_loader.worker_pool: they share nothing
+with the open store) take ranges of lines, run the fast path or else the general one (LineReader's
+line rules, CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to a spool and the
 rejects to a side file. Results come back in feed order, so the parent sees exactly the sequence of
 rows a single reader would. Which rows take effect is decided afterwards over all spools
 (risklist_loader.feed_order).
@@ -10,7 +10,6 @@ rows a single reader would. Which rows take effect is decided afterwards over al
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
@@ -31,6 +30,7 @@ from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_loader.vector_rows import ColumnRows
+from risklist_loader.worker_pool import worker_pool
 from risklist_server.core.settings import Settings
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -241,8 +241,7 @@ def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, 
             yield validate_chunk(setup, Chunk(index, start, end, number))
             number += count_lines(setup.feed, start, end)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _init, (setup,)) as pool:
+    with worker_pool(workers, _init, (setup,)) as pool:
         counts = pool.map(_count, spans, chunksize=8)
         chunks = []
         number = first_line

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loader_feeds import generated_rows, key_of, records, run_loader, write_csv, write_jsonl
+from loader_feeds import generated_rows, key_of, loader_command, loader_env, records, run_loader, write_csv, write_jsonl
 
+from benchmarks.datagen import generate_rows
+from benchmarks.datagen import write_csv as write_generated_csv
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.risk_store import RiskStore
@@ -443,3 +449,69 @@ def test_scratch_files_are_removed(tmp_path: Path, secret_file: Path) -> None:
     feed = write_csv(tmp_path / "feed.csv", generated_rows(5))
     assert load(tmp_path, feed, secret_file).returncode == 0
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def worker_sized_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A feed of over 16 MiB, so pass 1 runs on worker processes."""
+    feed = tmp_path_factory.mktemp("workers") / "feed.csv"
+    write_generated_csv(feed, generate_rows(200_000, 7))
+    return feed
+
+
+def _session_members(session: int) -> list[int]:
+    """The processes (still) in the session `session`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if int(fields[3]) == session:  # after the name: state, ppid, pgrp, session
+                members.append(int(entry.name))
+    return members
+
+
+def _command_lines(pids: list[int]) -> list[str]:
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            lines.append(f"{pid} (gone)")
+    return lines
+
+
+@pytest.mark.parametrize("temporary", ["short", "too deep for a unix socket"])
+def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, worker_sized_feed: Path,
+                                          temporary: str) -> None:
+    """Every worker (forked from a preloaded forkserver, or spawned where TMPDIR is too deep for its socket) has
+    ended when risklist-load exits: whoever ran it (wait4, /usr/bin/time, systemd) accounts for their CPU and
+    memory, and nothing of the load runs on after it."""
+    if temporary == "short":
+        scratch = Path(tempfile.mkdtemp(prefix="rl-"))
+    else:
+        scratch = tmp_path / ("d" * 90)
+        scratch.mkdir()
+    env = loader_env(tmp_path)
+    env["TMPDIR"] = str(scratch)
+    log = tmp_path / "log"
+    try:
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                loader_command(worker_sized_feed, "--source", "bank-a", "--db", tmp_path / "db", "--secret-file",
+                               secret_file, "--log-format", "json"),
+                env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        left = _session_members(process.pid)
+        assert process.returncode == 0, log.read_text()
+        assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
+        assert "Traceback" not in log.read_text()
+        assert list(scratch.iterdir()) == []
+    finally:
+        for pid in _session_members(process.pid):
+            os.kill(pid, signal.SIGKILL)
+        if temporary == "short":
+            shutil.rmtree(scratch, ignore_errors=True)
