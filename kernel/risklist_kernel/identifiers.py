@@ -338,12 +338,55 @@ def _succeeds(check: Callable[[str], object], number: str) -> bool:
     return True
 
 
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}")
+
+
+def _fast_ip(text: str, _: str) -> str | None:
+    """Dotted IPv4 without leading zeros: ipaddress gives it back as written."""
+    return text if _IPV4.fullmatch(text) else None
+
+
+_SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9+_-]+(?:\.[A-Za-z0-9+_-]+)*")
+_MAX_LOCAL, _MAX_ADDRESS = 64, 254
+_MAX_CACHED_DOMAINS = 65_536
+_email_domains: dict[str, str] = {}
+"""Domains asked of email-validator: their canonical form, or "" where the rule must decide (threads share it)."""
+
+
+def _fast_email(text: str, _: str) -> str | None:
+    """Addresses whose local part is a plain dot-atom and whose domain email-validator keeps in ASCII (each domain
+    asked once); email-validator decides everything else."""
+    local, at, domain = text.rpartition("@")
+    if not at or len(local) > _MAX_LOCAL or len(text) > _MAX_ADDRESS or not _SIMPLE_LOCAL.fullmatch(local):
+        return None
+    canonical_domain = _email_domains.get(domain)
+    if canonical_domain is None:
+        canonical_domain = _ascii_email_domain(domain) or ""
+        if len(_email_domains) >= _MAX_CACHED_DOMAINS:
+            _email_domains.clear()
+        _email_domains[domain] = canonical_domain
+    return f"{local}@{canonical_domain}".lower() if canonical_domain else None
+
+
+def _ascii_email_domain(domain: str) -> str | None:
+    """email-validator's normalised form of `domain`, when it accepts it and keeps it ASCII, else None."""
+    try:
+        normalized = str(email_validator.validate_email(f"a@{domain}", check_deliverability=False).normalized)
+    except email_validator.EmailNotValidError:
+        return None
+    canonical = normalized.partition("@")[2]
+    return canonical if canonical.isascii() and len(canonical) == len(domain) else None
+
+
 _FAST_RULES: dict[EntityType, Callable[[str, str], str | None]] = {
     EntityType.ACCOUNT: _fast_account,
     EntityType.CARD: _fast_card,
     EntityType.PHONE: _fast_phone,
     EntityType.DEVICE: _fast_device,
     EntityType.ID_NUMBER: _fast_id_number,
+    EntityType.IP: _fast_ip,
+    EntityType.EMAIL: _fast_email,
 }
 
 

@@ -163,6 +163,51 @@ def test_id_numbers_agree(raw: str) -> None:
     assert_same(EntityType.ID_NUMBER, raw)
 
 
+@st.composite
+def near_ips(draw: st.DrawFn) -> str:
+    """Dotted quads (leading zeros, octets past 255, too few or many parts), mapped and plain IPv6."""
+    octet = st.one_of(st.integers(0, 300).map(str), st.text(alphabet="0123456789", min_size=1, max_size=4),
+                      st.sampled_from(["", "x", "0x1", "+1", " 1"]))
+    parts = draw(st.lists(octet, min_size=3, max_size=5))
+    quad = ".".join(parts)
+    return draw(st.sampled_from([quad, quad, "::ffff:" + quad, quad + "%eth0", "2001:db8::" + parts[0], quad + "\n"]))
+
+
+@st.composite
+def near_emails(draw: st.DrawFn) -> str:
+    """Addresses around the plain forms: odd local parts, special-use, numeric, IDNA and overlong domains."""
+    local = draw(st.text(alphabet="aZ09+_-.`!#\"' @", min_size=0, max_size=70))
+    domain = draw(st.one_of(
+        st.sampled_from(["example.com", "EXAMPLE.COM", "mail.example.cn", "localhost", "foo.test", "x.local",
+                         "123.45", "x.co1", "xn--80ak6aa92e.com", "a-.com", "-a.com", "a..com", "a.com.",
+                         "ex_ample.com", "b.c", "[127.0.0.1]", "x" * 64 + ".com", "abc.xn--p1ai"]),
+        st.text(alphabet="abcXYZ09-.", min_size=1, max_size=30)))
+    return local + "@" + domain
+
+
+@PROPERTY
+@given(raw=near_ips())
+@example(raw="1.2.3.4")
+@example(raw="01.2.3.4")
+@example(raw="255.255.255.256")
+def test_ips_agree(raw: str) -> None:
+    """IPv4 dotted quads and their near misses agree on both paths."""
+    assert_same(EntityType.IP, raw)
+
+
+@PROPERTY
+@given(raw=near_emails())
+@example(raw="John.Smith@Example.COM")
+@example(raw="a@xn--80ak6aa92e.com")
+@example(raw="a@foo.test")
+@example(raw="x" * 64 + "@example.com")
+@example(raw="x" * 65 + "@example.com")
+@example(raw="a." + "b" * 60 + "@" + ("c" * 60 + ".") * 3 + "com")
+def test_emails_agree(raw: str) -> None:
+    """E-mail addresses, plain and odd, agree on both paths (each domain asked of email-validator once)."""
+    assert_same(EntityType.EMAIL, raw)
+
+
 @settings(max_examples=500, deadline=None)
 @given(entity_type=st.sampled_from(list(EntityType)),
        raw=st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=40))
