@@ -23,10 +23,10 @@ from multiprocessing.context import BaseContext
 from multiprocessing.pool import Pool
 from typing import Any
 
+from risklist_server.core.link_socket import MAX_SOCKET_PATH_BYTES
+
 PRELOADED = ["risklist_loader.cli"]
 """Imported once by the forkserver; cli imports every module a worker runs."""
-MAX_SOCKET_PATH_BYTES = 107
-"""The longest path a unix socket can be bound to on Linux (sun_path holds 108 bytes with its NUL)."""
 FORKSERVER_SOCKET_EXTRA = len("/pymp-xxxxxxxx/listener-xxxxxxxx")
 """What multiprocessing adds to the temporary directory for the forkserver's socket."""
 
