@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from risklist_kernel.secret import NetworkSecret, write_secret
+from tests.support.running_server import kill_leftover_servers
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
@@ -27,3 +29,10 @@ def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
     """The secret in a file, as --secret-file reads it."""
     return write_secret(tmp_path / "network.secret", secret)
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_outlives_the_suite() -> Iterator[None]:
+    """A test that fails before its server's terminate() would leave the server running after the suite: kill it."""
+    yield
+    kill_leftover_servers()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,4 +50,24 @@ def start_server(db: Path, secret_file: Path, *extra: str, tls: MutualTls | None
         auth = ()
     else:
         auth = ("--insecure-dev",)
-    return launch(db, secret_file, (*workers, *auth, *extra))
+    server = launch(db, secret_file, (*workers, *auth, *extra))
+    STARTED.append(server)
+    return server
+
+
+STARTED: list[LaunchedServer] = []
+"""Every server start_server started in this test process: tests/conftest.py kills what is left at the end, so
+a test that fails before its terminate() leaves no server running after the suite."""
+
+
+def kill_leftover_servers(servers: list[LaunchedServer] = STARTED) -> list[int]:
+    """SIGKILL the process group of every one of `servers` still running, and forget them; return their pids."""
+    killed = []
+    for server in servers:
+        if server.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait()
+            killed.append(server.process.pid)
+    servers.clear()
+    return killed
