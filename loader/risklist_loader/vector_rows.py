@@ -4,8 +4,9 @@ FastRows decides one line at a time in Python. This module decides the same for 
 chunk (ASCII, no quotes, no CR but a final one, as many fields as the header, at most FAST_LINE_BYTES, action
 `add`): types, categories and levels are matched against FastRows' tables, dates are parsed and checked with
 array arithmetic, references are taken as they are when already clean, and the tails are packed as one
-buffer. Identifiers written as digits are read a column at a time too (digit_identifiers), leaving only their
-digest per row; other identifiers take FastRows.key row by row. A line that any column cannot
+buffer. Identifiers written as digits, and devices' UUIDs, hex and opaque ids, are read a column at a time too
+(digit_identifiers, device_identifiers), leaving only their digest per row; other identifiers take FastRows.key
+row by row. A line that any column cannot
 decide exactly as FastRows would is left over for FastRows.row (and from there the general path), so every
 row this module accepts has FastRows' key, action, category and tail (tests/loader/test_loader_vector_rows.py
 checks it on generated lines, valid and broken).
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
+from risklist_loader.device_identifiers import device_forms
 from risklist_loader.digit_identifiers import digit_forms
 from risklist_loader.fast_rows import FAST_LINE_BYTES, FastRows
 from risklist_loader.field_cells import field_cells, marked_between
@@ -157,13 +159,18 @@ class ColumnRows:
     def _keys(self, buffer: Bytes2D, data: bytes, identifiers: Int64s,
               types: Int64s) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
         """The storage key of each identifier (FastRows.key) of the given types, and which ones have one: digit
-        forms of accounts, cards, IMEIs and mobiles a column at a time (digit_identifiers), the others one by one."""
+        forms of accounts, cards, IMEIs and mobiles and other device ids a column at a time (digit_identifiers,
+        device_identifiers), the others one by one."""
         found: list[bytes | None] = [None] * len(types)
-        decided, canonicals = digit_forms(buffer, identifiers[0], identifiers[1], types, self._fast.region)
-        digested = self._fast.keys_of_canonical([self._members[value] for value in types[decided].tolist()],
-                                                canonicals)
-        for place, key in zip(np.flatnonzero(decided).tolist(), digested, strict=True):
-            found[place] = key
+        field_starts, field_ends = identifiers
+        digits, digit_texts = digit_forms(buffer, field_starts, field_ends, types, self._fast.region)
+        devices, device_texts = device_forms(buffer, field_starts, field_ends, np.where(digits, -1, types))
+        for fresh, canonicals in ((digits, digit_texts), (devices, device_texts)):
+            digested = self._fast.keys_of_canonical([self._members[value] for value in types[fresh].tolist()],
+                                                    canonicals)
+            for place, key in zip(np.flatnonzero(fresh).tolist(), digested, strict=True):
+                found[place] = key
+        decided = digits | devices
         text = data.decode("latin-1")  # plain lines are ASCII: one character per byte
         identifier_key, members = self._fast.key, self._members
         starts, ends = identifiers.tolist()
