@@ -4,20 +4,12 @@ gives is the general rules' canonical form, and its key FastRows.key's; the comm
 from __future__ import annotations
 
 import numpy as np
+from column_checks import assert_decided_as_the_rules_say, column
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risklist_kernel.enums import EntityType
-from risklist_kernel.errors import InvalidIdentifier
-from risklist_kernel.identifiers import Normaliser
-from risklist_kernel.secret import NetworkSecret
 from risklist_loader.digit_identifiers import digit_forms
-from risklist_loader.fast_rows import FastRows
-from risklist_server.core.settings import Settings
-
-FAST = FastRows(("action", "entity_type", "identifier"), Normaliser(), NetworkSecret(bytes(range(32))), Settings(),
-                now=1_800_000_000)
-NORMALISER = Normaliser()
 
 
 def _luhn_completed(body: str) -> str:
@@ -56,12 +48,9 @@ FIELDS = st.one_of(
 
 
 def _decide(fields: list[str], types: list[EntityType], region: str = "CN") -> tuple[list[bool], list[bytes]]:
-    data = ",".join(fields).encode("ascii")
-    lengths = np.array([len(field) for field in fields], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])).astype(np.int64)
-    buffer = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(1, dtype=np.uint8)
-    decided, canonicals = digit_forms(buffer, starts, starts + lengths,
-                                      np.array([int(member) for member in types], dtype=np.int64), region)
+    buffer, starts, ends = column(fields)
+    decided, canonicals = digit_forms(buffer, starts, ends, np.array([int(member) for member in types], dtype=np.int64),
+                                      region)
     return decided.tolist(), canonicals
 
 
@@ -70,18 +59,7 @@ def _decide(fields: list[str], types: list[EntityType], region: str = "CN") -> t
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, EntityType]]) -> None:
     fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
     decided, canonicals = _decide(fields, types)
-    assert len(canonicals) == sum(decided)
-    picked = iter(canonicals)
-    for field, entity_type, was_decided in zip(fields, types, decided, strict=True):
-        if not was_decided:
-            continue
-        canonical = next(picked)
-        try:
-            general = NORMALISER.normalise_general(entity_type, field)
-        except InvalidIdentifier as error:
-            raise AssertionError(f"{field!r} ({entity_type.feed_name}) decided as {canonical!r}: {error}") from None
-        assert canonical.decode() == general
-        assert FAST.keys_of_canonical([entity_type], [canonical]) == [FAST.key(entity_type, field)]
+    assert_decided_as_the_rules_say(fields, [int(member) for member in types], decided, canonicals)
 
 
 def test_the_common_feed_spellings_of_accounts_cards_and_imeis_are_decided() -> None:
