@@ -1,6 +1,6 @@
 """CPU per line of pass 1's column path (risklist_loader.vector_rows) on a datagen feed, in this process.
 
-Reads the first --bytes of the feed, cuts it into 8 MiB ranges of whole lines as pass 1 does, and times
+Reads the first --bytes of the feed, cuts it into 8 MiB ranges of whole lines with pass 1's own split, and times
 ColumnRows.rows over all of them --runs times (time.process_time: this process's CPU, so other work on the
 machine disturbs it less than wall time). Prints the minimum per line. No spool, no digests of left-over
 lines: this measures only what the column path decides and what it leaves. Usage:
@@ -21,19 +21,9 @@ from benchmarks.dataset import Dataset
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_loader.fast_rows import FastRows
-from risklist_loader.parallel import CHUNK_BYTES
+from risklist_loader.parallel import split
 from risklist_loader.vector_rows import ColumnRows
 from risklist_server.core.settings import Settings
-
-
-def ranges(data: bytes) -> list[bytes]:
-    """`data` (whole lines) in pieces of about CHUNK_BYTES, each ending at a line end."""
-    pieces, start = [], 0
-    while start < len(data):
-        end = data.rfind(b"\n", start, start + CHUNK_BYTES) + 1 if start + CHUNK_BYTES < len(data) else len(data)
-        pieces.append(data[start:end])
-        start = end
-    return pieces
 
 
 def main() -> None:
@@ -47,10 +37,11 @@ def main() -> None:
         data = stream.read(parse_count(args.bytes))
     header, _, rest = data.partition(b"\n")
     rest = rest[: rest.rfind(b"\n") + 1]
+    data_start = len(header) + 1
+    pieces = [data[start:end] for start, end in split(feed, data_start, data_start + len(rest))]  # as pass 1 cuts
     columns = tuple(header.decode().split(","))
     fast = FastRows(columns, Normaliser(), NetworkSecret(bytes(range(32))), Settings(), now=int(time.time()))
     column_rows = ColumnRows(columns, fast)
-    pieces = ranges(rest)
     lines = rest.count(b"\n")
     seconds = []
     for _ in range(args.runs):

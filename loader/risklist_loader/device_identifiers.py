@@ -71,7 +71,7 @@ def _uuid_layout(lower: Cells, hex_digit: Bools) -> Cells:
     place = rank + np.searchsorted(np.array(_HYPHENS_AFTER), rank, side="right")
     out = np.zeros((len(lower), FIELD_WIDTH), dtype=np.uint8)
     out[rows, place] = lower[rows, columns]
-    for after, hyphens_before in zip(_HYPHENS_AFTER, range(len(_HYPHENS_AFTER)), strict=True):
+    for hyphens_before, after in enumerate(_HYPHENS_AFTER):
         out[:, after + hyphens_before] = _HYPHEN
     return out
 

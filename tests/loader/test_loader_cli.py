@@ -497,14 +497,14 @@ def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, wor
     env = loader_env(tmp_path)
     env["TMPDIR"] = str(scratch)
     log = tmp_path / "log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            loader_command(worker_sized_feed, "--source", "bank-a", "--db", tmp_path / "db", "--secret-file",
+                           secret_file, "--log-format", "json"),
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
-        with log.open("w") as stderr:
-            process = subprocess.Popen(
-                loader_command(worker_sized_feed, "--source", "bank-a", "--db", tmp_path / "db", "--secret-file",
-                               secret_file, "--log-format", "json"),
-                env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
+        _, status = os.waitpid(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
         left = _session_members(process.pid)
         assert process.returncode == 0, log.read_text()
         assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"

@@ -51,7 +51,7 @@ def start_server(db: Path, secret_file: Path, *extra: str, tls: MutualTls | None
     else:
         auth = ("--insecure-dev",)
     server = launch(db, secret_file, (*workers, *auth, *extra))
-    STARTED.append(server)
+    STARTED[:] = [*(started for started in STARTED if started.process.poll() is None), server]  # stopped ones go
     return server
 
 
