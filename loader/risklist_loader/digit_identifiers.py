@@ -21,6 +21,9 @@ from risklist_loader.field_cells import field_cells
 
 FIELD_WIDTH = 40
 """Longer fields are left to FastRows.key (no digit form here is longer than 34 digits)."""
+_NARROWEST = 16
+"""The matrix is as wide as the longest field up to FIELD_WIDTH, but never narrower than this: +86 and a mobile's
+11 digits (14 bytes) must fit."""
 
 Bools = npt.NDArray[np.bool_]
 Cells = npt.NDArray[np.uint8]
@@ -29,6 +32,8 @@ _ZERO, _ONE, _THREE, _SIX, _EIGHT, _NINE, _SPACE, _HYPHEN, _PLUS = 48, 49, 51, 5
 _LENGTHS = {EntityType.ACCOUNT: (4, 34), EntityType.CARD: (12, 19), EntityType.DEVICE: (14, 16)}
 """Digits a canonical account, card or IMEI has (risklist_kernel.identifiers' rules)."""
 _MOBILE_DIGITS = 11
+DIGIT_TYPES = np.array([int(entity_type) for entity_type in (*_LENGTHS, EntityType.PHONE)], dtype=np.int64)
+"""The entity types digit_forms may decide: fields of other types it leaves."""
 
 
 def digit_forms(
@@ -38,9 +43,10 @@ def digit_forms(
     """Which fields (buffer[start:end], of the given entity types) are digit forms this module decides, and
     the canonical text of each of those, in field order."""
     lengths = ends - starts
-    within = np.arange(FIELD_WIDTH)
+    width = min(FIELD_WIDTH, max(_NARROWEST, int(lengths.max(initial=0))))  # narrower: less work per row
+    within = np.arange(width)
     inside = within < lengths[:, None]
-    cells = field_cells(buffer, starts, ends, FIELD_WIDTH)
+    cells = field_cells(buffer, starts, ends, width)
     digit = (cells >= _ZERO) & (cells <= _NINE)
     separator = (cells == _SPACE) | (cells == _HYPHEN)
     fitting = (lengths > 0) & (lengths <= FIELD_WIDTH)
@@ -58,24 +64,28 @@ def digit_forms(
     checked = decided & ((types == int(EntityType.CARD)) | ((types == int(EntityType.DEVICE)) & (count == 15)))
     decided[checked] = _luhn_valid(compact[checked], count[checked])
     phones &= _mobile_grammar(cells, digit, separator, prefix, count, lengths)
-    national = np.full(len(types), b"", dtype=f"S{FIELD_WIDTH}")
-    national[phones] = compact[phones].view(f"S{FIELD_WIDTH}").ravel()
+    national = np.full(len(types), b"", dtype=f"S{width}")
+    national[phones] = compact[phones].view(f"S{width}").ravel()
     for place, number in zip(np.flatnonzero(phones).tolist(), national[phones].tolist(), strict=True):
         # 179 is a carrier prefix phonenumbers may strip when parsing: the kernel's rules decide those.
         if not number.startswith(b"179") and surely_valid_cn_mobile(number.decode("ascii")):
             national[place] = b"+86" + number
             decided[place] = True
-    canonical = np.where(phones[:, None], national.view(np.uint8).reshape(-1, FIELD_WIDTH), compact)
-    texts: list[bytes] = np.ascontiguousarray(canonical[decided]).view(f"S{FIELD_WIDTH}").ravel().tolist()
+    canonical = np.where(phones[:, None], national.view(np.uint8).reshape(-1, width), compact)
+    texts: list[bytes] = np.ascontiguousarray(canonical[decided]).view(f"S{width}").ravel().tolist()
     return decided, texts
 
 
 def _digits_first(cells: Cells, digit: Bools, count: npt.NDArray[np.int64]) -> Cells:
     """Each field's digits (where `digit`) moved to its front in order, zero-padded."""
-    rows, columns = np.nonzero(digit)
+    width = cells.shape[1]
+    picked = cells[digit]  # every digit, row after row, each row's in order
+    picked_before = np.zeros(len(cells), dtype=np.int64)  # digits of the rows before each row
+    np.cumsum(count[:-1], out=picked_before[1:])
+    # The k-th digit picked, the j-th of row r, goes to r * width + j = k + (r * width - picked_before[r]).
+    shift = np.repeat(np.arange(len(cells), dtype=np.int64) * width - picked_before, count)
     compact = np.zeros_like(cells)
-    destination = np.cumsum(digit, axis=1, dtype=np.int8)[rows, columns] - 1
-    compact[rows, destination] = cells[rows, columns]
+    compact.reshape(-1)[np.arange(len(picked), dtype=np.int64) + shift] = picked
     return compact
 
 
@@ -105,9 +115,10 @@ def _mobile_grammar(cells: Cells, digit: Bools, separator: Bools, prefix: npt.ND
     """The kernel's CN mobile form after the prefix: 1, 3-9, a digit, then eight digits each after at most one
     space or hyphen, and nothing else (no + beyond the prefix, no separator last or twice)."""
     rows = np.arange(len(cells))
-    within = np.arange(FIELD_WIDTH)
-    first, second = cells[rows, prefix], cells[rows, np.minimum(prefix + 1, FIELD_WIDTH - 1)]
-    third = digit[rows, np.minimum(prefix + 2, FIELD_WIDTH - 1)]
+    width = cells.shape[1]
+    within = np.arange(width)
+    first, second = cells[rows, prefix], cells[rows, np.minimum(prefix + 1, width - 1)]
+    third = digit[rows, np.minimum(prefix + 2, width - 1)]
     body = (within >= prefix[:, None]) & (within < lengths[:, None])
     next_is_digit = np.concatenate((digit[:, 1:], np.zeros((len(cells), 1), dtype=np.bool_)), axis=1)
     loose_separator = (body & separator & ~next_is_digit).any(axis=1)

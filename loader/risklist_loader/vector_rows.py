@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
+from risklist_kernel.enums import EntityType
 from risklist_loader.device_identifiers import device_forms
-from risklist_loader.digit_identifiers import digit_forms
+from risklist_loader.digit_identifiers import DIGIT_TYPES, digit_forms
 from risklist_loader.fast_rows import FAST_LINE_BYTES, FastRows
 from risklist_loader.field_cells import field_cells, marked_between
 from risklist_loader.spool import ADD, EXPIRED, SpoolWriter
@@ -40,6 +41,8 @@ Bytes2D = npt.NDArray[np.uint8]
 TAIL_HEADER = np.dtype([("category", "u1"), ("level", "u1"), ("reported_at", "<i8"), ("expires_at", "<i8"),
                         ("reference_length", "<u2")])
 """core.record's tail before the reference (struct "<BBqqH"), as a numpy record."""
+SHORT_FIELD = 24
+"""Identifiers up to this long (grouped accounts and cards, IMEIs, mobiles) are read as digit forms together."""
 TIMESTAMP_WIDTH = 25
 """The longest timestamp form read here: YYYY-MM-DDTHH:MM:SS+HH:MM."""
 
@@ -163,14 +166,26 @@ class ColumnRows:
         device_identifiers), the others one by one."""
         found: list[bytes | None] = [None] * len(types)
         field_starts, field_ends = identifiers
-        digits, digit_texts = digit_forms(buffer, field_starts, field_ends, types, self._fast.region)
-        devices, device_texts = device_forms(buffer, field_starts, field_ends, np.where(digits, -1, types))
-        for fresh, canonicals in ((digits, digit_texts), (devices, device_texts)):
-            digested = self._fast.keys_of_canonical([self._members[value] for value in types[fresh].tolist()],
+        decided = np.zeros(len(types), dtype=np.bool_)
+        # Each form is read only on the rows of its types (on the others it would be computed, then dropped), the
+        # digit forms in two widths: a chunk's few long fields (spaced IBANs) widen the matrix for their rows only.
+        short = field_ends - field_starts <= SHORT_FIELD
+        digit_types = np.isin(types, DIGIT_TYPES)
+        found_rows: list[tuple[Int64s, list[bytes]]] = []
+        for rows in (np.flatnonzero(digit_types & short), np.flatnonzero(digit_types & ~short)):
+            found_here, texts = digit_forms(buffer, field_starts[rows], field_ends[rows], types[rows],
+                                            self._fast.region)
+            found_rows.append((rows[found_here], texts))
+            decided[rows[found_here]] = True
+        rows = np.flatnonzero((types == int(EntityType.DEVICE)) & ~decided)
+        found_here, texts = device_forms(buffer, field_starts[rows], field_ends[rows], types[rows])
+        found_rows.append((rows[found_here], texts))
+        decided[rows[found_here]] = True
+        for rows, canonicals in found_rows:
+            digested = self._fast.keys_of_canonical([self._members[value] for value in types[rows].tolist()],
                                                     canonicals)
-            for place, key in zip(np.flatnonzero(fresh).tolist(), digested, strict=True):
+            for place, key in zip(rows.tolist(), digested, strict=True):
                 found[place] = key
-        decided = digits | devices
         text = data.decode("latin-1")  # plain lines are ASCII: one character per byte
         identifier_key, members = self._fast.key, self._members
         starts, ends = identifiers.tolist()
@@ -219,9 +234,13 @@ def _gather(buffer: Bytes2D, bounds: Int64s, width: int) -> Bytes2D:
 
 def _number(cells: Bytes2D, first: int, digits: int) -> tuple[Int64s, npt.NDArray[np.bool_]]:
     """The decimal number in columns [first, first + digits), and whether they are all ASCII digits."""
-    part = cells[:, first : first + digits].astype(np.int64) - ord("0")
-    ok: npt.NDArray[np.bool_] = np.asarray(((part >= 0) & (part <= 9)).all(axis=1))
-    value: Int64s = part @ (10 ** np.arange(digits - 1, -1, -1, dtype=np.int64))
+    # Column by column: a 2-digit field costs two multiply-adds, not a copy to int64 and a matrix product.
+    ok: npt.NDArray[np.bool_] = np.ones(len(cells), dtype=np.bool_)
+    value: Int64s = np.zeros(len(cells), dtype=np.int64)
+    for column in range(first, first + digits):
+        digit = cells[:, column] - np.uint8(ord("0"))  # wraps below '0': only 0-9 are digits
+        ok &= digit <= 9
+        value = value * 10 + digit
     return value, ok
 
 
