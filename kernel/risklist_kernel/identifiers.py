@@ -230,16 +230,22 @@ def _fast_iban(compact: str) -> str | None:
     """stdnum.iban.validate for countries without a national check module, else None."""
     if not compact.isalnum():
         return None
+    bban_pattern = fast_iban_bban(compact)
+    if bban_pattern is None or int((compact[4:] + compact[:4]).translate(_IBAN_LETTERS)) % 97 != 1:
+        return None
+    return compact if bban_pattern.match(compact[4:]) else None
+
+
+def fast_iban_bban(compact: str) -> re.Pattern[str] | None:
+    """The BBAN pattern of the country of an IBAN (upper-case letters and digits) whose fast rule needs nothing
+    more than pattern and check digits; None for a country stdnum does not know or checks by its own module."""
     country = compact[:2]
     if country not in _iban_countries:
         _iban_countries[country] = _iban_country(compact)
     known = _iban_countries[country]
-    if known is None:
+    if known is None or known[1]:
         return None
-    bban_pattern, has_module = known
-    if has_module or int((compact[4:] + compact[:4]).translate(_IBAN_LETTERS)) % 97 != 1:
-        return None
-    return compact if bban_pattern.match(compact[4:]) else None
+    return known[0]
 
 
 def _iban_country(compact: str) -> tuple[re.Pattern[str], bool] | None:

@@ -152,7 +152,8 @@ def _distribute(task: PartitionTask, entries_parts: list[npt.NDArray[np.void]], 
         return 0
     tails = np.frombuffer(b"".join(tails_parts), dtype=np.uint8)
     buckets = task.layout.of(entries["key"])
-    order = np.argsort(buckets, kind="stable")
+    # A stable sort of 16-bit numbers is a radix sort, an order of magnitude faster than one of int64s.
+    order = np.argsort(buckets.astype(np.uint16) if int(buckets.max()) < 1 << 16 else buckets, kind="stable")
     entries = entries[order]
     offsets = tail_offsets(entries["tail"])
     sorted_tails = gather_tails(tails, tail_offsets(np.concatenate([part["tail"] for part in entries_parts])), order)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from risklist_kernel.enums import EntityType
 from risklist_kernel.identifiers import surely_valid_cn_mobile
-from risklist_loader.field_cells import field_cells
+from risklist_loader.field_cells import field_cells, packed_left
 
 FIELD_WIDTH = 40
 """Longer fields are left to FastRows.key (no digit form here is longer than 34 digits)."""
@@ -57,7 +57,7 @@ def digit_forms(
     prefix = _mobile_prefix(cells, phones)
     digit[within < prefix[:, None]] = False  # the digits of +86 or 0086 are not the number's
     count = digit.sum(axis=1)
-    compact = _digits_first(cells, digit, count)
+    compact = packed_left(cells, digit, count)
     decided = np.zeros(len(types), dtype=np.bool_)
     for entity_type, (shortest, longest) in _LENGTHS.items():
         decided |= usable & (types == int(entity_type)) & (count >= shortest) & (count <= longest)
@@ -74,19 +74,6 @@ def digit_forms(
     canonical = np.where(phones[:, None], national.view(np.uint8).reshape(-1, width), compact)
     texts: list[bytes] = np.ascontiguousarray(canonical[decided]).view(f"S{width}").ravel().tolist()
     return decided, texts
-
-
-def _digits_first(cells: Cells, digit: Bools, count: npt.NDArray[np.int64]) -> Cells:
-    """Each field's digits (where `digit`) moved to its front in order, zero-padded."""
-    width = cells.shape[1]
-    picked = cells[digit]  # every digit, row after row, each row's in order
-    picked_before = np.zeros(len(cells), dtype=np.int64)  # digits of the rows before each row
-    np.cumsum(count[:-1], out=picked_before[1:])
-    # The k-th digit picked, the j-th of row r, goes to r * width + j = k + (r * width - picked_before[r]).
-    shift = np.repeat(np.arange(len(cells), dtype=np.int64) * width - picked_before, count)
-    compact = np.zeros_like(cells)
-    compact.reshape(-1)[np.arange(len(picked), dtype=np.int64) + shift] = picked
-    return compact
 
 
 def _luhn_valid(compact: Cells, count: npt.NDArray[np.int64]) -> Bools:

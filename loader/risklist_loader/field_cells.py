@@ -39,3 +39,16 @@ def marked_between(marked: npt.NDArray[np.bool_], starts: Int64s, ends: Int64s) 
     positions = np.flatnonzero(marked)
     counted: Int64s = np.searchsorted(positions, ends) - np.searchsorted(positions, starts)
     return counted
+
+
+def packed_left(cells: Bytes, kept: npt.NDArray[np.bool_], count: Int64s) -> Bytes:
+    """Each row's kept bytes (where `kept`; `count` of them per row) moved to its front in order, zero-padded."""
+    width = cells.shape[1]
+    picked = cells[kept]  # every kept byte, row after row, each row's in order
+    picked_before = np.zeros(len(cells), dtype=np.int64)  # bytes kept in the rows before each row
+    np.cumsum(count[:-1], out=picked_before[1:])
+    # The k-th byte picked, the j-th of row r, goes to r * width + j = k + (r * width - picked_before[r]).
+    shift = np.repeat(np.arange(len(cells), dtype=np.int64) * width - picked_before, count)
+    packed = np.zeros_like(cells)
+    packed.reshape(-1)[np.arange(len(picked), dtype=np.int64) + shift] = picked
+    return packed

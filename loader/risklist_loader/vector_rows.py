@@ -4,12 +4,11 @@ FastRows decides one line at a time in Python. This module decides the same for 
 chunk (ASCII, no quotes, no CR but a final one, as many fields as the header, at most FAST_LINE_BYTES, action
 `add`): types, categories and levels are matched against FastRows' tables, dates are parsed and checked with
 array arithmetic, references are taken as they are when already clean, and the tails are packed as one
-buffer. Identifiers written as digits, and devices' UUIDs, hex and opaque ids, are read a column at a time too
-(digit_identifiers, device_identifiers), leaving only their digest per row; other identifiers take FastRows.key
-row by row. A line that any column cannot
-decide exactly as FastRows would is left over for FastRows.row (and from there the general path), so every
-row this module accepts has FastRows' key, action, category and tail (tests/loader/test_loader_vector_rows.py
-checks it on generated lines, valid and broken).
+buffer. Identifiers written as digits, devices' UUIDs, hex and opaque ids, and IBANs are read a column at a time
+too (digit_identifiers, device_identifiers, iban_identifiers), leaving only their digest per row; other
+identifiers take FastRows.key row by row. A line that any column cannot decide exactly as FastRows would is left
+over for FastRows.row (and from there the general path), so every row this module accepts has FastRows' key,
+action, category and tail (tests/loader/test_loader_vector_rows.py checks it on generated lines, valid and broken).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from risklist_loader.device_identifiers import device_forms
 from risklist_loader.digit_identifiers import DIGIT_TYPES, digit_forms
 from risklist_loader.fast_rows import FAST_LINE_BYTES, FastRows
 from risklist_loader.field_cells import field_cells, marked_between
+from risklist_loader.iban_identifiers import iban_forms
 from risklist_loader.spool import ADD, EXPIRED, SpoolWriter
 from risklist_loader.timestamps import LATEST
 from risklist_server.core.contribution_rules import (
@@ -162,8 +162,8 @@ class ColumnRows:
     def _keys(self, buffer: Bytes2D, data: bytes, identifiers: Int64s,
               types: Int64s) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
         """The storage key of each identifier (FastRows.key) of the given types, and which ones have one: digit
-        forms of accounts, cards, IMEIs and mobiles and other device ids a column at a time (digit_identifiers,
-        device_identifiers), the others one by one."""
+        forms of accounts, cards, IMEIs and mobiles, other device ids and IBANs a column at a time (digit_identifiers,
+        device_identifiers, iban_identifiers), the others one by one."""
         found: list[bytes | None] = [None] * len(types)
         field_starts, field_ends = identifiers
         decided = np.zeros(len(types), dtype=np.bool_)
@@ -177,10 +177,11 @@ class ColumnRows:
                                             self._fast.region)
             found_rows.append((rows[found_here], texts))
             decided[rows[found_here]] = True
-        rows = np.flatnonzero((types == int(EntityType.DEVICE)) & ~decided)
-        found_here, texts = device_forms(buffer, field_starts[rows], field_ends[rows], types[rows])
-        found_rows.append((rows[found_here], texts))
-        decided[rows[found_here]] = True
+        for entity_type, form in ((EntityType.DEVICE, device_forms), (EntityType.ACCOUNT, iban_forms)):
+            rows = np.flatnonzero((types == int(entity_type)) & ~decided)
+            found_here, texts = form(buffer, field_starts[rows], field_ends[rows], types[rows])
+            found_rows.append((rows[found_here], texts))
+            decided[rows[found_here]] = True
         for rows, canonicals in found_rows:
             digested = self._fast.keys_of_canonical([self._members[value] for value in types[rows].tolist()],
                                                     canonicals)
