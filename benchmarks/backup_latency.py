@@ -89,11 +89,13 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-def _window(samples: list[tuple[float, float]], start: float, end: float) -> dict[str, float]:
+def checks_between(samples: list[tuple[float, float]], start: float, end: float) -> dict[str, float]:
+    """Rate and latency of the checks (start time, latency) that started in [start, end)."""
     return _summary([latency for started, latency in samples if start <= started < end], end - start)
 
 
-def _timed(*args: str) -> float:
+def timed_admin(*args: str) -> float:
+    """Seconds one `risklist-admin ARGS…` took (raises if it failed)."""
     started = time.perf_counter()
     subprocess.run([ADMIN, *args], check=True, stdout=subprocess.DEVNULL)
     return round(time.perf_counter() - started, 2)
@@ -128,10 +130,10 @@ def measure(entries: int, clients: int, idle: float) -> dict[str, object]:
             for name in ("hard_links", "copy_to_dev_shm"):
                 window = windows[name]
                 assert isinstance(window, dict)
-                window["checks_during"] = _window(load.samples, *window.pop("during"))
-            idle_checks = _window(load.samples, first + 0.5, first + idle)
-        verify_s = _timed("verify", str(copied / "backup"))
-        restore_s = _timed("restore", "--from", str(copied / "backup"), "--db", str(work / "restored"),
+                window["checks_during"] = checks_between(load.samples, *window.pop("during"))
+            idle_checks = checks_between(load.samples, first + 0.5, first + idle)
+        verify_s = timed_admin("verify", str(copied / "backup"))
+        restore_s = timed_admin("restore", "--from", str(copied / "backup"), "--db", str(work / "restored"),
                            "--secret-file", str(dataset.secret_file))
         return {
             "name": "backup_latency",

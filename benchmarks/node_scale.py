@@ -34,7 +34,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from benchmarks import h2load, node_memory, scale_check
-from benchmarks.backup_latency import CheckLoad, _timed, _window
+from benchmarks.backup_latency import CheckLoad, checks_between, timed_admin
 from benchmarks.context import disk_bytes
 from benchmarks.datagen import parse_count
 from benchmarks.dataset import SOURCE, Dataset
@@ -111,12 +111,12 @@ def _backup(dataset: Dataset, workdir: Path) -> dict[str, Any]:
             ended = time.perf_counter()
             time.sleep(IDLE_S)
         first = min(start for start, _ in load.samples)
-        verify_s = _timed("verify", str(backup))
-        restore_s = _timed("restore", "--from", str(backup), "--db", str(restored),
+        verify_s = timed_admin("verify", str(backup))
+        restore_s = timed_admin("restore", "--from", str(backup), "--db", str(restored),
                            "--secret-file", str(dataset.secret_file))
         return {"backup_s": round(ended - started, 2), "backup_bytes": response.bytes, "backup_files": response.files,
-                "checks_idle": _window(load.samples, first + 0.5, first + IDLE_S),
-                "checks_during_backup": _window(load.samples, started, ended), "check_failures": load.failures,
+                "checks_idle": checks_between(load.samples, first + 0.5, first + IDLE_S),
+                "checks_during_backup": checks_between(load.samples, started, ended), "check_failures": load.failures,
                 "verify_s": verify_s, "restore_s": restore_s, "restored_bytes": disk_bytes(restored)}
     finally:
         for path in (backup, restored):
