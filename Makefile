@@ -10,7 +10,7 @@ CERTS  := $(DEMO)/certs
 PARTNERS ?= docs/examples/partners.toml
 DEMO_PARTNER ?= east-harbour-bank
 
-.PHONY: install serve demo-store demo-certs test lint proto bench bench-quick bench-tools seeds clean
+.PHONY: install serve demo-store demo-certs test test-tools lint proto bench bench-quick bench-tools seeds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,8 +63,12 @@ serve: demo-store demo-certs
 	  --partners $(PARTNERS)
 
 # Two pytest workers (pytest-xdist): the suite is mostly real servers and CLIs in subprocesses.
-test: install
+test: install test-tools
 	$(BIN)/python -m pytest -n 2
+
+# Debian tools the tests run for real: nats-server (the cluster tests' JetStream); installed if missing.
+test-tools:
+	./tools/ensure_debian_tools.sh nats-server:nats-server
 
 lint: install
 	$(BIN)/ruff check kernel client server loader tests benchmarks seeds

@@ -1,0 +1,157 @@
+"""Real nats-server processes with JetStream, clustered on loopback: what the cluster tests run risklist nodes on.
+
+Each server has its own client, route and monitoring port (fixed at the first start, so a killed server comes
+back where its peers and clients look for it) and its own JetStream directory. nats-server is Debian's package,
+installed by `make test` (tools/ensure_debian_tools.sh).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.waiting import wait_until
+
+NATS_SERVER = "nats-server"
+CLUSTER_NAME = "risklist-test"
+START_TIMEOUT_S = 30.0
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` loopback ports free now (all bound at once, so they differ, then released)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in sockets]
+
+
+@dataclass
+class NatsServer:
+    """One server of the cluster: its name, ports, directory and, while it runs, its process."""
+
+    name: str
+    client_port: int
+    route_port: int
+    monitor_port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.client_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "nats-server.log"
+
+    def monitor(self, endpoint: str) -> dict[str, object] | None:
+        """A monitoring endpoint's JSON, or None while the server does not answer (or answers an error)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}/{endpoint}", timeout=2) as response:
+                loaded: dict[str, object] = json.load(response)
+                return loaded
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+
+    def healthy(self) -> bool:
+        """JetStream is up on this server and current with the cluster's meta group (/healthz says ok)."""
+        health = self.monitor("healthz")
+        return health is not None and health.get("status") == "ok"
+
+
+@dataclass
+class NatsCluster:
+    """Servers that route to one another, each started and killed on its own."""
+
+    servers: list[NatsServer]
+    root: Path
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, root: Path, size: int = 3) -> NatsCluster:
+        ports = free_ports(3 * size)
+        servers = [NatsServer(f"n{number + 1}", ports[3 * number], ports[3 * number + 1], ports[3 * number + 2],
+                              root / f"n{number + 1}") for number in range(size)]
+        cluster = cls(servers, root)
+        for server in servers:
+            server.directory.mkdir(parents=True, exist_ok=True)
+            (server.directory / "nats.conf").write_text(cluster._config(server))
+        return cluster
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    def _config(self, server: NatsServer) -> str:
+        routes = ", ".join(f'"nats-route://127.0.0.1:{other.route_port}"'
+                           for other in self.servers if other is not server)
+        return "\n".join([
+            f'server_name: "{server.name}"',
+            f"listen: 127.0.0.1:{server.client_port}",
+            f"http: 127.0.0.1:{server.monitor_port}",
+            "jetstream {",
+            f'  store_dir: "{server.directory / "jetstream"}"',
+            "  max_memory_store: 64MB",
+            "  max_file_store: 2GB",
+            "}",
+            "cluster {",
+            f'  name: "{CLUSTER_NAME}"',
+            f"  listen: 127.0.0.1:{server.route_port}",
+            f"  routes: [{routes}]",
+            "}",
+            f'log_file: "{server.log_path}"',
+            "",
+        ])
+
+    def start(self, *names: str) -> None:
+        """Start the named servers (every one that is not running, if none is named); return once each is healthy."""
+        chosen = [server for server in self.servers if (server.name in names if names else server.process is None)]
+        for server in chosen:
+            if server.process is not None and server.process.poll() is None:
+                raise RuntimeError(f"{server.name} is already running")
+            server.process = subprocess.Popen([NATS_SERVER, "-c", str(server.directory / "nats.conf")],
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True)
+            self.started.append(server.process)
+        for server in chosen:
+            wait_until(lambda server=server: self._running(server) and server.healthy(), timeout=START_TIMEOUT_S,
+                       interval=0.05, message=f"nats-server {server.name} did not become healthy")
+
+    def _running(self, server: NatsServer) -> bool:
+        assert server.process is not None
+        if server.process.poll() is not None:
+            log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+            raise RuntimeError(f"nats-server {server.name} exited {server.process.returncode}:\n{log[-3000:]}")
+        return True
+
+    def kill(self, name: str) -> None:
+        """kill -9 one server (its JetStream directory stays, as after a crash)."""
+        server = self.server(name)
+        assert server.process is not None, f"{name} is not running"
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        server.process = None
+
+    def server(self, name: str) -> NatsServer:
+        return next(server for server in self.servers if server.name == name)
+
+    def stop(self) -> None:
+        """Kill every server this cluster started; remove nothing (pytest's tmp_path does)."""
+        for process in self.started:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for server in self.servers:
+            server.process = None
+
