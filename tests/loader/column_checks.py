@@ -1,7 +1,10 @@
-"""Shared by the column rules' tests (digit_identifiers, device_identifiers): a column of fields as pass 1 holds
-it, and the check that every field a rule decided is what the general rules and FastRows.key make of it."""
+"""Shared by the column rules' tests (digit_identifiers, device_identifiers, iban_identifiers): a column of fields
+as pass 1 holds it, what a rule decides of it, and the check that every field a rule decided is what the general
+rules and FastRows.key make of it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +21,8 @@ FAST = FastRows(("action", "entity_type", "identifier"), Normaliser(), NetworkSe
 NORMALISER = Normaliser()
 
 Int64s = npt.NDArray[np.int64]
+ColumnRule = Callable[[npt.NDArray[np.uint8], Int64s, Int64s, Int64s], tuple[npt.NDArray[np.bool_], list[bytes]]]
+"""A column rule's signature (device_forms, iban_forms): buffer, field starts and ends, entity types."""
 
 
 def column(fields: list[str]) -> tuple[npt.NDArray[np.uint8], Int64s, Int64s]:
@@ -27,6 +32,13 @@ def column(fields: list[str]) -> tuple[npt.NDArray[np.uint8], Int64s, Int64s]:
     starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])).astype(np.int64)
     buffer = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(1, dtype=np.uint8)
     return buffer, starts, starts + lengths
+
+
+def decided_by(rule: ColumnRule, fields: list[str], types: list[int]) -> tuple[list[bool], list[bytes]]:
+    """What `rule` decides of `fields` (of `types`) laid out as one column, as lists."""
+    buffer, starts, ends = column(fields)
+    decided, canonicals = rule(buffer, starts, ends, np.array(types, dtype=np.int64))
+    return decided.tolist(), canonicals
 
 
 def assert_decided_as_the_rules_say(fields: list[str], types: list[int], decided: list[bool],

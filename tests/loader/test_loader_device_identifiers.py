@@ -3,8 +3,7 @@ general rules' canonical form, and its key FastRows.key's; the common feed spell
 
 from __future__ import annotations
 
-import numpy as np
-from column_checks import assert_decided_as_the_rules_say, column
+from column_checks import assert_decided_as_the_rules_say, decided_by
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -40,12 +39,6 @@ FIELDS = st.one_of(
 )
 
 
-def _decide(fields: list[str], types: list[int]) -> tuple[list[bool], list[bytes]]:
-    buffer, starts, ends = column(fields)
-    decided, canonicals = device_forms(buffer, starts, ends, np.array(types, dtype=np.int64))
-    return decided.tolist(), canonicals
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(FIELDS.filter(lambda field: "," not in field),
                           st.sampled_from([int(EntityType.DEVICE)] * 4 + [int(EntityType.ACCOUNT), -1])),
@@ -55,7 +48,7 @@ def _decide(fields: list[str], types: list[int]) -> tuple[list[bool], list[bytes
 @example([("356938035643808", int(EntityType.DEVICE))])
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, int]]) -> None:
     fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
-    decided, canonicals = _decide(fields, types)
+    decided, canonicals = decided_by(device_forms, fields, types)
     assert all(entity_type == int(EntityType.DEVICE) for entity_type, was in zip(types, decided, strict=True) if was)
     assert_decided_as_the_rules_say(fields, types, decided, canonicals)
 
@@ -64,7 +57,7 @@ def test_the_common_feed_spellings_of_device_ids_are_decided() -> None:
     fields = ["0f1e2d3c-4b5a-4697-a877-665544332211", "0F1E2D3C-4B5A-4697-A877-665544332211",
               "{0f1e2d3c-4b5a-4697-a877-665544332211}", "0f1e2d3c4b5a4697a877665544332211", "8a3f00c2d1e4b5a6",
               "8A3F00C2D1E4B5A6", "FPa81Zk09Qx", "device-0042"]
-    decided, canonicals = _decide(fields, [int(EntityType.DEVICE)] * len(fields))
+    decided, canonicals = decided_by(device_forms, fields, [int(EntityType.DEVICE)] * len(fields))
     assert decided == [True] * len(fields)
     assert [text.decode() for text in canonicals] == ["0f1e2d3c-4b5a-4697-a877-665544332211"] * 4 + [
         "8a3f00c2d1e4b5a6", "8a3f00c2d1e4b5a6", "FPa81Zk09Qx", "device-0042"]
@@ -74,6 +67,6 @@ def test_what_needs_the_kernels_rules_is_left() -> None:
     """Digits (perhaps IMEIs), urn:uuid:, spaces, backticks, short ids, odd hyphens or braces, other types."""
     fields = ["356938035643808", "12345678", "urn:uuid:0f1e2d3c-4b5a-4697-a877-665544332211", "ab cd ef",
               "abc`def", "abc", "AB-CD", "{abcd", "x" * 41, ""]
-    decided, canonicals = _decide(fields + ["8a3f00c2d1e4b5a6"],
+    decided, canonicals = decided_by(device_forms, fields + ["8a3f00c2d1e4b5a6"],
                                   [int(EntityType.DEVICE)] * len(fields) + [int(EntityType.ACCOUNT)])
     assert decided == [False] * (len(fields) + 1) and canonicals == []

@@ -3,8 +3,7 @@ rules' canonical form, and its key FastRows.key's; the common feed spellings are
 
 from __future__ import annotations
 
-import numpy as np
-from column_checks import assert_decided_as_the_rules_say, column
+from column_checks import assert_decided_as_the_rules_say, decided_by
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -46,12 +45,6 @@ FIELDS = st.one_of(
 )
 
 
-def _decide(fields: list[str], types: list[int]) -> tuple[list[bool], list[bytes]]:
-    buffer, starts, ends = column(fields)
-    decided, canonicals = iban_forms(buffer, starts, ends, np.array(types, dtype=np.int64))
-    return decided.tolist(), canonicals
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(FIELDS.filter(lambda field: "," not in field),
                           st.sampled_from([int(EntityType.ACCOUNT)] * 4 + [int(EntityType.DEVICE), -1])),
@@ -60,7 +53,7 @@ def _decide(fields: list[str], types: list[int]) -> tuple[list[bool], list[bytes
 @example([("gb82west12345698765432", int(EntityType.ACCOUNT)), ("DE89370400440532013000", int(EntityType.ACCOUNT))])
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, int]]) -> None:
     fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
-    decided, canonicals = _decide(fields, types)
+    decided, canonicals = decided_by(iban_forms, fields, types)
     assert all(entity_type == int(EntityType.ACCOUNT) for entity_type, was in zip(types, decided, strict=True) if was)
     assert_decided_as_the_rules_say(fields, types, decided, canonicals)
 
@@ -68,7 +61,7 @@ def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: li
 def test_the_common_feed_spellings_of_ibans_are_decided() -> None:
     fields = ["GB82WEST12345698765432", "GB82 WEST 1234 5698 7654 32", "gb82 west 1234 5698 7654 32",
               "DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "de89-3704-0044-0532-0130-00"]
-    decided, canonicals = _decide(fields, [int(EntityType.ACCOUNT)] * len(fields))
+    decided, canonicals = decided_by(iban_forms, fields, [int(EntityType.ACCOUNT)] * len(fields))
     assert decided == [True] * len(fields)
     assert [text.decode() for text in canonicals] == ["GB82WEST12345698765432"] * 3 + ["DE89370400440532013000"] * 3
 
@@ -79,6 +72,6 @@ def test_what_needs_the_kernels_rules_is_left() -> None:
     fields = ["GB83WEST12345698765432", "GB82WEST1234569876543", "GB82 WEST 1234 5698 7654 32`",
               "GB82:WEST12345698765432", "XX82WEST12345698765432", "ES9121000418450200051332",
               "6222021234567890123", "ACC-001-778", "G", ""]
-    decided, canonicals = _decide(fields + ["GB82WEST12345698765432"],
+    decided, canonicals = decided_by(iban_forms, fields + ["GB82WEST12345698765432"],
                                   [int(EntityType.ACCOUNT)] * len(fields) + [int(EntityType.DEVICE)])
     assert decided == [False] * (len(fields) + 1) and canonicals == []
