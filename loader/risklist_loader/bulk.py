@@ -122,6 +122,8 @@ StoredRecords = Callable[[Sequence[bytes]], list[Record | None]]
 """The stored records of keys (RiskStore.lookup_many), for a merge into a filled store."""
 
 CHANGE_ROW = 1 + KEY_SIZE
+NO_CHANGE = 255
+"""A key's state in _build_bucket when its rows leave its record as it was: no changelog row."""
 
 
 def _parts(buckets: list[int], rows: int) -> list[list[int]]:
@@ -177,21 +179,24 @@ def build_buckets(task: _BuildTask, stored: StoredRecords | None = None) -> _Bui
         for bucket in task.buckets:
             ordered = read_ordered(task.feed, bucket)
             changes, new = _build_bucket(ordered, task.source, writer, result, stored)
-            changes_file.write(b"".join(changes))
+            changes_file.write(changes.tobytes())
             changed += len(changes)
-            listed += sum(1 for change in changes if change[0] == LISTED)
+            listed += int(np.count_nonzero(changes[:, 0] == LISTED))
             new_listed += new
     return _Built(result, writer.finish(), changes_path, changed, listed, new_listed)
 
 
 def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: ApplyResult,
-                  stored: StoredRecords | None) -> tuple[list[bytes], int]:
+                  stored: StoredRecords | None) -> tuple[npt.NDArray[np.uint8], int]:
     """Put one bucket's changed records (its applied rows in key order) into `writer`; return its changelog rows
-    and how many keys it lists that were not stored before."""
+    (n x CHANGE_ROW: LISTED or UNLISTED, then the key) and how many keys it lists that were not stored before.
+
+    Most keys are simple (one add to a key not stored): their records are the prefix and the row's tail, put a
+    run at a time; the others are decided one by one between those runs."""
     rows = ordered.rows
     count = len(rows)
     if count == 0:
-        return [], 0
+        return np.zeros((0, CHANGE_ROW), dtype=np.uint8), 0
     keys = rows["key"]
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     sizes = np.diff(np.concatenate((starts, [count])))
@@ -199,7 +204,7 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     key_list = spooled_keys(keys[starts])
     before: list[Record | None] = stored(key_list) if stored is not None else [None] * len(key_list)
     new = np.array([record is None for record in before], dtype=np.bool_)
-    simple = (new & (sizes == 1) & (actions[starts] == ADD)).tolist()
+    simple = new & (sizes == 1) & (actions[starts] == ADD)
     starts_list = starts.tolist()
     actions_list = actions.tolist()
     categories = rows["category"].tolist()
@@ -207,17 +212,24 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     tails = ordered.tails
     single = record_prefix(source, 1)
     part = single[3:]  # source length and source: what precedes each tail
+    simple_heads = starts[simple]
+    simple_values = [single + tails[first:last] for first, last in
+                     zip(ordered.offsets[simple_heads].tolist(), ordered.offsets[simple_heads + 1].tolist(),
+                         strict=True)]
+    state = np.full(len(key_list), NO_CHANGE, dtype=np.uint8)
+    state[simple] = LISTED
     put = writer.put
-    listed_row, unlisted_row = bytes((LISTED,)), bytes((UNLISTED,))
-    changes: list[bytes] = []
     new_listed = 0
-    for index, is_simple in enumerate(simple):
+    done = taken = 0  # keys handled, simple values put
+    for index in [*np.flatnonzero(~simple).tolist(), len(key_list)]:
+        run = index - done  # the simple keys before this one
+        writer.put_many(key_list[done:index], simple_values[taken : taken + run])
+        taken += run
+        done = index + 1
+        if index == len(key_list):
+            break
         key = key_list[index]
         head = starts_list[index]
-        if is_simple:
-            put(key, single + tails[offsets[head] : offsets[head + 1]])
-            changes.append(listed_row + key)
-            continue
         members = range(head, head + int(sizes[index]))
         stored_record = before[index]
         if stored_record is None and not any(actions_list[member] == ADD for member in members):
@@ -231,7 +243,7 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
             pieces = sorted(tails[offsets[member] : offsets[member + 1]] for member in members)
             put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
             result.added += len(pieces)
-            changes.append(listed_row + key)
+            state[index] = LISTED
             new_listed += 1
             continue
         steps = [(actions_list[member], categories[member], tails[offsets[member] : offsets[member + 1]])
@@ -242,13 +254,18 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
             continue
         if record:
             put(key, encode_record(record))
-            changes.append(listed_row + key)
+            state[index] = LISTED
             new_listed += stored_record is None
         else:
             writer.delete(key)
-            changes.append(unlisted_row + key)
-    result.added += int(np.count_nonzero(simple))  # one add into an empty record: added, as apply_counted says
-    return changes, new_listed + sum(simple)
+            state[index] = UNLISTED
+    simple_count = len(simple_values)
+    result.added += simple_count  # one add into an empty record: added, as apply_counted says
+    changed = state != NO_CHANGE
+    changes = np.empty((int(np.count_nonzero(changed)), CHANGE_ROW), dtype=np.uint8)
+    changes[:, 0] = state[changed]
+    changes[:, 1:] = np.ascontiguousarray(keys[starts][changed]).view(np.uint8).reshape(-1, KEY_SIZE)
+    return changes, new_listed + simple_count
 
 
 def _apply_rows(key: bytes, source: str, before: Record, steps: list[tuple[int, int, bytes]],

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rocksdict import Rdict
 
 from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.mutation import Upsert
@@ -20,6 +22,7 @@ from risklist_server.store.bulk import (
 from risklist_server.store.changelog import decode_changes
 from risklist_server.store.front import BloomFront, front_words_for, tile_words
 from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.rocks import records_options
 
 FINGERPRINT = "bulk-test"
 CONTRIBUTION = Contribution("bank-a", Category.MONEY_MULE, RiskLevel.HIGH, 1_700_000_000, 1_900_000_000, "case")
@@ -77,6 +80,39 @@ def test_sst_writer_rolls_files_in_key_order(tmp_path: Path, monkeypatch: pytest
         writer.put(key, encode_record((CONTRIBUTION,)))
     paths = writer.finish()
     assert len(paths) == 3 and all(path.stat().st_size > 0 for path in paths)
+
+
+def test_put_many_rolls_files_where_put_one_by_one_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of records put at once, between single puts, land in the same files with the same contents."""
+    monkeypatch.setattr("risklist_server.store.bulk.SST_TARGET_ENTRIES", 400)
+    keys = random_keys(1000, 7)
+    values = [encode_record((CONTRIBUTION,)) + key for key in keys]
+    one_by_one, in_runs = SstWriter(tmp_path / "one"), SstWriter(tmp_path / "runs")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "runs").mkdir()
+    for key, value in zip(keys, values, strict=True):
+        one_by_one.put(key, value)
+    for first, last in ((0, 0), (0, 399), (399, 400), (400, 401), (401, 950), (950, 951), (951, 1000)):
+        if last - first == 1 and first % 2:
+            in_runs.put(keys[first], values[first])
+        else:
+            in_runs.put_many(keys[first:last], values[first:last])
+    expected, written = one_by_one.finish(), in_runs.finish()
+    assert [path.name for path in written] == [path.name for path in expected]
+    assert [_records(path, tmp_path) for path in written] == [_records(path, tmp_path) for path in expected]
+    assert [len(_records(path, tmp_path)) for path in written] == [400, 400, 200]
+
+
+def _records(path: Path, scratch: Path) -> list[tuple[bytes, bytes]]:
+    """The (key, value) pairs an SST file holds, read back by ingesting it into a scratch database."""
+    directory = scratch / f"read-{path.parent.name}-{path.name}"
+    shutil.rmtree(directory, ignore_errors=True)
+    db = Rdict(str(directory), options=records_options(create=True))
+    try:
+        db.ingest_external_file([str(path)])
+        return list(db.items())
+    finally:
+        db.close()
 
 
 def test_bulk_ingest_makes_records_changelog_and_front(tmp_path: Path) -> None:
