@@ -123,6 +123,53 @@ def _backup(dataset: Dataset, workdir: Path) -> dict[str, Any]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def report(result: dict[str, Any]) -> str:
+    """The recorded stages as a Markdown table (what RESULTS.md quotes)."""
+    stages = result["stages"]
+    lines = ["| figure | value |", "| --- | --- |"]
+    if feed := stages.get("feed"):
+        lines.append(f"| feed (datagen) | {feed['bytes'] / 1e9:.1f} GB CSV, generated in {feed['seconds']:,.0f} s |")
+    if build := stages.get("build"):
+        stages_s = build["stages_s"]  # "validated" is logged after the ordering, and counts it
+        pass_1 = stages_s["validated"] - stages_s["ordered"]
+        lines.append(f"| build (`risklist-load --db`) | {build['rows']:,} rows in {build['seconds']:,.0f} s "
+                     f"({build['rows_per_s']:,} rows/s: pass 1 {pass_1:,.0f} s, ordering {stages_s['ordered']:,.0f} s, "
+                     f"records {stages_s['bulk_built']:,.0f} s); {build['cpu_s']:,.0f} s CPU |")
+        lines.append(f"| loader peak RSS | {build['peak_rss_largest_mib']:,.0f} MiB largest process, "
+                     f"{build['peak_rss_tree_mib']:,.0f} MiB all processes |")
+    if store := stages.get("store"):
+        lines.append(f"| store on disk | {store['bytes'] / 1e9:.2f} GB for {store['entries']:,} entries: "
+                     f"{store['bytes_per_entry']} B/entry ({store['sst_bytes_per_entry']} B in {store['sst_files']} "
+                     f"SST files); front file {_mib(store['front_bytes'])} |")
+    if memory := stages.get("memory"):
+        roles = ", ".join(f"{process['role']} {process['pss_mib']:,.0f}" for process in memory["processes"])
+        lines.append(f"| node PSS, 2 readers | {memory['pss_sum_mib']:,.0f} MiB ({roles}); RSS sum "
+                     f"{memory['rss_sum_mib']:,.0f} MiB |")
+    if check := stages.get("check"):
+        single, batch = check["check"], check["batch_check"]
+        half = single["half_peak"]["latency_ms"]
+        lines.append(f"| Check (h2load, client digests, 99% misses) | peak {single['peak']['rps']:,} RPC/s; at 50% "
+                     f"({single['half_peak']['rps']:,} RPC/s): p50 {half['p50_ms']:.2f} ms, "
+                     f"p99 {half['p99_ms']:.2f} ms, p99.9 {half['p99.9_ms']:.2f} ms; "
+                     f"server start {single['server_startup_s']} s |")
+        lines.append(f"| BatchCheck of {batch['batch']} digests (h2load, {batch['connections']} connections) | "
+                     f"{batch['keys_per_s']:,} keys/s ({batch['rpc_per_s']:,} RPC/s), p50 {batch['p50_ms']:.2f} ms, "
+                     f"p99 {batch['p99_ms']:.2f} ms, {batch['failed']} failed |")
+    if backup := stages.get("backup"):
+        idle, during = backup["checks_idle"], backup["checks_during_backup"]
+        lines.append(f"| online backup (hard links) | {backup['backup_s']} s, "
+                     f"{backup['backup_bytes'] / 1e9:.2f} GB in {backup['backup_files']} files; "
+                     f"Check p99 {idle.get('p99_ms')} ms idle, {during.get('p99_ms')} ms during "
+                     f"({during.get('calls')} calls), {backup['check_failures']} failed |")
+        lines.append(f"| `risklist-admin verify` / `restore` (a full copy) | {backup['verify_s']} s / "
+                     f"{backup['restore_s']} s ({backup['restored_bytes'] / 1e9:.2f} GB) |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.node_scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     stage("memory", lambda: node_memory.measure(dataset, 2))
     stage("check", lambda: _check(dataset, args.duration))
     stage("backup", lambda: _backup(dataset, args.workdir))
+    print(report(result))
     return 0
 
 

@@ -3,10 +3,10 @@
 Records are built bucket by bucket from the ordered feed's applied rows, in storage-key order
 (risklist_loader.ordering): a key with one add row gets the record header, the source and that row's
 spooled tail; a key with several rows gets its mutations applied in feed order and counted as one
-write, as the batch path would. Builders take contiguous bucket ranges (one per core for big feeds),
-each writing its own SST files and a file of the keys it listed; the changelog entries and the front
-are made from those files a slice at a time, so memory holds one bucket and the front. Then
-risklist_server.store.bulk writes the changelog entries, the front and the files
+write, as the batch path would. Builders (one per core for big feeds) take contiguous bucket ranges of about
+equal rows in turn, each range writing its own SST files and a file of the keys it listed; the changelog
+entries and the front are made from those files a slice at a time, so memory holds one bucket and the front.
+Then risklist_server.store.bulk writes the changelog entries, the front and the files
 (RiskStore.bulk_ingest says why in that order).
 """
 
@@ -24,7 +24,7 @@ import structlog
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
-from risklist_loader.ordering import OrderedFeed, OrderedRows, read_ordered
+from risklist_loader.ordering import ORDERED_DTYPE, OrderedFeed, OrderedRows, read_ordered
 from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
@@ -49,6 +49,10 @@ BULK_MIN_ROWS = 100_000
 PARALLEL_BUILD_MIN = 1_000_000
 """Applied rows from which records are built by one process per core."""
 
+PARTS_PER_CORE = 4
+"""Bucket ranges per builder process: the buckets of one entity type can hold far more rows than another's, and
+ranges of equal rows, taken in turn, keep every core busy to the end."""
+
 
 def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int) -> ApplyResult:
     """Build and ingest every record the feed (`rows` applied rows) changes, merged with what the store holds.
@@ -62,15 +66,15 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
     try:
         directory = bulk_dir(store.path, str(time.time_ns()))
         empty = not store.has_records()
-        parts = _parts(feed.buckets, rows) if empty else [feed.buckets]
+        parts = _parts(feed.buckets, _bucket_rows(feed), rows) if empty else [feed.buckets]
         tasks = [_BuildTask(feed, source, directory, number, tuple(part)) for number, part in enumerate(parts)]
         if not empty:
             built = [build_buckets(tasks[0], store.lookup_many)]
         elif len(tasks) == 1:
             built = [build_buckets(tasks[0])]
         else:
-            with worker_pool(len(tasks), ignore_interrupts) as pool:
-                built = pool.map(build_buckets, tasks)
+            with worker_pool(min(len(tasks), _build_cores(rows)), ignore_interrupts) as pool:
+                built = pool.map(build_buckets, tasks, chunksize=1)
         result = ApplyResult()
         paths: list[Path] = []
         changed = listed = 0
@@ -126,12 +130,28 @@ NO_CHANGE = 255
 """A key's state in _build_bucket when its rows leave its record as it was: no changelog row."""
 
 
-def _parts(buckets: list[int], rows: int) -> list[list[int]]:
-    """Contiguous bucket ranges, one per builder process (one when the feed is small)."""
-    count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_BUILD_MIN else 1
-    count = min(count, max(1, len(buckets)))
-    bounds = [len(buckets) * number // count for number in range(count + 1)]
-    return [buckets[bounds[number] : bounds[number + 1]] for number in range(count)]
+def _parts(buckets: list[int], bucket_rows: list[int], rows: int) -> list[list[int]]:
+    """Contiguous bucket ranges of about equal rows for the builders: PARTS_PER_CORE per core (a builder that
+    finishes early takes the next range), one range when the feed is small."""
+    cores = _build_cores(rows)
+    count = min(cores * PARTS_PER_CORE if cores > 1 else 1, len(buckets))
+    if count <= 1:
+        return [buckets]
+    running = np.cumsum(np.asarray(bucket_rows, dtype=np.int64))
+    goals = running[-1] * np.arange(1, count) / count
+    cuts = sorted({int(cut) for cut in np.searchsorted(running, goals, side="left") + 1 if 0 < cut < len(buckets)})
+    bounds = [0, *cuts, len(buckets)]
+    return [buckets[first:last] for first, last in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _build_cores(rows: int) -> int:
+    """Builder processes: one per core (at most 8) for big feeds, else none (this process builds)."""
+    return max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_BUILD_MIN else 1
+
+
+def _bucket_rows(feed: OrderedFeed) -> list[int]:
+    """The applied rows of each of the feed's buckets (from its ordered file's size)."""
+    return [feed.path(bucket).stat().st_size // ORDERED_DTYPE.itemsize for bucket in feed.buckets]
 
 
 def _change_slices(paths: list[Path], per_slice: int = CHANGES_PER_ENTRY) -> Iterator[npt.NDArray[np.uint8]]:

@@ -269,6 +269,19 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
     assert stores["many"][2] == stores["one"][2] > 0
 
 
+def test_builders_get_contiguous_ranges_of_about_equal_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One entity type's buckets can hold most rows: the ranges are cut by rows, not by bucket count, in key order."""
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 2)
+    buckets = list(range(10, 24))
+    rows = [250, 250, 100, 100, 75, 75, 50, 50, 10, 10, 10, 10, 5, 5]
+    parts = bulk._parts(buckets, rows, bulk.PARALLEL_BUILD_MIN)
+    assert [bucket for part in parts for bucket in part] == buckets and all(parts)
+    assert len(parts) == 2 * bulk.PARTS_PER_CORE - 2  # the biggest buckets cannot be cut
+    sizes = [sum(rows[buckets.index(bucket)] for bucket in part) for part in parts]
+    assert max(sizes) == 250
+    assert bulk._parts(buckets, rows, bulk.PARALLEL_BUILD_MIN - 1) == [buckets]  # a small feed: this process
+
+
 def _ordered(feed: Path, work: Path) -> tuple[OrderedFeed, FeedCounts]:
     """Pass 1 in-process, then the buckets decided: the applied rows as both paths take them, and the counts."""
     work.mkdir()
