@@ -153,6 +153,10 @@ class StoreReads:
         last = next(iter_keys(self._changelog, backwards=True), None)
         return max(self._trimmed_through, 0 if last is None else int.from_bytes(last, "big"))
 
+    def table_readers_bytes(self) -> int:
+        """Memory RocksDB holds for the open SST files' index and filter blocks (outside the block cache)."""
+        return self._db.property_int_value("rocksdb.estimate-table-readers-mem") or 0
+
     def _front_capacity(self) -> int:
         return self.front.word_count * 64 // self.front_policy.bits_per_key
 

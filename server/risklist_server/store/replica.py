@@ -46,7 +46,12 @@ class ReplicaStore(StoreReads):
     ) -> None:
         if not (Path(path) / "CURRENT").exists():
             raise StoreError(f"no store at {path}: a read replica follows an existing store")
-        self._attach(path, front_policy, open_rocks_secondary(str(path), str(secondary_dir), block_cache_bytes))
+        # A reader whose checks all go through the front leaves RocksDB's own SST filters unloaded (the writer
+        # keeps them: its merge reads do not use the front); a front that is off for some calls keeps them. Until
+        # the writer's front is mapped, such a reader's misses read an index and a data block: slower, not wrong.
+        screened = front_policy.single and front_policy.batch
+        self._attach(path, front_policy, open_rocks_secondary(str(path), str(secondary_dir), block_cache_bytes,
+                                                              sst_filters=not screened))
         self._catch_up_lock = threading.Lock()
         self._closed = False
         try:

@@ -99,14 +99,19 @@ def open_rocks(path: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *,
 
 
 def open_rocks_secondary(
-    path: str, secondary_dir: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
+    path: str, secondary_dir: str, block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES, *, sst_filters: bool = True
 ) -> Rdict:
-    """Open as a RocksDB secondary: reads the writer's files, catches up on demand, never writes."""
+    """Open as a RocksDB secondary: reads the writer's files, catches up on demand, never writes.
+
+    Without `sst_filters` RocksDB neither loads nor consults the SST files' Bloom filters (1.1 bytes per record in
+    every process that opens the store): for a reader whose every check goes through the front first, which
+    already answers 99.6% of misses (benchmarks/RESULTS.md, "Do RocksDB's SST filters still pay behind the
+    front?")."""
     column_families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
     try:
         return Rdict(
             path,
-            options=records_options(block_cache_bytes),
+            options=records_options(block_cache_bytes, sst_filter_bits=SST_FILTER_BITS if sst_filters else 0),
             column_families=column_families,
             access_type=AccessType.secondary(secondary_dir),
         )
