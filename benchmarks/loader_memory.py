@@ -54,10 +54,12 @@ def measured_load(feed: Path, store: Path, secret_file: Path, source: str) -> di
     stages = {event["event"]: event.get("seconds") for event in events
               if event.get("event") in ("validated", "ordered", "bulk_built")}
     rows = int(done[0]["rows"])
+    built = [event for event in events if event.get("event") == "bulk_built"]
     return {"feed": feed.name, "rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_rss_largest_mib": round(usage.ru_maxrss / 1024, 1),
             "peak_rss_tree_mib": sampler.summary()["peak_rss_mib"], "stages_s": stages,
+            "listed_keys": int(built[-1]["listed"]) if built else None,
             "summary": {key: done[0][key] for key in ("accepted", "added", "unchanged", "removed", "not_listed",
                                                       "list_version")}}
 
