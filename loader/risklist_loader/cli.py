@@ -18,12 +18,13 @@ from risklist_kernel.secret import SECRET_FILE_ENV, NetworkSecret, load_secret
 from risklist_loader.bulk import BULK_MIN_ROWS
 from risklist_loader.db_sink import DbSink
 from risklist_loader.errors import FeedError, UsageError
+from risklist_loader.parallel import workers_for
 from risklist_loader.pipeline import FeedFormat, LoadPlan, Validation, run_load
 from risklist_loader.rejects import Reject, RejectLog
 from risklist_loader.server_sink import ServerSink
 from risklist_loader.sink import Sink
 from risklist_loader.summary import EXIT_FAILED, EXIT_USAGE
-from risklist_loader.worker_pool import stop_worker_server
+from risklist_loader.worker_pool import start_worker_server, stop_worker_server
 from risklist_server.cli.client_tls import (
     CLIENT_TLS_FLAGS,
     add_client_tls_arguments,
@@ -180,6 +181,8 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         log.info("load_started", feed=str(plan.feed), format=plan.feed_format, source=plan.source,
                  mode=plan.mode.value, target=sink.description if sink else None,
                  dry_run=plan.dry_run, secret_fingerprint=secret.fingerprint)
+        if workers_for(plan.feed.stat().st_size):
+            start_worker_server()  # it imports the loader while this process opens the store
         if sink is not None:
             sink.open()
         validation = Validation(plan.source, secret, settings, int(time.time()))

@@ -47,6 +47,13 @@ def worker_context() -> BaseContext:
     return _context
 
 
+def start_worker_server() -> None:
+    """Start the forkserver now, without waiting for it: it imports the loader (most of a second) while this
+    process goes on (opening the store), instead of while the first pool waits for it."""
+    if worker_context().get_start_method() == "forkserver":
+        forkserver.ensure_running()
+
+
 def worker_pool(count: int, initializer: Callable[..., object] | None = None,
                 initargs: tuple[Any, ...] = ()) -> Pool:
     """A pool of `count` workers that share nothing with this process."""

@@ -515,3 +515,26 @@ def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, wor
             os.kill(pid, signal.SIGKILL)
         if temporary == "short":
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
+        tmp_path: Path, secret: NetworkSecret, secret_file: Path, worker_sized_feed: Path) -> None:
+    """The forkserver starts before the store is opened (it imports the loader meanwhile): a store held by another
+    process still ends the load with its one clear error, and with nothing of the load left running."""
+    db = tmp_path / "db"
+    log = tmp_path / "log"
+    with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint):  # held, as by a running server
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file),
+                env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        try:
+            _, status = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            left = _session_members(process.pid)
+            assert process.returncode == 1, log.read_text()
+            assert "held by another process" in log.read_text() and "Traceback" not in log.read_text()
+            assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
+        finally:
+            for pid in _session_members(process.pid):
+                os.kill(pid, signal.SIGKILL)
