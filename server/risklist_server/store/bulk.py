@@ -58,19 +58,14 @@ class SstWriter:
 
     def put(self, key: bytes, value: bytes) -> None:
         """Add a record; keys must come in ascending byte order."""
-        writer = self._writer
-        if writer is None or self.count >= self._roll_at:
-            writer = self._next_file()
-        writer[key] = value
+        self._open_writer()[key] = value
         self.count += 1
 
     def put_many(self, keys: Sequence[bytes], values: Sequence[bytes]) -> None:
         """Add records (keys ascending, after any added before), as put() one by one would, in fewer calls."""
         done = 0
         while done < len(keys):
-            writer = self._writer
-            if writer is None or self.count >= self._roll_at:
-                writer = self._next_file()
+            writer = self._open_writer()
             last = min(len(keys), done + self._roll_at - self.count)
             for key, value in zip(keys[done:last], values[done:last], strict=True):
                 writer[key] = value
@@ -79,11 +74,14 @@ class SstWriter:
 
     def delete(self, key: bytes) -> None:
         """Add a deletion (tombstone); keys must come in ascending byte order."""
-        writer = self._writer
-        if writer is None or self.count >= self._roll_at:
-            writer = self._next_file()
-        del writer[key]
+        del self._open_writer()[key]
         self.count += 1
+
+    def _open_writer(self) -> SstFileWriter:
+        """The file the next entry goes to: the current one, or a new one once it holds SST_TARGET_ENTRIES."""
+        if self._writer is None or self.count >= self._roll_at:
+            return self._next_file()
+        return self._writer
 
     def _next_file(self) -> SstFileWriter:
         self._finish_file()
