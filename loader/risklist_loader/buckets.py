@@ -95,20 +95,24 @@ GATHER_ROWS = 65_536
 
 def gather_tails(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64],
                  rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """The tails of `rows` (positions into `offsets`), one after another, vectorised a slice of rows at a time."""
+    """The tails of `rows` (positions into `offsets`), one after another, vectorised a slice of rows at a time.
+
+    Each slice's byte index is a running sum: 1 from one byte of a tail to the next, and at the first byte of
+    each tail the jump from the end of the tail before it (one cumulative sum, no per-byte repeat)."""
     starts = offsets[rows]
     lengths = offsets[rows + 1] - starts
+    kept = lengths > 0
+    starts, lengths = starts[kept], lengths[kept]
     output = np.empty(int(lengths.sum()), dtype=np.uint8)
     written = 0
-    for first in range(0, len(rows), GATHER_ROWS):
+    for first in range(0, len(starts), GATHER_ROWS):
         part_starts, part_lengths = starts[first : first + GATHER_ROWS], lengths[first : first + GATHER_ROWS]
         total = int(part_lengths.sum())
-        if total == 0:
-            continue
-        output_starts = np.zeros(len(part_starts), dtype=np.int64)
-        np.cumsum(part_lengths[:-1], out=output_starts[1:])
-        index = np.arange(total, dtype=np.int64) - np.repeat(output_starts - part_starts, part_lengths)
-        output[written : written + total] = data[index]
+        index = np.ones(total, dtype=np.int64)
+        index[0] = part_starts[0]
+        index[np.cumsum(part_lengths[:-1])] = part_starts[1:] - (part_starts[:-1] + part_lengths[:-1]) + 1
+        np.cumsum(index, out=index)
+        np.take(data, index, out=output[written : written + total])
         written += total
     return output
 

@@ -12,6 +12,8 @@ here is exactly the one FastRows.key would digest (tests/loader/test_loader_digi
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -64,16 +66,39 @@ def digit_forms(
     checked = decided & ((types == int(EntityType.CARD)) | ((types == int(EntityType.DEVICE)) & (count == 15)))
     decided[checked] = _luhn_valid(compact[checked], count[checked])
     phones &= _mobile_grammar(cells, digit, separator, prefix, count, lengths)
-    national = np.full(len(types), b"", dtype=f"S{width}")
-    national[phones] = compact[phones].view(f"S{width}").ravel()
-    for place, number in zip(np.flatnonzero(phones).tolist(), national[phones].tolist(), strict=True):
+    mobiles = np.flatnonzero(phones)
+    if len(mobiles):
+        leading = (compact[mobiles, :_MOBILE_PREFIX_DIGITS].astype(np.int64) - _ZERO) @ _PREFIX_PLACES
         # 179 is a carrier prefix phonenumbers may strip when parsing: the kernel's rules decide those.
-        if not number.startswith(b"179") and surely_valid_cn_mobile(number.decode("ascii")):
-            national[place] = b"+86" + number
-            decided[place] = True
-    canonical = np.where(phones[:, None], national.view(np.uint8).reshape(-1, width), compact)
-    texts: list[bytes] = np.ascontiguousarray(canonical[decided]).view(f"S{width}").ravel().tolist()
+        mobiles = mobiles[(leading // 100 != 179) & _sure_mobile_prefixes()[leading]]
+        decided[mobiles] = True
+        compact[mobiles, 3:] = compact[mobiles, : width - 3]  # 11 digits: "+86" and they fit in 16 bytes
+        compact[mobiles, :3] = np.frombuffer(b"+86", dtype=np.uint8)
+    texts: list[bytes] = np.ascontiguousarray(compact[decided]).view(f"S{width}").ravel().tolist()
     return decided, texts
+
+
+_MOBILE_PREFIX_DIGITS = 5
+_PREFIX_PLACES = 10 ** np.arange(_MOBILE_PREFIX_DIGITS - 1, -1, -1, dtype=np.int64)
+_MOBILE_PROBES = ("000000", "999999", "555555", "012345", "987654", "191817")
+"""The rest of an 11-digit number, each digit 0-9 somewhere among them."""
+
+
+@functools.cache
+def _sure_mobile_prefixes() -> Bools:
+    """For each number below 10**5, whether the kernel's surely_valid_cn_mobile holds for those five digits followed
+    by every probe: the table digit_forms reads a mobile's validity from, instead of two pattern matches a row.
+
+    phonenumbers' CN patterns decide an 11-digit mobile by its first five digits at most (1740[0-5]\\d{6},
+    1[38]\\d\\d{8}, ...), so the probes agree; were a pattern to look further, a probe failing leaves that prefix
+    False, which only sends its numbers to the kernel's rules (tests/loader/test_loader_digit_identifiers.py
+    compares table and rule). Built once a process (some 60 ms), on the first chunk with a mobile."""
+    table = np.zeros(10**_MOBILE_PREFIX_DIGITS, dtype=np.bool_)
+    for prefix in range(10**4, 2 * 10**4):  # the grammar lets through 1, then 3-9
+        text = str(prefix)
+        if text[1] >= "3":
+            table[prefix] = all(surely_valid_cn_mobile(text + probe) for probe in _MOBILE_PROBES)
+    return table
 
 
 def _luhn_valid(compact: Cells, count: npt.NDArray[np.int64]) -> Bools:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risklist_kernel.enums import EntityType
-from risklist_loader.digit_identifiers import digit_forms
+from risklist_kernel.identifiers import surely_valid_cn_mobile
+from risklist_loader.digit_identifiers import _sure_mobile_prefixes, digit_forms
 
 
 def _luhn_completed(body: str) -> str:
@@ -95,3 +96,18 @@ def test_mobiles_are_left_to_fast_rows_outside_china() -> None:
     """The mobile grammar here is China's: with another default region, phones go to the kernel's rules."""
     decided, canonicals = _decide(["13800138000", "6222021234567890123"], [EntityType.PHONE, EntityType.ACCOUNT], "GB")
     assert decided == [False, True] and canonicals == [b"6222021234567890123"]
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="0123456789", min_size=10, max_size=10))
+def test_the_mobile_prefix_table_says_what_the_kernels_rule_says(rest: str) -> None:
+    """digit_forms reads a mobile's validity from its first five digits: for any 11-digit number the table agrees
+    with surely_valid_cn_mobile both ways (so it neither accepts what the rule doubts nor doubts what it accepts)."""
+    national = "1" + rest
+    assert bool(_sure_mobile_prefixes()[int(national[:5])]) == surely_valid_cn_mobile(national)
+
+
+def test_the_common_mobile_ranges_are_in_the_prefix_table() -> None:
+    table = _sure_mobile_prefixes()
+    assert all(table[prefix] for prefix in (13800, 15912, 18612, 17400, 19912))
+    assert not any(table[prefix] for prefix in (12800, 17406, 10000))
