@@ -68,9 +68,12 @@ def parse_log(text: str) -> list[float]:
     return latencies
 
 
-def command(url: str, job: Job, *, duration: float, warmup: float, log_file: Path) -> list[str]:
-    """The h2load command line for one job (h2c, gRPC headers, POST of the body file)."""
-    argv = ["h2load", "-D", f"{math.ceil(duration * 1000)}ms", "-c", str(job.connections),
+def command(url: str, job: Job, *, duration: float, warmup: float, log_file: Path,
+            cpus: str | None = None) -> list[str]:
+    """The h2load command line for one job (h2c, gRPC headers, POST of the body file); with `cpus`, run under
+    taskset on those CPUs (its own core, away from the server's)."""
+    pinned = ["taskset", "-c", cpus] if cpus is not None else []
+    argv = [*pinned, "h2load", "-D", f"{math.ceil(duration * 1000)}ms", "-c", str(job.connections),
             "-m", str(job.streams), "-t", "1", "-d", str(job.body), "--log-file", str(log_file)]
     if warmup > 0:
         argv += ["--warm-up-time", f"{math.ceil(warmup * 1000)}ms"]
@@ -101,13 +104,14 @@ class Result:
         return sum(count.failed + count.errored + count.timeout for count in self.counts)
 
 
-def run(url: str, jobs: Sequence[Job], *, duration: float, warmup: float, workdir: Path) -> Result:
-    """Run every job as its own h2load process at the same time; combine their results."""
+def run(url: str, jobs: Sequence[Job], *, duration: float, warmup: float, workdir: Path,
+        cpus: str | None = None) -> Result:
+    """Run every job as its own h2load process at the same time (all on `cpus` if given); combine their results."""
     workdir.mkdir(parents=True, exist_ok=True)
     logs = [workdir / f"h2load-{index}.log" for index in range(len(jobs))]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [
-        subprocess.Popen(command(url, job, duration=duration, warmup=warmup, log_file=log),
+        subprocess.Popen(command(url, job, duration=duration, warmup=warmup, log_file=log, cpus=cpus),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for job, log in zip(jobs, logs, strict=True)
     ]

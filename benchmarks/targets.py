@@ -64,6 +64,15 @@ TARGETS: tuple[Target, ...] = (
            at_least=False),
     Target("Acknowledged load visible on every connection, slowest of the sample, ms",
            _path("live_load.ingest", "extra", "visible_ms", "max"), 100, at_least=False),
+    # Issue 16: native load generators (scenario native), ours against the ceiling server in the same run.
+    Target("Check (h2load), 1 worker: RPC/s of the ceiling's", _path("native.check.w1", "ratio", "of ceiling (RPC/s)"),
+           0.8),
+    Target("BatchCheck 1000 digests (h2load), 1 worker: RPC/s of the ceiling's",
+           _path("native.batch.digest.1000.w1", "ratio", "of ceiling (RPC/s)"), 0.8),
+    Target("Check (h2load): 2 workers ÷ 1 worker, CPU-normalised",
+           _path("native.check.w2", "ratio", "2 workers / 1 worker (CPU-normalised)"), 1.7),
+    Target("Check p99 at 50% of 1 worker's peak, h2load and server pinned to their own cores, ms",
+           _path("native.check.w1.open50.pinned", "latency_ms", "p99"), 2.0, at_least=False),
 )
 
 
