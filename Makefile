@@ -66,9 +66,10 @@ serve: demo-store demo-certs
 test: install test-tools
 	$(BIN)/python -m pytest -n 2
 
-# Debian tools the tests run for real: nats-server (the cluster tests' JetStream); installed if missing.
+# Debian tools the tests run for real, installed if missing: nats-server (the cluster tests' JetStream), h2load
+# and redis-server with redis-benchmark (the benchmark harness's native load generators and Redis peer).
 test-tools:
-	./tools/ensure_debian_tools.sh nats-server:nats-server
+	./tools/ensure_debian_tools.sh nats-server:nats-server h2load:nghttp2-client redis-server:redis-server
 
 lint: install
 	$(BIN)/ruff check kernel client server loader tests benchmarks seeds

@@ -74,6 +74,11 @@ def command(port: int, keys_per_request: int, *, requests: int, clients: int, ke
 def run(port: int, keys_per_request: int, *, requests: int, clients: int, keyspace: int,
         cpus: str | None = None) -> BenchResult:
     """One redis-benchmark process (pinned to `cpus` with taskset if given) of `requests` calls."""
+    # redis-benchmark retries for ever when nothing answers: ask first.
+    ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ping"], capture_output=True, text=True,
+                          check=False, timeout=30)
+    if ping.stdout.strip() != "PONG":
+        raise RuntimeError(f"no Redis answers on 127.0.0.1:{port}: {(ping.stdout + ping.stderr).strip()}")
     argv = command(port, keys_per_request, requests=requests, clients=clients, keyspace=keyspace)
     if cpus is not None:
         argv = ["taskset", "-c", cpus, *argv]

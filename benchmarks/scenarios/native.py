@@ -101,6 +101,8 @@ class Ceiling:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @contextmanager
@@ -113,6 +115,7 @@ def ceiling_server() -> Iterator[Ceiling]:
     line = process.stdout.readline()
     if not line:
         process.wait()
+        process.stdout.close()
         raise RuntimeError(f"the ceiling server exited {process.returncode} before serving")
     ceiling = Ceiling(process, int(json.loads(line)["port"]), TreeSampler(process.pid).start())
     try:

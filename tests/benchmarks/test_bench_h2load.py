@@ -51,3 +51,9 @@ def test_closed_loop_has_no_rate(tmp_path: Path) -> None:
     """Without a rate the job runs closed loop: no --rps."""
     argv = command("http://h/x", Job(tmp_path / "b", 1), duration=1, warmup=0, log_file=tmp_path / "log")
     assert "--rps" not in argv and "--warm-up-time" not in argv
+
+
+def test_a_pinned_job_runs_under_taskset(tmp_path: Path) -> None:
+    """With cpus, h2load runs on those CPUs only (the server keeps the others)."""
+    argv = command("http://h/x", Job(tmp_path / "b", 1), duration=1, warmup=0, log_file=tmp_path / "log", cpus="1")
+    assert argv[:4] == ["taskset", "-c", "1", "h2load"]
