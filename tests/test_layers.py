@@ -16,7 +16,7 @@ PACKAGES = {
     "risklist_server": ROOT / "server" / "risklist_server",
     "risklist_loader": ROOT / "loader" / "risklist_loader",
 }
-SERVER_ROOMS = {"core": 0, "store": 1, "audit": 1, "services": 2, "rpc": 3, "process": 4, "cli": 5}
+SERVER_ROOMS = {"core": 0, "store": 1, "audit": 1, "services": 2, "rpc": 3, "cluster": 4, "process": 4, "cli": 5}
 """The server's rooms, bottom up: a room may import its own rank and those beneath."""
 
 FORBIDDEN = {
@@ -28,7 +28,8 @@ FORBIDDEN = {
 }
 """Top-level packages each package never imports (the SDK is for partners; the kernel is pure)."""
 
-ROOM_FORBIDDEN = {"core": {"grpc", "rocksdict"}, "store": {"grpc"}, "audit": {"grpc"}, "services": {"grpc"}}
+ROOM_FORBIDDEN = {"core": {"grpc", "rocksdict"}, "store": {"grpc"}, "audit": {"grpc"}, "services": {"grpc"},
+                  "cluster": {"grpc", "rocksdict"}}
 
 
 def _modules(package: str) -> list[tuple[str, Path]]:

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import nats
-import pytest
 from nats.errors import NoRespondersError, TimeoutError
 from nats.js.api import StreamConfig
 from nats.js.errors import NoStreamResponseError
@@ -23,16 +20,6 @@ WRITE_DEADLINE_S = 15.0
 """A caller's deadline: long enough for a new stream leader to be elected on a loaded machine."""
 REFUSED_DEADLINE_S = 1.5
 RETRY_PAUSE_S = 0.05
-
-
-@pytest.fixture()
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    started = NatsCluster.create(tmp_path / "nats")
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
 
 
 async def _publish(urls: list[str], numbers: range, deadline_s: float) -> list[int]:

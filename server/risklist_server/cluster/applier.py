@@ -1,0 +1,122 @@
+"""A node's side of the log: apply every entry in sequence order, and hand a local caller its own write's result.
+
+One thread per node reads the log from the last sequence it applied and applies each entry through `apply`
+(risklist_server.cluster.stream_writes.write_call_applier runs the write's handler with the clock pinned to the
+entry's time), one at a time and in order, so every node that applies the same log reaches the same records.
+A caller on this node that appended an entry waits until this node has applied it and gets the result the
+handler produced here: its response, or the refusal the handler raised (an error of `refusals`: the request's
+own fault, so the same on every node).
+
+Any other error (a full disk, a damaged store, a bug) means this node could not apply what the others did: the
+applier stops there, holds the error as `failure` and applies nothing more, so the node never serves records
+that silently diverge (its health turns NOT_SERVING; restarting it retries the same entry).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import structlog
+
+from risklist_server.cluster.log_entry import LogEntry
+from risklist_server.cluster.write_log import LogUnavailable, WriteLog
+
+log = structlog.get_logger(__name__)
+
+READ_BATCH = 512
+POLL_S = 0.5
+"""How long one read waits for new entries (a long poll: an entry appended meanwhile comes at once)."""
+RETRY_S = 0.5
+"""Pause after a failed read before the next (the log's servers unreachable)."""
+
+Apply = Callable[[int, LogEntry], object]
+
+
+class LogApplier:
+    """Applies the log from `applied + 1` on, in a thread of its own (see the module's description)."""
+
+    def __init__(self, write_log: WriteLog, apply: Apply, *, refusals: tuple[type[Exception], ...] = (),
+                 applied: int = 0, read_batch: int = READ_BATCH) -> None:
+        self._log = write_log
+        self._apply = apply
+        self._refusals = refusals
+        self.failure: Exception | None = None
+        """Why this node stopped applying (None while it applies)."""
+        self._applied = applied
+        self._read_batch = read_batch
+        self._pending: dict[str, Future[object]] = {}
+        self._lock = threading.Lock()
+        self._caught_up = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-applier", daemon=True)
+
+    @property
+    def applied(self) -> int:
+        """The last sequence this node applied."""
+        with self._lock:
+            return self._applied
+
+    def start(self) -> LogApplier:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def expect(self, request_id: str) -> Future[object]:
+        """Register, before appending it, that this node waits for the entry of `request_id`: its future gets the
+        result of applying it here (forget() it once done)."""
+        future: Future[object] = Future()
+        with self._lock:
+            self._pending[request_id] = future
+        return future
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._pending.pop(request_id, None)
+
+    def wait_applied(self, sequence: int, timeout_s: float) -> bool:
+        """Whether this node has applied up to `sequence`, waiting at most `timeout_s`."""
+        with self._caught_up:
+            return self._caught_up.wait_for(lambda: self._applied >= sequence, timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                entries = self._log.read(self.applied, limit=self._read_batch, timeout_s=POLL_S)
+            except LogUnavailable as error:
+                log.warning("log_read_failed", error=str(error), applied=self.applied)
+                self._stop.wait(RETRY_S)
+                continue
+            for sequence, entry in entries:
+                if not self._apply_one(sequence, entry):
+                    return
+
+    def _apply_one(self, sequence: int, entry: LogEntry) -> bool:
+        """Apply one entry; False if it could not be (the applier then stops: see the module's description)."""
+        try:
+            result: object = self._apply(sequence, entry)
+        except self._refusals as refusal:  # the request's own fault: the caller's answer, the same on every node
+            result = refusal
+        except Exception as error:  # noqa: BLE001 - anything else stops this node's applying, loudly
+            # The error's type and, for the OS, its reason: never its text, which may quote a request's values.
+            log.error("log_apply_failed", sequence=sequence, method=entry.method, error_type=type(error).__name__,
+                      reason=error.strerror if isinstance(error, OSError) else None)
+            with self._caught_up:
+                self.failure = error
+                waiting = self._pending.pop(entry.request_id, None)
+                self._caught_up.notify_all()
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(error)
+            self._stop.set()
+            return False
+        with self._caught_up:
+            self._applied = sequence
+            waiting = self._pending.pop(entry.request_id, None)
+            self._caught_up.notify_all()
+        if waiting is not None and not waiting.done():
+            waiting.set_result(result)
+        return True

@@ -1,0 +1,117 @@
+"""Write-type calls through the cluster's log: the WriteGateway of a node in cluster mode.
+
+submit() appends the call as a LogEntry (its request id the de-duplication id), then waits until this node's
+LogApplier has applied it and answers what the handler produced here. Acknowledged therefore means stored on a
+quorum of the log's servers and applied on the answering node (the caller reads its own write there). A log
+without a quorum raises LogUnavailable within the caller's deadline (the servicer answers UNAVAILABLE).
+
+Decisions that depend on state are made at apply time: write_call_applier runs the method's handler (the same
+WriteCalls a single node runs) on every node, with the clock pinned to the time the receiving node took the
+call, so every node computes the same records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+
+from google.protobuf.message import Message
+
+from risklist_kernel.errors import InvalidIdentifier
+from risklist_server.cluster.applier import LogApplier
+from risklist_server.cluster.log_entry import LogEntry
+from risklist_server.cluster.write_log import LogUnavailable, WriteLog
+from risklist_server.core.errors import (
+    BatchTooLarge,
+    InvalidSubject,
+    InvalidSubjects,
+    NotPermitted,
+    OutcomeNotProven,
+    SourceNotAllowed,
+)
+from risklist_server.rpc.access.caller import Caller
+from risklist_server.rpc.write_calls import ResponseT, WriteCalls
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class PinnedClock:
+    """A clock for the services of a cluster node: the entry's time while the applier applies it, else now."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+        self._local = threading.local()
+
+    def __call__(self) -> float:
+        pinned: float | None = getattr(self._local, "pinned", None)
+        return self._now() if pinned is None else pinned
+
+    @contextmanager
+    def pinned(self, seconds: float) -> Iterator[None]:
+        self._local.pinned = seconds
+        try:
+            yield
+        finally:
+            self._local.pinned = None
+
+
+class UnknownWriteMethod(LookupError):
+    """A log entry names a method this node does not know (a newer node wrote it): it stops applying."""
+
+
+REFUSALS: tuple[type[Exception], ...] = (InvalidIdentifier, InvalidSubject, InvalidSubjects, BatchTooLarge,
+                                          SourceNotAllowed, OutcomeNotProven, NotPermitted)
+"""What a write's handler raises for the request's own fault: the answer to its caller, the same on every node
+(LogApplier's `refusals`). Anything else stops the node's applier."""
+
+
+def write_call_applier(calls: WriteCalls, clock: PinnedClock) -> Callable[[int, LogEntry], Message]:
+    """What a LogApplier runs for each entry: its method's handler, on its request, as its caller, at its time."""
+
+    def apply(_sequence: int, entry: LogEntry) -> Message:
+        call = calls.get(entry.method)
+        if call is None:
+            raise UnknownWriteMethod(f"log entry {entry.request_id} is a {entry.method!r} call, which this node "
+                                     "does not know: upgrade it to the version the other nodes run")
+        request = call.request_type.FromString(entry.request)
+        with clock.pinned(entry.received_at_ms / 1000):
+            response: Message = call.handler(Caller(entry.partner, entry.roles), entry.request_id, request)
+        return response
+
+    return apply
+
+
+class StreamWrites:
+    """The WriteGateway of a cluster node (see the module's description)."""
+
+    def __init__(self, write_log: WriteLog, applier: LogApplier, *, clock: Callable[[], float] = time.time) -> None:
+        self._log = write_log
+        self._applier = applier
+        self._clock = clock
+
+    def submit(
+        self, method: str, caller: Caller, request_id: str, request: Message, response_type: type[ResponseT],
+        *, timeout: float | None = None,
+    ) -> ResponseT:
+        timeout_s = DEFAULT_TIMEOUT_S if timeout is None else timeout
+        deadline = time.monotonic() + timeout_s
+        entry = LogEntry(method, caller.partner, caller.roles, request_id, int(self._clock() * 1000),
+                         request.SerializeToString())
+        applied = self._applier.expect(request_id)
+        try:
+            self._log.append(entry, timeout_s=timeout_s)
+            try:
+                result = applied.result(max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                raise LogUnavailable(f"request {request_id} is in the write log but this node has not applied it "
+                                     f"within {timeout_s:g} s (it is behind the log)") from None
+        finally:
+            self._applier.forget(request_id)
+        if isinstance(result, Exception):
+            raise result
+        if not isinstance(result, response_type):
+            raise TypeError(f"{method} answered {type(result).__name__}, not {response_type.__name__}")
+        return result

@@ -1,0 +1,229 @@
+"""The network's write-ahead log: one NATS JetStream stream, replicated on up to three servers.
+
+A node appends each write (a LogEntry) with the entry's request id as JetStream's de-duplication id
+(Nats-Msg-Id): a publish retried after a lost acknowledgement is stored once, and its acknowledgement names the
+first copy's sequence. JetStream acknowledges only once a quorum of the stream's replicas holds the entry, so an
+acknowledged sequence survives the loss of a minority of the servers. Without a quorum (or without any server)
+append raises LogUnavailable within the caller's deadline and nothing is stored. The stream sequence orders the
+network's writes: every node applies entries by ascending sequence (risklist_server.cluster.applier).
+
+nats-py is asyncio; WriteLog runs its connection on an event loop of its own in a daemon thread and offers
+blocking calls to the server's threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
+
+from risklist_kernel.errors import RiskListError
+from risklist_server.cluster.log_entry import LogEntry, decode_entry
+from risklist_server.core.errors import ConfigError
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+STREAM = "RISKLIST_WRITES"
+SUBJECT = "risklist.writes"
+RETRY_PAUSE_S = 0.05
+"""Between attempts of one append while no stream leader answers (an election takes a moment)."""
+_UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, asyncio.TimeoutError)
+
+
+class LogUnavailable(RiskListError):
+    """The log did not acknowledge within the deadline: no quorum of its servers answered. Nothing was applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """The stream's shape. `replicas`: servers holding each entry (a quorum of them acknowledges); retention by
+    age and by bytes bounds the stream (a node further behind restores a checkpoint, issue 14 item 5);
+    `duplicate_window_s`: how long a request id is remembered for de-duplication."""
+
+    replicas: int = 3
+    max_age_s: float = 7 * 24 * 3600.0
+    max_bytes: int = 64 * 2**30
+    duplicate_window_s: float = 120.0
+    stream: str = STREAM
+    subject: str = SUBJECT
+
+
+class WriteLog:
+    """A connection to the log's NATS servers with blocking append and read (see the module's description)."""
+
+    def __init__(self, servers: Sequence[str], settings: LogSettings = LogSettings(), *,
+                 connect_timeout_s: float = 5.0) -> None:
+        self._servers = list(servers)
+        self.settings = settings
+        self._connect_timeout_s = connect_timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="write-log", daemon=True)
+        self._client: Client | None = None
+        self._stream: JetStreamContext | None = None
+        self._reader: JetStreamContext.PullSubscription | None = None
+        self._reader_after = 0
+
+    def open(self) -> WriteLog:
+        """Connect and make sure the stream exists (created with `settings` if it does not); LogUnavailable if no
+        server answers within the connect timeout."""
+        self._thread.start()
+        try:
+            self._run(self._open(), self._connect_timeout_s * 3 + 5.0)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        try:
+            # Once connected it reconnects for ever (a server restarting is routine); the first connection must
+            # succeed within the timeout, or the node is misconfigured or cut off and says so.
+            self._client = await asyncio.wait_for(
+                nats.connect(servers=self._servers, connect_timeout=self._connect_timeout_s,
+                             max_reconnect_attempts=-1, reconnect_time_wait=0.1, allow_reconnect=True,
+                             error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+                             reconnected_cb=self._on_reconnected),
+                timeout=2 * self._connect_timeout_s)
+        except (OSError, *_UNAVAILABLE) as error:
+            raise LogUnavailable(f"no NATS server of {', '.join(self._servers)} answered within "
+                                 f"{2 * self._connect_timeout_s:g} s ({type(error).__name__}): check the addresses "
+                                 "and that the servers run") from None
+        self._stream = self._client.jetstream()
+        settings = self.settings
+        try:
+            await self._stream.stream_info(settings.stream)
+        except NotFoundError:
+            try:
+                await self._stream.add_stream(StreamConfig(
+                    name=settings.stream, subjects=[settings.subject], num_replicas=settings.replicas,
+                    max_age=settings.max_age_s, max_bytes=settings.max_bytes, storage=StorageType.FILE,
+                    duplicate_window=settings.duplicate_window_s))
+            except APIError as error:
+                raise ConfigError(
+                    f"the NATS servers refused to create the write log's stream {settings.stream} ({settings.replicas} "
+                    f"replicas, at most {settings.max_bytes:,} bytes, {settings.max_age_s:g} s): {error.description}; "
+                    "give their JetStream more storage (max_file_store) or the stream fewer bytes") from None
+
+    async def _on_error(self, error: Exception) -> None:
+        log.warning("write_log_connection_error", error=f"{type(error).__name__}: {error}")
+
+    async def _on_disconnected(self) -> None:
+        log.warning("write_log_disconnected")
+
+    async def _on_reconnected(self) -> None:
+        assert self._client is not None
+        log.info("write_log_reconnected", server=str(self._client.connected_url.netloc)
+                 if self._client.connected_url else None)
+
+    def append(self, entry: LogEntry, *, timeout_s: float) -> int:
+        """Store `entry` (de-duplicated by its request id) and return its stream sequence; LogUnavailable if no
+        quorum acknowledged it within `timeout_s`."""
+        return self._run(self._append(entry, timeout_s), timeout_s + 1.0)
+
+    async def _append(self, entry: LogEntry, timeout_s: float) -> int:
+        assert self._stream is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        payload = entry.encode()
+        last: Exception | None = None
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                acknowledged = await self._stream.publish(
+                    self.settings.subject, payload, timeout=min(remaining, 1.0), stream=self.settings.stream,
+                    headers={"Nats-Msg-Id": entry.request_id})
+                return int(acknowledged.seq)
+            except _UNAVAILABLE as error:  # no leader (yet), or no server: retry until the deadline
+                last = error
+                await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - loop.time())))
+        raise LogUnavailable(f"the write log did not acknowledge request {entry.request_id} within {timeout_s:g} s "
+                             f"(no quorum of its NATS servers: {type(last).__name__ if last else 'deadline'})")
+
+    def read(self, after: int, *, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
+        """Up to `limit` entries with sequences above `after`, in order; fewer (or none) if the log holds no more
+        within `timeout_s`. LogUnavailable if the log cannot be read."""
+        return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
+
+    async def _read(self, after: int, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
+        # One pull consumer serves consecutive reads (an applier's); a read from elsewhere, or an error, makes a
+        # new one from there. The consumer is ephemeral: JetStream drops it once idle, nothing to clean up.
+        try:
+            if self._reader is None or self._reader_after != after:
+                await self._drop_reader()
+                assert self._stream is not None
+                config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1,
+                                        inactive_threshold=30.0)
+                self._reader = await self._stream.pull_subscribe(self.settings.subject, durable=None,
+                                                                 stream=self.settings.stream, config=config)
+                self._reader_after = after
+            try:
+                messages = await self._reader.fetch(limit, timeout=timeout_s)
+            except NatsTimeout:
+                return []
+        except _UNAVAILABLE as error:
+            await self._drop_reader()
+            raise LogUnavailable(f"the write log cannot be read: {type(error).__name__}") from None
+        entries: list[tuple[int, LogEntry]] = []
+        for message in messages:
+            sequence = int(message.metadata.sequence.stream)
+            if sequence > self._reader_after:
+                entries.append((sequence, decode_entry(message.data)))
+                self._reader_after = sequence
+            await message.ack()
+        return entries
+
+    async def _drop_reader(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            with contextlib.suppress(Exception):  # a consumer already gone needs no unsubscribing
+                await reader.unsubscribe()
+
+    def last_sequence(self, *, timeout_s: float = 5.0) -> int:
+        """The stream's last sequence (0 while empty): how far the network has written."""
+        return self._run(self._last_sequence(), timeout_s)
+
+    async def _last_sequence(self) -> int:
+        assert self._stream is not None
+        try:
+            info = await self._stream.stream_info(self.settings.stream)
+        except _UNAVAILABLE as error:
+            raise LogUnavailable(f"the write log's state is unknown: {type(error).__name__}") from None
+        return int(info.state.last_seq)
+
+    def _run(self, work: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            return future.result(timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise LogUnavailable(f"the write log did not answer within {timeout_s:g} s") from None
+
+    def close(self) -> None:
+        """Drain and close the connection, then stop the loop's thread."""
+        if self._client is not None and self._loop.is_running():
+            with contextlib.suppress(LogUnavailable):
+                self._run(self._client.close(), 10.0)
+            self._client = None
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> WriteLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,80 @@
+"""The write log on three real nats-servers: ordered, de-duplicated by request id, acknowledged only with a quorum,
+read back in order from any position."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from risklist_server.cluster.log_entry import LogEntry
+from risklist_server.cluster.write_log import LogSettings, LogUnavailable, WriteLog
+from risklist_server.core.errors import ConfigError
+from risklist_server.core.partners import Role
+from tests.support.nats_cluster import NatsCluster
+
+DEADLINE_S = 15.0
+"""Long enough for a stream leader to be elected on a loaded machine."""
+SMALL = LogSettings(max_bytes=64 * 2**20)
+"""The test servers' JetStream holds 2 GB each (tests/support/nats_cluster.py)."""
+
+
+def _entry(number: int) -> LogEntry:
+    return LogEntry("Report", "bank-a", frozenset({Role.CONTRIBUTE}), f"request-{number}", 1_800_000_000_000 + number,
+                    f"body {number}".encode())
+
+
+def _read_all(log: WriteLog, after: int = 0) -> list[tuple[int, LogEntry]]:
+    found: list[tuple[int, LogEntry]] = []
+    while batch := log.read(found[-1][0] if found else after, limit=100, timeout_s=1.0):
+        found.extend(batch)
+    return found
+
+
+def test_entries_are_ordered_and_a_repeated_request_id_is_stored_once(cluster: NatsCluster) -> None:
+    with WriteLog(cluster.urls, SMALL).open() as log:
+        sequences = [log.append(_entry(number), timeout_s=DEADLINE_S) for number in range(5)]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 5
+        # A retry after a lost acknowledgement: the same request id names the first copy's sequence.
+        assert log.append(_entry(3), timeout_s=DEADLINE_S) == sequences[3]
+        assert log.last_sequence() == sequences[-1]
+        stored = _read_all(log)
+        assert [entry for _, entry in stored] == [_entry(number) for number in range(5)]
+        assert [sequence for sequence, _ in stored] == sequences
+        assert [entry for _, entry in _read_all(log, after=sequences[1])] == [_entry(number) for number in (2, 3, 4)]
+
+
+def test_a_second_log_on_the_same_servers_finds_the_stream(cluster: NatsCluster) -> None:
+    """Nodes open the log one after another: the first creates the stream, the others use it as it is."""
+    with WriteLog(cluster.urls, SMALL).open() as first:
+        first.append(_entry(1), timeout_s=DEADLINE_S)
+    with WriteLog(list(reversed(cluster.urls)), SMALL).open() as second:
+        assert [entry for _, entry in _read_all(second)] == [_entry(1)]
+
+
+def test_without_a_quorum_appends_are_refused_within_the_deadline_and_nothing_acknowledged_is_lost(
+        cluster: NatsCluster) -> None:
+    with WriteLog(cluster.urls, SMALL).open() as log:
+        acknowledged = [log.append(_entry(number), timeout_s=DEADLINE_S) for number in range(3)]
+        cluster.kill("n1")
+        acknowledged.append(log.append(_entry(3), timeout_s=DEADLINE_S))  # two of three: still a quorum
+        cluster.kill("n2")
+        started = time.monotonic()
+        with pytest.raises(LogUnavailable, match="request-4 within 1.5 s"):
+            log.append(_entry(4), timeout_s=1.5)
+        assert time.monotonic() - started < 1.5 + 1.0
+        cluster.start("n1", "n2")
+        acknowledged.append(log.append(_entry(5), timeout_s=DEADLINE_S))
+        stored = dict(_read_all(log))
+        assert all(stored[sequence] == _entry(number) for number, sequence in zip((0, 1, 2, 3, 5), acknowledged,
+                                                                                   strict=True))
+
+
+def test_a_stream_the_servers_cannot_hold_is_a_clear_error_at_open(cluster: NatsCluster) -> None:
+    with pytest.raises(ConfigError, match="refused to create the write log's stream.*max_file_store"):
+        WriteLog(cluster.urls, LogSettings(max_bytes=64 * 2**30)).open()
+
+
+def test_no_server_at_all_is_a_clear_error_at_open() -> None:
+    with pytest.raises(LogUnavailable, match="no NATS server of nats://127.0.0.1:1 answered within 1 s"):
+        WriteLog(["nats://127.0.0.1:1"], LogSettings(replicas=1), connect_timeout_s=0.5).open()
