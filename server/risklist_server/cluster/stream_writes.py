@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 from google.protobuf.message import Message
 
@@ -68,16 +69,28 @@ REFUSALS: tuple[type[Exception], ...] = (InvalidIdentifier, InvalidSubject, Inva
 (LogApplier's `refusals`). Anything else stops the node's applier."""
 
 
-def write_call_applier(calls: WriteCalls, clock: PinnedClock) -> Callable[[int, LogEntry], Message]:
-    """What a LogApplier runs for each entry: its method's handler, on its request, as its caller, at its time."""
+class LogPositions(Protocol):
+    """The store's side of applying the log (RiskStore): where it is, and applying one entry there."""
 
-    def apply(_sequence: int, entry: LogEntry) -> Message:
+    @property
+    def log_position(self) -> int: ...
+
+    def log_entry(self, sequence: int) -> AbstractContextManager[None]: ...
+
+
+def write_call_applier(calls: WriteCalls, clock: PinnedClock,
+                       store: LogPositions) -> Callable[[int, LogEntry], Message]:
+    """What a LogApplier runs for each entry: its method's handler, on its request, as its caller, at its time,
+    recording in `store` that the entry is applied (with its writes, atomically: RiskStore.log_entry). Start
+    the applier from `store.log_position`."""
+
+    def apply(sequence: int, entry: LogEntry) -> Message:
         call = calls.get(entry.method)
         if call is None:
             raise UnknownWriteMethod(f"log entry {entry.request_id} is a {entry.method!r} call, which this node "
                                      "does not know: upgrade it to the version the other nodes run")
         request = call.request_type.FromString(entry.request)
-        with clock.pinned(entry.received_at_ms / 1000):
+        with store.log_entry(sequence), clock.pinned(entry.received_at_ms / 1000):
             response: Message = call.handler(Caller(entry.partner, entry.roles), entry.request_id, request)
         return response
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_
 from risklist_server.store.front import BloomFront, front_words_for
 from risklist_server.store.front_file import save_front_words
 from risklist_server.store.front_map import MappedFront, file_stamp, map_front
+from risklist_server.store.log_position import LOG_POSITION_KEY, encode_log_position, read_log_position
 from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, set_merge_mark
 from risklist_server.store.outcome_key import ensure_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
@@ -96,6 +98,9 @@ class RiskStore(StoreReads):
             self._outcome_key = ensure_outcome_key(self._meta)
             self._store_id = ensure_store_id(self._meta, self.path)
             self._sequence = self._last_sequence()
+            self._log_position = read_log_position(self._meta)
+            self._applying = threading.local()
+            """The log entry the current thread applies (log_entry), if any: only its writes carry its position."""
             self._heal_interrupted_merge()
             self.front = self._open_front(restored=accept_restored)
         except BaseException:
@@ -129,6 +134,38 @@ class RiskStore(StoreReads):
             self._write(batch, applied.changes, applied.after, sync=sync)
             applied.result.version = self._sequence
         return applied.result
+
+    @property
+    def log_position(self) -> int:
+        """The sequence of the last cluster log entry applied to this store (risklist_server.store.log_position)."""
+        return self._log_position
+
+    @contextmanager
+    def log_entry(self, sequence: int) -> Iterator[None]:
+        """Apply the cluster log's entry `sequence` inside: every write this thread makes meanwhile also records
+        the position, atomically with its records; if none did, the position is written on leaving. Sequences
+        must ascend (ValueError otherwise: an entry applied twice or out of order)."""
+        if sequence <= self._log_position:
+            raise ValueError(f"log entry {sequence} is at or before the store's position {self._log_position}")
+        self._applying.sequence = sequence
+        try:
+            yield
+        finally:
+            self._applying.sequence = None
+        if self._log_position < sequence:
+            with self._write_lock:
+                self._ensure_open()
+                batch = WriteBatch(raw_mode=True)
+                batch.put(LOG_POSITION_KEY, encode_log_position(sequence), self._meta_handle)
+                self._db.write(batch)
+                self._log_position = sequence
+
+    def _stage_log_position(self, batch: WriteBatch) -> int | None:
+        """Put the log entry this thread applies (if any) into `batch`; its sequence, to note once written."""
+        position: int | None = getattr(self._applying, "sequence", None)
+        if position is not None:
+            batch.put(LOG_POSITION_KEY, encode_log_position(position), self._meta_handle)
+        return position
 
     def purge_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
         """Purge contributions expired at `now` from up to `limit` records from key `start` on.
@@ -197,7 +234,10 @@ class RiskStore(StoreReads):
             record = () if stored is None else decode_record(stored)
             batch = WriteBatch(raw_mode=True)
             credited = self._outcomes.stage_outcome(batch, reporter, key, record, outcome, now)
+            position = self._stage_log_position(batch)
             self._db.write(batch, _SYNCED)
+            if position is not None:
+                self._log_position = position
             return credited
 
     def live_contributions_by_source(self, now: int) -> dict[str, int]:
@@ -305,7 +345,9 @@ class RiskStore(StoreReads):
     def _write(
         self, batch: WriteBatch, changes: list[Change], after: dict[bytes, Record], *, sync: bool = False
     ) -> None:
-        """Front first, then records + changelog entry in one WriteBatch. Caller holds the lock."""
+        """Front first, then records + changelog entry (and, applying a log entry, its position) in one WriteBatch.
+        Caller holds the lock."""
+        position = self._stage_log_position(batch)
         if changes:
             for change in changes:
                 if change.listed:
@@ -323,6 +365,8 @@ class RiskStore(StoreReads):
             self._db.write(batch, _SYNCED)
         else:
             self._db.write(batch)
+        if position is not None:
+            self._log_position = position
         if changes:
             self._sequence += 1
             if self._front_overfull():

@@ -58,7 +58,8 @@ def _node(path: Path, urls: list[str], secret: NetworkSecret, own_clock: Callabl
     clock = PinnedClock(own_clock)
     service = ContributionService(store, SubjectResolver(Normaliser("CN"), Digester(secret)), Settings(), clock=clock)
     log = WriteLog(urls, SETTINGS).open()
-    applier = LogApplier(log, write_call_applier(contribution_calls(service), clock), refusals=REFUSALS).start()
+    applier = LogApplier(log, write_call_applier(contribution_calls(service), clock, store), refusals=REFUSALS,
+                         applied=store.log_position).start()
     return Node(store, log, applier, StreamWrites(log, applier, clock=own_clock))
 
 
@@ -156,3 +157,33 @@ def test_a_node_that_cannot_apply_an_entry_stops_applying(cluster: NatsCluster) 
             assert len(applied) == 1
         finally:
             applier.stop()
+
+
+def test_a_restarted_node_resumes_after_the_last_entry_it_applied(cluster: NatsCluster, tmp_path: Path,
+                                                                   secret: NetworkSecret) -> None:
+    """Stopped and reopened, a node starts from its store's position: nothing applied twice (an entry at or before
+    the position would stop its applier), nothing missed, the same records as a node that never stopped."""
+    steady = _node(tmp_path / "steady", cluster.urls, secret, lambda: 1_800_000_000.0)
+    restarted = _node(tmp_path / "restarted", cluster.urls, secret, lambda: 1_800_000_000.0)
+    try:
+        for number in range(10):
+            steady.writes.submit("Report", BANKS[0], f"before-{number}", _report(number), pb.ReportResponse,
+                                 timeout=DEADLINE_S)
+        last = steady.log.last_sequence()
+        assert restarted.applier.wait_applied(last, DEADLINE_S)
+        restarted.close()
+        for number in range(10, 20):
+            steady.writes.submit("Report", BANKS[1], f"while-down-{number}", _report(number), pb.ReportResponse,
+                                 timeout=DEADLINE_S)
+        restarted = _node(tmp_path / "restarted", cluster.urls, secret, lambda: 1_800_000_000.0)
+        assert restarted.store.log_position == last
+        response = restarted.writes.submit("Report", BANKS[2], "after", _report(3), pb.ReportResponse,
+                                           timeout=DEADLINE_S)
+        assert response.added == 1
+        last = steady.log.last_sequence()
+        assert all(node.applier.wait_applied(last, DEADLINE_S) for node in (steady, restarted))
+        assert steady.applier.failure is None and restarted.applier.failure is None
+    finally:
+        steady.close()
+        restarted.close()
+    assert _records_digest(tmp_path / "steady") == _records_digest(tmp_path / "restarted")

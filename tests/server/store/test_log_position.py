@@ -1,0 +1,111 @@
+"""A cluster node's position in the write log, kept in the store with the writes of the entry it names: after a
+reopen, or a kill -9 at any moment, the store holds an entry's records exactly when its position covers it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_kernel.secret import NetworkSecret
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.store.risk_store import RiskStore
+
+CONTRIBUTION = Contribution("bank-a", Category.TELECOM_FRAUD, RiskLevel.HIGH, 1_800_000_000, 1_900_000_000)
+
+
+def _key(number: int) -> bytes:
+    return bytes([3]) + number.to_bytes(16, "big")
+
+
+def test_an_entrys_writes_carry_its_position_and_survive_a_reopen(tmp_path: Path, secret: NetworkSecret) -> None:
+    path = tmp_path / "db"
+    with RiskStore(path, create=True, secret_fingerprint=secret.fingerprint) as store:
+        assert store.log_position == 0
+        with store.log_entry(5):
+            store.apply([Upsert(_key(1), CONTRIBUTION)], sync=True)
+        assert store.log_position == 5
+        with store.log_entry(6):
+            pass  # refused, or changing nothing: the position is written on leaving
+        assert store.log_position == 6
+    with RiskStore(path, secret_fingerprint=secret.fingerprint) as reopened:
+        assert reopened.log_position == 6
+
+
+def test_entries_must_come_in_ascending_order(store: RiskStore) -> None:
+    with store.log_entry(3):
+        pass
+    for stale in (3, 2):
+        with pytest.raises(ValueError, match=f"log entry {stale} is at or before the store's position 3"), \
+                store.log_entry(stale):
+            pass
+
+
+def test_another_threads_write_meanwhile_does_not_carry_the_position(store: RiskStore) -> None:
+    """An expiry sweep or an ingest writing while the applier is inside an entry: their writes are theirs."""
+    inside, release = threading.Event(), threading.Event()
+
+    def applier() -> None:
+        with store.log_entry(9):
+            inside.set()
+            release.wait(10)
+            raise RuntimeError("the entry failed before writing")
+
+    thread = threading.Thread(target=lambda: pytest.raises(RuntimeError, applier))
+    thread.start()
+    assert inside.wait(10)
+    store.apply([Upsert(_key(2), CONTRIBUTION)])
+    assert store.log_position == 0
+    release.set()
+    thread.join()
+
+
+APPLY_FOR_EVER = """
+import sys
+from risklist_kernel.enums import Category, RiskLevel
+from risklist_server.core.mutation import Upsert
+from risklist_server.core.record import Contribution
+from risklist_server.store.risk_store import RiskStore
+contribution = Contribution("bank-a", Category.TELECOM_FRAUD, RiskLevel.HIGH, 1_800_000_000, 1_900_000_000)
+store = RiskStore(sys.argv[1], secret_fingerprint=sys.argv[2])
+sequence = store.log_position
+while True:
+    sequence += 1
+    with store.log_entry(sequence):
+        store.apply([Upsert(bytes([3]) + sequence.to_bytes(16, "big"), contribution)], sync=sequence % 2 == 0)
+    if sequence == 50:
+        print("started", flush=True)
+"""
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.2])
+def test_a_kill_9_leaves_records_and_position_in_step(tmp_path: Path, secret: NetworkSecret, after_s: float) -> None:
+    path = tmp_path / "db"
+    RiskStore(path, create=True, secret_fingerprint=secret.fingerprint).close()
+    process = subprocess.Popen([sys.executable, "-c", APPLY_FOR_EVER, str(path), secret.fingerprint],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:  # the store's own log lines come first
+            if line.strip() == "started":
+                break
+        else:
+            raise AssertionError(f"the applying process ended first ({process.wait()})")
+        time.sleep(after_s)  # a moment further into the loop each time: where the kill lands does not matter
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+    with RiskStore(path, secret_fingerprint=secret.fingerprint) as store:
+        position = store.log_position
+        assert position >= 50
+        assert all(store.lookup(_key(number)) is not None for number in range(1, position + 1))
+        assert store.lookup(_key(position + 1)) is None
