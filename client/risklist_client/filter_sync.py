@@ -39,10 +39,12 @@ class ForeignFilter(FilterError):
 
 @dataclass(slots=True)
 class LocalFilter:
-    """A downloaded filter and the changelog version it covers (updates raise it in place)."""
+    """A downloaded filter, the changelog version it covers (updates raise it in place) and the list whose
+    versions those are (empty: a server that predates list ids)."""
 
     bloom: BlockedBloom
     version: int
+    list_id: str = ""
 
 
 class FilterListener(Protocol):
@@ -184,7 +186,9 @@ class FilterSync:
                 self.filter, self.fresh_until = None, float("-inf")  # never answer from it again
                 self._on_reset()
                 self._foreign(update.secret_fingerprint, "a filter update")
-            if update.reset:
+            if update.reset or _another_list(current.list_id, update.list_id):
+                # Another list (the client now reaches another server or store): its versions do not continue
+                # ours, so its updates since our version would miss what it listed before. Start again from it.
                 stream.cancel()
                 self._counters.add(filter_resets=1)
                 self._set(self._download())
@@ -242,7 +246,7 @@ class FilterSync:
         self._counters.add(filter_downloads=1)
         log.info("risklist filter downloaded: version %d, %d bytes, %d keys", header.version, received,
                  header.key_count)
-        return LocalFilter(bloom, header.version)
+        return LocalFilter(bloom, header.version, header.list_id)
 
     def _foreign(self, fingerprint: str, what: str) -> NoReturn:
         """Refuse a filter or update built under another secret; the next check asks the server again first."""
@@ -272,3 +276,9 @@ def _describe(error: Exception) -> str:
         status = code()
         return f"{status.name if status else 'UNKNOWN'}: {details()}"
     return f"{type(error).__name__}: {error}"
+
+
+def _another_list(ours: str, theirs: str) -> bool:
+    """Whether an update counts another list's versions than our filter: both name one, and they differ (an update
+    naming none comes from a server that predates list ids, whose versions we can only trust as before)."""
+    return bool(theirs) and theirs != ours

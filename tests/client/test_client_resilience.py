@@ -234,3 +234,28 @@ def test_a_restarted_server_is_picked_up_again(tmp_path: Path, secret_file: Path
             assert client.metrics().filter_fresh
         finally:
             server.terminate()
+
+
+def test_a_client_that_reaches_another_store_downloads_its_filter_again(tmp_path: Path, secret_file: Path,
+                                                                        secret: NetworkSecret) -> None:
+    """Another server (another store, the same secret) takes over the address the client uses, its list further
+    along than the first's. Its updates since the client's version would leave out what it listed before that
+    version: a false "not listed" for good. The filter names its list (the store's id), so the client sees the
+    list change and downloads the new server's filter instead."""
+    first = start_server(tmp_path / "first", secret_file)
+    port = first.port
+    for number in range(3):
+        ingest_phones(first.admin_address, secret, add=[f"+861390000000{number}"])
+    with RiskListClient(first.address, secret=secret, update_interval=0.1, max_backoff=0.5) as client:
+        assert client.wait_for_filter(10)
+        first.terminate()
+        second = start_server(tmp_path / "second", secret_file, "--listen", f"127.0.0.1:{port}")
+        try:
+            moved = "+8613911112222"
+            assert ingest_phones(second.admin_address, secret, add=[moved]) == 1  # before the client's version
+            for number in range(5):
+                ingest_phones(second.admin_address, secret, add=[f"+861370000000{number}"])
+            wait_until(lambda: client.check("phone", moved).listed, timeout=15)
+            assert client.metrics().filter_resets >= 1
+        finally:
+            second.terminate()

@@ -310,18 +310,20 @@ class FilterParameters(_message.Message):
     def __init__(self, algorithm: _Optional[str] = ..., word_count: _Optional[int] = ..., bits_per_key: _Optional[int] = ..., false_positive_rate: _Optional[float] = ...) -> None: ...
 
 class FilterHeader(_message.Message):
-    __slots__ = ("version", "parameters", "total_bytes", "key_count", "secret_fingerprint")
+    __slots__ = ("version", "parameters", "total_bytes", "key_count", "secret_fingerprint", "list_id")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     KEY_COUNT_FIELD_NUMBER: _ClassVar[int]
     SECRET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LIST_ID_FIELD_NUMBER: _ClassVar[int]
     version: int
     parameters: FilterParameters
     total_bytes: int
     key_count: int
     secret_fingerprint: str
-    def __init__(self, version: _Optional[int] = ..., parameters: _Optional[_Union[FilterParameters, _Mapping]] = ..., total_bytes: _Optional[int] = ..., key_count: _Optional[int] = ..., secret_fingerprint: _Optional[str] = ...) -> None: ...
+    list_id: str
+    def __init__(self, version: _Optional[int] = ..., parameters: _Optional[_Union[FilterParameters, _Mapping]] = ..., total_bytes: _Optional[int] = ..., key_count: _Optional[int] = ..., secret_fingerprint: _Optional[str] = ..., list_id: _Optional[str] = ...) -> None: ...
 
 class FilterTrailer(_message.Message):
     __slots__ = ("sha256",)
@@ -346,36 +348,40 @@ class GetFilterUpdatesRequest(_message.Message):
     def __init__(self, since_version: _Optional[int] = ...) -> None: ...
 
 class FilterUpdate(_message.Message):
-    __slots__ = ("version", "reset", "added_keys", "removed_count", "removed_keys", "secret_fingerprint")
+    __slots__ = ("version", "reset", "added_keys", "removed_count", "removed_keys", "secret_fingerprint", "list_id")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESET_FIELD_NUMBER: _ClassVar[int]
     ADDED_KEYS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_COUNT_FIELD_NUMBER: _ClassVar[int]
     REMOVED_KEYS_FIELD_NUMBER: _ClassVar[int]
     SECRET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LIST_ID_FIELD_NUMBER: _ClassVar[int]
     version: int
     reset: bool
     added_keys: bytes
     removed_count: int
     removed_keys: bytes
     secret_fingerprint: str
-    def __init__(self, version: _Optional[int] = ..., reset: _Optional[bool] = ..., added_keys: _Optional[bytes] = ..., removed_count: _Optional[int] = ..., removed_keys: _Optional[bytes] = ..., secret_fingerprint: _Optional[str] = ...) -> None: ...
+    list_id: str
+    def __init__(self, version: _Optional[int] = ..., reset: _Optional[bool] = ..., added_keys: _Optional[bytes] = ..., removed_count: _Optional[int] = ..., removed_keys: _Optional[bytes] = ..., secret_fingerprint: _Optional[str] = ..., list_id: _Optional[str] = ...) -> None: ...
 
 class GetNetworkInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class GetNetworkInfoResponse(_message.Message):
-    __slots__ = ("secret_fingerprint", "list_version", "demo_secret", "request_id")
+    __slots__ = ("secret_fingerprint", "list_version", "demo_secret", "request_id", "list_id")
     SECRET_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEMO_SECRET_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LIST_ID_FIELD_NUMBER: _ClassVar[int]
     secret_fingerprint: str
     list_version: int
     demo_secret: bool
     request_id: str
-    def __init__(self, secret_fingerprint: _Optional[str] = ..., list_version: _Optional[int] = ..., demo_secret: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    list_id: str
+    def __init__(self, secret_fingerprint: _Optional[str] = ..., list_version: _Optional[int] = ..., demo_secret: _Optional[bool] = ..., request_id: _Optional[str] = ..., list_id: _Optional[str] = ...) -> None: ...
 
 class Mutation(_message.Message):
     __slots__ = ("action", "type", "digest", "category", "level", "reported_at", "expires_at", "reference")

@@ -34,7 +34,7 @@ from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.services.policy_watch import PolicyWatch
 from risklist_server.services.precision import SourcePrecision
-from risklist_server.store.filter_export import FilterExport, FilterSource
+from risklist_server.store.filter_export import FilterExport
 from risklist_server.store.reads import FrontPolicy, StoreReads
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
@@ -99,10 +99,10 @@ def _gate(config: ServerConfig, cleanup: ExitStack) -> Gate:
     return gate
 
 
-def _filter_export(config: ServerConfig, store: FilterSource) -> FilterExport:
+def _filter_export(config: ServerConfig, store: StoreReads) -> FilterExport:
     settings = config.settings
     return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed,
-                        secret_fingerprint=config.secret.fingerprint)
+                        secret_fingerprint=config.secret.fingerprint, list_id=store.store_id)
 
 
 def _connections(config: ServerConfig, max_connections: int) -> ConnectionLimits:

@@ -129,7 +129,8 @@ class AdminServicer(pb_grpc.AdminServicer):
         return network_info.get_network_info(request, self._store.secret_fingerprint, lambda: self._store.version,
                                              self._gate, context,
                                              RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit,
-                                                    context=context, drain=self._drain))
+                                                    context=context, drain=self._drain),
+                                             list_id=self._store.store_id)
 
     def _batch_request(self, data: bytes) -> pb.IngestRequest:
         """An IngestRequest's bytes parsed once its batch is known to hold at most max_batch mutations."""

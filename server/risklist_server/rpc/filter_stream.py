@@ -31,6 +31,7 @@ def filter_chunks(snapshot: FilterSnapshot) -> Iterator[pb.FilterChunk]:
         total_bytes=len(data),
         key_count=snapshot.key_count,
         secret_fingerprint=snapshot.secret_fingerprint,
+        list_id=snapshot.list_id,
     ))
     for offset in range(0, len(data), DATA_CHUNK_BYTES):
         yield pb.FilterChunk(data=bytes(data[offset : offset + DATA_CHUNK_BYTES]))
@@ -70,7 +71,7 @@ def get_filter_updates(
                 rpc.hits += len(delta.added_keys) // KEY_SIZE  # keys sent, logged
                 yield pb.FilterUpdate(version=delta.version, reset=delta.reset, added_keys=delta.added_keys,
                                       removed_count=delta.removed_count, removed_keys=delta.removed_keys,
-                                      secret_fingerprint=export.secret_fingerprint)
+                                      secret_fingerprint=export.secret_fingerprint, list_id=export.list_id)
         except Exception as error:
             rpc.fail(error)
             abort(context, error)

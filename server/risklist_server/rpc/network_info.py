@@ -19,9 +19,9 @@ _DEMO_FINGERPRINT = NetworkSecret.demo().fingerprint
 
 def get_network_info(
     request: bytes, secret_fingerprint: str, version: Callable[[], int], gate: Authenticator,
-    context: grpc.ServicerContext, rpc: RpcLog,
+    context: grpc.ServicerContext, rpc: RpcLog, *, list_id: str = "",
 ) -> pb.GetNetworkInfoResponse:
-    """The server's secret fingerprint and list version for the request's bytes, logged and audited (no
+    """The server's secret fingerprint, list version and list id for the request's bytes, logged and audited (no
     subjects) through `rpc`; undecodable bytes are the caller's error (INVALID_ARGUMENT)."""
     with rpc:
         audit = rpc.audit(gate.caller(context).partner, new_request_id())
@@ -33,4 +33,4 @@ def get_network_info(
             abort(context, error)
         return pb.GetNetworkInfoResponse(
             secret_fingerprint=secret_fingerprint, list_version=list_version,
-            demo_secret=secret_fingerprint == _DEMO_FINGERPRINT, request_id=audit.request_id)
+            demo_secret=secret_fingerprint == _DEMO_FINGERPRINT, request_id=audit.request_id, list_id=list_id)

@@ -166,7 +166,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
     def GetNetworkInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.GetNetworkInfoResponse:
         export = self._filter_export(context)  # it knows the secret the served keys were digested under
         return network_info.get_network_info(request, export.secret_fingerprint, lambda: export.version, self._gate,
-                                             context, self._rpc("GetNetworkInfo", context))
+                                             context, self._rpc("GetNetworkInfo", context), list_id=export.list_id)
 
     def _filter_export(self, context: grpc.ServicerContext) -> FilterExport:
         if self._filters is None:

@@ -63,6 +63,8 @@ class FilterSnapshot:
     sha256: bytes
     secret_fingerprint: str = ""
     """The network secret the keys were digested under (its NetworkSecret.fingerprint)."""
+    list_id: str = ""
+    """Which list `version` counts (FilterExport's list_id)."""
 
     @property
     def data(self) -> memoryview:
@@ -94,11 +96,16 @@ class FilterExport:
         catch_up_grace: float = CATCH_UP_GRACE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         secret_fingerprint: str = "",
+        list_id: str = "",
     ) -> None:
         """`secret_fingerprint`: the fingerprint of the secret the source's keys were digested under; every
-        snapshot and update names it, and clients refuse a filter that names another (or none)."""
+        snapshot and update names it, and clients refuse a filter that names another (or none).
+        `list_id`: which list the source's versions count (a store's id): every snapshot and update names it,
+        and a client whose filter names another list downloads the filter again rather than apply updates
+        counted from another list's versions."""
         self._source = source
         self.secret_fingerprint = secret_fingerprint
+        self.list_id = list_id
         self.bits_per_key = bits_per_key
         self.max_removed = max_removed
         self._snapshot_max_age = snapshot_max_age
@@ -136,6 +143,7 @@ class FilterExport:
             key_count=key_count,
             false_positive_rate=expected_false_positive_rate(word_count, key_count),
             secret_fingerprint=self.secret_fingerprint,
+            list_id=self.list_id,
             words=words,
             sha256=hashlib.sha256(words.data.cast("B")).digest(),
         )

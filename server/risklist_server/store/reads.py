@@ -153,6 +153,11 @@ class StoreReads:
         last = next(iter_keys(self._changelog, backwards=True), None)
         return max(self._trimmed_through, 0 if last is None else int.from_bytes(last, "big"))
 
+    @property
+    def store_id(self) -> str:
+        """This store's id (risklist_server.store.store_id): which list its versions count, for partners."""
+        return self._store_id
+
     def table_readers_bytes(self) -> int:
         """Memory RocksDB holds for the open SST files' index and filter blocks (outside the block cache)."""
         return self._db.property_int_value("rocksdb.estimate-table-readers-mem") or 0
