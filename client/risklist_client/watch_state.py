@@ -94,6 +94,12 @@ class WatchState:
         value = self._meta("version")
         return None if value is None else int(value)
 
+    @property
+    def list_id(self) -> str | None:
+        """Which list `version` counts (the filter's list_id at the last full screen; None: a state from before
+        list ids, or never screened)."""
+        return self._meta("list_id")
+
     # ---- watched subjects --------------------------------------------------------------------
 
     def add(self, entries: Iterable[tuple[bytes, str]]) -> list[bytes]:
@@ -191,11 +197,11 @@ class WatchState:
         return rows
 
     def record(self, changes: Sequence[Change], *, version: int | None, screened: Sequence[bytes] = (),
-               screened_through: int = 0, reset: bool = False) -> list[Alert]:
+               screened_through: int = 0, reset: bool = False, list_id: str | None = None) -> list[Alert]:
         """In one transaction: the changes' alerts into the outbox, their new last verdicts, `screened`
         keys and those pending up to the mark `screened_through` out of `pending`, and `version` (if
-        newer, or any with `reset`) as processed. Returns the alerts with their ids. A change for a key
-        no longer watched is dropped."""
+        newer, or any with `reset`) as processed, with `list_id` (a full screen's) as the list it counts.
+        Returns the alerts with their ids. A change for a key no longer watched is dropped."""
         recorded: list[Alert] = []
         with self._lock, self._transaction():
             now = time.time()
@@ -219,6 +225,8 @@ class WatchState:
             current = self._meta_unlocked("version")
             if version is not None and (reset or current is None or version > int(current)):
                 self._set_meta_unlocked("version", str(version))
+            if list_id is not None:
+                self._set_meta_unlocked("list_id", list_id)
         return recorded
 
     def undelivered(self) -> list[Alert]:

@@ -296,9 +296,15 @@ class Watchlist:
         """Process what changed after `since` (GetFilterUpdates); False when the server says reset instead."""
         candidates: set[bytes] = set()
         reached = since
+        known_list = self._state.list_id or ""
         for update in self._client.filter_changes_since(since):
             if update.reset:
                 log.info("watchlist_catch_up_reset since=%d", since)
+                return False
+            if update.list_id and update.list_id != known_list:
+                # The server now holds another list (another store behind the address, or a state from before
+                # list ids): its versions do not continue ours, and catching up would miss what it listed earlier.
+                log.info("watchlist_catch_up_other_list since=%d", since)
                 return False
             with self._index_lock:
                 candidates.update(self._index.among(update.added_keys, KEY_SIZE))
@@ -322,7 +328,8 @@ class Watchlist:
         candidates.update(self._state.alerted_keys())
         log.info("watchlist_rescreen version=%d candidates=%d seconds=%.2f", version, len(candidates),
                  time.monotonic() - started)
-        self._confirm(sorted(candidates), version=version, screened_through=screened_through, reset=True)
+        self._confirm(sorted(candidates), version=version, screened_through=screened_through, reset=True,
+                      list_id=current.list_id)
 
     def _screen_pending(self) -> None:
         """Subjects added since the last screen, against the current filter."""
@@ -336,7 +343,7 @@ class Watchlist:
         self._confirm([key for key in pending if might_contain(key)], version=None, screened=pending)
 
     def _confirm(self, candidates: Sequence[bytes], *, version: int | None, screened: Sequence[bytes] = (),
-                 screened_through: int = 0, reset: bool = False) -> None:
+                 screened_through: int = 0, reset: bool = False, list_id: str | None = None) -> None:
         """Ask the server about `candidates`, record the alerts their answers raise and `version` as processed,
         all in one transaction."""
         labels = self._state.labels(candidates)
@@ -356,7 +363,7 @@ class Watchlist:
                 changes.append(Change(key, None if kind is AlertKind.CLEARED else Summary.of(answer), alert))
         pause_point("watch-before-record")
         recorded = self._state.record(changes, version=version, screened=screened, screened_through=screened_through,
-                                      reset=reset)
+                                      reset=reset, list_id=list_id)
         self._undelivered += len(recorded)
         if recorded:
             log.info("watchlist_alerts_recorded count=%d version=%s", len(recorded), version)

@@ -107,6 +107,37 @@ def test_restart_catches_up_from_its_version_without_repeating(
     assert second.alerts[0].alert_id > first.alerts[0].alert_id
 
 
+def test_a_restart_that_reaches_another_store_re_screens_instead_of_catching_up(
+    tmp_path: Path, secret_file: Path, secret: NetworkSecret
+) -> None:
+    """Reopened against another store (its list further along), catching up from the version processed would
+    miss what that store listed before it: the watchlist sees the other list and re-screens, and alerts."""
+    state = tmp_path / "watch.sqlite"
+    first = start_server(tmp_path / "first", secret_file)
+    port = first.port
+    try:
+        for number in range(3):
+            ingest_phones(first.admin_address, secret, add=[f"+861370000000{number}"])
+        with (RiskListClient(first.address, secret=secret, update_interval=0.05) as client,
+              Watchlist(client, state, on_alert=Inbox()) as watch):
+            watch.add([("phone", CUSTOMER, "a")])
+            wait_until(lambda: watch.idle() and watch.version == 3, timeout=30)
+    finally:
+        first.terminate()
+    second = start_server(tmp_path / "second", secret_file, "--listen", f"127.0.0.1:{port}")
+    inbox = Inbox()
+    try:
+        assert ingest_phones(second.admin_address, secret, add=[CUSTOMER]) == 1  # before the version processed
+        for number in range(5):
+            ingest_phones(second.admin_address, secret, add=[f"+861360000000{number}"])
+        with (RiskListClient(second.address, secret=secret, update_interval=0.05) as client,
+              Watchlist(client, state, on_alert=inbox) as watch):
+            wait_until(lambda: watch.idle() and inbox.alerts, timeout=30, message="the customer's LISTED alert")
+    finally:
+        second.terminate()
+    assert inbox.kinds() == [(AlertKind.LISTED, "a")]
+
+
 def test_a_key_an_update_names_twice_alerts_once(tmp_path: Path, server: ServerProcess, secret: NetworkSecret) -> None:
     """An update that names a key as unlisted and as listed again (two writes in its range) raises one alert."""
     inbox = Inbox()
