@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.child import stop_child
 from benchmarks.procstats import TreeSampler
 
 if TYPE_CHECKING:
@@ -90,13 +91,7 @@ class RedisServer:
 
     def stop(self) -> None:
         self.sampler.stop()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process)
         self._dir.cleanup()
 
     def __enter__(self) -> RedisServer:

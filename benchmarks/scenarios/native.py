@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import h2load, redis_bench
+from benchmarks.child import stop_child
 from benchmarks.context import Context
 from benchmarks.grpc_frames import encode_frame
 from benchmarks.procstats import TreeSampler, descendants
@@ -95,12 +96,7 @@ class Ceiling:
 
     def stop(self) -> None:
         self.sampler.stop()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_child(self.process)
         if self.process.stdout is not None:
             self.process.stdout.close()
 

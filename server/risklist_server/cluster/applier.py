@@ -84,6 +84,16 @@ class LogApplier:
             return self._caught_up.wait_for(lambda: self._applied >= sequence, timeout_s)
 
     def _run(self) -> None:
+        try:
+            self._follow()
+        except Exception as error:  # noqa: BLE001 - an entry it cannot read (a newer node's), or a bug: stop, loudly
+            log.error("log_follow_failed", error_type=type(error).__name__, applied=self.applied)
+            with self._caught_up:
+                self.failure = error
+                self._stop.set()
+                self._caught_up.notify_all()
+
+    def _follow(self) -> None:
         while not self._stop.is_set():
             try:
                 entries = self._log.read(self.applied, limit=self._read_batch, timeout_s=POLL_S)
@@ -97,26 +107,28 @@ class LogApplier:
 
     def _apply_one(self, sequence: int, entry: LogEntry) -> bool:
         """Apply one entry; False if it could not be (the applier then stops: see the module's description)."""
+        result: object = None
+        failed: Exception | None = None
         try:
-            result: object = self._apply(sequence, entry)
+            result = self._apply(sequence, entry)
         except self._refusals as refusal:  # the request's own fault: the caller's answer, the same on every node
             result = refusal
         except Exception as error:  # noqa: BLE001 - anything else stops this node's applying, loudly
             # The error's type and, for the OS, its reason: never its text, which may quote a request's values.
             log.error("log_apply_failed", sequence=sequence, method=entry.method, error_type=type(error).__name__,
                       reason=error.strerror if isinstance(error, OSError) else None)
-            with self._caught_up:
-                self.failure = error
-                waiting = self._pending.pop(entry.request_id, None)
-                self._caught_up.notify_all()
-            if waiting is not None and not waiting.done():
-                waiting.set_exception(error)
-            self._stop.set()
-            return False
+            failed = error
         with self._caught_up:
-            self._applied = sequence
+            if failed is None:
+                self._applied = sequence
+            else:
+                self.failure = failed
+                self._stop.set()
             waiting = self._pending.pop(entry.request_id, None)
             self._caught_up.notify_all()
         if waiting is not None and not waiting.done():
-            waiting.set_result(result)
-        return True
+            if failed is None:
+                waiting.set_result(result)
+            else:
+                waiting.set_exception(failed)
+        return failed is None

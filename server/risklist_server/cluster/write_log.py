@@ -30,7 +30,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from risklist_kernel.errors import RiskListError
-from risklist_server.cluster.log_entry import LogEntry, decode_entry
+from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
 from risklist_server.core.errors import ConfigError
 
 T = TypeVar("T")
@@ -153,7 +153,8 @@ class WriteLog:
 
     def read(self, after: int, *, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
         """Up to `limit` entries with sequences above `after`, in order; fewer (or none) if the log holds no more
-        within `timeout_s`. LogUnavailable if the log cannot be read."""
+        within `timeout_s`. LogUnavailable if the log cannot be read; InvalidLogEntry if the entry after `after`
+        is not one this node can read (the entries before such a one are returned first)."""
         return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
 
     async def _read(self, after: int, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
@@ -178,9 +179,17 @@ class WriteLog:
         entries: list[tuple[int, LogEntry]] = []
         for message in messages:
             sequence = int(message.metadata.sequence.stream)
-            if sequence > self._reader_after:
-                entries.append((sequence, decode_entry(message.data)))
-                self._reader_after = sequence
+            if sequence <= self._reader_after:
+                continue
+            try:
+                entry = decode_entry(message.data)
+            except InvalidLogEntry as error:
+                await self._drop_reader()  # the next read starts again at this entry
+                if entries:
+                    return entries  # the ones before it are applied first
+                raise InvalidLogEntry(f"log entry {sequence}: {error}") from None
+            entries.append((sequence, entry))
+            self._reader_after = sequence
             await message.ack()
         return entries
 

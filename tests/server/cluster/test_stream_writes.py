@@ -5,6 +5,7 @@ entry stops rather than serve records that differ."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
 from risklist.v1 import risklist_pb2 as pb
 from rocksdict import AccessType, Options, Rdict
@@ -20,7 +22,7 @@ from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
 from risklist_server.cluster.applier import LogApplier
-from risklist_server.cluster.log_entry import LogEntry
+from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry
 from risklist_server.cluster.stream_writes import REFUSALS, PinnedClock, StreamWrites, write_call_applier
 from risklist_server.cluster.write_log import LogSettings, WriteLog
 from risklist_server.core.errors import InvalidSubjects
@@ -32,6 +34,7 @@ from risklist_server.rpc.contribution_calls import contribution_calls
 from risklist_server.services.contributions import ContributionService
 from risklist_server.store.risk_store import RiskStore
 from tests.support.nats_cluster import NatsCluster
+from tests.support.waiting import wait_until
 
 SETTINGS = LogSettings(max_bytes=64 * 2**20)
 DEADLINE_S = 15.0
@@ -187,3 +190,27 @@ def test_a_restarted_node_resumes_after_the_last_entry_it_applied(cluster: NatsC
         steady.close()
         restarted.close()
     assert _records_digest(tmp_path / "steady") == _records_digest(tmp_path / "restarted")
+
+
+def test_an_entry_this_node_cannot_read_stops_its_applier(cluster: NatsCluster) -> None:
+    """A newer node's entry (another layout) is not skipped: the applier stops with the reason, applying nothing
+    after it."""
+    async def publish_foreign() -> None:
+        connection = await nats.connect(servers=cluster.urls)
+        try:
+            await connection.jetstream().publish(SETTINGS.subject, b"\x09 from a newer node", timeout=10)
+        finally:
+            await connection.close()
+
+    applied: list[int] = []
+    with WriteLog(cluster.urls, SETTINGS).open() as log:
+        log.append(LogEntry("Report", "bank-a", frozenset(), "first", 0, b""), timeout_s=DEADLINE_S)
+        asyncio.run(publish_foreign())
+        log.append(LogEntry("Report", "bank-a", frozenset(), "after", 0, b""), timeout_s=DEADLINE_S)
+        applier = LogApplier(log, lambda sequence, _entry: applied.append(sequence), refusals=REFUSALS).start()
+        try:
+            wait_until(lambda: applier.failure is not None, timeout=DEADLINE_S)
+            assert isinstance(applier.failure, InvalidLogEntry) and "version 9" in str(applier.failure)
+            assert applied == [1] and applier.applied == 1
+        finally:
+            applier.stop()
