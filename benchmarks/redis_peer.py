@@ -43,7 +43,12 @@ class RedisServer:
              "--dir", self._dir.name, "--logfile", str(Path(self._dir.name, "redis.log"))],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        self.client = self._connect()
+        try:
+            self.client = self._connect()
+        except BaseException:  # no client library, or the server never answered: leave nothing running
+            stop_child(self.process)
+            self._dir.cleanup()
+            raise
         self.sampler = TreeSampler(self.process.pid).start()
 
     @property
