@@ -45,6 +45,8 @@ stream just ended may still hold for an instant when h2load opens the next."""
 REDIS_VALUE_BYTES = 64
 """About a record's size (a contribution with a short reference)."""
 PINNED_SERVER_CPU, PINNED_LOADGEN_CPU = "0", "1"
+OTHER_ARRANGEMENTS = ("sync-unary", "aio")
+"""Other ways of serving the ceiling, measured for Check and the largest digest batch (issue 16, item 4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +104,12 @@ class Ceiling:
 
 
 @contextmanager
-def ceiling_server() -> Iterator[Ceiling]:
-    """Start the ceiling with the server's default threads and stream slots; stop it on exit."""
+def ceiling_server(arrangement: str = "sync") -> Iterator[Ceiling]:
+    """Start the ceiling with the server's default threads and stream slots, served the way `arrangement` says
+    (benchmarks.ceiling_server); stop it on exit."""
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.ceiling_server", "--threads", "8",
-                                "--max-streams", "16"], stdout=subprocess.PIPE, text=True,
-                               cwd=Path(__file__).resolve().parents[2])
+                                "--max-streams", "16", "--arrangement", arrangement], stdout=subprocess.PIPE,
+                               text=True, cwd=Path(__file__).resolve().parents[2])
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:
@@ -277,6 +280,17 @@ def run(ctx: Context) -> list[ScenarioResult]:
                                          "loadgen_cpus": PINNED_LOADGEN_CPU})
             pinned_result.ratio["achieved / target rate"] = ratio(pinned.rps, rate)
             results.append(pinned_result)
+    for arrangement in OTHER_ARRANGEMENTS:  # is another way of serving faster on the ceiling itself?
+        with ceiling_server(arrangement) as other:
+            for shape in all_shapes:
+                if shape.name in ("check", biggest):
+                    measured = measure_ceiling(ctx, other, shape)
+                    result = next(found for found in results if found.name == f"native.{shape.name}.w1")
+                    result.peers[f"ceiling_{arrangement}"] = peer_figures(
+                        measured.rps * shape.keys_per_rpc, "keys/s", measured.result.latency,
+                        **measured.figures(shape.keys_per_rpc))
+                    result.ratio[f"ceiling {arrangement} / ceiling (RPC/s)"] = ratio(
+                        measured.rps, float(result.peers["ceiling"]["rpc_per_s"]))
     if ctx.worker_counts() != (1,):
         with ctx.server(2) as two:
             for shape in all_shapes:

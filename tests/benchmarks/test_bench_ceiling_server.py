@@ -13,13 +13,17 @@ import grpc
 import pytest
 from risklist.v1 import risklist_pb2 as pb
 
+from benchmarks.ceiling_server import ARRANGEMENTS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def ceiling() -> Iterator[tuple[subprocess.Popen[str], int]]:
+@pytest.fixture(scope="module", params=ARRANGEMENTS)
+def ceiling(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """The ceiling served each way it can be (sync as the server, sync with unary handlers, grpc.aio)."""
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.ceiling_server", "--threads", "2",
-                                "--max-streams", "2"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                                "--max-streams", "2", "--arrangement", request.param], stdout=subprocess.PIPE,
+                               text=True, cwd=ROOT)
     assert process.stdout is not None
     port = int(json.loads(process.stdout.readline())["port"])
     yield process, port

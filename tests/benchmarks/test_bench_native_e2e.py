@@ -49,6 +49,13 @@ def test_every_shape_is_measured_against_ours_the_ceiling_and_redis(results: dic
             assert result.ratio["redis CPU per key / ours"] > 0
 
 
+def test_the_ceilings_other_arrangements_are_measured_beside_it(results: dict[str, ScenarioResult]) -> None:
+    for name in ("native.check.w1", "native.batch.digest.10.w1"):
+        for arrangement in native.OTHER_ARRANGEMENTS:
+            assert results[name].peers[f"ceiling_{arrangement}"]["rpc_per_s"] > 0
+            assert results[name].ratio[f"ceiling {arrangement} / ceiling (RPC/s)"] > 0
+
+
 def test_check_at_half_of_peak_runs_pinned_and_two_workers_are_compared(results: dict[str, ScenarioResult]) -> None:
     pinned = results["native.check.w1.open50.pinned"]
     assert pinned.params["loadgen_cpus"] != pinned.params["server_cpus"]
