@@ -78,20 +78,25 @@ class LogPositions(Protocol):
     def log_entry(self, sequence: int) -> AbstractContextManager[None]: ...
 
 
-def write_call_applier(calls: WriteCalls, clock: PinnedClock,
-                       store: LogPositions) -> Callable[[int, LogEntry], Message]:
+def write_call_applier(calls: WriteCalls, clock: PinnedClock, store: LogPositions,
+                       refusals: tuple[type[Exception], ...] = REFUSALS) -> Callable[[int, LogEntry], object]:
     """What a LogApplier runs for each entry: its method's handler, on its request, as its caller, at its time,
-    recording in `store` that the entry is applied (with its writes, atomically: RiskStore.log_entry). Start
-    the applier from `store.log_position`."""
+    recording in `store` that the entry is applied (with its writes, atomically: RiskStore.log_entry). A refusal
+    (of `refusals`) is the entry's result, returned, and its position recorded too: after a restart it is not
+    decided again (under settings that may have changed meanwhile). Start the applier from
+    `store.log_position`."""
 
-    def apply(sequence: int, entry: LogEntry) -> Message:
+    def apply(sequence: int, entry: LogEntry) -> object:
         call = calls.get(entry.method)
         if call is None:
             raise UnknownWriteMethod(f"log entry {entry.request_id} is a {entry.method!r} call, which this node "
                                      "does not know: upgrade it to the version the other nodes run")
         request = call.request_type.FromString(entry.request)
         with store.log_entry(sequence), clock.pinned(entry.received_at_ms / 1000):
-            response: Message = call.handler(Caller(entry.partner, entry.roles), entry.request_id, request)
+            try:
+                response: Message = call.handler(Caller(entry.partner, entry.roles), entry.request_id, request)
+            except refusals as refusal:
+                return refusal
         return response
 
     return apply

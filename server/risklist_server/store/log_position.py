@@ -2,8 +2,9 @@
 
 A node writes the position in the same WriteBatch as the records its entry changed (RiskStore.log_entry), so
 after a crash the store holds an entry's records exactly when it holds its position, and the node resumes from
-the entry after it. An entry that wrote nothing (refused, or changing nothing) has its position written on its
-own when it ends; lost in a crash, that entry is applied again, with the same outcome.
+the entry after it. An entry that ends without writing (refused, or changing nothing) has its position written
+on its own as it ends; lost in a crash, that entry is applied again. One that ends with an error (a full disk)
+leaves the position where it was: it is applied again after the restart.
 """
 
 from __future__ import annotations

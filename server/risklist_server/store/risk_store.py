@@ -143,8 +143,9 @@ class RiskStore(StoreReads):
     @contextmanager
     def log_entry(self, sequence: int) -> Iterator[None]:
         """Apply the cluster log's entry `sequence` inside: every write this thread makes meanwhile also records
-        the position, atomically with its records; if none did, the position is written on leaving. Sequences
-        must ascend (ValueError otherwise: an entry applied twice or out of order)."""
+        the position, atomically with its records; if none did, the position is written on leaving normally (an
+        error leaving it leaves the position as it was). Sequences must ascend (ValueError otherwise: an entry
+        applied twice or out of order)."""
         if sequence <= self._log_position:
             raise ValueError(f"log entry {sequence} is at or before the store's position {self._log_position}")
         self._applying.sequence = sequence

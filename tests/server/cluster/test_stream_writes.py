@@ -127,6 +127,7 @@ def test_a_refusal_is_the_callers_answer_and_both_nodes_go_on(nodes: list[Node])
     bad = pb.ReportRequest(reports=[pb.Report(subject=pb.Subject(type=3, value="not a phone"), category=1, level=2)])
     with pytest.raises(InvalidSubjects):
         nodes[0].writes.submit("Report", BANKS[0], "bad-1", bad, pb.ReportResponse, timeout=DEADLINE_S)
+    assert nodes[0].store.log_position == 1  # decided once: a restart does not decide it again
     good = nodes[1].writes.submit("Report", BANKS[1], "good-1", _report(7), pb.ReportResponse, timeout=DEADLINE_S)
     assert good.added == 1
     last = nodes[0].log.last_sequence()

@@ -34,10 +34,16 @@ def test_an_entrys_writes_carry_its_position_and_survive_a_reopen(tmp_path: Path
             store.apply([Upsert(_key(1), CONTRIBUTION)], sync=True)
         assert store.log_position == 5
         with store.log_entry(6):
-            pass  # refused, or changing nothing: the position is written on leaving
+            pass  # an entry that wrote nothing (refused, or changing nothing): the position is written on leaving
         assert store.log_position == 6
     with RiskStore(path, secret_fingerprint=secret.fingerprint) as reopened:
         assert reopened.log_position == 6
+
+
+def test_an_entry_ending_in_an_error_leaves_the_position_for_a_retry(store: RiskStore) -> None:
+    with pytest.raises(OSError), store.log_entry(4):
+        raise OSError(28, "No space left on device")
+    assert store.log_position == 0
 
 
 def test_entries_must_come_in_ascending_order(store: RiskStore) -> None:
