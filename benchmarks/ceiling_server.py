@@ -58,25 +58,6 @@ def _stream_check(requests: Iterator[bytes], _: grpc.ServicerContext) -> Iterato
         yield BATCH_ANSWER
 
 
-def serve(listen: str, threads: int, max_streams: int) -> tuple[grpc.Server, int]:
-    """A started ceiling server on `listen`; (server, bound port)."""
-    server = _new_server(threads + max_streams, False, ConnectionLimits(),
-                         partner_max_receive_bytes(Settings().max_batch))
-    identity = None  # bytes in, bytes out: neither side parses, as neither does the real server's registration
-    handlers = {
-        "Check": grpc.stream_unary_rpc_method_handler(_check, identity, identity),
-        "BatchCheck": grpc.stream_unary_rpc_method_handler(_batch_check, identity, identity),
-        "StreamCheck": grpc.stream_stream_rpc_method_handler(_stream_check, identity, identity),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
-    server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise SystemExit(f"ceiling_server: cannot listen on {listen}")
-    server.start()
-    return server, port
-
-
 def _unary_check(_request: bytes, _: grpc.ServicerContext) -> bytes:
     return CHECK_ANSWER
 
@@ -85,15 +66,19 @@ def _unary_batch_check(_request: bytes, _: grpc.ServicerContext) -> bytes:
     return BATCH_ANSWER
 
 
-def serve_unary(listen: str, threads: int, max_streams: int) -> tuple[grpc.Server, int]:
-    """As serve(), with unary Check and BatchCheck handlers."""
+def serve(listen: str, threads: int, max_streams: int, *, unary: bool = False) -> tuple[grpc.Server, int]:
+    """A started ceiling server on `listen`, its Check and BatchCheck request-streaming as the real server
+    registers them (or, `unary`, unary); (server, bound port). Bytes in, bytes out: nothing is parsed."""
     server = _new_server(threads + max_streams, False, ConnectionLimits(),
                          partner_max_receive_bytes(Settings().max_batch))
-    handlers = {
-        "Check": grpc.unary_unary_rpc_method_handler(_unary_check, None, None),
-        "BatchCheck": grpc.unary_unary_rpc_method_handler(_unary_batch_check, None, None),
-        "StreamCheck": grpc.stream_stream_rpc_method_handler(_stream_check, None, None),
-    }
+    if unary:
+        check = grpc.unary_unary_rpc_method_handler(_unary_check, None, None)
+        batch_check = grpc.unary_unary_rpc_method_handler(_unary_batch_check, None, None)
+    else:
+        check = grpc.stream_unary_rpc_method_handler(_check, None, None)
+        batch_check = grpc.stream_unary_rpc_method_handler(_batch_check, None, None)
+    handlers = {"Check": check, "BatchCheck": batch_check,
+                "StreamCheck": grpc.stream_stream_rpc_method_handler(_stream_check, None, None)}
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(RISKLIST_SERVICE, handlers),))
     server.add_registered_method_handlers(RISKLIST_SERVICE, handlers)
     port = server.add_insecure_port(listen)
@@ -163,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    start = serve if args.arrangement == "sync" else serve_unary
-    server, port = start(args.listen, args.threads, args.max_streams)
+    server, port = serve(args.listen, args.threads, args.max_streams, unary=args.arrangement == "sync-unary")
     print(json.dumps({"port": port}), flush=True)
     stop.wait()
     server.stop(grace=1).wait()
