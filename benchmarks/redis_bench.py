@@ -13,6 +13,7 @@ import io
 import resource
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -28,15 +29,28 @@ def _command(*words: bytes) -> bytes:
     return b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(word), word) for word in words)
 
 
+PIPE_COMMANDS = 100_000
+"""SET commands written to redis-cli --pipe at a time (the stream is never held whole: 10M keys are ~1 GB)."""
+
+
 def load_numbered_keys(port: int, count: int, value_size: int) -> None:
     """SET key:000000000000 … key:<count - 1> to `value_size` bytes each, with redis-cli --pipe."""
     value = b"v" * value_size
-    stream = b"".join(_command(b"SET", KEY_FORMAT.format(number).encode(), value) for number in range(count))
-    done = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"], input=stream,
-                          capture_output=True, check=False)
-    if done.returncode != 0 or b"errors: 0" not in done.stdout:
-        raise RuntimeError(f"redis-cli --pipe failed ({done.returncode}): {done.stdout[-500:]!r} "
-                           f"{done.stderr[-500:]!r}")
+    with tempfile.TemporaryFile() as output:
+        pipe = subprocess.Popen(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"],
+                                stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT)
+        assert pipe.stdin is not None
+        try:
+            for first in range(0, count, PIPE_COMMANDS):
+                pipe.stdin.write(b"".join(_command(b"SET", KEY_FORMAT.format(number).encode(), value)
+                                          for number in range(first, min(count, first + PIPE_COMMANDS))))
+        finally:
+            pipe.stdin.close()
+            code = pipe.wait()
+        output.seek(0)
+        said = output.read()
+    if code != 0 or b"errors: 0" not in said:
+        raise RuntimeError(f"redis-cli --pipe failed ({code}): {said[-500:]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,7 @@ class BenchResult:
 
     requests_per_s: float
     keys_per_request: int
+    requests: int
     p50_ms: float
     p99_ms: float
     seconds: float
@@ -91,13 +106,14 @@ def run(port: int, keys_per_request: int, *, requests: int, clients: int, keyspa
         raise RuntimeError(f"redis-benchmark exited {done.returncode}: {done.stderr[-2000:]}")
     rate, p50, p99 = parse_csv(done.stdout)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return BenchResult(rate, keys_per_request, p50, p99, seconds, cpu)
+    return BenchResult(rate, keys_per_request, requests, p50, p99, seconds, cpu)
 
 
 def run_for(port: int, keys_per_request: int, *, seconds: float, clients: int, keyspace: int,
-            cpus: str | None = None) -> BenchResult:
-    """About `seconds` of redis-benchmark: a short probe sizes the request count of the measured run."""
+            cpus: str | None = None) -> tuple[BenchResult, BenchResult]:
+    """About `seconds` of redis-benchmark: a short probe sizes the request count of the measured run; (probe,
+    measured run), the probe to count in a CPU window that covers both."""
     probe = run(port, keys_per_request, requests=max(200, 20_000 // keys_per_request), clients=clients,
                 keyspace=keyspace, cpus=cpus)
     requests = max(1000, round(probe.requests_per_s * seconds))
-    return run(port, keys_per_request, requests=requests, clients=clients, keyspace=keyspace, cpus=cpus)
+    return probe, run(port, keys_per_request, requests=requests, clients=clients, keyspace=keyspace, cpus=cpus)

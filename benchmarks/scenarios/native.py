@@ -197,17 +197,16 @@ def measure_redis(ctx: Context, keys_per_request: int, clients: int) -> dict[str
             ctx.memo["redis_bench_keys"] = ctx.dataset.entries
         redis.sampler.sample()
         before = redis.sampler.cpu_seconds()
-        bench = redis_bench.run_for(redis.port, keys_per_request, seconds=ctx.settings.duration, clients=clients,
-                                    keyspace=100 * ctx.dataset.entries)
+        probe, bench = redis_bench.run_for(redis.port, keys_per_request, seconds=ctx.settings.duration,
+                                           clients=clients, keyspace=100 * ctx.dataset.entries)
         redis.sampler.sample()
-        # The probe run is inside the CPU window: count its requests too (run_for's probe, 20k keys or 200 calls).
-        probe_requests = max(200, 20_000 // keys_per_request)
-        calls = round(bench.requests_per_s * bench.seconds) + probe_requests
+        calls = probe.requests + bench.requests  # the probe ran inside the CPU window too
         cpu = redis.sampler.cpu_seconds() - before
         return {"ops_per_s": round(bench.keys_per_s), "unit": "keys/s", "calls_per_s": round(bench.requests_per_s),
                 "latency_ms": {"p50": bench.p50_ms, "p99": bench.p99_ms}, "clients": clients,
                 "server_cpu_us_per_key": _micro(cpu, calls * keys_per_request),
-                "server_cpu_us_per_call": _micro(cpu, calls), "loadgen_cpu_s": round(bench.client_cpu_s, 2),
+                "server_cpu_us_per_call": _micro(cpu, calls),
+                "loadgen_cpu_s": round(probe.client_cpu_s + bench.client_cpu_s, 2),
                 "tool": "redis-benchmark " + ("GET" if keys_per_request == 1 else f"MGET {keys_per_request}")}
 
     figures: dict[str, object] = ctx.memoised(f"redis_bench_{keys_per_request}", measure)

@@ -39,17 +39,20 @@ def redis() -> Iterator[RedisServer]:
         yield server
 
 
-def test_numbered_keys_are_the_ones_redis_benchmark_asks_for(redis: RedisServer) -> None:
-    """key: and twelve digits, as __rand_int__ makes them, each with a value of the size asked."""
+def test_numbered_keys_are_the_ones_redis_benchmark_asks_for(redis: RedisServer,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """key: and twelve digits, as __rand_int__ makes them, each with a value of the size asked, whatever the
+    number of commands piped at a time."""
+    monkeypatch.setattr(redis_bench, "PIPE_COMMANDS", 7)
     redis_bench.load_numbered_keys(redis.port, 50, 16)
-    assert redis.client.get("key:000000000049") == b"v" * 16
+    assert redis.client.get("key:000000000000") == redis.client.get("key:000000000049") == b"v" * 16
     assert redis.client.get("key:000000000050") is None
     assert redis.client.dbsize() >= 50
 
 
 def test_a_run_measures_calls_and_its_own_cpu(redis: RedisServer) -> None:
     result = redis_bench.run(redis.port, 10, requests=500, clients=2, keyspace=5000)
-    assert result.requests_per_s > 0 and result.keys_per_s == result.requests_per_s * 10
+    assert result.requests == 500 and result.requests_per_s > 0 and result.keys_per_s == result.requests_per_s * 10
     assert result.p99_ms >= result.p50_ms > 0 and result.client_cpu_s >= 0
 
 
