@@ -15,13 +15,14 @@ that silently diverge (its health turns NOT_SERVING; restarting it retries the s
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
 import structlog
 
 from risklist_server.cluster.log_entry import LogEntry
-from risklist_server.cluster.write_log import LogUnavailable, WriteLog
+from risklist_server.cluster.write_log import LogGap, LogUnavailable, WriteLog
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ class LogApplier:
         self.failure: Exception | None = None
         """Why this node stopped applying (None while it applies)."""
         self._applied = applied
+        self._caught_up_at: float | None = None
         self._read_batch = read_batch
         self._pending: dict[str, Future[object]] = {}
         self._lock = threading.Lock()
@@ -57,6 +59,15 @@ class LogApplier:
         """The last sequence this node applied."""
         with self._lock:
             return self._applied
+
+    def lag_s(self, now: float | None = None) -> float | None:
+        """Seconds since this node last found it had applied every entry the log held (on `now`, a time.monotonic());
+        None until it first did. A node cut off from the log, or slower than the network's writes, grows its lag."""
+        with self._lock:
+            caught_up_at = self._caught_up_at
+        if caught_up_at is None:
+            return None
+        return max(0.0, (time.monotonic() if now is None else now) - caught_up_at)
 
     def start(self) -> LogApplier:
         self._thread.start()
@@ -87,23 +98,38 @@ class LogApplier:
         try:
             self._follow()
         except Exception as error:  # noqa: BLE001 - an entry it cannot read (a newer node's), or a bug: stop, loudly
-            log.error("log_follow_failed", error_type=type(error).__name__, applied=self.applied)
+            # The type only, but a gap's text (sequences, what to do), which quotes no request.
+            log.error("log_follow_failed", error_type=type(error).__name__, applied=self.applied,
+                      detail=str(error) if isinstance(error, LogGap) else None)
             with self._caught_up:
                 self.failure = error
                 self._stop.set()
                 self._caught_up.notify_all()
 
     def _follow(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 entries = self._log.read(self.applied, limit=self._read_batch, timeout_s=POLL_S)
+                read_at = time.monotonic()
+                # An empty read may also be a server cut off from the stream's leader: caught up only if the
+                # stream's own state (which only its leader answers) says there is nothing after what is applied.
+                current = bool(entries) or self._log.last_sequence(timeout_s=POLL_S * 4) <= self.applied
             except LogUnavailable as error:
-                log.warning("log_read_failed", error=str(error), applied=self.applied)
+                if not failing:  # once per outage: the lag metric and health say how long it lasts
+                    log.warning("log_read_failed", error=str(error), applied=self.applied)
+                failing = True
                 self._stop.wait(RETRY_S)
                 continue
+            if failing:
+                log.info("log_read_recovered", applied=self.applied)
+                failing = False
             for sequence, entry in entries:
                 if not self._apply_one(sequence, entry):
                     return
+            if current and len(entries) < self._read_batch:  # the log held no more when read: caught up to then
+                with self._lock:
+                    self._caught_up_at = read_at
 
     def _apply_one(self, sequence: int, entry: LogEntry) -> bool:
         """Apply one entry; False if it could not be (the applier then stops: see the module's description)."""

@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 from risklist_kernel.errors import InvalidIdentifier
 from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.log_entry import LogEntry
-from risklist_server.cluster.write_log import LogUnavailable, WriteLog
+from risklist_server.cluster.write_log import WriteLog
 from risklist_server.core.errors import (
     BatchTooLarge,
     InvalidSubject,
@@ -32,11 +32,15 @@ from risklist_server.core.errors import (
     NotPermitted,
     OutcomeNotProven,
     SourceNotAllowed,
+    WriteUnavailable,
 )
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import ResponseT, WriteCalls
 
 DEFAULT_TIMEOUT_S = 10.0
+ANSWER_MARGIN_S = 0.2
+"""A write is given up this long before the caller's deadline (at most a tenth of it), so that the caller gets the
+UNAVAILABLE that says what happened rather than its own DEADLINE_EXCEEDED."""
 
 
 class PinnedClock:
@@ -115,7 +119,11 @@ class StreamWrites:
         *, timeout: float | None = None,
     ) -> ResponseT:
         timeout_s = DEFAULT_TIMEOUT_S if timeout is None else timeout
+        timeout_s -= min(ANSWER_MARGIN_S, timeout_s / 10)
         deadline = time.monotonic() + timeout_s
+        if self._applier.failure is not None:
+            raise WriteUnavailable(f"this node stopped applying the write log ({type(self._applier.failure).__name__}; "
+                                   "its log says why); nothing was written: send the write to another node")
         entry = LogEntry(method, caller.partner, caller.roles, request_id, int(self._clock() * 1000),
                          request.SerializeToString())
         applied = self._applier.expect(request_id)
@@ -124,8 +132,13 @@ class StreamWrites:
             try:
                 result = applied.result(max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
-                raise LogUnavailable(f"request {request_id} is in the write log but this node has not applied it "
-                                     f"within {timeout_s:g} s (it is behind the log)") from None
+                raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
+                                       f"node has not applied it within {timeout_s:g} s (it is behind the log); a "
+                                       "retry is applied again, harmlessly for Report and Revoke") from None
+            except Exception as error:  # noqa: BLE001 - not a refusal: this node failed to apply it (LogApplier)
+                raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
+                                       f"node could not apply it ({type(error).__name__}) and stopped applying: "
+                                       "send further writes to another node") from None
         finally:
             self._applier.forget(request_id)
         if isinstance(result, Exception):

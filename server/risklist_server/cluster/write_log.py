@@ -31,7 +31,7 @@ from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
-from risklist_server.core.errors import ConfigError
+from risklist_server.core.errors import ConfigError, WriteUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -43,7 +43,12 @@ RETRY_PAUSE_S = 0.05
 _UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, asyncio.TimeoutError)
 
 
-class LogUnavailable(RiskListError):
+class LogGap(RiskListError):
+    """The entry a node needs next is no longer in the log (past its retention): the node cannot catch up by
+    reading and stops applying (never skipping entries: its records would silently differ)."""
+
+
+class LogUnavailable(WriteUnavailable):
     """The log did not acknowledge within the deadline: no quorum of its servers answered. Nothing was applied."""
 
 
@@ -65,8 +70,11 @@ class WriteLog:
     """A connection to the log's NATS servers with blocking append and read (see the module's description)."""
 
     def __init__(self, servers: Sequence[str], settings: LogSettings = LogSettings(), *,
-                 connect_timeout_s: float = 5.0) -> None:
+                 connect_timeout_s: float = 5.0, network: str | None = None) -> None:
+        """`network`: the network secret's fingerprint. The stream is created naming it, and a stream that names
+        another (or none) is refused: a node must never apply, or add to, another network's writes."""
         self._servers = list(servers)
+        self._network = network
         self.settings = settings
         self._connect_timeout_s = connect_timeout_s
         self._loop = asyncio.new_event_loop()
@@ -75,6 +83,7 @@ class WriteLog:
         self._stream: JetStreamContext | None = None
         self._reader: JetStreamContext.PullSubscription | None = None
         self._reader_after = 0
+        self._outage_reported = False
 
     def open(self) -> WriteLog:
         """Connect and make sure the stream exists (created with `settings` if it does not); LogUnavailable if no
@@ -103,12 +112,19 @@ class WriteLog:
                                  "and that the servers run") from None
         self._stream = self._client.jetstream()
         settings = self.settings
+        description = None if self._network is None else f"risklist write log of network {self._network}"
         try:
-            await self._stream.stream_info(settings.stream)
+            info = await self._stream.stream_info(settings.stream)
+            if description is not None and info.config.description != description:
+                raise ConfigError(
+                    f"the stream {settings.stream} on {', '.join(self._servers)} holds the writes of another network "
+                    f"({info.config.description or 'no network named'}); this node's secret has fingerprint "
+                    f"{self._network}: point --cluster at this network's NATS servers, or run with its secret")
         except NotFoundError:
             try:
                 await self._stream.add_stream(StreamConfig(
-                    name=settings.stream, subjects=[settings.subject], num_replicas=settings.replicas,
+                    name=settings.stream, description=description, subjects=[settings.subject],
+                    num_replicas=settings.replicas,
                     max_age=settings.max_age_s, max_bytes=settings.max_bytes, storage=StorageType.FILE,
                     duplicate_window=settings.duplicate_window_s))
             except APIError as error:
@@ -116,15 +132,27 @@ class WriteLog:
                     f"the NATS servers refused to create the write log's stream {settings.stream} ({settings.replicas} "
                     f"replicas, at most {settings.max_bytes:,} bytes, {settings.max_age_s:g} s): {error.description}; "
                     "give their JetStream more storage (max_file_store) or the stream fewer bytes") from None
+            except _UNAVAILABLE as error:
+                raise self._no_quorum(error) from None
+        except _UNAVAILABLE as error:
+            raise self._no_quorum(error) from None
+
+    def _no_quorum(self, error: Exception) -> LogUnavailable:
+        return LogUnavailable(f"the write log's stream {self.settings.stream} did not answer ({type(error).__name__}): "
+                              "its NATS servers lack a JetStream quorum; start them, or check their logs")
 
     async def _on_error(self, error: Exception) -> None:
-        log.warning("write_log_connection_error", error=f"{type(error).__name__}: {error}")
+        # nats-py calls this at every failed reconnect attempt (every reconnect_time_wait): once per outage here.
+        if not self._outage_reported:
+            self._outage_reported = True
+            log.warning("write_log_connection_error", error=f"{type(error).__name__}: {error}")
 
     async def _on_disconnected(self) -> None:
         log.warning("write_log_disconnected")
 
     async def _on_reconnected(self) -> None:
         assert self._client is not None
+        self._outage_reported = False
         log.info("write_log_reconnected", server=str(self._client.connected_url.netloc)
                  if self._client.connected_url else None)
 
@@ -154,7 +182,8 @@ class WriteLog:
     def read(self, after: int, *, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
         """Up to `limit` entries with sequences above `after`, in order; fewer (or none) if the log holds no more
         within `timeout_s`. LogUnavailable if the log cannot be read; InvalidLogEntry if the entry after `after`
-        is not one this node can read (the entries before such a one are returned first)."""
+        is not one this node can read, LogGap if the log no longer holds it (the entries before either are
+        returned first)."""
         return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
 
     async def _read(self, after: int, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
@@ -181,6 +210,14 @@ class WriteLog:
             sequence = int(message.metadata.sequence.stream)
             if sequence <= self._reader_after:
                 continue
+            if sequence != self._reader_after + 1:  # the entries between are gone: past the log's retention
+                missing = self._reader_after + 1
+                await self._drop_reader()
+                if entries:
+                    return entries
+                raise LogGap(f"the write log no longer holds entry {missing} (its first entry now is {sequence}, "
+                             "the older ones are past its retention): this node cannot catch up by reading it; "
+                             "rebuild the node from another node's backup (docs/cluster.md)")
             try:
                 entry = decode_entry(message.data)
             except InvalidLogEntry as error:

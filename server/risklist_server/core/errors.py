@@ -159,3 +159,9 @@ class ServerDidNotStop(RiskListError):
 
 class BackupError(RiskListError):
     """A backup cannot be made, is incomplete or damaged, or cannot be restored where asked."""
+
+
+class WriteUnavailable(RiskListError):
+    """A cluster node could not have a write made durable and applied within the caller's deadline (no quorum of the
+    log's servers, or this node stopped applying the log): answered UNAVAILABLE, to be retried (on this node or
+    another). Whether it was stored is said in the message: a write the log never acknowledged was not."""

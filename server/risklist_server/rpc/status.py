@@ -22,6 +22,7 @@ from risklist_server.core.errors import (
     SourceNotAllowed,
     StoreError,
     StreamLimitReached,
+    WriteUnavailable,
 )
 
 
@@ -80,6 +81,8 @@ def status_for(error: Exception) -> status_pb2.Status:
         return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=str(error))
     if isinstance(error, BackupError):
         return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=str(error))
+    if isinstance(error, WriteUnavailable):
+        return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"write not acknowledged: {error}")
     if isinstance(error, StoreError):
         return status_pb2.Status(code=code_pb2.UNAVAILABLE, message=f"store unavailable: {error}")
     if isinstance(error, RiskListError):

@@ -25,7 +25,7 @@ from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry
 from risklist_server.cluster.stream_writes import REFUSALS, PinnedClock, StreamWrites, write_call_applier
 from risklist_server.cluster.write_log import LogSettings, WriteLog
-from risklist_server.core.errors import InvalidSubjects
+from risklist_server.core.errors import InvalidSubjects, WriteUnavailable
 from risklist_server.core.partners import Role
 from risklist_server.core.settings import Settings
 from risklist_server.core.subject import SubjectResolver
@@ -135,8 +135,9 @@ def test_a_refusal_is_the_callers_answer_and_both_nodes_go_on(nodes: list[Node])
 
 
 def test_a_node_that_cannot_apply_an_entry_stops_applying(cluster: NatsCluster) -> None:
-    """A local failure (here: the disk) is not a refusal: the applier stops at that entry, the caller gets the
-    error, and nothing after it is applied on that node."""
+    """A local failure (here: the disk) is not a refusal: the applier stops at that entry, the caller is told the
+    write is in the log but not applied here (UNAVAILABLE), nothing after it is applied on that node, and a later
+    write sent to it is refused at once without reaching the log."""
     applied: list[int] = []
     failing = threading.Event()
 
@@ -152,9 +153,13 @@ def test_a_node_that_cannot_apply_an_entry_stops_applying(cluster: NatsCluster) 
         try:
             writes.submit("Report", BANKS[0], "one", _report(1), pb.ReportResponse, timeout=DEADLINE_S)
             failing.set()
-            with pytest.raises(OSError, match="No space left"):
+            with pytest.raises(WriteUnavailable, match="in the write log .* could not apply it"):
                 writes.submit("Report", BANKS[0], "two", _report(2), pb.ReportResponse, timeout=DEADLINE_S)
             assert isinstance(applier.failure, OSError)
+            before = log.last_sequence()
+            with pytest.raises(WriteUnavailable, match="stopped applying the write log.*nothing was written"):
+                writes.submit("Report", BANKS[0], "refused", _report(3), pb.ReportResponse, timeout=DEADLINE_S)
+            assert log.last_sequence() == before
             failing.clear()
             log.append(LogEntry("Report", "bank-a", frozenset(), "three", 0, b""), timeout_s=DEADLINE_S)
             assert not applier.wait_applied(applied[0] + 2, 1.0)  # stopped: "three" is never applied here

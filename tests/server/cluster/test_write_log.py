@@ -3,12 +3,14 @@ read back in order from any position."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import nats
 import pytest
 
 from risklist_server.cluster.log_entry import LogEntry
-from risklist_server.cluster.write_log import LogSettings, LogUnavailable, WriteLog
+from risklist_server.cluster.write_log import STREAM, LogGap, LogSettings, LogUnavailable, WriteLog
 from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Role
 from tests.support.nats_cluster import NatsCluster
@@ -78,3 +80,25 @@ def test_a_stream_the_servers_cannot_hold_is_a_clear_error_at_open(cluster: Nats
 def test_no_server_at_all_is_a_clear_error_at_open() -> None:
     with pytest.raises(LogUnavailable, match="no NATS server of nats://127.0.0.1:1 answered within 1 s"):
         WriteLog(["nats://127.0.0.1:1"], LogSettings(replicas=1), connect_timeout_s=0.5).open()
+
+
+async def _delete(urls: list[str], sequence: int) -> None:
+    client = await nats.connect(servers=urls)
+    try:
+        await client.jetstream().delete_msg(STREAM, sequence)
+    finally:
+        await client.close()
+
+
+def test_entries_gone_from_the_log_stop_a_reader_instead_of_being_skipped(cluster: NatsCluster) -> None:
+    """A node whose next entry is past the log's retention (here: deleted) gets LogGap, never the entries after
+    it as if nothing were missing: its records would silently differ from every other node's."""
+    with WriteLog(cluster.urls, SMALL).open() as log:
+        sequences = [log.append(_entry(number), timeout_s=DEADLINE_S) for number in range(4)]
+        asyncio.run(_delete(cluster.urls, sequences[1]))
+        assert [sequence for sequence, _ in log.read(0, limit=100, timeout_s=1.0)] == sequences[:1]
+        with pytest.raises(LogGap, match=f"no longer holds entry {sequences[1]} .* first entry now is {sequences[2]}"):
+            log.read(sequences[0], limit=100, timeout_s=1.0)
+        asyncio.run(_delete(cluster.urls, sequences[0]))
+        with pytest.raises(LogGap, match=f"no longer holds entry {sequences[0]}"):
+            log.read(0, limit=100, timeout_s=1.0)  # a new node, the log's start gone: the same
