@@ -19,6 +19,7 @@ DOCUMENTS = (
     "docs/operations.md",
     "docs/api.md",
     "docs/client.md",
+    "docs/cluster.md",
 )
 """In the order their examples run against the one demo. api.md's examples write (Report, Revoke,
 ReportOutcome), so it runs after every document whose shown answers they would change (operations.md's

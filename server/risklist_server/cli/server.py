@@ -7,9 +7,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from risklist_kernel.secret import SECRET_FILE_ENV
 from risklist_server.cli.security_flags import add_security_arguments, security_files, security_usage_problem
+
+if TYPE_CHECKING:
+    from risklist_server.cluster.config import ClusterConfig
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
@@ -73,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "--metrics-listen counts them all)")
     parser.add_argument("--log-format", choices=["json", "console"],
                         help="default: console on a terminal, JSON lines otherwise")
+    cluster = parser.add_argument_group("cluster mode (docs/cluster.md)")
+    cluster.add_argument("--cluster", metavar="URLS",
+                         help="join a cluster: its NATS JetStream servers, nats://HOST:PORT[,nats://HOST:PORT...]; "
+                         "Report and Revoke then go through the network's write log (default: a node alone)")
+    cluster.add_argument("--node-id", metavar="ID", help="this node's name in the cluster (with --cluster)")
+    cluster.add_argument("--max-lag", type=float, default=5.0, metavar="SECONDS",
+                         help="report NOT_SERVING on grpc health while this far behind the log (default %(default)s)")
+    cluster.add_argument("--log-replicas", type=_positive, default=3, metavar="N",
+                         help="NATS servers holding each write, if this node creates the log (default %(default)s)")
+    cluster.add_argument("--log-max-bytes", default="64G", metavar="SIZE",
+                         help="the write log's size bound, if this node creates it; its oldest writes go beyond it "
+                         "(default %(default)s; docs/cluster.md)")
     add_security_arguments(parser)
     return parser
 
@@ -122,11 +138,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             grace=args.grace, rpc_log=args.rpc_log, audit_dir=args.audit_dir, secret_file=args.secret_file,
             demo=args.demo, settings_file=args.config, policy_file=args.policy, security=security_files(args),
             max_streams=args.max_streams, max_connections=args.max_connections, fd_reserve=args.fd_reserve,
-            max_open_files=args.max_open_files, accept_restored_store=args.accept_restored_store)
+            max_open_files=args.max_open_files, accept_restored_store=args.accept_restored_store,
+            cluster=_cluster(args))
         return serve(config)
     except RiskListError as error:
         print(f"risklist-server: error: {error}", file=sys.stderr)
         return 1
+
+def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
+    """The cluster flags, checked (ConfigError), or None without --cluster (then the others must be absent)."""
+    from risklist_server.cluster.config import cluster_config
+    from risklist_server.core.errors import ConfigError
+
+    if args.cluster is None:
+        if args.node_id is not None:
+            raise ConfigError("--node-id is for a cluster node: give --cluster too, or drop it")
+        return None
+    return cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
+                          log_max_bytes=args.log_max_bytes)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ import structlog
 
 from risklist_kernel.secret import NetworkSecret, load_secret
 from risklist_server.audit.trail import default_audit_dir, prepare_audit_dir
+from risklist_server.cluster.config import ClusterConfig
 from risklist_server.core.policy import Policy
 from risklist_server.core.policy_file import load_policy
 from risklist_server.core.settings import Settings, load_settings
@@ -53,6 +54,8 @@ class ServerConfig:
     """The open-file limit (raised at start), the reserve kept for the store, the partner port's connection cap."""
     accept_restored_store: bool = False
     """--accept-restored-store: serve a store older than its front file (a deliberate restore)."""
+    cluster: ClusterConfig | None = None
+    """--cluster and its flags: this node's writes through the network's log (None: a node alone)."""
 
     @property
     def alone(self) -> bool:
@@ -65,7 +68,7 @@ def load_config(
     catch_up_ms: int, front: str, grace: float, rpc_log: str, audit_dir: str | None, secret_file: str | None,
     demo: bool, settings_file: str | None, policy_file: str | None, security: SecurityFiles | None,
     max_streams: int = 16, max_connections: int = 4096, fd_reserve: int = 1024, max_open_files: int | None = None,
-    accept_restored_store: bool = False,
+    accept_restored_store: bool = False, cluster: ClusterConfig | None = None,
 ) -> ServerConfig:
     """Read and check every file the flags name, once (ConfigError, PolicyError... naming the file at fault);
     raise the open-file limit (workers inherit it) and size each worker's connection cap within it."""
@@ -84,6 +87,7 @@ def load_config(
         descriptors=plan_descriptors(wanted_limit=max_open_files, reserve=fd_reserve, max_connections=max_connections,
                                      admin_connections=ADMIN_CONNECTIONS),
         accept_restored_store=accept_restored_store,
+        cluster=cluster,
     )
 
 

@@ -67,6 +67,7 @@ def serve(config: ServerConfig) -> int:
                  admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
                  workers=config.workers, pids={child.name: child.pid for child in supervisor.children},
                  front=config.front, secret_fingerprint=config.secret.fingerprint, audit_dir=config.audit_dir,
+                 cluster=list(config.cluster.servers) if config.cluster else None, **_node_field(config),
                  **describe_security(config.security))
         code = supervisor.run_until_stopped()
     finally:
@@ -80,6 +81,11 @@ def serve(config: ServerConfig) -> int:
     return code
 
 
+def _node_field(config: ServerConfig) -> dict[str, str]:
+    """A cluster node's processes name the node in every log line."""
+    return {} if config.cluster is None else {"node": config.cluster.node_id}
+
+
 def _plan(config: ServerConfig, addresses: dict[str, str], replicas: str, run_dir: str) -> tuple[Child, list[Child]]:
 
     def writer_main(ready_fd: int) -> int:
@@ -87,7 +93,7 @@ def _plan(config: ServerConfig, addresses: dict[str, str], replicas: str, run_di
         from risklist_server.process.logs import set_process_fields
         from risklist_server.process.workers import run_writer
 
-        set_process_fields(worker="writer", pid=os.getpid())
+        set_process_fields(worker="writer", pid=os.getpid(), **_node_field(config))
         relay = HandshakeLog().start()  # counts grpc's failed-handshake lines on the way to stderr
         try:
             return run_writer(config, ready_fd, admin_listen=addresses["admin_listen"],
@@ -101,7 +107,7 @@ def _plan(config: ServerConfig, addresses: dict[str, str], replicas: str, run_di
             from risklist_server.process.logs import set_process_fields
             from risklist_server.process.workers import ReaderPlan, run_reader
 
-            set_process_fields(worker=f"reader-{index}", pid=os.getpid())
+            set_process_fields(worker=f"reader-{index}", pid=os.getpid(), **_node_field(config))
             secondary = os.path.join(replicas, f"reader-{index}")
             shutil.rmtree(secondary, ignore_errors=True)  # a restarted reader starts afresh
             relay = HandshakeLog().start()  # counts grpc's failed-handshake lines on the way to stderr

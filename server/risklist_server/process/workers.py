@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 import grpc
 import structlog
-from grpc_health.v1.health import HealthServicer
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
+from risklist_server.cluster.node import ClusterNode
+from risklist_server.cluster.stream_writes import PinnedClock
 from risklist_server.core.errors import StoreError
+from risklist_server.process.cluster_health import HealthFollower, node_serving, writer_serving
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
 from risklist_server.process.shedding import ConnectionShedder
@@ -27,8 +29,9 @@ from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.reload import AccessWatch
 from risklist_server.rpc.app import ConnectionLimits, create_admin_server, create_server
 from risklist_server.rpc.drain import Drain
+from risklist_server.rpc.service_health import ServiceHealth
 from risklist_server.rpc.stream_limits import StreamLimits
-from risklist_server.rpc.write_calls import LocalWrites
+from risklist_server.rpc.write_calls import LocalWrites, WriteGateway
 from risklist_server.rpc.writer_link import create_writer_link
 from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
@@ -138,29 +141,40 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                           accept_restored=config.accept_restored_store)
         cleanup.callback(store.close)
         lookup = _lookup_service(config, store)
-        side = writer_side(config.settings, store, secret, lookup.verdict)
+        # A cluster node's write calls run as its log applier applies them, on the entry's time (its clock pinned).
+        pinned = PinnedClock() if config.cluster is not None else None
+        side = writer_side(config.settings, store, secret, lookup.verdict, clock=pinned or time.time)
+        writes: WriteGateway = LocalWrites(side.calls)
+        node: ClusterNode | None = None
+        if config.cluster is not None and pinned is not None:
+            node = ClusterNode(config.cluster, store, side.calls, pinned, network=secret.fingerprint).start()
+            cleanup.callback(node.close)
+            writes = node
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
         side.sweeper.start()
         cleanup.callback(side.sweeper.stop)
         side.trimmer.start()
         cleanup.callback(side.trimmer.stop)
-        servers: list[tuple[grpc.Server, HealthServicer]] = []
+        servers: list[tuple[grpc.Server, ServiceHealth]] = []
         ports: dict[str, int] = {}
         if listen is not None:
             server, ports["port"], health = create_server(
                 listen, lookup, threads=config.threads,
-                log_every_rpc=config.log_every_rpc, writes=LocalWrites(side.calls), entries=side.entries,
+                log_every_rpc=config.log_every_rpc, writes=writes, entries=side.entries,
                 audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
                 streams=_stream_limits(config), tokens=HitTokens(store.outcome_key), drain=drain)
             servers.append((server, health))
             _shed_connections(config, ports["port"], gate, cleanup)
         else:
-            servers.append(create_writer_link(run_dir, side.calls, lambda: store.version))
+            servers.append(create_writer_link(run_dir, side.calls, lambda: store.version, gateway=writes))
         admin, ports["admin_port"], admin_health = create_admin_server(
             admin_listen, store, audit=audit, gate=gate, max_batch=config.settings.max_batch,
-            connections=_connections(config, ADMIN_CONNECTIONS), drain=drain)
+            connections=_connections(config, ADMIN_CONNECTIONS), drain=drain, ingest=node is None)
         servers.append((admin, admin_health))
+        if node is not None:
+            healths = [health for _, health in servers]
+            cleanup.callback(HealthFollower("writer", node_serving(node), healths).start().stop)
         stop_publishing = threading.Event()
         publisher = threading.Thread(target=_publish_writer_version, args=(store, stop_publishing),
                                      name="list-version", daemon=True)
@@ -198,6 +212,10 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              connections=_partner_connections(config), streams=_stream_limits(config),
                                              tokens=HitTokens(store.outcome_key), drain=drain)
         _shed_connections(config, port, gate, cleanup)
+        if config.cluster is not None:  # this reader's records are the writer's: serving while the writer is
+            cleanup.callback(HealthFollower(f"reader-{plan.index}",
+                                            writer_serving(side.writes.writer_serving, config.cluster.max_lag_s),
+                                            [health]).start().stop)
         stop_catching_up = threading.Event()
         follower = threading.Thread(target=_follow_writer,
                                     args=(store, plan.catch_up_seconds, stop_catching_up, f"reader-{plan.index}"),
@@ -270,7 +288,7 @@ def _follow_writer(store: ReplicaStore, interval: float, stop: threading.Event, 
 
 
 def _serve_until_stopped(
-    servers: list[tuple[grpc.Server, HealthServicer]], grace: float, drain: Drain, on_ready: Callable[[], None],
+    servers: list[tuple[grpc.Server, ServiceHealth]], grace: float, drain: Drain, on_ready: Callable[[], None],
     **fields: object,
 ) -> None:
     """Serve until SIGTERM/SIGINT; then drain: calls in flight get `grace` s, grpc cancels those left, and their

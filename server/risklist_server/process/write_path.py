@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +63,15 @@ def outcome_window(settings: Settings) -> OutcomeWindow:
 
 
 def writer_side(
-    settings: Settings, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict]
+    settings: Settings, store: RiskStore, secret: NetworkSecret, verdict: Callable[[Record | None], Verdict],
+    *, clock: Callable[[], float] = time.time,
 ) -> WriterSide:
-    """The writer's calls and entries over `store`, its expiry sweep and changelog trim, as `settings` say."""
+    """The writer's calls and entries over `store`, its expiry sweep and changelog trim, as `settings` say; the
+    calls read the time from `clock` (a cluster node's: the log entry's time while it applies one)."""
     resolver = subject_resolver(settings, secret)
     return WriterSide(
-        calls={**contribution_calls(ContributionService(store, resolver, settings)),
-               **outcome_calls(OutcomeService(resolver, store, window=outcome_window(settings)))},
+        calls={**contribution_calls(ContributionService(store, resolver, settings, clock=clock)),
+               **outcome_calls(OutcomeService(resolver, store, window=outcome_window(settings), clock=clock))},
         entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
                               slice_size=settings.expiry_sweep_slice),

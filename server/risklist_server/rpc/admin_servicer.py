@@ -48,10 +48,12 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     def __init__(
         self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD, max_batch: int = DEFAULT_MAX_BATCH,
-        drain: Drain | None = None,
+        drain: Drain | None = None, ingest: bool = True,
     ) -> None:
         """`max_batch`: the most mutations one ingest batch may hold (settings.max_batch); `drain`: the process's
-        calls in flight (risklist_server.rpc.drain)."""
+        calls in flight (risklist_server.rpc.drain); `ingest`: False on a cluster node, whose Ingest would write
+        to its own store alone (refused, UNIMPLEMENTED, before anything is read)."""
+        self._ingest = ingest
         self._store = store
         self._gate = gate
         self._audit = audit
@@ -66,6 +68,9 @@ class AdminServicer(pb_grpc.AdminServicer):
             request_id = new_request_id()
             start = rpc.audit(partner, request_id)
             try:
+                if not self._ingest:
+                    raise NotImplementedError("Admin.Ingest is not served by a cluster node yet: it would load this "
+                                              "node's store alone, not the network's; docs/cluster.md says why")
                 first = next(request_iterator, None)
                 session, source = self._start(None if first is None else decode(pb.IngestRequest, first), partner)
                 start.source = source

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 from risklist.v1 import risklist_pb2 as pb
 
@@ -23,6 +23,7 @@ from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive
 from risklist_server.rpc.requests import RequestReader, RequestStream
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
+from risklist_server.rpc.service_health import ServiceHealth, add_service_health
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import WriteGateway
 from risklist_server.services.entries import EntryService
@@ -88,11 +89,8 @@ def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials
     return port
 
 
-def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> health.HealthServicer:
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ["", *services]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+def _add_health_and_reflection(server: grpc.Server, services: list[str]) -> ServiceHealth:
+    health_servicer = add_service_health(server, services)
     reflection.enable_server_reflection([*services, reflection.SERVICE_NAME, health.SERVICE_NAME], server)
     return health_servicer
 
@@ -101,7 +99,7 @@ def _serve(
     address: str, threads: int, service: str, register: Callable[[GuardedRegistry], None], gate: Gate, *,
     connections: ConnectionLimits, max_receive_bytes: int, reuse_port: bool = False, audit: AuditSink = DISCARD,
     streams: StreamLimits | None = None,
-) -> tuple[grpc.Server, int, health.HealthServicer]:
+) -> tuple[grpc.Server, int, ServiceHealth]:
     # Streams hold a thread each for their whole life: they get threads of their own, on top of
     # `threads`, and never more (StreamLimits.total), so unary calls never wait behind them.
     pool = threads + (streams.total if streams is not None else 0)
@@ -117,7 +115,7 @@ def create_server(
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
     gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
     streams: StreamLimits | None = None, tokens: HitTokens | None = None, drain: Drain | None = None,
-) -> tuple[grpc.Server, int, health.HealthServicer]:
+) -> tuple[grpc.Server, int, ServiceHealth]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
     `gate`: mutual TLS and the partners (its Security), or (None, for tests) a gate of its own
@@ -213,12 +211,13 @@ def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
     gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
     connections: ConnectionLimits = ConnectionLimits(max_connections=64), drain: Drain | None = None,
-) -> tuple[grpc.Server, int, health.HealthServicer]:
+    ingest: bool = True,
+) -> tuple[grpc.Server, int, ServiceHealth]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
-    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations. `gate` and `connections`
-    as for create_server."""
+    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations (`ingest` False: refused, as on
+    a cluster node). `gate` and `connections` as for create_server."""
     gate = gate or Gate()
-    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain)
+    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain, ingest=ingest)
     reader = RequestReader(ADMIN_SERVICE, gate, audit, drain=drain)
     return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
-from grpc_health.v1 import health, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from risklist_server.audit.trail import DISCARD
@@ -27,8 +27,9 @@ from risklist_server.core.link_socket import link_socket_path
 from risklist_server.core.partners import Role
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.rpc_log import RpcLog
+from risklist_server.rpc.service_health import ServiceHealth, add_service_health
 from risklist_server.rpc.status import ForwardedStatus, abort
-from risklist_server.rpc.write_calls import ResponseT, WriteCall, WriteCalls
+from risklist_server.rpc.write_calls import LocalWrites, ResponseT, WriteCall, WriteCalls, WriteGateway
 
 WRITER_LINK_SERVICE = "risklist.internal.WriterLink"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -48,23 +49,25 @@ def link_address(run_dir: str | Path) -> str:
 
 
 def create_writer_link(
-    run_dir: str | Path, calls: WriteCalls, version: Callable[[], int], *, threads: int = 4
-) -> tuple[grpc.Server, health.HealthServicer]:
+    run_dir: str | Path, calls: WriteCalls, version: Callable[[], int], *, threads: int = 4,
+    gateway: WriteGateway | None = None,
+) -> tuple[grpc.Server, ServiceHealth]:
     """The writer's end, bound to the socket in `run_dir` (which must be private: mode 0700), not started.
 
-    Each reply carries the list version after the call in its trailing metadata, so the
-    forwarding worker can catch up to its own write before it answers.
+    `calls` run in this process unless `gateway` is given (a cluster node's: through the log, within the
+    forwarded call's deadline). Each reply carries the list version after the call in its trailing metadata, so
+    the forwarding worker can catch up to its own write before it answers.
     """
+    writes = gateway or LocalWrites(calls)
     _require_private(Path(run_dir))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="link"),
                          options=_OPTIONS)
     handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {
-        name: grpc.unary_unary_rpc_method_handler(_handler(name, call, version))
+        name: grpc.unary_unary_rpc_method_handler(_handler(name, call, writes, version))
         for name, call in calls.items()
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(WRITER_LINK_SERVICE, handlers),))
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer = add_service_health(server, [])
     address = link_address(run_dir)
     if server.add_insecure_port(address) == 0:
         raise ConfigError(f"cannot listen on {address}")
@@ -78,7 +81,7 @@ def _require_private(run_dir: Path) -> None:
 
 
 def _handler(
-    name: str, call: WriteCall[Any, Any], version: Callable[[], int]
+    name: str, call: WriteCall[Any, Any], writes: WriteGateway, version: Callable[[], int]
 ) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
         # Successes are logged (and audited) by the worker that received the partner's call.
@@ -88,7 +91,8 @@ def _handler(
                 caller = Caller(str(metadata[_PARTNER]),
                                 frozenset(Role(role) for role in str(metadata.get(_ROLES, "")).split(",") if role))
                 request_id = str(metadata[_REQUEST_ID])
-                response: Message = call.handler(caller, request_id, call.request_type.FromString(request))
+                response: Message = writes.submit(name, caller, request_id, call.request_type.FromString(request),
+                                                  call.response_type, timeout=context.time_remaining())
             except Exception as error:
                 rpc.fail(error)
                 abort(context, error)
@@ -109,6 +113,7 @@ class ForwardedWrites:
         self._channel = grpc.insecure_channel(link_address(run_dir), options=_OPTIONS)
         self._on_acknowledged = on_acknowledged
         self._methods: dict[str, grpc.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def submit(
         self, method: str, caller: Caller, request_id: str, request: Message, response_type: type[ResponseT],
@@ -128,6 +133,15 @@ class ForwardedWrites:
         if _VERSION in trailing:
             self._on_acknowledged(int(str(trailing[_VERSION])))
         return response_type.FromString(response)
+
+    def writer_serving(self, timeout_s: float) -> bool | None:
+        """Whether the writer's health says SERVING (a cluster node's writer: applying the log, not too far behind
+        it); None if it did not answer within `timeout_s`."""
+        try:
+            answer = self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
+        except grpc.RpcError:
+            return None
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
     def close(self) -> None:
         self._channel.close()

@@ -1,0 +1,100 @@
+"""A risklist-server in cluster mode: its writes through the network's log, its store following the log.
+
+The writer process of a node started with --cluster builds one ClusterNode over its store and the write calls
+it would run alone: `writes` appends each call to the log and answers once this node applied it (StreamWrites),
+and the node's LogApplier applies every node's entries to the store, from where the store's position says.
+`state()` says whether the node may serve: not while it has not yet found itself caught up with the log, not
+once it is more than `max_lag_s` behind it (cut off from the log's servers, or slower than the network's writes),
+and never again once it failed to apply an entry (its records would differ from the other nodes').
+
+Only Report and Revoke go through the log so far (CLUSTER_METHODS). ReportOutcome is refused (UNIMPLEMENTED)
+before anything is logged: its hit tokens are signed with each store's own outcome key, so another node would
+refuse a token this node accepts and their records would part. Admin.Ingest is refused the same way by the
+writer (risklist_server.process.workers): it writes to one store, not through the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from risklist_server.cluster.applier import LogApplier
+from risklist_server.cluster.config import ClusterConfig
+from risklist_server.cluster.stream_writes import REFUSALS, LogPositions, PinnedClock, StreamWrites, write_call_applier
+from risklist_server.cluster.write_log import LogSettings, WriteLog
+from risklist_server.rpc.access.caller import Caller
+from risklist_server.rpc.write_calls import ResponseT, WriteCalls
+
+CLUSTER_METHODS = frozenset({"Report", "Revoke"})
+"""The write calls a cluster node takes (see the module's description)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """Whether the node may serve now, and if not why; its lag (None: not yet caught up once) and position."""
+
+    serving: bool
+    reason: str
+    lag_s: float | None
+    applied: int
+
+
+class ClusterNode:
+    """See the module's description. start() connects (LogUnavailable, ConfigError) and starts applying."""
+
+    def __init__(self, config: ClusterConfig, store: LogPositions, calls: WriteCalls, clock: PinnedClock, *,
+                 network: str) -> None:
+        """`calls`: the write calls this node runs, over services whose clock is `clock`; `network`: the secret's
+        fingerprint (the log must be this network's)."""
+        self.config = config
+        self._store = store
+        self._calls = {name: call for name, call in calls.items() if name in CLUSTER_METHODS}
+        self._clock = clock
+        self._network = network
+        self._log: WriteLog | None = None
+        self._applier: LogApplier | None = None
+        self._writes: StreamWrites | None = None
+
+    def start(self) -> ClusterNode:
+        settings = LogSettings(replicas=self.config.replicas, max_bytes=self.config.log_max_bytes)
+        self._log = WriteLog(self.config.servers, settings, network=self._network).open()
+        self._applier = LogApplier(self._log, write_call_applier(self._calls, self._clock, self._store),
+                                   refusals=REFUSALS, applied=self._store.log_position).start()
+        self._writes = StreamWrites(self._log, self._applier)
+        return self
+
+    def submit(
+        self, method: str, caller: Caller, request_id: str, request: Message, response_type: type[ResponseT],
+        *, timeout: float | None = None,
+    ) -> ResponseT:
+        """The node's WriteGateway: the call through the log (StreamWrites), or UNIMPLEMENTED for a method the
+        cluster does not take yet, refused before it reaches the log (where every node's applier would stop)."""
+        if method not in self._calls:
+            raise NotImplementedError(f"{method} is not served by a cluster node yet (only "
+                                      f"{', '.join(sorted(CLUSTER_METHODS))}); docs/cluster.md says why")
+        if self._writes is None:
+            raise RuntimeError("ClusterNode.submit before start()")
+        return self._writes.submit(method, caller, request_id, request, response_type, timeout=timeout)
+
+    def state(self) -> NodeState:
+        applier = self._applier
+        if applier is None:
+            return NodeState(False, "not started", None, self._store.log_position)
+        lag = applier.lag_s()
+        applied = applier.applied
+        if applier.failure is not None:
+            return NodeState(False, f"stopped applying the log ({type(applier.failure).__name__})", lag, applied)
+        if lag is None:
+            return NodeState(False, "catching up with the log", lag, applied)
+        if lag > self.config.max_lag_s:
+            return NodeState(False, f"{lag:.1f} s behind the log (more than --max-lag {self.config.max_lag_s:g} s)",
+                             lag, applied)
+        return NodeState(True, "", lag, applied)
+
+    def close(self) -> None:
+        if self._applier is not None:
+            self._applier.stop()
+        if self._log is not None:
+            self._log.close()
+
