@@ -78,6 +78,8 @@ lint: install
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto \
 	  --grpc_python_out=proto proto/risklist/v1/risklist.proto
+	$(BIN)/python -m grpc_tools.protoc -Iproto -Iserver --python_out=server --pyi_out=server \
+	  server/risklist_server/cluster/log_messages.proto
 
 # Debian tools the harness drives: h2load (nghttp2-client) and redis-server; installed if missing.
 bench-tools:

@@ -25,3 +25,19 @@ def test_committed_stubs_match_a_fresh_generation(tmp_path: Path) -> None:
         fresh = (tmp_path / "proto" / "risklist" / "v1" / name).read_bytes()
         committed = (ROOT / "proto" / "risklist" / "v1" / name).read_bytes()
         assert fresh == committed, f"proto/risklist/v1/{name} is stale: run `make proto` and commit"
+
+
+def test_the_cluster_logs_own_messages_match_a_fresh_generation(tmp_path: Path) -> None:
+    """server/risklist_server/cluster/log_messages_pb2.py(i): what `make proto` generates from its .proto."""
+    cluster = Path("risklist_server") / "cluster"
+    (tmp_path / cluster).mkdir(parents=True)
+    shutil.copy(ROOT / "server" / cluster / "log_messages.proto", tmp_path / cluster)
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"-I{tmp_path}", f"--python_out={tmp_path}",
+         f"--pyi_out={tmp_path}", str(tmp_path / cluster / "log_messages.proto")],
+        check=True, capture_output=True,
+    )
+    for name in ("log_messages_pb2.py", "log_messages_pb2.pyi"):
+        fresh = (tmp_path / cluster / name).read_bytes()
+        committed = (ROOT / "server" / cluster / name).read_bytes()
+        assert fresh == committed, f"server/{cluster / name} is stale: run `make proto` and commit"

@@ -7,10 +7,10 @@ and the node's LogApplier applies every node's entries to the store, from where 
 once it is more than `max_lag_s` behind it (cut off from the log's servers, or slower than the network's writes),
 and never again once it failed to apply an entry (its records would differ from the other nodes').
 
-Only Report and Revoke go through the log so far (CLUSTER_METHODS). ReportOutcome is refused (UNIMPLEMENTED)
-before anything is logged: its hit tokens are signed with each store's own outcome key, so another node would
-refuse a token this node accepts and their records would part. Admin.Ingest is refused the same way by the
-writer (risklist_server.process.workers): it writes to one store, not through the log.
+Report, Revoke and Admin.Ingest's steps (risklist_server.cluster.ingest_log) go through the log
+(CLUSTER_METHODS). ReportOutcome is refused (UNIMPLEMENTED) before anything is logged: its hit tokens are signed
+with each store's own outcome key, so another node would refuse a token this node accepts and their records
+would part.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from risklist_server.cluster.write_log import LogSettings, WriteLog
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import ResponseT, WriteCalls
 
-CLUSTER_METHODS = frozenset({"Report", "Revoke"})
+CLUSTER_METHODS = frozenset({"Report", "Revoke", "Ingest"})
 """The write calls a cluster node takes (see the module's description)."""
 
 

@@ -4,8 +4,10 @@ A node appends each write (a LogEntry) with the entry's request id as JetStream'
 (Nats-Msg-Id): a publish retried after a lost acknowledgement is stored once, and its acknowledgement names the
 first copy's sequence. JetStream acknowledges only once a quorum of the stream's replicas holds the entry, so an
 acknowledged sequence survives the loss of a minority of the servers. Without a quorum (or without any server)
-append raises LogUnavailable within the caller's deadline and nothing is stored. The stream sequence orders the
-network's writes: every node applies entries by ascending sequence (risklist_server.cluster.applier).
+append raises LogUnavailable within the caller's deadline, and the entry is not stored then. It is in doubt only
+in one case: the stream's leader took it just before it lost its quorum (Raft's uncommitted entry), and commits
+it once the quorum returns; the caller's answer says so. The stream sequence orders the network's writes: every
+node applies entries by ascending sequence (risklist_server.cluster.applier).
 
 nats-py is asyncio; WriteLog runs its connection on an event loop of its own in a daemon thread and offers
 blocking calls to the server's threads.
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 import nats
 import structlog
 from nats.aio.client import Client
-from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
@@ -40,7 +42,8 @@ STREAM = "RISKLIST_WRITES"
 SUBJECT = "risklist.writes"
 RETRY_PAUSE_S = 0.05
 """Between attempts of one append while no stream leader answers (an election takes a moment)."""
-_UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, asyncio.TimeoutError)
+_UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, OutboundBufferLimitError,
+                asyncio.TimeoutError)
 
 
 class LogGap(RiskListError):
@@ -49,7 +52,8 @@ class LogGap(RiskListError):
 
 
 class LogUnavailable(WriteUnavailable):
-    """The log did not acknowledge within the deadline: no quorum of its servers answered. Nothing was applied."""
+    """The log did not acknowledge within the deadline: no quorum of its servers answered. Not applied anywhere now;
+    applied later only if the stream's leader took it just before it lost its quorum (see the module's description)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,9 @@ class WriteLog:
             self._client = await asyncio.wait_for(
                 nats.connect(servers=self._servers, connect_timeout=self._connect_timeout_s,
                              max_reconnect_attempts=-1, reconnect_time_wait=0.1, allow_reconnect=True,
+                             # No buffering while reconnecting: a buffered append would be sent once the
+                             # connection returns, long after its caller was answered UNAVAILABLE.
+                             pending_size=0,
                              error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                              reconnected_cb=self._on_reconnected),
                 timeout=2 * self._connect_timeout_s)
@@ -177,7 +184,9 @@ class WriteLog:
                 last = error
                 await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - loop.time())))
         raise LogUnavailable(f"the write log did not acknowledge request {entry.request_id} within {timeout_s:g} s "
-                             f"(no quorum of its NATS servers: {type(last).__name__ if last else 'deadline'})")
+                             f"(no quorum of its NATS servers: {type(last).__name__ if last else 'deadline'}); if "
+                             "the stream's leader took it just before losing its quorum, it is applied once the "
+                             "quorum returns: retry it then (Report and Revoke are idempotent, a load can be re-run)")
 
     def read(self, after: int, *, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
         """Up to `limit` entries with sequences above `after`, in order; fewer (or none) if the log holds no more

@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
+from risklist_server.cluster.ingest_log import ingest_calls, logged_loads
 from risklist_server.cluster.node import ClusterNode
 from risklist_server.cluster.stream_writes import PinnedClock
 from risklist_server.core.errors import StoreError
@@ -147,7 +148,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         writes: WriteGateway = LocalWrites(side.calls)
         node: ClusterNode | None = None
         if config.cluster is not None and pinned is not None:
-            node = ClusterNode(config.cluster, store, side.calls, pinned, network=secret.fingerprint).start()
+            node = ClusterNode(config.cluster, store, {**side.calls, **ingest_calls(store, pinned)}, pinned,
+                               network=secret.fingerprint).start()
             cleanup.callback(node.close)
             writes = node
         # Readers start from this file and catch up through the changelog.
@@ -170,7 +172,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             servers.append(create_writer_link(run_dir, side.calls, lambda: store.version, gateway=writes))
         admin, ports["admin_port"], admin_health = create_admin_server(
             admin_listen, store, audit=audit, gate=gate, max_batch=config.settings.max_batch,
-            connections=_connections(config, ADMIN_CONNECTIONS), drain=drain, ingest=node is None)
+            connections=_connections(config, ADMIN_CONNECTIONS), drain=drain,
+            loads=None if node is None else logged_loads(node))
         servers.append((admin, admin_health))
         if node is not None:
             healths = [health for _, health in servers]

@@ -11,21 +11,21 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_server.audit.trail import DISCARD, AuditSink
-from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects, SecretMismatch
-from risklist_server.core.mutation import Mutation
+from risklist_server.core.errors import BatchTooLarge, InvalidSubjects, SecretMismatch
 from risklist_server.core.partners import require_ingest_source
 from risklist_server.core.settings import Settings
 from risklist_server.core.source import SOURCE_ID_RULE, is_valid_source_id
 from risklist_server.rpc import network_info
-from risklist_server.rpc.access.caller import Authenticator
-from risklist_server.rpc.convert import mutation_from_proto, quality_to_proto
+from risklist_server.rpc.access.caller import Authenticator, Caller
+from risklist_server.rpc.convert import batch_mutations, quality_to_proto
 from risklist_server.rpc.decode import MUTATION_BYTES, OTHER_BYTES, count_field, decode, field_payloads
 from risklist_server.rpc.drain import Drain
+from risklist_server.rpc.ingest_loads import IngestLoad, IngestLoads, local_loads
 from risklist_server.rpc.request_id import new_request_id
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RpcLog
 from risklist_server.rpc.status import RequestCancelled, abort
 from risklist_server.services.backup import backup_store
-from risklist_server.services.ingest import IngestSession, LoadMode
+from risklist_server.services.ingest import LoadMode
 from risklist_server.services.outcomes import quality_report
 from risklist_server.store.risk_store import RiskStore
 
@@ -48,12 +48,12 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     def __init__(
         self, store: RiskStore, *, gate: Authenticator, audit: AuditSink = DISCARD, max_batch: int = DEFAULT_MAX_BATCH,
-        drain: Drain | None = None, ingest: bool = True,
+        drain: Drain | None = None, loads: IngestLoads | None = None,
     ) -> None:
         """`max_batch`: the most mutations one ingest batch may hold (settings.max_batch); `drain`: the process's
-        calls in flight (risklist_server.rpc.drain); `ingest`: False on a cluster node, whose Ingest would write
-        to its own store alone (refused, UNIMPLEMENTED, before anything is read)."""
-        self._ingest = ingest
+        calls in flight (risklist_server.rpc.drain); `loads`: how a call's load is applied (default: to `store`,
+        in this process; a cluster node's: through the write log)."""
+        self._loads = loads or local_loads(store)
         self._store = store
         self._gate = gate
         self._audit = audit
@@ -64,15 +64,14 @@ class AdminServicer(pb_grpc.AdminServicer):
         """Takes each message's bytes (rpc/app.py registers no deserializer): a batch's mutations are counted
         on the wire before it is unpacked."""
         with RpcLog("Ingest", ADMIN_SERVICE, audit=self._audit, context=context, drain=self._drain) as rpc:
-            partner = self._gate.caller(context).partner
+            caller = self._gate.caller(context)
+            partner = caller.partner
             request_id = new_request_id()
             start = rpc.audit(partner, request_id)
             try:
-                if not self._ingest:
-                    raise NotImplementedError("Admin.Ingest is not served by a cluster node yet: it would load this "
-                                              "node's store alone, not the network's; docs/cluster.md says why")
                 first = next(request_iterator, None)
-                session, source = self._start(None if first is None else decode(pb.IngestRequest, first), partner)
+                session, source = self._start(None if first is None else decode(pb.IngestRequest, first), caller,
+                                              request_id)
                 start.source = source
                 session.start()
                 for number, data in enumerate(request_iterator):
@@ -82,10 +81,10 @@ class AdminServicer(pb_grpc.AdminServicer):
                     request = self._batch_request(data)
                     if request.WhichOneof("part") != "batch":
                         raise InvalidSubjects([(f"requests[{number + 1}]", "expected a batch")])
-                    mutations = _mutations(request.batch, source, number + 1)
+                    mutations = batch_mutations(request.batch, source, number + 1)
                     rpc.count += len(mutations)
                     batch.keys = [mutation.key for mutation in mutations]
-                    session.apply(mutations)
+                    session.apply(mutations, request.batch, number + 1)
                 result = session.finish()
             except Exception as error:
                 rpc.fail(error)
@@ -150,7 +149,7 @@ class AdminServicer(pb_grpc.AdminServicer):
                                     reason="send smaller batches: risklist-load --batch-size")
         return decode(pb.IngestRequest, data)
 
-    def _start(self, first: pb.IngestRequest | None, partner: str) -> tuple[IngestSession, str]:
+    def _start(self, first: pb.IngestRequest | None, caller: Caller, request_id: str) -> tuple[IngestLoad, str]:
         """The session `first` (the start message) asks for, if `partner` may load it. A source or secret refused
         here ends the call PERMISSION_DENIED or FAILED_PRECONDITION, which Ingest gives only before it applies
         anything (docs/api.md): the message need not say so, the code does."""
@@ -161,7 +160,7 @@ class AdminServicer(pb_grpc.AdminServicer):
             raise InvalidSubjects([("requests[0].start.source", f"source id must be {SOURCE_ID_RULE}")])
         members = self._gate.members()
         if members is not None:  # --insecure-dev has no partners file: any source id (docs/operations.md)
-            require_ingest_source(members, partner, source)
+            require_ingest_source(members, caller.partner, source)
         if first.start.secret_fingerprint != self._store.secret_fingerprint:
             raise SecretMismatch(
                 f"the loader digested under another network secret (fingerprint "
@@ -171,17 +170,5 @@ class AdminServicer(pb_grpc.AdminServicer):
         mode = _MODES.get(first.start.mode)
         if mode is None:
             raise InvalidSubjects([("requests[0].start.mode", "mode must be DELTA or SNAPSHOT")])
-        return IngestSession(self._store, source, mode), source
+        return self._loads(first.start, mode, caller, request_id), source
 
-
-def _mutations(batch: pb.IngestBatch, source: str, number: int) -> list[Mutation]:
-    mutations: list[Mutation] = []
-    violations: list[tuple[str, str]] = []
-    for index, message in enumerate(batch.mutations):
-        try:
-            mutations.append(mutation_from_proto(message, source))
-        except InvalidSubject as error:
-            violations.append((f"requests[{number}].batch.mutations[{index}].{error.field}", error.reason))
-    if violations:
-        raise InvalidSubjects(violations)
-    return mutations

@@ -19,6 +19,7 @@ from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.guard import GuardedRegistry
 from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer
 from risklist_server.rpc.drain import Drain
+from risklist_server.rpc.ingest_loads import IngestLoads
 from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
 from risklist_server.rpc.requests import RequestReader, RequestStream
 from risklist_server.rpc.risklist_servicer import RiskListServicer
@@ -211,13 +212,13 @@ def create_admin_server(
     address: str, store: RiskStore, *, threads: int = 4, audit: AuditSink = DISCARD,
     gate: Gate | None = None, max_batch: int = DEFAULT_MAX_BATCH,
     connections: ConnectionLimits = ConnectionLimits(max_connections=64), drain: Drain | None = None,
-    ingest: bool = True,
+    loads: IngestLoads | None = None,
 ) -> tuple[grpc.Server, int, ServiceHealth]:
     """The operator's server (Admin ingest, health, reflection), bound but not started; callers need
-    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations (`ingest` False: refused, as on
-    a cluster node). `gate` and `connections` as for create_server."""
+    `admin`; ingests audited; an ingest batch holds at most `max_batch` mutations, its load applied by `loads`
+    (default: to `store` here). `gate` and `connections` as for create_server."""
     gate = gate or Gate()
-    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain, ingest=ingest)
+    servicer = AdminServicer(store, gate=gate, audit=audit, max_batch=max_batch, drain=drain, loads=loads)
     reader = RequestReader(ADMIN_SERVICE, gate, audit, drain=drain)
     return _serve(address, threads, ADMIN_SERVICE, lambda server: _add_admin(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=admin_max_receive_bytes(), audit=audit)

@@ -20,7 +20,7 @@ from risklist_server.core.contribution_rules import (
     reference_problem,
     reported_at_problem,
 )
-from risklist_server.core.errors import InvalidSubject
+from risklist_server.core.errors import InvalidSubject, InvalidSubjects
 from risklist_server.core.mutation import Mutation, Removal, Upsert
 from risklist_server.core.policy import NOT_LISTED_REASON
 from risklist_server.core.record import Contribution
@@ -74,6 +74,21 @@ def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
         action=int(verdict.action),
         reason_code=verdict.reason_code,
     )
+
+
+def batch_mutations(batch: pb.IngestBatch, source: str, number: int, now: int | None = None) -> list[Mutation]:
+    """The mutations of an Ingest call's batch (its message `number`) loaded as `source`, checked against `now` (the
+    time, by default this moment); InvalidSubjects naming every bad row's field."""
+    mutations: list[Mutation] = []
+    violations: list[tuple[str, str]] = []
+    for index, message in enumerate(batch.mutations):
+        try:
+            mutations.append(mutation_from_proto(message, source, now))
+        except InvalidSubject as error:
+            violations.append((f"requests[{number}].batch.mutations[{index}].{error.field}", error.reason))
+    if violations:
+        raise InvalidSubjects(violations)
+    return mutations
 
 
 def mutation_from_proto(message: pb.Mutation, source: str, now: int | None = None) -> Mutation:

@@ -331,7 +331,21 @@ class RiskStore(StoreReads):
             self._db.write(batch)
 
     def sweep_snapshot(self, source: str, chunk: int = 1000) -> int:
-        """Remove the source's contributions not seen since begin_snapshot; return how many."""
+        """Remove the source's contributions not seen since begin_snapshot; return how many.
+
+        Applying a cluster log entry (log_entry), the entry's position is recorded only once the whole sweep is
+        done, not with its first chunk: a sweep cut short (kill -9) is applied again after the restart, and
+        sweeps the rest (a sweep repeated removes nothing more)."""
+        applying: int | None = getattr(self._applying, "sequence", None)
+        self._applying.sequence = None
+        try:
+            swept = self._sweep_chunks(source, chunk)
+        finally:
+            self._applying.sequence = applying
+        self.begin_snapshot(source)
+        return swept
+
+    def _sweep_chunks(self, source: str, chunk: int) -> int:
         swept = 0
         for keys in keys_holding(self._db, source, chunk):
             with self._write_lock:
@@ -340,7 +354,6 @@ class RiskStore(StoreReads):
                 after, removed = self._snapshot_marks.sweep(self._db, source, keys)
                 self._write(WriteBatch(raw_mode=True), [Change(key, bool(after[key])) for key in after], after)
             swept += removed
-        self.begin_snapshot(source)
         return swept
 
     def _write(

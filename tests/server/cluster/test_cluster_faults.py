@@ -13,50 +13,20 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from tests.support.cluster_nodes import cluster_flags, phone, serving, unlisted
 from tests.support.nats_cluster import NatsCluster
 from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
 
 CLIENTS = 8
-BATCH = 500
-
-
-def _flags(cluster: NatsCluster, node_id: str) -> tuple[str, ...]:
-    return ("--cluster", ",".join(cluster.urls), "--node-id", node_id, "--max-lag", "2", "--log-max-bytes", "64M")
-
-
-def _serving(address: str) -> bool:
-    stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
-    try:
-        answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
-    except grpc.RpcError:
-        return False
-    return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
-
-
-def _phone(number: int) -> pb.Subject:
-    return pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=f"+86 139{number:08d}")
-
-
-def _unlisted(address: str, numbers: list[int]) -> list[int]:
-    """Which of `numbers` the node at `address` does not list."""
-    stub = pb_grpc.RiskListStub(grpc.insecure_channel(address))
-    missing: list[int] = []
-    for start in range(0, len(numbers), BATCH):
-        chunk = numbers[start : start + BATCH]
-        answer = stub.BatchCheck(pb.BatchCheckRequest(subjects=[_phone(number) for number in chunk]), timeout=30)
-        listed = {hit.index for hit in answer.hits if hit.verdict.listed}
-        missing += [number for index, number in enumerate(chunk) if index not in listed]
-    return missing
 
 
 @pytest.fixture()
 def nodes(cluster: NatsCluster, tmp_path: Path, secret_file: Path) -> Iterator[list[ServerProcess]]:
-    started = [start_server(tmp_path / name, secret_file, *_flags(cluster, name)) for name in "abc"]
+    started = [start_server(tmp_path / name, secret_file, *cluster_flags(cluster, name, max_lag_s=2)) for name in "abc"]
     yield started
     for node in started:
         if node.process.poll() is None:
@@ -94,7 +64,7 @@ class Storm:
         number = index * 1_000_000
         while not self._stop.is_set():
             number += 1
-            request = pb.ReportRequest(reports=[pb.Report(subject=_phone(number), category=pb.CATEGORY_MONEY_MULE,
+            request = pb.ReportRequest(reports=[pb.Report(subject=phone(number), category=pb.CATEGORY_MONEY_MULE,
                                                           level=pb.RISK_LEVEL_HIGH)])
             while not self._stop.is_set():
                 try:
@@ -111,7 +81,7 @@ class Storm:
 
 def test_kill_9_of_a_node_in_a_report_storm_loses_nothing_acknowledged(
         nodes: list[ServerProcess], tmp_path: Path, secret_file: Path, cluster: NatsCluster) -> None:
-    wait_until(lambda: all(_serving(node.address) for node in nodes), timeout=30,
+    wait_until(lambda: all(serving(node.address) for node in nodes), timeout=30,
                message="the nodes did not serve once caught up with the log")
     with Storm([node.address for node in nodes]) as storm:
         wait_until(lambda: storm.count() >= 200, timeout=60, message="the storm acknowledged too few Reports")
@@ -122,19 +92,19 @@ def test_kill_9_of_a_node_in_a_report_storm_loses_nothing_acknowledged(
     acknowledged = sorted(storm.acknowledged)
     assert storm.moved > 0  # the killed node's clients did move
     for survivor in nodes[:2]:
-        wait_until(lambda survivor=survivor: not _unlisted(survivor.address, acknowledged), timeout=30,
+        wait_until(lambda survivor=survivor: not unlisted(survivor.address, acknowledged), timeout=30,
                    message=f"{survivor.address} lacks acknowledged Reports")
 
-    restarted = start_server(tmp_path / "c", secret_file, *_flags(cluster, "c"))
+    restarted = start_server(tmp_path / "c", secret_file, *cluster_flags(cluster, "c", max_lag_s=2))
     nodes[2] = restarted
-    wait_until(lambda: _serving(restarted.address), timeout=60, message="the killed node did not catch up")
-    assert _unlisted(restarted.address, acknowledged) == []
+    wait_until(lambda: serving(restarted.address), timeout=60, message="the killed node did not catch up")
+    assert unlisted(restarted.address, acknowledged) == []
 
 
 def test_nats_servers_killed_in_a_report_storm(nodes: list[ServerProcess], cluster: NatsCluster) -> None:
     """One of three killed: writes go on. A second: no write is acknowledged while reads go on. Both back: writes
     resume, and every Report acknowledged at any point is on every node."""
-    wait_until(lambda: all(_serving(node.address) for node in nodes), timeout=30,
+    wait_until(lambda: all(serving(node.address) for node in nodes), timeout=30,
                message="the nodes did not serve once caught up with the log")
     with Storm([node.address for node in nodes]) as storm:
         wait_until(lambda: storm.count() >= 100, timeout=60, message="the storm acknowledged too few Reports")
@@ -143,17 +113,17 @@ def test_nats_servers_killed_in_a_report_storm(nodes: list[ServerProcess], clust
         wait_until(lambda: storm.count() >= before + 200, timeout=60,
                    message="writes stopped with one NATS server of three killed")
         cluster.kill("n2")
-        wait_until(lambda: not any(_serving(node.address) for node in nodes), timeout=30,
+        wait_until(lambda: not any(serving(node.address) for node in nodes), timeout=30,
                    message="the nodes kept SERVING without a quorum of the log")
         stalled = storm.count()
         # Reads are still answered (from each node's store, as far as it applied the log: health says they may
         # be behind); a node cut off from the log never fails a Check.
-        assert len(_unlisted(nodes[0].address, sorted(storm.acknowledged))) < storm.count()
+        assert len(unlisted(nodes[0].address, sorted(storm.acknowledged))) < storm.count()
         assert storm.count() - stalled <= CLIENTS  # at most the calls in flight at the kill were acknowledged since
         cluster.start()
         wait_until(lambda: storm.count() >= stalled + CLIENTS + 100, timeout=90,
                    message="writes did not resume once the NATS servers returned")
     acknowledged = sorted(storm.acknowledged)
     for node in nodes:
-        wait_until(lambda node=node: not _unlisted(node.address, acknowledged), timeout=30,
+        wait_until(lambda node=node: not unlisted(node.address, acknowledged), timeout=30,
                    message=f"{node.address} lacks acknowledged Reports")

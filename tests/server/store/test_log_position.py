@@ -115,3 +115,31 @@ def test_a_kill_9_leaves_records_and_position_in_step(tmp_path: Path, secret: Ne
         assert position >= 50
         assert all(store.lookup(_key(number)) is not None for number in range(1, position + 1))
         assert store.lookup(_key(position + 1)) is None
+
+
+def test_a_snapshot_sweep_cut_short_inside_an_entry_records_no_position(store: RiskStore,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep writes in chunks: had its first chunk carried the entry's position, a sweep cut short after it
+    would never be finished after a restart (the entry counted as applied). The position comes once it is whole."""
+    store.begin_snapshot("bank-a")
+    store.apply([Upsert(_key(number), CONTRIBUTION) for number in range(3)], snapshot_source="bank-a")
+    with store.log_entry(1):
+        store.begin_snapshot("bank-a")  # a new snapshot that holds none of the three: all are swept
+    chunks = 0
+    sweep = type(store._snapshot_marks).sweep
+
+    def failing_sweep(*args: object, **kwargs: object) -> object:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:
+            raise OSError(28, "No space left on device")
+        return sweep(*args, **kwargs)
+
+    monkeypatch.setattr(type(store._snapshot_marks), "sweep", failing_sweep)
+    with pytest.raises(OSError), store.log_entry(2):
+        store.sweep_snapshot("bank-a", chunk=1)
+    assert store.log_position == 1  # the first chunk's write did not carry entry 2's position
+    monkeypatch.undo()
+    with store.log_entry(2):  # applied again after the restart: sweeps the rest
+        assert store.sweep_snapshot("bank-a", chunk=1) == 2
+    assert store.log_position == 2

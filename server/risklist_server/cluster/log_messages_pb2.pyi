@@ -1,0 +1,19 @@
+from risklist.v1 import risklist_pb2 as _risklist_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestStep(_message.Message):
+    __slots__ = ("start", "batch", "finish", "number")
+    START_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    FINISH_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    start: _risklist_pb2.IngestStart
+    batch: _risklist_pb2.IngestBatch
+    finish: bool
+    number: int
+    def __init__(self, start: _Optional[_Union[_risklist_pb2.IngestStart, _Mapping]] = ..., batch: _Optional[_Union[_risklist_pb2.IngestBatch, _Mapping]] = ..., finish: _Optional[bool] = ..., number: _Optional[int] = ...) -> None: ...
