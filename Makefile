@@ -10,7 +10,7 @@ CERTS  := $(DEMO)/certs
 PARTNERS ?= docs/examples/partners.toml
 DEMO_PARTNER ?= east-harbour-bank
 
-.PHONY: install serve demo-store demo-certs test test-tools lint proto bench bench-quick bench-tools seeds clean
+.PHONY: install serve cluster demo-store demo-certs test test-tools lint proto bench bench-quick bench-tools seeds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,16 @@ serve: demo-store demo-certs
 	  --tls-cert $(CERTS)/server.pem --tls-key $(CERTS)/server.key --client-ca $(CERTS)/ca.pem \
 	  --partners $(PARTNERS)
 
+# A local demo cluster (docs/cluster.md): three nats-servers and three risklist nodes, the seeds (dated as
+# demo-store's) loaded through node-1 into every node; prints a query that answers the same on each.
+CLUSTER_PORT ?= 50061
+cluster: install demo-certs $(DEMO)/network.secret
+	./tools/ensure_debian_tools.sh nats-server:nats-server
+	rm -rf $(DEMO)/cluster-seeds
+	$(BIN)/python seeds/generate.py --anchor $(ANCHOR) --out $(DEMO)/cluster-seeds > /dev/null
+	$(BIN)/python -m tools.cluster_demo --dir $(DEMO)/cluster --secret-file $(DEMO)/network.secret \
+	  --certs $(CERTS) --partners $(PARTNERS) --seeds $(DEMO)/cluster-seeds --base-port $(CLUSTER_PORT) $(CLUSTER_FLAGS)
+
 # Two pytest workers (pytest-xdist): the suite is mostly real servers and CLIs in subprocesses.
 test: install test-tools
 	$(BIN)/python -m pytest -n 2
@@ -72,7 +82,7 @@ test-tools:
 	./tools/ensure_debian_tools.sh nats-server:nats-server h2load:nghttp2-client redis-server:redis-server
 
 lint: install
-	$(BIN)/ruff check kernel client server loader tests benchmarks seeds
+	$(BIN)/ruff check kernel client server loader tests benchmarks seeds tools
 	$(BIN)/mypy
 
 proto: install

@@ -7,7 +7,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
-from tests.support.nats_cluster import NatsCluster
+from tools.local_nats import NatsCluster
 
 BATCH = 500
 

@@ -1,4 +1,4 @@
-"""Real nats-server clusters for the cluster tests (tests/support/nats_cluster.py)."""
+"""Real nats-server clusters for the cluster tests (tools/local_nats.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nats_cluster import NatsCluster
+from tools.local_nats import NatsCluster
 
 
 @pytest.fixture()

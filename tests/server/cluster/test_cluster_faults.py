@@ -17,9 +17,9 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from tests.support.cluster_nodes import cluster_flags, phone, serving, unlisted
-from tests.support.nats_cluster import NatsCluster
 from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
+from tools.local_nats import NatsCluster
 
 CLIENTS = 8
 

@@ -20,9 +20,9 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.risk_store import init_store
 from tests.support.cluster_nodes import cluster_flags, health, phone, unlisted
-from tests.support.nats_cluster import NatsCluster
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
+from tools.local_nats import NatsCluster
 
 MAX_LAG_S = 1.0
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -12,7 +12,7 @@ from nats.errors import NoRespondersError, TimeoutError
 from nats.js.api import StreamConfig
 from nats.js.errors import NoStreamResponseError
 
-from tests.support.nats_cluster import NatsCluster
+from tools.local_nats import NatsCluster
 
 STREAM = "RISKLIST_TEST"
 SUBJECT = "risklist.test.writes"

@@ -33,8 +33,8 @@ from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.contribution_calls import contribution_calls
 from risklist_server.services.contributions import ContributionService
 from risklist_server.store.risk_store import RiskStore
-from tests.support.nats_cluster import NatsCluster
 from tests.support.waiting import wait_until
+from tools.local_nats import NatsCluster
 
 SETTINGS = LogSettings(max_bytes=64 * 2**20)
 DEADLINE_S = 15.0

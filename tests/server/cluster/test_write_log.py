@@ -13,12 +13,12 @@ from risklist_server.cluster.log_entry import LogEntry
 from risklist_server.cluster.write_log import STREAM, LogGap, LogSettings, LogUnavailable, WriteLog
 from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Role
-from tests.support.nats_cluster import NatsCluster
+from tools.local_nats import NatsCluster
 
 DEADLINE_S = 15.0
 """Long enough for a stream leader to be elected on a loaded machine."""
 SMALL = LogSettings(max_bytes=64 * 2**20)
-"""The test servers' JetStream holds 2 GB each (tests/support/nats_cluster.py)."""
+"""The test servers' JetStream holds 2 GB each (tools/local_nats.py)."""
 
 
 def _entry(number: int) -> LogEntry:

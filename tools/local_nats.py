@@ -1,8 +1,9 @@
-"""Real nats-server processes with JetStream, clustered on loopback: what the cluster tests run risklist nodes on.
+"""Real nats-server processes with JetStream, clustered on loopback: what the cluster tests, the cluster benchmark
+and `make cluster` run risklist nodes on.
 
 Each server has its own client, route and monitoring port (fixed at the first start, so a killed server comes
 back where its peers and clients look for it) and its own JetStream directory. nats-server is Debian's package,
-installed by `make test` (tools/ensure_debian_tools.sh).
+installed by `make test` and `make cluster` (tools/ensure_debian_tools.sh).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tests.support.waiting import wait_until
 
 NATS_SERVER = "nats-server"
 CLUSTER_NAME = "risklist-test"
@@ -123,8 +123,12 @@ class NatsCluster:
                                               stderr=subprocess.DEVNULL, start_new_session=True)
             self.started.append(server.process)
         for server in chosen:
-            wait_until(lambda server=server: self._running(server) and server.healthy(), timeout=START_TIMEOUT_S,
-                       interval=0.05, message=f"nats-server {server.name} did not become healthy")
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not (self._running(server) and server.healthy()):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"nats-server {server.name} did not become healthy within "
+                                       f"{START_TIMEOUT_S:g} s; its log: {server.log_path}")
+                time.sleep(0.05)
 
     def _running(self, server: NatsServer) -> bool:
         assert server.process is not None
