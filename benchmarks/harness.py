@@ -27,7 +27,7 @@ from benchmarks.loadgen import ClientPool
 from benchmarks.machine import describe_machine
 from benchmarks.report import render
 from benchmarks.results import RESULTS_DIR, ScenarioResult, document, merge_runs, write_json
-from benchmarks.scenarios import batch, bulk_load, check, inprocess, live_load, native, partner, stream
+from benchmarks.scenarios import batch, bulk_load, check, cluster, inprocess, live_load, native, partner, stream
 from benchmarks.server_proc import supports_workers
 from benchmarks.targets import check_targets
 
@@ -40,6 +40,7 @@ SCENARIOS: dict[str, Callable[[Context], list[ScenarioResult]]] = {
     "live_load": live_load.run,
     "partner": partner.run,
     "native": native.run,
+    "cluster": cluster.run,
 }
 RESULTS_MD = Path(__file__).parent / "RESULTS.md"
 BEGIN, END = "<!-- harness:begin -->", "<!-- harness:end -->"

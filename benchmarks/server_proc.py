@@ -6,6 +6,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +93,11 @@ class RunningServer:
 
 
 def start_server(db: Path, secret_file: Path, *, workers: int | None = None, threads: int | None = None,
-                 startup_timeout: float = 600.0) -> RunningServer:
+                 startup_timeout: float = 600.0, extra: Sequence[str] = ()) -> RunningServer:
     """Start risklist-server on port 0 everywhere; return once it serves (ServerDidNotStart if it never does).
 
-    `workers` is passed only when the server supports it (None: its default, the CPU count).
+    `workers` is passed only when the server supports it (None: its default, the CPU count); `extra` flags are
+    passed as they are (a cluster node's).
     """
     arguments: list[str] = []
     if "--insecure-dev" in server_options():
@@ -112,7 +114,7 @@ def start_server(db: Path, secret_file: Path, *, workers: int | None = None, thr
         audit_dir = tempfile.mkdtemp(prefix="risklist-bench-audit-")
         arguments += ["--audit-dir", audit_dir]
     try:
-        launched = launch(db, secret_file, arguments, startup_timeout=startup_timeout, keep_log=False)
+        launched = launch(db, secret_file, [*arguments, *extra], startup_timeout=startup_timeout, keep_log=False)
     except BaseException:
         if audit_dir is not None:
             shutil.rmtree(audit_dir, ignore_errors=True)

@@ -73,6 +73,12 @@ TARGETS: tuple[Target, ...] = (
            _path("native.check.w2", "ratio", "2 workers / 1 worker (CPU-normalised)"), 1.7),
     Target("Check p99 at 50% of 1 worker's peak, h2load and server pinned to their own cores, ms",
            _path("native.check.w1.open50.pinned", "latency_ms", "p99"), 2.0, at_least=False),
+    # Issue 14, item 9: three nodes and three nats-servers on this one machine (scenario cluster).
+    Target("Cluster: Reports/s sustained open loop at node 1 (1,000/s asked)",
+           _path("cluster_replication_lag", "ops_per_s"), 990),
+    Target("Cluster: replication lag p99, acknowledgement to listed on both other nodes, ms",
+           _path("cluster_replication_lag", "latency_ms", "p99"), 250, at_least=False),
+    Target("Cluster: risklist-load --server through a node, rows/s", _path("cluster_load", "ops_per_s"), 100_000),
 )
 
 
