@@ -7,15 +7,17 @@ and the node's LogApplier applies every node's entries to the store, from where 
 once it is more than `max_lag_s` behind it (cut off from the log's servers, or slower than the network's writes),
 and never again once it failed to apply an entry (its records would differ from the other nodes').
 
-Report, Revoke and Admin.Ingest's steps (risklist_server.cluster.ingest_log) go through the log
-(CLUSTER_METHODS). ReportOutcome is refused (UNIMPLEMENTED) before anything is logged: its hit tokens are signed
-with each store's own outcome key, so another node would refuse a token this node accepts and their records
-would part.
+Report, Revoke, ReportOutcome and Admin.Ingest's steps (risklist_server.cluster.ingest_log) go through the log
+(CLUSTER_METHODS). An outcome is proven by a hit token any node may have made: at start the node adopts the
+cluster's outcome key (kept in the cluster's key-value bucket, made by the first node), so every node makes and
+verifies tokens with the same key and decides every outcome the same.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from google.protobuf.message import Message
 
@@ -23,10 +25,19 @@ from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.config import ClusterConfig
 from risklist_server.cluster.stream_writes import REFUSALS, LogPositions, PinnedClock, StreamWrites, write_call_applier
 from risklist_server.cluster.write_log import LogSettings, WriteLog
+from risklist_server.core.hit_token import OUTCOME_KEY_BYTES
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import ResponseT, WriteCalls
 
-CLUSTER_METHODS = frozenset({"Report", "Revoke", "Ingest"})
+CLUSTER_METHODS = frozenset({"Report", "Revoke", "ReportOutcome", "Ingest"})
+OUTCOME_KEY = "outcome-key"
+"""The cluster bucket's key for the outcome key (risklist_server.store.outcome_key)."""
+
+
+class NodeStore(LogPositions, Protocol):
+    """The store a node applies the log to (RiskStore)."""
+
+    def adopt_outcome_key(self, key: bytes) -> bool: ...
 """The write calls a cluster node takes (see the module's description)."""
 
 
@@ -43,7 +54,7 @@ class NodeState:
 class ClusterNode:
     """See the module's description. start() connects (LogUnavailable, ConfigError) and starts applying."""
 
-    def __init__(self, config: ClusterConfig, store: LogPositions, calls: WriteCalls, clock: PinnedClock, *,
+    def __init__(self, config: ClusterConfig, store: NodeStore, calls: WriteCalls, clock: PinnedClock, *,
                  network: str) -> None:
         """`calls`: the write calls this node runs, over services whose clock is `clock`; `network`: the secret's
         fingerprint (the log must be this network's)."""
@@ -59,6 +70,12 @@ class ClusterNode:
     def start(self) -> ClusterNode:
         settings = LogSettings(replicas=self.config.replicas, max_bytes=self.config.log_max_bytes)
         self._log = WriteLog(self.config.servers, settings, network=self._network).open()
+        try:
+            self._store.adopt_outcome_key(self._log.cluster_value(OUTCOME_KEY,
+                                                                  secrets.token_bytes(OUTCOME_KEY_BYTES)))
+        except BaseException:
+            self.close()
+            raise
         self._applier = LogApplier(self._log, write_call_applier(self._calls, self._clock, self._store),
                                    refusals=REFUSALS, applied=self._store.log_position).start()
         self._writes = StreamWrites(self._log, self._applier)

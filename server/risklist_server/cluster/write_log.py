@@ -28,8 +28,14 @@ from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
+from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyWrongLastSequenceError,
+    NoStreamResponseError,
+    NotFoundError,
+)
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
@@ -40,6 +46,8 @@ log = structlog.get_logger(__name__)
 
 STREAM = "RISKLIST_WRITES"
 SUBJECT = "risklist.writes"
+CLUSTER_BUCKET = "RISKLIST_CLUSTER"
+"""The cluster's key-value bucket (JetStream KV) beside the log: values every node must share."""
 RETRY_PAUSE_S = 0.05
 """Between attempts of one append while no stream leader answers (an election takes a moment)."""
 _UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, OutboundBufferLimitError,
@@ -79,6 +87,7 @@ class WriteLog:
         another (or none) is refused: a node must never apply, or add to, another network's writes."""
         self._servers = list(servers)
         self._network = network
+        self._description = None if network is None else f"risklist write log of network {network}"
         self.settings = settings
         self._connect_timeout_s = connect_timeout_s
         self._loop = asyncio.new_event_loop()
@@ -119,7 +128,7 @@ class WriteLog:
                                  "and that the servers run") from None
         self._stream = self._client.jetstream()
         settings = self.settings
-        description = None if self._network is None else f"risklist write log of network {self._network}"
+        description = self._description
         try:
             info = await self._stream.stream_info(settings.stream)
             if description is not None and info.config.description != description:
@@ -244,6 +253,29 @@ class WriteLog:
             reader, self._reader = self._reader, None
             with contextlib.suppress(Exception):  # a consumer already gone needs no unsubscribing
                 await reader.unsubscribe()
+
+    def cluster_value(self, key: str, proposed: bytes, *, timeout_s: float = 15.0) -> bytes:
+        """The value the cluster keeps under `key` in its bucket (CLUSTER_BUCKET, as replicated as the log): the
+        first node to ask sets it to `proposed`, every later one gets that. LogUnavailable without a quorum."""
+        return self._run(self._cluster_value(key, proposed), timeout_s)
+
+    async def _cluster_value(self, key: str, proposed: bytes) -> bytes:
+        assert self._stream is not None
+        try:
+            try:
+                bucket = await self._stream.key_value(CLUSTER_BUCKET)
+            except BucketNotFoundError:
+                bucket = await self._stream.create_key_value(KeyValueConfig(
+                    bucket=CLUSTER_BUCKET, history=1, replicas=self.settings.replicas,
+                    description=None if self._network is None else f"risklist values of network {self._network}"))
+            try:
+                await bucket.create(key, proposed)
+                return proposed
+            except KeyWrongLastSequenceError:  # another node set it first
+                entry = await bucket.get(key)
+                return bytes(entry.value or b"")
+        except _UNAVAILABLE as error:
+            raise self._no_quorum(error) from None
 
     def last_sequence(self, *, timeout_s: float = 5.0) -> int:
         """The stream's last sequence (0 while empty): how far the network has written."""

@@ -4,7 +4,8 @@ Every process of a server signs hits' outcome tokens with it (risklist_server.co
 and the writer verifies them, so it lives in the store: every worker and every restart uses the
 same key, and a backup carries it. It is never derived from the network secret, which every
 member holds. The writer makes it on the first open of a store that has none (a new store, or
-one made before outcomes were verified); read replicas only read it.
+one made before outcomes were verified); read replicas only read it. A cluster node replaces it with the
+cluster's own (kept by the write log's servers), so that a token one node made is proven on every node.
 """
 
 from __future__ import annotations
@@ -44,3 +45,13 @@ def ensure_outcome_key(meta: Rdict) -> bytes:
     meta.put(OUTCOME_KEY, key, write_opt=synced)
     log.info("outcome_key_created")
     return key
+
+
+def replace_outcome_key(meta: Rdict, key: bytes) -> None:
+    """Make `key` the store's outcome key, synced (a cluster node adopting the cluster's: every node must verify
+    every node's tokens). Tokens made with the store's former key are refused from then on."""
+    if len(key) != OUTCOME_KEY_BYTES:
+        raise StoreError(f"an outcome key has {OUTCOME_KEY_BYTES} bytes, not {len(key)}")
+    synced = WriteOptions()
+    synced.sync = True
+    meta.put(OUTCOME_KEY, key, write_opt=synced)

@@ -29,7 +29,7 @@ from risklist_server.store.front_file import save_front_words
 from risklist_server.store.front_map import MappedFront, file_stamp, map_front
 from risklist_server.store.log_position import LOG_POSITION_KEY, encode_log_position, read_log_position
 from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, set_merge_mark
-from risklist_server.store.outcome_key import ensure_outcome_key
+from risklist_server.store.outcome_key import ensure_outcome_key, replace_outcome_key
 from risklist_server.store.outcomes import live_contributions_by_source
 from risklist_server.store.pause_point import pause_point
 from risklist_server.store.reads import DEFAULT_FRONT_POLICY, FRONT_FILE, MIN_FRONT_CAPACITY, FrontPolicy, StoreReads
@@ -222,6 +222,17 @@ class RiskStore(StoreReads):
         memtables = self._changelog.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
         return sst + memtables
 
+    def adopt_outcome_key(self, key: bytes) -> bool:
+        """Make `key` this store's outcome key (a cluster node's: the cluster's); True if it replaced another."""
+        with self._write_lock:
+            self._ensure_open()
+            if key == self._outcome_key:
+                return False
+            replace_outcome_key(self._meta, key)
+            self._outcome_key = key
+        log.info("outcome_key_adopted")
+        return True
+
     def record_outcome(self, reporter: str, key: bytes, outcome: Outcome, now: int) -> int:
         """Store `reporter`'s outcome for subject `key`; return the sources credited.
 
@@ -236,7 +247,10 @@ class RiskStore(StoreReads):
             batch = WriteBatch(raw_mode=True)
             credited = self._outcomes.stage_outcome(batch, reporter, key, record, outcome, now)
             position = self._stage_log_position(batch)
-            self._db.write(batch, _SYNCED)
+            if position is None:
+                self._db.write(batch, _SYNCED)
+            else:  # applying the cluster's log, which holds it durable already (see _write)
+                self._db.write(batch)
             if position is not None:
                 self._log_position = position
             return credited
@@ -362,6 +376,11 @@ class RiskStore(StoreReads):
         """Front first, then records + changelog entry (and, applying a log entry, its position) in one WriteBatch.
         Caller holds the lock."""
         position = self._stage_log_position(batch)
+        if position is not None:
+            # Applying the cluster's log: the log holds the entry durable on a quorum of its servers already. An OS
+            # crash loses this write and its position together, and the node applies the entry again from the log;
+            # syncing here would only make every node wait for its disk on every write.
+            sync = False
         if changes:
             for change in changes:
                 if change.listed:

@@ -19,12 +19,15 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.store.risk_store import init_store
+from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.cluster_nodes import cluster_flags, health, phone, unlisted
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
 
 MAX_LAG_S = 1.0
+NATS_STEP_DOWN_S = 40.0
+"""How long a stream leader that lost its quorum may go on answering (NATS steps it down after ~10 s), with room."""
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 FEED_HEADER = "action,entity_type,identifier,category,level,reported_at,expires_at,reference"
@@ -84,8 +87,10 @@ def test_without_a_quorum_writes_are_unavailable_in_time_reads_go_on_and_health_
     assert refused.value.code() is grpc.StatusCode.UNAVAILABLE, refused.value.details()
     assert time.monotonic() - started < 3
     assert _listed(a, 1) and not _listed(a, 2)  # reads go on, from the node's own store
-    for node in nodes:  # the writer's own health and, on node b, its reader's
-        wait_until(lambda node=node: health(node.address) == NOT_SERVING, timeout=MAX_LAG_S + 10,
+    # The writer's own health and, on node b, its reader's. A node whose NATS server led the stream keeps reading
+    # it (nothing can be acknowledged meanwhile) until that server finds it lost its quorum: NATS takes ~10 s.
+    for node in nodes:
+        wait_until(lambda node=node: health(node.address) == NOT_SERVING, timeout=MAX_LAG_S + NATS_STEP_DOWN_S,
                    message=f"{node.address} kept SERVING past --max-lag without the log")
     assert health(nodes[1].admin_address) == NOT_SERVING
 
@@ -100,15 +105,28 @@ def test_without_a_quorum_writes_are_unavailable_in_time_reads_go_on_and_health_
     wait_until(lambda: _listed(_stub(nodes[1].address), 2), timeout=10, message="node b never applied it")
 
 
-def test_what_a_cluster_node_cannot_take_yet_is_refused_before_the_log(nodes: list[ServerProcess]) -> None:
-    a = _stub(nodes[0].address)
+def test_an_outcome_for_one_nodes_hit_is_proven_and_recorded_on_every_node(nodes: list[ServerProcess],
+                                                                            secret: NetworkSecret) -> None:
+    """Every node adopts the cluster's outcome key: a hit token node a made proves an outcome sent to node b (its
+    log entry is decided the same on both nodes), and a forged token is refused without stopping either."""
+    ingest_phone(nodes[0].admin_address, secret)  # listed by source bank-a, through the log
+    a, b = _stub(nodes[0].address), _stub(nodes[1].address)
+    subject = pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=PHONE)
+    wait_until(lambda: b.Check(pb.CheckRequest(subject=subject), timeout=5).verdict.listed, timeout=10,
+               message="node b never applied the load")
+    hit = a.Check(pb.CheckRequest(subject=subject), timeout=5)
+    assert hit.verdict.listed and hit.outcome_token
+    outcome = pb.ReportOutcomeRequest(hit_request_id=hit.request_id, subject=subject,
+                                      outcome=pb.OUTCOME_CONFIRMED_FRAUD, hit_token=hit.outcome_token)
+    assert b.ReportOutcome(outcome, timeout=10).sources_credited == 1
+    forged = pb.ReportOutcomeRequest(hit_request_id=hit.request_id, subject=subject,
+                                     outcome=pb.OUTCOME_CONFIRMED_FRAUD, hit_token=bytes(len(hit.outcome_token)))
     with pytest.raises(grpc.RpcError) as refused:
-        a.ReportOutcome(pb.ReportOutcomeRequest(), timeout=10)
-    assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    assert "not served by a cluster node" in str(refused.value.details())
-    # It did not reach the log: a Report after it is applied on both nodes (an unknown entry would stop them).
-    assert a.Report(_report(3), timeout=10).added == 1
-    wait_until(lambda: _listed(_stub(nodes[1].address), 3), timeout=10, message="node b stopped applying the log")
+        a.ReportOutcome(forged, timeout=10)
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION, refused.value.details()
+    # Both nodes go on applying the log: a Report after the refusal is on both.
+    assert b.Report(_report(3), timeout=10).added == 1
+    wait_until(lambda: _listed(a, 3), timeout=10, message="node a stopped applying the log")
 
 
 def _feed(path: Path, numbers: range) -> Path:

@@ -143,3 +143,26 @@ def test_a_snapshot_sweep_cut_short_inside_an_entry_records_no_position(store: R
     with store.log_entry(2):  # applied again after the restart: sweeps the rest
         assert store.sweep_snapshot("bank-a", chunk=1) == 2
     assert store.log_position == 2
+
+
+def test_a_write_applied_from_the_log_is_not_synced_but_any_other_still_is(store: RiskStore,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log holds an applied entry durable on a quorum (an OS crash loses the write and its position together,
+    and the node applies the entry again), so a node does not wait for its disk; a node alone still does."""
+    real = store._db
+    synced: list[bool] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def write(self, batch: object, write_opt: object = None) -> None:
+            synced.append(bool(getattr(write_opt, "sync", False)))
+            real.write(batch) if write_opt is None else real.write(batch, write_opt)
+
+    monkeypatch.setattr(store, "_db", Recording())
+    with store.log_entry(1):
+        store.apply([Upsert(_key(1), CONTRIBUTION)], sync=True)
+    store.apply([Upsert(_key(2), CONTRIBUTION)], sync=True)
+    assert synced == [False, True]
+    assert store.log_position == 1 and store.lookup(_key(1)) is not None
