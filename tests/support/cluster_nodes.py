@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from risklist_server.process.launch import LaunchedServer
+from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
 
 BATCH = 500
@@ -46,3 +51,21 @@ def unlisted(address: str, numbers: list[int]) -> list[int]:
         listed = {hit.index for hit in answer.hits if hit.verdict.listed}
         missing += [number for index, number in enumerate(chunk) if index not in listed]
     return missing
+
+
+def cluster_story(nodes: Sequence[LaunchedServer], numbers: list[int]) -> str:
+    """For a failed test: how many of `numbers` each node lacks, and its log but the per-call lines."""
+    lines = []
+    for node in nodes:
+        lines.append(f"node {node.address}: lacks {len(unlisted(node.address, numbers))} of {len(numbers)}")
+        lines += [f"    {json.dumps(line)[:300]}" for line in node.log_lines if line.get("event") != "rpc"]
+    return "\n".join(lines)
+
+
+def wait_for_nodes(nodes: Sequence[LaunchedServer], condition: Callable[[], object], *, timeout: float, message: str,
+                   numbers: list[int] | None = None) -> None:
+    """wait_until, failing with each node's story (cluster_story) besides `message`."""
+    try:
+        wait_until(condition, timeout=timeout, message=message)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{cluster_story(nodes, numbers or [])}") from None

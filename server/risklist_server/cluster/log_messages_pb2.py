@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from risklist.v1 import risklist_pb2 as risklist_dot_v1_dot_risklist__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*risklist_server/cluster/log_messages.proto\x12\x13risklist.cluster.v1\x1a\x1arisklist/v1/risklist.proto\"~\n\nIngestStep\x12\'\n\x05start\x18\x01 \x01(\x0b\x32\x18.risklist.v1.IngestStart\x12\'\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.risklist.v1.IngestBatch\x12\x0e\n\x06\x66inish\x18\x03 \x01(\x08\x12\x0e\n\x06number\x18\x04 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*risklist_server/cluster/log_messages.proto\x12\x13risklist.cluster.v1\x1a\x1arisklist/v1/risklist.proto\"~\n\nIngestStep\x12\'\n\x05start\x18\x01 \x01(\x0b\x32\x18.risklist.v1.IngestStart\x12\'\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.risklist.v1.IngestBatch\x12\x0e\n\x06\x66inish\x18\x03 \x01(\x08\x12\x0e\n\x06number\x18\x04 \x01(\r\"+\n\x0b\x45xpiryPurge\x12\r\n\x05start\x18\x01 \x01(\x0c\x12\r\n\x05limit\x18\x02 \x01(\r\"F\n\x11\x45xpiryPurgeResult\x12\x0f\n\x07scanned\x18\x01 \x01(\r\x12\x0e\n\x06purged\x18\x02 \x01(\r\x12\x10\n\x08next_key\x18\x03 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INGESTSTEP']._serialized_start=95
   _globals['_INGESTSTEP']._serialized_end=221
+  _globals['_EXPIRYPURGE']._serialized_start=223
+  _globals['_EXPIRYPURGE']._serialized_end=266
+  _globals['_EXPIRYPURGERESULT']._serialized_start=268
+  _globals['_EXPIRYPURGERESULT']._serialized_end=338
 # @@protoc_insertion_point(module_scope)

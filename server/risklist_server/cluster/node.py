@@ -1,16 +1,17 @@
 """A risklist-server in cluster mode: its writes through the network's log, its store following the log.
 
 The writer process of a node started with --cluster builds one ClusterNode over its store and the write calls
-it would run alone: `writes` appends each call to the log and answers once this node applied it (StreamWrites),
+it would run alone: submit() appends each call to the log and answers once this node applied it (StreamWrites),
 and the node's LogApplier applies every node's entries to the store, from where the store's position says.
 `state()` says whether the node may serve: not while it has not yet found itself caught up with the log, not
 once it is more than `max_lag_s` behind it (cut off from the log's servers, or slower than the network's writes),
 and never again once it failed to apply an entry (its records would differ from the other nodes').
 
-Report, Revoke, ReportOutcome and Admin.Ingest's steps (risklist_server.cluster.ingest_log) go through the log
-(CLUSTER_METHODS). An outcome is proven by a hit token any node may have made: at start the node adopts the
-cluster's outcome key (kept in the cluster's key-value bucket, made by the first node), so every node makes and
-verifies tokens with the same key and decides every outcome the same.
+Report, Revoke, ReportOutcome, Admin.Ingest's steps (risklist_server.cluster.ingest_log) and the expiry sweep's
+slices (risklist_server.cluster.expiry_log) go through the log (CLUSTER_METHODS). An outcome is proven by a hit
+token any node may have made: at start the node adopts the cluster's outcome key (kept in the cluster's key-value
+bucket, made by the first node), so every node makes and verifies tokens with the same key and decides every
+outcome the same.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from risklist_server.core.hit_token import OUTCOME_KEY_BYTES
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import ResponseT, WriteCalls
 
-CLUSTER_METHODS = frozenset({"Report", "Revoke", "ReportOutcome", "Ingest"})
+CLUSTER_METHODS = frozenset({"Report", "Revoke", "ReportOutcome", "Ingest", "PurgeExpired"})
 OUTCOME_KEY = "outcome-key"
 """The cluster bucket's key for the outcome key (risklist_server.store.outcome_key)."""
 
@@ -93,6 +94,12 @@ class ClusterNode:
         if self._writes is None:
             raise RuntimeError("ClusterNode.submit before start()")
         return self._writes.submit(method, caller, request_id, request, response_type, timeout=timeout)
+
+    def hold_lease(self, name: str, holder: str) -> bool:
+        """Whether `holder` holds the cluster lease `name` (WriteLog.hold_lease)."""
+        if self._log is None:
+            raise RuntimeError("ClusterNode.hold_lease before start()")
+        return self._log.hold_lease(name, holder)
 
     def state(self) -> NodeState:
         applier = self._applier

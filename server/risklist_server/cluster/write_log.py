@@ -26,15 +26,19 @@ import nats
 import structlog
 from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import (
     APIError,
     BucketNotFoundError,
+    KeyNotFoundError,
     KeyWrongLastSequenceError,
     NoStreamResponseError,
     NotFoundError,
+    ServerError,
+    ServiceUnavailableError,
 )
 
 from risklist_kernel.errors import RiskListError
@@ -48,10 +52,15 @@ STREAM = "RISKLIST_WRITES"
 SUBJECT = "risklist.writes"
 CLUSTER_BUCKET = "RISKLIST_CLUSTER"
 """The cluster's key-value bucket (JetStream KV) beside the log: values every node must share."""
+LEASE_BUCKET = "RISKLIST_LEASES"
+"""Leases: at most one node does a job for the cluster (each key expires LEASE_TTL_S after its last renewal)."""
+LEASE_TTL_S = 30.0
 RETRY_PAUSE_S = 0.05
 """Between attempts of one append while no stream leader answers (an election takes a moment)."""
 _UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, ConnectionClosedError, OutboundBufferLimitError,
-                asyncio.TimeoutError)
+                ServiceUnavailableError, ServerError, asyncio.TimeoutError)
+"""What a server says (or does not) while JetStream has no quorum, or is recovering one (503 'JetStream system
+temporarily unavailable', 500): retried, never a reason to stop applying."""
 
 
 class LogGap(RiskListError):
@@ -219,8 +228,15 @@ class WriteLog:
             try:
                 messages = await self._reader.fetch(limit, timeout=timeout_s)
             except NatsTimeout:
+                # Nothing came. Either nothing was written after `after`, or the consumer is gone with the server
+                # that held it (ephemeral consumers live on one server) and will never deliver: then the next read
+                # makes a new one.
+                assert self._stream is not None
+                info = await self._stream.stream_info(self.settings.stream)
+                if int(info.state.last_seq) > after:
+                    await self._drop_reader()
                 return []
-        except _UNAVAILABLE as error:
+        except (*_UNAVAILABLE, NatsError) as error:  # any error of the connection: read again, never stop applying
             await self._drop_reader()
             raise LogUnavailable(f"the write log cannot be read: {type(error).__name__}") from None
         entries: list[tuple[int, LogEntry]] = []
@@ -245,7 +261,10 @@ class WriteLog:
                 raise InvalidLogEntry(f"log entry {sequence}: {error}") from None
             entries.append((sequence, entry))
             self._reader_after = sequence
-            await message.ack()
+            # The position is this node's own (its store's): a lost acknowledgement only makes the server send
+            # the message again, which the sequence check above skips.
+            with contextlib.suppress(NatsError):
+                await message.ack()
         return entries
 
     async def _drop_reader(self) -> None:
@@ -277,6 +296,38 @@ class WriteLog:
         except _UNAVAILABLE as error:
             raise self._no_quorum(error) from None
 
+    def hold_lease(self, name: str, holder: str, *, timeout_s: float = 5.0) -> bool:
+        """Whether `holder` holds the lease `name` now: taken if it is free (or expired: LEASE_TTL_S after its
+        holder last renewed it), renewed if `holder` has it, False if another holds it. LogUnavailable without a
+        quorum (then nobody can take it over either)."""
+        return self._run(self._hold_lease(name, holder.encode()), timeout_s)
+
+    async def _hold_lease(self, name: str, holder: bytes) -> bool:
+        assert self._stream is not None
+        try:
+            try:
+                bucket = await self._stream.key_value(LEASE_BUCKET)
+            except BucketNotFoundError:
+                bucket = await self._stream.create_key_value(KeyValueConfig(
+                    bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S, replicas=self.settings.replicas))
+            try:
+                entry = await bucket.get(name)
+            except KeyNotFoundError:  # free, or expired (or deleted): take it, unless another node just did
+                try:
+                    await bucket.create(name, holder)
+                    return True
+                except KeyWrongLastSequenceError:
+                    return False
+            if entry.value != holder:
+                return False
+            try:
+                await bucket.update(name, holder, last=entry.revision)
+                return True
+            except KeyWrongLastSequenceError:  # it expired and another node took it meanwhile
+                return False
+        except _UNAVAILABLE as error:
+            raise self._no_quorum(error) from None
+
     def last_sequence(self, *, timeout_s: float = 5.0) -> int:
         """The stream's last sequence (0 while empty): how far the network has written."""
         return self._run(self._last_sequence(), timeout_s)
@@ -285,7 +336,7 @@ class WriteLog:
         assert self._stream is not None
         try:
             info = await self._stream.stream_info(self.settings.stream)
-        except _UNAVAILABLE as error:
+        except (*_UNAVAILABLE, NatsError) as error:
             raise LogUnavailable(f"the write log's state is unknown: {type(error).__name__}") from None
         return int(info.state.last_seq)
 

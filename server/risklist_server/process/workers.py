@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
+from risklist_server.cluster.expiry_log import ClusterExpirySweeper, expiry_calls
 from risklist_server.cluster.ingest_log import ingest_calls, logged_loads
 from risklist_server.cluster.node import ClusterNode
 from risklist_server.cluster.stream_writes import PinnedClock
@@ -148,14 +149,18 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         writes: WriteGateway = LocalWrites(side.calls)
         node: ClusterNode | None = None
         if config.cluster is not None and pinned is not None:
-            node = ClusterNode(config.cluster, store, {**side.calls, **ingest_calls(store, pinned)}, pinned,
-                               network=secret.fingerprint).start()
+            node = ClusterNode(config.cluster, store, {**side.calls, **ingest_calls(store, pinned),
+                                                       **expiry_calls(store, pinned)},
+                               pinned, network=secret.fingerprint).start()
             cleanup.callback(node.close)
             writes = node
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
-        side.sweeper.start()
-        cleanup.callback(side.sweeper.stop)
+        sweeper = side.sweeper if node is None or config.cluster is None else ClusterExpirySweeper(
+            store, node, node, config.cluster.node_id, interval=config.settings.expiry_sweep_interval_seconds,
+            slice_size=config.settings.expiry_sweep_slice)  # a cluster's purges go through its log
+        sweeper.start()
+        cleanup.callback(sweeper.stop)
         side.trimmer.start()
         cleanup.callback(side.trimmer.stop)
         servers: list[tuple[grpc.Server, ServiceHealth]] = []

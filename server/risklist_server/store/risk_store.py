@@ -168,6 +168,12 @@ class RiskStore(StoreReads):
             batch.put(LOG_POSITION_KEY, encode_log_position(position), self._meta_handle)
         return position
 
+    def find_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
+        """What purge_expired(start, limit, now) would purge, without writing: `purged` counts the records holding
+        an expired contribution (a cluster node's sweep asks before it logs a slice)."""
+        scan = scan_expired(self._db, start, limit, now)
+        return ExpirySlice(scan.scanned, len(scan.expired), scan.next_key)
+
     def purge_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
         """Purge contributions expired at `now` from up to `limit` records from key `start` on.
 

@@ -5,6 +5,7 @@ past --max-lag and back once the log returns; what a cluster node cannot take ye
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
+import nats
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
+from risklist_server.cluster.write_log import STREAM
 from risklist_server.store.risk_store import init_store
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.cluster_nodes import cluster_flags, health, phone, unlisted
@@ -26,8 +30,6 @@ from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
 
 MAX_LAG_S = 1.0
-NATS_STEP_DOWN_S = 40.0
-"""How long a stream leader that lost its quorum may go on answering (NATS steps it down after ~10 s), with room."""
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 FEED_HEADER = "action,entity_type,identifier,category,level,reported_at,expires_at,reference"
@@ -72,14 +74,16 @@ def test_a_write_on_one_node_is_read_there_at_once_and_reaches_every_other_node(
     wait_until(lambda: not _listed(a, 1), timeout=10, message="node a never applied node b's Revoke")
 
 
-def test_without_a_quorum_writes_are_unavailable_in_time_reads_go_on_and_health_follows_the_log(
+def test_cut_off_from_the_log_writes_are_unavailable_in_time_reads_go_on_and_health_follows_the_log(
         cluster: NatsCluster, nodes: list[ServerProcess]) -> None:
+    """Every NATS server gone: a write is UNAVAILABLE within its deadline, reads are answered from each node's
+    store, every port turns NOT_SERVING past --max-lag, and all comes back once the servers do."""
     a = _stub(nodes[0].address)
     wait_until(lambda: all(health(node.address) == SERVING for node in nodes), timeout=30,
                message="the nodes did not report SERVING once caught up with the log")
     assert a.Report(_report(1), timeout=10).added == 1
-    cluster.kill("n1")
-    cluster.kill("n2")
+    for server in ("n1", "n2", "n3"):
+        cluster.kill(server)
 
     started = time.monotonic()
     with pytest.raises(grpc.RpcError) as refused:
@@ -87,10 +91,8 @@ def test_without_a_quorum_writes_are_unavailable_in_time_reads_go_on_and_health_
     assert refused.value.code() is grpc.StatusCode.UNAVAILABLE, refused.value.details()
     assert time.monotonic() - started < 3
     assert _listed(a, 1) and not _listed(a, 2)  # reads go on, from the node's own store
-    # The writer's own health and, on node b, its reader's. A node whose NATS server led the stream keeps reading
-    # it (nothing can be acknowledged meanwhile) until that server finds it lost its quorum: NATS takes ~10 s.
-    for node in nodes:
-        wait_until(lambda node=node: health(node.address) == NOT_SERVING, timeout=MAX_LAG_S + NATS_STEP_DOWN_S,
+    for node in nodes:  # the writer's own health and, on node b, its reader's
+        wait_until(lambda node=node: health(node.address) == NOT_SERVING, timeout=MAX_LAG_S + 10,
                    message=f"{node.address} kept SERVING past --max-lag without the log")
     assert health(nodes[1].admin_address) == NOT_SERVING
 
@@ -98,10 +100,7 @@ def test_without_a_quorum_writes_are_unavailable_in_time_reads_go_on_and_health_
     for node in nodes:
         wait_until(lambda node=node: health(node.address) == SERVING, timeout=60,
                    message=f"{node.address} did not serve again once the log returned")
-    # The refused Report was never acknowledged; it may still be in the log if the stream's leader took it just
-    # before losing its quorum (docs/cluster.md): either way, sent again it is acknowledged once, on every node.
-    again = a.Report(_report(2), timeout=10)
-    assert again.added + again.unchanged == 1
+    assert a.Report(_report(2), timeout=10).added == 1
     wait_until(lambda: _listed(_stub(nodes[1].address), 2), timeout=10, message="node b never applied it")
 
 
@@ -192,3 +191,38 @@ def test_a_node_with_another_networks_secret_is_refused_by_the_log(nodes: list[S
     error = _server_error(*cluster_flags(cluster, "c", max_lag_s=MAX_LAG_S), secret_file=other_file,
                           db=tmp_path / "other")
     assert "holds the writes of another network" in error and other.fingerprint in error
+
+
+def _version(stub: pb_grpc.RiskListStub) -> int:
+    return int(stub.Check(pb.CheckRequest(subject=phone(0)), timeout=5).list_version)
+
+
+def _log_length(cluster: NatsCluster) -> int:
+    async def last() -> int:
+        client = await nats.connect(servers=cluster.urls)
+        try:
+            return int((await client.jetstream().stream_info(STREAM)).state.last_seq)
+        finally:
+            await client.close()
+
+    return asyncio.run(last())
+
+
+def test_the_expiry_sweep_is_driven_by_one_node_and_applied_by_every_node(nodes: list[ServerProcess],
+                                                                          cluster: NatsCluster) -> None:
+    """A contribution that expires is purged through the log: one entry, logged by the one node holding the
+    sweep's lease, applied by both nodes at the same place among the writes (their list versions agree)."""
+    a, b = (_stub(node.address) for node in nodes)
+    expires = Timestamp(seconds=int(time.time()) + 3)
+    report = pb.ReportRequest(reports=[pb.Report(subject=phone(9), category=pb.CATEGORY_MONEY_MULE,
+                                                 level=pb.RISK_LEVEL_HIGH, expires_at=expires)])
+    reported = a.Report(report, timeout=10).list_version
+    wait_until(lambda: _version(b) == reported, timeout=10, message="node b never applied the Report")
+    before = _log_length(cluster)
+    wait_until(lambda: _version(a) > reported and _version(b) > reported, timeout=30,
+               message="the expired contribution was never purged")
+    assert _version(a) == _version(b) == reported + 1
+    assert _log_length(cluster) == before + 1  # one purge entry for both nodes
+    holders = [node for node in nodes if any(line.get("event") == "expiry_lease_taken" for line in node.log_lines)]
+    purgers = [node for node in nodes if any(line.get("event") == "expiry_purged" for line in node.log_lines)]
+    assert len(holders) == 1 and purgers == holders
