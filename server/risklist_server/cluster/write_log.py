@@ -40,6 +40,7 @@ from nats.js.errors import (
     ServerError,
     ServiceUnavailableError,
 )
+from nats.js.kv import KeyValue
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
@@ -105,6 +106,7 @@ class WriteLog:
         self._stream: JetStreamContext | None = None
         self._reader: JetStreamContext.PullSubscription | None = None
         self._reader_after = 0
+        self._reader_stale = False
         self._outage_reported = False
 
     def open(self) -> WriteLog:
@@ -211,13 +213,20 @@ class WriteLog:
         within `timeout_s`. LogUnavailable if the log cannot be read; InvalidLogEntry if the entry after `after`
         is not one this node can read, LogGap if the log no longer holds it (the entries before either are
         returned first)."""
-        return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
+        try:
+            return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
+        except LogUnavailable:
+            # A read cut short may leave messages delivered to its abandoned fetch (the server sends them again
+            # only after the acknowledgement wait): the next read starts a new consumer from `after`.
+            self._reader_stale = True
+            raise
 
     async def _read(self, after: int, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
         # One pull consumer serves consecutive reads (an applier's); a read from elsewhere, or an error, makes a
         # new one from there. The consumer is ephemeral: JetStream drops it once idle, nothing to clean up.
         try:
-            if self._reader is None or self._reader_after != after:
+            if self._reader is None or self._reader_after != after or self._reader_stale:
+                self._reader_stale = False
                 await self._drop_reader()
                 assert self._stream is not None
                 config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1,
@@ -244,14 +253,18 @@ class WriteLog:
             sequence = int(message.metadata.sequence.stream)
             if sequence <= self._reader_after:
                 continue
-            if sequence != self._reader_after + 1:  # the entries between are gone: past the log's retention
+            if sequence != self._reader_after + 1:
+                # Entries skipped: either gone (past the log's retention) or delivered to an earlier fetch that
+                # was abandoned. Only the stream can tell; either way the next read starts a new consumer.
                 missing = self._reader_after + 1
                 await self._drop_reader()
                 if entries:
                     return entries
-                raise LogGap(f"the write log no longer holds entry {missing} (its first entry now is {sequence}, "
-                             "the older ones are past its retention): this node cannot catch up by reading it; "
-                             "rebuild the node from another node's backup (docs/cluster.md)")
+                if not await self._holds(missing):
+                    raise LogGap(f"the write log no longer holds entry {missing} (the next it holds is {sequence}: "
+                                 "past its retention, or deleted): this node cannot catch up by reading it; "
+                                 "rebuild the node from another node's backup (docs/cluster.md)")
+                return await self._read(after, limit, timeout_s)  # from a new consumer, at the entry skipped
             try:
                 entry = decode_entry(message.data)
             except InvalidLogEntry as error:
@@ -267,6 +280,17 @@ class WriteLog:
                 await message.ack()
         return entries
 
+    async def _holds(self, sequence: int) -> bool:
+        """Whether the stream still holds entry `sequence`; LogUnavailable if it cannot say."""
+        assert self._stream is not None
+        try:
+            await self._stream.get_msg(self.settings.stream, seq=sequence)
+        except NotFoundError:
+            return False
+        except (*_UNAVAILABLE, NatsError) as error:
+            raise LogUnavailable(f"the write log cannot be read: {type(error).__name__}") from None
+        return True
+
     async def _drop_reader(self) -> None:
         if self._reader is not None:
             reader, self._reader = self._reader, None
@@ -279,14 +303,10 @@ class WriteLog:
         return self._run(self._cluster_value(key, proposed), timeout_s)
 
     async def _cluster_value(self, key: str, proposed: bytes) -> bytes:
-        assert self._stream is not None
         try:
-            try:
-                bucket = await self._stream.key_value(CLUSTER_BUCKET)
-            except BucketNotFoundError:
-                bucket = await self._stream.create_key_value(KeyValueConfig(
-                    bucket=CLUSTER_BUCKET, history=1, replicas=self.settings.replicas,
-                    description=None if self._network is None else f"risklist values of network {self._network}"))
+            bucket = await self._bucket(KeyValueConfig(
+                bucket=CLUSTER_BUCKET, history=1, replicas=self.settings.replicas,
+                description=None if self._network is None else f"risklist values of network {self._network}"))
             try:
                 await bucket.create(key, proposed)
                 return proposed
@@ -296,6 +316,14 @@ class WriteLog:
         except _UNAVAILABLE as error:
             raise self._no_quorum(error) from None
 
+    async def _bucket(self, config: KeyValueConfig) -> KeyValue:
+        """The key-value bucket `config` names, made with `config` by the first node that finds none."""
+        assert self._stream is not None
+        try:
+            return await self._stream.key_value(config.bucket)
+        except BucketNotFoundError:
+            return await self._stream.create_key_value(config)
+
     def hold_lease(self, name: str, holder: str, *, timeout_s: float = 5.0) -> bool:
         """Whether `holder` holds the lease `name` now: taken if it is free (or expired: LEASE_TTL_S after its
         holder last renewed it), renewed if `holder` has it, False if another holds it. LogUnavailable without a
@@ -303,13 +331,9 @@ class WriteLog:
         return self._run(self._hold_lease(name, holder.encode()), timeout_s)
 
     async def _hold_lease(self, name: str, holder: bytes) -> bool:
-        assert self._stream is not None
         try:
-            try:
-                bucket = await self._stream.key_value(LEASE_BUCKET)
-            except BucketNotFoundError:
-                bucket = await self._stream.create_key_value(KeyValueConfig(
-                    bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S, replicas=self.settings.replicas))
+            bucket = await self._bucket(KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S,
+                                                       replicas=self.settings.replicas))
             try:
                 entry = await bucket.get(name)
             except KeyNotFoundError:  # free, or expired (or deleted): take it, unless another node just did
