@@ -110,11 +110,10 @@ class LogApplier:
         failing = False
         while not self._stop.is_set():
             try:
+                # Empty only once the stream's leader said nothing follows (WriteLog.read): a server cut off from
+                # it cannot pass for caught up.
                 entries = self._log.read(self.applied, limit=self._read_batch, timeout_s=POLL_S)
                 read_at = time.monotonic()
-                # An empty read may also be a server cut off from the stream's leader: caught up only if the
-                # stream's own state (which only its leader answers) says there is nothing after what is applied.
-                current = bool(entries) or self._log.last_sequence(timeout_s=POLL_S * 4) <= self.applied
             except LogUnavailable as error:
                 if not failing:  # once per outage: the lag metric and health say how long it lasts
                     log.warning("log_read_failed", error=str(error), applied=self.applied)
@@ -127,7 +126,7 @@ class LogApplier:
             for sequence, entry in entries:
                 if not self._apply_one(sequence, entry):
                     return
-            if current and len(entries) < self._read_batch:  # the log held no more when read: caught up to then
+            if len(entries) < self._read_batch:  # the log held no more when read: caught up to then
                 with self._lock:
                     self._caught_up_at = read_at
 

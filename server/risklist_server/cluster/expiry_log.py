@@ -13,6 +13,7 @@ which holds what every node holds up to where it applied the log).
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -22,7 +23,6 @@ import structlog
 from risklist_server.cluster.log_messages_pb2 import ExpiryPurge, ExpiryPurgeResult
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import WriteCall, WriteCalls, WriteGateway
-from risklist_server.services.poller import Poller
 from risklist_server.store.expiry_purge import ExpirySlice
 from risklist_server.store.risk_store import RiskStore
 
@@ -50,52 +50,32 @@ class Lease(Protocol):
 
 
 class ExpirySweepStore(Protocol):
-    @property
-    def version(self) -> int: ...
-
     def find_expired(self, start: bytes | None, limit: int, now: int) -> ExpirySlice: ...
 
 
-class ClusterExpirySweeper:
-    """The driver, on every node; only the lease's holder sweeps (see the module's description)."""
+class LoggedPurge:
+    """A cluster node's slice of the expiry sweep (ExpirySweeper's `purge`): nothing unless this node holds the
+    lease; else, for a slice holding something expired, an ExpiryPurge entry through the log (see the module's
+    description). Returns what this node purged applying it."""
 
-    def __init__(self, store: ExpirySweepStore, writes: WriteGateway, lease: Lease, node_id: str, *,
-                 interval: float, slice_size: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: ExpirySweepStore, writes: WriteGateway, lease: Lease, node_id: str) -> None:
         self._store = store
         self._writes = writes
         self._lease = lease
         self._node_id = node_id
-        self._slice_size = slice_size
-        self._clock = clock
         self._caller = Caller(f"node:{node_id}", frozenset())
-        self._next: bytes | None = None
         self._held_until = 0.0
-        self._slices = 0
-        self._poller = Poller(self.sweep_once, seconds=interval, name="expiry-sweep",
-                              failure_event="expiry_sweep_failed", logger=log, once_per_outage=True)
 
-    def start(self) -> None:
-        self._poller.start()
-
-    def stop(self) -> None:
-        self._poller.stop()
-
-    def sweep_once(self) -> int:
-        """One slice, if this node holds the lease; the contributions purged (0 if it does not hold it)."""
+    def __call__(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
         if not self._holds_lease():
-            return 0
-        found = self._store.find_expired(self._next, self._slice_size, int(self._clock()))
+            return ExpirySlice(0, 0, start)  # no progress: the holder sweeps
+        found = self._store.find_expired(start, limit, now)
         if not found.purged:
-            self._next = found.next_key
-            return 0
-        self._slices += 1
-        request_id = f"expiry-{self._node_id}-{int(self._clock() * 1000)}-{self._slices}"
-        done = self._writes.submit(PURGE, self._caller, request_id,
-                                   ExpiryPurge(start=self._next or b"", limit=self._slice_size), ExpiryPurgeResult)
-        self._next = done.next_key or None
-        if done.purged:
-            log.info("expiry_purged", purged=done.purged, list_version=self._store.version)
-        return int(done.purged)
+            return found
+        # A fresh id per slice: the log drops a repeated id as a retried publish (a restarted node's counter would).
+        done = self._writes.submit(PURGE, self._caller, f"expiry-{self._node_id}-{secrets.token_hex(8)}",
+                                   ExpiryPurge(start=start or b"", limit=limit), ExpiryPurgeResult)
+        return ExpirySlice(done.scanned, done.purged, done.next_key or None)
 
     def _holds_lease(self) -> bool:
         now = time.monotonic()

@@ -209,10 +209,10 @@ class WriteLog:
                              "quorum returns: retry it then (Report and Revoke are idempotent, a load can be re-run)")
 
     def read(self, after: int, *, limit: int, timeout_s: float) -> list[tuple[int, LogEntry]]:
-        """Up to `limit` entries with sequences above `after`, in order; fewer (or none) if the log holds no more
-        within `timeout_s`. LogUnavailable if the log cannot be read; InvalidLogEntry if the entry after `after`
-        is not one this node can read, LogGap if the log no longer holds it (the entries before either are
-        returned first)."""
+        """Up to `limit` entries with sequences above `after`, in order; fewer if the log holds no more; none only
+        once the stream itself said it holds nothing after `after` (within `timeout_s`). LogUnavailable if the log
+        cannot be read; InvalidLogEntry if the entry after `after` is not one this node can read, LogGap if the log
+        no longer holds it (the entries before either are returned first)."""
         try:
             return self._run(self._read(after, limit, timeout_s), timeout_s + 5.0)
         except LogUnavailable:
@@ -237,13 +237,15 @@ class WriteLog:
             try:
                 messages = await self._reader.fetch(limit, timeout=timeout_s)
             except NatsTimeout:
-                # Nothing came. Either nothing was written after `after`, or the consumer is gone with the server
-                # that held it (ephemeral consumers live on one server) and will never deliver: then the next read
-                # makes a new one.
+                # Nothing came. Only the stream (its leader) can say whether nothing was written after `after`,
+                # or the consumer is gone with the server that held it (ephemeral consumers live on one server)
+                # and will never deliver: then this read failed, and the next makes a new consumer.
                 assert self._stream is not None
                 info = await self._stream.stream_info(self.settings.stream)
                 if int(info.state.last_seq) > after:
                     await self._drop_reader()
+                    raise LogUnavailable(f"the write log holds entries after {after} that its reader did not "
+                                         "deliver (its server gone?)") from None
                 return []
         except (*_UNAVAILABLE, NatsError) as error:  # any error of the connection: read again, never stop applying
             await self._drop_reader()

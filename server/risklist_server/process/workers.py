@@ -17,7 +17,7 @@ import structlog
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
-from risklist_server.cluster.expiry_log import ClusterExpirySweeper, expiry_calls
+from risklist_server.cluster.expiry_log import LoggedPurge, expiry_calls
 from risklist_server.cluster.ingest_log import ingest_calls, logged_loads
 from risklist_server.cluster.node import ClusterNode
 from risklist_server.cluster.stream_writes import PinnedClock
@@ -35,6 +35,7 @@ from risklist_server.rpc.service_health import ServiceHealth
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites, WriteGateway
 from risklist_server.rpc.writer_link import create_writer_link
+from risklist_server.services.expiry_sweep import ExpirySweeper
 from risklist_server.services.hit_tokens import HitTokens
 from risklist_server.services.lookup import LookupService
 from risklist_server.services.policy_watch import PolicyWatch
@@ -156,9 +157,10 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             writes = node
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
-        sweeper = side.sweeper if node is None or config.cluster is None else ClusterExpirySweeper(
-            store, node, node, config.cluster.node_id, interval=config.settings.expiry_sweep_interval_seconds,
-            slice_size=config.settings.expiry_sweep_slice)  # a cluster's purges go through its log
+        sweeper = side.sweeper if node is None or config.cluster is None else ExpirySweeper(
+            store, interval=config.settings.expiry_sweep_interval_seconds,
+            slice_size=config.settings.expiry_sweep_slice,
+            purge=LoggedPurge(store, node, node, config.cluster.node_id))  # a cluster's purges go through its log
         sweeper.start()
         cleanup.callback(sweeper.stop)
         side.trimmer.start()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import structlog
 
 from risklist_server.services.poller import Poller
+from risklist_server.store.expiry_purge import ExpirySlice
 from risklist_server.store.risk_store import RiskStore
 
 log = structlog.get_logger("risklist.expiry")
@@ -18,6 +19,8 @@ class ExpirySweeper:
 
     Every write path is covered (Report, ingest, bulk-built SSTs), since it reads the records
     themselves. A purge is an ordinary write with a changelog entry, so fronts and replicas follow.
+    `purge(start, limit, now)` purges one slice: the store's own by default; a cluster node's goes through
+    its log (risklist_server.cluster.expiry_log).
     """
 
     def __init__(
@@ -27,8 +30,10 @@ class ExpirySweeper:
         interval: float,
         slice_size: int,
         clock: Callable[[], float] = time.time,
+        purge: Callable[[bytes | None, int, int], ExpirySlice] | None = None,
     ) -> None:
         self._store = store
+        self._purge = purge or store.purge_expired
         self._slice_size = slice_size
         self._clock = clock
         self._next: bytes | None = None
@@ -45,7 +50,7 @@ class ExpirySweeper:
 
     def sweep_once(self) -> int:
         """Sweep one slice; return the contributions purged."""
-        done = self._store.purge_expired(self._next, self._slice_size, int(self._clock()))
+        done = self._purge(self._next, self._slice_size, int(self._clock()))
         self._next = done.next_key
         self._cycle.add(done.scanned, done.purged)
         if done.purged:
