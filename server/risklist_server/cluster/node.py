@@ -11,12 +11,14 @@ Report, Revoke, ReportOutcome, Admin.Ingest's steps (risklist_server.cluster.ing
 slices (risklist_server.cluster.expiry_log) go through the log (CLUSTER_METHODS). An outcome is proven by a hit
 token any node may have made: at start the node adopts the cluster's outcome key (kept in the cluster's key-value
 bucket, made by the first node), so every node makes and verifies tokens with the same key and decides every
-outcome the same.
+outcome the same. It also joins the cluster's list id (made the same way): every node applies the same entries
+in the same order, so its versions are every node's, and a partner's filter moves between nodes without a reset.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,12 +35,16 @@ from risklist_server.rpc.write_calls import ResponseT, WriteCalls
 CLUSTER_METHODS = frozenset({"Report", "Revoke", "ReportOutcome", "Ingest", "PurgeExpired"})
 OUTCOME_KEY = "outcome-key"
 """The cluster bucket's key for the outcome key (risklist_server.store.outcome_key)."""
+LIST_ID = "list-id"
+"""The cluster bucket's key for the list id every node's partners see (risklist_server.store.list_id)."""
 
 
 class NodeStore(LogPositions, Protocol):
     """The store a node applies the log to (RiskStore)."""
 
     def adopt_outcome_key(self, key: bytes) -> bool: ...
+
+    def join_list(self, list_id: str) -> None: ...
 """The write calls a cluster node takes (see the module's description)."""
 
 
@@ -72,6 +78,7 @@ class ClusterNode:
         settings = LogSettings(replicas=self.config.replicas, max_bytes=self.config.log_max_bytes)
         self._log = WriteLog(self.config.servers, settings, network=self._network).open()
         try:
+            self._store.join_list(self._log.cluster_value(LIST_ID, uuid.uuid4().hex.encode("ascii")).decode("ascii"))
             self._store.adopt_outcome_key(self._log.cluster_value(OUTCOME_KEY,
                                                                   secrets.token_bytes(OUTCOME_KEY_BYTES)))
         except BaseException:

@@ -134,7 +134,7 @@ class AdminServicer(pb_grpc.AdminServicer):
                                              self._gate, context,
                                              RpcLog("GetNetworkInfo", ADMIN_SERVICE, audit=self._audit,
                                                     context=context, drain=self._drain),
-                                             list_id=self._store.store_id)
+                                             list_id=self._store.list_id)
 
     def _batch_request(self, data: bytes) -> pb.IngestRequest:
         """An IngestRequest's bytes parsed once its batch is known to hold at most max_batch mutations."""

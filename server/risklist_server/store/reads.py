@@ -16,6 +16,7 @@ from risklist_server.store.changelog import Change, decode_changes, sequence_key
 from risklist_server.store.changelog_trim import read_trimmed_through
 from risklist_server.store.front import DEFAULT_BITS_PER_KEY, BloomFront, Front
 from risklist_server.store.front_file import FrontOwner
+from risklist_server.store.list_id import read_cluster_list_id
 from risklist_server.store.outcome_key import read_outcome_key
 from risklist_server.store.outcomes import OutcomeLedger
 from risklist_server.store.rocks import CHANGELOG_CF, META_CF, get_one, iter_items, iter_keys, multi_get
@@ -58,6 +59,7 @@ class StoreReads:
     _sequence: int
     _trimmed_through: int
     _store_id: str
+    _cluster_list_id: str | None
 
     @property
     def version(self) -> int:
@@ -148,6 +150,7 @@ class StoreReads:
         self._outcome_key = None
         self._trimmed_through = read_trimmed_through(self._meta)
         self._store_id = read_store_id(self._meta)
+        self._cluster_list_id = read_cluster_list_id(self._meta)
 
     def _last_sequence(self) -> int:
         last = next(iter_keys(self._changelog, backwards=True), None)
@@ -157,6 +160,14 @@ class StoreReads:
     def store_id(self) -> str:
         """This store's id (risklist_server.store.store_id): which list its versions count, for partners."""
         return self._store_id
+
+    @property
+    def list_id(self) -> str:
+        """Which list this store's versions count, for partners (risklist_server.store.list_id): the cluster's
+        once the store joined one (read again until then: a replica sees its writer join), else its store id."""
+        if self._cluster_list_id is None:
+            self._cluster_list_id = read_cluster_list_id(self._meta)
+        return self._store_id if self._cluster_list_id is None else self._cluster_list_id
 
     def table_readers_bytes(self) -> int:
         """Memory RocksDB holds for the open SST files' index and filter blocks (outside the block cache)."""

@@ -27,6 +27,7 @@ from risklist_server.store.expiry_purge import ExpirySlice, purge_expired, scan_
 from risklist_server.store.front import BloomFront, front_words_for
 from risklist_server.store.front_file import save_front_words
 from risklist_server.store.front_map import MappedFront, file_stamp, map_front
+from risklist_server.store.list_id import check_can_join, write_cluster_list_id
 from risklist_server.store.log_position import LOG_POSITION_KEY, encode_log_position, read_log_position
 from risklist_server.store.merge_mark import clear_merge_mark, merge_in_flight, set_merge_mark
 from risklist_server.store.outcome_key import ensure_outcome_key, replace_outcome_key
@@ -227,6 +228,17 @@ class RiskStore(StoreReads):
         sst = self._changelog.property_int_value("rocksdb.total-sst-files-size") or 0
         memtables = self._changelog.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
         return sst + memtables
+
+    def join_list(self, list_id: str) -> None:
+        """Count the cluster list `list_id` (a node joining its cluster, before it applies the log); StoreError if
+        this store may not (risklist_server.store.list_id)."""
+        with self._write_lock:
+            self._ensure_open()
+            if check_can_join(self._cluster_list_id, list_id, version=self._sequence, log_position=self._log_position,
+                              path=str(self.path)):
+                write_cluster_list_id(self._meta, list_id)
+                self._cluster_list_id = list_id
+                log.info("cluster_list_joined")
 
     def adopt_outcome_key(self, key: bytes) -> bool:
         """Make `key` this store's outcome key (a cluster node's: the cluster's); True if it replaced another."""

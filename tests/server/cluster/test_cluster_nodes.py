@@ -25,6 +25,7 @@ from risklist_server.cluster.write_log import STREAM
 from risklist_server.store.risk_store import init_store
 from tests.support.admin_ingest import PHONE, ingest_phone
 from tests.support.cluster_nodes import cluster_flags, health, phone, unlisted
+from tests.support.list_ids import list_ids
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
@@ -72,6 +73,37 @@ def test_a_write_on_one_node_is_read_there_at_once_and_reaches_every_other_node(
     wait_until(lambda: _listed(a, 2), timeout=10, message="node a never applied node b's Report")
     assert b.Revoke(pb.RevokeRequest(subjects=[phone(1)]), timeout=10).removed == 1
     wait_until(lambda: not _listed(a, 1), timeout=10, message="node a never applied node b's Revoke")
+
+
+def test_a_partners_filter_from_one_node_is_updated_by_another_without_a_reset(nodes: list[ServerProcess]) -> None:
+    """Both nodes name one list and count its versions alike: a filter downloaded from node a at version V follows
+    node b's updates from V (no reset, so an SDK moving between nodes keeps its filter)."""
+    a, b = (_stub(node.address) for node in nodes)
+    wait_until(lambda: all(health(node.address) == SERVING for node in nodes), timeout=30,
+               message="the nodes did not report SERVING once caught up with the log")
+    (list_a,), (list_b,) = (list_ids(node.address, node.admin_address) for node in nodes)
+    assert list_a == list_b
+    header = next(iter(a.GetFilter(pb.GetFilterRequest(), timeout=10))).header
+    reported = b.Report(_report(31), timeout=10).list_version
+    wait_until(lambda: _version(a) == reported, timeout=10, message="node a never applied node b's Report")
+    for follower in (a, b):
+        updates = list(follower.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=header.version), timeout=10))
+        assert not any(update.reset for update in updates)
+        assert {update.list_id for update in updates} == {header.list_id}
+        assert updates[-1].version == reported
+        assert sum(len(update.added_keys) for update in updates) == 17  # the one key b's Report listed
+
+
+def test_a_store_with_versions_of_its_own_is_refused_as_a_node(nodes: list[ServerProcess], cluster: NatsCluster,
+                                                                tmp_path: Path, secret_file: Path) -> None:
+    """A store loaded alone holds versions no log entry made: joining would make its list differ from every other
+    node's, so the node refuses to start and says how to build a node's store."""
+    feed = _feed(tmp_path / "alone.csv", range(5))
+    subprocess.run([str(BIN / "risklist-load"), str(feed), "--source", "bank-a", "--db", str(tmp_path / "alone"),
+                    "--secret-file", str(secret_file), "--quiet"], check=True, timeout=120)
+    error = _server_error(*cluster_flags(cluster, "c", max_lag_s=MAX_LAG_S), secret_file=secret_file,
+                          db=tmp_path / "alone")
+    assert "already holds list version" in error and "risklist-load --server" in error
 
 
 def test_cut_off_from_the_log_writes_are_unavailable_in_time_reads_go_on_and_health_follows_the_log(
