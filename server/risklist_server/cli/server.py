@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--log-max-bytes", default="64G", metavar="SIZE",
                          help="the write log's size bound, if this node creates it; its oldest writes go beyond it "
                          "(default %(default)s; docs/cluster.md)")
+    cluster.add_argument("--checkpoint-interval", type=float, default=3600.0, metavar="SECONDS",
+                         help="how often the node holding the cluster's checkpoint lease publishes a checkpoint new "
+                         "and wiped nodes restore; 0: this node never publishes (default %(default)s)")
     add_security_arguments(parser)
     return parser
 
@@ -155,7 +158,7 @@ def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
             raise ConfigError("--node-id is for a cluster node: give --cluster too, or drop it")
         return None
     return cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
-                          log_max_bytes=args.log_max_bytes)
+                          log_max_bytes=args.log_max_bytes, checkpoint_interval_s=args.checkpoint_interval)
 
 
 if __name__ == "__main__":

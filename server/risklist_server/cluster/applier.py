@@ -39,7 +39,9 @@ class LogApplier:
     """Applies the log from `applied + 1` on, in a thread of its own (see the module's description)."""
 
     def __init__(self, write_log: WriteLog, apply: Apply, *, refusals: tuple[type[Exception], ...] = (),
-                 applied: int = 0, read_batch: int = READ_BATCH) -> None:
+                 applied: int = 0, read_batch: int = READ_BATCH, on_gap: Callable[[], None] = lambda: None) -> None:
+        """`on_gap` is called (on the applier's thread) once it stopped because the log no longer holds the entry
+        it needs next (LogGap)."""
         self._log = write_log
         self._apply = apply
         self._refusals = refusals
@@ -48,6 +50,7 @@ class LogApplier:
         self._applied = applied
         self._caught_up_at: float | None = None
         self._read_batch = read_batch
+        self._on_gap = on_gap
         self._pending: dict[str, Future[object]] = {}
         self._lock = threading.Lock()
         self._caught_up = threading.Condition(self._lock)
@@ -105,6 +108,8 @@ class LogApplier:
                 self.failure = error
                 self._stop.set()
                 self._caught_up.notify_all()
+            if isinstance(error, LogGap):
+                self._on_gap()
 
     def _follow(self) -> None:
         failing = False

@@ -16,6 +16,7 @@ URL_SCHEMES = ("nats", "tls")
 DEFAULT_MAX_LAG_S = 5.0
 DEFAULT_REPLICAS = 3
 DEFAULT_LOG_MAX_BYTES = 64 * 2**30
+DEFAULT_CHECKPOINT_INTERVAL_S = 3600.0
 SIZE = re.compile(r"(\d+)([KMGT]?)i?B?", re.IGNORECASE)
 UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -31,6 +32,8 @@ class ClusterConfig:
     """NATS servers holding each entry of the write log (when this node creates the stream)."""
     log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
     """The write log's size bound (when this node creates the stream): its oldest entries go beyond it."""
+    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
+    """How often this node publishes the cluster's checkpoint while it holds the lease (0: never)."""
 
 
 def parse_size(text: str, flag: str) -> int:
@@ -42,7 +45,8 @@ def parse_size(text: str, flag: str) -> int:
 
 
 def cluster_config(servers: str, node_id: str | None, *, max_lag_s: float = DEFAULT_MAX_LAG_S,
-                   replicas: int = DEFAULT_REPLICAS, log_max_bytes: str = "64G") -> ClusterConfig:
+                   replicas: int = DEFAULT_REPLICAS, log_max_bytes: str = "64G",
+                   checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> ClusterConfig:
     """The cluster's settings from the flags' text; ConfigError saying which flag is wrong and how."""
     urls = tuple(url.strip() for url in servers.split(",") if url.strip())
     if not urls:
@@ -64,6 +68,10 @@ def cluster_config(servers: str, node_id: str | None, *, max_lag_s: float = DEFA
         raise ConfigError(f"--max-lag must be above 0 seconds, got {max_lag_s:g}")
     if not 1 <= replicas <= 5:
         raise ConfigError(f"--log-replicas must be 1 to 5, got {replicas} (3 survives the loss of one NATS server)")
-    return ClusterConfig(urls, node_id, max_lag_s, replicas, parse_size(log_max_bytes, "--log-max-bytes"))
+    if not checkpoint_interval_s >= 0:
+        raise ConfigError(f"--checkpoint-interval must be 0 (never publish) or more seconds, "
+                          f"got {checkpoint_interval_s:g}")
+    return ClusterConfig(urls, node_id, max_lag_s, replicas, parse_size(log_max_bytes, "--log-max-bytes"),
+                         checkpoint_interval_s)
 
 

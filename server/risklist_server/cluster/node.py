@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
 
 from risklist_server.cluster.applier import LogApplier
+from risklist_server.cluster.checkpoint_bucket import CheckpointBucket
 from risklist_server.cluster.config import ClusterConfig
 from risklist_server.cluster.stream_writes import REFUSALS, LogPositions, PinnedClock, StreamWrites, write_call_applier
 from risklist_server.cluster.write_log import LogSettings, WriteLog
@@ -62,14 +64,16 @@ class ClusterNode:
     """See the module's description. start() connects (LogUnavailable, ConfigError) and starts applying."""
 
     def __init__(self, config: ClusterConfig, store: NodeStore, calls: WriteCalls, clock: PinnedClock, *,
-                 network: str) -> None:
+                 network: str, on_gap: Callable[[], None] = lambda: None) -> None:
         """`calls`: the write calls this node runs, over services whose clock is `clock`; `network`: the secret's
-        fingerprint (the log must be this network's)."""
+        fingerprint (the log must be this network's); `on_gap`: called once the log no longer holds the entry this
+        node needs next (the node must restore the cluster's checkpoint: risklist_server.cluster.rejoin)."""
         self.config = config
         self._store = store
         self._calls = {name: call for name, call in calls.items() if name in CLUSTER_METHODS}
         self._clock = clock
         self._network = network
+        self._on_gap = on_gap
         self._log: WriteLog | None = None
         self._applier: LogApplier | None = None
         self._writes: StreamWrites | None = None
@@ -85,7 +89,7 @@ class ClusterNode:
             self.close()
             raise
         self._applier = LogApplier(self._log, write_call_applier(self._calls, self._clock, self._store),
-                                   refusals=REFUSALS, applied=self._store.log_position).start()
+                                   refusals=REFUSALS, applied=self._store.log_position, on_gap=self._on_gap).start()
         self._writes = StreamWrites(self._log, self._applier)
         return self
 
@@ -101,6 +105,12 @@ class ClusterNode:
         if self._writes is None:
             raise RuntimeError("ClusterNode.submit before start()")
         return self._writes.submit(method, caller, request_id, request, response_type, timeout=timeout)
+
+    def checkpoints(self) -> CheckpointBucket:
+        """The cluster's checkpoint store, over this node's log connection."""
+        if self._log is None:
+            raise RuntimeError("ClusterNode.checkpoints before start()")
+        return CheckpointBucket(self._log, replicas=self.config.replicas, network=self._network)
 
     def hold_lease(self, name: str, holder: str) -> bool:
         """Whether `holder` holds the cluster lease `name` (WriteLog.hold_lease)."""

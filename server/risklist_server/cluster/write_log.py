@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -365,6 +365,27 @@ class WriteLog:
         except (*_UNAVAILABLE, NatsError) as error:
             raise LogUnavailable(f"the write log's state is unknown: {type(error).__name__}") from None
         return int(info.state.last_seq)
+
+    def first_sequence(self, *, timeout_s: float = 5.0) -> int:
+        """The oldest entry the stream still holds (past last_sequence while empty): entries before it are gone
+        with the stream's retention, so a node behind it restores a checkpoint (risklist_server.cluster.rejoin)."""
+        return self.with_jetstream(self._first_sequence, timeout_s=timeout_s)
+
+    async def _first_sequence(self, stream: JetStreamContext) -> int:
+        info = await stream.stream_info(self.settings.stream)
+        return int(info.state.first_seq)
+
+    def with_jetstream(self, work: Callable[[JetStreamContext], Awaitable[T]], *, timeout_s: float) -> T:
+        """`work` run on this connection's JetStream context (on its loop); LogUnavailable if the servers do not
+        answer, without a quorum, or within `timeout_s`."""
+        return self._run(self._with_jetstream(work), timeout_s)
+
+    async def _with_jetstream(self, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+        assert self._stream is not None
+        try:
+            return await work(self._stream)
+        except _UNAVAILABLE as error:
+            raise self._no_quorum(error) from None
 
     def _run(self, work: Coroutine[Any, Any, T], timeout_s: float) -> T:
         future = asyncio.run_coroutine_threadsafe(work, self._loop)

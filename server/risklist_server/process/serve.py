@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 
 import structlog
 
@@ -12,9 +13,10 @@ from risklist_server.core.errors import ConfigError
 from risklist_server.core.link_socket import link_socket_problem
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.metrics_endpoint import MetricsEndpoint, start_metrics_endpoint
+from risklist_server.process.node_store import prepare_node_store
 from risklist_server.process.ports import reserve_shared_port, with_port
 from risklist_server.process.run_dirs import make_run_dir, remove_abandoned_run_dirs
-from risklist_server.process.supervisor import Child, StartupFailed, StopRequested, Supervisor
+from risklist_server.process.supervisor import EXIT_REJOIN, Child, StartupFailed, StopRequested, Supervisor
 from risklist_server.rpc.access.config import describe_security
 from risklist_server.store.store_dir import check_store_dir
 
@@ -29,6 +31,8 @@ def serve(config: ServerConfig) -> int:
     partner address (SO_REUSEPORT) and follow the writer as RocksDB secondaries.
     Every process gets `config` as it was built, through fork.
     """
+    if config.cluster is not None:  # a new or wiped node's store comes from the cluster's checkpoint (or is new)
+        prepare_node_store(config)
     check_store_dir(config.db)  # the server never creates a store: a missing or partial one is one line, exit 1
     holder: socket.socket | None = None
     metrics: MetricsEndpoint | None = None
@@ -45,31 +49,37 @@ def serve(config: ServerConfig) -> int:
             holder, listen = reserve_shared_port(config.listen)
         if config.metrics_listen:
             metrics = start_metrics_endpoint(config.metrics_listen)
-        supervisor = Supervisor(grace=config.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
         addresses = {"listen": listen, "admin_listen": config.admin_listen}
-        writer, readers = _plan(config, addresses, replicas, run_dir)
-        try:
-            supervisor.start([[writer], readers])
-        except (StartupFailed, StopRequested) as error:
-            supervisor.stop()
-            if isinstance(error, StopRequested):
-                return 0
-            raise
-        port = readers[0].ports["port"] if readers else writer.ports["port"]
-        # A restarted process binds the ports first bound, even where port 0 was asked for.
-        addresses["listen"] = with_port(addresses["listen"], port)
-        addresses["admin_listen"] = with_port(config.admin_listen, writer.ports["admin_port"])
-        if metrics is not None:
-            partner_workers = readers or [writer]
-            metrics.watch_connections(lambda: [(child.name, child.pid) for child in partner_workers if child.pid],
-                                      port, config.descriptors.max_connections)
-        log.info("serving", listen=listen, port=port, admin_listen=config.admin_listen,
-                 admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
-                 workers=config.workers, pids={child.name: child.pid for child in supervisor.children},
-                 front=config.front, secret_fingerprint=config.secret.fingerprint, audit_dir=config.audit_dir,
-                 cluster=list(config.cluster.servers) if config.cluster else None, **_node_field(config),
-                 **describe_security(config.security))
-        code = supervisor.run_until_stopped()
+        while True:
+            supervisor = Supervisor(grace=config.grace, on_exit=metrics.process_exited if metrics else lambda _: None)
+            writer, readers = _plan(config, addresses, replicas, run_dir)
+            try:
+                supervisor.start([[writer], readers])
+            except (StartupFailed, StopRequested) as error:
+                supervisor.stop()
+                if isinstance(error, StopRequested):
+                    return 0
+                raise
+            port = readers[0].ports["port"] if readers else writer.ports["port"]
+            # A restarted process binds the ports first bound, even where port 0 was asked for.
+            addresses["listen"] = with_port(addresses["listen"], port)
+            addresses["admin_listen"] = with_port(config.admin_listen, writer.ports["admin_port"])
+            if metrics is not None:
+                partner_workers = readers or [writer]
+                metrics.watch_connections(_live_pids(partner_workers), port, config.descriptors.max_connections)
+            log.info("serving", listen=listen, port=port, admin_listen=config.admin_listen,
+                     admin_port=writer.ports["admin_port"], metrics_port=metrics.port if metrics else None,
+                     workers=config.workers, pids={child.name: child.pid for child in supervisor.children},
+                     front=config.front, secret_fingerprint=config.secret.fingerprint, audit_dir=config.audit_dir,
+                     cluster=list(config.cluster.servers) if config.cluster else None, **_node_field(config),
+                     **describe_security(config.security))
+            code = supervisor.run_until_stopped()
+            if code != EXIT_REJOIN or config.cluster is None:
+                break
+            # The writer found its next log entry gone (behind the log's retention): every process stopped; the
+            # node restores the cluster's checkpoint, as at a start, and serves again on the same ports.
+            log.warning("node_rejoining")
+            prepare_node_store(config)
     finally:
         if holder is not None:
             holder.close()
@@ -79,6 +89,11 @@ def serve(config: ServerConfig) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
     log.info("stopped", exit_code=code)
     return code
+
+
+def _live_pids(children: list[Child]) -> Callable[[], list[tuple[str, int]]]:
+    """The (name, pid) of each of `children` running now, asked each time."""
+    return lambda: [(child.name, child.pid) for child in children if child.pid]
 
 
 def _node_field(config: ServerConfig) -> dict[str, str]:

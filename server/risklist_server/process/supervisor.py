@@ -33,6 +33,9 @@ STABLE_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 KILL_AFTER_GRACE_SECONDS = 15.0
+EXIT_REJOIN = 75
+"""A cluster node's writer exits with this when the log no longer holds the entry it needs next: the supervisor
+stops every process and returns it, and the node restores the cluster's checkpoint (process/serve.py)."""
 _PR_SET_PDEATHSIG = 1
 
 log = structlog.get_logger("risklist.supervisor")
@@ -81,6 +84,7 @@ class Supervisor:
         self._groups: list[list[Child]] = []
         self._grace = grace
         self._on_exit = on_exit
+        self._rejoin = False
 
     @property
     def children(self) -> list[Child]:
@@ -96,7 +100,8 @@ class Supervisor:
                 child.ports = self._await_ready(child, ready_fd)
 
     def run_until_stopped(self) -> int:
-        """Restart what dies until SIGTERM/SIGINT; then drain every child and return the exit code."""
+        """Restart what dies until SIGTERM/SIGINT, or until a child exits with EXIT_REJOIN; then drain every child
+        and return the exit code (EXIT_REJOIN for the latter)."""
         try:
             while True:
                 received = signal.sigtimedwait(WAITED_SIGNALS, self._wait_seconds())
@@ -104,10 +109,13 @@ class Supervisor:
                     log.info("stop_requested", signal=signal.Signals(received.si_signo).name)
                     break
                 self._reap()
+                if self._rejoin:
+                    break
                 self._restart_due()
         except StopRequested:
             log.info("stop_requested", signal="during restart")
-        return self.stop()
+        code = self.stop()
+        return EXIT_REJOIN if self._rejoin else code
 
     def stop(self) -> int:
         """Drain the groups in the reverse of their start order, each within the grace, then the next.
@@ -204,6 +212,10 @@ class Supervisor:
             self._on_exit(pid)
             uptime = time.monotonic() - child.started_at
             child.pid = 0
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_REJOIN:
+                log.warning("worker_rejoin_requested", worker=child.name, pid=pid)
+                self._rejoin = True
+                continue
             child.backoff = 0.0 if uptime >= STABLE_SECONDS else min(
                 MAX_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, child.backoff * 2))
             child.restart_at = time.monotonic() + child.backoff

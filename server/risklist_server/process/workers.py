@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import structlog
 from prometheus_client import Gauge
 
 from risklist_server.audit.trail import AuditTrail
+from risklist_server.cluster.checkpoint_publisher import CheckpointPublisher
 from risklist_server.cluster.expiry_log import LoggedPurge, expiry_calls
 from risklist_server.cluster.ingest_log import ingest_calls, logged_loads
 from risklist_server.cluster.node import ClusterNode
@@ -26,6 +28,7 @@ from risklist_server.process.cluster_health import HealthFollower, node_serving,
 from risklist_server.process.config import ServerConfig
 from risklist_server.process.fd_limit import ADMIN_CONNECTIONS
 from risklist_server.process.shedding import ConnectionShedder
+from risklist_server.process.supervisor import EXIT_REJOIN
 from risklist_server.process.write_path import reader_side, subject_resolver, writer_side
 from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.reload import AccessWatch
@@ -126,6 +129,12 @@ def _stream_limits(config: ServerConfig) -> StreamLimits:
                         idle_seconds=settings.stream_idle_seconds)
 
 
+def _publish_dir(db: str) -> Path:
+    """Where a node's checkpoint is made before it is published: beside the store, so its files are hard links."""
+    path = Path(db).absolute()
+    return path.parent / f".{path.name}.checkpoint-publish"
+
+
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -148,11 +157,12 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         pinned = PinnedClock() if config.cluster is not None else None
         side = writer_side(config.settings, store, secret, lookup.verdict, clock=pinned or time.time)
         writes: WriteGateway = LocalWrites(side.calls)
+        rejoin = RejoinRequest()
         node: ClusterNode | None = None
         if config.cluster is not None and pinned is not None:
             node = ClusterNode(config.cluster, store, {**side.calls, **ingest_calls(store, pinned),
                                                        **expiry_calls(store, pinned)},
-                               pinned, network=secret.fingerprint).start()
+                               pinned, network=secret.fingerprint, on_gap=rejoin.request).start()
             cleanup.callback(node.close)
             writes = node
         # Readers start from this file and catch up through the changelog.
@@ -163,6 +173,10 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             purge=LoggedPurge(store, node, node, config.cluster.node_id))  # a cluster's purges go through its log
         sweeper.start()
         cleanup.callback(sweeper.stop)
+        if node is not None and node.config.checkpoint_interval_s > 0:
+            cleanup.callback(CheckpointPublisher(
+                store, node, node.checkpoints(), node_id=node.config.node_id,
+                interval_s=node.config.checkpoint_interval_s, work_dir=_publish_dir(config.db)).start().stop)
         side.trimmer.start()
         cleanup.callback(side.trimmer.stop)
         servers: list[tuple[grpc.Server, ServiceHealth]] = []
@@ -197,7 +211,21 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         _serve_until_stopped(servers, config.grace, drain, lambda: _report_ready(ready_fd, **ports),
                              list_version=store.version, front_bytes=store.front.size_bytes, **ports)
     log.info("worker_stopped", list_version=store.version)
-    return 0
+    return EXIT_REJOIN if rejoin.requested else 0
+
+
+class RejoinRequest:
+    """A cluster node's writer asked to stop so the node restores the cluster's checkpoint (EXIT_REJOIN)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def request(self) -> None:
+        """Stop this writer as SIGTERM does; it then exits with EXIT_REJOIN."""
+        log.warning("log_gap_rejoin", detail="the log no longer holds the entry this node needs next: stopping to "
+                    "restore the cluster's latest checkpoint")
+        self.requested = True
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:

@@ -44,8 +44,11 @@ def _refuse_occupied(db_path: Path) -> None:
                           f"server, move it aside (mv {db_path} {db_path}.old), then restore again")
 
 
-def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> BackupManifest:
-    """Verify `backup` (made under `secret_fingerprint`), then restore its store at `db_path` atomically."""
+def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str,
+                   new_versions: bool = True) -> BackupManifest:
+    """Verify `backup` (made under `secret_fingerprint`), then restore its store at `db_path` atomically. Without
+    `new_versions` (a cluster node restoring the cluster's checkpoint, whose versions every node shares) the
+    versions go on from the backup's, with no gap."""
     manifest = verify_backup(backup, expected_fingerprint=secret_fingerprint)
     db_path = db_path.absolute()
     _refuse_occupied(db_path)
@@ -67,7 +70,8 @@ def restore_backup(backup: Path, db_path: Path, *, secret_fingerprint: str) -> B
             raise BackupError(f"copying the backup into {staging} failed: {error.strerror or error}; {db_path} was "
                               "not touched: free space on that disk (the store needs the backup's size), then "
                               "restore again") from None
-        _start_new_versions(staging, manifest.changelog_sequence, db_path)
+        if new_versions:
+            _start_new_versions(staging, manifest.changelog_sequence, db_path)
         fsync_path(staging)
         pause_point("restore-rename")
         _refuse_occupied(db_path)
