@@ -6,6 +6,7 @@ past --max-lag and back once the log returns; what a cluster node cannot take ye
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 import time
 from collections.abc import Iterator
@@ -36,12 +37,49 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 FEED_HEADER = "action,entity_type,identifier,category,level,reported_at,expires_at,reference"
 
 
-@pytest.fixture()
-def nodes(cluster: NatsCluster, tmp_path: Path, secret_file: Path) -> Iterator[list[ServerProcess]]:
+@pytest.fixture(scope="module")
+def secret() -> NetworkSecret:
+    """One network for the module: its tests share one cluster (each uses subjects of its own)."""
+    return NetworkSecret(secrets.token_bytes(32))
+
+
+@pytest.fixture(scope="module")
+def secret_file(tmp_path_factory: pytest.TempPathFactory, secret: NetworkSecret) -> Path:
+    return write_secret(tmp_path_factory.mktemp("secret") / "network.secret", secret)
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """Three nats-servers for the tests that leave them running (see `cluster` for the one that stops them)."""
+    started = NatsCluster.create(tmp_path_factory.mktemp("nats"))
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
+
+
+def _start_nodes(cluster: NatsCluster, directory: Path, secret_file: Path) -> list[ServerProcess]:
     """Node a: one worker; node b: a writer and two readers."""
-    started = [start_server(tmp_path / "a", secret_file, *cluster_flags(cluster, "a", max_lag_s=MAX_LAG_S)),
-               start_server(tmp_path / "b", secret_file, "--workers", "2",
-                            *cluster_flags(cluster, "b", max_lag_s=MAX_LAG_S))]
+    return [start_server(directory / "a", secret_file, *cluster_flags(cluster, "a", max_lag_s=MAX_LAG_S)),
+            start_server(directory / "b", secret_file, "--workers", "2",
+                         *cluster_flags(cluster, "b", max_lag_s=MAX_LAG_S))]
+
+
+@pytest.fixture(scope="module")
+def nodes(shared_cluster: NatsCluster, tmp_path_factory: pytest.TempPathFactory,
+          secret_file: Path) -> Iterator[list[ServerProcess]]:
+    """Two nodes the module's tests share (starting a cluster costs seconds)."""
+    started = _start_nodes(shared_cluster, tmp_path_factory.mktemp("nodes"), secret_file)
+    yield started
+    for node in started:
+        node.terminate()
+
+
+@pytest.fixture()
+def own_nodes(cluster: NatsCluster, tmp_path: Path, secret_file: Path) -> Iterator[list[ServerProcess]]:
+    """Two nodes on a cluster of their own, for a test that stops its NATS servers."""
+    started = _start_nodes(cluster, tmp_path, secret_file)
     yield started
     for node in started:
         node.terminate()
@@ -94,25 +132,25 @@ def test_a_partners_filter_from_one_node_is_updated_by_another_without_a_reset(n
         assert sum(len(update.added_keys) for update in updates) == 17  # the one key b's Report listed
 
 
-def test_a_store_with_versions_of_its_own_is_refused_as_a_node(nodes: list[ServerProcess], cluster: NatsCluster,
+def test_a_store_with_versions_of_its_own_is_refused_as_a_node(nodes: list[ServerProcess], shared_cluster: NatsCluster,
                                                                 tmp_path: Path, secret_file: Path) -> None:
     """A store loaded alone holds versions no log entry made: joining would make its list differ from every other
     node's, so the node refuses to start and says how to build a node's store."""
     feed = _feed(tmp_path / "alone.csv", range(5))
     subprocess.run([str(BIN / "risklist-load"), str(feed), "--source", "bank-a", "--db", str(tmp_path / "alone"),
                     "--secret-file", str(secret_file), "--quiet"], check=True, timeout=120)
-    error = _server_error(*cluster_flags(cluster, "c", max_lag_s=MAX_LAG_S), secret_file=secret_file,
+    error = _server_error(*cluster_flags(shared_cluster, "c", max_lag_s=MAX_LAG_S), secret_file=secret_file,
                           db=tmp_path / "alone")
     assert "already holds list version" in error and "risklist-load --server" in error
 
 
 def test_cut_off_from_the_log_writes_are_unavailable_in_time_reads_go_on_and_health_follows_the_log(
-        cluster: NatsCluster, nodes: list[ServerProcess]) -> None:
+        cluster: NatsCluster, own_nodes: list[ServerProcess]) -> None:
     """Every NATS server gone: a write is UNAVAILABLE within its deadline, reads are answered from each node's
     store, every port turns NOT_SERVING past --max-lag, and all comes back once the servers do."""
-    a = _stub(nodes[0].address)
-    wait_until(lambda: all(health(node.address) == SERVING for node in nodes), timeout=30,
-               message="the nodes did not report SERVING once caught up with the log")
+    a = _stub(own_nodes[0].address)
+    wait_until(lambda: all(health(node.address) == SERVING for node in own_nodes), timeout=30,
+               message="the own_nodes did not report SERVING once caught up with the log")
     assert a.Report(_report(1), timeout=10).added == 1
     for server in ("n1", "n2", "n3"):
         cluster.kill(server)
@@ -123,17 +161,17 @@ def test_cut_off_from_the_log_writes_are_unavailable_in_time_reads_go_on_and_hea
     assert refused.value.code() is grpc.StatusCode.UNAVAILABLE, refused.value.details()
     assert time.monotonic() - started < 3
     assert _listed(a, 1) and not _listed(a, 2)  # reads go on, from the node's own store
-    for node in nodes:  # the writer's own health and, on node b, its reader's
+    for node in own_nodes:  # the writer's own health and, on node b, its reader's
         wait_until(lambda node=node: health(node.address) == NOT_SERVING, timeout=MAX_LAG_S + 10,
                    message=f"{node.address} kept SERVING past --max-lag without the log")
-    assert health(nodes[1].admin_address) == NOT_SERVING
+    assert health(own_nodes[1].admin_address) == NOT_SERVING
 
     cluster.start()
-    for node in nodes:
+    for node in own_nodes:
         wait_until(lambda node=node: health(node.address) == SERVING, timeout=60,
                    message=f"{node.address} did not serve again once the log returned")
     assert a.Report(_report(2), timeout=10).added == 1
-    wait_until(lambda: _listed(_stub(nodes[1].address), 2), timeout=10, message="node b never applied it")
+    wait_until(lambda: _listed(_stub(own_nodes[1].address), 2), timeout=10, message="node b never applied it")
 
 
 def test_an_outcome_for_one_nodes_hit_is_proven_and_recorded_on_every_node(nodes: list[ServerProcess],
@@ -181,12 +219,12 @@ def test_a_load_through_any_node_reaches_every_node_and_a_snapshot_sweeps_on_eve
         nodes: list[ServerProcess], tmp_path: Path, secret_file: Path) -> None:
     """risklist-load --server against either node's admin address goes through the log: its batches are on the
     answering node once the load returns, on the other moments later, and a snapshot's sweep happens on both."""
-    first, second = list(range(1, 2001)), list(range(1001, 2501))
-    _load(_feed(tmp_path / "first.csv", range(1, 2001)), nodes[0].admin_address, secret_file, "delta")
+    first, second = list(range(10001, 12001)), list(range(11001, 12501))
+    _load(_feed(tmp_path / "first.csv", range(10001, 12001)), nodes[0].admin_address, secret_file, "delta")
     assert unlisted(nodes[0].address, first) == []  # applied on the answering node when acknowledged
     wait_until(lambda: not unlisted(nodes[1].address, first), timeout=30, message="node b lacks node a's load")
 
-    _load(_feed(tmp_path / "second.csv", range(1001, 2501)), nodes[1].admin_address, secret_file, "snapshot")
+    _load(_feed(tmp_path / "second.csv", range(11001, 12501)), nodes[1].admin_address, secret_file, "snapshot")
     for node in nodes:
         wait_until(lambda node=node: not unlisted(node.address, second), timeout=30,
                    message=f"{node.address} lacks the snapshot's rows")
@@ -216,13 +254,13 @@ def test_bad_cluster_flags_are_one_clear_error(flags: tuple[str, ...], message: 
     assert message in _server_error(*flags, secret_file=secret_file, db=tmp_path / "absent")
 
 
-def test_a_node_with_another_networks_secret_is_refused_by_the_log(nodes: list[ServerProcess], cluster: NatsCluster,
-                                                                    tmp_path: Path) -> None:
+def test_a_node_with_another_networks_secret_is_refused_by_the_log(
+        nodes: list[ServerProcess], shared_cluster: NatsCluster, tmp_path: Path) -> None:
     """The log names the network (its secret's fingerprint): a node of another never applies or adds to it."""
     other = NetworkSecret.demo()
     other_file = write_secret(tmp_path / "other.secret", other)
     init_store(tmp_path / "other", other.fingerprint)
-    error = _server_error(*cluster_flags(cluster, "c", max_lag_s=MAX_LAG_S), secret_file=other_file,
+    error = _server_error(*cluster_flags(shared_cluster, "c", max_lag_s=MAX_LAG_S), secret_file=other_file,
                           db=tmp_path / "other")
     assert "holds the writes of another network" in error and other.fingerprint in error
 
@@ -231,9 +269,9 @@ def _version(stub: pb_grpc.RiskListStub) -> int:
     return int(stub.Check(pb.CheckRequest(subject=phone(0)), timeout=5).list_version)
 
 
-def _log_length(cluster: NatsCluster) -> int:
+def _log_length(shared_cluster: NatsCluster) -> int:
     async def last() -> int:
-        client = await nats.connect(servers=cluster.urls)
+        client = await nats.connect(servers=shared_cluster.urls)
         try:
             return int((await client.jetstream().stream_info(STREAM)).state.last_seq)
         finally:
@@ -243,7 +281,7 @@ def _log_length(cluster: NatsCluster) -> int:
 
 
 def test_the_expiry_sweep_is_driven_by_one_node_and_applied_by_every_node(nodes: list[ServerProcess],
-                                                                          cluster: NatsCluster) -> None:
+                                                                          shared_cluster: NatsCluster) -> None:
     """A contribution that expires is purged through the log: one entry, logged by the one node holding the
     sweep's lease, applied by both nodes at the same place among the writes (their list versions agree)."""
     a, b = (_stub(node.address) for node in nodes)
@@ -252,11 +290,11 @@ def test_the_expiry_sweep_is_driven_by_one_node_and_applied_by_every_node(nodes:
                                                  level=pb.RISK_LEVEL_HIGH, expires_at=expires)])
     reported = a.Report(report, timeout=10).list_version
     wait_until(lambda: _version(b) == reported, timeout=10, message="node b never applied the Report")
-    before = _log_length(cluster)
+    before = _log_length(shared_cluster)
     wait_until(lambda: _version(a) > reported and _version(b) > reported, timeout=30,
                message="the expired contribution was never purged")
     assert _version(a) == _version(b) == reported + 1
-    assert _log_length(cluster) == before + 1  # one purge entry for both nodes
+    assert _log_length(shared_cluster) == before + 1  # one purge entry for both nodes
     holders = [node for node in nodes if any(line.get("event") == "expiry_lease_taken" for line in node.log_lines)]
     purgers = [node for node in nodes if any(line.get("event") == "expiry_purged" for line in node.log_lines)]
     assert len(holders) == 1 and purgers == holders
