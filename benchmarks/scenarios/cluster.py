@@ -10,8 +10,12 @@ on empty stores; the peer is one node alone (one worker, empty store). Measured:
   sample every POLL_S, so the figure is up to POLL_S late). Target p99 <= 250 ms at 1,000 writes/s.
 - **Load**: `risklist-load --server` of the live-load feed through node 1's admin address, against alone.
 
-Not measured here: Check and BatchCheck per node (the native scenario's figures are a node alone's; a cluster
-node reads the same store the same way), and rejoining from a checkpoint (not built yet).
+- **Reads per node**: Check and BatchCheck of READ_BATCH digests (the harness's queries, mostly misses) from the
+  harness's client pool against node 2 (a follower, holding the live feed through the log) and against the node
+  alone (holding it loaded directly): keys/s, latency and keys per server core-second (CPU of the node's process
+  from /proc), the last being the figure the issue compares ("no worse than single-node mode per core").
+
+Rejoining from a checkpoint is measured by benchmarks/cluster_rejoin.py.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from benchmarks.context import Context
 from benchmarks.loadgen import Workload
 from benchmarks.results import ScenarioResult, latency_dict, peer_figures
 from benchmarks.scenarios.bulk_load import run_loader
+from benchmarks.scenarios.common import SERVICE, batch_payloads, server_window, subject
 from benchmarks.scenarios.live_load import live_feed
 from benchmarks.server_proc import RunningServer, start_server
 from benchmarks.stats import Latency, ratio, summarise_ms
@@ -39,6 +44,8 @@ from tools.local_nats import NatsCluster
 
 NODES = 3
 REPORT_METHOD = "/risklist.v1.RiskList/Report"
+READ_BATCH = 100
+CHECK_PAYLOADS = 20_000
 REPORT_SUBJECTS = 200_000
 LAG_RATE = 1000.0
 """Reports per second, open loop, for the replication lag."""
@@ -187,16 +194,44 @@ def _replication_lag(nodes: list[RunningServer], seconds: float, offset: int) ->
         return LagRun(total - errors[0], elapsed, complete, len(pending) - len(complete), errors[0])
 
 
+@dataclass
+class ReadRun:
+    keys_per_s: float
+    latency: Latency
+    per_core: float | None
+    errors: int
+
+
+def _reads(ctx: Context, server: RunningServer) -> dict[str, ReadRun]:
+    """Check and BatchCheck-READ_BATCH of the harness's queries (by digest) against `server`, by name."""
+    queries = ctx.queries
+    checks = [pb.CheckRequest(subject=subject(queries, index, "digest")).SerializeToString()
+              for index in range(min(len(queries), CHECK_PAYLOADS))]
+    runs: dict[str, ReadRun] = {}
+    for name, method, payloads, size in (("check", "Check", checks, 1),
+                                         (f"batch_check_{READ_BATCH}", "BatchCheck",
+                                          batch_payloads(queries, READ_BATCH, "digest"), READ_BATCH)):
+        work = Workload("grpc_unary", server.address, keys_per_op=size, payloads=payloads,
+                        method=f"/{SERVICE}/{method}")
+        with server_window(server, method) as window:
+            measured = ctx.load(work)
+        runs[name] = ReadRun(measured.keys_per_s, measured.latency, window.per_server_core(measured.keys_per_s),
+                             measured.errors)
+    return runs
+
+
 def run(ctx: Context) -> list[ScenarioResult]:
     settings = ctx.settings
     feed = live_feed(ctx)
     with _alone(ctx) as alone:
         alone_reports, alone_latency, alone_errors = _reports(ctx, alone.address, 0)
         alone_load = run_loader(feed, ctx.dataset.secret_file, "--server", alone.admin_address, "--insecure")
+        alone_reads = _reads(ctx, alone)
     with _cluster(ctx) as nodes:
         cluster_reports, cluster_latency, cluster_errors = _reports(ctx, nodes[0].address, 0)
         lag = _replication_lag(nodes, settings.duration, REPORT_SUBJECTS)
         cluster_load = run_loader(feed, ctx.dataset.secret_file, "--server", nodes[0].admin_address, "--insecure")
+        node_reads = _reads(ctx, nodes[1])
     params = {"nodes": NODES, "nats_servers": NODES, "workers_per_node": 1, "client_processes":
               settings.client_processes, "client_threads": settings.client_threads}
     lag_summary = summarise_ms(lag.lags_ms) if lag.lags_ms else None
@@ -215,4 +250,16 @@ def run(ctx: Context) -> list[ScenarioResult]:
                        "rows/s", peers={"node alone": peer_figures(alone_load.rows_per_s, "rows/s")},
                        ratio={"node alone": ratio(cluster_load.rows_per_s, alone_load.rows_per_s)},
                        extra={"loader_cpu_s": cluster_load.cpu_seconds}),
+        *(_read_result(name, node_reads[name], alone_reads[name], params) for name in node_reads),
     ]
+
+
+def _read_result(name: str, node: ReadRun, alone: ReadRun, params: dict[str, object]) -> ScenarioResult:
+    per_core = ratio(node.per_core, alone.per_core) if node.per_core and alone.per_core else None
+    return ScenarioResult(f"cluster_{name}", "cluster", {**params, "node": "node-2 (a follower)"}, node.keys_per_s,
+                          "keys/s", latency_dict(node.latency),
+                          peers={"node alone": peer_figures(alone.keys_per_s, "keys/s", alone.latency,
+                                                            keys_per_server_core_s=alone.per_core)},
+                          ratio={"node alone": ratio(node.keys_per_s, alone.keys_per_s)},
+                          extra={"keys_per_server_core_s": node.per_core, "per_core_ratio": per_core,
+                                 "errors": node.errors})
