@@ -77,6 +77,26 @@ _UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, Connectio
 temporarily unavailable', 500): retried, never a reason to stop applying."""
 
 
+class PlaintextRefused(NatsError):
+    """A NATS server that does not offer TLS, to a node that requires it (--cluster-ca): refused before the node
+    sends anything."""
+
+    def __str__(self) -> str:
+        return "nats: the server does not offer TLS, which --cluster-ca requires"
+
+
+class TlsOnlyClient(Client):
+    """nats-py's client refusing, at every (re)connection, a server whose INFO does not offer TLS. nats-py upgrades
+    to TLS only when the server asks: without this a server without TLS, or one impersonating a server, would be
+    talked to in plaintext after a reconnect."""
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        # Called with the server's first INFO before the TLS upgrade and CONNECT (_process_connect_init).
+        if initial_connection and not info.get("tls_required"):
+            raise PlaintextRefused()
+        await super()._process_info(info, initial_connection)
+
+
 class LogGap(RiskListError):
     """The entry a node needs next is no longer in the log (past its retention): the node cannot catch up by
     reading and stops applying (never skipping entries: its records would silently differ)."""
@@ -169,7 +189,7 @@ class WriteLog:
     async def _connect(self) -> Client:
         """The first connection, within the timeout; ConfigError at once if a server refuses this node's credentials
         or TLS (retrying cannot help), LogUnavailable if none answers."""
-        client = Client()
+        client = TlsOnlyClient() if self._auth.tls else Client()
         self._refusal = asyncio.get_running_loop().create_future()
         # Once connected it reconnects for ever (a server restarting is routine); the first connection must
         # succeed within the timeout, or the node is misconfigured or cut off and says so.
@@ -188,10 +208,6 @@ class WriteLog:
         finally:
             refusal, self._refusal = self._refusal, None
         if connecting in done and connecting.exception() is None:
-            if self._auth.tls and not client._server_info.get("tls_required"):
-                await client.close()
-                raise ConfigError(f"the NATS server {_netloc(client)} does not offer TLS, which --cluster-ca asks for: "
-                                  "give every NATS server a tls {} block (docs/cluster.md)")
             return client
         connecting.cancel()
         with contextlib.suppress(BaseException):
@@ -207,6 +223,9 @@ class WriteLog:
     def _refused(self, error: Exception) -> ConfigError | None:
         """What a server's refusal of this node's TLS or credentials says to do; None for any other error."""
         auth = self._auth
+        if isinstance(error, PlaintextRefused):
+            return ConfigError("a NATS server does not offer TLS, which --cluster-ca asks for: give every NATS server "
+                               "a tls {} block (docs/cluster.md), or drop --cluster-ca on a network you trust")
         if isinstance(error, ssl.SSLCertVerificationError):
             trust = f"--cluster-ca {auth.ca}" if auth.ca else "this machine's default CAs (no --cluster-ca given)"
             return ConfigError(f"a NATS server's certificate is not trusted by {trust} ({error.verify_message}): "

@@ -4,6 +4,7 @@ start (exit 1), never a traceback, and the seed appears in no log or message."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_server.cluster.log_entry import LogEntry
 from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth, nats_auth
-from risklist_server.cluster.write_log import LogSettings, WriteLog
+from risklist_server.cluster.write_log import LogSettings, PlaintextRefused, TlsOnlyClient, WriteLog
 from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Role
 from risklist_server.store.risk_store import init_store
@@ -88,6 +89,30 @@ def test_missing_tls_or_credentials_is_a_clear_error_at_open(secure: NatsCluster
             "no client certificate": nats_auth(ca=str(security.ca), nkey=str(security.nkey_seed)),
             "no nkey": nats_auth(ca=str(security.ca), cert=str(security.cert), key=str(security.key))}[case]
     assert expected in _refusal(secure, auth)
+
+
+@pytest.fixture(scope="module")
+def plaintext(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """One nats-server without TLS or authentication."""
+    started = NatsCluster.create(tmp_path_factory.mktemp("plain-nats"), size=1)
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
+
+
+def test_a_log_that_requires_tls_refuses_a_server_without_it(secure: NatsCluster, plaintext: NatsCluster) -> None:
+    """With --cluster-ca, a server that does not offer TLS is refused at open, saying to give it a tls block."""
+    assert "a NATS server does not offer TLS, which --cluster-ca asks for" in _refusal(plaintext,
+                                                                                     _security(secure).auth())
+
+
+def test_every_connection_not_only_the_first_refuses_a_server_without_tls() -> None:
+    """The check runs on each server's first INFO, which nats-py handles at every reconnection too, before the
+    node sends anything (its CONNECT, its subscriptions)."""
+    with pytest.raises(PlaintextRefused):
+        asyncio.run(TlsOnlyClient()._process_info({"server_id": "impostor"}, initial_connection=True))
 
 
 def test_a_node_with_tls_and_its_nkey_joins_and_serves_a_report_without_logging_the_seed(
