@@ -104,18 +104,18 @@ def _check_tls(auth: NatsAuth) -> None:
         try:
             ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=auth.ca)
         except ssl.SSLError as error:
-            raise ConfigError(f"--cluster-ca {auth.ca}: not a PEM CA certificate ({_reason(error)}); give the CA "
+            raise ConfigError(f"--cluster-ca {auth.ca}: not a PEM CA certificate ({ssl_reason(error)}); give the CA "
                               "that issued the NATS servers' certificates") from None
     if auth.cert is not None:
         try:
             ssl.create_default_context(ssl.Purpose.SERVER_AUTH).load_cert_chain(auth.cert, auth.key)
         except ssl.SSLError as error:
             raise ConfigError(f"--cluster-cert {auth.cert} with --cluster-key {auth.key}: not a PEM certificate with "
-                              f"its unencrypted private key ({_reason(error)}); give the node's client certificate "
+                              f"its unencrypted private key ({ssl_reason(error)}); give the node's client certificate "
                               "and the key it was issued for") from None
 
 
-def _reason(error: ssl.SSLError) -> str:
+def ssl_reason(error: ssl.SSLError) -> str:
     """OpenSSL's reason (KEY_VALUES_MISMATCH ...), or its message where it gives none."""
     return str(error.reason or error.strerror or error)
 

@@ -10,7 +10,9 @@ it once the quorum returns; the caller's answer says so. The stream sequence ord
 node applies entries by ascending sequence (risklist_server.cluster.applier).
 
 nats-py is asyncio; WriteLog runs its connection on an event loop of its own in a daemon thread and offers
-blocking calls to the server's threads.
+blocking calls to the server's threads. It connects with the node's TLS and nkey (risklist_server.cluster.nats_auth):
+a server refusing them at open is a ConfigError at once, and a node requiring TLS refuses a server without it at
+every connection (TlsOnlyClient).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from nats.js.kv import KeyValue
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
-from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth
+from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth, ssl_reason
 from risklist_server.core.errors import ConfigError, WriteUnavailable
 
 T = TypeVar("T")
@@ -231,8 +233,8 @@ class WriteLog:
             return ConfigError(f"a NATS server's certificate is not trusted by {trust} ({error.verify_message}): "
                                "give --cluster-ca the CA that issued the NATS servers' certificates")
         if isinstance(error, ssl.SSLError):
-            return ConfigError(f"TLS with a NATS server failed ({error.reason}): if the servers verify clients, give "
-                               "--cluster-cert and --cluster-key a certificate their CA issued")
+            return ConfigError(f"TLS with a NATS server failed ({ssl_reason(error)}): if the servers verify clients, "
+                               "give --cluster-cert and --cluster-key a certificate their CA issued")
         if isinstance(error, AuthorizationError) or "authorization violation" in str(error).lower():
             if auth.nkey_public is None:
                 return ConfigError("the NATS servers refused this node ('Authorization Violation'): they require "
