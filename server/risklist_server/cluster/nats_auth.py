@@ -9,7 +9,9 @@ check a seed). The node's connection reads the seed file again at every (re)conn
 
 from __future__ import annotations
 
+import os
 import ssl
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +126,13 @@ def _nkey_public(path: str) -> str:
     """The public key of the nkey user seed in `path`; ConfigError (never quoting the file) if it holds none."""
     import nkeys  # nats-py's own dependency for nkeys_seed
 
-    seed = bytearray(Path(path).read_bytes().strip())
+    with open(path, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if mode & 0o077:  # as the network secret: whoever reads the seed can write to the network's log
+            raise ConfigError(f"--cluster-nkey {path} is accessible by group or others (mode "
+                              f"{stat.S_IMODE(mode):04o}); an nkey seed must be readable by its owner only: run "
+                              f"chmod 600 {path}")
+        seed = bytearray(file.read().strip())
     problem = ("--cluster-nkey {path}: not an nkey user seed (one line starting SU, as `nsc` or `nk -gen user` "
                "writes it); give the seed whose public key (U...) the NATS servers' authorization block lists")
     if not seed.startswith(USER_SEED_PREFIX.encode()):

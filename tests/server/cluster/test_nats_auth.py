@@ -75,6 +75,16 @@ def test_a_ca_that_is_no_certificate_and_a_key_of_another_certificate_are_refuse
 def test_a_file_that_holds_no_user_seed_is_refused_without_quoting_it(tmp_path: Path, content: bytes) -> None:
     """--cluster-nkey must hold an nkey user seed; the message never repeats what the file holds."""
     (tmp_path / "seed.nk").write_bytes(content)
+    (tmp_path / "seed.nk").chmod(0o600)
     message = _error(nkey=str(tmp_path / "seed.nk"))
     assert message.startswith(f"--cluster-nkey {tmp_path / 'seed.nk'}: not an nkey user seed")
     assert content.strip().decode() not in message
+
+
+def test_a_seed_others_can_read_is_refused_like_the_network_secret(tmp_path: Path) -> None:
+    """A seed file readable by group or others is refused, saying to chmod 600 it."""
+    write_nkey_seed(tmp_path / "node.nk")
+    (tmp_path / "node.nk").chmod(0o644)
+    assert _error(nkey=str(tmp_path / "node.nk")) == (
+        f"--cluster-nkey {tmp_path / 'node.nk'} is accessible by group or others (mode 0644); an nkey seed must be "
+        f"readable by its owner only: run chmod 600 {tmp_path / 'node.nk'}")
