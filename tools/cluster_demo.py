@@ -1,10 +1,11 @@
 """`make cluster`: a local demo cluster. Three nats-servers and three risklist nodes on loopback, the demo banks'
 seed feeds loaded through the first node (through the write log, so every node holds them), and a query that
-answers the same on every node. Runs until Ctrl-C; with --check it runs the query against every node instead,
-compares the answers and stops (what tests/test_cluster_demo.py runs).
+answers the same on every node. The nats-servers require TLS with a client certificate and the nodes' nkey, as
+docs/cluster.md recommends (--plaintext-nats: neither). Runs until Ctrl-C; with --check it runs the query against
+every node instead, compares the answers and stops (what tests/test_cluster_demo.py runs).
 
     python -m tools.cluster_demo --dir .demo/cluster --secret-file .demo/network.secret --certs .demo/certs \
-        --partners docs/examples/partners.toml --seeds .demo/seeds [--base-port 50061] [--check]
+        --partners docs/examples/partners.toml --seeds .demo/seeds [--base-port 50061] [--plaintext-nats] [--check]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _node_flags(cluster: NatsCluster, number: int, base_port: int, certs: Path, 
     return ("--workers", "1", "--listen", f"127.0.0.1:{listen}", "--admin-listen", f"127.0.0.1:{admin}",
             "--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
             "--client-ca", str(certs / "ca.pem"), "--partners", str(partners),
-            "--cluster", ",".join(cluster.urls), "--node-id", f"node-{number}", "--log-max-bytes", "256M")
+            *cluster.node_flags(), "--node-id", f"node-{number}", "--log-max-bytes", "256M")
 
 
 def _tls(certs: Path, partner: str) -> tuple[str, ...]:
@@ -63,12 +64,15 @@ def run(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument("--partners", type=Path, required=True)
     parser.add_argument("--seeds", type=Path, required=True, help="the seed feeds to load")
     parser.add_argument("--base-port", type=int, default=50061, help="node 1's partner port (0: free ports)")
+    parser.add_argument("--plaintext-nats", action="store_true",
+                        help="nats-servers without TLS or authentication (default: TLS with client certificates "
+                        "and an nkey user)")
     parser.add_argument("--check", action="store_true", help="query every node, compare, stop")
     args = parser.parse_args(arguments)
 
     shutil.rmtree(args.dir, ignore_errors=True)  # a demo starts afresh, as make serve's store does
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    cluster = NatsCluster.create(args.dir / "nats")
+    cluster = NatsCluster.create(args.dir / "nats", secure=not args.plaintext_nats)
     nodes: list[LaunchedServer] = []
     try:
         cluster.start()
@@ -79,6 +83,8 @@ def run(arguments: Sequence[str] | None = None) -> int:
         if args.check:
             return _check(nodes, args.certs)
         print(f"\nrisklist demo cluster: NATS JetStream on {', '.join(cluster.urls)}; nodes (partner / admin):")
+        if cluster.security is not None:
+            print(f"  (NATS requires TLS and the nodes' nkey: {' '.join(cluster.security.node_flags())})")
         for number, node in enumerate(nodes, start=1):
             print(f"  node-{number}: {node.address} / {node.admin_address}   files in {args.dir / f'node-{number}'}")
         print(f"\nThe seeds were loaded through node-1. Ask any node, as partner {QUERY_PARTNER}:")

@@ -3,7 +3,8 @@ and `make cluster` run risklist nodes on.
 
 Each server has its own client, route and monitoring port (fixed at the first start, so a killed server comes
 back where its peers and clients look for it) and its own JetStream directory. nats-server is Debian's package,
-installed by `make test` and `make cluster` (tools/ensure_debian_tools.sh).
+installed by `make test` and `make cluster` (tools/ensure_debian_tools.sh). A cluster made `secure` requires TLS
+with client certificates (issued as `risklist-admin certs` does) and an nkey user on its client ports.
 """
 
 from __future__ import annotations
@@ -19,10 +20,80 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import nkeys
+
+from risklist_server.cli.certs import issue
+from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth, nats_auth
 
 NATS_SERVER = "nats-server"
 CLUSTER_NAME = "risklist-test"
 START_TIMEOUT_S = 30.0
+NODE_CERT = "nats-node"
+"""The client certificate's name (CN) a secure cluster's nodes present."""
+
+
+def write_nkey_seed(path: Path) -> str:
+    """A new nkey user seed in `path` (mode 0600, as `nk -gen user` writes it); its public key (U...)."""
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(seed + b"\n")
+    public: str = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    return public
+
+
+@dataclass(frozen=True)
+class NatsSecurity:
+    """A secure cluster's files: a CA, the servers' and the nodes' certificates, and the nodes' nkey user."""
+
+    directory: Path
+    nkey_public: str
+
+    @classmethod
+    def create(cls, directory: Path) -> NatsSecurity:
+        issue(directory, [NODE_CERT])  # ca.pem, server.pem/.key (localhost, 127.0.0.1), nats-node.pem/.key
+        return cls(directory, write_nkey_seed(directory / "node.nk"))
+
+    @property
+    def ca(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def cert(self) -> Path:
+        return self.directory / f"{NODE_CERT}.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.directory / f"{NODE_CERT}.key"
+
+    @property
+    def nkey_seed(self) -> Path:
+        return self.directory / "node.nk"
+
+    def node_flags(self) -> tuple[str, ...]:
+        """risklist-server's flags for a node of the cluster."""
+        return ("--cluster-ca", str(self.ca), "--cluster-cert", str(self.cert), "--cluster-key", str(self.key),
+                "--cluster-nkey", str(self.nkey_seed))
+
+    def auth(self) -> NatsAuth:
+        """What those flags make of the files (risklist_server.cluster.nats_auth)."""
+        return nats_auth(ca=str(self.ca), cert=str(self.cert), key=str(self.key), nkey=str(self.nkey_seed))
+
+    def server_blocks(self) -> list[str]:
+        """nats.conf's blocks: TLS verifying client certificates, and the nodes' nkey as the only user."""
+        return [
+            "tls {",
+            f'  cert_file: "{self.directory / "server.pem"}"',
+            f'  key_file: "{self.directory / "server.key"}"',
+            f'  ca_file: "{self.ca}"',
+            "  verify: true",
+            "}",
+            "authorization {",
+            f'  users: [{{nkey: "{self.nkey_public}"}}]',
+            "}",
+        ]
 
 
 def free_ports(count: int) -> list[int]:
@@ -74,14 +145,17 @@ class NatsCluster:
 
     servers: list[NatsServer]
     root: Path
+    security: NatsSecurity | None = None
+    """TLS and nkey authentication on the client ports (None: plaintext, anyone may connect)."""
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, root: Path, size: int = 3) -> NatsCluster:
+    def create(cls, root: Path, size: int = 3, *, secure: bool = False) -> NatsCluster:
+        """`size` servers (one: no cluster block); `secure`: TLS with client certificates and an nkey user."""
         ports = free_ports(3 * size)
         servers = [NatsServer(f"n{number + 1}", ports[3 * number], ports[3 * number + 1], ports[3 * number + 2],
                               root / f"n{number + 1}") for number in range(size)]
-        cluster = cls(servers, root)
+        cluster = cls(servers, root, NatsSecurity.create(root / "security") if secure else None)
         for server in servers:
             server.directory.mkdir(parents=True, exist_ok=True)
             (server.directory / "nats.conf").write_text(cluster._config(server))
@@ -91,9 +165,25 @@ class NatsCluster:
     def urls(self) -> list[str]:
         return [server.url for server in self.servers]
 
+    def node_flags(self) -> tuple[str, ...]:
+        """risklist-server's flags naming the servers (and, if secure, its TLS and nkey files)."""
+        return ("--cluster", ",".join(self.urls), *(self.security.node_flags() if self.security else ()))
+
+    def client_options(self) -> dict[str, Any]:
+        """nats-py connect()'s keyword arguments for a client the servers let in."""
+        auth = self.security.auth() if self.security else NO_AUTH
+        return {"servers": self.urls, **auth.connect_options()}
+
     def _config(self, server: NatsServer) -> str:
         routes = ", ".join(f'"nats-route://127.0.0.1:{other.route_port}"'
                            for other in self.servers if other is not server)
+        cluster = [] if len(self.servers) == 1 else [
+            "cluster {",
+            f'  name: "{CLUSTER_NAME}"',
+            f"  listen: 127.0.0.1:{server.route_port}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
         return "\n".join([
             f'server_name: "{server.name}"',
             f"listen: 127.0.0.1:{server.client_port}",
@@ -103,11 +193,8 @@ class NatsCluster:
             "  max_memory_store: 64MB",
             "  max_file_store: 2GB",
             "}",
-            "cluster {",
-            f'  name: "{CLUSTER_NAME}"',
-            f"  listen: 127.0.0.1:{server.route_port}",
-            f"  routes: [{routes}]",
-            "}",
+            *cluster,
+            *(self.security.server_blocks() if self.security else []),
             f'log_file: "{server.log_path}"',
             "",
         ])

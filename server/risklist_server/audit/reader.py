@@ -1,9 +1,10 @@
-"""Reading audit segments: every intact record of a directory, damage reported and skipped."""
+"""Reading audit segments: every intact record of a directory (or of several: each node's), damage reported and
+skipped."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from risklist_server.audit.record import SEGMENT_MAGIC, AuditRecord, Damage, iter_frames
@@ -68,3 +69,11 @@ def read_directory(directory: str, on_problem: OnProblem) -> Iterator[AuditRecor
     """Every intact record of every segment in `directory`, segment by segment."""
     for path in segment_paths(directory):
         yield from read_segment(path, on_problem)
+
+
+def read_directories(directories: Sequence[str], on_problem: OnProblem) -> Iterator[tuple[str, AuditRecord]]:
+    """Every intact record of each of `directories` (several nodes' trails), with the directory it came from;
+    directory by directory, each as read_directory reads it."""
+    for directory in directories:
+        for record in read_directory(directory, on_problem):
+            yield directory, record

@@ -1,4 +1,5 @@
-"""`risklist-admin audit`: who searched for a subject (or what a partner did), when, with what result."""
+"""`risklist-admin audit`: who searched for a subject (or what a partner did), when, with what result; over one
+audit directory or several (a cluster's nodes'), merged in time order."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
-from risklist_server.audit.query import BadQuery, Query, matching, parse_subject_key, subject_result
-from risklist_server.audit.reader import SegmentProblem, read_directory, segment_paths
+from risklist_server.audit.query import BadQuery, Query, parse_subject_key, subject_result
+from risklist_server.audit.reader import SegmentProblem, read_directories, segment_paths
 from risklist_server.audit.record import AuditRecord
 from risklist_server.cli.admin_command import Command
 from risklist_server.core.errors import AuditError
@@ -20,12 +21,15 @@ EPILOG = """examples:
   risklist-admin audit --dir /var/lib/risklist/db-audit --digest 03a1b2...(34 hex digits)
   risklist-admin audit --dir DIR --digest 9f86d081884c7d659a2feaa0c55ad015 --type phone --since 2025-01-01
   risklist-admin audit --dir DIR --partner bank-a --since 2025-03-01T09:00 --until 2025-03-01T10:00 --format jsonl
+  risklist-admin audit --dir /audit/site-a-1 --dir /audit/site-b-1 --partner bank-a   (a cluster's nodes, merged)
 Times are ISO 8601, UTC unless they carry an offset; --since is inclusive, --until exclusive."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The audit command's options (shared by `register` and the standalone `main`)."""
-    parser.add_argument("--dir", required=True, metavar="DIR", help="the server's audit directory (--audit-dir)")
+    parser.add_argument("--dir", required=True, action="append", metavar="DIR", dest="dirs",
+                        help="the server's audit directory (--audit-dir); repeat it for several nodes' directories, "
+                        "whose records are merged in time order, each labelled with its directory")
     parser.add_argument("--digest", metavar="HEX",
                         help="the subject: 32 hex digits (its digest, with --type) or 34 (its storage key)")
     parser.add_argument("--type", metavar="TYPE", help="entity type of a 32-digit --digest, e.g. phone")
@@ -44,28 +48,45 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except BadQuery as error:
         print(f"{PROG}: error: {error}", file=err)
         return 2
-    if not os.path.isdir(args.dir):
-        print(f"{PROG}: error: --dir {args.dir} is not a directory; pass the server's --audit-dir "
-              "(default: the store path followed by -audit)", file=err)
+    directories = [os.path.normpath(directory) for directory in args.dirs]
+    problem = _directories_problem(directories)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=err)
         return 2
 
     def warn(problem: SegmentProblem) -> None:
         print(f"{PROG}: warning: {problem.path} at byte {problem.offset}: {problem.message}", file=err)
 
     try:
-        segments = len(segment_paths(args.dir))
-        found = sorted(matching(read_directory(args.dir, warn), query), key=lambda record: record.time_ns)
+        empty = [directory for directory in directories if not segment_paths(directory)]
+        found = [(directory, record) for directory, record in read_directories(directories, warn)
+                 if query.matches(record)]
     except AuditError as error:
         print(f"{PROG}: error: {error}", file=err)
         return 1
-    if segments == 0:
-        print(f"{PROG}: note: no audit segments (*.audit) in {args.dir}", file=err)
+    found.sort(key=lambda labelled: labelled[1].time_ns)  # stable: at one time, in the order of the --dir flags
+    for directory in empty:
+        print(f"{PROG}: note: no audit segments (*.audit) in {directory}", file=err)
     if args.format == "jsonl":
-        for record in found:
-            out.write(json.dumps(_json(record, query.key)) + "\n")
+        for directory, record in found:
+            out.write(json.dumps(_json(record, query.key, directory)) + "\n")
     else:
-        _table(found, query.key, out)
+        _table(found, query.key, out, labelled=len(directories) > 1)
     return 0
+
+
+def _directories_problem(directories: list[str]) -> str | None:
+    """Why the --dir flags cannot be read (naming the one at fault), or None."""
+    seen: dict[str, str] = {}
+    for directory in directories:
+        if not os.path.isdir(directory):
+            return (f"--dir {directory} is not a directory; pass the server's --audit-dir "
+                    "(default: the store path followed by -audit)")
+        real = os.path.realpath(directory)
+        if real in seen:
+            return f"--dir {seen[real]} and --dir {directory} are the same directory: give each one once"
+        seen[real] = directory
+    return None
 
 
 def _query(args: argparse.Namespace) -> Query:
@@ -97,10 +118,10 @@ def _iso(time_ns: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _json(record: AuditRecord, key: bytes | None) -> dict[str, object]:
+def _json(record: AuditRecord, key: bytes | None, directory: str) -> dict[str, object]:
     keys = record.key_list()
     entry: dict[str, object] = {
-        "time": _iso(record.time_ns), "time_ns": record.time_ns, "partner": record.partner,
+        "time": _iso(record.time_ns), "time_ns": record.time_ns, "dir": directory, "partner": record.partner,
         "method": record.method, "request_id": record.request_id, "status": record.status,
         "subjects": len(keys), "hits": len(record.hits), "source": record.source,
         "unrecorded": record.unrecorded, "unrecorded_at_least": record.unrecorded_at_least,
@@ -127,17 +148,19 @@ def note(record: AuditRecord) -> str:
     return "; ".join(notes)
 
 
-def _table(records: list[AuditRecord], key: bytes | None, out: TextIO) -> None:
-    header = ["TIME (UTC)", "PARTNER", "METHOD", "REQUEST ID", "STATUS", "SUBJECTS", "HITS"]
+def _table(found: list[tuple[str, AuditRecord]], key: bytes | None, out: TextIO, *, labelled: bool) -> None:
+    """One line per record; a DIR column when they come from several directories (`labelled`)."""
+    header = ["TIME (UTC)", *(["DIR"] if labelled else []), "PARTNER", "METHOD", "REQUEST ID", "STATUS", "SUBJECTS",
+              "HITS"]
     if key is not None:
         header.append("RESULT")
-    notes = [note(record) for record in records]
+    notes = [note(record) for _, record in found]
     if any(notes):  # the column only when some record has something to say
         header.append("NOTE")
     rows = []
-    for record, record_note in zip(records, notes, strict=True):
-        row = [_iso(record.time_ns), record.partner, record.method, record.request_id, record.status,
-               str(record.key_count), str(len(record.hits))]
+    for (directory, record), record_note in zip(found, notes, strict=True):
+        row = [_iso(record.time_ns), *([directory] if labelled else []), record.partner, record.method,
+               record.request_id, record.status, str(record.key_count), str(len(record.hits))]
         if key is not None:
             row.append(subject_result(record, key))
         if header[-1] == "NOTE":
@@ -146,7 +169,6 @@ def _table(records: list[AuditRecord], key: bytes | None, out: TextIO) -> None:
     widths = [max([len(header[column])] + [len(row[column]) for row in rows]) for column in range(len(header))]
     for row in [header, *rows]:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
-
 
 
 COMMAND = Command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
 RPC_LOG_CHOICES = ("all", "failures")
+CLUSTER_ONLY_FLAGS = ("--node-id", "--cluster-ca", "--cluster-cert", "--cluster-key", "--cluster-nkey")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--checkpoint-interval", type=float, default=3600.0, metavar="SECONDS",
                          help="how often the node holding the cluster's checkpoint lease publishes a checkpoint new "
                          "and wiped nodes restore; 0: this node never publishes (default %(default)s)")
+    cluster.add_argument("--cluster-ca", metavar="FILE",
+                         help="TLS to the NATS servers: the CA certificate(s) (PEM) their certificates must chain to")
+    cluster.add_argument("--cluster-cert", metavar="FILE",
+                         help="this node's client certificate (PEM) for NATS servers that verify clients (with "
+                         "--cluster-key and --cluster-ca)")
+    cluster.add_argument("--cluster-key", metavar="FILE", help="the private key of --cluster-cert (PEM, unencrypted)")
+    cluster.add_argument("--cluster-nkey", metavar="FILE",
+                         help="this node's nkey user seed (SU...), signing the NATS servers' challenge; their "
+                         "authorization block lists its public key")
     add_security_arguments(parser)
     return parser
 
@@ -151,14 +162,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
     """The cluster flags, checked (ConfigError), or None without --cluster (then the others must be absent)."""
     from risklist_server.cluster.config import cluster_config
+    from risklist_server.cluster.nats_auth import nats_auth
     from risklist_server.core.errors import ConfigError
 
     if args.cluster is None:
-        if args.node_id is not None:
-            raise ConfigError("--node-id is for a cluster node: give --cluster too, or drop it")
+        given = [flag for flag in CLUSTER_ONLY_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
+        if given:
+            one = len(given) == 1
+            raise ConfigError(f"{', '.join(given)} {'is' if one else 'are'} for a cluster node: give --cluster too, "
+                              f"or drop {'it' if one else 'them'}")
         return None
-    return cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
-                          log_max_bytes=args.log_max_bytes, checkpoint_interval_s=args.checkpoint_interval)
+    config = cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
+                            log_max_bytes=args.log_max_bytes, checkpoint_interval_s=args.checkpoint_interval)
+    auth = nats_auth(ca=args.cluster_ca, cert=args.cluster_cert, key=args.cluster_key, nkey=args.cluster_nkey)
+    return dataclasses.replace(config, auth=auth)
 
 
 if __name__ == "__main__":

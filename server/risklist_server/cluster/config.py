@@ -1,4 +1,5 @@
-"""A node's cluster settings from its flags: --cluster, --node-id, --max-lag, --log-replicas (docs/cluster.md).
+"""A node's cluster settings from its flags: --cluster, --node-id, --max-lag, --log-replicas, NATS's TLS and nkey
+(docs/cluster.md).
 
 Imports nothing heavy: the supervisor reads these before it forks, and never loads grpc, nats or RocksDB.
 """
@@ -9,6 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth
 from risklist_server.core.errors import ConfigError
 
 NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -34,6 +36,8 @@ class ClusterConfig:
     """The write log's size bound (when this node creates the stream): its oldest entries go beyond it."""
     checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
     """How often this node publishes the cluster's checkpoint while it holds the lease (0: never)."""
+    auth: NatsAuth = NO_AUTH
+    """How the node verifies the NATS servers and proves itself to them (--cluster-ca, --cluster-nkey ...)."""
 
 
 def parse_size(text: str, flag: str) -> int:

@@ -80,7 +80,7 @@ class ClusterNode:
 
     def start(self) -> ClusterNode:
         settings = LogSettings(replicas=self.config.replicas, max_bytes=self.config.log_max_bytes)
-        self._log = WriteLog(self.config.servers, settings, network=self._network).open()
+        self._log = WriteLog(self.config.servers, settings, network=self._network, auth=self.config.auth).open()
         try:
             self._store.join_list(self._log.cluster_value(LIST_ID, uuid.uuid4().hex.encode("ascii")).decode("ascii"))
             self._store.adopt_outcome_key(self._log.cluster_value(OUTCOME_KEY,

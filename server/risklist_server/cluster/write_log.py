@@ -10,22 +10,25 @@ it once the quorum returns; the caller's answer says so. The stream sequence ord
 node applies entries by ascending sequence (risklist_server.cluster.applier).
 
 nats-py is asyncio; WriteLog runs its connection on an event loop of its own in a daemon thread and offers
-blocking calls to the server's threads.
+blocking calls to the server's threads. It connects with the node's TLS and nkey (risklist_server.cluster.nats_auth):
+a server refusing them at open is a ConfigError at once, and a node requiring TLS refuses a server without it at
+every connection (TlsOnlyClient).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import nats
 import structlog
 from nats.aio.client import Client
-from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
+from nats.errors import AuthorizationError, ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -44,10 +47,22 @@ from nats.js.kv import KeyValue
 
 from risklist_kernel.errors import RiskListError
 from risklist_server.cluster.log_entry import InvalidLogEntry, LogEntry, decode_entry
+from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth, ssl_reason
 from risklist_server.core.errors import ConfigError, WriteUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+class _TlsEofNotice(logging.Filter):
+    """Drops asyncio's notice, at every TLS connection's close, that nats-py's protocol asks to stay half-open at
+    EOF (harmless; it would be a bare line amid the node's JSON log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("returning true from eof_received()")
+
+
+logging.getLogger("asyncio").addFilter(_TlsEofNotice())
 
 STREAM = "RISKLIST_WRITES"
 SUBJECT = "risklist.writes"
@@ -62,6 +77,26 @@ _UNAVAILABLE = (NatsTimeout, NoRespondersError, NoStreamResponseError, Connectio
                 ServiceUnavailableError, ServerError, asyncio.TimeoutError)
 """What a server says (or does not) while JetStream has no quorum, or is recovering one (503 'JetStream system
 temporarily unavailable', 500): retried, never a reason to stop applying."""
+
+
+class PlaintextRefused(NatsError):
+    """A NATS server that does not offer TLS, to a node that requires it (--cluster-ca): refused before the node
+    sends anything."""
+
+    def __str__(self) -> str:
+        return "nats: the server does not offer TLS, which --cluster-ca requires"
+
+
+class TlsOnlyClient(Client):
+    """nats-py's client refusing, at every (re)connection, a server whose INFO does not offer TLS. nats-py upgrades
+    to TLS only when the server asks: without this a server without TLS, or one impersonating a server, would be
+    talked to in plaintext after a reconnect."""
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        # Called with the server's first INFO before the TLS upgrade and CONNECT (_process_connect_init).
+        if initial_connection and not info.get("tls_required"):
+            raise PlaintextRefused()
+        await super()._process_info(info, initial_connection)
 
 
 class LogGap(RiskListError):
@@ -92,10 +127,14 @@ class WriteLog:
     """A connection to the log's NATS servers with blocking append and read (see the module's description)."""
 
     def __init__(self, servers: Sequence[str], settings: LogSettings = LogSettings(), *,
-                 connect_timeout_s: float = 5.0, network: str | None = None) -> None:
+                 connect_timeout_s: float = 5.0, network: str | None = None, auth: NatsAuth = NO_AUTH) -> None:
         """`network`: the network secret's fingerprint. The stream is created naming it, and a stream that names
-        another (or none) is refused: a node must never apply, or add to, another network's writes."""
+        another (or none) is refused: a node must never apply, or add to, another network's writes. `auth`: TLS and
+        the nkey the node connects with (risklist_server.cluster.nats_auth)."""
         self._servers = list(servers)
+        self._auth = auth
+        self._refusal: asyncio.Future[ConfigError] | None = None
+        """While connecting at open: set by the error callback when a server refuses this node's TLS or nkey."""
         self._network = network
         self._description = None if network is None else f"risklist write log of network {network}"
         self.settings = settings
@@ -121,22 +160,7 @@ class WriteLog:
         return self
 
     async def _open(self) -> None:
-        try:
-            # Once connected it reconnects for ever (a server restarting is routine); the first connection must
-            # succeed within the timeout, or the node is misconfigured or cut off and says so.
-            self._client = await asyncio.wait_for(
-                nats.connect(servers=self._servers, connect_timeout=self._connect_timeout_s,
-                             max_reconnect_attempts=-1, reconnect_time_wait=0.1, allow_reconnect=True,
-                             # No buffering while reconnecting: a buffered append would be sent once the
-                             # connection returns, long after its caller was answered UNAVAILABLE.
-                             pending_size=0,
-                             error_cb=self._on_error, disconnected_cb=self._on_disconnected,
-                             reconnected_cb=self._on_reconnected),
-                timeout=2 * self._connect_timeout_s)
-        except (OSError, *_UNAVAILABLE) as error:
-            raise LogUnavailable(f"no NATS server of {', '.join(self._servers)} answered within "
-                                 f"{2 * self._connect_timeout_s:g} s ({type(error).__name__}): check the addresses "
-                                 "and that the servers run") from None
+        self._client = await self._connect()
         self._stream = self._client.jetstream()
         settings = self.settings
         description = self._description
@@ -164,11 +188,72 @@ class WriteLog:
         except _UNAVAILABLE as error:
             raise self._no_quorum(error) from None
 
+    async def _connect(self) -> Client:
+        """The first connection, within the timeout; ConfigError at once if a server refuses this node's credentials
+        or TLS (retrying cannot help), LogUnavailable if none answers."""
+        client = TlsOnlyClient() if self._auth.tls else Client()
+        self._refusal = asyncio.get_running_loop().create_future()
+        # Once connected it reconnects for ever (a server restarting is routine); the first connection must
+        # succeed within the timeout, or the node is misconfigured or cut off and says so.
+        options: dict[str, Any] = dict(
+            servers=self._servers, connect_timeout=self._connect_timeout_s, max_reconnect_attempts=-1,
+            reconnect_time_wait=0.1, allow_reconnect=True,
+            # No buffering while reconnecting: a buffered append would be sent once the connection returns,
+            # long after its caller was answered UNAVAILABLE.
+            pending_size=0, error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected, **self._auth.connect_options())
+        connecting = asyncio.ensure_future(client.connect(**options))
+        waiting: set[asyncio.Future[Any]] = {connecting, self._refusal}
+        try:
+            done, _ = await asyncio.wait(waiting, timeout=2 * self._connect_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refusal, self._refusal = self._refusal, None
+        if connecting in done and connecting.exception() is None:
+            return client
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await client.close()
+        if refusal in done:
+            raise refusal.result()
+        error = connecting.exception() if connecting in done else None
+        reason = type(error).__name__ if error is not None else "no answer"
+        raise LogUnavailable(f"no NATS server of {', '.join(self._servers)} answered within "
+                             f"{2 * self._connect_timeout_s:g} s ({reason}): check the addresses and that the "
+                             "servers run")
+
+    def _refused(self, error: Exception) -> ConfigError | None:
+        """What a server's refusal of this node's TLS or credentials says to do; None for any other error."""
+        auth = self._auth
+        if isinstance(error, PlaintextRefused):
+            return ConfigError("a NATS server does not offer TLS, which --cluster-ca asks for: give every NATS server "
+                               "a tls {} block (docs/cluster.md), or drop --cluster-ca on a network you trust")
+        if isinstance(error, ssl.SSLCertVerificationError):
+            trust = f"--cluster-ca {auth.ca}" if auth.ca else "this machine's default CAs (no --cluster-ca given)"
+            return ConfigError(f"a NATS server's certificate is not trusted by {trust} ({error.verify_message}): "
+                               "give --cluster-ca the CA that issued the NATS servers' certificates")
+        if isinstance(error, ssl.SSLError):
+            return ConfigError(f"TLS with a NATS server failed ({ssl_reason(error)}): if the servers verify clients, "
+                               "give --cluster-cert and --cluster-key a certificate their CA issued")
+        if isinstance(error, AuthorizationError) or "authorization violation" in str(error).lower():
+            if auth.nkey_public is None:
+                return ConfigError("the NATS servers refused this node ('Authorization Violation'): they require "
+                                   "credentials; give --cluster-nkey the seed of a user their authorization block "
+                                   "lists (docs/cluster.md)")
+            return ConfigError(f"the NATS servers refused this node's nkey {auth.nkey_public} (--cluster-nkey "
+                               f"{auth.nkey_seed}; 'Authorization Violation'): list that public key in their "
+                               "authorization block, or give --cluster-nkey the seed of a user they list "
+                               "(docs/cluster.md)")
+        return None
+
     def _no_quorum(self, error: Exception) -> LogUnavailable:
         return LogUnavailable(f"the write log's stream {self.settings.stream} did not answer ({type(error).__name__}): "
                               "its NATS servers lack a JetStream quorum; start them, or check their logs")
 
     async def _on_error(self, error: Exception) -> None:
+        refusal = self._refusal
+        if refusal is not None and not refusal.done() and (refused := self._refused(error)) is not None:
+            refusal.set_result(refused)
         # nats-py calls this at every failed reconnect attempt (every reconnect_time_wait): once per outage here.
         if not self._outage_reported:
             self._outage_reported = True
@@ -180,8 +265,7 @@ class WriteLog:
     async def _on_reconnected(self) -> None:
         assert self._client is not None
         self._outage_reported = False
-        log.info("write_log_reconnected", server=str(self._client.connected_url.netloc)
-                 if self._client.connected_url else None)
+        log.info("write_log_reconnected", server=_netloc(self._client))
 
     def append(self, entry: LogEntry, *, timeout_s: float) -> int:
         """Store `entry` (de-duplicated by its request id) and return its stream sequence; LogUnavailable if no
@@ -412,3 +496,11 @@ class WriteLog:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _netloc(client: Client) -> str | None:
+    """HOST:PORT of the server `client` is connected to (never a URL's user or password)."""
+    url = client.connected_url
+    if url is None or url.hostname is None:
+        return None
+    return f"{url.hostname}:{url.port}" if url.port else url.hostname

@@ -64,7 +64,7 @@ def _prepare(config: ServerConfig) -> None:
         check_store_dir(db)
         store = stored_position(db)
     settings = LogSettings(replicas=cluster.replicas, max_bytes=cluster.log_max_bytes)
-    with WriteLog(cluster.servers, settings, network=network).open() as write_log:
+    with WriteLog(cluster.servers, settings, network=network, auth=cluster.auth).open() as write_log:
         bucket = CheckpointBucket(write_log, replicas=cluster.replicas, network=network)
         if restore_reason(store, write_log.first_sequence(), bucket.latest(), network=network) is not None:
             restore_checkpoint(bucket, db, store, network=network)

@@ -72,6 +72,7 @@ def serve(config: ServerConfig) -> int:
                      workers=config.workers, pids={child.name: child.pid for child in supervisor.children},
                      front=config.front, secret_fingerprint=config.secret.fingerprint, audit_dir=config.audit_dir,
                      cluster=list(config.cluster.servers) if config.cluster else None, **_node_field(config),
+                     **(config.cluster.auth.describe() if config.cluster else {}),
                      **describe_security(config.security))
             code = supervisor.run_until_stopped()
             if code != EXIT_REJOIN or config.cluster is None:

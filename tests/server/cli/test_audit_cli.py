@@ -184,3 +184,59 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path
                           text=True, timeout=60)
     assert done.stdout.count("\n") == 1
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def _node_trails(tmp_path: Path) -> tuple[Path, Path]:
+    """Two nodes' audit directories whose records interleave in time (node-a at even seconds, node-b at odd)."""
+    node_a, node_b = tmp_path / "node-a", tmp_path / "node-b"
+    for directory, first in ((node_a, 0), (node_b, 1)):
+        trail = AuditTrail(str(directory), "writer")
+        for second in range(first, 6, 2):
+            trail.append(T0 + second * 10**9, "bank-a", "Check", f"{directory.name}-{second}".ljust(24, "0"), "OK",
+                         PHONE_KEY, [0])
+        trail.close()
+    return node_a, node_b
+
+
+def test_several_directories_are_merged_in_time_order_each_record_labelled_with_its_directory(
+        tmp_path: Path) -> None:
+    """--dir repeated reads every node's trail: one list, oldest first, each record naming the directory it is from."""
+    node_a, node_b = _node_trails(tmp_path)
+    found = audit_jsonl([node_a, node_b], "--digest", PHONE_KEY.hex())
+    assert [(record["dir"], record["time_ns"]) for record in found] == [
+        (str(node_a if second % 2 == 0 else node_b), T0 + second * 10**9) for second in range(6)]
+    assert all(record["result"] == "hit" for record in found)
+
+    table = run_audit([node_a, node_b], "--partner", "bank-a")
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:4] == ["TIME", "(UTC)", "DIR", "PARTNER"]
+    assert [row.split()[1] for row in rows] == [str(node_a), str(node_b)] * 3
+
+
+def test_one_directory_keeps_the_table_without_a_dir_column(tmp_path: Path) -> None:
+    """With a single --dir the table is as it always was; jsonl names the directory too."""
+    node_a, _ = _node_trails(tmp_path)
+    done = run_audit(node_a, "--partner", "bank-a")
+    assert done.stdout.splitlines()[0].split()[:3] == ["TIME", "(UTC)", "PARTNER"]
+    assert {record["dir"] for record in audit_jsonl(node_a, "--partner", "bank-a")} == {str(node_a)}
+
+
+def test_a_missing_one_of_several_directories_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    """Of several --dir, one that does not exist stops the command (exit 2) naming that one."""
+    node_a, _ = _node_trails(tmp_path)
+    done = run_audit([node_a, tmp_path / "node-c"], "--partner", "bank-a")
+    assert done.returncode == 2 and f"--dir {tmp_path / 'node-c'} is not a directory" in done.stderr
+    again = run_audit([node_a, node_a], "--partner", "bank-a")
+    assert again.returncode == 2 and "are the same directory" in again.stderr
+
+
+def test_damage_in_one_directory_is_warned_with_its_path_and_every_other_record_is_read(tmp_path: Path) -> None:
+    """A torn segment in one node's directory is a warning naming that file; the rest of both trails is listed."""
+    node_a, node_b = _node_trails(tmp_path)
+    [path] = segment_paths(str(node_b))
+    Path(path).write_bytes(Path(path).read_bytes()[:-3])  # node-b's last record torn
+    done = run_audit([node_a, node_b], "--partner", "bank-a", "--format", "jsonl")
+    assert done.returncode == 0
+    assert f"warning: {path} at byte" in done.stderr and str(node_a) not in done.stderr
+    assert len(done.stdout.splitlines()) == 5

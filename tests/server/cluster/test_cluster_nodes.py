@@ -243,6 +243,9 @@ def _server_error(*arguments: str, secret_file: Path, db: Path) -> str:
 @pytest.mark.parametrize(("flags", "message"), [
     (("--cluster", "nats://127.0.0.1:4222"), "--cluster needs --node-id"),
     (("--node-id", "a"), "--node-id is for a cluster node"),
+    (("--cluster-nkey", "node.nk", "--cluster-ca", "ca.pem"), "--cluster-ca, --cluster-nkey are for a cluster node"),
+    (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a", "--cluster-ca", "/absent/ca.pem"),
+     "--cluster-ca /absent/ca.pem: cannot read it"),
     (("--cluster", "127.0.0.1:4222", "--node-id", "a"), "is not a NATS address: write nats://HOST:PORT"),
     (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a b"), "--node-id 'a b': use 1-63 letters"),
     (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a", "--log-max-bytes", "lots"), "--log-max-bytes 'lots'"),
