@@ -3,8 +3,12 @@
 A load is logged as steps (log_messages.proto's IngestStep), each one entry: the start, one per batch, the finish.
 Each step names the load's start (source, mode), so it applies alone on every node, in the log's order among
 every other write, whatever a node restarted between two steps: a snapshot's marks live in the store. The node
-that took the call waits for each step as for any write (durable on a quorum, applied here) before it reads the
-next batch, so a load's batches are applied in the order sent, and its answer counts what this node applied.
+that took the call appends each step (durable on a quorum) before it reads the next batch, so a load's batches
+are applied in the order sent; it waits for this node to apply them PIPELINE steps behind (a batch is applied
+while the next ones are appended), and for all of them before it logs the finish, so its answer counts what this
+node applied. A batch refused when applied (the request's own fault: it was checked before it was logged, so
+only a node of another version could refuse it) fails the call; up to PIPELINE - 1 batches logged after it are
+applied all the same, as they would be had the caller sent them after the refusal.
 
 The receiving node checks everything that depends on the caller (the source it may load, the secret's
 fingerprint, each batch's size and rows) before logging a step; every node turns a batch's rows into mutations
@@ -14,8 +18,11 @@ everywhere.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
+from google.protobuf.message import Message
 from risklist.v1 import risklist_pb2 as pb
 
 from risklist_server.cluster.log_messages_pb2 import IngestStep
@@ -58,34 +65,59 @@ def ingest_calls(store: RiskStore, clock: Callable[[], float]) -> WriteCalls:
     return {INGEST: WriteCall(IngestStep, pb.IngestResponse, apply)}
 
 
+PIPELINE = 8
+"""A load's batches appended to the log ahead of the one this node is waiting to have applied."""
+
+
+class Pending(Protocol):
+    def result(self, response_type: type[pb.IngestResponse]) -> pb.IngestResponse: ...
+
+
+class LogGateway(WriteGateway, Protocol):
+    """A cluster node's gateway (ClusterNode): submit(), and begin() to append without waiting."""
+
+    def begin(self, method: str, caller: Caller, request_id: str, request: Message, *,
+              timeout: float | None = None) -> Pending: ...
+
+
 class LoggedLoad:
     """One Ingest call's load through the log (see the module's description)."""
 
-    def __init__(self, writes: WriteGateway, start: pb.IngestStart, caller: Caller, request_id: str) -> None:
+    def __init__(self, writes: LogGateway, start: pb.IngestStart, caller: Caller, request_id: str) -> None:
         self._writes = writes
         self._start = start
         self._caller = caller
         self._request_id = request_id
         self._result = ApplyResult()
+        self._pending: deque[Pending] = deque()
 
     def start(self) -> None:
-        self._step("start", IngestStep(start=self._start))
+        self._writes.submit(INGEST, self._caller, self._step_id("start"), IngestStep(start=self._start),
+                            pb.IngestResponse)
 
-    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> ApplyResult:
-        applied = _counts(self._step(str(number), IngestStep(start=self._start, batch=batch, number=number)))
-        self._result.merge(applied)
-        return applied
+    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> None:
+        step = IngestStep(start=self._start, batch=batch, number=number)
+        self._pending.append(self._writes.begin(INGEST, self._caller, self._step_id(str(number)), step))
+        if len(self._pending) >= PIPELINE:
+            self._collect()
 
     def finish(self) -> ApplyResult:
-        self._result.swept += self._step("finish", IngestStep(start=self._start, finish=True)).swept
+        while self._pending:
+            self._collect()
+        self._result.swept += self._writes.submit(INGEST, self._caller, self._step_id("finish"),
+                                                  IngestStep(start=self._start, finish=True), pb.IngestResponse).swept
         return self._result
 
-    def _step(self, name: str, step: IngestStep) -> pb.IngestResponse:
+    def _collect(self) -> None:
+        """Wait for the oldest batch in flight to be applied here, and count it."""
+        self._result.merge(_counts(self._pending.popleft().result(pb.IngestResponse)))
+
+    def _step_id(self, name: str) -> str:
         # Each step its own entry id: a retried publish of the same step is stored once.
-        return self._writes.submit(INGEST, self._caller, f"{self._request_id}.{name}", step, pb.IngestResponse)
+        return f"{self._request_id}.{name}"
 
 
-def logged_loads(writes: WriteGateway) -> IngestLoads:
+def logged_loads(writes: LogGateway) -> IngestLoads:
     """Loads through a cluster node's gateway (its ClusterNode)."""
 
     def load(start: pb.IngestStart, mode: LoadMode, caller: Caller, request_id: str) -> IngestLoad:

@@ -28,7 +28,14 @@ from google.protobuf.message import Message
 from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.checkpoint_bucket import CheckpointBucket
 from risklist_server.cluster.config import ClusterConfig
-from risklist_server.cluster.stream_writes import REFUSALS, LogPositions, PinnedClock, StreamWrites, write_call_applier
+from risklist_server.cluster.stream_writes import (
+    REFUSALS,
+    LogPositions,
+    PendingWrite,
+    PinnedClock,
+    StreamWrites,
+    write_call_applier,
+)
 from risklist_server.cluster.write_log import LogSettings, WriteLog
 from risklist_server.core.hit_token import OUTCOME_KEY_BYTES
 from risklist_server.rpc.access.caller import Caller
@@ -111,6 +118,15 @@ class ClusterNode:
         if self._log is None:
             raise RuntimeError("ClusterNode.checkpoints before start()")
         return CheckpointBucket(self._log, replicas=self.config.replicas, network=self._network)
+
+    def begin(self, method: str, caller: Caller, request_id: str, request: Message, *,
+              timeout: float | None = None) -> PendingWrite:
+        """The call appended to the log, not yet waited for (StreamWrites.begin): a load's batches pipelined."""
+        if method not in self._calls:
+            raise NotImplementedError(f"{method} is not served by a cluster node yet")
+        if self._writes is None:
+            raise RuntimeError("ClusterNode.begin before start()")
+        return self._writes.begin(method, caller, request_id, request, timeout=timeout)
 
     def hold_lease(self, name: str, holder: str) -> bool:
         """Whether `holder` holds the cluster lease `name` (WriteLog.hold_lease)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
@@ -106,6 +107,40 @@ def write_call_applier(calls: WriteCalls, clock: PinnedClock, store: LogPosition
     return apply
 
 
+class PendingWrite:
+    """A write appended to the log (durable on a quorum) that this node may not have applied yet."""
+
+    def __init__(self, applier: LogApplier, method: str, request_id: str, applied: Future[object], deadline: float,
+                 timeout_s: float) -> None:
+        self._applier = applier
+        self._method = method
+        self._request_id = request_id
+        self._applied = applied
+        self._deadline = deadline
+        self._timeout_s = timeout_s
+
+    def result(self, response_type: type[ResponseT]) -> ResponseT:
+        """What applying it here answered, once applied (WriteUnavailable past the deadline; a refusal raised)."""
+        request_id, timeout_s = self._request_id, self._timeout_s
+        try:
+            result = self._applied.result(max(0.0, self._deadline - time.monotonic()))
+        except FutureTimeout:
+            raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
+                                   f"node has not applied it within {timeout_s:g} s (it is behind the log); a "
+                                   "retry is applied again, harmlessly for Report and Revoke") from None
+        except Exception as error:  # noqa: BLE001 - not a refusal: this node failed to apply it (LogApplier)
+            raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
+                                   f"node could not apply it ({type(error).__name__}) and stopped applying: "
+                                   "send further writes to another node") from None
+        finally:
+            self._applier.forget(request_id)
+        if isinstance(result, Exception):
+            raise result
+        if not isinstance(result, response_type):
+            raise TypeError(f"{self._method} answered {type(result).__name__}, not {response_type.__name__}")
+        return result
+
+
 class StreamWrites:
     """The WriteGateway of a cluster node (see the module's description)."""
 
@@ -118,6 +153,12 @@ class StreamWrites:
         self, method: str, caller: Caller, request_id: str, request: Message, response_type: type[ResponseT],
         *, timeout: float | None = None,
     ) -> ResponseT:
+        return self.begin(method, caller, request_id, request, timeout=timeout).result(response_type)
+
+    def begin(self, method: str, caller: Caller, request_id: str, request: Message, *,
+              timeout: float | None = None) -> PendingWrite:
+        """Append the call to the log and return without waiting for this node to apply it: several writes of
+        one caller (a load's batches) are then applied while the next ones are appended."""
         timeout_s = DEFAULT_TIMEOUT_S if timeout is None else timeout
         timeout_s -= min(ANSWER_MARGIN_S, timeout_s / 10)
         deadline = time.monotonic() + timeout_s
@@ -129,20 +170,7 @@ class StreamWrites:
         applied = self._applier.expect(request_id)
         try:
             self._log.append(entry, timeout_s=timeout_s)
-            try:
-                result = applied.result(max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
-                                       f"node has not applied it within {timeout_s:g} s (it is behind the log); a "
-                                       "retry is applied again, harmlessly for Report and Revoke") from None
-            except Exception as error:  # noqa: BLE001 - not a refusal: this node failed to apply it (LogApplier)
-                raise WriteUnavailable(f"request {request_id} is in the write log (every node will apply it) but this "
-                                       f"node could not apply it ({type(error).__name__}) and stopped applying: "
-                                       "send further writes to another node") from None
-        finally:
+        except BaseException:
             self._applier.forget(request_id)
-        if isinstance(result, Exception):
-            raise result
-        if not isinstance(result, response_type):
-            raise TypeError(f"{method} answered {type(result).__name__}, not {response_type.__name__}")
-        return result
+            raise
+        return PendingWrite(self._applier, method, request_id, applied, deadline, timeout_s)

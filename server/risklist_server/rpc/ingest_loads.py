@@ -24,8 +24,8 @@ class IngestLoad(Protocol):
 
     def start(self) -> None: ...
 
-    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> ApplyResult:
-        """Apply one batch (its message `number`, already turned into `mutations`); return its counts."""
+    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> None:
+        """Apply one batch (its message `number`, already turned into `mutations`); finish() counts it."""
         ...
 
     def finish(self) -> ApplyResult:
@@ -46,8 +46,8 @@ class LocalLoad:
     def start(self) -> None:
         self._session.start()
 
-    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> ApplyResult:
-        return self._session.apply(mutations)
+    def apply(self, mutations: Sequence[Mutation], batch: pb.IngestBatch, number: int) -> None:
+        self._session.apply(mutations)
 
     def finish(self) -> ApplyResult:
         return self._session.finish()
