@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="settings TOML (docs/operations.md)")
     parser.add_argument("--policy", metavar="FILE",
                         help="policy TOML mapping verdicts to ALLOW/REVIEW/BLOCK, reloaded when it changes "
-                        "(docs/policy.md; default: the built-in policy)")
+                        "(docs/policy.md; default: the built-in policy); not with --cluster, whose nodes serve the "
+                        "policy pushed with risklist-admin policy push")
     parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
                         help="processes serving lookups on --listen (default: CPU count, %(default)s); "
                         "with more than one, a separate writer process owns the store")
@@ -154,6 +155,9 @@ def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
         if args.node_id is not None:
             raise ConfigError("--node-id is for a cluster node: give --cluster too, or drop it")
         return None
+    if args.policy is not None:
+        raise ConfigError("--policy is for a node alone: a cluster's nodes serve the policy pushed to the cluster "
+                          "with risklist-admin policy push --cluster URLS --file FILE (docs/cluster.md); drop --policy")
     return cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
                           log_max_bytes=args.log_max_bytes)
 
