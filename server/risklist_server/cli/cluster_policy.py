@@ -48,7 +48,8 @@ def _bucket(args: argparse.Namespace) -> tuple[WriteLog, PolicyBucket]:
     from risklist_server.cluster.write_log import WriteLog
     from risklist_server.process.logs import configure_logging
 
-    configure_logging(level=logging.WARNING)  # the connection's warnings (a server gone) to stderr, not the answer
+    # The connection's warnings (one server of three gone) are no news to an operator: the answer says what counts.
+    configure_logging("console", level=logging.ERROR)
     log = WriteLog(cluster_servers(args.cluster), connect_timeout_s=args.timeout / 3).open(create=False)
     return log, PolicyBucket(log)
 
