@@ -110,6 +110,7 @@ class Alert:
                 source_count=result.source_count, report_count=result.report_count,
                 first_reported=result.first_reported, last_reported=result.last_reported,
                 expires_at=result.expires_at, outcome_token=result.outcome_token.hex(),
+                policy_version=result.policy_version,
             )
         if self.previous is not None:
             previous = self.previous
@@ -130,7 +131,8 @@ class Alert:
             "result": {**{name: getattr(result, name) for name in _PLAIN_FIELDS},
                        "action": int(result.action), "level": int(result.level or 0),
                        "categories": [int(c) for c in result.categories],
-                       "outcome_token": result.outcome_token.hex(), "subject_key": result.subject_key.hex()},
+                       "outcome_token": result.outcome_token.hex(), "subject_key": result.subject_key.hex(),
+                       "policy_version": result.policy_version},
         })
 
     @classmethod
@@ -142,7 +144,8 @@ class Alert:
             **{name: fields[name] for name in _PLAIN_FIELDS}, action=Action(fields["action"]),
             level=RiskLevel(fields["level"]) if fields["level"] else None,
             categories=tuple(Category(c) for c in fields["categories"]),
-            outcome_token=bytes.fromhex(fields["outcome_token"]), subject_key=bytes.fromhex(fields["subject_key"]))
+            outcome_token=bytes.fromhex(fields["outcome_token"]), subject_key=bytes.fromhex(fields["subject_key"]),
+            policy_version=fields.get("policy_version", ""))  # none in an outbox written before verdicts named it
         previous = Summary.from_json(data["previous"]) if data["previous"] is not None else None
         return cls(alert_id, AlertKind(data["kind"]), EntityType(data["type"]), data["label"], subject_key, result,
                    previous, float(data["at"]))

@@ -37,6 +37,8 @@ class CheckResult:
     request_id: str = ""
     outcome_token: bytes = b""
     subject_key: bytes = b""
+    policy_version: str = ""
+    """The version of the network policy that decided `action` (a listed server answer's; empty otherwise)."""
 
 
 def not_listed(list_version: int, answered_by: Literal["filter", "server"], request_id: str = "") -> CheckResult:
@@ -69,4 +71,5 @@ def from_verdict(
         request_id=request_id,
         outcome_token=outcome_token,
         subject_key=subject_key,
+        policy_version=verdict.policy_version,
     )

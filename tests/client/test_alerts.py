@@ -29,6 +29,7 @@ RESULTS = st.builds(
     request_id=st.text(max_size=24),
     outcome_token=st.binary(max_size=16),
     subject_key=st.binary(max_size=KEY_SIZE),
+    policy_version=st.text(max_size=12),
 )
 
 
@@ -61,3 +62,13 @@ def test_the_outbox_record_round_trips(result: CheckResult, kind: AlertKind, ent
     assert {"alert_id", "kind", "entity_type", "label", "subject_key", "listed", "action", "reason_code",
             "list_version", "request_id", "raised_at"} <= set(document)
     assert document["kind"] == kind.value and document["subject_key"] == key.hex()
+    assert document.get("policy_version") == (result.policy_version if result.listed else None)
+
+
+def test_an_outbox_record_from_before_verdicts_named_their_policy_is_read() -> None:
+    """An alert kept undelivered across the upgrade is delivered, without a policy version."""
+    key = bytes((EntityType.PHONE,)) + bytes(16)
+    result = CheckResult(True, Action.BLOCK, "server", 7, reason_code="BLOCK_MULTI_SOURCE", policy_version="x")
+    record = json.loads(Alert(1, AlertKind.LISTED, EntityType.PHONE, "c-1", key, result, None, 1.0).to_record())
+    del record["result"]["policy_version"]
+    assert Alert.from_record(1, key, json.dumps(record)).result.policy_version == ""

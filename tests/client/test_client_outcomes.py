@@ -26,8 +26,8 @@ def _verified(server: ServerProcess) -> tuple[int, int]:
 
 
 def test_hits_from_check_check_many_and_the_cache_can_be_reported(server: ServerProcess, secret: NetworkSecret) -> None:
-    """A listed result (check, check_many, or the positive cache) carries request_id, outcome_token and its subject;
-    report_outcome sends them and the server counts the outcome for the listing bank."""
+    """A listed result (check, check_many, or the positive cache) carries request_id, outcome_token, its subject and
+    the deciding policy's version; report_outcome sends them and the server counts the outcome for the listing bank."""
     ingest_phones(server.admin_address, secret, add=LISTED)
     with RiskListClient(server.address, secret=secret) as client:
         assert client.wait_for_filter(10)
@@ -37,6 +37,8 @@ def test_hits_from_check_check_many_and_the_cache_can_be_reported(server: Server
         assert single.answered_by == "server" and cached.answered_by == "cache"
         assert len(single.outcome_token) == 16 and len(single.request_id) == 24 and len(single.subject_key) == 17
         assert not many[0].listed and many[0].outcome_token == b""
+        assert single.policy_version == cached.policy_version == many[1].policy_version == "built-in"
+        assert many[0].policy_version == ""  # not listed: no policy decided
         assert client.report_outcome(single, Outcome.CONFIRMED_FRAUD) == 1
         assert client.report_outcome(many[1], "false_positive") == 1
         assert client.report_outcome(cached, "confirmed_fraud") == 1  # a revision of the first: counted once

@@ -116,7 +116,7 @@ class Subject(_message.Message):
     def __init__(self, type: _Optional[_Union[EntityType, str]] = ..., value: _Optional[str] = ..., digest: _Optional[bytes] = ...) -> None: ...
 
 class Verdict(_message.Message):
-    __slots__ = ("listed", "level", "categories", "source_count", "report_count", "first_reported", "last_reported", "expires_at", "action", "reason_code")
+    __slots__ = ("listed", "level", "categories", "source_count", "report_count", "first_reported", "last_reported", "expires_at", "action", "reason_code", "policy_version")
     LISTED_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class Verdict(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     listed: bool
     level: RiskLevel
     categories: _containers.RepeatedScalarFieldContainer[Category]
@@ -137,7 +138,8 @@ class Verdict(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     action: Action
     reason_code: str
-    def __init__(self, listed: _Optional[bool] = ..., level: _Optional[_Union[RiskLevel, str]] = ..., categories: _Optional[_Iterable[_Union[Category, str]]] = ..., source_count: _Optional[int] = ..., report_count: _Optional[int] = ..., first_reported: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_reported: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[Action, str]] = ..., reason_code: _Optional[str] = ...) -> None: ...
+    policy_version: str
+    def __init__(self, listed: _Optional[bool] = ..., level: _Optional[_Union[RiskLevel, str]] = ..., categories: _Optional[_Iterable[_Union[Category, str]]] = ..., source_count: _Optional[int] = ..., report_count: _Optional[int] = ..., first_reported: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_reported: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[Action, str]] = ..., reason_code: _Optional[str] = ..., policy_version: _Optional[str] = ...) -> None: ...
 
 class CheckRequest(_message.Message):
     __slots__ = ("subject",)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from risklist_kernel.errors import RiskListError
-from risklist_server.cli import audit, backup, certs, init_store, quality
+from risklist_server.cli import audit, backup, certs, cluster_policy, init_store, quality
 from risklist_server.cli.admin_command import Command, UsageError
 
 COMMANDS: tuple[Command, ...] = (
@@ -19,6 +19,7 @@ COMMANDS: tuple[Command, ...] = (
     backup.BACKUP,
     backup.VERIFY,
     backup.RESTORE,
+    cluster_policy.COMMAND,
 )
 """Every subcommand; a new one is one line here (its module defines COMMAND)."""
 

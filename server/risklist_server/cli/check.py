@@ -125,6 +125,7 @@ def verdict_document(response: pb.CheckResponse) -> dict[str, Any]:
             first_reported=_time(verdict.first_reported),
             last_reported=_time(verdict.last_reported),
             expires_at=_time(verdict.expires_at),
+            policy_version=verdict.policy_version,
         )
     return document
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from risklist_kernel.secret import SECRET_FILE_ENV
+from risklist_server.cli.nats_flags import NATS_AUTH_FLAGS, add_nats_auth_arguments, nats_auth_of
 from risklist_server.cli.security_flags import add_security_arguments, security_files, security_usage_problem
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUPERVISOR_SIGNALS = STOP_SIGNALS | {signal.SIGCHLD}
 FRONT_CHOICES = ("all", "batch", "off")
 RPC_LOG_CHOICES = ("all", "failures")
-CLUSTER_ONLY_FLAGS = ("--node-id", "--cluster-ca", "--cluster-cert", "--cluster-key", "--cluster-nkey")
+CLUSTER_ONLY_FLAGS = ("--node-id", *NATS_AUTH_FLAGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="settings TOML (docs/operations.md)")
     parser.add_argument("--policy", metavar="FILE",
                         help="policy TOML mapping verdicts to ALLOW/REVIEW/BLOCK, reloaded when it changes "
-                        "(docs/policy.md; default: the built-in policy)")
+                        "(docs/policy.md; default: the built-in policy); not with --cluster, whose nodes serve the "
+                        "policy pushed with risklist-admin policy push")
     parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
                         help="processes serving lookups on --listen (default: CPU count, %(default)s); "
                         "with more than one, a separate writer process owns the store")
@@ -94,15 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--checkpoint-interval", type=float, default=3600.0, metavar="SECONDS",
                          help="how often the node holding the cluster's checkpoint lease publishes a checkpoint new "
                          "and wiped nodes restore; 0: this node never publishes (default %(default)s)")
-    cluster.add_argument("--cluster-ca", metavar="FILE",
-                         help="TLS to the NATS servers: the CA certificate(s) (PEM) their certificates must chain to")
-    cluster.add_argument("--cluster-cert", metavar="FILE",
-                         help="this node's client certificate (PEM) for NATS servers that verify clients (with "
-                         "--cluster-key and --cluster-ca)")
-    cluster.add_argument("--cluster-key", metavar="FILE", help="the private key of --cluster-cert (PEM, unencrypted)")
-    cluster.add_argument("--cluster-nkey", metavar="FILE",
-                         help="this node's nkey user seed (SU...), signing the NATS servers' challenge; their "
-                         "authorization block lists its public key")
+    add_nats_auth_arguments(cluster)
     add_security_arguments(parser)
     return parser
 
@@ -162,7 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
     """The cluster flags, checked (ConfigError), or None without --cluster (then the others must be absent)."""
     from risklist_server.cluster.config import cluster_config
-    from risklist_server.cluster.nats_auth import nats_auth
     from risklist_server.core.errors import ConfigError
 
     if args.cluster is None:
@@ -172,10 +165,12 @@ def _cluster(args: argparse.Namespace) -> ClusterConfig | None:
             raise ConfigError(f"{', '.join(given)} {'is' if one else 'are'} for a cluster node: give --cluster too, "
                               f"or drop {'it' if one else 'them'}")
         return None
+    if args.policy is not None:
+        raise ConfigError("--policy is for a node alone: a cluster's nodes serve the policy pushed to the cluster "
+                          "with risklist-admin policy push --cluster URLS --file FILE (docs/cluster.md); drop --policy")
     config = cluster_config(args.cluster, args.node_id, max_lag_s=args.max_lag, replicas=args.log_replicas,
                             log_max_bytes=args.log_max_bytes, checkpoint_interval_s=args.checkpoint_interval)
-    auth = nats_auth(ca=args.cluster_ca, cert=args.cluster_cert, key=args.cluster_key, nkey=args.cluster_nkey)
-    return dataclasses.replace(config, auth=auth)
+    return dataclasses.replace(config, auth=nats_auth_of(args))
 
 
 if __name__ == "__main__":

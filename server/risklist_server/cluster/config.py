@@ -48,10 +48,8 @@ def parse_size(text: str, flag: str) -> int:
     return int(match.group(1)) * UNITS[match.group(2).upper()]
 
 
-def cluster_config(servers: str, node_id: str | None, *, max_lag_s: float = DEFAULT_MAX_LAG_S,
-                   replicas: int = DEFAULT_REPLICAS, log_max_bytes: str = "64G",
-                   checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> ClusterConfig:
-    """The cluster's settings from the flags' text; ConfigError saying which flag is wrong and how."""
+def cluster_servers(servers: str) -> tuple[str, ...]:
+    """The NATS servers --cluster names (risklist-server's, risklist-admin's); ConfigError saying how to write them."""
     urls = tuple(url.strip() for url in servers.split(",") if url.strip())
     if not urls:
         raise ConfigError("--cluster names no NATS server: give nats://HOST:PORT[,nats://HOST:PORT...]")
@@ -63,6 +61,14 @@ def cluster_config(servers: str, node_id: str | None, *, max_lag_s: float = DEFA
             raise ConfigError(f"--cluster: {url!r} is not a NATS address ({error})") from None
         if parts.scheme not in URL_SCHEMES or not parts.hostname or port is None:
             raise ConfigError(f"--cluster: {url!r} is not a NATS address: write nats://HOST:PORT (or tls://HOST:PORT)")
+    return urls
+
+
+def cluster_config(servers: str, node_id: str | None, *, max_lag_s: float = DEFAULT_MAX_LAG_S,
+                   replicas: int = DEFAULT_REPLICAS, log_max_bytes: str = "64G",
+                   checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> ClusterConfig:
+    """The cluster's settings from the flags' text; ConfigError saying which flag is wrong and how."""
+    urls = cluster_servers(servers)
     if node_id is None:
         raise ConfigError("--cluster needs --node-id: a name for this node, unique in the cluster (e.g. site-a-1)")
     if not NODE_ID.fullmatch(node_id):

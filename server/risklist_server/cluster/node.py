@@ -1,11 +1,14 @@
 """A risklist-server in cluster mode: its writes through the network's log, its store following the log.
 
-The writer process of a node started with --cluster builds one ClusterNode over its store and the write calls
-it would run alone: submit() appends each call to the log and answers once this node applied it (StreamWrites),
-and the node's LogApplier applies every node's entries to the store, from where the store's position says.
+The writer process of a node started with --cluster builds one ClusterNode over its store. connect() joins the log
+and writes the cluster's policy where the node's processes load it (risklist_server.cluster.policy_follower);
+start() takes the write calls the node would run alone: submit() appends each call to the log and answers once
+this node applied it (StreamWrites), and the node's LogApplier applies every node's entries to the store, from
+where the store's position says.
 `state()` says whether the node may serve: not while it has not yet found itself caught up with the log, not
 once it is more than `max_lag_s` behind it (cut off from the log's servers, or slower than the network's writes),
-and never again once it failed to apply an entry (its records would differ from the other nodes').
+never again once it failed to apply an entry (its records would differ from the other nodes'), and not while it
+cannot read the policy the cluster pushed (it serves the one it had meanwhile).
 
 Report, Revoke, ReportOutcome, Admin.Ingest's steps (risklist_server.cluster.ingest_log) and the expiry sweep's
 slices (risklist_server.cluster.expiry_log) go through the log (CLUSTER_METHODS). An outcome is proven by a hit
@@ -21,6 +24,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -28,6 +32,8 @@ from google.protobuf.message import Message
 from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.checkpoint_bucket import CheckpointBucket
 from risklist_server.cluster.config import ClusterConfig
+from risklist_server.cluster.policy_bucket import PolicyBucket
+from risklist_server.cluster.policy_follower import PolicyFollower
 from risklist_server.cluster.stream_writes import (
     REFUSALS,
     LogPositions,
@@ -68,36 +74,49 @@ class NodeState:
 
 
 class ClusterNode:
-    """See the module's description. start() connects (LogUnavailable, ConfigError) and starts applying."""
+    """See the module's description. connect() joins (LogUnavailable, ConfigError); start() starts applying."""
 
-    def __init__(self, config: ClusterConfig, store: NodeStore, calls: WriteCalls, clock: PinnedClock, *,
-                 network: str, on_gap: Callable[[], None] = lambda: None) -> None:
-        """`calls`: the write calls this node runs, over services whose clock is `clock`; `network`: the secret's
-        fingerprint (the log must be this network's); `on_gap`: called once the log no longer holds the entry this
-        node needs next (the node must restore the cluster's checkpoint: risklist_server.cluster.rejoin)."""
+    def __init__(self, config: ClusterConfig, store: NodeStore, clock: PinnedClock, *, network: str,
+                 on_gap: Callable[[], None] = lambda: None) -> None:
+        """`clock`: the clock of the services whose write calls start() takes; `network`: the secret's fingerprint
+        (the log must be this network's); `on_gap`: called once the log no longer holds the entry this node needs
+        next (the node must restore the cluster's checkpoint: risklist_server.cluster.rejoin)."""
         self.config = config
         self._store = store
-        self._calls = {name: call for name, call in calls.items() if name in CLUSTER_METHODS}
+        self._calls: WriteCalls = {}
         self._clock = clock
         self._network = network
         self._on_gap = on_gap
         self._log: WriteLog | None = None
+        self._policy: PolicyFollower | None = None
         self._applier: LogApplier | None = None
         self._writes: StreamWrites | None = None
 
-    def start(self) -> ClusterNode:
+    def connect(self, policy_file: Path) -> ClusterNode:
+        """Join the log (LogUnavailable, ConfigError), adopt the cluster's outcome key, and write the cluster's policy
+        to `policy_file` (absent: none pushed) for the node's processes to load (ConfigError if unreadable)."""
         settings = LogSettings(replicas=self.config.replicas, max_bytes=self.config.log_max_bytes)
         self._log = WriteLog(self.config.servers, settings, network=self._network, auth=self.config.auth).open()
         try:
             self._store.join_list(self._log.cluster_value(LIST_ID, uuid.uuid4().hex.encode("ascii")).decode("ascii"))
             self._store.adopt_outcome_key(self._log.cluster_value(OUTCOME_KEY,
                                                                   secrets.token_bytes(OUTCOME_KEY_BYTES)))
+            self._policy = PolicyFollower(PolicyBucket(self._log), policy_file).sync()
         except BaseException:
             self.close()
             raise
+        return self
+
+    def start(self, calls: WriteCalls) -> ClusterNode:
+        """Apply the log with `calls` (the write calls this node runs, over services whose clock is the node's),
+        take writes, and follow the cluster's policy; after connect()."""
+        if self._log is None or self._policy is None:
+            raise RuntimeError("ClusterNode.start before connect()")
+        self._calls = {name: call for name, call in calls.items() if name in CLUSTER_METHODS}
         self._applier = LogApplier(self._log, write_call_applier(self._calls, self._clock, self._store),
                                    refusals=REFUSALS, applied=self._store.log_position, on_gap=self._on_gap).start()
         self._writes = StreamWrites(self._log, self._applier)
+        self._policy.start()
         return self
 
     def submit(
@@ -144,12 +163,16 @@ class ClusterNode:
             return NodeState(False, f"stopped applying the log ({type(applier.failure).__name__})", lag, applied)
         if lag is None:
             return NodeState(False, "catching up with the log", lag, applied)
+        if self._policy is not None and self._policy.problem is not None:
+            return NodeState(False, self._policy.problem, lag, applied)
         if lag > self.config.max_lag_s:
             return NodeState(False, f"{lag:.1f} s behind the log (more than --max-lag {self.config.max_lag_s:g} s)",
                              lag, applied)
         return NodeState(True, "", lag, applied)
 
     def close(self) -> None:
+        if self._policy is not None:
+            self._policy.stop()
         if self._applier is not None:
             self._applier.stop()
         if self._log is not None:

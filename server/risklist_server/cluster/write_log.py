@@ -147,19 +147,23 @@ class WriteLog:
         self._reader_after = 0
         self._reader_stale = False
         self._outage_reported = False
+        self._closing = False
+        self.stream_replicas = settings.replicas
+        """How many servers hold the stream (known once open): the buckets beside it are made as replicated."""
 
-    def open(self) -> WriteLog:
-        """Connect and make sure the stream exists (created with `settings` if it does not); LogUnavailable if no
-        server answers within the connect timeout."""
+    def open(self, *, create: bool = True) -> WriteLog:
+        """Connect and make sure the stream exists (created with `settings` if it does not, or with `create=False`
+        ConfigError: an operator's tool never makes a cluster); LogUnavailable if no server answers within the
+        connect timeout."""
         self._thread.start()
         try:
-            self._run(self._open(), self._connect_timeout_s * 3 + 5.0)
+            self._run(self._open(create), self._connect_timeout_s * 3 + 5.0)
         except BaseException:
             self.close()
             raise
         return self
 
-    async def _open(self) -> None:
+    async def _open(self, create: bool) -> None:
         self._client = await self._connect()
         self._stream = self._client.jetstream()
         settings = self.settings
@@ -171,7 +175,12 @@ class WriteLog:
                     f"the stream {settings.stream} on {', '.join(self._servers)} holds the writes of another network "
                     f"({info.config.description or 'no network named'}); this node's secret has fingerprint "
                     f"{self._network}: point --cluster at this network's NATS servers, or run with its secret")
+            self.stream_replicas = int(info.config.num_replicas or 1)
         except NotFoundError:
+            if not create:
+                raise ConfigError(f"no risklist cluster on {', '.join(self._servers)}: its write log's stream "
+                                  f"{settings.stream} does not exist; check the addresses, or start a node "
+                                  "first") from None
             try:
                 await self._stream.add_stream(StreamConfig(
                     name=settings.stream, description=description, subjects=[settings.subject],
@@ -260,7 +269,8 @@ class WriteLog:
             log.warning("write_log_connection_error", error=f"{type(error).__name__}: {error}")
 
     async def _on_disconnected(self) -> None:
-        log.warning("write_log_disconnected")
+        if not self._closing:  # closing it is no outage
+            log.warning("write_log_disconnected")
 
     async def _on_reconnected(self) -> None:
         assert self._client is not None
@@ -402,6 +412,33 @@ class WriteLog:
         except _UNAVAILABLE as error:
             raise self._no_quorum(error) from None
 
+    def bucket_get(self, config: KeyValueConfig, key: str, *, timeout_s: float = 5.0) -> tuple[int, bytes] | None:
+        """The revision and value of `key` in the bucket `config` names (made with `config` if missing), or None if
+        the key holds nothing (never set, deleted or purged). LogUnavailable without a quorum."""
+        return self._run(self._bucket_get(config, key), timeout_s)
+
+    async def _bucket_get(self, config: KeyValueConfig, key: str) -> tuple[int, bytes] | None:
+        try:
+            bucket = await self._bucket(config)
+            try:
+                entry = await bucket.get(key)
+            except KeyNotFoundError:  # deleted and purged keys too
+                return None
+            return int(entry.revision or 0), bytes(entry.value or b"")
+        except (*_UNAVAILABLE, NatsError) as error:
+            raise self._no_quorum(error) from None
+
+    def bucket_put(self, config: KeyValueConfig, key: str, value: bytes, *, timeout_s: float = 15.0) -> int:
+        """Set `key` to `value` in the bucket `config` names (made with `config` if missing); its new revision.
+        LogUnavailable without a quorum."""
+        return self._run(self._bucket_put(config, key, value), timeout_s)
+
+    async def _bucket_put(self, config: KeyValueConfig, key: str, value: bytes) -> int:
+        try:
+            return int(await (await self._bucket(config)).put(key, value))
+        except _UNAVAILABLE as error:
+            raise self._no_quorum(error) from None
+
     async def _bucket(self, config: KeyValueConfig) -> KeyValue:
         """The key-value bucket `config` names, made with `config` by the first node that finds none."""
         assert self._stream is not None
@@ -481,6 +518,7 @@ class WriteLog:
 
     def close(self) -> None:
         """Drain and close the connection, then stop the loop's thread."""
+        self._closing = True
         if self._client is not None and self._loop.is_running():
             with contextlib.suppress(LogUnavailable):
                 self._run(self._client.close(), 10.0)

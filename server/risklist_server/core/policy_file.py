@@ -27,14 +27,17 @@ _KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
 
 def load_policy(path: str | Path) -> Policy:
     """The policy in `path`; raise PolicyError (file, line, reason) if it cannot be used."""
-    policy_path = Path(path)
+    return parse_policy(read_policy_file(path), origin=str(path))
+
+
+def read_policy_file(path: str | Path) -> bytes:
+    """A policy file's bytes; PolicyError naming the file if it cannot be read."""
     try:
-        data = policy_path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise PolicyError(str(policy_path), 0, "the policy file does not exist") from None
+        raise PolicyError(str(path), 0, "the policy file does not exist") from None
     except OSError as error:
-        raise PolicyError(str(policy_path), 0, f"cannot read the policy file: {error.strerror or error}") from None
-    return parse_policy(data, origin=str(policy_path))
+        raise PolicyError(str(path), 0, f"cannot read the policy file: {error.strerror or error}") from None
 
 
 def policy_version(data: bytes) -> str:

@@ -13,7 +13,8 @@ from risklist_server.core.record import Record
 class Verdict:
     """Aggregate of a record's live contributions; times are unix seconds, 0 when not listed.
 
-    `action` and `reason_code` are the policy's decision: ALLOW / NOT_LISTED when not listed.
+    `action` and `reason_code` are the policy's decision: ALLOW / NOT_LISTED when not listed;
+    `policy_version` names the policy that decided (empty when not listed: no policy decides that).
     """
 
     listed: bool
@@ -26,6 +27,7 @@ class Verdict:
     expires_at: int = 0
     action: Action = Action.ALLOW
     reason_code: str = NOT_LISTED_REASON
+    policy_version: str = ""
 
 
 NOT_LISTED = Verdict(listed=False)
@@ -51,4 +53,5 @@ def aggregate(
         expires_at=max(contribution.expires_at for contribution in live),
         action=decision.action,
         reason_code=decision.reason_code,
+        policy_version=policy.version,
     )

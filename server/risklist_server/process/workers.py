@@ -22,6 +22,8 @@ from risklist_server.cluster.checkpoint_publisher import CheckpointPublisher
 from risklist_server.cluster.expiry_log import LoggedPurge, expiry_calls
 from risklist_server.cluster.ingest_log import ingest_calls, logged_loads
 from risklist_server.cluster.node import ClusterNode
+from risklist_server.cluster.policy_bucket import CLUSTER_ORIGIN
+from risklist_server.cluster.policy_follower import cluster_policy_file
 from risklist_server.cluster.stream_writes import PinnedClock
 from risklist_server.core.errors import StoreError
 from risklist_server.process.cluster_health import HealthFollower, node_serving, writer_serving
@@ -92,13 +94,21 @@ class ReaderPlan:
     """The supervisor's private (0700) directory holding the writer link's socket."""
 
 
-def _lookup_service(config: ServerConfig, store: StoreReads) -> LookupService:
+def _lookup_service(config: ServerConfig, store: StoreReads, run_dir: str) -> LookupService:
     settings = config.settings
     resolver = subject_resolver(settings, config.secret)
-    policy = PolicyWatch(config.policy_path, fallback=config.startup_policy).start()  # a daemon thread
+    policy = _policy_watch(config, run_dir).start()  # a daemon thread
     precision = SourcePrecision(store, min_outcomes=settings.precision_min_outcomes)
     return LookupService(store, resolver, max_batch=settings.max_batch, policy=lambda: policy.current,
                          precision=precision.precision)
+
+
+def _policy_watch(config: ServerConfig, run_dir: str) -> PolicyWatch:
+    """The policy file this process follows: --policy's, or a cluster node's copy of the cluster's policy (kept by
+    its writer in `run_dir`; absent while none was pushed: the built-in policy)."""
+    if config.cluster is not None:
+        return PolicyWatch(cluster_policy_file(run_dir), optional=True, origin=CLUSTER_ORIGIN)
+    return PolicyWatch(config.policy_path, fallback=config.startup_policy)
 
 
 def _gate(config: ServerConfig, cleanup: ExitStack) -> Gate:
@@ -152,18 +162,20 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         store = RiskStore(config.db, secret_fingerprint=secret.fingerprint, front_policy=FRONT_POLICIES[config.front],
                           accept_restored=config.accept_restored_store)
         cleanup.callback(store.close)
-        lookup = _lookup_service(config, store)
         # A cluster node's write calls run as its log applier applies them, on the entry's time (its clock pinned).
         pinned = PinnedClock() if config.cluster is not None else None
-        side = writer_side(config.settings, store, secret, lookup.verdict, clock=pinned or time.time)
-        writes: WriteGateway = LocalWrites(side.calls)
         rejoin = RejoinRequest()
         node: ClusterNode | None = None
         if config.cluster is not None and pinned is not None:
-            node = ClusterNode(config.cluster, store, {**side.calls, **ingest_calls(store, pinned),
-                                                       **expiry_calls(store, pinned)},
-                               pinned, network=secret.fingerprint, on_gap=rejoin.request).start()
+            # Joined first: the cluster's policy is in the run directory before any process loads it.
+            node = ClusterNode(config.cluster, store, pinned, network=secret.fingerprint, on_gap=rejoin.request)
             cleanup.callback(node.close)
+            node.connect(cluster_policy_file(run_dir))
+        lookup = _lookup_service(config, store, run_dir)
+        side = writer_side(config.settings, store, secret, lookup.verdict, clock=pinned or time.time)
+        writes: WriteGateway = LocalWrites(side.calls)
+        if node is not None and pinned is not None:
+            node.start({**side.calls, **ingest_calls(store, pinned), **expiry_calls(store, pinned)})
             writes = node
         # Readers start from this file and catch up through the changelog.
         store.persist_front()
@@ -239,7 +251,7 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
         cleanup.callback(audit.close)
         drain = Drain()
         gate = _gate(config, cleanup)
-        lookup = _lookup_service(config, store)
+        lookup = _lookup_service(config, store, plan.run_dir)
         side = reader_side(config.settings, store, secret, plan.run_dir, lookup.verdict)
         cleanup.callback(side.writes.close)
         server, port, health = create_server(plan.listen, lookup,

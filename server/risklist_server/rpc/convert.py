@@ -73,6 +73,7 @@ def verdict_to_proto(verdict: Verdict) -> pb.Verdict:
         expires_at=_timestamp(verdict.expires_at),
         action=int(verdict.action),
         reason_code=verdict.reason_code,
+        policy_version=verdict.policy_version,
     )
 
 

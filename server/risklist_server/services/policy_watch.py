@@ -35,23 +35,32 @@ class PolicyWatch:
     """
 
     def __init__(
-        self, path: str | Path | None, *, fallback: Policy | None = None, poll_seconds: float = POLL_SECONDS
+        self, path: str | Path | None, *, fallback: Policy | None = None, poll_seconds: float = POLL_SECONDS,
+        optional: bool = False, origin: str | None = None,
     ) -> None:
         """Load `path` (None: the built-in policy). If it cannot be used, raise PolicyError, or
         with a `fallback` (a restarted worker: the policy checked at start-up) log
-        `policy_rejected` and serve the fallback until the file is fixed."""
+        `policy_rejected` and serve the fallback until the file is fixed.
+
+        `optional`: a missing file means the built-in policy (a cluster node's copy of the cluster's
+        policy, absent while none was pushed); `origin` names the policy in logs instead of `path`."""
         self._path = None if path is None else Path(path)
+        self._optional = optional
+        self._origin = str(self._path) if origin is None else origin
         self._poller = Poller(self.poll, seconds=poll_seconds, name="policy-watch", failure_event="policy_watch_failed",
-                              path=str(self._path))
+                              path=self._origin)
         self._seen: bytes | None = None
         self._current = DEFAULT_POLICY if fallback is None else fallback
         if self._path is not None:
             data = self._read()
             self._seen = b"" if data is None else _digest(data)
             try:
-                if data is None:
-                    raise PolicyError(str(self._path), 0, "the policy file does not exist or cannot be read")
-                self._current = parse_policy(data, origin=str(self._path))
+                if data is None and self._missing():
+                    self._current = DEFAULT_POLICY
+                elif data is None:
+                    raise PolicyError(self._origin, 0, "the policy file does not exist or cannot be read")
+                else:
+                    self._current = parse_policy(data, origin=self._origin)
             except PolicyError as error:
                 if fallback is None:
                     raise
@@ -87,21 +96,28 @@ class PolicyWatch:
             return
         self._seen = seen
         kept = {"kept_version": self._current.version}
-        if data is None:
-            log.error("policy_rejected", path=str(self._path), line=0,
+        if data is None and self._missing():
+            policy = DEFAULT_POLICY
+        elif data is None:
+            log.error("policy_rejected", path=self._origin, line=0,
                       reason="the policy file does not exist or cannot be read", **kept)
             return
-        try:
-            policy = parse_policy(data, origin=str(self._path))
-        except PolicyError as error:
-            log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason, **kept)
-            return
+        else:
+            try:
+                policy = parse_policy(data, origin=self._origin)
+            except PolicyError as error:
+                log.error("policy_rejected", path=error.path, line=error.line, reason=error.reason, **kept)
+                return
         if policy.version != self._current.version:
             IN_FORCE.labels(self._current.version).dec()
             IN_FORCE.labels(policy.version).inc()
             self._current = policy
             log.info("policy_loaded", path=policy.origin, version=policy.version, rules=len(policy.rules),
                      reload=True)
+
+    def _missing(self) -> bool:
+        """Whether a file that could not be read means the built-in policy: an optional one that is absent."""
+        return self._optional and self._path is not None and not self._path.exists()
 
     def _read(self) -> bytes | None:
         assert self._path is not None

@@ -31,7 +31,7 @@ def _ingest_phone(server: ServerProcess, secret: NetworkSecret, raw_canonical: s
 
 
 def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess, secret: NetworkSecret) -> None:
-    """After an ingest, risklist-check shows the verdict, the policy's action and the request id."""
+    """After an ingest, risklist-check shows the verdict, the policy's action and version, and the request id."""
     _ingest_phone(server_process, secret)
     result = _run("risklist-check", "--insecure",
                   "--server", server_process.address, "--type", "phone", "138 0013 8000", "--json")
@@ -40,6 +40,7 @@ def test_check_cli_prints_a_listed_verdict_as_json(server_process: ServerProcess
     assert document["listed"] is True and document["level"] == "high"
     assert document["categories"] == ["telecom_fraud"] and document["list_version"] == 1
     assert (document["action"], document["reason_code"]) == ("review", "REVIEW_HIGH_RISK")
+    assert document["policy_version"] == "built-in"
     assert len(document["request_id"]) == 24
     human = _run("risklist-check", "--insecure",
                  "--server", server_process.address, "--type", "phone", "+86 138-0013-8000")

@@ -251,6 +251,9 @@ def _server_error(*arguments: str, secret_file: Path, db: Path) -> str:
     (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a", "--log-max-bytes", "lots"), "--log-max-bytes 'lots'"),
     (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a", "--checkpoint-interval", "-1"),
      "--checkpoint-interval must be 0 (never publish) or more seconds"),
+    (("--cluster", "nats://127.0.0.1:4222", "--node-id", "a", "--policy", "p.toml"),
+     "--policy is for a node alone: a cluster's nodes serve the policy pushed to the cluster with risklist-admin "
+     "policy push"),
 ])
 def test_bad_cluster_flags_are_one_clear_error(flags: tuple[str, ...], message: str, tmp_path: Path,
                                                secret_file: Path) -> None:

@@ -115,6 +115,19 @@ def test_every_connection_not_only_the_first_refuses_a_server_without_tls() -> N
         asyncio.run(TlsOnlyClient()._process_info({"server_id": "impostor"}, initial_connection=True))
 
 
+BLOCK_HIGH = """\
+[[rule]]
+action = "BLOCK"
+reason_code = "BLOCK_ANY_HIGH"
+min_level = "high"
+allow_single_source = true
+
+[default]
+action = "REVIEW"
+reason_code = "REVIEW_LISTED"
+"""
+
+
 def test_a_node_with_tls_and_its_nkey_joins_and_serves_a_report_without_logging_the_seed(
         secure: NatsCluster, tmp_path: Path, secret_file: Path) -> None:
     """risklist-server with --cluster-ca/-cert/-key/-nkey joins the secure cluster, serves a Report, and its start
@@ -129,10 +142,18 @@ def test_a_node_with_tls_and_its_nkey_joins_and_serves_a_report_without_logging_
         report = pb.Report(subject=phone(1), category=pb.CATEGORY_MONEY_MULE, level=pb.RISK_LEVEL_HIGH)
         assert stub.Report(pb.ReportRequest(reports=[report]), timeout=10).added == 1
         assert stub.Check(pb.CheckRequest(subject=phone(1)), timeout=5).verdict.listed
+        policy = tmp_path / "policy.toml"
+        policy.write_text(BLOCK_HIGH)
+        pushed = subprocess.run([str(BIN / "risklist-admin"), "policy", "push", *secure.node_flags(), "--file",
+                                 str(policy)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert pushed.returncode == 0, pushed.stderr  # risklist-admin connects with the nodes' TLS and nkey
+        wait_until(lambda: stub.Check(pb.CheckRequest(subject=phone(1)), timeout=5).verdict.reason_code
+                   == "BLOCK_ANY_HIGH", timeout=15, message="the policy pushed over TLS never decided the node")
     finally:
         node.terminate()
     seed = _seed(_security(secure).nkey_seed)
     assert seed not in node.output() and seed not in json.dumps(node.log_lines)
+    assert seed not in pushed.stdout + pushed.stderr
 
 
 def _refused_node(cluster: NatsCluster, tmp_path: Path, secret: NetworkSecret, *flags: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +53,7 @@ def model(record: tuple[Contribution, ...], now: int) -> Verdict:
         expires_at=max(c.expires_at for c in live),
         action=DEFAULT_POLICY.decide(live, now).action,
         reason_code=DEFAULT_POLICY.decide(live, now).reason_code,
+        policy_version=DEFAULT_POLICY.version,
     )
 
 
@@ -106,4 +109,13 @@ def test_two_sources_aggregate() -> None:
         expires_at=NOW + 900,
         action=Action.BLOCK,
         reason_code="BLOCK_MULTI_SOURCE",
+        policy_version="built-in",
     )
+
+
+def test_a_listed_verdict_names_the_policy_that_decided_it() -> None:
+    """A listed verdict carries the deciding policy's version; a not-listed one names none (no policy decides it)."""
+    record = (Contribution("east-harbour-bank", Category.GAMBLING, RiskLevel.LOW, NOW - 50, NOW + 500),)
+    pushed = replace(DEFAULT_POLICY, version="0123456789ab")
+    assert aggregate(record, NOW, pushed).policy_version == "0123456789ab"
+    assert aggregate((), NOW, pushed).policy_version == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -55,8 +56,12 @@ def _list(server: ServerProcess, secret: NetworkSecret, source: str, phone: str)
 
 
 def _check(stub: pb_grpc.RiskListStub, phone: str) -> tuple[int, str]:
-    verdict = stub.Check(pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=phone)), timeout=5).verdict
+    verdict = _verdict(stub, phone)
     return verdict.action, verdict.reason_code
+
+
+def _verdict(stub: pb_grpc.RiskListStub, phone: str) -> pb.Verdict:
+    return stub.Check(pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_PHONE, value=phone)), timeout=5).verdict
 
 
 def _until(probe: Callable[[], object], expected: object, within: float = 5) -> None:
@@ -75,7 +80,8 @@ def _list_both(server: ServerProcess, secret: NetworkSecret, stub: pb_grpc.RiskL
 def test_check_and_batch_check_carry_the_policy_decision(
     tmp_path: Path, secret_file: Path, secret: NetworkSecret
 ) -> None:
-    """Check, BatchCheck (digests, raw values) and StreamCheck hits carry the first matching rule's decision."""
+    """Check, BatchCheck (digests, raw values) and StreamCheck hits carry the first matching rule's decision and
+    the version of the policy that made it (its file's digest, as `sha256sum` prints it)."""
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     server = start_server(tmp_path / "db", secret_file, "--policy", str(policy))
@@ -86,6 +92,8 @@ def test_check_and_batch_check_carry_the_policy_decision(
             assert _check(stub, TWO_BANKS) == (pb.ACTION_BLOCK, "BLOCK_TWO_BANKS")
             assert _check(stub, ONE_BANK) == (pb.ACTION_REVIEW, "REVIEW_HIGH")
             assert _check(stub, UNLISTED) == (pb.ACTION_ALLOW, "NOT_LISTED")
+            assert _verdict(stub, TWO_BANKS).policy_version == hashlib.sha256(POLICY.encode()).hexdigest()[:12]
+            assert _verdict(stub, UNLISTED).policy_version == ""
             digester = Digester(secret)
             phones = [UNLISTED, TWO_BANKS, ONE_BANK]
             by_digest = stub.BatchCheck(pb.BatchCheckRequest(subjects=[
@@ -99,6 +107,8 @@ def test_check_and_batch_check_carry_the_policy_decision(
             for response in (by_digest, by_value, *streamed):
                 assert [(hit.index, hit.verdict.action, hit.verdict.reason_code) for hit in response.hits] == [
                     (1, pb.ACTION_BLOCK, "BLOCK_TWO_BANKS"), (2, pb.ACTION_REVIEW, "REVIEW_HIGH")]
+                assert {hit.verdict.policy_version for hit in response.hits} == {
+                    hashlib.sha256(POLICY.encode()).hexdigest()[:12]}
     finally:
         assert server.terminate() == 0
 

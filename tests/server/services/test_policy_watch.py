@@ -89,3 +89,21 @@ def test_a_restarted_worker_falls_back_to_the_start_up_policy(tmp_path: Path) ->
         watch.poll()
     assert watch.current.rules[0].reason_code == "ALLOW_TWO"
     assert [(entry["event"], entry.get("line")) for entry in logs] == [("policy_rejected", 1), ("policy_loaded", None)]
+
+
+def test_an_optional_file_absent_means_the_built_in_policy(tmp_path: Path) -> None:
+    """A cluster node's copy of the cluster's policy: absent is the built-in policy, written is that policy,
+    removed again is the built-in one, each change logged under the origin's name rather than the path."""
+    path = tmp_path / "cluster-policy.toml"
+    with capture_logs() as logs:
+        watch = PolicyWatch(path, optional=True, origin="cluster")
+        assert watch.current is DEFAULT_POLICY
+        path.write_text(policy_text("BLOCK", "BLOCK_TWO"))
+        watch.poll()
+        assert watch.current.rules[0].reason_code == "BLOCK_TWO" and watch.current.origin == "cluster"
+        path.unlink()
+        watch.poll()
+        assert watch.current is DEFAULT_POLICY
+    assert [(entry["event"], entry["path"], entry["version"]) for entry in logs] == [
+        ("policy_loaded", "built-in", "built-in"), ("policy_loaded", "cluster", logs[1]["version"]),
+        ("policy_loaded", "built-in", "built-in")]
