@@ -1,6 +1,7 @@
 """RiskListClient given a cluster's nodes, with real processes: three nats-servers and risklist-server --cluster nodes
 over mutual TLS. Every call is answered while a node is killed with kill -9 mid-traffic, and no call goes to a node
-that reports NOT_SERVING, even while it still answers from a store that lacks the latest writes."""
+that reports NOT_SERVING, even while it still answers from a store that lacks the latest writes. A dns: name reaches
+the node it resolves to, its certificate checked against the name."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 from risklist_client import CheckFailed, Report, RiskListClient
 from risklist_client.targets import TargetLike
 from risklist_kernel.secret import NetworkSecret
-from tests.client.members import PARTNERS
+from tests.client.members import PARTNERS, member_network
 from tests.support.cluster_nodes import cluster_flags
 from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
@@ -183,3 +184,15 @@ def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
         assert answers == [True] * 50
     finally:
         os.kill(writer, signal.SIGCONT)
+
+
+def test_a_dns_name_reaches_its_node_over_mutual_tls(tmp_path: Path, secret_file: Path, secret: NetworkSecret) -> None:
+    """dns:///localhost:PORT resolves through grpc's DNS resolver, and the node's certificate is checked against
+    "localhost" (one of the names risklist-admin certs puts in it)."""
+    with member_network(tmp_path, secret_file) as (network, server):
+        tls = network.client("bank-a")
+        credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
+        with RiskListClient(f"dns:///localhost:{server.port}", credentials, secret=secret, prescreen=False,
+                            deadline=5.0) as client:
+            assert client.report([Report("phone", LISTED, "money_mule", "high")]).added == 1
+            assert client.check("phone", LISTED).listed
