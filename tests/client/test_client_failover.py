@@ -28,7 +28,11 @@ from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
 
-MAX_LAG_S = 1.0
+MAX_LAG_S = 5.0
+"""The nodes' --max-lag (the default): a node reads the log every 0.5 s, so a smaller one lets a busy test machine
+turn a healthy node NOT_SERVING for a moment."""
+STOPPED_MAX_LAG_S = 1.0
+"""The --max-lag of the node whose writer is stopped: it turns NOT_SERVING this long after."""
 LISTED = "+86 139 5555 0001"
 UNLISTED = "+86 139 5555 0002"
 SERVICE = "risklist.v1.RiskList"
@@ -46,9 +50,9 @@ class Cluster:
         self.network: DevNetwork = dev_network(root / "tls", PARTNERS)
         self.nodes: list[ServerProcess] = []
 
-    def start(self, name: str, *extra: str) -> ServerProcess:
+    def start(self, name: str, *extra: str, max_lag_s: float = MAX_LAG_S) -> ServerProcess:
         node = start_server(self.root / name, self.secret_file, *extra,
-                            *cluster_flags(self.nats, name, max_lag_s=MAX_LAG_S), tls=self.network.server_tls)
+                            *cluster_flags(self.nats, name, max_lag_s=max_lag_s), tls=self.network.server_tls)
         self.nodes.append(node)
         return node
 
@@ -166,15 +170,15 @@ def test_every_call_is_answered_while_a_node_is_killed_mid_traffic(nodes: Cluste
 def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
     """A node whose writer stopped applying the log turns NOT_SERVING and, asked directly, lacks a later Report;
     a client given its address and a serving node's answers every check from the serving node."""
-    a, c = nodes.start("a"), nodes.start("c", "--workers", "2")
+    a, c = nodes.start("a"), nodes.start("c", "--workers", "2", max_lag_s=STOPPED_MAX_LAG_S)
     nodes.wait_serving()
     pids = c.serving["pids"]
     assert isinstance(pids, dict)
     writer = int(pids["writer"])
     os.kill(writer, signal.SIGSTOP)  # node c applies nothing more; its readers answer from what it has
     try:
-        wait_until(lambda: nodes.health(c) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=MAX_LAG_S + 10,
-                   message="node c kept SERVING with its writer stopped")
+        wait_until(lambda: nodes.health(c) == health_pb2.HealthCheckResponse.NOT_SERVING,
+                   timeout=STOPPED_MAX_LAG_S + 10, message="node c kept SERVING with its writer stopped")
         with nodes.client(a.address, prescreen=False) as only_a:
             assert only_a.report([Report("phone", LISTED, "money_mule", "high")]).added == 1
         with nodes.client(c.address, prescreen=False) as only_c:
