@@ -108,6 +108,8 @@ class RiskListClient:
             lambda timeout: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=timeout), secret.fingerprint,
             self._counters, target=where.describe(), deadline=deadline, retry_interval=update_interval)
         # Any change of connection (a drop, a reconnect, perhaps to another server) makes the next check ask again.
+        # With several nodes this is the channel's state as a whole: it changes only once no node is connected
+        # (the nodes of one cluster share its secret; filters and updates name theirs, and are checked).
         self._channel.subscribe(self._on_connectivity, try_to_connect=False)
         self._filter_answer = not_listed(-1, "filter")
         self._clock = time.monotonic
