@@ -169,7 +169,8 @@ def test_every_call_is_answered_while_a_node_is_killed_mid_traffic(nodes: Cluste
 
 def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
     """A node whose writer stopped applying the log turns NOT_SERVING and, asked directly, lacks a later Report;
-    a client given its address and a serving node's answers every check from the serving node."""
+    a client given its address and a serving node's answers every check from the serving node, and one whose only
+    node is that one fails the check rather than answer from it."""
     a, c = nodes.start("a"), nodes.start("c", "--workers", "2", max_lag_s=STOPPED_MAX_LAG_S)
     nodes.wait_serving()
     pids = c.serving["pids"]
@@ -186,6 +187,10 @@ def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
         with nodes.client([a.address, c.address], prescreen=False) as both:
             answers = [both.check("phone", LISTED).listed for _ in range(50)]
         assert answers == [True] * 50
+        only_c_checked = nodes.client(f"dns:///localhost:{c.port}", prescreen=False)  # health-checked, as a list
+        with only_c_checked, pytest.raises(CheckFailed) as failed:
+            only_c_checked.check("phone", LISTED)
+        assert failed.value.code == "UNAVAILABLE"  # never the stale node's "not listed"
     finally:
         os.kill(writer, signal.SIGCONT)
 
