@@ -1,4 +1,5 @@
-"""Suite-wide settings (Hypothesis runs derandomized in CI, so a CI run is reproducible) and a network secret."""
+"""Suite-wide settings (Hypothesis runs derandomized in CI, so a CI run is reproducible), a network secret, and real
+nats-server clusters for the tests of cluster nodes and of the SDK failing over between them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import settings
 
 from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.running_server import kill_leftover_servers
+from tools.local_nats import NatsCluster
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
@@ -29,6 +31,16 @@ def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
     """The secret in a file, as --secret-file reads it."""
     return write_secret(tmp_path / "network.secret", secret)
 
+
+@pytest.fixture()
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nats-servers with JetStream, routed to one another on loopback, stopped after the test."""
+    started = NatsCluster.create(tmp_path / "nats")
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

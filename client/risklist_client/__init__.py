@@ -10,10 +10,10 @@ from __future__ import annotations
 from risklist_client.alerts import Alert, AlertKind
 from risklist_client.client import RiskListClient
 from risklist_client.contributions import Contribution, Entry, Report, ReportResult, RevokeResult
-from risklist_client.errors import CheckFailed, SecretMismatch
+from risklist_client.errors import CheckFailed, InvalidTarget, SecretMismatch
 from risklist_client.metrics import ClientMetrics
 from risklist_client.result import CheckResult
 from risklist_client.watchlist import Watchlist
 
-__all__ = ["Alert", "AlertKind", "CheckFailed", "CheckResult", "ClientMetrics", "Contribution", "Entry", "Report",
-           "ReportResult", "RevokeResult", "RiskListClient", "SecretMismatch", "Watchlist"]
+__all__ = ["Alert", "AlertKind", "CheckFailed", "CheckResult", "ClientMetrics", "Contribution", "Entry",
+           "InvalidTarget", "Report", "ReportResult", "RevokeResult", "RiskListClient", "SecretMismatch", "Watchlist"]

@@ -30,6 +30,7 @@ from risklist_client.metrics import ClientMetrics, Counters
 from risklist_client.network_check import NetworkCheck
 from risklist_client.positive_cache import PositiveCache
 from risklist_client.result import CheckResult, from_verdict, not_listed
+from risklist_client.targets import TargetLike, parse_target
 from risklist_kernel.digest import KEY_SIZE, Digester
 from risklist_kernel.enums import Category, EntityType, Outcome
 from risklist_kernel.errors import InvalidIdentifier
@@ -54,6 +55,11 @@ DEFAULT_POSITIVE_CACHE_SECONDS = 10.0
 class RiskListClient:
     """A partner's connection to a risklist network: one channel, one local filter, thread-safe.
 
+    `target`: the server's "host:port"; or a cluster's nodes, as a list of "IP:port" (or one string of them
+    separated by commas) or one DNS name with a record per node ("dns:///risk.example:50051"): calls then go
+    to the nodes whose health says SERVING, and a call cut by a dying node is retried on another
+    (risklist_client.targets; InvalidTarget for an unusable address). `server_name`: the name the nodes'
+    certificate carries, when it is not the first address of a list (or the dns: name).
     `credentials`: grpc.ssl_channel_credentials(root, key, chain) for a mutual-TLS server; None
     for a plaintext `--insecure-dev` server. `secret`: the network secret (digests are made
     here, so raw identifiers never leave the bank). With `prescreen`, a local filter of every
@@ -68,7 +74,7 @@ class RiskListClient:
 
     def __init__(
         self,
-        target: str,
+        target: TargetLike,
         credentials: grpc.ChannelCredentials | None = None,
         *,
         secret: NetworkSecret,
@@ -82,6 +88,7 @@ class RiskListClient:
         download_deadline: float = 300.0,
         channel_options: Sequence[tuple[str, Any]] = (),
         positive_cache_seconds: float = DEFAULT_POSITIVE_CACHE_SECONDS,
+        server_name: str | None = None,
     ) -> None:
         if not isinstance(secret, NetworkSecret):
             raise TypeError("secret must be a NetworkSecret (risklist_client.load_secret(path) reads one)")
@@ -92,14 +99,17 @@ class RiskListClient:
         self._deadline = deadline
         self._download_deadline = download_deadline
         self._batch_size = batch_size
-        self._channel = open_channel(target, credentials, channel_options)
+        where = parse_target(target, server_name=server_name)
+        self._channel = open_channel(where, credentials, channel_options)
         self._stub = pb_grpc.RiskListStub(self._channel)
         self._counters = Counters()
         stub = self._stub
         self._network = NetworkCheck(
             lambda timeout: stub.GetNetworkInfo(pb.GetNetworkInfoRequest(), timeout=timeout), secret.fingerprint,
-            self._counters, target=target, deadline=deadline, retry_interval=update_interval)
+            self._counters, target=where.describe(), deadline=deadline, retry_interval=update_interval)
         # Any change of connection (a drop, a reconnect, perhaps to another server) makes the next check ask again.
+        # With several nodes this is the channel's state as a whole: it changes only once no node is connected
+        # (the nodes of one cluster share its secret; filters and updates name theirs, and are checked).
         self._channel.subscribe(self._on_connectivity, try_to_connect=False)
         self._filter_answer = not_listed(-1, "filter")
         self._clock = time.monotonic

@@ -27,3 +27,10 @@ class SecretMismatch(CheckFailed):
 
     def __init__(self, detail: str) -> None:
         super().__init__("FAILED_PRECONDITION", detail)
+
+
+class InvalidTarget(RiskListError, ValueError):
+    """The addresses given to the client are unusable: which one, why, and what to write instead.
+
+    Raised when the client is made, before any connection; a ValueError, like other bad arguments.
+    """

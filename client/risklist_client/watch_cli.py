@@ -27,6 +27,8 @@ import grpc
 from risklist_client.alerts import Alert
 from risklist_client.client import DEFAULT_UPDATE_INTERVAL, RiskListClient
 from risklist_client.customer_file import CustomerFileError, Rejected, stream_customers
+from risklist_client.errors import InvalidTarget
+from risklist_client.targets import parse_target
 from risklist_client.watch_state import StateError
 from risklist_client.watchlist import Watchlist
 from risklist_kernel.errors import RiskListError
@@ -56,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run CMD for each alert (no shell), the alert's JSON on its standard input and "
                              "RISKLIST_ALERT_ID/RISKLIST_ALERT_KIND set; a failure is retried")
     parser.add_argument("--server", default="127.0.0.1:50051", metavar="HOST:PORT",
-                        help="server address (default %(default)s)")
+                        help="server address (default %(default)s); a cluster's nodes as IP:PORT,IP:PORT,... or "
+                             "dns:///NAME:PORT fail over to the nodes that serve")
     parser.add_argument("--secret-file", metavar="FILE", help="network secret (default: $RISKLIST_SECRET_FILE)")
     parser.add_argument("--region", default="CN", help="default region for phones and ID numbers (default CN)")
     parser.add_argument("--update-interval", type=float, default=DEFAULT_UPDATE_INTERVAL, metavar="SECONDS",
@@ -81,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(problem)
     if args.update_interval <= 0 or args.poll <= 0:
         parser.error("--update-interval and --poll must be positive")
+    try:
+        parse_target(args.server)
+    except InvalidTarget as error:
+        parser.error(f"--server: {error}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:

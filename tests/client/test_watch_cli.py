@@ -18,6 +18,7 @@ from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import BIN, ServerProcess
 from tests.support.waiting import wait_until
+from tools.local_nats import free_ports
 
 WATCH = str(BIN / "risklist-watch")
 CUSTOMER = "+8613800138000"
@@ -137,7 +138,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_input_says_what_where_why_and_what_to_do(
     tmp_path: Path, server: ServerProcess, secret_file: Path, secret: NetworkSecret
 ) -> None:
-    """Bad flags and an unusable file exit 2; bad rows are skipped with their line; another secret's state exits 1."""
+    """Bad flags, an unusable --server and an unusable file exit 2; bad rows are skipped with their line; another
+    secret's state exits 1; a --server list with one node down goes on through the other."""
     common = ["--state", str(tmp_path / "state"), "--out", str(tmp_path / "out.jsonl"), "--server", server.address,
               "--secret-file", str(secret_file)]
     no_auth = _run("--customers", str(tmp_path / "c.csv"), *common)
@@ -152,6 +154,12 @@ def test_bad_input_says_what_where_why_and_what_to_do(
     assert rows.returncode == 0, rows.stderr
     assert "c.csv: line 2: invalid phone identifier" in rows.stderr and "c.csv: line 3: entity_type:" in rows.stderr
     assert "watched=1" in rows.stderr
+    names = _run("--customers", str(tmp_path / "c.csv"), *common[:5], "node-a.example:1,node-b.example:1",
+                 *common[6:], "--insecure", "--once")
+    assert names.returncode == 2 and "--server: target address 1 'node-a.example:1'" in names.stderr
+    nodes = _run("--customers", str(tmp_path / "c.csv"), *common[:5], f"{server.address},127.0.0.1:{free_ports(1)[0]}",
+                 *common[6:], "--insecure", "--once")  # one node answers, the other is down: it fails over
+    assert nodes.returncode == 0, nodes.stderr
     unwritable = _run("--customers", str(tmp_path / "c.csv"), *common[:2], "--out", str(tmp_path / "no" / "a.jsonl"),
                       *common[4:], "--insecure", "--once")
     assert unwritable.returncode == 1 and "cannot append to it" in unwritable.stderr
