@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from risklist_client import CheckFailed, Report, RiskListClient
 from risklist_client.targets import TargetLike
 from risklist_kernel.secret import NetworkSecret
 from tests.client.members import PARTNERS, member_network
+from tests.support.client_threads import ClientThreads
 from tests.support.cluster_nodes import cluster_flags
 from tests.support.mtls import DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
@@ -100,39 +100,27 @@ def nodes(cluster: NatsCluster, tmp_path: Path, secret_file: Path, secret: Netwo
         started.stop()
 
 
-class Traffic:
+class Traffic(ClientThreads):
     """Threads checking the listed and an unlisted phone through one client each, recording every answer."""
 
     def __init__(self, clients: list[RiskListClient]) -> None:
         self.answers: list[tuple[bool, bool]] = []
         self.failures: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(client,)) for client in clients]
-
-    def __enter__(self) -> Traffic:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__([lambda client=client: self._run(client) for client in clients])  # type: ignore[misc]
 
     def count(self) -> int:
-        with self._lock:
+        with self.lock:
             return len(self.answers)
 
     def _run(self, client: RiskListClient) -> None:
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 listed, unlisted = client.check_many([("phone", LISTED), ("phone", UNLISTED)])
             except CheckFailed as error:
-                with self._lock:
+                with self.lock:
                     self.failures.append(str(error))
                 continue
-            with self._lock:
+            with self.lock:
                 self.answers.append((listed.listed, unlisted.listed))
 
 

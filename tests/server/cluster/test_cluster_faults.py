@@ -7,7 +7,6 @@ sends the same Report again: idempotent)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
+from tests.support.client_threads import ClientThreads
 from tests.support.cluster_nodes import cluster_flags, phone, serving, unlisted, wait_for_nodes
 from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
@@ -34,48 +34,36 @@ def nodes(cluster: NatsCluster, tmp_path: Path, secret_file: Path) -> Iterator[l
             node.terminate()
 
 
-class Storm:
+class Storm(ClientThreads):
     """CLIENTS threads, each reporting new subjects through its own order of nodes until stopped."""
 
     def __init__(self, addresses: list[str]) -> None:
         self.addresses = addresses
         self.acknowledged: list[int] = []
         self.moved = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(index,)) for index in range(CLIENTS)]
-
-    def __enter__(self) -> Storm:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__([lambda index=index: self._client(index) for index in range(CLIENTS)])  # type: ignore[misc]
 
     def count(self) -> int:
-        with self._lock:
+        with self.lock:
             return len(self.acknowledged)
 
     def _client(self, index: int) -> None:
         stubs = [pb_grpc.RiskListStub(grpc.insecure_channel(address)) for address in self.addresses]
         current = index % len(stubs)
         number = index * 1_000_000
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             number += 1
             request = pb.ReportRequest(reports=[pb.Report(subject=phone(number), category=pb.CATEGORY_MONEY_MULE,
                                                           level=pb.RISK_LEVEL_HIGH)])
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 try:
                     stubs[current].Report(request, timeout=5)
                 except grpc.RpcError:
                     current = (current + 1) % len(stubs)  # not acknowledged: the same Report to the next node
-                    with self._lock:
+                    with self.lock:
                         self.moved += 1
                     continue
-                with self._lock:
+                with self.lock:
                     self.acknowledged.append(number)
                 break
 

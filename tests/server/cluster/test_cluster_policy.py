@@ -20,6 +20,7 @@ from risklist_server.cluster.policy_bucket import PolicyBucket
 from risklist_server.cluster.write_log import WriteLog
 from risklist_server.store.risk_store import init_store
 from tests.support.cluster_nodes import cluster_flags, health, phone
+from tests.support.policies import BLOCK_HIGH
 from tests.support.running_server import BIN, ServerProcess, start_server
 from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster
@@ -27,18 +28,6 @@ from tools.local_nats import NatsCluster
 MAX_LAG_S = 2.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-BLOCK_HIGH = """\
-[[rule]]
-action = "BLOCK"
-reason_code = "BLOCK_ANY_HIGH"
-min_level = "high"
-allow_single_source = true
-
-[default]
-action = "REVIEW"
-reason_code = "REVIEW_LISTED"
-"""
-"""Blocks on one bank's HIGH report, where the built-in policy only reviews it."""
 
 
 def _version(text: str) -> str:

@@ -23,6 +23,7 @@ from risklist_server.core.errors import ConfigError
 from risklist_server.core.partners import Role
 from risklist_server.store.risk_store import init_store
 from tests.support.cluster_nodes import phone, serving
+from tests.support.policies import BLOCK_HIGH
 from tests.support.running_server import BIN, start_server
 from tests.support.waiting import wait_until
 from tools.local_nats import NatsCluster, NatsSecurity, write_nkey_seed
@@ -113,19 +114,6 @@ def test_every_connection_not_only_the_first_refuses_a_server_without_tls() -> N
     node sends anything (its CONNECT, its subscriptions)."""
     with pytest.raises(PlaintextRefused):
         asyncio.run(TlsOnlyClient()._process_info({"server_id": "impostor"}, initial_connection=True))
-
-
-BLOCK_HIGH = """\
-[[rule]]
-action = "BLOCK"
-reason_code = "BLOCK_ANY_HIGH"
-min_level = "high"
-allow_single_source = true
-
-[default]
-action = "REVIEW"
-reason_code = "REVIEW_LISTED"
-"""
 
 
 def test_a_node_with_tls_and_its_nkey_joins_and_serves_a_report_without_logging_the_seed(
