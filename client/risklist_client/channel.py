@@ -31,15 +31,25 @@ RETRY_SERVICE_CONFIG = {
 within the call's own deadline; streaming calls are retried only before their first message."""
 
 
+def _waiting_for_a_node(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with every method waiting, within its deadline, for a node to serve."""
+    waiting = copy.deepcopy(config)
+    for method in waiting["methodConfig"]:
+        method["waitForReady"] = True
+    return waiting
+
+
 FAILOVER_SERVICE_CONFIG = {
     "loadBalancingConfig": [{"round_robin": {}}],
     "healthCheckConfig": {"serviceName": SERVICE},
-    **copy.deepcopy(RETRY_SERVICE_CONFIG),
+    **_waiting_for_a_node(RETRY_SERVICE_CONFIG),
 }
 """Several nodes: a connection to each, calls spread over those whose grpc health (a Watch stream per connection)
 says SERVING for risklist.v1.RiskList. A node NOT_SERVING (behind the cluster's write log, cut off from it, or
-shutting down) gets no calls until it serves again; with none serving, calls fail UNAVAILABLE at once. A call cut
-by a dying node is retried, within its deadline, on another (the retry policy above)."""
+shutting down) gets no calls until it serves again. With none serving, a call waits for one within its deadline
+(a node's health flapping under load costs a moment, not an error), then fails DEADLINE_EXCEEDED; it is never sent
+to a node that is not serving. A call cut by a dying node is retried, within its deadline, on another (the retry
+policy above)."""
 
 
 def service_config(target: ChannelTarget) -> dict[str, Any]:

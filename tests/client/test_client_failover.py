@@ -180,7 +180,7 @@ def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
         only_c_checked = nodes.client(f"dns:///localhost:{c.port}", prescreen=False)  # health-checked, as a list
         with only_c_checked, pytest.raises(CheckFailed) as failed:
             only_c_checked.check("phone", LISTED)
-        assert failed.value.code == "UNAVAILABLE"  # never the stale node's "not listed"
+        assert failed.value.code == "DEADLINE_EXCEEDED"  # it waited for a serving node: never the stale "not listed"
     finally:
         os.kill(writer, signal.SIGCONT)
 

@@ -69,13 +69,15 @@ def test_a_dns_name_fails_over_between_its_records(target: str) -> None:
 
 
 def test_failover_is_round_robin_over_healthy_nodes_with_the_same_retries() -> None:
-    """Several nodes: round_robin, health checked for risklist.v1.RiskList, and UNAVAILABLE retried as before."""
+    """Several nodes: round_robin, health checked for risklist.v1.RiskList, UNAVAILABLE retried as before, and a
+    call waits (within its deadline) for a serving node rather than fail while none serves."""
     parsed = parse_target(["10.0.0.1:50051", "10.0.0.2:50051"])
     config = json.loads(str(_options(parsed)["grpc.service_config"]))
     assert config == service_config(parsed) == FAILOVER_SERVICE_CONFIG
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
     assert config["healthCheckConfig"] == {"serviceName": "risklist.v1.RiskList"}
-    assert config["methodConfig"] == RETRY_SERVICE_CONFIG["methodConfig"]
+    retried = RETRY_SERVICE_CONFIG["methodConfig"]
+    assert config["methodConfig"] == [{**method, "waitForReady": True} for method in retried]
 
 
 def test_server_name_is_what_the_certificate_is_checked_against() -> None:
