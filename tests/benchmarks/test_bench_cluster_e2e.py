@@ -1,5 +1,6 @@
 """The cluster scenario end to end on a tiny data set: three real nats-servers and three nodes against a node
-alone, Reports, replication lag and a load through the admin port each measured (issue 14, item 9)."""
+alone, Reports, replication lag, a load through the admin port, and Check and BatchCheck on a follower node each
+measured (issue 14, item 9)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,8 @@ def test_the_cluster_is_measured_beside_a_node_alone(tmp_path: Path) -> None:
     assert lag.extra["samples"] > 0 and lag.extra["unseen"] == 0 and lag.latency_ms is not None
     load = results["cluster_load"]
     assert load.ops_per_s > 0 and load.params["rows"] > 0 and load.ratio["node alone"] > 0
+    for name in ("cluster_check", f"cluster_batch_check_{cluster.READ_BATCH}"):
+        reads = results[name]
+        assert reads.ops_per_s > 0 and reads.extra["errors"] == 0 and reads.ratio["node alone"] > 0
+        assert reads.extra["per_core_ratio"] > 0  # the figure the issue compares: keys per server core-second
     assert not list(workdir.glob("cluster-*")) and not list(workdir.glob("alone-*"))  # nothing left behind
