@@ -15,13 +15,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
 from risklist_server.cluster.checkpoint_archive import unpack_backup
-from risklist_server.cluster.checkpoint_bucket import CheckpointBucket, CheckpointInfo
-from risklist_server.core.errors import StoreError
+from risklist_server.cluster.checkpoint_bucket import CheckpointInfo
+from risklist_server.core.errors import BackupError, StoreError
 from risklist_server.store.restore import restore_backup
+from risklist_server.store.store_dir import beside_store
 from risklist_server.store.stored_position import StoredPosition
 
 log = structlog.get_logger(__name__)
@@ -59,13 +61,19 @@ def restore_reason(store: StoredPosition | None, first_sequence: int, checkpoint
     return "behind the log's retention"
 
 
-def restore_checkpoint(bucket: CheckpointBucket, db: Path, store: StoredPosition | None, *, network: str) -> \
+class CheckpointSource(Protocol):
+    """Where the latest checkpoint comes from (CheckpointBucket)."""
+
+    def download(self, into: Path) -> CheckpointInfo: ...
+
+
+def restore_checkpoint(bucket: CheckpointSource, db: Path, store: StoredPosition | None, *, network: str) -> \
         CheckpointInfo:
     """Download the latest checkpoint and restore it at `db`; a store there with anything in it is moved aside
     first (an empty one is removed). Downloaded files live beside `db` until the restore ends."""
     started = time.monotonic()
     db = db.absolute()
-    work = db.parent / f".{db.name}.checkpoint-download"
+    work = beside_store(db, "checkpoint-download")
     shutil.rmtree(work, ignore_errors=True)  # what a start killed half-way left
     work.mkdir(mode=0o700, parents=True)
     try:
@@ -73,16 +81,27 @@ def restore_checkpoint(bucket: CheckpointBucket, db: Path, store: StoredPosition
         info = bucket.download(archive)
         unpack_backup(archive, work / "backup")
         archive.unlink()
-        if db.exists():
-            if is_new(store):
-                shutil.rmtree(db)
-            else:
-                aside = db.with_name(f"{db.name}.replaced-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
-                os.rename(db, aside)
-                log.warning("store_moved_aside", directory=str(aside), log_position=store.log_position if store else 0)
-        restore_backup(work / "backup", db, secret_fingerprint=network, new_versions=False)
+        aside = _clear_place(db, store)
+        try:
+            restore_backup(work / "backup", db, secret_fingerprint=network, new_versions=False)
+        except BackupError as error:  # a full disk, say: the node's former store is not lost, and says where
+            where = "" if aside is None else f"; this node's former store is at {aside}"
+            raise StoreError(f"restoring the cluster's checkpoint into {db} failed: {error}{where}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("checkpoint_restored", log_position=info.log_position, list_version=info.list_version,
              made_by=info.node_id, seconds=round(time.monotonic() - started, 3))
     return info
+
+
+def _clear_place(db: Path, store: StoredPosition | None) -> Path | None:
+    """Make `db`'s place empty for the restore: a new store is removed, any other moved aside (where to, returned)."""
+    if not db.exists():
+        return None
+    if is_new(store):
+        shutil.rmtree(db)
+        return None
+    aside = db.with_name(f"{db.name}.replaced-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
+    os.rename(db, aside)
+    log.warning("store_moved_aside", directory=str(aside), log_position=store.log_position if store else 0)
+    return aside

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import structlog
@@ -49,6 +48,7 @@ from risklist_server.store.filter_export import FilterExport
 from risklist_server.store.reads import FrontPolicy, StoreReads
 from risklist_server.store.replica import ReplicaStore
 from risklist_server.store.risk_store import RiskStore
+from risklist_server.store.store_dir import beside_store
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -139,12 +139,6 @@ def _stream_limits(config: ServerConfig) -> StreamLimits:
                         idle_seconds=settings.stream_idle_seconds)
 
 
-def _publish_dir(db: str) -> Path:
-    """Where a node's checkpoint is made before it is published: beside the store, so its files are hard links."""
-    path = Path(db).absolute()
-    return path.parent / f".{path.name}.checkpoint-publish"
-
-
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -186,9 +180,10 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         sweeper.start()
         cleanup.callback(sweeper.stop)
         if node is not None and node.config.checkpoint_interval_s > 0:
-            cleanup.callback(CheckpointPublisher(
-                store, node, node.checkpoints(), node_id=node.config.node_id,
-                interval_s=node.config.checkpoint_interval_s, work_dir=_publish_dir(config.db)).start().stop)
+            checkpoints = CheckpointPublisher(store, node, node.checkpoints(), node_id=node.config.node_id,
+                                              interval_s=node.config.checkpoint_interval_s,
+                                              work_dir=beside_store(config.db, "checkpoint-publish"))
+            cleanup.callback(checkpoints.start().stop)
         side.trimmer.start()
         cleanup.callback(side.trimmer.stop)
         servers: list[tuple[grpc.Server, ServiceHealth]] = []

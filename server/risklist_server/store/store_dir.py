@@ -28,10 +28,16 @@ def check_store_dir(path: str | Path) -> None:
                          f"never creates or repairs a store: {hint}")
 
 
+def beside_store(path: str | Path, purpose: str) -> Path:
+    """The hidden directory `.NAME.PURPOSE` beside the store at `path`: on its file system (hard links, atomic
+    renames), outside it (RocksDB never sees it)."""
+    directory = Path(path).absolute()
+    return directory.parent / f".{directory.name}.{purpose}"
+
+
 def restore_staging(path: str | Path) -> Path:
     """Where a restore into `path` copies the backup before renaming it there: `.NAME.restoring` beside it."""
-    directory = Path(path).absolute()
-    return directory.parent / f".{directory.name}.restoring"
+    return beside_store(path, "restoring")
 
 
 def make_store_dir(path: str | Path) -> None:

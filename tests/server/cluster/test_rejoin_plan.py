@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from risklist_server.cluster.checkpoint_archive import pack_backup, unpack_backup
 from risklist_server.cluster.checkpoint_bucket import CheckpointInfo
-from risklist_server.cluster.rejoin import restore_reason
+from risklist_server.cluster.rejoin import restore_checkpoint, restore_reason
 from risklist_server.core.errors import StoreError
+from risklist_server.store.risk_store import RiskStore, init_store
 from risklist_server.store.stored_position import StoredPosition
 
 NETWORK = "net-fingerprint"
@@ -92,3 +93,32 @@ def test_an_archive_naming_a_path_outside_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot be unpacked"):
         unpack_backup(tmp_path / "evil.tar", tmp_path / "out")
     assert not (tmp_path / "escaped").exists()
+
+
+class _Archive:
+    """A checkpoint source handing out one archive file."""
+
+    def __init__(self, archive: Path) -> None:
+        self._archive = archive
+
+    def download(self, into: Path) -> CheckpointInfo:
+        into.write_bytes(self._archive.read_bytes())
+        return _checkpoint(1)
+
+
+def test_a_restore_that_fails_after_the_old_store_moved_aside_says_where_it_is(tmp_path: Path) -> None:
+    """The checkpoint's files do not match its manifest: the node does not start, nothing is lost, and the message
+    names where its former store went."""
+    source = RiskStore(tmp_path / "source", secret_fingerprint=NETWORK, create=True)
+    try:
+        source.backup(tmp_path / "backup")
+    finally:
+        source.close()
+    damaged = next(path for path in (tmp_path / "backup" / "store").iterdir() if path.suffix == ".sst")
+    damaged.write_bytes(damaged.read_bytes() + b"x")
+    pack_backup(tmp_path / "backup", tmp_path / "checkpoint.tar")
+    init_store(tmp_path / "db", NETWORK)
+    with pytest.raises(StoreError, match=r"this node's former store is at .*db\.replaced-") as failed:
+        restore_checkpoint(_Archive(tmp_path / "checkpoint.tar"), tmp_path / "db", _store(5), network=NETWORK)
+    aside = Path(str(failed.value).rsplit(" is at ", 1)[1])
+    assert (aside / "CURRENT").exists() and not (tmp_path / "db").exists()
