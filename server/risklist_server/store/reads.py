@@ -164,9 +164,7 @@ class StoreReads:
     @property
     def list_id(self) -> str:
         """Which list this store's versions count, for partners (risklist_server.store.list_id): the cluster's
-        once the store joined one (read again until then: a replica sees its writer join), else its store id."""
-        if self._cluster_list_id is None:
-            self._cluster_list_id = read_cluster_list_id(self._meta)
+        once the store joined one, else its store id. A node's writer joins before its readers open the store."""
         return self._store_id if self._cluster_list_id is None else self._cluster_list_id
 
     def table_readers_bytes(self) -> int:
