@@ -26,9 +26,21 @@ def _entry(number: int) -> LogEntry:
                     f"body {number}".encode())
 
 
+def _read(log: WriteLog, after: int, *, limit: int = 100, within_s: float = 30.0) -> list[tuple[int, LogEntry]]:
+    """One read, as the applier reads: one that fails (LogUnavailable: a server restarting, a loaded machine) is
+    read again, up to `within_s`; any other answer or error is the read's."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return log.read(after, limit=limit, timeout_s=1.0)
+        except LogUnavailable:
+            if time.monotonic() > deadline:
+                raise
+
+
 def _read_all(log: WriteLog, after: int = 0) -> list[tuple[int, LogEntry]]:
     found: list[tuple[int, LogEntry]] = []
-    while batch := log.read(found[-1][0] if found else after, limit=100, timeout_s=1.0):
+    while batch := _read(log, found[-1][0] if found else after):
         found.extend(batch)
     return found
 
@@ -96,13 +108,13 @@ def test_entries_gone_from_the_log_stop_a_reader_instead_of_being_skipped(cluste
     with WriteLog(cluster.urls, SMALL).open() as log:
         sequences = [log.append(_entry(number), timeout_s=DEADLINE_S) for number in range(4)]
         asyncio.run(_delete(cluster.urls, sequences[1]))
-        assert [sequence for sequence, _ in log.read(0, limit=100, timeout_s=1.0)] == sequences[:1]
+        assert [sequence for sequence, _ in _read(log, 0)] == sequences[:1]
         gap = rf"no longer holds entry {sequences[1]} \(the next it holds is {sequences[2]}"
         with pytest.raises(LogGap, match=gap):
-            log.read(sequences[0], limit=100, timeout_s=1.0)
+            _read(log, sequences[0])
         asyncio.run(_delete(cluster.urls, sequences[0]))
         with pytest.raises(LogGap, match=f"no longer holds entry {sequences[0]}"):
-            log.read(0, limit=100, timeout_s=1.0)  # a new node, the log's start gone: the same
+            _read(log, 0)  # a new node, the log's start gone: the same
 
 
 def test_entries_delivered_to_an_abandoned_read_are_read_again_not_taken_for_a_gap(cluster: NatsCluster) -> None:
@@ -111,7 +123,7 @@ def test_entries_delivered_to_an_abandoned_read_are_read_again_not_taken_for_a_g
     stops a node for good: it did, in the storm test with nats-servers killed)."""
     with WriteLog(cluster.urls, SMALL).open() as log:
         sequences = [log.append(_entry(number), timeout_s=DEADLINE_S) for number in range(5)]
-        assert [sequence for sequence, _ in log.read(0, limit=1, timeout_s=1.0)] == sequences[:1]
+        assert [sequence for sequence, _ in _read(log, 0, limit=1)] == sequences[:1]
         reader = log._reader
         assert reader is not None
         log._run(reader.fetch(2, timeout=1.0), 5.0)  # what an abandoned fetch took: entries 2 and 3, never seen
