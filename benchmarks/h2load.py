@@ -58,14 +58,19 @@ def parse_output(text: str) -> Counts:
                   int(requests["errored"]), int(requests["timeout"]), int(status["s2xx"]))
 
 
-def parse_log(text: str) -> list[float]:
-    """Latencies in ms of successful streams from an h2load --log-file (start µs, status, µs)."""
-    latencies: list[float] = []
+def parse_timed_log(text: str) -> list[tuple[float, float]]:
+    """(start in s, latency in ms) of successful streams from an h2load --log-file (start µs, status, µs)."""
+    timed: list[tuple[float, float]] = []
     for line in text.splitlines():
         parts = line.split("\t")
         if len(parts) >= 3 and parts[1] == "200":
-            latencies.append(int(parts[2]) / 1000.0)
-    return latencies
+            timed.append((int(parts[0]) / 1e6, int(parts[2]) / 1000.0))
+    return timed
+
+
+def parse_log(text: str) -> list[float]:
+    """Latencies in ms of successful streams from an h2load --log-file."""
+    return [latency for _, latency in parse_timed_log(text)]
 
 
 def command(url: str, job: Job, *, duration: float, warmup: float, log_file: Path,
@@ -94,6 +99,8 @@ class Result:
     latency: Latency
     cpu_s: float = 0.0
     """CPU seconds all h2load processes used (the load generator's own cost)."""
+    timed_ms: tuple[tuple[float, float], ...] = ()
+    """(seconds from the first call's start, latency in ms) of every successful call, in start order."""
 
     @property
     def rps(self) -> float:
@@ -120,11 +127,14 @@ def run(url: str, jobs: Sequence[Job], *, duration: float, warmup: float, workdi
         if process.returncode != 0:
             raise RuntimeError(f"h2load exited {process.returncode}:\n{output[-2000:]}")
     counts = tuple(parse_output(output) for output in outputs)
-    latencies: list[float] = []
+    timed: list[tuple[float, float]] = []
     for log in logs:
-        latencies.extend(parse_log(log.read_text()))
+        timed.extend(parse_timed_log(log.read_text()))
         log.unlink()
+    timed.sort()
+    first = timed[0][0] if timed else 0.0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children reaped meanwhile: the h2load processes
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = sum(count.succeeded for count in counts)
-    return Result(requests, duration, counts, summarise_ms(latencies), cpu)
+    return Result(requests, duration, counts, summarise_ms(latency for _, latency in timed), cpu,
+                  tuple((start - first, latency) for start, latency in timed))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.h2load import Job, command, parse_log, parse_output
+from benchmarks.h2load import Job, command, parse_log, parse_output, parse_timed_log
 
 OUTPUT = """\
 finished in 4.00s, 2048.00 req/s, 204.32KB/s
@@ -57,3 +57,9 @@ def test_a_pinned_job_runs_under_taskset(tmp_path: Path) -> None:
     """With cpus, h2load runs on those CPUs only (the server keeps the others)."""
     argv = command("http://h/x", Job(tmp_path / "b", 1), duration=1, warmup=0, log_file=tmp_path / "log", cpus="1")
     assert argv[:4] == ["taskset", "-c", "1", "h2load"]
+
+
+def test_timed_log_keeps_each_calls_start_in_seconds() -> None:
+    """The first column (µs since the epoch) becomes seconds beside the latency, for finding slow episodes."""
+    log = "1795438574423325\t200\t7582\n1795438574423507\t-1\t100\n1795438575423580\t200\t250\n"
+    assert parse_timed_log(log) == [(1795438574.423325, 7.582), (1795438575.42358, 0.25)]

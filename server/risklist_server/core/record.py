@@ -101,6 +101,35 @@ def decode_record(data: bytes) -> Record:
     return tuple(contributions)
 
 
+_CATEGORIES = frozenset(int(category) for category in Category)
+_LEVELS = frozenset(int(level) for level in RiskLevel)
+
+
+def holds_expired(data: bytes, now: int) -> bool:
+    """has_expired(decode_record(data), now), read from the bytes without building the contributions (the
+    expiry sweep reads every record of the store this way); raises InvalidRecord wherever decode_record does."""
+    try:
+        version, count = _HEADER.unpack_from(data, 0)
+        offset = _HEADER.size
+        expired = False
+        for _ in range(count):
+            source_end = offset + 1 + data[offset]
+            data[offset + 1 : source_end].decode("utf-8")
+            category, level, _, expires_at, reference_length = _TAIL.unpack_from(data, source_end)
+            offset = source_end + _TAIL.size + reference_length
+            data[offset - reference_length : offset].decode("utf-8")
+            if category not in _CATEGORIES or level not in _LEVELS or offset > len(data):
+                break
+            expired = expired or expires_at <= now
+        else:
+            if offset == len(data) and version == RECORD_FORMAT_VERSION:
+                return expired
+    except (struct.error, IndexError, UnicodeDecodeError):
+        pass
+    decode_record(data)  # the record is damaged: raises the precise InvalidRecord
+    raise AssertionError("decode_record accepted a record holds_expired could not read")
+
+
 def record_prefix(source: str, count: int) -> bytes:
     """The encoding of a record of `count` contributions up to its first one's category: header, then the
     source (a record whose contributions all come from `source` is this prefix, then their tails)."""

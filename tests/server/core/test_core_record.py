@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from risklist_kernel.enums import Category, RiskLevel
 from risklist_server.core.contribution_rules import MAX_REFERENCE_LENGTH
 from risklist_server.core.errors import InvalidRecord
-from risklist_server.core.record import Contribution, decode_record, encode_record
+from risklist_server.core.expiry import has_expired
+from risklist_server.core.record import Contribution, decode_record, encode_record, holds_expired
 
 TIMES = st.integers(min_value=-(2**62), max_value=2**62)
 SOURCES = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,63}", fullmatch=True)
@@ -118,3 +119,54 @@ def test_longest_allowed_reference_round_trips() -> None:
     reference = "\U0001f600" * MAX_REFERENCE_LENGTH
     contribution = Contribution("bank", Category.OTHER, RiskLevel.LOW, 0, 1, reference)
     assert decode_record(encode_record((contribution,))) == (contribution,)
+
+
+def _decoded_expiry(data: bytes, now: int) -> bool | str:
+    """The general path's answer: whether a contribution expired at `now`, or the error it raises."""
+    try:
+        return has_expired(decode_record(data), now)
+    except InvalidRecord as error:
+        return f"InvalidRecord: {error}"
+
+
+def _read_expiry(data: bytes, now: int) -> bool | str:
+    """holds_expired's answer, in the same terms."""
+    try:
+        return holds_expired(data, now)
+    except InvalidRecord as error:
+        return f"InvalidRecord: {error}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=RECORDS, now=TIMES)
+def test_reading_expiry_from_the_bytes_agrees_with_decoding(record: tuple[Contribution, ...], now: int) -> None:
+    """The sweep's check on the bytes says what decoding the record says, at any time."""
+    assert holds_expired(encode_record(record), now) is has_expired(record, now)
+    for contribution in record:
+        for moment in (contribution.expires_at - 1, contribution.expires_at, contribution.expires_at + 1):
+            assert holds_expired(encode_record(record), moment) is has_expired(record, moment)
+
+
+@settings(max_examples=500, deadline=None)
+@given(record=RECORDS, data=st.data(), now=TIMES)
+def test_reading_expiry_from_damaged_bytes_fails_as_decoding_does(
+    record: tuple[Contribution, ...], data: st.DataObject, now: int
+) -> None:
+    """A changed, cut or lengthened record gives the same answer or the same InvalidRecord as decoding it."""
+    encoded = bytearray(encode_record(record))
+    change = data.draw(st.sampled_from(["flip", "cut", "extend"]))
+    if change == "flip" and encoded:
+        index = data.draw(st.integers(min_value=0, max_value=len(encoded) - 1))
+        encoded[index] = data.draw(st.integers(min_value=0, max_value=255))
+    elif change == "cut" and encoded:
+        del encoded[data.draw(st.integers(min_value=0, max_value=len(encoded) - 1)):]
+    else:
+        encoded += data.draw(st.binary(min_size=1, max_size=8))
+    assert _read_expiry(bytes(encoded), now) == _decoded_expiry(bytes(encoded), now)
+
+
+@settings(max_examples=500, deadline=None)
+@given(garbage=st.binary(max_size=80), now=TIMES)
+def test_reading_expiry_from_garbage_fails_as_decoding_does(garbage: bytes, now: int) -> None:
+    """Arbitrary bytes give the same answer or the same InvalidRecord as decoding them."""
+    assert _read_expiry(garbage, now) == _decoded_expiry(garbage, now)

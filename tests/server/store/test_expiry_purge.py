@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -75,3 +78,41 @@ def test_purge_rereads_so_a_record_changed_since_the_scan_is_judged_anew(tmp_pat
     after, purged = purge_expired(db, scan.expired, NOW)
     assert (after, purged) == ({KEYS[2]: ()}, 1)
     db.close()
+
+
+def test_a_slice_lets_other_threads_run_while_it_scans(tmp_path: Path) -> None:
+    """A sweep slice hands the interpreter to other threads as it goes, so calls served by the same process do not
+    wait for the whole slice (a 10,000-record slice once stalled Check for 50 ms every second).
+
+    With the interpreter's switch interval at 100 s, a thread only runs while the scanning one lets it go."""
+    db = open_rocks(str(tmp_path / "db"), create=True)
+    record = encode_record((Contribution("bank-a", Category.GAMBLING, RiskLevel.LOW, 1, NOW + 1),))
+    for number in range(5_000):
+        db[bytes((1,)) + number.to_bytes(16, "big")] = record
+    scanning = threading.Event()
+    finished = threading.Event()
+    turns_during_scan = 0
+
+    def other_thread() -> None:
+        nonlocal turns_during_scan
+        scanning.wait()
+        while not finished.is_set():
+            turns_during_scan += 1
+            time.sleep(0)
+
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    other = threading.Thread(target=other_thread)
+    other.start()
+    try:
+        scanning.set()
+        time.sleep(0)  # the other thread waits for the interpreter from here on
+        scan = scan_expired(db, None, 5_000, NOW)
+        finished.set()
+    finally:
+        finished.set()
+        sys.setswitchinterval(switch_interval)
+        other.join()
+        db.close()
+    assert scan.scanned == 5_000
+    assert turns_during_scan >= 5_000 // 1_000
