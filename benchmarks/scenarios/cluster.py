@@ -15,6 +15,10 @@ on empty stores; the peer is one node alone (one worker, empty store). Measured:
   alone (holding it loaded directly): keys/s, latency and keys per server core-second (CPU of the node's process
   from /proc), the last being the figure the issue compares ("no worse than single-node mode per core").
 
+Every write phase also says where its CPU went (benchmarks/cpu_meter.py): per write (per row for loads), the nodes,
+the nats-servers and the rest of the machine (load generators, the harness), and the cores the machine would need
+at the issue's target rate at that cost; the node alone's figures are beside them.
+
 Rejoining from a checkpoint is measured by benchmarks/cluster_rejoin.py.
 """
 
@@ -33,6 +37,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from benchmarks.context import Context
+from benchmarks.cpu_meter import CpuMeter
 from benchmarks.loadgen import Workload
 from benchmarks.results import ScenarioResult, latency_dict, peer_figures
 from benchmarks.scenarios.bulk_load import run_loader
@@ -48,6 +53,8 @@ READ_BATCH = 100
 CHECK_PAYLOADS = 20_000
 REPORT_SUBJECTS = 200_000
 LAG_RATE = 1000.0
+LOAD_TARGET = 100_000
+"""rows/s through the cluster that issue 14 asks of `risklist-load --server`."""
 """Reports per second, open loop, for the replication lag."""
 LAG_SENDERS = 16
 SAMPLE_EVERY = 10
@@ -65,7 +72,8 @@ def _report(number: int) -> pb.ReportRequest:
 
 
 @contextmanager
-def _cluster(ctx: Context) -> Iterator[list[RunningServer]]:
+def _cluster(ctx: Context) -> Iterator[tuple[list[RunningServer], list[int]]]:
+    """Three nats-servers and three nodes; (the nodes, the nats-servers' process ids)."""
     root = ctx.workdir / f"cluster-{ctx.run}"
     shutil.rmtree(root, ignore_errors=True)
     nats = NatsCluster.create(root / "nats")
@@ -75,7 +83,7 @@ def _cluster(ctx: Context) -> Iterator[list[RunningServer]]:
         for number in range(1, NODES + 1):
             nodes.append(start_server(root / f"node-{number}", ctx.dataset.secret_file, workers=1, extra=(
                 "--cluster", ",".join(nats.urls), "--node-id", f"node-{number}", "--log-max-bytes", "1G")))
-        yield nodes
+        yield nodes, [process.pid for process in nats.started]
     finally:
         for node in nodes:
             node.stop()
@@ -220,17 +228,43 @@ def _reads(ctx: Context, server: RunningServer) -> dict[str, ReadRun]:
     return runs
 
 
+def _cost(meter: CpuMeter, per_second: float) -> dict[str, object]:
+    """CPU per write of each group (from the cores each kept busy at `per_second` writes/s), and the cores the
+    whole machine would need at the target rate at that cost."""
+    if not per_second or not meter.wall_seconds:
+        return {}
+    per_write = meter.cpu_ms_per(per_second * meter.wall_seconds)
+    return {"cpu_ms_per_write": per_write, "cores_busy": round(meter.cores(), 2),
+            "cores_needed_at_target": round(per_write["machine"] * LAG_RATE / 1000, 2)}
+
+
+def _load_cost(meter: CpuMeter, rows: int) -> dict[str, object]:
+    """CPU per row of each group, and the cores the machine would need for LOAD_TARGET rows/s at that cost."""
+    if not rows:
+        return {}
+    per_row_us = {name: round(ms * 1000, 2) for name, ms in meter.cpu_ms_per(rows).items()}
+    return {"cpu_us_per_row": per_row_us, "cores_busy": round(meter.cores(), 2),
+            "cores_needed_at_target": round(per_row_us["machine"] * LOAD_TARGET / 1e6, 2)}
+
+
 def run(ctx: Context) -> list[ScenarioResult]:
     settings = ctx.settings
     feed = live_feed(ctx)
     with _alone(ctx) as alone:
-        alone_reports, alone_latency, alone_errors = _reports(ctx, alone.address, 0)
-        alone_load = run_loader(feed, ctx.dataset.secret_file, "--server", alone.admin_address, "--insecure")
+        with CpuMeter({"nodes": [alone.sampler]}, {}) as alone_report_cpu:
+            alone_reports, alone_latency, alone_errors = _reports(ctx, alone.address, 0)
+        with CpuMeter({"nodes": [alone.sampler]}, {}) as alone_load_cpu:
+            alone_load = run_loader(feed, ctx.dataset.secret_file, "--server", alone.admin_address, "--insecure")
         alone_reads = _reads(ctx, alone)
-    with _cluster(ctx) as nodes:
-        cluster_reports, cluster_latency, cluster_errors = _reports(ctx, nodes[0].address, 0)
-        lag = _replication_lag(nodes, settings.duration, REPORT_SUBJECTS)
-        cluster_load = run_loader(feed, ctx.dataset.secret_file, "--server", nodes[0].admin_address, "--insecure")
+    with _cluster(ctx) as (nodes, nats_pids):
+        samplers = {"nodes": [node.sampler for node in nodes]}
+        with CpuMeter(samplers, {"nats": nats_pids}) as report_cpu:
+            cluster_reports, cluster_latency, cluster_errors = _reports(ctx, nodes[0].address, 0)
+        with CpuMeter(samplers, {"nats": nats_pids}) as lag_cpu:
+            lag = _replication_lag(nodes, settings.duration, REPORT_SUBJECTS)
+        with CpuMeter(samplers, {"nats": nats_pids}) as load_cpu:
+            cluster_load = run_loader(feed, ctx.dataset.secret_file, "--server", nodes[0].admin_address,
+                                      "--insecure")
         node_reads = _reads(ctx, nodes[1])
     params = {"nodes": NODES, "nats_servers": NODES, "workers_per_node": 1, "client_processes":
               settings.client_processes, "client_threads": settings.client_threads}
@@ -240,16 +274,19 @@ def run(ctx: Context) -> list[ScenarioResult]:
                        peers={"node alone": peer_figures(alone_reports, "Reports/s", alone_latency,
                                                          errors=alone_errors)},
                        ratio={"node alone": ratio(cluster_reports, alone_reports)},
-                       extra={"errors": cluster_errors}),
+                       extra={"errors": cluster_errors, "cost": _cost(report_cpu, cluster_reports),
+                              "cost_alone": _cost(alone_report_cpu, alone_reports)}),
         ScenarioResult("cluster_replication_lag", "cluster",
                        {**params, "rate_per_s": LAG_RATE, "sample_every": SAMPLE_EVERY, "poll_ms": POLL_S * 1000},
                        lag.sent / lag.seconds if lag.seconds else 0.0, "Reports/s achieved",
                        latency_dict(lag_summary) if lag_summary else None,
-                       extra={"samples": len(lag.lags_ms), "unseen": lag.unseen, "errors": lag.errors}),
+                       extra={"samples": len(lag.lags_ms), "unseen": lag.unseen, "errors": lag.errors,
+                              "cost": _cost(lag_cpu, lag.sent / lag.seconds if lag.seconds else 0.0)}),
         ScenarioResult("cluster_load", "cluster", {**params, "rows": cluster_load.rows}, cluster_load.rows_per_s,
                        "rows/s", peers={"node alone": peer_figures(alone_load.rows_per_s, "rows/s")},
                        ratio={"node alone": ratio(cluster_load.rows_per_s, alone_load.rows_per_s)},
-                       extra={"loader_cpu_s": cluster_load.cpu_seconds}),
+                       extra={"loader_cpu_s": cluster_load.cpu_seconds, "cost": _load_cost(load_cpu, cluster_load.rows),
+                              "cost_alone": _load_cost(alone_load_cpu, alone_load.rows)}),
         *(_read_result(name, node_reads[name], alone_reads[name], params) for name in node_reads),
     ]
 

@@ -32,7 +32,7 @@ from nats.errors import AuthorizationError, ConnectionClosedError, NoRespondersE
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import (
     APIError,
     BucketNotFoundError,
@@ -323,8 +323,10 @@ class WriteLog:
                 self._reader_stale = False
                 await self._drop_reader()
                 assert self._stream is not None
+                # No acknowledgements: the position is this node's own (its store's), and a read cut short
+                # starts a new consumer from it; an acknowledged consumer cost the servers a message per entry.
                 config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1,
-                                        inactive_threshold=30.0)
+                                        ack_policy=AckPolicy.NONE, inactive_threshold=30.0)
                 self._reader = await self._stream.pull_subscribe(self.settings.subject, durable=None,
                                                                  stream=self.settings.stream, config=config)
                 self._reader_after = after
@@ -370,10 +372,6 @@ class WriteLog:
                 raise InvalidLogEntry(f"log entry {sequence}: {error}") from None
             entries.append((sequence, entry))
             self._reader_after = sequence
-            # The position is this node's own (its store's): a lost acknowledgement only makes the server send
-            # the message again, which the sequence check above skips.
-            with contextlib.suppress(NatsError):
-                await message.ack()
         return entries
 
     async def _holds(self, sequence: int) -> bool:
