@@ -90,30 +90,31 @@ def tail_offsets(lengths: npt.NDArray[np.uint16]) -> npt.NDArray[np.int64]:
 
 
 GATHER_ROWS = 65_536
-"""Rows whose tails gather_tails indexes at a time (its index holds 8 bytes per tail byte)."""
+"""Rows whose tails gather_tails copies at a time (a slice takes rows x its longest tail bytes, twice)."""
 
 
 def gather_tails(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64],
                  rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """The tails of `rows` (positions into `offsets`), one after another, vectorised a slice of rows at a time.
+    """The tails of `rows` (positions into `offsets`), one after another, a slice of rows at a time.
 
-    Each slice's byte index is a running sum: 1 from one byte of a tail to the next, and at the first byte of
-    each tail the jump from the end of the tail before it (one cumulative sum, no per-byte repeat)."""
+    Each slice copies, per row, a window as wide as the slice's longest tail from where the row's tail starts (a
+    strided view of `data`: one memcpy-like copy per row, in C), then keeps each row's first `length` bytes."""
     starts = offsets[rows]
     lengths = offsets[rows + 1] - starts
-    kept = lengths > 0
-    starts, lengths = starts[kept], lengths[kept]
     output = np.empty(int(lengths.sum()), dtype=np.uint8)
+    if not len(output):
+        return output
+    padded = np.concatenate((data, np.zeros(int(lengths.max()), dtype=np.uint8)))  # a window may run past the end
     written = 0
     for first in range(0, len(starts), GATHER_ROWS):
         part_starts, part_lengths = starts[first : first + GATHER_ROWS], lengths[first : first + GATHER_ROWS]
-        total = int(part_lengths.sum())
-        index = np.ones(total, dtype=np.int64)
-        index[0] = part_starts[0]
-        index[np.cumsum(part_lengths[:-1])] = part_starts[1:] - (part_starts[:-1] + part_lengths[:-1]) + 1
-        np.cumsum(index, out=index)
-        np.take(data, index, out=output[written : written + total])
-        written += total
+        width = int(part_lengths.max())
+        if not width:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[part_starts]
+        kept = windows[np.arange(width) < part_lengths[:, None]]
+        output[written : written + len(kept)] = kept
+        written += len(kept)
     return output
 
 
