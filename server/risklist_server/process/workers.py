@@ -121,7 +121,8 @@ def _gate(config: ServerConfig, cleanup: ExitStack) -> Gate:
 def _filter_export(config: ServerConfig, store: StoreReads) -> FilterExport:
     settings = config.settings
     return FilterExport(store, bits_per_key=settings.filter_bits_per_key, max_removed=settings.filter_max_removed,
-                        secret_fingerprint=config.secret.fingerprint, list_id=store.list_id)
+                        secret_fingerprint=config.secret.fingerprint, list_id=store.list_id,
+                        log_versions=config.cluster is not None)
 
 
 def _connections(config: ServerConfig, max_connections: int) -> ConnectionLimits:

@@ -97,12 +97,17 @@ class FilterExport:
         clock: Callable[[], float] = time.monotonic,
         secret_fingerprint: str = "",
         list_id: str = "",
+        log_versions: bool = False,
     ) -> None:
         """`secret_fingerprint`: the fingerprint of the secret the source's keys were digested under; every
         snapshot and update names it, and clients refuse a filter that names another (or none).
         `list_id`: which list the source's versions count (a store's id): every snapshot and update names it,
         and a client whose filter names another list downloads the filter again rather than apply updates
-        counted from another list's versions."""
+        counted from another list's versions.
+        `log_versions`: the source's versions are a replicated log's (a cluster node's): the same entries at the same
+        version on every node. A client ahead of this view updated from a node further along; it gets one update at
+        its own version that changes nothing (this node will reach that version with the same entries) instead of
+        a reset, at once."""
         self._source = source
         self.secret_fingerprint = secret_fingerprint
         self.list_id = list_id
@@ -110,6 +115,7 @@ class FilterExport:
         self.max_removed = max_removed
         self._snapshot_max_age = snapshot_max_age
         self._catch_up_grace = catch_up_grace
+        self._log_versions = log_versions
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[float, FilterSnapshot] | None = None
@@ -159,9 +165,14 @@ class FilterExport:
         Ends with a reset when the changelog no longer reaches back to `since_version` (it is below the
         changelog's low-water mark, read before the entries, or an entry is missing after it), when
         `since_version` is newer than this view even after the catch-up grace (another store, or
-        one restored from a backup), or once more than max_removed keys were unlisted since.
+        one restored from a backup), or once more than max_removed keys were unlisted since. With
+        `log_versions` (a cluster node), a `since_version` newer than this view gets one delta at it
+        that changes nothing.
         Always yields at least one delta; the last one's version is what the client then covers.
         """
+        if self._log_versions and since_version > self._source.version:
+            yield FilterDelta(version=since_version)
+            return
         target = self._wait_for(since_version)
         # The mark before the entries: a trim in between shows as a missing entry, also a reset.
         if since_version > target or since_version < self._source.trimmed_through:

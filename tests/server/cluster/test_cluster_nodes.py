@@ -132,6 +132,17 @@ def test_a_partners_filter_from_one_node_is_updated_by_another_without_a_reset(n
         assert sum(len(update.added_keys) for update in updates) == 17  # the one key b's Report listed
 
 
+def test_a_filter_ahead_of_a_node_is_kept_not_reset(nodes: list[ServerProcess]) -> None:
+    """A partner's filter from a node further along than this one (a failover to a lagging node): the node answers
+    one update at the filter's own version that changes nothing, at once, never a reset (its versions are the
+    log's: it will reach that version with the same entries)."""
+    node = _stub(nodes[0].address)
+    ahead = _version(node) + 1_000_000
+    updates = list(node.GetFilterUpdates(pb.GetFilterUpdatesRequest(since_version=ahead), timeout=1.5))
+    assert [(update.version, update.reset, update.added_keys, update.removed_count) for update in updates] == [
+        (ahead, False, b"", 0)]
+
+
 def test_a_store_with_versions_of_its_own_is_refused_as_a_node(nodes: list[ServerProcess], shared_cluster: NatsCluster,
                                                                 tmp_path: Path, secret_file: Path) -> None:
     """A store loaded alone holds versions no log entry made: joining would make its list differ from every other

@@ -144,6 +144,25 @@ def test_updates_reset_when_the_client_is_ahead_of_the_server(store: RiskStore) 
     assert list(export_of(store).updates(store.version + 5)) == [FilterDelta(store.version, reset=True)]
 
 
+def test_a_cluster_node_behind_the_client_changes_nothing_and_keeps_no_thread_waiting(store: RiskStore) -> None:
+    """On a cluster node (versions are the log's, the same on every node) a client that updated from a node further
+    along gets one update at its own version that adds nothing: this node will reach that version with the same
+    entries, so the client's filter stays valid (a reset would download it again on every failover to a lagging
+    node). The answer does not wait for the node to catch up."""
+    list_keys(store, random_keys(2))
+    readings: list[float] = []
+
+    def clock() -> float:  # each reading 1,000 s later: a wait for the grace ends after a few readings
+        readings.append(1000.0 * len(readings))
+        return readings[-1]
+
+    ahead = store.version + 5
+    updates = list(export_of(store, log_versions=True, catch_up_grace=3600.0, clock=clock).updates(ahead))
+    assert updates == [FilterDelta(ahead)]
+    assert updates[0].added_keys == b"" and updates[0].removed_count == 0 and not updates[0].reset
+    assert readings == []  # it never waited for the grace
+
+
 def test_updates_reset_when_the_changelog_no_longer_reaches_back() -> None:
     """A changelog starting after the client's version cannot say what changed: reset."""
 
