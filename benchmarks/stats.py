@@ -73,10 +73,14 @@ def median_of_runs(runs: Sequence[Mapping[str, object]]) -> dict[str, object]:
 
 
 def ratio(ours: float, peer: float) -> float:
-    """ours / peer rounded to 2 decimals; NaN when the peer is zero or unknown."""
+    """ours / peer rounded to 2 decimals, or to 2 significant digits below 0.1 (so a small ratio never shows as 0);
+    NaN when the peer is zero or unknown."""
     if not peer or not math.isfinite(peer) or not math.isfinite(ours):
         return math.nan
-    return round(ours / peer, 2)
+    value = ours / peer
+    if value and abs(value) < 0.1:
+        return round(value, 1 - math.floor(math.log10(abs(value))))
+    return round(value, 2)
 
 
 def _round(value: float) -> float:

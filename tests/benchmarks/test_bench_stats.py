@@ -53,7 +53,9 @@ def test_median_of_runs_is_per_key_and_nested() -> None:
 
 
 def test_ratio_rounds_and_refuses_a_zero_peer() -> None:
-    """ours / peer to two places; a zero or unknown peer gives NaN."""
+    """ours / peer to two places (two significant digits when smaller); a zero or unknown peer gives NaN."""
     assert ratio(3.0, 2.0) == 1.5
+    assert ratio(0.45, 100.0) == 0.0045  # a small ratio keeps two significant digits, never rounds to 0
+    assert ratio(-0.45, 100.0) == -0.0045
     assert math.isnan(ratio(1.0, 0.0))
     assert math.isnan(ratio(1.0, math.nan))
