@@ -166,10 +166,16 @@ def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
     pids = c.serving["pids"]
     assert isinstance(pids, dict)
     writer = int(pids["writer"])
+    readers = {name for name in pids if name != "writer"}
+    logged_before_stop = len(c.log_lines)
     os.kill(writer, signal.SIGSTOP)  # node c applies nothing more; its readers answer from what it has
     try:
-        wait_until(lambda: nodes.health(c) == health_pb2.HealthCheckResponse.NOT_SERVING,
-                   timeout=STOPPED_MAX_LAG_S + 10, message="node c kept SERVING with its writer stopped")
+        # Each reader turns NOT_SERVING on its own, up to a check round apart; asking health on one connection
+        # reaches one of them. Every reader must have turned before a call may never reach node c.
+        wait_until(lambda: readers <= {line.get("worker") for line in c.log_lines[logged_before_stop:]
+                                       if line.get("event") == "cluster_not_serving"},
+                   timeout=STOPPED_MAX_LAG_S + 10, message="a reader of node c kept SERVING with its writer stopped")
+        assert nodes.health(c) == health_pb2.HealthCheckResponse.NOT_SERVING
         with nodes.client(a.address, prescreen=False) as only_a:
             assert only_a.report([Report("phone", LISTED, "money_mule", "high")]).added == 1
         with nodes.client(c.address, prescreen=False) as only_c:
