@@ -157,6 +157,15 @@ def test_every_call_is_answered_while_a_node_is_killed_mid_traffic(nodes: Cluste
     assert set(traffic.answers) == {(True, False)}
 
 
+def _health_states(node: ServerProcess, workers: set[str]) -> dict[str, str | None]:
+    """The last health switch each of `workers` logged (cluster_serving or cluster_not_serving; None: none yet)."""
+    states: dict[str, str | None] = dict.fromkeys(workers)
+    for line in list(node.log_lines):
+        if line.get("event") in ("cluster_serving", "cluster_not_serving") and line.get("worker") in states:
+            states[str(line["worker"])] = str(line["event"])
+    return states
+
+
 def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
     """A node whose writer stopped applying the log turns NOT_SERVING and, asked directly, lacks a later Report;
     a client given its address and a serving node's answers every check from the serving node, and one whose only
@@ -167,14 +176,16 @@ def test_a_node_reporting_not_serving_gets_no_calls(nodes: Cluster) -> None:
     assert isinstance(pids, dict)
     writer = int(pids["writer"])
     readers = {name for name in pids if name != "writer"}
-    logged_before_stop = len(c.log_lines)
     os.kill(writer, signal.SIGSTOP)  # node c applies nothing more; its readers answer from what it has
     try:
-        # Each reader turns NOT_SERVING on its own, up to a check round apart; asking health on one connection
-        # reaches one of them. Every reader must have turned before a call may never reach node c.
-        wait_until(lambda: readers <= {line.get("worker") for line in c.log_lines[logged_before_stop:]
-                                       if line.get("event") == "cluster_not_serving"},
-                   timeout=STOPPED_MAX_LAG_S + 10, message="a reader of node c kept SERVING with its writer stopped")
+        # Each reader turns NOT_SERVING on its own, up to a check round apart (and one may not have turned SERVING
+        # yet); asking health on one connection reaches one of them. Every reader must be NOT_SERVING before a
+        # call may never reach node c.
+        try:
+            wait_until(lambda: all(state == "cluster_not_serving" for state in _health_states(c, readers).values()),
+                       timeout=STOPPED_MAX_LAG_S + 10, message="a reader of node c kept SERVING")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the readers' last health lines: {_health_states(c, readers)}") from None
         assert nodes.health(c) == health_pb2.HealthCheckResponse.NOT_SERVING
         with nodes.client(a.address, prescreen=False) as only_a:
             assert only_a.report([Report("phone", LISTED, "money_mule", "high")]).added == 1
