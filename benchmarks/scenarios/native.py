@@ -9,7 +9,8 @@ process of the server; the ceiling's; redis-server's), beside throughput, latenc
 CPU. "of ceiling" is ours ÷ the ceiling, in RPC/s and per server core.
 
 Then Check at half of one worker's peak, open loop, with h2load pinned to one core and the server to the other
-(taskset): the latency a caller sees when neither side waits for the other's CPU.
+(taskset): the latency a caller sees when neither side waits for the other's CPU; then the same load on the
+ceiling, pinned alike (the tail a server doing nothing gets from this grpcio and machine).
 """
 
 from __future__ import annotations
@@ -174,12 +175,13 @@ def measure_ours(ctx: Context, server: RunningServer, shape: Shape, jobs: list[h
                     {"grpc_status": window.statuses, "non_ok": window.as_dict()["non_ok"]})
 
 
-def measure_ceiling(ctx: Context, ceiling: Ceiling, shape: Shape) -> Measured:
+def measure_ceiling(ctx: Context, ceiling: Ceiling, shape: Shape, jobs: list[h2load.Job] | None = None,
+                    cpus: str | None = None) -> Measured:
     url = f"http://127.0.0.1:{ceiling.port}/{SERVICE}/{shape.method}"
     ceiling.sampler.sample()
     before, started = ceiling.sampler.cpu_seconds(), time.perf_counter()
-    result = h2load.run(url, _jobs(shape), duration=ctx.settings.duration, warmup=ctx.settings.warmup,
-                        workdir=ctx.workdir / "h2load")
+    result = h2load.run(url, _jobs(shape) if jobs is None else jobs, duration=ctx.settings.duration,
+                        warmup=ctx.settings.warmup, workdir=ctx.workdir / "h2load", cpus=cpus)
     seconds = time.perf_counter() - started
     ceiling.sampler.sample()
     return Measured(result, ceiling.sampler.cpu_seconds() - before, seconds, {})
@@ -240,7 +242,7 @@ def _result(name: str, shape: Shape, workers: int, ours: Measured, ceiling: Meas
     return result
 
 
-def _pin(server: RunningServer, cpus: str) -> None:
+def _pin(server: RunningServer | Ceiling, cpus: str) -> None:
     """Pin every thread of every process of the server to `cpus` (taskset -a -p)."""
     for pid in descendants(server.process.pid):
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=False)
@@ -268,13 +270,23 @@ def run(ctx: Context) -> list[ScenarioResult]:
             check_shape = all_shapes[0]
             misses, hit = check.bodies(ctx, ctx.workdir / "native-bodies")
             rate = 0.5 * peak.rps
+            everywhere = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
             _pin(one, PINNED_SERVER_CPU)
             try:
                 pinned = measure_ours(ctx, one, check_shape, check._open_jobs(misses, hit, rate),
                                       cpus=PINNED_LOADGEN_CPU)
             finally:
-                _pin(one, ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0))))
-            pinned_result = _result("native.check.w1.open50.pinned", check_shape, 1, pinned, None, None)
+                _pin(one, everywhere)
+            # The same load on the ceiling, pinned alike: the tail this grpcio and machine give a server doing nothing.
+            _pin(ceiling, PINNED_SERVER_CPU)
+            try:
+                pinned_ceiling = measure_ceiling(ctx, ceiling, check_shape, check._open_jobs(misses, hit, rate),
+                                                 cpus=PINNED_LOADGEN_CPU)
+            finally:
+                _pin(ceiling, everywhere)
+            pinned_result = _result("native.check.w1.open50.pinned", check_shape, 1, pinned, pinned_ceiling, None)
+            pinned_result.ratio["p99, ours / ceiling"] = ratio(pinned.result.latency.p99_ms,
+                                                              pinned_ceiling.result.latency.p99_ms)
             pinned_result.params.update({"loop": "open", "target_rps": round(rate), "server_cpus": PINNED_SERVER_CPU,
                                          "loadgen_cpus": PINNED_LOADGEN_CPU})
             pinned_result.ratio["achieved / target rate"] = ratio(pinned.rps, rate)

@@ -60,5 +60,8 @@ def test_check_at_half_of_peak_runs_pinned_and_two_workers_are_compared(results:
     pinned = results["native.check.w1.open50.pinned"]
     assert pinned.params["loadgen_cpus"] != pinned.params["server_cpus"]
     assert pinned.latency_ms is not None and pinned.latency_ms["p99"] > 0
+    ceiling_latency = pinned.peers["ceiling"]["latency_ms"]
+    assert isinstance(ceiling_latency, dict) and ceiling_latency["p99"] > 0  # the ceiling under the same pinned load
+    assert pinned.ratio["p99, ours / ceiling"] > 0
     for name in ("native.check.w2", "native.batch.digest.10.w2"):
         assert results[name].ratio["2 workers / 1 worker (CPU-normalised)"] > 0
