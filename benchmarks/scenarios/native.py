@@ -248,6 +248,16 @@ def _pin(server: RunningServer | Ceiling, cpus: str) -> None:
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=False)
 
 
+@contextmanager
+def _pinned(server: RunningServer | Ceiling) -> Iterator[None]:
+    """Every thread of the server on PINNED_SERVER_CPU for the block, then on every CPU again."""
+    _pin(server, PINNED_SERVER_CPU)
+    try:
+        yield
+    finally:
+        _pin(server, ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0))))
+
+
 def run(ctx: Context) -> list[ScenarioResult]:
     """Every shape against ours (1 worker; 2 for Check and BatchCheck-1000), the ceiling and Redis."""
     if not h2load.available():
@@ -270,20 +280,13 @@ def run(ctx: Context) -> list[ScenarioResult]:
             check_shape = all_shapes[0]
             misses, hit = check.bodies(ctx, ctx.workdir / "native-bodies")
             rate = 0.5 * peak.rps
-            everywhere = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
-            _pin(one, PINNED_SERVER_CPU)
-            try:
+            with _pinned(one):
                 pinned = measure_ours(ctx, one, check_shape, check._open_jobs(misses, hit, rate),
                                       cpus=PINNED_LOADGEN_CPU)
-            finally:
-                _pin(one, everywhere)
             # The same load on the ceiling, pinned alike: the tail this grpcio and machine give a server doing nothing.
-            _pin(ceiling, PINNED_SERVER_CPU)
-            try:
+            with _pinned(ceiling):
                 pinned_ceiling = measure_ceiling(ctx, ceiling, check_shape, check._open_jobs(misses, hit, rate),
                                                  cpus=PINNED_LOADGEN_CPU)
-            finally:
-                _pin(ceiling, everywhere)
             pinned_result = _result("native.check.w1.open50.pinned", check_shape, 1, pinned, pinned_ceiling, None)
             pinned_result.ratio["p99, ours / ceiling"] = ratio(pinned.result.latency.p99_ms,
                                                               pinned_ceiling.result.latency.p99_ms)
