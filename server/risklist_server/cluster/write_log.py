@@ -24,6 +24,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -522,12 +523,18 @@ class WriteLog:
             raise self._no_quorum(error) from None
 
     def _run(self, work: Coroutine[Any, Any, T], timeout_s: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        except RuntimeError:  # the loop is closed: close() came first
+            work.close()
+            raise LogUnavailable("the write log is closed") from None
         try:
             return future.result(timeout_s)
         except TimeoutError:
             future.cancel()
             raise LogUnavailable(f"the write log did not answer within {timeout_s:g} s") from None
+        except CancelledError:  # close() cancelled what was still running on the loop
+            raise LogUnavailable("the write log was closed while this call waited for it") from None
 
     def close(self) -> None:
         """Drain and close the connection, then stop the loop's thread."""

@@ -4,6 +4,7 @@ read back in order from any position."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import nats
@@ -56,6 +57,29 @@ def test_entries_are_ordered_and_a_repeated_request_id_is_stored_once(cluster: N
         assert [entry for _, entry in stored] == [_entry(number) for number in range(5)]
         assert [sequence for sequence, _ in stored] == sequences
         assert [entry for _, entry in _read_all(log, after=sequences[1])] == [_entry(number) for number in (2, 3, 4)]
+
+
+def test_a_read_waiting_when_the_log_closes_is_unavailable_not_a_crash(cluster: NatsCluster) -> None:
+    """A node stopping closes its log while its applier may be waiting on a read: the read ends as LogUnavailable
+    (which every caller handles), whether it was waiting on the log's loop or came after the loop closed."""
+    log = WriteLog(cluster.urls, SMALL).open()
+    last = log.append(_entry(1), timeout_s=DEADLINE_S)
+    outcome: list[BaseException | list[tuple[int, LogEntry]]] = []
+    started = threading.Event()
+
+    def read() -> None:
+        started.set()
+        try:
+            outcome.append(log.read(last, limit=10, timeout_s=20.0))  # nothing follows: it waits
+        except BaseException as error:  # noqa: BLE001 - the test asserts what it was
+            outcome.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    started.wait()
+    log.close()
+    reader.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], LogUnavailable), outcome
 
 
 def test_a_second_log_on_the_same_servers_finds_the_stream(cluster: NatsCluster) -> None:
