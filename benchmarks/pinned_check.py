@@ -18,7 +18,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,9 +28,8 @@ from risklist.v1 import risklist_pb2 as pb
 from benchmarks import h2load
 from benchmarks.grpc_frames import encode_frame
 from benchmarks.machine import describe_machine
-from benchmarks.procstats import descendants
 from benchmarks.scenarios.check import _open_jobs
-from benchmarks.scenarios.native import PINNED_LOADGEN_CPU, PINNED_SERVER_CPU, ceiling_server
+from benchmarks.scenarios.native import PINNED_LOADGEN_CPU, PINNED_SERVER_CPU, ceiling_server, pin_tree
 from benchmarks.server_proc import start_server
 
 DATA = Path(__file__).parent / "data"
@@ -88,8 +86,7 @@ def measure(store: Path, secret: Path, rate: float, seconds: float, workdir: Pat
     """One run: a fresh server (or the ceiling), pinned, under Check at `rate` for `seconds`."""
     bodies = _bodies(workdir)
     with _served(store, secret, workdir, threads, ceiling) as (pid, port):
-        for process in descendants(pid):
-            subprocess.run(["taskset", "-a", "-p", "-c", cpus[0], str(process)], capture_output=True, check=False)
+        pin_tree(pid, cpus[0])
         url = f"http://127.0.0.1:{port}/risklist.v1.RiskList/Check"
         jobs = _open_jobs(bodies[:-1], bodies[-1], rate)
         result = h2load.run(url, jobs, duration=seconds, warmup=1.0, workdir=workdir / "h2load", cpus=cpus[1])

@@ -242,10 +242,15 @@ def _result(name: str, shape: Shape, workers: int, ours: Measured, ceiling: Meas
     return result
 
 
-def _pin(server: RunningServer | Ceiling, cpus: str) -> None:
-    """Pin every thread of every process of the server to `cpus` (taskset -a -p)."""
-    for pid in descendants(server.process.pid):
+def pin_tree(root: int, cpus: str) -> None:
+    """Pin every thread of process `root` and of its descendants to `cpus` (taskset -a -p)."""
+    for pid in descendants(root):
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=False)
+
+
+def _pin(server: RunningServer | Ceiling, cpus: str) -> None:
+    """Pin every thread of every process of the server to `cpus`."""
+    pin_tree(server.process.pid, cpus)
 
 
 @contextmanager
