@@ -72,6 +72,11 @@ class Settings:
     """Open streaming calls (StreamCheck, GetFilter, GetFilterUpdates) one member may hold per worker."""
     stream_idle_seconds: float = 60.0
     """A StreamCheck on which the server waited this long for the member's next message is ended (CANCELLED)."""
+    max_slow_requests_per_member: int = 2
+    """Calls of one member a worker keeps waiting for their request message past a quarter of a second (each
+    holds a thread); its further such calls are ended RESOURCE_EXHAUSTED (risklist_server.rpc.request_waits)."""
+    request_wait_seconds: float = 10.0
+    """No call waits longer than this for its request message: it is ended CANCELLED."""
 
     def retention_seconds(self, category: Category) -> int:
         """How long a contribution of `category` counts when the feed gives no expiry."""
@@ -169,11 +174,12 @@ def _changelog_settings(document: dict[str, Any], origin: str) -> dict[str, Any]
             "changelog_trim_interval_seconds": float(interval)}
 
 
-_CONNECTION_KEYS = ("handshake_timeout_seconds", "max_streams_per_member", "stream_idle_seconds")
+_CONNECTION_KEYS = ("handshake_timeout_seconds", "max_streams_per_member", "stream_idle_seconds",
+                    "max_slow_requests_per_member", "request_wait_seconds")
 
 
 def _connection_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
-    """The handshake timeout and the stream limits, checked."""
+    """The handshake timeout, the stream limits and the request waits, checked."""
     handshake = document.get("handshake_timeout_seconds", 10.0)
     if not (_is_number(handshake) and 0.1 <= handshake <= 300):
         raise ConfigError(f"{origin}: handshake_timeout_seconds must be a number from 0.1 to 300 (default 10)")
@@ -183,8 +189,15 @@ def _connection_settings(document: dict[str, Any], origin: str) -> dict[str, Any
     idle = document.get("stream_idle_seconds", 60.0)
     if not (_is_number(idle) and 0.1 <= idle <= 86_400):
         raise ConfigError(f"{origin}: stream_idle_seconds must be a number from 0.1 to 86400 (default 60)")
+    slow = document.get("max_slow_requests_per_member", 2)
+    if not (_is_whole(slow) and 1 <= slow <= 10_000):
+        raise ConfigError(f"{origin}: max_slow_requests_per_member must be a whole number from 1 to 10000 (default 2)")
+    wait = document.get("request_wait_seconds", 10.0)
+    if not (_is_number(wait) and 1 <= wait <= 3_600):
+        raise ConfigError(f"{origin}: request_wait_seconds must be a number from 1 to 3600 (default 10)")
     return {"handshake_timeout_seconds": float(handshake), "max_streams_per_member": per_member,
-            "stream_idle_seconds": float(idle)}
+            "stream_idle_seconds": float(idle), "max_slow_requests_per_member": slow,
+            "request_wait_seconds": float(wait)}
 
 
 def _is_number(value: object) -> bool:

@@ -35,6 +35,7 @@ from risklist_server.rpc.access.gate import Gate
 from risklist_server.rpc.access.reload import AccessWatch
 from risklist_server.rpc.app import ConnectionLimits, create_admin_server, create_server
 from risklist_server.rpc.drain import Drain
+from risklist_server.rpc.request_waits import RequestWaits
 from risklist_server.rpc.service_health import ServiceHealth
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.rpc.write_calls import LocalWrites, WriteGateway
@@ -140,6 +141,14 @@ def _stream_limits(config: ServerConfig) -> StreamLimits:
                         idle_seconds=settings.stream_idle_seconds)
 
 
+def _request_waits(config: ServerConfig, gate: Gate) -> RequestWaits:
+    """Calls waiting for their request message: each member's share, half the worker's RPC threads in all."""
+    settings = config.settings
+    return RequestWaits(lambda context: gate.caller(context).partner,
+                        per_member=settings.max_slow_requests_per_member, total=max(1, config.threads // 2),
+                        limit_seconds=settings.request_wait_seconds)
+
+
 def _report_ready(ready_fd: int, **ports: int) -> None:
     os.write(ready_fd, json.dumps(ports).encode() + b"\n")
     os.close(ready_fd)
@@ -194,7 +203,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
                 listen, lookup, threads=config.threads,
                 log_every_rpc=config.log_every_rpc, writes=writes, entries=side.entries,
                 audit=audit, gate=gate, filters=_filter_export(config, store), connections=_partner_connections(config),
-                streams=_stream_limits(config), tokens=HitTokens(store.outcome_key), drain=drain)
+                streams=_stream_limits(config), tokens=HitTokens(store.outcome_key), drain=drain,
+                request_waits=_request_waits(config, gate))
             servers.append((server, health))
             _shed_connections(config, ports["port"], gate, cleanup)
         else:
@@ -256,7 +266,8 @@ def run_reader(config: ServerConfig, ready_fd: int, plan: ReaderPlan) -> int:
                                              writes=side.writes, entries=side.entries, audit=audit,
                                              gate=gate, filters=_filter_export(config, store),
                                              connections=_partner_connections(config), streams=_stream_limits(config),
-                                             tokens=HitTokens(store.outcome_key), drain=drain)
+                                             tokens=HitTokens(store.outcome_key), drain=drain,
+                                             request_waits=_request_waits(config, gate))
         _shed_connections(config, port, gate, cleanup)
         if config.cluster is not None:  # this reader's records are the writer's: serving while the writer is
             cleanup.callback(HealthFollower(f"reader-{plan.index}",

@@ -21,6 +21,7 @@ from risklist_server.rpc.admin_servicer import DEFAULT_MAX_BATCH, AdminServicer
 from risklist_server.rpc.drain import Drain
 from risklist_server.rpc.ingest_loads import IngestLoads
 from risklist_server.rpc.message_limits import MAX_SEND_BYTES, admin_max_receive_bytes, partner_max_receive_bytes
+from risklist_server.rpc.request_waits import RequestWaits
 from risklist_server.rpc.requests import RequestReader, RequestStream
 from risklist_server.rpc.risklist_servicer import RiskListServicer
 from risklist_server.rpc.rpc_log import ADMIN_SERVICE, RISKLIST_SERVICE
@@ -116,6 +117,7 @@ def create_server(
     writes: WriteGateway | None = None, entries: EntryService | None = None, audit: AuditSink = DISCARD,
     gate: Gate | None = None, filters: FilterExport | None = None, connections: ConnectionLimits = ConnectionLimits(),
     streams: StreamLimits | None = None, tokens: HitTokens | None = None, drain: Drain | None = None,
+    request_waits: RequestWaits | None = None,
 ) -> tuple[grpc.Server, int, ServiceHealth]:
     """The partner-facing server (RiskList, health, reflection), bound but not started.
 
@@ -132,11 +134,14 @@ def create_server(
     than the largest legal one (settings.max_batch items) is refused by grpc before it is read.
     `tokens` gives each hit its outcome token (None: hits carry none, and ReportOutcome refuses their outcomes).
     `drain` (the process's, shared by its servers) keeps count of the calls in flight for a worker that stops.
+    `request_waits` (None: unbounded, for tests) ends calls that hold a thread waiting for their request message
+    beyond the member's share (risklist_server.rpc.request_waits).
     """
     gate = gate or Gate()
     servicer = RiskListServicer(lookup, gate=gate, log_success=log_every_rpc, writes=writes, entries=entries,
                                 audit=audit, filters=filters, tokens=tokens, drain=drain)
-    reader = RequestReader(RISKLIST_SERVICE, gate, audit, log_success=log_every_rpc, drain=drain)
+    reader = RequestReader(RISKLIST_SERVICE, gate, audit, log_success=log_every_rpc, drain=drain,
+                           waits=request_waits)
     return _serve(address, threads, RISKLIST_SERVICE, lambda server: _add_risklist(servicer, reader, server), gate,
                   connections=connections, max_receive_bytes=partner_max_receive_bytes(lookup.max_batch),
                   reuse_port=reuse_port, audit=audit, streams=streams)

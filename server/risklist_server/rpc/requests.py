@@ -21,6 +21,7 @@ from risklist_server.audit.trail import AuditSink
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.drain import Drain, ended_status
 from risklist_server.rpc.request_id import new_request_id
+from risklist_server.rpc.request_waits import RequestWaits
 from risklist_server.rpc.rpc_log import RpcLog
 from risklist_server.rpc.status import RequestNotReceived, abort
 
@@ -75,23 +76,36 @@ class RequestReader:
     """Reads the one request of a unary-request method; a call without one is logged and audited here."""
 
     def __init__(self, service: str, gate: Authenticator, audit: AuditSink, *, log_success: bool = True,
-                 drain: Drain | None = None) -> None:
+                 drain: Drain | None = None, waits: RequestWaits | None = None) -> None:
         self._service = service
         self._gate = gate
         self._audit = audit
         self._log_success = log_success
         self.drain = drain
+        self._waits = waits
 
     def single(self, method: str, requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
-        """The call's request message; if it has none, audit the call and end it with the status that says why."""
+        """The call's request message; if it has none, audit the call and end it with the status that says why.
+
+        With `waits`, a call that waits too long for its message is ended by their watchdog (and audited here with
+        the status its caller got)."""
+        waits = self._waits
+        waiting = waits.begin(context, method) if waits is not None else None
         try:
             try:
-                return next(RequestStream(requests, context, self.drain))
+                message = next(RequestStream(requests, context, self.drain))
             except StopIteration:
                 raise NoRequest(method) from None
+            finally:
+                taken = waits is not None and waiting is not None and not waits.end(waiting)
+            if taken and waiting is not None:  # the watchdog ended it as the message came: the caller has its status
+                raise RequestNotReceived(waiting.ended or "CANCELLED")
+            return message
         except (NoRequest, RequestNotReceived) as error:
+            # A call the watchdog ended: audited with the status its caller got.
+            why = error if waiting is None or waiting.ended is None else RequestNotReceived(waiting.ended)
             with RpcLog(method, self._service, audit=self._audit, log_success=self._log_success, context=context,
                         drain=self.drain) as rpc:
                 rpc.audit(self._gate.caller(context).partner, new_request_id()).received = False
-                rpc.fail(error)
-            abort(context, error)
+                rpc.fail(why)
+            abort(context, why)

@@ -7,7 +7,6 @@ Python's grpc server ties one thread to every open streaming call. A worker's po
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import grpc
 import structlog
 
 from risklist_server.core.errors import StreamLimitReached
+from risklist_server.rpc.call_cancel import end_call
 from risklist_server.rpc.metrics import stream_closed, stream_opened
 
 log = structlog.get_logger("risklist.access")
@@ -124,22 +124,7 @@ class StreamLimits:
             for stream in idle:
                 log.info("stream_idle_ended", partner=stream.partner, method=stream.method,
                          idle_seconds=self.idle_seconds)
-                _cancel(stream.context, f"no message on this stream for {self.idle_seconds:g} s; the server ends "
-                        "idle streams (stream_idle_seconds): open a new one when you have subjects to check")
+                end_call(stream.context, IDLE_STATUS,
+                         f"no message on this stream for {self.idle_seconds:g} s; the server ends idle streams "
+                         "(stream_idle_seconds): open a new one when you have subjects to check")
 
-
-def _cancel(context: grpc.ServicerContext, message: str) -> None:
-    """End the call from another thread with IDLE_STATUS and `message`.
-
-    grpc's public ServicerContext.cancel() sends CANCELLED without a message; the server-side call
-    object's cancel(code, details) (grpc core's grpc_call_cancel_with_status) sends ours. If a grpc
-    release lacks it, the caller still gets CANCELLED, without the explanation.
-    """
-    call = getattr(getattr(context, "_rpc_event", None), "call", None)
-    try:
-        if call is not None:
-            call.cancel(importlib.import_module("grpc._cython.cygrpc").StatusCode.cancelled, message)
-            return
-    except (ImportError, AttributeError, TypeError):
-        pass
-    context.cancel()

@@ -82,6 +82,10 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
         ("[retention_days]\nother = true\n", "retention_days.other must be whole days"),
         ("filter_bits_per_key = 3\n", "filter_bits_per_key must be a whole number from 4 to 64"),
         ("filter_max_removed = -1\n", "filter_max_removed must be a whole number"),
+        ("max_slow_requests_per_member = 0\n", "max_slow_requests_per_member must be a whole number from 1"),
+        ("max_slow_requests_per_member = true\n", "max_slow_requests_per_member must be a whole number"),
+        ("request_wait_seconds = 0.5\n", "request_wait_seconds must be a number from 1 to 3600"),
+        ('request_wait_seconds = "10"\n', "request_wait_seconds must be a number from 1 to 3600"),
     ],
 )
 def test_bad_values_are_config_errors_naming_the_key(
@@ -101,3 +105,10 @@ def test_the_outcome_window_is_whole_days_from_1_to_3650(tmp_path: Path) -> None
     for bad in ("0", "3651", "1.5", '"30"', "true"):
         with pytest.raises(ConfigError, match="outcome_window_days must be a whole number of days from 1 to 3650"):
             load_settings(write(tmp_path, f"outcome_window_days = {bad}\n"))
+
+
+def test_request_waits_are_read_with_their_defaults(tmp_path: Path) -> None:
+    """max_slow_requests_per_member (2) and request_wait_seconds (10) default, and are read from the file."""
+    assert (Settings().max_slow_requests_per_member, Settings().request_wait_seconds) == (2, 10.0)
+    settings = load_settings(write(tmp_path, "max_slow_requests_per_member = 5\nrequest_wait_seconds = 3\n"))
+    assert (settings.max_slow_requests_per_member, settings.request_wait_seconds) == (5, 3.0)

@@ -12,6 +12,7 @@ from risklist.v1 import risklist_pb2 as pb
 
 from risklist_server.rpc.app import create_server
 from risklist_server.rpc.message_limits import partner_max_receive_bytes
+from risklist_server.rpc.request_waits import RequestWaits
 from risklist_server.rpc.stream_limits import StreamLimits
 from risklist_server.services.lookup import LookupService
 from tests.support.waiting import wait_until
@@ -44,16 +45,21 @@ class Served:
     channel: grpc.Channel
     audit: RecordingSink
     streams: StreamLimits
+    waits: RequestWaits
+
+
+WAIT_LIMIT_SECONDS = 1.0
 
 
 @pytest.fixture()
 def served(lookup: LookupService) -> Iterator[Served]:
     audit = RecordingSink()
     streams = StreamLimits(per_member=4, total=8, idle_seconds=60)
-    server, port, _ = create_server("127.0.0.1:0", lookup, audit=audit, streams=streams)
+    waits = RequestWaits(lambda _context: "dev", per_member=1, total=1, limit_seconds=WAIT_LIMIT_SECONDS)
+    server, port, _ = create_server("127.0.0.1:0", lookup, audit=audit, streams=streams, request_waits=waits)
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", -1)])
-    yield Served(channel, audit, streams)
+    yield Served(channel, audit, streams, waits)
     channel.close()
     server.stop(None).wait()
 
@@ -99,6 +105,31 @@ def test_a_deadline_passing_before_the_request_arrives_is_audited_as_such(served
     never.set()
     assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     assert _wait_for_record(served) == Record("dev", "Check", "DEADLINE_EXCEEDED", b"", False)
+
+
+def test_calls_ended_for_withholding_their_requests_are_audited_with_the_status_their_callers_got(
+    served: Served,
+) -> None:
+    """Two Checks withholding their requests from a member whose share is one: the newer ends RESOURCE_EXHAUSTED,
+    the older CANCELLED after the wait limit; each is one record, the request not received, with that status."""
+    release = threading.Event()
+
+    def withheld() -> Iterator[bytes]:
+        release.wait(30)
+        yield b""
+
+    check = served.channel.stream_unary("/risklist.v1.RiskList/Check")
+    older = check.future(withheld(), timeout=30)
+    wait_until(lambda: served.waits.waiting_count() == 1, timeout=10, message="the first call never reached the server")
+    newer = check.future(withheld(), timeout=30)
+    try:
+        codes = [call.exception(timeout=WAIT_LIMIT_SECONDS + 10).code() for call in (older, newer)]
+    finally:
+        release.set()
+    assert codes == [grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED]
+    wait_until(lambda: len(served.audit.records) == 2, timeout=10, message="the calls were never audited")
+    assert sorted(served.audit.records, key=lambda record: record.status) == [
+        Record("dev", "Check", "CANCELLED", b"", False), Record("dev", "Check", "RESOURCE_EXHAUSTED", b"", False)]
 
 
 def test_a_call_cancelled_before_its_request_arrives_is_audited_cancelled(served: Served) -> None:

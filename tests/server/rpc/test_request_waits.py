@@ -1,0 +1,93 @@
+"""The request-wait watchdog's decisions: which slow calls end, with what, and which are kept (no threads, no
+clock: `due` is given the time)."""
+
+from __future__ import annotations
+
+import grpc
+
+from risklist_server.rpc.request_waits import GRACE_SECONDS, RequestWaits
+
+
+class _Context:
+    """A call's context as far as the watchdog asks: whose it is."""
+
+    def __init__(self, partner: str) -> None:
+        self.partner = partner
+
+
+def _waits(per_member: int = 2, total: int = 4, limit: float = 10.0) -> RequestWaits:
+    waits = RequestWaits(lambda context: context.partner, per_member=per_member, total=total, limit_seconds=limit)
+    waits._watchdog = object()  # type: ignore[assignment]  # decisions only: no watchdog thread
+    return waits
+
+
+def _begin(waits: RequestWaits, partner: str, since: float) -> object:
+    call = waits.begin(_Context(partner), "Check")  # type: ignore[arg-type]
+    call.since = since
+    return call
+
+
+def test_calls_within_the_grace_are_never_ended() -> None:
+    """However many calls a member has waiting, none is ended before it has waited GRACE_SECONDS."""
+    waits = _waits(per_member=1, total=1)
+    for _ in range(10):
+        _begin(waits, "hog", since=100.0)
+    assert waits.due(100.0 + GRACE_SECONDS * 0.9) == []
+    assert waits.waiting_count() == 10
+
+
+def test_a_member_keeps_its_oldest_slow_calls_and_the_rest_end_resource_exhausted() -> None:
+    """Past the grace, a member keeps per_member calls (its oldest); the others end RESOURCE_EXHAUSTED naming
+    the setting, and leave the count (end() then tells their handler it was taken)."""
+    waits = _waits(per_member=2, total=10)
+    calls = [_begin(waits, "hog", since=100.0 + index * 0.01) for index in range(5)]
+    endings = waits.due(101.0)
+    assert [ending.call for ending in endings] == calls[2:]
+    assert {ending.code for ending in endings} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert all("max_slow_requests_per_member" in ending.message and ending.partner == "hog" for ending in endings)
+    assert [call.ended for call in calls] == [None, None, "RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED",
+                                              "RESOURCE_EXHAUSTED"]
+    assert waits.waiting_count() == 2
+    assert [waits.end(call) for call in calls] == [True, True, False, False, False]  # type: ignore[arg-type]
+
+
+def test_one_members_slow_calls_do_not_count_against_another() -> None:
+    """Shares are per member: another member's slow calls within its own share are kept."""
+    waits = _waits(per_member=1, total=10)
+    _begin(waits, "hog", 100.0)
+    _begin(waits, "hog", 100.1)
+    other = _begin(waits, "other", 100.2)
+    endings = waits.due(101.0)
+    assert [ending.partner for ending in endings] == ["hog"]
+    assert other.ended is None  # type: ignore[attr-defined]
+
+
+def test_the_worker_keeps_at_most_total_slow_calls() -> None:
+    """Past `total` slow calls in all (each member within its share), the newest end RESOURCE_EXHAUSTED saying
+    the worker's share is taken."""
+    waits = _waits(per_member=2, total=3)
+    for index, partner in enumerate(("a", "b", "c", "d")):
+        _begin(waits, partner, 100.0 + index * 0.01)
+    endings = waits.due(101.0)
+    assert [(ending.partner, ending.reason) for ending in endings] == [("d", "worker's share")]
+    assert "this server worker already waits" in endings[0].message
+
+
+def test_no_call_waits_longer_than_the_limit() -> None:
+    """A kept call that has waited limit_seconds ends CANCELLED naming request_wait_seconds."""
+    waits = _waits(per_member=1, total=1, limit=3.0)
+    kept = _begin(waits, "hog", 100.0)
+    assert waits.due(102.9) == []
+    endings = waits.due(103.0)
+    assert [(ending.call, ending.code, ending.reason) for ending in endings] == [
+        (kept, grpc.StatusCode.CANCELLED, "waited too long")]
+    assert "request_wait_seconds" in endings[0].message
+
+
+def test_a_call_whose_message_came_first_is_not_ended() -> None:
+    """A call its handler stopped counting (its message came) is never ended, even past every share."""
+    waits = _waits(per_member=1, total=1, limit=1.0)
+    calls = [_begin(waits, "hog", 100.0), _begin(waits, "hog", 100.1)]
+    assert waits.end(calls[1]) is True  # type: ignore[arg-type]
+    assert [ending.call for ending in waits.due(100.6)] == []
+    assert [ending.call for ending in waits.due(101.0)] == [calls[0]]
