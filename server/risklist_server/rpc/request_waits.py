@@ -5,8 +5,9 @@ there until the request message has arrived (risklist_server.rpc.requests reads 
 and withheld their messages would hold every thread, and no other member's call would be answered. So a
 watchdog looks, every TICK_SECONDS, at the calls that have waited longer than GRACE_SECONDS (a client sends its
 request with the call: its wait is far shorter): of those, each member keeps at most `per_member` and the worker
-at most `total` (the oldest), the others end RESOURCE_EXHAUSTED at once; and none waits longer than
-`limit_seconds` (CANCELLED). docs/operations.md, "Connections and streams".
+at most `total` (the oldest), the others end RESOURCE_EXHAUSTED at once; a member that has its share gets no
+grace for more (they end after one tick); and none waits longer than `limit_seconds` (CANCELLED).
+docs/operations.md, "Connections and streams".
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ log = structlog.get_logger("risklist.access")
 
 GRACE_SECONDS = 0.25
 """A wait for a request message shorter than this is a client's ordinary one; longer, it counts as slow."""
-TICK_SECONDS = 0.1
-"""How often the watchdog looks."""
+TICK_SECONDS = 0.02
+"""How often the watchdog looks; also how long a member that already has its share of slow calls may keep
+another call waiting (its grace is over): a member opening withheld calls at N per second holds about
+N x 2 x TICK_SECONDS threads, not N x GRACE_SECONDS."""
 
 
 class WaitingCall:
@@ -86,9 +89,9 @@ class RequestWaits:
         return len(self._waiting)
 
     def due(self, now: float) -> list[Ending]:
-        """The slow calls to end now, oldest kept first; marks each as ended. The watchdog's decision, alone."""
-        slow = sorted((call for call in self._waiting.copy().values()
-                       if call.ended is None and now - call.since > GRACE_SECONDS), key=lambda call: call.since)
+        """The calls to end now, oldest kept first; marks each as ended. The watchdog's decision, alone."""
+        waiting = [call for call in self._waiting.copy().values() if call.ended is None]
+        slow = sorted((call for call in waiting if now - call.since > GRACE_SECONDS), key=lambda call: call.since)
         endings: list[Ending] = []
         kept_per_member: dict[str, int] = {}
         kept = 0
@@ -99,10 +102,7 @@ class RequestWaits:
                                       f"no request message within {self.limit_seconds:g} s of the call "
                                       "(request_wait_seconds): send the request with the call", "waited too long"))
             elif kept_per_member.get(partner, 0) >= self.per_member:
-                endings.append(Ending(call, partner, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                      f"partner {partner!r} already has {self.per_member} calls waiting over "
-                                      f"{GRACE_SECONDS:g} s for their request messages (max_slow_requests_per_member):"
-                                      " send each request with its call", "member's share"))
+                endings.append(self._share_ending(call, partner))
             elif kept >= self.total:
                 endings.append(Ending(call, partner, grpc.StatusCode.RESOURCE_EXHAUSTED,
                                       f"this server worker already waits on {self.total} calls' request messages; "
@@ -111,12 +111,30 @@ class RequestWaits:
                 kept_per_member[partner] = kept_per_member.get(partner, 0) + 1
                 kept += 1
                 continue
-            # Taken from the count before it is ended: a handler whose message came meanwhile sees that (end()).
-            call.ended = endings[-1].code.name
-            if self._waiting.pop(id(call), None) is None:  # its message came first: it goes on
-                call.ended = None
-                endings.pop()
+            self._take(endings)
+        full = {partner for partner, count in kept_per_member.items() if count >= self.per_member}
+        if full:  # a member with its share of slow calls gets no grace for more
+            for call in waiting:
+                if TICK_SECONDS <= now - call.since <= GRACE_SECONDS and (
+                        partner := self._partner(call.context)) in full:
+                    endings.append(self._share_ending(call, partner))
+                    self._take(endings)
         return endings
+
+    def _share_ending(self, call: WaitingCall, partner: str) -> Ending:
+        return Ending(call, partner, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                      f"partner {partner!r} already has {self.per_member} calls waiting over {GRACE_SECONDS:g} s "
+                      "for their request messages (max_slow_requests_per_member): send each request with its call",
+                      "member's share")
+
+    def _take(self, endings: list[Ending]) -> None:
+        """Take the last of `endings` from the count before it is ended (a handler whose message came meanwhile
+        sees that: end()), or drop it if its message came first (it goes on)."""
+        call = endings[-1].call
+        call.ended = endings[-1].code.name
+        if self._waiting.pop(id(call), None) is None:
+            call.ended = None
+            endings.pop()
 
     def _partner(self, context: grpc.ServicerContext) -> str:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from risklist_server.rpc.request_waits import GRACE_SECONDS, RequestWaits
+from risklist_server.rpc.request_waits import GRACE_SECONDS, TICK_SECONDS, RequestWaits
 
 
 class _Context:
@@ -91,3 +91,18 @@ def test_a_call_whose_message_came_first_is_not_ended() -> None:
     assert waits.end(calls[1]) is True  # type: ignore[arg-type]
     assert [ending.call for ending in waits.due(100.6)] == []
     assert [ending.call for ending in waits.due(101.0)] == [calls[0]]
+
+
+def test_a_member_with_its_share_of_slow_calls_gets_no_grace_for_more() -> None:
+    """Once a member keeps its share of slow calls, its other calls end as soon as they have waited one tick,
+    not GRACE_SECONDS; a call just begun, and another member's young calls, are left alone."""
+    waits = _waits(per_member=1, total=10)
+    now = 100.0 + GRACE_SECONDS + 1.0
+    _begin(waits, "hog", 100.0)  # slow: kept, the member's share
+    young = _begin(waits, "hog", now - TICK_SECONDS * 1.5)
+    just_begun = _begin(waits, "hog", now - TICK_SECONDS / 2)
+    others = _begin(waits, "other", now - TICK_SECONDS * 1.5)
+    endings = waits.due(now)
+    assert [(ending.call, ending.code, ending.reason) for ending in endings] == [
+        (young, grpc.StatusCode.RESOURCE_EXHAUSTED, "member's share")]
+    assert just_begun.ended is None and others.ended is None  # type: ignore[attr-defined]
