@@ -78,3 +78,52 @@ def write_chart(document: Mapping[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def cost_rows(scenarios: Sequence[Mapping[str, Any]]) -> list[tuple[str, float | None, float | None, float | None]]:
+    """(shape, ours, ceiling, Redis) server CPU-µs per key for each native shape measured with one worker."""
+    rows = []
+    for scenario in scenarios:
+        name = str(scenario["name"])
+        if scenario.get("group") != "native" or not name.endswith(".w1"):
+            continue
+        peers: Mapping[str, Mapping[str, Any]] = scenario.get("peers") or {}
+        rows.append((name.removeprefix("native.").removesuffix(".w1"),
+                     (scenario.get("extra") or {}).get("server_cpu_us_per_key"),
+                     (peers.get("ceiling") or {}).get("server_cpu_us_per_key"),
+                     (peers.get("redis_benchmark") or {}).get("server_cpu_us_per_key")))
+    return rows
+
+
+def write_cost_chart(document: Mapping[str, Any], path: Path) -> None:
+    """Server CPU-µs per key (log) for each native shape: ours, the ceiling, Redis side by side; nothing without
+    native results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = cost_rows(document.get("scenarios", []))
+    if not rows:
+        return
+    positions = range(len(rows))
+    width = 0.27
+    figure, axes = plt.subplots(figsize=(max(8.0, 0.9 * len(rows) + 2), 5.5))
+    for offset, column, label, colour in ((-width, 1, "risklist (ours), 1 worker", "#1f77b4"),
+                                          (0.0, 2, "ceiling: same grpcio, empty handlers", "#7f7f7f"),
+                                          (width, 3, "Redis (redis-benchmark)", "#d62728")):
+        axes.bar([p + offset for p in positions], [row[column] or math.nan for row in rows], width, label=label,
+                 color=colour)
+    axes.set_yscale("log")
+    axes.set_ylabel("server CPU-µs per key (log): lower is cheaper")
+    axes.set_xticks(list(positions))
+    axes.set_xticklabels([row[0] for row in rows], rotation=30, ha="right", fontsize=8)
+    axes.legend(loc="upper right", fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    machine = document.get("machine", {})
+    figure.suptitle(f"What a key costs the server — {document.get('mode', '')} mode, {machine.get('date', '')}, "
+                    f"{machine.get('cores', '?')} cores", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks import h2load, redis_peer
-from benchmarks.chart import write_chart
+from benchmarks.chart import write_chart, write_cost_chart
 from benchmarks.context import FULL, QUICK, Context
+from benchmarks.cost_tables import cost_tables
 from benchmarks.datagen import parse_count
 from benchmarks.dataset import DATA, Dataset
 from benchmarks.loadgen import ClientPool
@@ -183,9 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     machine=describe_machine(), scenarios=scenarios, targets=check_targets(scenarios), notes=notes)
     stem = f"{args.name}.quick" if args.quick else args.name
     write_json(RESULTS_DIR / f"{stem}.json", data)
-    markdown = render(data)
+    markdown = render(data, headline=cost_tables(data["scenarios"]))
     (RESULTS_DIR / f"{stem}.md").write_text(markdown)
     write_chart(data, RESULTS_DIR / f"{stem}.png")
+    write_cost_chart(data, RESULTS_DIR / f"{stem}.cost.png")
     if not args.quick and not args.no_results_md:
         update_results_md(markdown)
     print(markdown)

@@ -66,8 +66,13 @@ def targets_table(targets: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render(document: Mapping[str, Any]) -> str:
-    """The whole markdown report of a results document."""
+PYTHON_CLIENT_GROUPS = frozenset({"batch", "stream", "partner", "live_load"})
+"""Scenarios whose load comes from Python clients on the same machine: what a Python partner sees, with the
+client's own cost inside every figure (the native scenario measures the server alone)."""
+
+
+def render(document: Mapping[str, Any], headline: str = "") -> str:
+    """The whole markdown report of a results document; `headline` (markdown) goes before the scenario tables."""
     machine = document.get("machine", {})
     params = document.get("params", {})
     parts = [
@@ -80,10 +85,18 @@ def render(document: Mapping[str, Any]) -> str:
         f"{number(params.get('queries'))} queries (99% misses, 1% Zipf hits), "
         f"{params.get('runs')} run(s), medians; {params.get('duration_s')} s per measurement.",
         "",
-        scenario_table(document.get("scenarios", [])),
-        "",
-        targets_table(document.get("targets", [])),
     ]
+    if headline:
+        parts += [headline.rstrip("\n"), ""]
+    scenarios = document.get("scenarios", [])
+    server_side = [scenario for scenario in scenarios if scenario.get("group") not in PYTHON_CLIENT_GROUPS]
+    python_side = [scenario for scenario in scenarios if scenario.get("group") in PYTHON_CLIENT_GROUPS]
+    if server_side:
+        parts += [scenario_table(server_side), ""]
+    if python_side:
+        parts += ["What a Python partner sees (Python clients on the same 2 cores, their cost inside every figure):",
+                  "", scenario_table(python_side), ""]
+    parts.append(targets_table(document.get("targets", [])))
     notes = document.get("notes") or []
     if notes:
         parts += ["", *[f"- {note}" for note in notes]]
