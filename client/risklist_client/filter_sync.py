@@ -152,6 +152,8 @@ class FilterSync:
             try:
                 self.refresh_once()
             except Exception as error:  # never let the thread die: back off and try again
+                if self._stop.is_set():  # stop() cancelled it: no failure of the refresh
+                    return
                 failures += 1
                 self.backoff = min(self.max_backoff, self.update_interval * 2**failures) * random.uniform(0.75, 1.0)
                 self._counters.add(refresh_failures=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -120,6 +121,20 @@ def test_close_does_not_wait_for_a_download_in_progress(fake: tuple[FakeRiskList
     started = time.monotonic()
     client.close()
     assert time.monotonic() - started < 5
+
+
+def test_close_during_a_download_is_no_refresh_failure(
+    fake: tuple[FakeRiskList, str], secret: NetworkSecret, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The download close() cancels is neither logged as a failed refresh nor counted as one."""
+    servicer, address = fake
+    servicer.hang_downloads.set()
+    client = RiskListClient(address, secret=secret, download_deadline=300)
+    assert servicer.hung.wait(10)
+    with caplog.at_level(logging.INFO, logger="risklist_client"):
+        client.close()
+    assert [record.getMessage() for record in caplog.records if "refresh" in record.getMessage()] == []
+    assert client.metrics().refresh_failures == 0
 
 
 def test_a_stale_filter_sends_every_check_to_the_server_and_says_so(
