@@ -87,19 +87,25 @@ taken within one run, so the noise of this shared 2-core machine hits both sides
   (`--rps`) at 50% and 80% of that worker count's closed-loop peak with 1% hit bodies; 1 and 2
   workers in the same run. Latencies are per request from h2load's `--log-file`; gRPC statuses
   come from the server's /metrics (h2load counts any HTTP 200 as a success).
-- **batch / stream**: Python clients in spawned processes (one connection per client thread,
-  so SO_REUSEPORT spreads them over the workers) send pre-serialized requests and keep the
-  answers as bytes; peers are redis-py GET, MGET and pipelined GET of the same key batches from
-  the same client processes and threads.
+- **native** (the headline): h2load sends every gRPC shape (Check; BatchCheck of 10, 100 and 1000
+  digests and raw values; StreamCheck) to our server and to the ceiling (benchmarks/ceiling_server.py:
+  the same grpcio, threads and registration, handlers answering a fixed response), redis-benchmark
+  GET and MGET of as many keys to redis-server; server CPU-µs per key from /proc over the window.
+  Then Check at half of one worker's peak with h2load and the server pinned to their own cores.
+- **batch / stream** (what a Python partner sees): Python clients in spawned processes (one
+  connection per client thread, so SO_REUSEPORT spreads them over the workers) send
+  pre-serialized requests and keep the answers as bytes; peers are redis-py GET, MGET and
+  pipelined GET of the same key batches from the same client processes and threads.
 - **inprocess**: the ceiling without gRPC: rocksdict get / multi-get against RiskStore
   lookup / lookup_many (front + store) on the same keys, measured in alternation.
 - **live_load**: two probe threads Check continuously; idle window, then a feed of new
   subjects through `risklist-load --server` (the admin port); the latency bump is during/idle;
   then, from the loader's exit (its acknowledgement), every sampled new subject is polled by
   BatchCheck on 8 connections until LISTED on all of them.
-- **partner**: one application thread calling the SDK's `check(type, raw value)` in a closed loop
-  on the query stream: with the local pre-screen filter (after its download), without it (every
-  check a Check RPC), and redis-py GET of the same keys (precomputed digests) from the same thread.
+- **partner** (what a Python partner sees): one application thread calling the SDK's
+  `check(type, raw value)` in a closed loop on the query stream: with the local pre-screen filter
+  (after its download), without it (every check a Check RPC), and redis-py GET of the same keys
+  (precomputed digests) from the same thread.
 - CPU per process and peak RSS come from /proc (server: supervisor, writer and each worker;
   redis-server; the loader via wait4).
 """
@@ -107,7 +113,8 @@ taken within one run, so the noise of this shared 2-core machine hits both sides
 
 def update_results_md(markdown: str, path: Path = RESULTS_MD) -> None:
     """Replace (or append) the harness section of RESULTS.md, keeping every other section."""
-    section = f"{BEGIN}\n## Harness: ours vs Redis and the in-process ceiling (issue 3)\n\n{METHOD}\n{markdown}{END}"
+    title = "## The harness: ours, the ceiling and Redis (issues 3 and 16)"
+    section = f"{BEGIN}\n{title}\n\n{METHOD}\n{markdown}{END}"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
