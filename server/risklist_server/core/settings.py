@@ -73,8 +73,8 @@ class Settings:
     stream_idle_seconds: float = 60.0
     """A StreamCheck on which the server waited this long for the member's next message is ended (CANCELLED)."""
     max_slow_requests_per_member: int = 2
-    """Calls of one member a worker keeps waiting for their request message past a quarter of a second (each
-    holds a thread); its further such calls are ended RESOURCE_EXHAUSTED (risklist_server.rpc.request_waits)."""
+    """Calls of one member a worker keeps waiting for their request message past a second (each holds a
+    thread); its further such calls are ended RESOURCE_EXHAUSTED (risklist_server.rpc.request_waits)."""
     request_wait_seconds: float = 10.0
     """No call waits longer than this for its request message: it is ended CANCELLED."""
 

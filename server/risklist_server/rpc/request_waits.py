@@ -3,11 +3,12 @@
 Python's grpc server gives a call one of the worker's threads as soon as the call arrives, and the thread waits
 there until the request message has arrived (risklist_server.rpc.requests reads it). A member that opened calls
 and withheld their messages would hold every thread, and no other member's call would be answered. So a
-watchdog looks, every TICK_SECONDS, at the calls that have waited longer than GRACE_SECONDS (a client sends its
-request with the call: its wait is far shorter): of those, each member keeps at most `per_member` and the worker
-at most `total` (the oldest), the others end RESOURCE_EXHAUSTED at once; a member that has its share gets no
-grace for more (they end after one tick); and none waits longer than `limit_seconds` (CANCELLED).
-docs/operations.md, "Connections and streams".
+watchdog looks, every TICK_SECONDS, at the calls that are slow: waiting longer than GRACE_SECONDS (a client sends
+its request with the call; even a saturated worker hands it over far sooner). Of those, each member keeps at most
+`per_member` and the worker at most `total` (the oldest), the others end RESOURCE_EXHAUSTED at once; none waits
+longer than `limit_seconds` (CANCELLED). A member that has had its share of slow calls gets no grace for
+SUSPECT_SECONDS: its calls are slow once they have waited one tick, so one opening withheld calls N times a second
+holds about N x 2 x TICK_SECONDS threads, not N x GRACE_SECONDS. docs/operations.md, "Connections and streams".
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from risklist_server.rpc.call_cancel import end_call
 
 log = structlog.get_logger("risklist.access")
 
-GRACE_SECONDS = 0.25
-"""A wait for a request message shorter than this is a client's ordinary one; longer, it counts as slow."""
+GRACE_SECONDS = 1.0
+"""A wait for a request message longer than this is slow: a client's request comes with its call, and even a
+saturated worker (every thread busy, h2load at 256 concurrent calls) hands it over within a fraction of this."""
 TICK_SECONDS = 0.02
-"""How often the watchdog looks; also how long a member that already has its share of slow calls may keep
-another call waiting (its grace is over): a member opening withheld calls at N per second holds about
-N x 2 x TICK_SECONDS threads, not N x GRACE_SECONDS."""
+"""How often the watchdog looks; also the grace of a suspect member's calls."""
+SUSPECT_SECONDS = 60.0
+"""How long a member that had its share of slow calls gets no grace."""
 
 
 class WaitingCall:
@@ -69,6 +71,8 @@ class RequestWaits:
         self.limit_seconds = limit_seconds
         self._partner_of = partner_of
         self._waiting: dict[int, WaitingCall] = {}
+        self._suspects: dict[str, float] = {}
+        """Members that had their share of slow calls, and until when their calls get no grace."""
         self._start_lock = threading.Lock()
         self._watchdog: threading.Thread | None = None
 
@@ -90,8 +94,9 @@ class RequestWaits:
 
     def due(self, now: float) -> list[Ending]:
         """The calls to end now, oldest kept first; marks each as ended. The watchdog's decision, alone."""
-        waiting = [call for call in self._waiting.copy().values() if call.ended is None]
-        slow = sorted((call for call in waiting if now - call.since > GRACE_SECONDS), key=lambda call: call.since)
+        suspects = {partner for partner, until in self._suspects.items() if until > now}
+        slow = sorted((call for call in self._waiting.copy().values()
+                       if call.ended is None and self._slow(call, now, suspects)), key=lambda call: call.since)
         endings: list[Ending] = []
         kept_per_member: dict[str, int] = {}
         kept = 0
@@ -112,19 +117,21 @@ class RequestWaits:
                 kept += 1
                 continue
             self._take(endings)
-        full = {partner for partner, count in kept_per_member.items() if count >= self.per_member}
-        if full:  # a member with its share of slow calls gets no grace for more
-            for call in waiting:
-                if TICK_SECONDS <= now - call.since <= GRACE_SECONDS and (
-                        partner := self._partner(call.context)) in full:
-                    endings.append(self._share_ending(call, partner))
-                    self._take(endings)
+        for partner, count in kept_per_member.items():
+            if count >= self.per_member:
+                self._suspects[partner] = now + SUSPECT_SECONDS
+        self._suspects = {partner: until for partner, until in self._suspects.items() if until > now}
         return endings
+
+    def _slow(self, call: WaitingCall, now: float, suspects: set[str]) -> bool:
+        waited = now - call.since
+        return waited > GRACE_SECONDS or (waited >= TICK_SECONDS and bool(suspects)
+                                          and self._partner(call.context) in suspects)
 
     def _share_ending(self, call: WaitingCall, partner: str) -> Ending:
         return Ending(call, partner, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                      f"partner {partner!r} already has {self.per_member} calls waiting over {GRACE_SECONDS:g} s "
-                      "for their request messages (max_slow_requests_per_member): send each request with its call",
+                      f"partner {partner!r} already has {self.per_member} calls waiting for their request messages "
+                      "(max_slow_requests_per_member): send each request with its call",
                       "member's share")
 
     def _take(self, endings: list[Ending]) -> None:

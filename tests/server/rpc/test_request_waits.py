@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from risklist_server.rpc.request_waits import GRACE_SECONDS, TICK_SECONDS, RequestWaits
+from risklist_server.rpc.request_waits import GRACE_SECONDS, SUSPECT_SECONDS, TICK_SECONDS, RequestWaits
 
 
 class _Context:
@@ -41,7 +41,7 @@ def test_a_member_keeps_its_oldest_slow_calls_and_the_rest_end_resource_exhauste
     the setting, and leave the count (end() then tells their handler it was taken)."""
     waits = _waits(per_member=2, total=10)
     calls = [_begin(waits, "hog", since=100.0 + index * 0.01) for index in range(5)]
-    endings = waits.due(101.0)
+    endings = waits.due(100.0 + GRACE_SECONDS + 1)
     assert [ending.call for ending in endings] == calls[2:]
     assert {ending.code for ending in endings} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert all("max_slow_requests_per_member" in ending.message and ending.partner == "hog" for ending in endings)
@@ -57,7 +57,7 @@ def test_one_members_slow_calls_do_not_count_against_another() -> None:
     _begin(waits, "hog", 100.0)
     _begin(waits, "hog", 100.1)
     other = _begin(waits, "other", 100.2)
-    endings = waits.due(101.0)
+    endings = waits.due(100.0 + GRACE_SECONDS + 1)
     assert [ending.partner for ending in endings] == ["hog"]
     assert other.ended is None  # type: ignore[attr-defined]
 
@@ -68,17 +68,17 @@ def test_the_worker_keeps_at_most_total_slow_calls() -> None:
     waits = _waits(per_member=2, total=3)
     for index, partner in enumerate(("a", "b", "c", "d")):
         _begin(waits, partner, 100.0 + index * 0.01)
-    endings = waits.due(101.0)
+    endings = waits.due(100.0 + GRACE_SECONDS + 1)
     assert [(ending.partner, ending.reason) for ending in endings] == [("d", "worker's share")]
     assert "this server worker already waits" in endings[0].message
 
 
 def test_no_call_waits_longer_than_the_limit() -> None:
     """A kept call that has waited limit_seconds ends CANCELLED naming request_wait_seconds."""
-    waits = _waits(per_member=1, total=1, limit=3.0)
+    waits = _waits(per_member=1, total=1, limit=GRACE_SECONDS + 2)
     kept = _begin(waits, "hog", 100.0)
-    assert waits.due(102.9) == []
-    endings = waits.due(103.0)
+    assert waits.due(100.0 + GRACE_SECONDS + 1.9) == []
+    endings = waits.due(100.0 + GRACE_SECONDS + 2)
     assert [(ending.call, ending.code, ending.reason) for ending in endings] == [
         (kept, grpc.StatusCode.CANCELLED, "waited too long")]
     assert "request_wait_seconds" in endings[0].message
@@ -86,19 +86,20 @@ def test_no_call_waits_longer_than_the_limit() -> None:
 
 def test_a_call_whose_message_came_first_is_not_ended() -> None:
     """A call its handler stopped counting (its message came) is never ended, even past every share."""
-    waits = _waits(per_member=1, total=1, limit=1.0)
+    waits = _waits(per_member=1, total=1, limit=GRACE_SECONDS + 1)
     calls = [_begin(waits, "hog", 100.0), _begin(waits, "hog", 100.1)]
     assert waits.end(calls[1]) is True  # type: ignore[arg-type]
-    assert [ending.call for ending in waits.due(100.6)] == []
-    assert [ending.call for ending in waits.due(101.0)] == [calls[0]]
+    assert [ending.call for ending in waits.due(100.0 + GRACE_SECONDS + 0.5)] == []
+    assert [ending.call for ending in waits.due(100.0 + GRACE_SECONDS + 1)] == [calls[0]]
 
 
-def test_a_member_with_its_share_of_slow_calls_gets_no_grace_for_more() -> None:
-    """Once a member keeps its share of slow calls, its other calls end as soon as they have waited one tick,
-    not GRACE_SECONDS; a call just begun, and another member's young calls, are left alone."""
+def test_a_member_that_had_its_share_of_slow_calls_gets_no_grace_for_a_while() -> None:
+    """Once a member keeps its share of slow calls, its other calls are slow as soon as they have waited one tick,
+    not GRACE_SECONDS, for SUSPECT_SECONDS; a call just begun, and another member's young calls, are left alone."""
     waits = _waits(per_member=1, total=10)
     now = 100.0 + GRACE_SECONDS + 1.0
-    _begin(waits, "hog", 100.0)  # slow: kept, the member's share
+    share = _begin(waits, "hog", 100.0)
+    assert waits.due(now) == []  # kept: the member's share
     young = _begin(waits, "hog", now - TICK_SECONDS * 1.5)
     just_begun = _begin(waits, "hog", now - TICK_SECONDS / 2)
     others = _begin(waits, "other", now - TICK_SECONDS * 1.5)
@@ -106,3 +107,11 @@ def test_a_member_with_its_share_of_slow_calls_gets_no_grace_for_more() -> None:
     assert [(ending.call, ending.code, ending.reason) for ending in endings] == [
         (young, grpc.StatusCode.RESOURCE_EXHAUSTED, "member's share")]
     assert just_begun.ended is None and others.ended is None  # type: ignore[attr-defined]
+    # The share's message comes; a minute later the member has its grace back.
+    assert waits.end(share) is True  # type: ignore[arg-type]
+    later = now + SUSPECT_SECONDS + 1
+    assert waits.end(just_begun) is True and waits.end(others) is True  # type: ignore[arg-type]
+    after = _begin(waits, "hog", later - TICK_SECONDS * 1.5)
+    second = _begin(waits, "hog", later - TICK_SECONDS * 1.5)
+    assert waits.due(later) == []
+    assert after.ended is None and second.ended is None  # type: ignore[attr-defined]

@@ -48,7 +48,7 @@ class Served:
     waits: RequestWaits
 
 
-WAIT_LIMIT_SECONDS = 1.0
+WAIT_LIMIT_SECONDS = 3.0
 
 
 @pytest.fixture()
