@@ -158,8 +158,11 @@ class RequestWaits:
     def _watch(self) -> None:
         while True:
             time.sleep(TICK_SECONDS)
-            for ending in self.due(time.monotonic()):
-                call = ending.call
-                log.info("request_wait_ended", partner=ending.partner, method=call.method, reason=ending.reason,
-                         status=ending.code.name, waited_seconds=round(time.monotonic() - call.since, 3))
-                end_call(call.context, ending.code, ending.message)
+            try:
+                for ending in self.due(time.monotonic()):
+                    call = ending.call
+                    log.info("request_wait_ended", partner=ending.partner, method=call.method, reason=ending.reason,
+                             status=ending.code.name, waited_seconds=round(time.monotonic() - call.since, 3))
+                    end_call(call.context, ending.code, ending.message)
+            except Exception as error:  # noqa: BLE001 - the watchdog must outlive any one round
+                log.error("request_wait_watch_failed", error=type(error).__name__)

@@ -3,9 +3,14 @@ clock: `due` is given the time)."""
 
 from __future__ import annotations
 
-import grpc
+import threading
 
+import grpc
+import pytest
+
+from risklist_server.rpc import request_waits
 from risklist_server.rpc.request_waits import GRACE_SECONDS, SUSPECT_SECONDS, TICK_SECONDS, RequestWaits
+from tests.support.waiting import wait_until
 
 
 class _Context:
@@ -115,3 +120,28 @@ def test_a_member_that_had_its_share_of_slow_calls_gets_no_grace_for_a_while() -
     second = _begin(waits, "hog", later - TICK_SECONDS * 1.5)
     assert waits.due(later) == []
     assert after.ended is None and second.ended is None  # type: ignore[attr-defined]
+
+
+class _Cancellable(_Context):
+    """A context the watchdog can end: it records cancel(); `broken` ones fail as the watchdog ends them."""
+
+    def __init__(self, partner: str, *, broken: bool = False) -> None:
+        super().__init__(partner)
+        self.broken = broken
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        if self.broken:
+            raise RuntimeError("a call that cannot be ended")
+        self.cancelled.set()
+
+
+def test_the_watchdog_outlives_a_round_that_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call the watchdog cannot end fails that round only: later slow calls are still ended."""
+    monkeypatch.setattr(request_waits, "GRACE_SECONDS", 0.05)
+    waits = RequestWaits(lambda context: context.partner, per_member=1, total=1, limit_seconds=0.1)
+    waits.begin(_Cancellable("hog", broken=True), "Check")  # type: ignore[arg-type]
+    wait_until(lambda: waits.waiting_count() == 0, timeout=10, message="the broken call was never taken")
+    good = _Cancellable("hog")
+    waits.begin(good, "Check")  # type: ignore[arg-type]
+    assert good.cancelled.wait(10), "the watchdog stopped after a failed round"
