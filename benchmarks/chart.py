@@ -74,10 +74,7 @@ def write_chart(document: Mapping[str, Any], path: Path) -> None:
     params = document.get("params", {})
     figure.suptitle(f"risklist vs peers — {params.get('entries', '?'):,} entries, {document.get('mode', '')} mode, "
                     f"{machine.get('date', '')}, {machine.get('cores', '?')} cores", fontsize=10)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(figure, path)
 
 
 def cost_rows(scenarios: Sequence[Mapping[str, Any]]) -> list[tuple[str, float | None, float | None, float | None]]:
@@ -123,6 +120,13 @@ def write_cost_chart(document: Mapping[str, Any], path: Path) -> None:
     machine = document.get("machine", {})
     figure.suptitle(f"What a key costs the server — {document.get('mode', '')} mode, {machine.get('date', '')}, "
                     f"{machine.get('cores', '?')} cores", fontsize=10)
+    _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> None:
+    """Lay `figure` out, write it to `path` as a PNG and free it."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

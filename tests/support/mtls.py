@@ -11,6 +11,16 @@ from risklist_server.cli.certs import issue
 from risklist_server.cli.client_tls import ClientTls, open_channel
 from tests.support.running_server import MutualTls
 
+HOG_AND_OTHER = """
+[partners.hog]
+roles = ["query"]
+[partners.other]
+roles = ["query"]
+"""
+"""A partners file of two querying members: one that tries to take more than its share, and one that must not
+notice."""
+
+
 
 @dataclass(frozen=True)
 class DevNetwork:

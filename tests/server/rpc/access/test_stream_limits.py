@@ -14,16 +14,11 @@ from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
 from tests.support.admin_ingest import PHONE
-from tests.support.mtls import DevNetwork, dev_network
+from tests.support.mtls import HOG_AND_OTHER, DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
 from tests.support.waiting import wait_until
 
-PARTNERS = """
-[partners.hog]
-roles = ["query"]
-[partners.other]
-roles = ["query"]
-"""
+PARTNERS = HOG_AND_OTHER
 PER_MEMBER = 3
 THREADS = 2
 IDLE_SECONDS = 2.0

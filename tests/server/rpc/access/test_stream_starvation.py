@@ -13,15 +13,10 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from tests.support.admin_ingest import PHONE
-from tests.support.mtls import DevNetwork, dev_network
+from tests.support.mtls import HOG_AND_OTHER, DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
 
-PARTNERS = """
-[partners.hog]
-roles = ["query"]
-[partners.other]
-roles = ["query"]
-"""
+PARTNERS = HOG_AND_OTHER
 THREADS = 2
 """The worker's RPC threads (--threads): small, so a handful of streams is the issue's 16 idle streams on 8 threads."""
 HOG_STREAMS = THREADS + 4
