@@ -159,10 +159,19 @@ class RequestWaits:
         while True:
             time.sleep(TICK_SECONDS)
             try:
-                for ending in self.due(time.monotonic()):
-                    call = ending.call
-                    log.info("request_wait_ended", partner=ending.partner, method=call.method, reason=ending.reason,
-                             status=ending.code.name, waited_seconds=round(time.monotonic() - call.since, 3))
-                    end_call(call.context, ending.code, ending.message)
+                endings = self.due(time.monotonic())
             except Exception as error:  # noqa: BLE001 - the watchdog must outlive any one round
                 log.error("request_wait_watch_failed", error=type(error).__name__)
+                continue
+            for ending in endings:  # each taken from the count already: one failing must not spare the others
+                try:
+                    self._end(ending)
+                except Exception as error:  # noqa: BLE001
+                    log.error("request_wait_watch_failed", error=type(error).__name__)
+
+    @staticmethod
+    def _end(ending: Ending) -> None:
+        call = ending.call
+        log.info("request_wait_ended", partner=ending.partner, method=call.method, reason=ending.reason,
+                 status=ending.code.name, waited_seconds=round(time.monotonic() - call.since, 3))
+        end_call(call.context, ending.code, ending.message)

@@ -145,3 +145,20 @@ def test_the_watchdog_outlives_a_round_that_fails(monkeypatch: pytest.MonkeyPatc
     good = _Cancellable("hog")
     waits.begin(good, "Check")  # type: ignore[arg-type]
     assert good.cancelled.wait(10), "the watchdog stopped after a failed round"
+
+
+def test_a_call_the_watchdog_cannot_end_spares_none_of_the_others_of_its_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls taken in the same round as one whose ending fails are ended all the same (taken from the count,
+    they would otherwise wait unwatched)."""
+    monkeypatch.setattr(request_waits, "GRACE_SECONDS", 0.05)
+    waits = RequestWaits(lambda context: context.partner, per_member=1, total=10, limit_seconds=60)
+    waits._watchdog = object()  # type: ignore[assignment]  # started below, once every call waits
+    kept = _Cancellable("hog")
+    waits.begin(kept, "Check")  # type: ignore[arg-type]
+    waits.begin(_Cancellable("hog", broken=True), "Check")  # type: ignore[arg-type]
+    after = _Cancellable("hog")
+    waits.begin(after, "Check")  # type: ignore[arg-type]
+    waits._watchdog = None
+    waits._start_watchdog()
+    assert after.cancelled.wait(10), "a call after the broken one in its round was never ended"
+    assert not kept.cancelled.is_set()
