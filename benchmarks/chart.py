@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cost_tables import one_worker_shapes
+
 PEER_ORDER = ("redis_mget", "redis_get", "redis_pipelined_set", "redis_pipeline", "rocksdict_multi_get",
               "rocksdict_get", "idle")
 
@@ -80,10 +82,8 @@ def write_chart(document: Mapping[str, Any], path: Path) -> None:
 def cost_rows(scenarios: Sequence[Mapping[str, Any]]) -> list[tuple[str, float | None, float | None, float | None]]:
     """(shape, ours, ceiling, Redis) server CPU-µs per key for each native shape measured with one worker."""
     rows = []
-    for scenario in scenarios:
+    for scenario in one_worker_shapes(scenarios):
         name = str(scenario["name"])
-        if scenario.get("group") != "native" or not name.endswith(".w1"):
-            continue
         peers: Mapping[str, Mapping[str, Any]] = scenario.get("peers") or {}
         rows.append((name.removeprefix("native.").removesuffix(".w1"),
                      (scenario.get("extra") or {}).get("server_cpu_us_per_key"),

@@ -92,14 +92,18 @@ def pinned_table(scenario: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def one_worker_shapes(scenarios: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The native scenarios that measured one shape on one worker (each has its table and its bars)."""
+    return [scenario for scenario in scenarios
+            if scenario.get("group") == "native" and str(scenario["name"]).endswith(".w1")]
+
+
 def cost_tables(scenarios: Sequence[Mapping[str, Any]]) -> str:
     """The markdown of every native shape's table ('' if the run measured none)."""
     by_name = {scenario["name"]: scenario for scenario in scenarios}
     parts: list[str] = []
-    for scenario in scenarios:
+    for scenario in one_worker_shapes(scenarios):
         name = scenario["name"]
-        if scenario.get("group") != "native" or not name.endswith(".w1"):
-            continue
         parts += [f"**{shape_title(name)}**", "", shape_table(scenario, by_name.get(name[:-3] + ".w2")), ""]
     pinned = next((scenario for name, scenario in by_name.items() if name.endswith(PINNED_SUFFIX)), None)
     if pinned is not None:
