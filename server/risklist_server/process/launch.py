@@ -88,7 +88,7 @@ class LaunchedServer:
             self._changed.wait_for(lambda: self.serving or self._ended, timeout)
             serving = self.serving
         if not serving:
-            self._kill()
+            self.kill()
             why = f"exited {self.process.returncode}" if self._ended else f"did not serve within {timeout:.0f} s"
             raise ServerDidNotStart(f"risklist-server {why}; its output ended:\n{self.output()[-4000:]}")
         ports = [self.port, self.admin_port] + ([] if self.metrics_port is None else [self.metrics_port])
@@ -106,12 +106,12 @@ class LaunchedServer:
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self._kill()
+            self.kill()
             raise ServerDidNotStop(f"risklist-server did not stop within {timeout} s of signal {sig}") from None
         self._drain.join(timeout=timeout)
         return code
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         """SIGKILL the server and its workers (never leave one behind), then reap it."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -174,7 +174,7 @@ def launch(db: Path, secret_file: Path, arguments: Sequence[str] = (), *, startu
     try:
         server.await_serving(startup_timeout)
     except BaseException:
-        server._kill()
+        server.kill()
         raise
     return server
 

@@ -74,7 +74,7 @@ def test_kill_9_of_a_node_in_a_report_storm_loses_nothing_acknowledged(
                message="the nodes did not serve once caught up with the log")
     with Storm([node.address for node in nodes]) as storm:
         wait_until(lambda: storm.count() >= 200, timeout=60, message="the storm acknowledged too few Reports")
-        nodes[2]._kill()  # kill -9 of the node's whole process group, writer and all
+        nodes[2].kill()  # kill -9 of the node's whole process group, writer and all
         before = storm.count()
         wait_until(lambda: storm.count() >= before + 200, timeout=60,
                    message="the clients did not go on through the surviving nodes")

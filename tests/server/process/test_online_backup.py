@@ -3,7 +3,6 @@ writer killed -9 mid-backup leaves nothing verify accepts."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -113,7 +112,7 @@ def test_writer_killed_during_an_online_backup_leaves_nothing_verify_accepts(
     try:
         wait_until(marker.exists, timeout=60, message=f"the writer never reached {step}")
     finally:
-        server.terminate(sig=signal.SIGKILL)
+        server.kill()
     _, stderr = backup.communicate(timeout=60)
     assert backup.returncode == 1 and "UNAVAILABLE" in stderr, stderr
     verify = _admin("verify", str(tmp_path / "b"))
