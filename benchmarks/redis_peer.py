@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks.child import stop_child
 from benchmarks.procstats import TreeSampler
+from tools.loopback_ports import free_ports
 
 if TYPE_CHECKING:
     import redis
@@ -26,10 +26,8 @@ def available() -> bool:
 
 
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback TCP port nobody listens on right now, outside the kernel's ephemeral range."""
+    return free_ports(1)[0]
 
 
 class RedisServer:

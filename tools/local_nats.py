@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,7 @@ import nkeys
 
 from risklist_server.cli.certs import issue
 from risklist_server.cluster.nats_auth import NO_AUTH, NatsAuth, nats_auth
+from tools.loopback_ports import free_ports
 
 NATS_SERVER = "nats-server"
 CLUSTER_NAME = "risklist-test"
@@ -94,15 +94,6 @@ class NatsSecurity:
             f'  users: [{{nkey: "{self.nkey_public}"}}]',
             "}",
         ]
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` loopback ports free now (all bound at once, so they differ, then released)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for probe in sockets:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in sockets]
 
 
 @dataclass

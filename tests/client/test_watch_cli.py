@@ -18,7 +18,7 @@ from risklist_kernel.secret import NetworkSecret
 from tests.client.conftest import ingest_phones
 from tests.support.running_server import BIN, ServerProcess
 from tests.support.waiting import wait_until
-from tools.local_nats import free_ports
+from tools.loopback_ports import free_ports
 
 WATCH = str(BIN / "risklist-watch")
 CUSTOMER = "+8613800138000"

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.running_server import BIN
-from tools.local_nats import free_ports
+from tools.loopback_ports import free_ports
 
 GOOD = '[default]\naction = "REVIEW"\nreason_code = "REVIEW_LISTED"\n'
 
