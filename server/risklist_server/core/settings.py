@@ -71,7 +71,8 @@ class Settings:
     max_streams_per_member: int = 4
     """Open streaming calls (StreamCheck, GetFilter, GetFilterUpdates) one member may hold per worker."""
     stream_idle_seconds: float = 60.0
-    """A StreamCheck on which the server waited this long for the member's next message is ended (CANCELLED)."""
+    """A stream on which the server waited this long for the member's next message, or for the member to take its next
+    response, is ended (CANCELLED)."""
     max_slow_requests_per_member: int = 2
     """Calls of one member a worker keeps waiting for their request message past a second (each holds a
     thread); its further such calls are ended RESOURCE_EXHAUSTED (risklist_server.rpc.request_waits)."""

@@ -1,8 +1,11 @@
-"""Open streaming calls per member and per worker, capped; a request stream that stays idle is ended.
+"""Open streaming calls per member and per worker, capped; a stream that stays idle is ended.
 
 Python's grpc server ties one thread to every open streaming call. A worker's pool has
 `threads` + `total` threads and at most `total` of them ever serve streams, so unary calls
 (Check, BatchCheck...) always find a thread however many streams members hold open.
+A stream is idle while the server waits for the client's next message, and while it waits for the client to take
+its next response: a client that stops reading (a GetFilter download it never consumes, a process paused with its
+connection open) leaves grpc's send blocked on HTTP/2 flow control, and would hold the slot and its thread for good.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ IDLE_STATUS = grpc.StatusCode.CANCELLED
 
 
 class OpenStream:
-    """One admitted streaming call: whose it is, and since when the server waits for its next message."""
+    """One admitted streaming call: whose it is, since when the server waits for its next message, and since when
+    for the client to take the response the server is sending."""
 
-    __slots__ = ("partner", "method", "context", "waiting_since", "idle_ended", "_closed")
+    __slots__ = ("partner", "method", "context", "waiting_since", "sending_since", "idle_ended", "_closed")
 
     def __init__(self, partner: str, method: str, context: grpc.ServicerContext) -> None:
         self.partner = partner
@@ -36,6 +40,8 @@ class OpenStream:
         self.context = context
         self.waiting_since: float | None = None
         """monotonic time the handler started waiting for the client's next message (None: not waiting)."""
+        self.sending_since: float | None = None
+        """monotonic time the handler gave grpc a response the client has not taken yet (None: not sending)."""
         self.idle_ended = False
         self._closed = False
 
@@ -110,21 +116,46 @@ class StreamLimits:
                 stream.waiting_since = None
             yield request
 
+    def sent(self, stream: OpenStream, responses: Iterator[Any]) -> Iterator[Any]:
+        """`responses`, timing how long the client takes to accept each one (grpc resumes this generator once the
+        response is sent, and blocks meanwhile while the client's flow-control window is full); closing this
+        closes `responses` (a generator's `finally` runs at once, as with `yield from`)."""
+        try:
+            for response in responses:
+                stream.sending_since = time.monotonic()
+                yield response
+                stream.sending_since = None
+        finally:
+            stream.sending_since = None
+            close = getattr(responses, "close", None)
+            if close is not None:
+                close()
+
     def _watch(self) -> None:
         interval = min(1.0, self.idle_seconds / 4)
         while True:
             time.sleep(interval)
             cutoff = time.monotonic() - self.idle_seconds
             with self._lock:
-                idle = [stream for stream in self._open
-                        if not stream.idle_ended and stream.waiting_since is not None
-                        and stream.waiting_since <= cutoff]
+                idle = [stream for stream in self._open if not stream.idle_ended and _idle_since(stream, cutoff)]
                 for stream in idle:
                     stream.idle_ended = True
             for stream in idle:
+                reading = stream.sending_since is not None
                 log.info("stream_idle_ended", partner=stream.partner, method=stream.method,
-                         idle_seconds=self.idle_seconds)
-                end_call(stream.context, IDLE_STATUS,
-                         f"no message on this stream for {self.idle_seconds:g} s; the server ends idle streams "
-                         "(stream_idle_seconds): open a new one when you have subjects to check")
+                         idle_seconds=self.idle_seconds, waiting_for="client to read" if reading else "message")
+                end_call(stream.context, IDLE_STATUS, _idle_message(self.idle_seconds, reading))
+
+
+def _idle_since(stream: OpenStream, cutoff: float) -> bool:
+    """Whether `stream` has waited since `cutoff` or earlier for a message, or for the client to take a response."""
+    return any(since is not None and since <= cutoff for since in (stream.waiting_since, stream.sending_since))
+
+
+def _idle_message(idle_seconds: float, reading: bool) -> str:
+    if reading:
+        return (f"the client took no response on this stream for {idle_seconds:g} s; the server ends streams whose "
+                "client stops reading (stream_idle_seconds): read a stream's responses as they come")
+    return (f"no message on this stream for {idle_seconds:g} s; the server ends idle streams (stream_idle_seconds): "
+            "open a new one when you have subjects to check")
 

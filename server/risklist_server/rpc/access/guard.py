@@ -99,7 +99,7 @@ def guard(
         if kind.startswith("stream_"):  # a request stream: time the waits for the client's messages
             request = streams.watched(stream, request)
         try:
-            yield from behaviour(request, context)
+            yield from streams.sent(stream, behaviour(request, context))
         finally:
             streams.release(stream)
 

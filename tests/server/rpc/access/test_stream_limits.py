@@ -13,6 +13,7 @@ from risklist.v1 import risklist_pb2 as pb
 from risklist.v1 import risklist_pb2_grpc as pb_grpc
 
 from risklist_kernel.secret import NetworkSecret, write_secret
+from risklist_server.cli.client_tls import open_channel
 from tests.support.admin_ingest import PHONE
 from tests.support.mtls import HOG_AND_OTHER, DevNetwork, dev_network
 from tests.support.running_server import ServerProcess, start_server
@@ -99,4 +100,46 @@ def test_an_idle_stream_is_ended_after_the_idle_timeout(network: tuple[DevNetwor
     finally:
         for stream in held:
             stream.close()
+        channel.close()
+
+
+NOT_READING = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024)]
+"""A client whose streams take about 1 kB before they wait for it to read: its flow-control window fills at once."""
+
+
+def test_a_download_whose_client_stops_reading_is_ended_after_the_idle_timeout(
+    network: tuple[DevNetwork, ServerProcess],
+) -> None:
+    """GetFilter downloads a member never reads hold their slots only stream_idle_seconds: each then ends
+    CANCELLED with a message naming the setting, the slots are free again, and the ending is logged."""
+    dev, server = network
+    channel = open_channel(server.address, dev.client("hog"),
+                           options=[*NOT_READING, ("grpc.use_local_subchannel_pool", 1)])
+    stub = pb_grpc.RiskListStub(channel)
+    started = time.monotonic()
+    stalled = [stub.GetFilter(pb.GetFilterRequest(), timeout=60) for _ in range(PER_MEMBER)]
+    try:
+        for call in stalled:
+            assert next(call).HasField("header")  # the download began, then the client stops reading
+        with dev.channel(server.address, "hog") as reader:
+            def download() -> int:
+                try:
+                    return len(list(pb_grpc.RiskListStub(reader).GetFilter(pb.GetFilterRequest(), timeout=10)))
+                except grpc.RpcError as error:
+                    assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, error
+                    return 0
+
+            wait_until(download, timeout=20, message="the stalled downloads still hold the member's slots")
+        assert time.monotonic() - started >= IDLE_SECONDS * 0.9
+        for call in stalled:
+            with pytest.raises(grpc.RpcError) as ended:
+                list(call)
+            assert ended.value.code() is grpc.StatusCode.CANCELLED
+            assert "took no response" in ended.value.details() and "stream_idle_seconds" in ended.value.details()
+        line = server.wait_for_log(lambda entry: entry.get("event") == "stream_idle_ended"
+                                   and entry.get("method") == "GetFilter")
+        assert line["partner"] == "hog" and line["waiting_for"] == "client to read"
+    finally:
+        for call in stalled:
+            call.cancel()
         channel.close()
