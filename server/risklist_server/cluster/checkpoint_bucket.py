@@ -5,11 +5,17 @@ description says what the checkpoint covers (CheckpointInfo, JSON): the last log
 version, the network's secret fingerprint and the cluster's list id. A publish replaces the object only once all
 of the new one is stored (JetStream's object store writes the chunks, then the object's meta), and the download
 checks the whole object's SHA-256 before anything is restored from it.
+
+An upload cut off (its node killed, its connection lost for good) leaves its chunks in the bucket's stream with no
+object naming them: at a large store's size, a few of those would fill the servers' JetStream storage, which the
+write log shares. purge_orphans removes chunks of no object once nothing was added to them for ORPHAN_AGE_S (an
+upload in progress adds one every few milliseconds); the checkpoint publisher runs it before each publish.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +30,12 @@ from risklist_server.core.errors import StoreError
 BUCKET = "RISKLIST_CHECKPOINTS"
 LATEST = "latest"
 FORMAT = "risklist-checkpoint-1"
+STREAM = f"OBJ_{BUCKET}"
+"""The JetStream stream behind the object store (nats' naming)."""
+CHUNKS = f"$O.{BUCKET}.C."
+"""Where an object's chunks go: this, then the object's nuid (nats' naming)."""
+ORPHAN_AGE_S = 600.0
+"""Chunks of no object whose newest is older than this are an upload that was cut off."""
 TRANSFER_TIMEOUT_S = 3600.0
 """An archive's upload or download may take this long at most (a 3-billion-entry store is hundreds of GB)."""
 
@@ -87,6 +99,31 @@ class CheckpointBucket:
                 await bucket.put(LATEST, data, meta=ObjectMeta(name=LATEST, description=info.to_description()))
 
         self._log.with_jetstream(put, timeout_s=TRANSFER_TIMEOUT_S)
+
+    def purge_orphans(self, *, now: float | None = None, timeout_s: float = 60.0) -> int:
+        """Remove the chunks of every upload that was cut off: chunks no object names, the newest of them older than
+        ORPHAN_AGE_S at `now` (Unix seconds; None: now). How many uploads' chunks were removed."""
+        moment = time.time() if now is None else now
+
+        async def purge(stream: JetStreamContext) -> int:
+            bucket = await self._bucket(stream)
+            try:
+                kept = (await bucket.get_info(LATEST)).nuid
+            except ObjectNotFoundError:
+                kept = None
+            info = await stream.stream_info(STREAM, subjects_filter=f"{CHUNKS}>")
+            purged = 0
+            for subject in info.state.subjects or {}:
+                if subject.removeprefix(CHUNKS) == kept:
+                    continue
+                newest = await stream.get_last_msg(STREAM, subject)
+                if newest.time is None or moment - newest.time.timestamp() < ORPHAN_AGE_S:
+                    continue  # an upload still under way (another node's, which lost the lease)
+                await stream.purge_stream(STREAM, subject=subject)
+                purged += 1
+            return purged
+
+        return self._log.with_jetstream(purge, timeout_s=timeout_s)
 
     def download(self, into: Path) -> CheckpointInfo:
         """Write the latest checkpoint's archive into the new file `into` (its SHA-256 checked); what it covers.
