@@ -50,6 +50,9 @@ class Settings:
     """Pause between two slices of the writer's expiry sweep."""
     expiry_sweep_slice: int = 10_000
     """Records the expiry sweep reads per slice."""
+    expiry_max_purged_fraction_per_hour: float = 0.01
+    """The expiry sweep pauses once it purged more contributions within an hour than this fraction of the records
+    (or 10,000 if more): a clock set years ahead would otherwise purge the whole list."""
     changelog_max_age_hours: int = DEFAULT_CHANGELOG_MAX_AGE_HOURS
     """The writer trims changelog entries older than this (partners further behind get a filter reset)."""
     changelog_max_entries: int = DEFAULT_CHANGELOG_MAX_ENTRIES
@@ -137,7 +140,8 @@ def _settings_from(document: dict[str, Any], *, origin: str) -> Settings:
                     **_connection_settings(document, origin))
 
 
-_CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice")
+_CONTRIBUTION_KEYS = ("disclose_sources", "expiry_sweep_interval_seconds", "expiry_sweep_slice",
+                      "expiry_max_purged_fraction_per_hour")
 
 
 def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -151,8 +155,12 @@ def _contribution_settings(document: dict[str, Any], origin: str) -> dict[str, A
     slice_size = document.get("expiry_sweep_slice", 10_000)
     if not (_is_whole(slice_size) and 1 <= slice_size <= 1_000_000):
         raise ConfigError(f"{origin}: expiry_sweep_slice must be a whole number from 1 to 1000000")
+    fraction = document.get("expiry_max_purged_fraction_per_hour", 0.01)
+    if not (isinstance(fraction, int | float) and not isinstance(fraction, bool) and 0 < fraction <= 1):
+        raise ConfigError(f"{origin}: expiry_max_purged_fraction_per_hour must be a number above 0 and at most 1 "
+                          "(default 0.01)")
     return {"disclose_sources": disclose, "expiry_sweep_interval_seconds": float(interval),
-            "expiry_sweep_slice": slice_size}
+            "expiry_sweep_slice": slice_size, "expiry_max_purged_fraction_per_hour": float(fraction)}
 
 
 _CHANGELOG_KEYS = ("changelog_max_age_hours", "changelog_max_entries", "changelog_trim_interval_seconds")

@@ -186,6 +186,7 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
         sweeper = side.sweeper if node is None or config.cluster is None else ExpirySweeper(
             store, interval=config.settings.expiry_sweep_interval_seconds,
             slice_size=config.settings.expiry_sweep_slice,
+            max_purged_fraction=config.settings.expiry_max_purged_fraction_per_hour,
             purge=LoggedPurge(store, node, node, config.cluster.node_id))  # a cluster's purges go through its log
         sweeper.start()
         cleanup.callback(sweeper.stop)

@@ -74,7 +74,8 @@ def writer_side(
                **outcome_calls(OutcomeService(resolver, store, window=outcome_window(settings), clock=clock))},
         entries=EntryService(store, resolver, disclose_sources=settings.disclose_sources, verdict=verdict),
         sweeper=ExpirySweeper(store, interval=settings.expiry_sweep_interval_seconds,
-                              slice_size=settings.expiry_sweep_slice),
+                              slice_size=settings.expiry_sweep_slice,
+                              max_purged_fraction=settings.expiry_max_purged_fraction_per_hour),
         trimmer=ChangelogTrimmer(store, changelog_window(settings), interval=settings.changelog_trim_interval_seconds),
     )
 

@@ -200,9 +200,12 @@ class StoreReads:
             last = sequence
         return last, added
 
+    def record_estimate(self) -> int:
+        """About how many records the store holds (RocksDB's estimate: cheap, and close once compacted)."""
+        return self._db.property_int_value("rocksdb.estimate-num-keys") or 0
+
     def _rebuild_front(self) -> BloomFront:
-        keys = self._db.property_int_value("rocksdb.estimate-num-keys") or 0
-        capacity = max(MIN_FRONT_CAPACITY, 2 * keys)
+        capacity = max(MIN_FRONT_CAPACITY, 2 * self.record_estimate())
         front = BloomFront.for_capacity(capacity, self.front_policy.bits_per_key)
         for key in iter_keys(self._db):
             front.add(key)

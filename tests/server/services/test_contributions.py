@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from risklist_kernel.digest import Digester
 from risklist_kernel.enums import Category, EntityType, RiskLevel
@@ -168,3 +169,44 @@ def test_sweep_leaves_live_contributions_alone(expiring_store: tuple[RiskStore, 
     sweeper = ExpirySweeper(store, interval=60, slice_size=100, clock=Clock(NOW + 1))
     assert sweeper.sweep_once() == 0
     assert store.version == version
+
+
+class Monotonic:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_clock_set_years_ahead_pauses_the_sweep_at_its_limit(expiring_store: tuple[RiskStore, list[bytes]]) -> None:
+    """With the clock a century ahead everything looks expired: the sweep purges up to its limit within the hour,
+    then pauses (logged), and the records it did not reach stay stored."""
+    store, keys = expiring_store
+    sweeper = ExpirySweeper(store, interval=60, slice_size=5, clock=Clock(NOW + 100 * 365 * 86_400), min_limit=6,
+                            monotonic=Monotonic())
+    with capture_logs() as logs:
+        purged = [sweeper.sweep_once() for _ in range(5)]
+    assert sweeper.paused
+    assert purged[2:] == [0, 0, 0] and 6 < sum(purged) <= 12  # two slices of 5 records (keys[1] holds two)
+    version = store.version
+    assert sweeper.sweep_once() == 0 and store.version == version
+    assert sum(store.lookup(key) is not None for key in keys) == 15
+    [paused] = [line for line in logs if line["event"] == "expiry_sweep_paused"]
+    assert paused["log_level"] == "error" and paused["limit"] == 6 and paused["purged_last_hour"] == sum(purged)
+    assert "clock" in paused["hint"]
+
+
+def test_purges_older_than_an_hour_no_longer_count(expiring_store: tuple[RiskStore, list[bytes]]) -> None:
+    """The limit counts the last hour's purges: slices an hour apart never add up to it."""
+    store, _ = expiring_store
+    monotonic = Monotonic()
+    sweeper = ExpirySweeper(store, interval=60, slice_size=5, clock=Clock(NOW + 100 * 365 * 86_400), min_limit=7,
+                            monotonic=monotonic)
+    purged = []
+    for _ in range(5):
+        purged.append(sweeper.sweep_once())
+        monotonic.now += 3601
+    assert not sweeper.paused and sum(purged) == 26  # every contribution, bank-b's on keys[1] too
