@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from risklist_kernel.errors import RiskListError
+from risklist_server.core.subject_cost import RAW_VALUE_SUBJECTS
 
 
 class InvalidSubject(RiskListError):
@@ -124,8 +125,10 @@ class QuotaExceeded(RiskListError):
     """A partner's requests or subjects per second are spent for now; retry after `retry_after` seconds."""
 
     def __init__(self, partner: str, dimension: str, per_second: float, retry_after: float) -> None:
-        super().__init__(f"partner {partner!r} exceeded its quota of {per_second:g} {dimension} per second; "
-                         f"retry after {retry_after:.3f} s")
+        weights = (f"; a subject sent as a raw value counts {RAW_VALUE_SUBJECTS}, a digest 1"
+                   if dimension == "subjects" else "")
+        super().__init__(f"partner {partner!r} exceeded its quota of {per_second:g} {dimension} per second"
+                         f"{weights}; retry after {retry_after:.3f} s")
         self.partner = partner
         self.dimension = dimension
         self.per_second = per_second

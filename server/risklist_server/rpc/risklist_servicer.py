@@ -12,6 +12,7 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_server.audit.trail import DISCARD, AuditSink
 from risklist_server.core.errors import BatchTooLarge, InvalidSubject, InvalidSubjects
 from risklist_server.core.subject import Subject
+from risklist_server.core.subject_cost import subjects_charge
 from risklist_server.rpc import filter_stream, network_info
 from risklist_server.rpc.access.caller import Authenticator
 from risklist_server.rpc.convert import subject_from_proto, subjects_from_proto, verdict_to_proto
@@ -279,9 +280,10 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         else:
             require_at_most(request, 1, maximum, item_bytes=SUBJECT_BYTES, items="subjects",
                             message_type="risklist.v1.BatchCheckRequest")
-            message = decode(pb.BatchCheckRequest, request)
-            self._gate.charge_subjects(context, len(message.subjects))
-            keys = self._lookup.storage_keys(subjects_from_proto(message.subjects))
+            subjects = subjects_from_proto(decode(pb.BatchCheckRequest, request).subjects)
+            raw_values = len(subjects) - [subject.value for subject in subjects].count(None)
+            self._gate.charge_subjects(context, subjects_charge(len(subjects) - raw_values, raw_values))
+            keys = self._lookup.storage_keys(subjects)
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
             hit_keys = [keys[index] for index, _ in hits]

@@ -40,6 +40,10 @@ requests_burst = 2
 roles = ["query"]
 subjects_per_second = 10
 subjects_burst = 10
+[partners.raw-batcher]
+roles = ["query"]
+subjects_per_second = 10
+subjects_burst = 10
 """
 ROLE_PARTNER = {"query": "querier", "contribute": "contributor", "admin": "operator"}
 METHODS: list[MethodDescriptor] = [
@@ -192,6 +196,20 @@ def _digest_batch(secret: NetworkSecret, count: int) -> pb.BatchCheckRequest:
     return pb.BatchCheckRequest(subjects=[
         pb.Subject(type=pb.ENTITY_TYPE_IP, digest=digester.digest(EntityType.IP, f"192.0.2.{index}"))
         for index in range(count)])
+
+
+def test_a_raw_value_costs_eight_subjects_of_the_quota(network: Network) -> None:
+    """The server normalises and digests raw values: each costs 8 of the subjects quota, a digest 1, so a member's
+    quota bounds the CPU it can take whichever it sends."""
+    raw = pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_IP, value="192.0.2.1")])
+    with network.dev.channel(network.server.address, "raw-batcher") as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        stub.BatchCheck(raw, timeout=10)  # 8 of the burst of 10
+        stub.BatchCheck(_digest_batch(network.secret, 2), timeout=10)  # the 2 left
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.BatchCheck(raw, timeout=10)
+    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "a subject sent as a raw value counts 8, a digest 1" in raised.value.details()
 
 
 def test_subject_quota_counts_batch_and_stream_subjects(network: Network) -> None:
