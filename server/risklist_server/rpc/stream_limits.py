@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import grpc
@@ -116,7 +116,7 @@ class StreamLimits:
                 stream.waiting_since = None
             yield request
 
-    def sent(self, stream: OpenStream, responses: Iterator[Any]) -> Iterator[Any]:
+    def sent(self, stream: OpenStream, responses: Iterator[Any]) -> Generator[Any, None, None]:
         """`responses`, timing how long the client takes to accept each one (grpc resumes this generator once the
         response is sent, and blocks meanwhile while the client's flow-control window is full); closing this
         closes `responses` (a generator's `finally` runs at once, as with `yield from`)."""
