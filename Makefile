@@ -79,7 +79,7 @@ test: install test-tools
 # Debian tools the tests run for real, installed if missing: nats-server (the cluster tests' JetStream), h2load
 # and redis-server with redis-benchmark (the benchmark harness's native load generators and Redis peer).
 test-tools:
-	./tools/ensure_debian_tools.sh nats-server:nats-server h2load:nghttp2-client redis-server:redis-server
+	./tools/ensure_debian_tools.sh nats-server:nats-server h2load:nghttp2-client redis-server:redis-server faketime:faketime
 
 lint: install
 	$(BIN)/ruff check kernel client server loader tests benchmarks seeds tools

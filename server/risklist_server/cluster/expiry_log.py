@@ -58,8 +58,12 @@ class LoggedPurge:
     lease; else, for a slice holding something expired, an ExpiryPurge entry through the log (see the module's
     description). Returns what this node purged applying it."""
 
-    def __init__(self, store: ExpirySweepStore, writes: WriteGateway, lease: Lease, node_id: str) -> None:
+    def __init__(self, store: ExpirySweepStore, writes: WriteGateway, lease: Lease, node_id: str, *,
+                 clock_problem: Callable[[], str | None] = lambda: None) -> None:
+        """`clock_problem`: why this node's clock must not be trusted now (ClusterNode.clock_problem), or None: while
+        it is not, this node neither takes nor renews the lease, so a node whose clock is right drives the sweep."""
         self._store = store
+        self._clock_problem = clock_problem
         self._writes = writes
         self._lease = lease
         self._node_id = node_id
@@ -67,7 +71,7 @@ class LoggedPurge:
         self._held_until = 0.0
 
     def __call__(self, start: bytes | None, limit: int, now: int) -> ExpirySlice:
-        if not self._holds_lease():
+        if self._clock_problem() is not None or not self._holds_lease():
             return ExpirySlice(0, 0, start)  # no progress: the holder sweeps
         found = self._store.find_expired(start, limit, now)
         if not found.purged:

@@ -20,6 +20,7 @@ in the same order, so its versions are every node's, and a partner's filter move
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from google.protobuf.message import Message
 
 from risklist_server.cluster.applier import LogApplier
 from risklist_server.cluster.checkpoint_bucket import CheckpointBucket
+from risklist_server.cluster.clock_watch import ClockWatch
 from risklist_server.cluster.config import ClusterConfig
 from risklist_server.cluster.policy_bucket import PolicyBucket
 from risklist_server.cluster.policy_follower import PolicyFollower
@@ -42,7 +44,8 @@ from risklist_server.cluster.stream_writes import (
     StreamWrites,
     write_call_applier,
 )
-from risklist_server.cluster.write_log import LogSettings, WriteLog
+from risklist_server.cluster.write_log import LogSettings, LogUnavailable, WriteLog
+from risklist_server.core.errors import WriteUnavailable
 from risklist_server.core.hit_token import OUTCOME_KEY_BYTES
 from risklist_server.rpc.access.caller import Caller
 from risklist_server.rpc.write_calls import ResponseT, WriteCalls
@@ -91,6 +94,7 @@ class ClusterNode:
         self._policy: PolicyFollower | None = None
         self._applier: LogApplier | None = None
         self._writes: StreamWrites | None = None
+        self._clock_watch: ClockWatch | None = None
 
     def connect(self, policy_file: Path) -> ClusterNode:
         """Join the log (LogUnavailable, ConfigError), adopt the cluster's outcome key, and write the cluster's policy
@@ -117,7 +121,17 @@ class ClusterNode:
                                    refusals=REFUSALS, applied=self._store.log_position, on_gap=self._on_gap).start()
         self._writes = StreamWrites(self._log, self._applier)
         self._policy.start()
+        log = self._log
+        self._clock_watch = ClockWatch(lambda: log.clock_offset(self.config.node_id))
+        with contextlib.suppress(LogUnavailable):  # the watch's rounds try again
+            self._clock_watch.check()  # before the node first says it serves
+        self._clock_watch.start()
         return self
+
+    @property
+    def clock_problem(self) -> str | None:
+        """Why this node's clock must not be trusted now (ClockWatch), or None."""
+        return None if self._clock_watch is None else self._clock_watch.problem
 
     def submit(
         self, method: str, caller: Caller, request_id: str, request: Message, response_type: type[ResponseT],
@@ -130,6 +144,7 @@ class ClusterNode:
                                       f"{', '.join(sorted(CLUSTER_METHODS))}); docs/cluster.md says why")
         if self._writes is None:
             raise RuntimeError("ClusterNode.submit before start()")
+        self._refuse_while_clock_is_off()
         return self._writes.submit(method, caller, request_id, request, response_type, timeout=timeout)
 
     def checkpoints(self) -> CheckpointBucket:
@@ -145,7 +160,16 @@ class ClusterNode:
             raise NotImplementedError(f"{method} is not served by a cluster node yet")
         if self._writes is None:
             raise RuntimeError("ClusterNode.begin before start()")
+        self._refuse_while_clock_is_off()
         return self._writes.begin(method, caller, request_id, request, timeout=timeout)
+
+    def _refuse_while_clock_is_off(self) -> None:
+        """A write runs at its receiving node's time on every node (its dates, what it finds expired): none is
+        taken while this node's clock is off (UNAVAILABLE: another node takes it)."""
+        problem = self.clock_problem
+        if problem is not None:
+            raise WriteUnavailable(f"this node takes no writes now: {problem}; nothing was written, send it to "
+                                   "another node")
 
     def hold_lease(self, name: str, holder: str) -> bool:
         """Whether `holder` holds the cluster lease `name` (WriteLog.hold_lease)."""
@@ -165,12 +189,16 @@ class ClusterNode:
             return NodeState(False, "catching up with the log", lag, applied)
         if self._policy is not None and self._policy.problem is not None:
             return NodeState(False, self._policy.problem, lag, applied)
+        if self.clock_problem is not None:
+            return NodeState(False, self.clock_problem, lag, applied)
         if lag > self.config.max_lag_s:
             return NodeState(False, f"{lag:.1f} s behind the log (more than --max-lag {self.config.max_lag_s:g} s)",
                              lag, applied)
         return NodeState(True, "", lag, applied)
 
     def close(self) -> None:
+        if self._clock_watch is not None:
+            self._clock_watch.stop()
         if self._policy is not None:
             self._policy.stop()
         if self._applier is not None:

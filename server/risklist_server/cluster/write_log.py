@@ -23,6 +23,7 @@ import gc
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -460,6 +461,27 @@ class WriteLog:
             return await self._stream.key_value(config.bucket)
         except BucketNotFoundError:
             return await self._stream.create_key_value(config)
+
+    def clock_offset(self, node_id: str, *, timeout_s: float = 5.0) -> tuple[float, float]:
+        """This machine's clock minus the NATS servers' (seconds), and how far off that may be (half the round trip):
+        from one write to the lease bucket, which the stream's leader stamps with its own time as it stores it.
+        LogUnavailable without a quorum."""
+        return self._run(self._clock_offset(f"clock.{node_id}"), timeout_s)
+
+    async def _clock_offset(self, key: str) -> tuple[float, float]:
+        assert self._stream is not None
+        try:
+            bucket = await self._bucket(KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S,
+                                                       replicas=self.settings.replicas))
+            before = time.time()
+            revision = await bucket.put(key, b"")
+            after = time.time()
+            stored = await self._stream.get_msg(f"KV_{LEASE_BUCKET}", seq=revision)
+        except (*_UNAVAILABLE, NatsError) as error:
+            raise self._no_quorum(error) from None
+        if stored.time is None:
+            raise LogUnavailable("the NATS servers gave no time for a stored message")
+        return (before + after) / 2 - stored.time.timestamp(), (after - before) / 2
 
     def hold_lease(self, name: str, holder: str, *, timeout_s: float = 5.0) -> bool:
         """Whether `holder` holds the lease `name` now: taken if it is free (or expired: LEASE_TTL_S after its

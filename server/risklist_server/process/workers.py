@@ -187,7 +187,8 @@ def run_writer(config: ServerConfig, ready_fd: int, *, admin_listen: str, listen
             store, interval=config.settings.expiry_sweep_interval_seconds,
             slice_size=config.settings.expiry_sweep_slice,
             max_purged_fraction=config.settings.expiry_max_purged_fraction_per_hour,
-            purge=LoggedPurge(store, node, node, config.cluster.node_id))  # a cluster's purges go through its log
+            # A cluster's purges go through its log, driven by a node whose clock agrees with the NATS servers'.
+            purge=LoggedPurge(store, node, node, config.cluster.node_id, clock_problem=lambda: node.clock_problem))
         sweeper.start()
         cleanup.callback(sweeper.stop)
         if node is not None and node.config.checkpoint_interval_s > 0:

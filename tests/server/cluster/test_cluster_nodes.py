@@ -315,3 +315,34 @@ def test_the_expiry_sweep_is_driven_by_one_node_and_applied_by_every_node(nodes:
     holders = [node for node in nodes if any(line.get("event") == "expiry_lease_taken" for line in node.log_lines)]
     purgers = [node for node in nodes if any(line.get("event") == "expiry_purged" for line in node.log_lines)]
     assert len(holders) == 1 and purgers == holders
+
+
+def _faketime_preload() -> str:
+    """The library the `faketime` command preloads (Debian's faketime package, installed by `make test`)."""
+    return subprocess.run(["faketime", "-f", "+0", "sh", "-c", 'echo "$LD_PRELOAD"'], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_a_node_whose_clock_is_two_hours_ahead_neither_serves_nor_takes_writes(
+    nodes: list[ServerProcess], shared_cluster: NatsCluster, tmp_path: Path, secret_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node's clock decides what has expired and the dates of the writes it takes, on every node: a node whose
+    clock is off from the NATS servers' reports NOT_SERVING, logs why, and refuses writes (UNAVAILABLE)."""
+    with monkeypatch.context() as shifted:  # only this node's processes run two hours ahead (libfaketime)
+        shifted.setenv("LD_PRELOAD", _faketime_preload())
+        shifted.setenv("FAKETIME", "+2h")
+        shifted.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        ahead = start_server(tmp_path / "c", secret_file, *cluster_flags(shared_cluster, "c", max_lag_s=MAX_LAG_S))
+    try:
+        wait_until(lambda: all(health(node.address) == SERVING for node in nodes), timeout=30,
+                   message="the nodes did not report SERVING once caught up with the log")
+        line = ahead.wait_for_log(lambda entry: entry.get("event") == "clock_off")
+        assert 7100 < float(line["offset_s"]) < 7300
+        assert health(ahead.address) == NOT_SERVING
+        with pytest.raises(grpc.RpcError) as refused:
+            _stub(ahead.address).Report(_report(41), timeout=10)
+        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE and "clock" in refused.value.details()
+        assert not _listed(_stub(nodes[0].address), 41)
+    finally:
+        ahead.terminate()
