@@ -35,12 +35,21 @@ def secret_file(tmp_path: Path, secret: NetworkSecret) -> Path:
 @pytest.fixture()
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     """Three nats-servers with JetStream, routed to one another on loopback, stopped after the test."""
-    started = NatsCluster.create(tmp_path / "nats")
+    yield from _running(NatsCluster.create(tmp_path / "nats"))
+
+
+@pytest.fixture()
+def one_nats_server(tmp_path: Path) -> Iterator[NatsCluster]:
+    """One nats-server with JetStream on loopback (a log or bucket with one replica), stopped after the test."""
+    yield from _running(NatsCluster.create(tmp_path / "nats", size=1))
+
+
+def _running(servers: NatsCluster) -> Iterator[NatsCluster]:
     try:
-        started.start()
-        yield started
+        servers.start()
+        yield servers
     finally:
-        started.stop()
+        servers.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

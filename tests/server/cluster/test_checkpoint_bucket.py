@@ -8,11 +8,9 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import nats
-import pytest
 
 from risklist_server.cluster.checkpoint_bucket import (
     CHUNKS,
@@ -27,15 +25,6 @@ from tools.local_nats import NatsCluster
 INFO = CheckpointInfo(log_position=7, list_version=7, secret_fingerprint="f" * 16, list_id="list-1", node_id="n1",
                       created_at=1_800_000_000)
 
-
-@pytest.fixture()
-def one_server(tmp_path: Path) -> Iterator[NatsCluster]:
-    started = NatsCluster.create(tmp_path / "nats", size=1)
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
 
 
 def _leave_chunks(urls: list[str], nuid: str, count: int) -> None:
@@ -66,22 +55,22 @@ def _chunk_subjects(urls: list[str]) -> set[str]:
 
 
 def test_chunks_of_a_cut_off_upload_are_purged_once_old_and_the_latest_checkpoint_stays(
-    one_server: NatsCluster, tmp_path: Path,
+    one_nats_server: NatsCluster, tmp_path: Path,
 ) -> None:
     archive = tmp_path / "checkpoint.tar"
     archive.write_bytes(secrets.token_bytes(300_000))
-    with WriteLog(one_server.urls, LogSettings(replicas=1, max_bytes=64 * 2**20)).open() as log:
+    with WriteLog(one_nats_server.urls, LogSettings(replicas=1, max_bytes=64 * 2**20)).open() as log:
         bucket = CheckpointBucket(log, replicas=1, network="test")
         bucket.publish(archive, INFO)
-        published = _chunk_subjects(one_server.urls)
-        _leave_chunks(one_server.urls, "CUTOFFUPLOAD1", 5)
-        _leave_chunks(one_server.urls, "CUTOFFUPLOAD2", 2)
-        assert len(_chunk_subjects(one_server.urls)) == len(published) + 2
+        published = _chunk_subjects(one_nats_server.urls)
+        _leave_chunks(one_nats_server.urls, "CUTOFFUPLOAD1", 5)
+        _leave_chunks(one_nats_server.urls, "CUTOFFUPLOAD2", 2)
+        assert len(_chunk_subjects(one_nats_server.urls)) == len(published) + 2
 
         assert bucket.purge_orphans() == 0  # just written: as an upload still under way would be
         later = time.time() + ORPHAN_AGE_S + 1
         assert bucket.purge_orphans(now=later) == 2
-        assert _chunk_subjects(one_server.urls) == published  # the latest checkpoint's chunks, however old
+        assert _chunk_subjects(one_nats_server.urls) == published  # the latest checkpoint's chunks, however old
         assert bucket.purge_orphans(now=later) == 0
 
         downloaded = tmp_path / "downloaded.tar"
@@ -89,7 +78,7 @@ def test_chunks_of_a_cut_off_upload_are_purged_once_old_and_the_latest_checkpoin
         assert hashlib.sha256(downloaded.read_bytes()).digest() == hashlib.sha256(archive.read_bytes()).digest()
 
 
-def test_an_empty_bucket_has_nothing_to_purge(one_server: NatsCluster) -> None:
-    with WriteLog(one_server.urls, LogSettings(replicas=1, max_bytes=64 * 2**20)).open() as log:
+def test_an_empty_bucket_has_nothing_to_purge(one_nats_server: NatsCluster) -> None:
+    with WriteLog(one_nats_server.urls, LogSettings(replicas=1, max_bytes=64 * 2**20)).open() as log:
         bucket = CheckpointBucket(log, replicas=1, network="test")
         assert bucket.purge_orphans(now=time.time() + ORPHAN_AGE_S + 1) == 0

@@ -4,8 +4,6 @@ they disagree (NOT_SERVING, and it does not drive the expiry sweep)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -20,15 +18,6 @@ from tools.local_nats import NatsCluster
 SETTINGS = LogSettings(replicas=1, max_bytes=64 * 2**20)
 
 
-@pytest.fixture()
-def one_server(tmp_path: Path) -> Iterator[NatsCluster]:
-    started = NatsCluster.create(tmp_path / "nats", size=1)
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
-
 
 class _ShiftedTime:
     """The `time` module write_log sees, its clock `shift` seconds off."""
@@ -40,9 +29,9 @@ class _ShiftedTime:
         return time.time() + self._shift
 
 
-def test_the_offset_from_the_nats_servers_clock_is_measured(one_server: NatsCluster,
+def test_the_offset_from_the_nats_servers_clock_is_measured(one_nats_server: NatsCluster,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    with WriteLog(one_server.urls, SETTINGS).open() as log:
+    with WriteLog(one_nats_server.urls, SETTINGS).open() as log:
         offset, uncertainty = log.clock_offset("n1")
         assert abs(offset) < 1.0 and 0 <= uncertainty < 1.0  # the same machine's clock
         monkeypatch.setattr(write_log, "time", _ShiftedTime(3600.0))
