@@ -462,6 +462,11 @@ class WriteLog:
         except BucketNotFoundError:
             return await self._stream.create_key_value(config)
 
+    async def _lease_bucket(self) -> KeyValue:
+        """The leases' bucket (its entries expire LEASE_TTL_S after their last write)."""
+        return await self._bucket(KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S,
+                                                 replicas=self.settings.replicas))
+
     def clock_offset(self, node_id: str, *, timeout_s: float = 5.0) -> tuple[float, float]:
         """This machine's clock minus the NATS servers' (seconds), and how far off that may be (half the round trip):
         from one write to the lease bucket, which the stream's leader stamps with its own time as it stores it.
@@ -471,8 +476,7 @@ class WriteLog:
     async def _clock_offset(self, key: str) -> tuple[float, float]:
         assert self._stream is not None
         try:
-            bucket = await self._bucket(KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S,
-                                                       replicas=self.settings.replicas))
+            bucket = await self._lease_bucket()
             before = time.time()
             revision = await bucket.put(key, b"")
             after = time.time()
@@ -491,8 +495,7 @@ class WriteLog:
 
     async def _hold_lease(self, name: str, holder: bytes) -> bool:
         try:
-            bucket = await self._bucket(KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=LEASE_TTL_S,
-                                                       replicas=self.settings.replicas))
+            bucket = await self._lease_bucket()
             try:
                 entry = await bucket.get(name)
             except KeyNotFoundError:  # free, or expired (or deleted): take it, unless another node just did

@@ -26,7 +26,7 @@ class _Leases:
         with self.changed:
             self.renewals += 1
             self.changed.notify_all()
-            if self.renewals <= 1 + self._unavailable and self.renewals > 1:
+            if 1 < self.renewals <= 1 + self._unavailable:  # the renewals right after the first hold
                 raise LogUnavailable("no quorum")
             return self._lost_after is None or self.renewals <= self._lost_after
 
