@@ -8,12 +8,13 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import email_validator
 import phonenumbers
 from stdnum import iban, imei, luhn
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
+from stdnum.exceptions import InvalidComponent, ValidationError
 from stdnum.util import clean
 
 from risklist_kernel.enums import EntityType
@@ -152,6 +153,8 @@ def _id_number(normaliser: Normaliser, text: str) -> str:
             compact = str(ric.validate(compact))
         except ValidationError as error:
             raise InvalidIdentifier("id_number", f"not a valid Chinese resident ID: {error}") from None
+        except KeyError:  # stdnum 2.2 on a place code its table holds without a county (see _ric_place_known)
+            raise InvalidIdentifier("id_number", f"not a valid Chinese resident ID: {InvalidComponent()}") from None
     elif not compact.isascii() or not compact.isalnum() or not 4 <= len(compact) <= 32:
         raise InvalidIdentifier("id_number", "expected 4 to 32 letters and digits after the country code")
     return f"{country}:{compact}"
@@ -203,8 +206,11 @@ _LUHN_DOUBLED = bytes((2 * (c - 48)) % 9 if 48 <= c <= 56 else 9 if c == 57 else
 _IBAN_LETTERS = str.maketrans({chr(65 + n): str(10 + n) for n in range(26)})
 _CN_MOBILE = re.compile(r"(?:(?:\+86|0086)[ -]?)?(1[3-9]\d(?:[ -]?\d){8})")
 _iban_countries: dict[str, tuple[re.Pattern[str], bool] | None] = {}
-_ric_dates: dict[str, bool] = {}
-_ric_places: dict[tuple[str, str], bool] = {}
+RIC_DATES_REMEMBERED = 1 << 16
+"""Birth-date checks of resident IDs remembered (the most recently used): more than the days of two centuries."""
+RIC_PLACES_REMEMBERED = 1 << 17
+"""Place-of-birth checks (a place code and a year) remembered: some 20 MB at most, so that IDs of ever new places
+(a member's raw values, a feed) cannot grow a process without bound."""
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -327,21 +333,36 @@ def _fast_id_number(text: str, default_region: str) -> str | None:
         return None
     if compact[17] != ric.calc_check_digit(compact):
         return None
-    birth = compact[6:14]
-    if birth not in _ric_dates:
-        _ric_dates[birth] = _succeeds(ric.get_birth_date, compact)
-    place = (compact[:6], compact[6:10])
-    if _ric_dates[birth] and place not in _ric_places:
-        _ric_places[place] = _succeeds(ric.get_birth_place, compact)
-    return f"CN:{compact}" if _ric_dates[birth] and _ric_places[place] else None
+    if not _ric_date_known(int(compact[6:14])) or not _ric_place_known(int(compact[:10])):
+        return None
+    return f"CN:{compact}"
 
 
-def _succeeds(check: Callable[[str], object], number: str) -> bool:
+@lru_cache(maxsize=RIC_DATES_REMEMBERED)
+def _ric_date_known(birth: int) -> bool:
+    """Whether YYYYMMDD (digits 7-14 of a resident ID) is a date, as stdnum's get_birth_date checks it."""
     try:
-        check(number)
+        ric.get_birth_date(f"000000{birth:08d}0000")
     except ValidationError:
         return False
     return True
+
+
+@lru_cache(maxsize=RIC_PLACES_REMEMBERED)
+def _ric_place_known(place_and_year: int) -> bool:
+    """Whether the first six digits of a resident ID name a county in the year of birth (its digits 7-10), as
+    stdnum's get_birth_place checks it. Codes its table holds only as a province or prefecture (110000, 110001,
+    440300, ...) have no county: stdnum 2.2 raises KeyError for them, and they are no place of birth either."""
+    try:
+        ric.get_birth_place(f"{place_and_year:010d}01010000")
+    except (ValidationError, KeyError):
+        return False
+    return True
+
+
+def remembered_ric_checks() -> tuple[int, int]:
+    """(place checks, date checks) the resident-ID fast path remembers now."""
+    return _ric_place_known.cache_info().currsize, _ric_date_known.cache_info().currsize
 
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdnum.cn import ric
 
 from risklist_kernel.enums import EntityType
 from risklist_kernel.errors import InvalidIdentifier
-from risklist_kernel.identifiers import MAX_RAW_LENGTH, Normaliser
+from risklist_kernel.identifiers import (
+    MAX_RAW_LENGTH,
+    RIC_DATES_REMEMBERED,
+    RIC_PLACES_REMEMBERED,
+    Normaliser,
+    ascii_fast_rule,
+    remembered_ric_checks,
+)
 from tests.support.identifier_strategies import equivalent_spelling, valid_raw
 
 NORMALISER = Normaliser()
@@ -108,6 +116,37 @@ def test_id_number_without_prefix_takes_the_default_region() -> None:
         "CN:11010519491231002X"
     )
     assert Normaliser("HK").normalise(EntityType.ID_NUMBER, "a123456-3") == "HK:A1234563"
+
+
+@pytest.mark.parametrize("raw", ["11000119900101001X", "110000199001010011", "CN:440300198512240016"])
+@pytest.mark.parametrize("general", [False, True], ids=["fast", "general"])
+def test_a_resident_id_whose_place_is_a_province_or_prefecture_is_invalid(raw: str, general: bool) -> None:
+    """stdnum's table holds some codes (110000 Beijing, 110001, 440300 Shenzhen) as a province or prefecture with
+    no county, and stdnum 2.2 raises KeyError for them: the normaliser says the ID is invalid, on both paths."""
+    normalise = NORMALISER.normalise_general if general else NORMALISER.normalise
+    with pytest.raises(InvalidIdentifier, match="not a valid Chinese resident ID"):
+        normalise(EntityType.ID_NUMBER, raw)
+
+
+def _resident_id(area: int, birth: str) -> str:
+    body = f"{area:06d}{birth}001"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def test_resident_id_checks_remember_a_bounded_number_of_answers() -> None:
+    """A caller sending IDs of ever new birth dates and places (a member's raw BatchCheck, a feed) cannot grow a
+    process's memory without bound: the fast path remembers at most RIC_DATES_REMEMBERED date checks and
+    RIC_PLACES_REMEMBERED place checks, the most recently used."""
+    fast = ascii_fast_rule(EntityType.ID_NUMBER)  # what remembers them (the general rule then rejects each)
+    assert fast is not None
+    for number in range(RIC_DATES_REMEMBERED + 1_000):  # dates that do not exist: month 13 to 20
+        assert fast(_resident_id(110101, f"{1000 + number % 9000:04d}{13 + number // 9000:02d}01"), "CN") is None
+    for number in range(RIC_PLACES_REMEMBERED + 1_000):  # places stdnum does not know, in two years
+        assert fast(_resident_id(900_000 + number % 99_999, f"{1900 + number // 99_999}0101"), "CN") is None
+    places, dates = remembered_ric_checks()
+    assert places == RIC_PLACES_REMEMBERED and dates == RIC_DATES_REMEMBERED
+    # A valid ID is still answered right after the flood (its checks made again, then remembered).
+    assert NORMALISER.normalise(EntityType.ID_NUMBER, "11010519491231002x") == "CN:11010519491231002X"
 
 
 def test_ipv4_mapped_ipv6_is_the_ipv4_address() -> None:

@@ -275,6 +275,8 @@ HEADER = b"action,entity_type,identifier,category,level,reported_at,reference\n"
          3, "rejects", "42,entity_type,unknown entity_type 'fax'"),
         ("identifier.csv", HEADER + GOOD + b"add,ip,10.8.0.256,other,low,2026-01-01,\n", (), 3, "rejects",
          "42,identifier,invalid ip identifier: not an IPv4 or IPv6 address"),
+        ("province-id.csv", HEADER + GOOD + b"add,id_number,11000119900101001X,other,low,2026-01-01,\n", (), 3,
+         "rejects", "42,identifier,invalid id_number identifier: not a valid Chinese resident ID"),
         ("naive.csv", HEADER + GOOD + b"add,ip,10.8.0.1,other,low,2026-01-01T08:00:00,\n", (), 3, "rejects",
          "42,reported_at,a date-time without a UTC offset is ambiguous"),
         ("bad.jsonl", b"".join(b'{"action":"remove","entity_type":"ip","identifier":"10.7.0.%d"}\n' % n

@@ -99,13 +99,19 @@ def test_invalid_subjects_get_field_violations_naming_the_index(grpc_server: InP
         pb.Subject(type=pb.ENTITY_TYPE_CARD, value="4111 1111 1111 1112"),
         pb.Subject(type=pb.ENTITY_TYPE_UNSPECIFIED, value="x"),
         pb.Subject(type=pb.ENTITY_TYPE_IP, digest=b"short"),
+        # A resident ID whose place code is a province (stdnum's table has no county for it: it raised KeyError).
+        pb.Subject(type=pb.ENTITY_TYPE_ID_NUMBER, value="11000119900101001X"),
     ]
     with pytest.raises(grpc.RpcError) as caught:
         grpc_server.stub.BatchCheck(pb.BatchCheckRequest(subjects=subjects), timeout=5)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     violations = _violations(caught.value)
-    assert [field for field, _ in violations] == ["subjects[1].value", "subjects[2].type", "subjects[3].digest"]
-    assert "Luhn" in violations[0][1]
+    assert [field for field, _ in violations] == ["subjects[1].value", "subjects[2].type", "subjects[3].digest",
+                                                  "subjects[4].value"]
+    assert "Luhn" in violations[0][1] and "not a valid Chinese resident ID" in violations[3][1]
+    with pytest.raises(grpc.RpcError) as caught:
+        grpc_server.stub.Check(pb.CheckRequest(subject=subjects[4]), timeout=5)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_batch_over_the_maximum_is_rejected_whole(grpc_server: InProcessServer) -> None:
