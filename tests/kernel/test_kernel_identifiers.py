@@ -149,6 +149,13 @@ def test_resident_id_checks_remember_a_bounded_number_of_answers() -> None:
     assert NORMALISER.normalise(EntityType.ID_NUMBER, "11010519491231002x") == "CN:11010519491231002X"
 
 
+@pytest.mark.parametrize("region", ["CN", "GB", "US", "HK", "ZZ"])
+def test_warming_up_loads_every_rule_for_any_default_region(region: str) -> None:
+    """warm_up (run by a server at start) normalises an example of every type, the region's own mobile number when
+    phonenumbers has one (none for ZZ, a region it does not know), without raising."""
+    Normaliser(region).warm_up()
+
+
 def test_ipv4_mapped_ipv6_is_the_ipv4_address() -> None:
     """::ffff:a.b.c.d is listed and looked up as a.b.c.d."""
     assert NORMALISER.normalise(EntityType.IP, "::ffff:192.0.2.1") == "192.0.2.1"

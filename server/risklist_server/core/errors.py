@@ -125,7 +125,8 @@ class QuotaExceeded(RiskListError):
     """A partner's requests or subjects per second are spent for now; retry after `retry_after` seconds."""
 
     def __init__(self, partner: str, dimension: str, per_second: float, retry_after: float) -> None:
-        weights = (f"; a subject sent as a raw value counts {RAW_VALUE_SUBJECTS}, a digest 1"
+        weights = (f"; a subject sent as a raw value counts {RAW_VALUE_SUBJECTS}, a digest 1, and raw values slow to "
+                   "normalise the CPU they took"
                    if dimension == "subjects" else "")
         super().__init__(f"partner {partner!r} exceeded its quota of {per_second:g} {dimension} per second"
                          f"{weights}; retry after {retry_after:.3f} s")

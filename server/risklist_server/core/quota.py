@@ -50,6 +50,14 @@ class TokenBucket:
             self._tokens = tokens
             return (needed - tokens) / self._rate
 
+    def spend(self, amount: float) -> None:
+        """Take `amount` tokens whatever is left: a cost known only once the work is done, which leaves the bucket
+        in debt if it did not fit (later takes wait until the debt is paid)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate) - amount
+            self._stamp = now
+
 
 class PartnerQuota:
     """One partner's buckets in this process."""
@@ -69,6 +77,12 @@ class PartnerQuota:
     def take_subjects(self, count: int) -> Refusal | None:
         """Charge `count` looked-up subjects; a Refusal if the subjects quota is spent."""
         return self._take(self._subjects, "subjects", count)
+
+    def spend_subjects(self, count: int) -> None:
+        """Charge `count` subjects for work already done (risklist_server.core.subject_cost): never refused, the
+        debt refuses the calls after it."""
+        if self._subjects is not None and count > 0:
+            self._subjects[0].spend(count)
 
     def _take(self, bucket: tuple[TokenBucket, Rate] | None, dimension: str, amount: int) -> Refusal | None:
         if bucket is None or amount <= 0:

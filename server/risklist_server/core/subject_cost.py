@@ -1,6 +1,14 @@
-"""What a looked-up subject costs of a member's subjects quota: a digest 1, a raw value more."""
+"""What a looked-up subject costs of a member's subjects quota: a digest 1, a raw value more.
+
+A raw value costs RAW_VALUE_SUBJECTS up front. Once a call's raw values are normalised, the CPU that took is
+charged at one subject per SUBJECT_CPU_SECONDS beyond that (and beyond CALL_ALLOWANCE_SUBJECTS a call): most raw
+values cost exactly 8, but a pathological one (a 240-character internationalised e-mail domain takes about a
+millisecond of IDNA) costs what it cost the server, so no member buys a worker's CPU at the price of plain values.
+"""
 
 from __future__ import annotations
+
+import math
 
 RAW_VALUE_SUBJECTS = 8
 """What a subject sent as a raw value costs of the subjects quota, against 1 for a digest: the server normalises and
@@ -8,7 +16,23 @@ digests each raw value, 6.6x the CPU of a digest at 1,000 a batch (benchmarks/RE
 against digests), more for phone numbers. Counted as one, raw values within a member's quota could take more
 CPU than a worker has, and starve every other member."""
 
+SUBJECT_CPU_SECONDS = 2e-6
+"""The CPU one subject of the quota stands for: a digest looked up in a batch of 1,000 (1.92 us a key, the
+harness's BatchCheck of 1000 digests on one worker). RAW_VALUE_SUBJECTS of it (16 us) covers a plain raw value."""
+
+
+CALL_ALLOWANCE_SUBJECTS = 50
+"""Normalising CPU a call's raw values may take (100 us) before it is charged beyond RAW_VALUE_SUBJECTS each: so a
+call of a few plain values is never charged for a cold first call or the interpreter's jitter."""
+
 
 def subjects_charge(digests: int, raw_values: int) -> int:
-    """What a batch of `digests` digests and `raw_values` raw values costs of the subjects quota."""
+    """What a batch of `digests` digests and `raw_values` raw values costs of the subjects quota up front."""
     return digests + RAW_VALUE_SUBJECTS * raw_values
+
+
+def normalising_overrun(raw_values: int, cpu_seconds: float) -> int:
+    """The subjects owed for normalising `raw_values` raw values of one call in `cpu_seconds` of CPU, at one per
+    SUBJECT_CPU_SECONDS, beyond what they cost up front (RAW_VALUE_SUBJECTS each) and CALL_ALLOWANCE_SUBJECTS."""
+    included = max(RAW_VALUE_SUBJECTS * raw_values, CALL_ALLOWANCE_SUBJECTS)
+    return max(0, math.ceil(cpu_seconds / SUBJECT_CPU_SECONDS - 1e-9) - included)

@@ -53,8 +53,11 @@ class ReaderSide:
 
 
 def subject_resolver(settings: Settings, secret: NetworkSecret) -> SubjectResolver:
-    """Raw values and client digests to storage keys, as the network's settings say."""
-    return SubjectResolver(Normaliser(settings.default_region), Digester(secret))
+    """Raw values and client digests to storage keys, as the network's settings say; the normaliser warmed up, since
+    raw values are charged to the caller's quota by the CPU they take (risklist_server.core.subject_cost)."""
+    normaliser = Normaliser(settings.default_region)
+    normaliser.warm_up()
+    return SubjectResolver(normaliser, Digester(secret))
 
 
 def outcome_window(settings: Settings) -> OutcomeWindow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import grpc
@@ -88,7 +89,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             try:
                 require_time_left(context)
                 message = decode(pb.CheckRequest, request)
-                key = self._lookup.storage_key(subject_from_proto(message.subject))
+                key = self._storage_key(subject_from_proto(message.subject), context)
                 audit.keys = (key,)
                 verdict, version = self._lookup.check_key(key)
             except Exception as error:
@@ -283,7 +284,11 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             subjects = subjects_from_proto(decode(pb.BatchCheckRequest, request).subjects)
             raw_values = len(subjects) - [subject.value for subject in subjects].count(None)
             self._gate.charge_subjects(context, subjects_charge(len(subjects) - raw_values, raw_values))
-            keys = self._lookup.storage_keys(subjects)
+            started = time.thread_time()
+            try:
+                keys = self._lookup.storage_keys(subjects)
+            finally:  # invalid ones too: rejecting a value can cost as much as normalising one
+                self._gate.charge_normalising(context, raw_values, time.thread_time() - started)
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
             hit_keys = [keys[index] for index, _ in hits]
@@ -294,6 +299,17 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                   for (index, verdict), token in zip(hits, tokens, strict=True)],
             list_version=version, request_id=audit.request_id,
         )
+
+    def _storage_key(self, subject: Subject, context: grpc.ServicerContext) -> bytes:
+        """Check's subject as a storage key; a raw value is charged to the subjects quota for the CPU its
+        normalising took beyond a plain one's (risklist_server.core.subject_cost)."""
+        if subject.value is None:
+            return self._lookup.storage_key(subject)
+        started = time.thread_time()
+        try:
+            return self._lookup.storage_key(subject)
+        finally:
+            self._gate.charge_normalising(context, 1, time.thread_time() - started)
 
     def _hit_tokens(self, audit: AuditEntry, hit_keys: Sequence[bytes]) -> list[bytes]:
         """The outcome tokens of an answer's hits (the storage keys that hit, in order) to the audited caller."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from risklist_server.core.partners import Partner, Quota, Rate, Role
 from risklist_server.core.quota import PartnerQuota, TokenBucket
+from risklist_server.core.subject_cost import normalising_overrun
 
 
 class Clock:
@@ -35,6 +37,28 @@ def test_a_take_larger_than_the_burst_passes_from_a_full_bucket_and_leaves_debt(
     assert bucket.take(1) == 1.6  # 16 tokens short at 10/s
     clock.now += 2.5
     assert bucket.take(25) == 0
+
+
+def test_a_cost_spent_after_the_work_leaves_debt_that_later_takes_wait_for() -> None:
+    """spend() never refuses (the work is done): from 4 tokens, spending 24 owes 20, which at 10/s delays the next
+    take by 2.1 s; time refills it as it would any debt."""
+    clock = Clock()
+    bucket = TokenBucket(Rate(10, 10), clock)
+    assert bucket.take(6) == 0
+    bucket.spend(24)
+    assert bucket.take(1) == pytest.approx(2.1)
+    clock.now += 2.2
+    assert bucket.take(1) == 0
+
+
+def test_normalising_is_charged_only_beyond_what_raw_values_cost_up_front() -> None:
+    """Raw values cost 8 each up front (16 us of CPU at 2 us a subject), a call's raw values at least 50 (100 us);
+    only CPU beyond that is owed, at 2 us a subject."""
+    assert normalising_overrun(10, 160e-6) == 0  # 16 us each: a plain raw value
+    assert normalising_overrun(20, 322e-6) == 1
+    assert normalising_overrun(1, 100e-6) == 0  # a cold first call
+    assert normalising_overrun(1, 1e-3) == 500 - 50  # a 1 ms value costs 500 subjects in all
+    assert normalising_overrun(0, 0.0) == 0
 
 
 def test_partner_quota_refusals_say_which_quota() -> None:

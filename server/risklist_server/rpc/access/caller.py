@@ -46,3 +46,8 @@ class Authenticator(Protocol):
         Call it once the request is parsed and before the lookup work (BatchCheck, StreamCheck).
         """
         ...
+
+    def charge_normalising(self, context: grpc.ServicerContext, raw_values: int, cpu_seconds: float) -> None:
+        """Charge the subjects quota for normalising `raw_values` raw values in `cpu_seconds` of CPU, beyond what
+        they cost up front; never refused (the work is done), a debt refuses the caller's next calls."""
+        ...

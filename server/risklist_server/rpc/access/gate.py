@@ -11,6 +11,7 @@ import structlog
 from risklist_server.core.errors import NotAuthenticated, NotPermitted, QuotaExceeded
 from risklist_server.core.partners import Partner, Role
 from risklist_server.core.quota import PartnerQuota, Refusal
+from risklist_server.core.subject_cost import normalising_overrun
 from risklist_server.rpc.access.caller import DEV_CALLER, Caller
 from risklist_server.rpc.access.config import INSECURE_DEV, Security, TlsFiles
 from risklist_server.rpc.access.peers import AuthenticatedPeers
@@ -136,6 +137,17 @@ class Gate:
         quota = self._member(context)[1]
         if quota is not None:
             self._check(quota.take_subjects(count), "subjects")
+
+    def charge_normalising(self, context: grpc.ServicerContext, raw_values: int, cpu_seconds: float) -> None:
+        """Charge the caller's subjects quota for normalising `raw_values` raw values beyond what they cost up front
+        (risklist_server.core.subject_cost.normalising_overrun): after the work, never refused; a debt refuses the
+        caller's next calls until it is paid."""
+        overrun = normalising_overrun(raw_values, cpu_seconds)
+        if self._insecure or not overrun:
+            return
+        quota = self._member(context)[1]
+        if quota is not None:
+            quota.spend_subjects(overrun)
 
     def _check(self, refusal: Refusal | None, method: str) -> None:
         if refusal is None:

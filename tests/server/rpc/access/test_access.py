@@ -44,6 +44,14 @@ subjects_burst = 10
 roles = ["query"]
 subjects_per_second = 10
 subjects_burst = 10
+[partners.idna-batcher]
+roles = ["query"]
+subjects_per_second = 2000
+subjects_burst = 2000
+[partners.idna-checker]
+roles = ["query"]
+subjects_per_second = 2000
+subjects_burst = 2000
 """
 ROLE_PARTNER = {"query": "querier", "contribute": "contributor", "admin": "operator"}
 METHODS: list[MethodDescriptor] = [
@@ -210,6 +218,45 @@ def test_a_raw_value_costs_eight_subjects_of_the_quota(network: Network) -> None
             stub.BatchCheck(raw, timeout=10)
     assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "a subject sent as a raw value counts 8, a digest 1" in raised.value.details()
+
+
+def _emails(domain: str, count: int) -> pb.BatchCheckRequest:
+    return pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value=f"user{index}@{domain}")
+                                          for index in range(count)])
+
+
+def test_raw_values_slow_to_normalise_cost_the_cpu_they_took(network: Network) -> None:
+    """Raw values cost the quota what normalising them cost the server once that passes 8 subjects (16 us) each:
+    40 e-mails with a 240-character internationalised domain (about a millisecond of IDNA each) leave the member
+    owing thousands of subjects, and its next call is refused; 40 plain e-mails cost 320 and leave room. Before,
+    both cost 320, and within its quota a member could take some 25 CPU-seconds a second of IDNA per worker."""
+    slow_domain = "ü" * 236 + ".cn"
+    with network.dev.channel(network.server.address, "idna-batcher") as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        stub.BatchCheck(_emails("example.cn", 40), timeout=10)
+        stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)  # plain ones left room
+        with pytest.raises(grpc.RpcError) as invalid:  # too long to be an e-mail, which it takes IDNA to say
+            stub.BatchCheck(_emails(slow_domain, 40), timeout=10)
+        assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "subjects per second" in refused.value.details()
+
+
+def test_a_check_of_a_raw_value_slow_to_normalise_is_charged_its_cpu(network: Network) -> None:
+    """Check charges no subjects for a plain value, but one whose normalising takes long is charged its CPU: 30 of
+    the slow e-mails above (some 10 ms in all) leave a member whose subjects quota is 2,000 in debt."""
+    slow = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value="user@" + "ü" * 236 + ".cn"))
+    with network.dev.channel(network.server.address, "idna-checker") as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        for _ in range(30):
+            with pytest.raises(grpc.RpcError) as invalid:
+                stub.Check(slow, timeout=10)
+            assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_subject_quota_counts_batch_and_stream_subjects(network: Network) -> None:
