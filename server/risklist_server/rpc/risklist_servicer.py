@@ -207,7 +207,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             audit = rpc.audit(caller.partner, new_request_id())
             try:
                 message = decode(pb.GetEntryRequest, request)
-                audit.keys = self._audit_keys([message.subject])
+                audit.keys = self._audit_keys([message.subject], context)
                 require_time_left(context)
                 if self._entries is None:
                     raise NotImplementedError("GetEntry is not served by this server")
@@ -231,7 +231,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             audit = rpc.audit(caller.partner, new_request_id())
             try:
                 message, subjects = checked(request)
-                keys = self._audit_keys(subjects)
+                keys = self._audit_keys(subjects, context)
                 rpc.count = len(keys)
                 audit.keys = keys
                 require_time_left(context)
@@ -243,8 +243,9 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 rpc.fail(error)
                 abort(context, error)
 
-    def _audit_keys(self, subjects: Sequence[pb.Subject]) -> list[bytes]:
-        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones).
+    def _audit_keys(self, subjects: Sequence[pb.Subject], context: grpc.ServicerContext) -> list[bytes]:
+        """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones); raw values
+        slow to normalise are charged to the caller's subjects quota, as in lookups (core.subject_cost).
 
         A request over the batch limit is refused whole without looking at a subject, so none is
         normalised for it here either.
@@ -252,12 +253,17 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         if len(subjects) > self._lookup.max_batch:
             return []
         keys = []
+        raw_values = 0
+        started = time.thread_time()
         for message in subjects:
             subject: Subject = subject_from_proto(message)
+            raw_values += subject.value is not None
             try:
                 keys.append(self._lookup.storage_key(subject))
             except (InvalidSubject, InvalidSubjects):
                 continue
+        if raw_values:
+            self._gate.charge_normalising(context, raw_values, time.thread_time() - started)
         return keys
 
     def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:

@@ -52,6 +52,10 @@ subjects_burst = 2000
 roles = ["query"]
 subjects_per_second = 2000
 subjects_burst = 2000
+[partners.idna-reporter]
+roles = ["query", "contribute"]
+subjects_per_second = 2000
+subjects_burst = 2000
 """
 ROLE_PARTNER = {"query": "querier", "contribute": "contributor", "admin": "operator"}
 METHODS: list[MethodDescriptor] = [
@@ -254,6 +258,22 @@ def test_a_check_of_a_raw_value_slow_to_normalise_is_charged_its_cpu(network: Ne
             with pytest.raises(grpc.RpcError) as invalid:
                 stub.Check(slow, timeout=10)
             assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_report_of_raw_values_slow_to_normalise_is_charged_its_cpu(network: Network) -> None:
+    """Reports carry no lookups, but their raw values are normalised all the same: slow ones are charged to the
+    subjects quota as in BatchCheck, so a contributor cannot take a worker's CPU with them either."""
+    slow = pb.ReportRequest(reports=[
+        pb.Report(subject=pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value=f"user{index}@" + "ü" * 236 + ".cn"),
+                  category=pb.CATEGORY_OTHER, level=pb.RISK_LEVEL_LOW) for index in range(40)])
+    with network.dev.channel(network.server.address, "idna-reporter") as channel:
+        stub = pb_grpc.RiskListStub(channel)
+        with pytest.raises(grpc.RpcError) as invalid:
+            stub.Report(slow, timeout=10)
+        assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(grpc.RpcError) as refused:
             stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
     assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
