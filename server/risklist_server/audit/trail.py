@@ -166,6 +166,7 @@ class AuditTrail:
                 _write_all(self._fd, frames[start : start + IOV_MAX])
             os.fdatasync(self._fd)
         except OSError as error:
+            self._take_back_partial_write()
             self._drop(len(frames), error.strerror or str(error))
             return
         if self._dropped:
@@ -175,6 +176,14 @@ class AuditTrail:
         self._size += sum(map(len, frames))
         if self._size >= self._segment_bytes:
             self._rotate()
+
+    def _take_back_partial_write(self) -> None:
+        """Cut the segment back to its last whole record: a write the disk cut short (ENOSPC) leaves part of a frame
+        that readers would report as a record damaged after it was written, not as records lost to a full disk."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError as error:  # the torn frame stays; readers skip it to the next intact record
+            log.error("audit_truncate_failed", path=self._path, error=error.strerror or str(error))
 
     def _drop(self, records: int, reason: str) -> None:
         # Fail open: the calls were answered; losing their records is logged loudly, once per outage.
