@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import email_validator
 import phonenumbers
-from stdnum import iban, imei, luhn
+from stdnum import iban, imei, luhn, numdb
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent, ValidationError
 from stdnum.util import clean
@@ -163,7 +163,7 @@ def _id_number(normaliser: Normaliser, text: str) -> str:
             compact = str(ric.validate(compact))
         except ValidationError as error:
             raise InvalidIdentifier("id_number", f"not a valid Chinese resident ID: {error}") from None
-        except KeyError:  # stdnum 2.2 on a place code its table holds without a county (see _ric_place_known)
+        except KeyError:  # stdnum 2.2 on a place code its table holds without a county (see _ric_county_years)
             raise InvalidIdentifier("id_number", f"not a valid Chinese resident ID: {InvalidComponent()}") from None
     elif not compact.isascii() or not compact.isalnum() or not 4 <= len(compact) <= 32:
         raise InvalidIdentifier("id_number", "expected 4 to 32 letters and digits after the country code")
@@ -227,9 +227,10 @@ _CN_MOBILE = re.compile(r"(?:(?:\+86|0086)[ -]?)?(1[3-9]\d(?:[ -]?\d){8})")
 _iban_countries: dict[str, tuple[re.Pattern[str], bool] | None] = {}
 RIC_DATES_REMEMBERED = 1 << 16
 """Birth-date checks of resident IDs remembered (the most recently used): more than the days of two centuries."""
-RIC_PLACES_REMEMBERED = 1 << 17
-"""Place-of-birth checks (a place code and a year) remembered: some 20 MB at most, so that IDs of ever new places
-(a member's raw values, a feed) cannot grow a process without bound."""
+RIC_PLACES_REMEMBERED = 1 << 16
+"""Place codes whose counties' years are remembered (the most recently used): python-stdnum's table has some 6,900
+codes with a county, so a real feed's all fit, and IDs of ever new codes (a member's raw values) cannot grow a
+process without bound (some 10 MB at most)."""
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -352,7 +353,7 @@ def _fast_id_number(text: str, default_region: str) -> str | None:
         return None
     if compact[17] != ric.calc_check_digit(compact):
         return None
-    if not _ric_date_known(int(compact[6:14])) or not _ric_place_known(int(compact[:10])):
+    if not _ric_date_known(int(compact[6:14])) or not _ric_place_known_in(compact[:6], int(compact[6:10])):
         return None
     return f"CN:{compact}"
 
@@ -367,21 +368,37 @@ def _ric_date_known(birth: int) -> bool:
     return True
 
 
+ALWAYS = ((None, None),)
+"""A county with no years in stdnum's table: a place of birth in any year."""
+
+
+def _ric_place_known_in(place: str, year: int) -> bool:
+    """Whether resident-ID place code `place` names a county in `year`, as stdnum's get_birth_place decides it."""
+    spans = _ric_county_years(place)
+    return any((start is None or year >= start) and (end is None or year <= end) for start, end in spans)
+
+
 @lru_cache(maxsize=RIC_PLACES_REMEMBERED)
-def _ric_place_known(place_and_year: int) -> bool:
-    """Whether the first six digits of a resident ID name a county in the year of birth (its digits 7-10), as
-    stdnum's get_birth_place checks it. Codes its table holds only as a province or prefecture (110000, 110001,
-    440300, ...) have no county: stdnum 2.2 raises KeyError for them, and they are no place of birth either."""
-    try:
-        ric.get_birth_place(f"{place_and_year:010d}01010000")
-    except (ValidationError, KeyError):
-        return False
-    return True
+def _ric_county_years(place: str) -> tuple[tuple[int | None, int | None], ...]:
+    """The years (first, last; None: open) in which place code `place` named a county, read from python-stdnum's
+    table as its get_birth_place reads it: its counties are `name` (any year) or `[first-last]name`. No county
+    (an unknown code, or one the table holds only as a province or prefecture, for which stdnum 2.2 raises
+    KeyError): no year. tests/kernel/test_kernel_identifiers_fast.py checks agreement with stdnum."""
+    info = {key: value for _, properties in numdb.get("cn/loc").info(place) for key, value in properties.items()}
+    if "county" not in info:
+        return ()
+    spans: list[tuple[int | None, int | None]] = []
+    for county in info["county"].split(","):
+        if not county.startswith("["):
+            return ALWAYS
+        first, last = county[1:].split("]")[0].split("-")
+        spans.append((int(first) if first else None, int(last) if last else None))
+    return tuple(spans)
 
 
 def remembered_ric_checks() -> tuple[int, int]:
-    """(place checks, date checks) the resident-ID fast path remembers now."""
-    return _ric_place_known.cache_info().currsize, _ric_date_known.cache_info().currsize
+    """(place codes, date checks) the resident-ID fast path remembers now."""
+    return _ric_county_years.cache_info().currsize, _ric_date_known.cache_info().currsize
 
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

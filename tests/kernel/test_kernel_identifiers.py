@@ -135,14 +135,14 @@ def _resident_id(area: int, birth: str) -> str:
 
 def test_resident_id_checks_remember_a_bounded_number_of_answers() -> None:
     """A caller sending IDs of ever new birth dates and places (a member's raw BatchCheck, a feed) cannot grow a
-    process's memory without bound: the fast path remembers at most RIC_DATES_REMEMBERED date checks and
-    RIC_PLACES_REMEMBERED place checks, the most recently used."""
+    process's memory without bound: the fast path remembers at most RIC_DATES_REMEMBERED date checks and the
+    counties' years of RIC_PLACES_REMEMBERED place codes, the most recently used."""
     fast = ascii_fast_rule(EntityType.ID_NUMBER)  # what remembers them (the general rule then rejects each)
     assert fast is not None
     for number in range(RIC_DATES_REMEMBERED + 1_000):  # dates that do not exist: month 13 to 20
         assert fast(_resident_id(110101, f"{1000 + number % 9000:04d}{13 + number // 9000:02d}01"), "CN") is None
-    for number in range(RIC_PLACES_REMEMBERED + 1_000):  # places stdnum does not know, in two years
-        assert fast(_resident_id(900_000 + number % 99_999, f"{1900 + number // 99_999}0101"), "CN") is None
+    for number in range(RIC_PLACES_REMEMBERED + 1_000):  # place codes stdnum does not know
+        assert fast(_resident_id(900_000 + number, "19000101"), "CN") is None
     places, dates = remembered_ric_checks()
     assert places == RIC_PLACES_REMEMBERED and dates == RIC_DATES_REMEMBERED
     # A valid ID is still answered right after the flood (its checks made again, then remembered).

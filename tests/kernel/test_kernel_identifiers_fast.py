@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
 import phonenumbers
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from stdnum import iban, luhn
+from stdnum import iban, luhn, numdb
 from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from risklist_kernel.enums import EntityType
 from risklist_kernel.errors import InvalidIdentifier
-from risklist_kernel.identifiers import Normaliser, surely_valid_cn_mobile
+from risklist_kernel.identifiers import Normaliser, ascii_fast_rule, surely_valid_cn_mobile
 from tests.support.identifier_strategies import equivalent_spelling, valid_raw
 
 NORMALISERS = (Normaliser("CN"), Normaliser("GB"))
@@ -165,6 +170,49 @@ def test_devices_agree(raw: str) -> None:
 def test_id_numbers_agree(raw: str) -> None:
     """Resident IDs and other countries' numbers agree on both paths."""
     assert_same(EntityType.ID_NUMBER, raw)
+
+
+def _six_digit_codes(prefixes: list[tuple[int, str, str, dict[str, str], list[Any]]], head: str = "") -> Iterator[str]:
+    """Every six-digit code of a numdb table's prefix tree (its ranges expanded)."""
+    for length, low, high, _, children in prefixes:
+        for value in range(int(low), int(high) + 1):
+            code = head + f"{value:0{length}d}"
+            if children:
+                yield from _six_digit_codes(children, code)
+            elif len(code) == 6:
+                yield code
+
+
+def _stdnum_accepts(number: str) -> bool:
+    """stdnum's validate, its KeyError for a code without a county (stdnum 2.2) taken as the refusal it means."""
+    try:
+        ric.validate(number)
+    except (ValidationError, KeyError):
+        return False
+    return True
+
+
+def test_every_place_code_of_the_table_agrees_with_stdnum_in_years_around_its_changes() -> None:
+    """The fast path reads stdnum's table of places itself (once per code): for every code the table holds with a
+    county, and the years around each of its counties' first and last years, it accepts exactly the IDs stdnum's
+    validate accepts (the general rule is stdnum's validate: test_id_numbers_agree)."""
+    table = numdb.get("cn/loc")
+    fast = ascii_fast_rule(EntityType.ID_NUMBER)
+    assert fast is not None
+    checked = 0
+    for place in _six_digit_codes(table.prefixes):
+        info = {key: value for _, properties in table.info(place) for key, value in properties.items()}
+        if "county" not in info:
+            continue
+        years = {2000}
+        for span in re.findall(r"\[(\d*)-(\d*)\]", info["county"]):
+            years |= {int(edge) + step for edge in span if edge for step in (-1, 0, 1)}
+        for year in sorted(years):
+            body = f"{place}{year:04d}0101001"
+            raw = body + ric.calc_check_digit(body + "0")
+            assert (fast(raw, "CN") is not None) == _stdnum_accepts(raw), raw
+            checked += 1
+    assert checked > 6_000
 
 
 @st.composite
