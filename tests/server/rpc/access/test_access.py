@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from risklist.v1 import risklist_pb2 as pb
@@ -224,9 +225,29 @@ def test_a_raw_value_costs_eight_subjects_of_the_quota(network: Network) -> None
     assert "a subject sent as a raw value counts 8, a digest 1" in raised.value.details()
 
 
+SLOW_DOMAIN = "ü" * 236 + ".cn"
+"""An e-mail domain of 240 characters: IDNA takes about a millisecond to find it too long, valid or not."""
+
+
 def _emails(domain: str, count: int) -> pb.BatchCheckRequest:
     return pb.BatchCheckRequest(subjects=[pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value=f"user{index}@{domain}")
                                           for index in range(count)])
+
+
+def _slow_requests(method: str) -> list[Message]:
+    """Raw values slow to normalise, some 30-40 ms of IDNA in all: 30 Checks of one, or one Report of 40."""
+    if method == "Check":
+        return [pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value="user@" + SLOW_DOMAIN))] * 30
+    return [pb.ReportRequest(reports=[
+        pb.Report(subject=subject, category=pb.CATEGORY_OTHER, level=pb.RISK_LEVEL_LOW)
+        for subject in _emails(SLOW_DOMAIN, 40).subjects])]
+
+
+def _next_call_refused(stub: pb_grpc.RiskListStub, secret: NetworkSecret) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.BatchCheck(_digest_batch(secret, 1), timeout=10)
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "subjects per second" in refused.value.details()
 
 
 def test_raw_values_slow_to_normalise_cost_the_cpu_they_took(network: Network) -> None:
@@ -234,49 +255,30 @@ def test_raw_values_slow_to_normalise_cost_the_cpu_they_took(network: Network) -
     40 e-mails with a 240-character internationalised domain (about a millisecond of IDNA each) leave the member
     owing thousands of subjects, and its next call is refused; 40 plain e-mails cost 320 and leave room. Before,
     both cost 320, and within its quota a member could take some 25 CPU-seconds a second of IDNA per worker."""
-    slow_domain = "ü" * 236 + ".cn"
     with network.dev.channel(network.server.address, "idna-batcher") as channel:
         stub = pb_grpc.RiskListStub(channel)
         stub.BatchCheck(_emails("example.cn", 40), timeout=10)
         stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)  # plain ones left room
         with pytest.raises(grpc.RpcError) as invalid:  # too long to be an e-mail, which it takes IDNA to say
-            stub.BatchCheck(_emails(slow_domain, 40), timeout=10)
+            stub.BatchCheck(_emails(SLOW_DOMAIN, 40), timeout=10)
         assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        with pytest.raises(grpc.RpcError) as refused:
-            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
-    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "subjects per second" in refused.value.details()
+        _next_call_refused(stub, network.secret)
 
 
-def test_a_check_of_a_raw_value_slow_to_normalise_is_charged_its_cpu(network: Network) -> None:
-    """Check charges no subjects for a plain value, but one whose normalising takes long is charged its CPU: 30 of
-    the slow e-mails above (some 10 ms in all) leave a member whose subjects quota is 2,000 in debt."""
-    slow = pb.CheckRequest(subject=pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value="user@" + "ü" * 236 + ".cn"))
-    with network.dev.channel(network.server.address, "idna-checker") as channel:
+@pytest.mark.parametrize(("partner", "method"), [("idna-checker", "Check"), ("idna-reporter", "Report")])
+def test_checks_and_reports_of_raw_values_slow_to_normalise_are_charged_their_cpu(
+    network: Network, partner: str, method: str
+) -> None:
+    """Check charges no subjects for a plain value and Report none at all, but both normalise raw values: slow ones
+    are charged their CPU to the subjects quota as in BatchCheck, and leave a member whose quota is 2,000 in
+    debt, so neither a querier nor a contributor can take a worker's CPU with them."""
+    with network.dev.channel(network.server.address, partner) as channel:
         stub = pb_grpc.RiskListStub(channel)
-        for _ in range(30):
+        for request in _slow_requests(method):
             with pytest.raises(grpc.RpcError) as invalid:
-                stub.Check(slow, timeout=10)
+                getattr(stub, method)(request, timeout=10)
             assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        with pytest.raises(grpc.RpcError) as refused:
-            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
-    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-def test_a_report_of_raw_values_slow_to_normalise_is_charged_its_cpu(network: Network) -> None:
-    """Reports carry no lookups, but their raw values are normalised all the same: slow ones are charged to the
-    subjects quota as in BatchCheck, so a contributor cannot take a worker's CPU with them either."""
-    slow = pb.ReportRequest(reports=[
-        pb.Report(subject=pb.Subject(type=pb.ENTITY_TYPE_EMAIL, value=f"user{index}@" + "ü" * 236 + ".cn"),
-                  category=pb.CATEGORY_OTHER, level=pb.RISK_LEVEL_LOW) for index in range(40)])
-    with network.dev.channel(network.server.address, "idna-reporter") as channel:
-        stub = pb_grpc.RiskListStub(channel)
-        with pytest.raises(grpc.RpcError) as invalid:
-            stub.Report(slow, timeout=10)
-        assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        with pytest.raises(grpc.RpcError) as refused:
-            stub.BatchCheck(_digest_batch(network.secret, 1), timeout=10)
-    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        _next_call_refused(stub, network.secret)
 
 
 def test_subject_quota_counts_batch_and_stream_subjects(network: Network) -> None:
