@@ -31,8 +31,11 @@ def subjects_charge(digests: int, raw_values: int) -> int:
     return digests + RAW_VALUE_SUBJECTS * raw_values
 
 
-def normalising_overrun(raw_values: int, cpu_seconds: float) -> int:
-    """The subjects owed for normalising `raw_values` raw values of one call in `cpu_seconds` of CPU, at one per
-    SUBJECT_CPU_SECONDS, beyond what they cost up front (RAW_VALUE_SUBJECTS each) and CALL_ALLOWANCE_SUBJECTS."""
-    included = max(RAW_VALUE_SUBJECTS * raw_values, CALL_ALLOWANCE_SUBJECTS)
+def normalising_overrun(digests: int, raw_values: int, cpu_seconds: float) -> int:
+    """The subjects owed for resolving one call's `digests` digests and `raw_values` raw values in `cpu_seconds` of
+    CPU, at one per SUBJECT_CPU_SECONDS, beyond what they cost up front (subjects_charge) and
+    CALL_ALLOWANCE_SUBJECTS; nothing for a call without raw values (digests cost what they are charged)."""
+    if not raw_values:
+        return 0
+    included = max(subjects_charge(digests, raw_values), CALL_ALLOWANCE_SUBJECTS)
     return max(0, math.ceil(cpu_seconds / SUBJECT_CPU_SECONDS - 1e-9) - included)

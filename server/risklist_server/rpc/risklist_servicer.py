@@ -262,8 +262,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
                 keys.append(self._lookup.storage_key(subject))
             except (InvalidSubject, InvalidSubjects):
                 continue
-        if raw_values:
-            self._gate.charge_normalising(context, raw_values, time.thread_time() - started)
+        self._gate.charge_normalising(context, len(subjects), raw_values, time.thread_time() - started)
         return keys
 
     def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
@@ -294,7 +293,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             try:
                 keys = self._lookup.storage_keys(subjects)
             finally:  # invalid ones too: rejecting a value can cost as much as normalising one
-                self._gate.charge_normalising(context, raw_values, time.thread_time() - started)
+                self._gate.charge_normalising(context, len(subjects), raw_values, time.thread_time() - started)
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
             hit_keys = [keys[index] for index, _ in hits]
@@ -315,7 +314,7 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         try:
             return self._lookup.storage_key(subject)
         finally:
-            self._gate.charge_normalising(context, 1, time.thread_time() - started)
+            self._gate.charge_normalising(context, 1, 1, time.thread_time() - started)
 
     def _hit_tokens(self, audit: AuditEntry, hit_keys: Sequence[bytes]) -> list[bytes]:
         """The outcome tokens of an answer's hits (the storage keys that hit, in order) to the audited caller."""

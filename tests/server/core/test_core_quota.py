@@ -52,13 +52,15 @@ def test_a_cost_spent_after_the_work_leaves_debt_that_later_takes_wait_for() -> 
 
 
 def test_normalising_is_charged_only_beyond_what_raw_values_cost_up_front() -> None:
-    """Raw values cost 8 each up front (16 us of CPU at 2 us a subject), a call's raw values at least 50 (100 us);
-    only CPU beyond that is owed, at 2 us a subject."""
-    assert normalising_overrun(10, 160e-6) == 0  # 16 us each: a plain raw value
-    assert normalising_overrun(20, 322e-6) == 1
-    assert normalising_overrun(1, 100e-6) == 0  # a cold first call
-    assert normalising_overrun(1, 1e-3) == 500 - 50  # a 1 ms value costs 500 subjects in all
-    assert normalising_overrun(0, 0.0) == 0
+    """Raw values cost 8 each up front (16 us of CPU at 2 us a subject) and digests 1, a call with raw values at
+    least 50 (100 us); only CPU beyond that is owed, at 2 us a subject; a call of digests alone owes nothing."""
+    assert normalising_overrun(0, 10, 160e-6) == 0  # 16 us each: a plain raw value
+    assert normalising_overrun(0, 20, 322e-6) == 1
+    assert normalising_overrun(0, 1, 100e-6) == 0  # a cold first call
+    assert normalising_overrun(0, 1, 1e-3) == 500 - 50  # a 1 ms value costs 500 subjects in all
+    assert normalising_overrun(100, 10, 362e-6) == 1  # the digests' own charge covers their share
+    assert normalising_overrun(1_000, 0, 5e-3) == 0
+    assert normalising_overrun(0, 0, 0.0) == 0
 
 
 def test_partner_quota_refusals_say_which_quota() -> None:

@@ -47,7 +47,8 @@ class Authenticator(Protocol):
         """
         ...
 
-    def charge_normalising(self, context: grpc.ServicerContext, raw_values: int, cpu_seconds: float) -> None:
-        """Charge the subjects quota for normalising `raw_values` raw values in `cpu_seconds` of CPU, beyond what
-        they cost up front; never refused (the work is done), a debt refuses the caller's next calls."""
+    def charge_normalising(self, context: grpc.ServicerContext, subjects: int, raw_values: int,
+                           cpu_seconds: float) -> None:
+        """Charge the subjects quota for resolving `subjects` subjects, `raw_values` of them raw, in `cpu_seconds` of
+        CPU, beyond what they cost up front; never refused (the work is done), a debt refuses the next calls."""
         ...

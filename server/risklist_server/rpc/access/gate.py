@@ -138,11 +138,12 @@ class Gate:
         if quota is not None:
             self._check(quota.take_subjects(count), "subjects")
 
-    def charge_normalising(self, context: grpc.ServicerContext, raw_values: int, cpu_seconds: float) -> None:
-        """Charge the caller's subjects quota for normalising `raw_values` raw values beyond what they cost up front
-        (risklist_server.core.subject_cost.normalising_overrun): after the work, never refused; a debt refuses the
-        caller's next calls until it is paid."""
-        overrun = normalising_overrun(raw_values, cpu_seconds)
+    def charge_normalising(self, context: grpc.ServicerContext, subjects: int, raw_values: int,
+                           cpu_seconds: float) -> None:
+        """Charge the caller's subjects quota for resolving `subjects` subjects, `raw_values` of them raw, in
+        `cpu_seconds`, beyond what they cost up front (risklist_server.core.subject_cost.normalising_overrun): after
+        the work, never refused; a debt refuses the caller's next calls until it is paid."""
+        overrun = normalising_overrun(subjects - raw_values, raw_values, cpu_seconds)
         if self._insecure or not overrun:
             return
         quota = self._member(context)[1]
