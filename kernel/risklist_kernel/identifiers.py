@@ -368,7 +368,7 @@ def _ric_date_known(birth: int) -> bool:
     return True
 
 
-ALWAYS = ((None, None),)
+_ANY_YEAR = ((None, None),)
 """A county with no years in stdnum's table: a place of birth in any year."""
 
 
@@ -390,9 +390,12 @@ def _ric_county_years(place: str) -> tuple[tuple[int | None, int | None], ...]:
     spans: list[tuple[int | None, int | None]] = []
     for county in info["county"].split(","):
         if not county.startswith("["):
-            return ALWAYS
-        first, last = county[1:].split("]")[0].split("-")
-        spans.append((int(first) if first else None, int(last) if last else None))
+            return _ANY_YEAR
+        try:
+            first, last = county[1:].split("]")[0].split("-")
+            spans.append((int(first) if first else None, int(last) if last else None))
+        except ValueError:  # a form this reading does not know: no fast answer, the rule (stdnum) decides
+            return ()
     return tuple(spans)
 
 
