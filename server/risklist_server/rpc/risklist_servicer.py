@@ -245,24 +245,25 @@ class RiskListServicer(pb_grpc.RiskListServicer):
 
     def _audit_keys(self, subjects: Sequence[pb.Subject], context: grpc.ServicerContext) -> list[bytes]:
         """Storage keys of the subjects that resolve, for the audit (the call itself reports bad ones); raw values
-        slow to normalise are charged to the caller's subjects quota, as in lookups (core.subject_cost).
+        cost the caller's subjects quota as in lookups, 8 each up front and the CPU of slow ones (core.subject_cost).
 
         A request over the batch limit is refused whole without looking at a subject, so none is
         normalised for it here either.
         """
         if len(subjects) > self._lookup.max_batch:
             return []
+        converted: list[Subject] = [subject_from_proto(message) for message in subjects]
+        raw_values = len(converted) - [subject.value for subject in converted].count(None)
+        if raw_values:  # a raw value costs its 8 wherever it is sent, so a member in debt is refused here too
+            self._gate.charge_subjects(context, subjects_charge(0, raw_values))
         keys = []
-        raw_values = 0
         started = time.thread_time()
-        for message in subjects:
-            subject: Subject = subject_from_proto(message)
-            raw_values += subject.value is not None
+        for subject in converted:
             try:
                 keys.append(self._lookup.storage_key(subject))
             except (InvalidSubject, InvalidSubjects):
                 continue
-        self._gate.charge_normalising(context, len(subjects), raw_values, time.thread_time() - started)
+        self._gate.charge_normalising(context, len(converted), raw_values, time.thread_time() - started)
         return keys
 
     def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
@@ -306,10 +307,12 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         )
 
     def _storage_key(self, subject: Subject, context: grpc.ServicerContext) -> bytes:
-        """Check's subject as a storage key; a raw value is charged to the subjects quota for the CPU its
-        normalising took beyond a plain one's (risklist_server.core.subject_cost)."""
+        """Check's subject as a storage key; a raw value costs the subjects quota its 8 up front (QuotaExceeded if
+        they do not fit, as for a member in debt) and the CPU its normalising took beyond a plain one's
+        (risklist_server.core.subject_cost)."""
         if subject.value is None:
             return self._lookup.storage_key(subject)
+        self._gate.charge_subjects(context, subjects_charge(0, 1))
         started = time.thread_time()
         try:
             return self._lookup.storage_key(subject)
