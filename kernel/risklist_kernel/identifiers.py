@@ -226,7 +226,7 @@ _IBAN_LETTERS = str.maketrans({chr(65 + n): str(10 + n) for n in range(26)})
 _CN_MOBILE = re.compile(r"(?:(?:\+86|0086)[ -]?)?(1[3-9]\d(?:[ -]?\d){8})")
 _iban_countries: dict[str, tuple[re.Pattern[str], bool] | None] = {}
 RIC_DATES_REMEMBERED = 1 << 16
-"""Birth-date checks of resident IDs remembered (the most recently used): more than the days of two centuries."""
+"""Birth-date checks of resident IDs remembered (the most recently used): the days of some 180 years."""
 RIC_PLACES_REMEMBERED = 1 << 16
 """Place codes whose counties' years are remembered (the most recently used): python-stdnum's table has some 6,900
 codes with a county, so a real feed's all fit, and IDs of ever new codes (a member's raw values) cannot grow a

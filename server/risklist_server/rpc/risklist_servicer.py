@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import grpc
 from risklist.v1 import risklist_pb2 as pb
@@ -253,17 +254,13 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         if len(subjects) > self._lookup.max_batch:
             return []
         converted: list[Subject] = [subject_from_proto(message) for message in subjects]
-        raw_values = len(converted) - [subject.value for subject in converted].count(None)
-        if raw_values:  # a raw value costs its 8 wherever it is sent, so a member in debt is refused here too
-            self._gate.charge_subjects(context, subjects_charge(0, raw_values))
         keys = []
-        started = time.thread_time()
-        for subject in converted:
-            try:
-                keys.append(self._lookup.storage_key(subject))
-            except (InvalidSubject, InvalidSubjects):
-                continue
-        self._gate.charge_normalising(context, len(converted), raw_values, time.thread_time() - started)
+        with self._resolving(converted, context, lookups=False):
+            for subject in converted:
+                try:
+                    keys.append(self._lookup.storage_key(subject))
+                except (InvalidSubject, InvalidSubjects):
+                    continue
         return keys
 
     def _batch(self, request: bytes, audit: AuditEntry, context: grpc.ServicerContext) -> pb.BatchCheckResponse:
@@ -288,13 +285,8 @@ class RiskListServicer(pb_grpc.RiskListServicer):
             require_at_most(request, 1, maximum, item_bytes=SUBJECT_BYTES, items="subjects",
                             message_type="risklist.v1.BatchCheckRequest")
             subjects = subjects_from_proto(decode(pb.BatchCheckRequest, request).subjects)
-            raw_values = len(subjects) - [subject.value for subject in subjects].count(None)
-            self._gate.charge_subjects(context, subjects_charge(len(subjects) - raw_values, raw_values))
-            started = time.thread_time()
-            try:
+            with self._resolving(subjects, context, lookups=True):
                 keys = self._lookup.storage_keys(subjects)
-            finally:  # invalid ones too: rejecting a value can cost as much as normalising one
-                self._gate.charge_normalising(context, len(subjects), raw_values, time.thread_time() - started)
             audit.keys = keys
             hits, version = self._lookup.check_keys(keys)
             hit_keys = [keys[index] for index, _ in hits]
@@ -307,17 +299,28 @@ class RiskListServicer(pb_grpc.RiskListServicer):
         )
 
     def _storage_key(self, subject: Subject, context: grpc.ServicerContext) -> bytes:
-        """Check's subject as a storage key; a raw value costs the subjects quota its 8 up front (QuotaExceeded if
-        they do not fit, as for a member in debt) and the CPU its normalising took beyond a plain one's
-        (risklist_server.core.subject_cost)."""
+        """Check's subject as a storage key; a raw value charged as _resolving says (a digest: nothing to time)."""
         if subject.value is None:
             return self._lookup.storage_key(subject)
-        self._gate.charge_subjects(context, subjects_charge(0, 1))
+        with self._resolving([subject], context, lookups=False):
+            return self._lookup.storage_key(subject)
+
+    @contextmanager
+    def _resolving(self, subjects: Sequence[Subject], context: grpc.ServicerContext, *,
+                   lookups: bool) -> Iterator[None]:
+        """Charge the caller's subjects quota for resolving `subjects` (risklist_server.core.subject_cost): up front,
+        8 a raw value in any call (so a member in debt is refused before anything is normalised) and 1 a digest
+        in a batch lookup (`lookups`), QuotaExceeded if that does not fit; afterwards, the CPU that slow raw values
+        took, also when resolving failed (rejecting a value can cost as much as normalising one)."""
+        raw_values = len(subjects) - [subject.value for subject in subjects].count(None)
+        upfront = subjects_charge(len(subjects) - raw_values if lookups else 0, raw_values)
+        if upfront:
+            self._gate.charge_subjects(context, upfront)
         started = time.thread_time()
         try:
-            return self._lookup.storage_key(subject)
+            yield
         finally:
-            self._gate.charge_normalising(context, 1, 1, time.thread_time() - started)
+            self._gate.charge_normalising(context, len(subjects), raw_values, time.thread_time() - started)
 
     def _hit_tokens(self, audit: AuditEntry, hit_keys: Sequence[bytes]) -> list[bytes]:
         """The outcome tokens of an answer's hits (the storage keys that hit, in order) to the audited caller."""
