@@ -2,8 +2,9 @@
 
 A raw value costs RAW_VALUE_SUBJECTS up front. Once a call's raw values are normalised, the CPU that took is
 charged at one subject per SUBJECT_CPU_SECONDS beyond that (and beyond CALL_ALLOWANCE_SUBJECTS a call): most raw
-values cost exactly 8, but a pathological one (a 240-character internationalised e-mail domain takes about a
-millisecond of IDNA) costs what it cost the server, so no member buys a worker's CPU at the price of plain values.
+values cost exactly 8, but a pathological one (a 240-character internationalised e-mail domain takes 0.6-0.9 ms
+of IDNA: benchmarks/normalise_cost.py) costs what it cost the server, so no member buys a worker's CPU at the
+price of plain values.
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ def test_a_raw_value_costs_eight_subjects_of_the_quota(network: Network) -> None
 
 
 SLOW_DOMAIN = "ü" * 236 + ".cn"
-"""An e-mail domain of 240 characters: IDNA takes about a millisecond to find it too long, valid or not."""
+"""An e-mail domain of 240 characters: IDNA takes 0.6-0.9 ms to find it too long (benchmarks/normalise_cost.py)."""
 
 
 def _emails(domain: str, count: int) -> pb.BatchCheckRequest:
@@ -252,7 +252,7 @@ def _next_call_refused(stub: pb_grpc.RiskListStub, secret: NetworkSecret) -> Non
 
 def test_raw_values_slow_to_normalise_cost_the_cpu_they_took(network: Network) -> None:
     """Raw values cost the quota what normalising them cost the server once that passes 8 subjects (16 us) each:
-    40 e-mails with a 240-character internationalised domain (about a millisecond of IDNA each) leave the member
+    40 e-mails with a 240-character internationalised domain (0.6-0.9 ms of IDNA each) leave the member
     owing thousands of subjects, and its next call is refused; 40 plain e-mails cost 320 and leave room. Before,
     both cost 320, and within its quota a member could take some 25 CPU-seconds a second of IDNA per worker."""
     with network.dev.channel(network.server.address, "idna-batcher") as channel:
