@@ -1,17 +1,24 @@
-"""Pass 1's spools redistributed into key-range buckets on disk, so that no stage holds a whole feed's rows.
+"""Pass 1's rows in key-range buckets on disk, so that no stage holds a whole feed's rows.
 
 A bucket is a range of storage keys: the entity-type byte, then the top bits of the digest. Buckets
 in ascending number hold ascending keys, so processing them one after another visits the feed in key
 order, and each holds about `TARGET_ROWS` rows whatever the feed's size (the layout grows with the
-accepted rows, whichever entity types they are). Partitioning reads the chunk spools of pass 1 in
-feed order, a block of `BLOCK_ROWS` rows at a time, and appends each block's rows of a bucket to that
-bucket's files of its task: entries (spool.ENTRY_DTYPE) and their tails, in feed order within a task.
-Reading a bucket concatenates its tasks' files; its rows carry their feed lines, so the bucket's own
-feed order is a sort away (risklist_loader.ordering).
+feed's lines, whichever entity types they are). Each bucket is a set of files, one pair per writer:
+entries (spool.ENTRY_DTYPE) and their tails, appended to by that writer alone. Reading a bucket
+concatenates its writers' files; its rows carry their feed lines, so the bucket's own feed order is a sort
+away (risklist_loader.ordering), whatever order the writers appended in.
+
+Two ways fill them. For feeds of up to `DIRECT_MAX_DIGEST_BITS` (most feeds), pass 1's workers append
+each chunk's rows to the buckets themselves (BucketWriter; the writer is the worker's process id): a
+chunk's rows touch every bucket, so this costs a few file appends per bucket and chunk. For bigger
+layouts those appends would be too small and too many, so pass 1 writes a spool per chunk and
+partitioning reads them, a block of `BLOCK_ROWS` rows at a time, appending each block's rows of a bucket to
+that bucket's files of its task (the writer is the task's number).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,9 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
-from risklist_loader.parallel import ignore_interrupts
-from risklist_loader.spool import ENTRY_DTYPE, tail_path
-from risklist_loader.worker_pool import worker_pool
+from risklist_loader.spool import ENTRY_DTYPE, SpoolWriter, tail_path
+from risklist_loader.worker_pool import ignore_interrupts, worker_pool
 
 TARGET_ROWS = 1_000_000
 """Most rows a bucket should hold (its processing holds it whole: some 150 bytes a row)."""
@@ -33,6 +39,11 @@ BLOCK_ROWS = 1_000_000
 
 MAX_DIGEST_BITS = 16
 """Buckets per entity type are at most 2**16 (keys by their type byte and first two digest bytes)."""
+
+DIRECT_MAX_DIGEST_BITS = 7
+"""Layouts of up to this many digest bits (feeds of up to 128 x TARGET_ROWS lines) are filled by pass 1 itself:
+up to 128 buckets per entity type, two file appends each per chunk of some 90,000 rows, cost less than
+partitioning's second pass over every row (about 0.65 us of CPU a row)."""
 
 PARALLEL_MIN_ROWS = 2_000_000
 """Accepted rows from which partitioning (and the stages after it) run on every core."""
@@ -61,9 +72,9 @@ class BucketLayout:
         return (kind << self.digest_bits) | (prefix >> (16 - self.digest_bits))
 
 
-def bucket_path(directory: Path, bucket: int, task: int) -> Path:
-    """The entries file of one bucket written by one task (its tails: spool.tail_path of it)."""
-    return directory / f"bucket-{bucket:08d}.{task:03d}"
+def bucket_path(directory: Path, bucket: int, writer: int) -> Path:
+    """The entries file of one bucket written by one writer (its tails: spool.tail_path of it)."""
+    return directory / f"bucket-{bucket:08d}.{writer:03d}"
 
 
 def buckets_in(directory: Path) -> list[int]:
@@ -151,12 +162,17 @@ def _remove_spools(paths: list[Path]) -> None:
 
 
 def _distribute(task: PartitionTask, entries_parts: list[npt.NDArray[np.void]], tails_parts: list[bytes]) -> int:
-    """Append a block's rows to their buckets' files (feed order kept within each bucket)."""
+    return distribute(entries_parts, tails_parts, task.directory, task.layout, task.task)
+
+
+def distribute(entries_parts: list[npt.NDArray[np.void]], tails_parts: list[bytes], directory: Path,
+               layout: BucketLayout, writer: int) -> int:
+    """Append rows to their buckets' files of `writer` (their order kept within each bucket)."""
     entries = np.concatenate(entries_parts)
     if len(entries) == 0:
         return 0
     tails = np.frombuffer(b"".join(tails_parts), dtype=np.uint8)
-    buckets = task.layout.of(entries["key"])
+    buckets = layout.of(entries["key"])
     # A stable sort of 16-bit numbers is a radix sort, an order of magnitude faster than one of int64s.
     order = np.argsort(buckets.astype(np.uint16) if int(buckets.max()) < 1 << 16 else buckets, kind="stable")
     entries = entries[order]
@@ -166,7 +182,7 @@ def _distribute(task: PartitionTask, entries_parts: list[npt.NDArray[np.void]], 
     starts = np.flatnonzero(np.concatenate(([True], sorted_buckets[1:] != sorted_buckets[:-1])))
     ends = np.concatenate((starts[1:], [len(entries)]))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        path = bucket_path(task.directory, int(sorted_buckets[start]), task.task)
+        path = bucket_path(directory, int(sorted_buckets[start]), writer)
         with path.open("ab") as handle:
             handle.write(entries[start:end].tobytes())
         with tail_path(path).open("ab") as handle:
@@ -174,9 +190,9 @@ def _distribute(task: PartitionTask, entries_parts: list[npt.NDArray[np.void]], 
     return len(entries)
 
 
-def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int) -> int:
+def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int) -> list[int]:
     """Distribute pass 1's spools (in feed order) into `directory`'s buckets, on every core for big feeds;
-    return the number of tasks (read_bucket's `tasks`).
+    return the writers (task numbers) for read_bucket.
 
     Each task takes a contiguous share of the spools and writes bucket files of its own, so tasks
     never share a file; each spool is deleted once its rows are in their buckets.
@@ -192,12 +208,12 @@ def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayou
     else:
         with worker_pool(count, ignore_interrupts) as pool:
             pool.map(partition, tasks)
-    return count
+    return list(range(count))
 
 
 @dataclass(frozen=True, slots=True)
 class BucketRows:
-    """One bucket's rows (entries in task order, feed order within a task) and their tails."""
+    """One bucket's rows (entries in writer order, each writer's in the order it appended them) and their tails."""
 
     entries: npt.NDArray[np.void]
     tails: npt.NDArray[np.uint8]
@@ -205,12 +221,12 @@ class BucketRows:
     """Row i's tail is tails[offsets[i]:offsets[i + 1]]."""
 
 
-def read_bucket(directory: Path, bucket: int, tasks: int) -> BucketRows:
-    """Every row of one bucket, from the files of its `tasks` partitioning tasks (in task order)."""
+def read_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> BucketRows:
+    """Every row of one bucket, from the files of its `writers` (in that order)."""
     entries_parts: list[npt.NDArray[np.void]] = []
     tails_parts: list[bytes] = []
-    for task in range(tasks):
-        path = bucket_path(directory, bucket, task)
+    for writer in writers:
+        path = bucket_path(directory, bucket, writer)
         if not path.exists():
             continue
         entries_parts.append(np.fromfile(path, dtype=ENTRY_DTYPE))
@@ -223,9 +239,26 @@ def read_bucket(directory: Path, bucket: int, tasks: int) -> BucketRows:
     return BucketRows(entries, tails, offsets)
 
 
-def remove_bucket(directory: Path, bucket: int, tasks: int) -> None:
+def remove_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> None:
     """Delete one bucket's files once it is processed (disk use stays about one copy of the feed's rows)."""
-    for task in range(tasks):
-        path = bucket_path(directory, bucket, task)
+    for writer in writers:
+        path = bucket_path(directory, bucket, writer)
         path.unlink(missing_ok=True)
         tail_path(path).unlink(missing_ok=True)
+
+
+class BucketWriter(SpoolWriter):
+    """Pass 1's spool for one chunk when pass 1 fills the buckets itself: the chunk's rows are held in memory
+    and appended to their buckets' files of `writer` when it closes (one worker process per writer)."""
+
+    def __init__(self, directory: Path, layout: BucketLayout, writer: int) -> None:
+        self._start(directory, io.BytesIO(), io.BytesIO())
+        self._directory, self._layout, self._writer = directory, layout, writer
+
+    def close(self) -> None:
+        """Append the rows written so far to their buckets (also those before a fatal line: a fatal problem
+        stops the load, and its scratch directory goes with it)."""
+        assert isinstance(self._entries, io.BytesIO) and isinstance(self._tails, io.BytesIO)
+        entries = np.frombuffer(self._entries.getvalue(), dtype=ENTRY_DTYPE)
+        distribute([entries], [self._tails.getvalue()], self._directory, self._layout, self._writer)
+        self._entries, self._tails = io.BytesIO(), io.BytesIO()

@@ -25,10 +25,9 @@ import structlog
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
 from risklist_loader.ordering import ORDERED_DTYPE, OrderedFeed, OrderedRows, read_ordered
-from risklist_loader.parallel import ignore_interrupts
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
-from risklist_loader.worker_pool import worker_pool
+from risklist_loader.worker_pool import ignore_interrupts, worker_pool
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult

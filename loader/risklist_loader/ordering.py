@@ -29,9 +29,9 @@ from risklist_loader.buckets import (
     tail_offsets,
 )
 from risklist_loader.feed_order import APPLY, REPEATED, SUPERSEDED, order_rows
-from risklist_loader.parallel import ignore_interrupts
+from risklist_loader.parallel import ChunkResult
 from risklist_loader.spool import ADD, ENTRY_DTYPE, EXPIRED, tail_path
-from risklist_loader.worker_pool import worker_pool
+from risklist_loader.worker_pool import ignore_interrupts, worker_pool
 
 ORDERED_DTYPE = np.dtype(ENTRY_DTYPE.descr + [("held", "u1")])
 """An applied row: the spool entry's fields, and whether it waits for its subject's last applied row."""
@@ -78,12 +78,12 @@ def ordered_path(directory: Path, bucket: int) -> Path:
 class _OrderTask:
     directory: Path
     buckets: tuple[int, ...]
-    tasks: int
+    writers: tuple[int, ...]
 
 
-def order_bucket(directory: Path, bucket: int, tasks: int) -> FeedCounts:
+def order_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> FeedCounts:
     """Decide one bucket's rows, write its applied rows in key order, delete its bucket files."""
-    rows = read_bucket(directory, bucket, tasks)
+    rows = read_bucket(directory, bucket, writers)
     by_line = np.argsort(rows.entries["line"], kind="stable")
     entries = rows.entries[by_line]
     offsets, tails = rows.offsets, rows.tails
@@ -115,21 +115,21 @@ def order_bucket(directory: Path, bucket: int, tasks: int) -> FeedCounts:
     path = ordered_path(directory, bucket)
     output.tofile(path)
     gather_tails(tails, offsets, by_line[keep]).tofile(tail_path(path))
-    remove_bucket(directory, bucket, tasks)
+    remove_bucket(directory, bucket, writers)
     return counts
 
 
 def _order_many(task: _OrderTask) -> FeedCounts:
     counts = FeedCounts()
     for bucket in task.buckets:
-        counts.merge(order_bucket(task.directory, bucket, task.tasks))
+        counts.merge(order_bucket(task.directory, bucket, task.writers))
     return counts
 
 
-def order_buckets(directory: Path, buckets: Sequence[int], tasks: int, rows: int) -> FeedCounts:
+def order_buckets(directory: Path, buckets: Sequence[int], writers: Sequence[int], rows: int) -> FeedCounts:
     """Order every bucket (on every core for big feeds); the feed's counts."""
     count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_MIN_ROWS else 1
-    shares = [_OrderTask(directory, tuple(buckets[number::count]), tasks) for number in range(count)]
+    shares = [_OrderTask(directory, tuple(buckets[number::count]), tuple(writers)) for number in range(count)]
     counts = FeedCounts()
     if count == 1:
         counts.merge(_order_many(shares[0]))
@@ -140,13 +140,30 @@ def order_buckets(directory: Path, buckets: Sequence[int], tasks: int, rows: int
     return counts
 
 
+def order_chunks(results: Sequence[ChunkResult], directory: Path) -> tuple[FeedCounts, OrderedFeed]:
+    """Pass 1's rows (its chunks' results) decided bucket by bucket, wherever pass 1 put them: straight into
+    `directory`'s buckets, or into spools, then partitioned into them."""
+    accepted = sum(result.valid for result in results)
+    spooled = [result.spool for result in results if result.spool is not None]
+    if spooled or not results:
+        return order_spools(spooled, directory, accepted)
+    return order_written(directory, sorted({result.writer for result in results if result.writer is not None}),
+                         accepted)
+
+
 def order_spools(spools: Sequence[Path], directory: Path, accepted: int) -> tuple[FeedCounts, OrderedFeed]:
     """Pass 1's spools (feed order, `accepted` rows in all) into buckets in `directory`, each decided: the
     feed's counts and its applied rows in key order. The spools are deleted as they are distributed."""
     layout = BucketLayout.for_rows(accepted)
-    tasks = partition_spools(spools, directory, layout, accepted)
+    writers = partition_spools(spools, directory, layout, accepted)
+    return order_written(directory, writers, accepted)
+
+
+def order_written(directory: Path, writers: Sequence[int], accepted: int) -> tuple[FeedCounts, OrderedFeed]:
+    """The buckets in `directory` (filled by `writers`, `accepted` rows in all), each decided: the feed's counts
+    and its applied rows in key order."""
     buckets = buckets_in(directory)
-    return order_buckets(directory, buckets, tasks, accepted), OrderedFeed(directory, buckets)
+    return order_buckets(directory, buckets, writers, accepted), OrderedFeed(directory, buckets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,17 @@
 
 The parent reads the CSV header itself; workers (risklist_loader.worker_pool: they share nothing
 with the open store) take ranges of lines, run the fast path or else the general one (LineReader's
-line rules, CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to a spool and the
+line rules, CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to the key-range
+buckets (risklist_loader.buckets.BucketWriter) or, for the biggest feeds, to a spool per chunk, and the
 rejects to a side file. Results come back in feed order, so the parent sees exactly the sequence of
-rows a single reader would. Which rows take effect is decided afterwards over all spools
-(risklist_loader.feed_order).
+rows a single reader would. Which rows take effect is decided afterwards, bucket by bucket
+(risklist_loader.ordering).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import BinaryIO
 from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
+from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS, BucketLayout, BucketWriter
 from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.errors import FeedError
 from risklist_loader.fast_rows import FastRows
@@ -30,7 +31,7 @@ from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_loader.vector_rows import ColumnRows
-from risklist_loader.worker_pool import worker_pool
+from risklist_loader.worker_pool import ignore_interrupts, worker_pool
 from risklist_server.core.settings import Settings
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -59,6 +60,9 @@ class WorkerSetup:
     settings: Settings
     now: int
     workdir: Path
+    """Where chunks' spools go."""
+    bucket_dir: Path
+    """Where chunks' rows go when pass 1 fills the buckets itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,8 @@ class Chunk:
     start: int
     end: int
     first_line: int
+    layout: BucketLayout | None = None
+    """The buckets' layout when the chunk's rows go straight into them; None: into a spool of the chunk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,10 @@ class ChunkResult:
     rows: int
     valid: int
     rejected: int
-    spool: Path
+    spool: Path | None
+    """The chunk's spool, when its rows did not go straight into the buckets."""
+    writer: int | None
+    """The buckets' writer that took the chunk's rows (its worker's process id), when they went there."""
     rejects: Path | None
     fatal: tuple[str, int, str] | None
     """A problem that stops the load: (message, line, field), as FeedError carries them."""
@@ -122,11 +131,6 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 _SETUP: WorkerSetup | None = None
 
 
-def ignore_interrupts() -> None:
-    """In a worker: leave Ctrl-C to the parent, which stops the pool and explains (no traceback)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _init(setup: WorkerSetup) -> None:
     global _SETUP
     ignore_interrupts()
@@ -152,8 +156,15 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
     fast = (FastRows(setup.columns, normaliser, secret, setup.settings, setup.now)
             if setup.feed_format == "csv" else None)
     feed: CsvFeed | JsonlFeed = CsvFeed((), setup.columns) if setup.feed_format == "csv" else JsonlFeed(())
-    spool_path = setup.workdir / f"spool.{chunk.index:06d}"
-    spool = SpoolWriter(spool_path)
+    spool_path: Path | None = None
+    writer: int | None = None
+    spool: SpoolWriter
+    if chunk.layout is None:
+        spool_path = setup.workdir / f"spool.{chunk.index:06d}"
+        spool = SpoolWriter(spool_path)
+    else:
+        writer = os.getpid()
+        spool = BucketWriter(setup.bucket_dir, chunk.layout, writer)
     rejects: list[RejectRow] = []
     rows = valid = written = 0
     fatal: tuple[str, int, str] | None = None
@@ -210,7 +221,7 @@ def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
         rejects_path = setup.workdir / f"rejects.{chunk.index:06d}"
         with rejects_path.open("wb") as handle:
             pickle.dump(rejects, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return ChunkResult(chunk.index, chunk.end, rows, valid, len(rejects), spool_path, rejects_path, fatal)
+    return ChunkResult(chunk.index, chunk.end, rows, valid, len(rejects), spool_path, writer, rejects_path, fatal)
 
 
 def read_rejects(result: ChunkResult) -> list[RejectRow]:
@@ -230,22 +241,31 @@ def workers_for(size: int) -> int:
 
 
 def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,
-               chunk_bytes: int = CHUNK_BYTES, workers: int | None = None) -> Iterator[ChunkResult]:
-    """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order."""
+               chunk_bytes: int = CHUNK_BYTES, workers: int | None = None,
+               direct_max_bits: int = DIRECT_MAX_DIGEST_BITS) -> Iterator[ChunkResult]:
+    """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order.
+
+    The feed's lines decide the buckets' layout; up to `direct_max_bits` digest bits the chunks' rows go
+    straight into setup.bucket_dir's buckets, else into a spool per chunk."""
     spans = split(setup.feed, data_start, size, chunk_bytes)
     if workers is None:
         workers = workers_for(size - data_start)
     if workers == 0:
-        number = first_line
-        for index, (start, end) in enumerate(spans):
-            yield validate_chunk(setup, Chunk(index, start, end, number))
-            number += count_lines(setup.feed, start, end)
+        counts = [count_lines(setup.feed, start, end) for start, end in spans]
+        yield from (validate_chunk(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits))
         return
     with worker_pool(workers, _init, (setup,)) as pool:
         counts = pool.map(_count, spans, chunksize=8)
-        chunks = []
-        number = first_line
-        for index, ((start, end), lines) in enumerate(zip(spans, counts, strict=True)):
-            chunks.append(Chunk(index, start, end, number))
-            number += lines
-        yield from pool.imap(_run_chunk, chunks)
+        yield from pool.imap(_run_chunk, _chunks(spans, counts, first_line, direct_max_bits))
+
+
+def _chunks(spans: list[tuple[int, int]], counts: list[int], first_line: int, direct_max_bits: int) -> list[Chunk]:
+    """The chunks of `spans` (holding `counts` lines), numbered from `first_line`, and where their rows go."""
+    layout = BucketLayout.for_rows(sum(counts))
+    direct = layout if layout.digest_bits <= direct_max_bits else None
+    chunks = []
+    number = first_line
+    for index, ((start, end), lines) in enumerate(zip(spans, counts, strict=True)):
+        chunks.append(Chunk(index, start, end, number, direct))
+        number += lines
+    return chunks

@@ -16,7 +16,7 @@ from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.db_sink import DbSink
 from risklist_loader.errors import FeedError
 from risklist_loader.lines import LineReader
-from risklist_loader.ordering import FeedCounts, OrderedFeed, order_spools
+from risklist_loader.ordering import FeedCounts, OrderedFeed, order_chunks
 from risklist_loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from risklist_loader.progress import Progress
 from risklist_loader.rejects import Reject, RejectLog
@@ -125,8 +125,9 @@ def _validate(
 ) -> tuple[int, FeedCounts, OrderedFeed]:
     """Pass 1: read, validate, normalise and digest every row into spools, then decide which rows take effect.
 
-    The spools (feed order) are redistributed into key-range buckets and each bucket is decided on its
-    own (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
+    The rows go into key-range buckets (by pass 1 itself, or for the biggest feeds through spools that are
+    then partitioned) and each bucket is decided on its own (risklist_loader.buckets,
+    risklist_loader.ordering), so memory stays bounded at any feed size.
     Returns the rows read, the counts, and the applied rows in key order.
     """
     rows = 0
@@ -134,11 +135,12 @@ def _validate(
     progress = Progress(plan.show_progress, total=size, unit="B", description="validating")
     try:
         data_start, first_line, columns = _header(plan)
-        spools = workdir / "spools"
+        spools, buckets = workdir / "spools", workdir / "buckets"
         spools.mkdir(exist_ok=True)
+        buckets.mkdir(exist_ok=True)
         setup = WorkerSetup(plan.feed, plan.feed_format, columns, plan.source,
                             plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
-                            validation.secret.key, validation.settings, validation.now, spools)
+                            validation.secret.key, validation.settings, validation.now, spools, buckets)
         results: list[ChunkResult] = []
         for result in run_chunks(setup, data_start, first_line, size):
             results.append(result)
@@ -155,9 +157,8 @@ def _validate(
             raise FeedError(message, line=line, field=field)
     finally:
         progress.close()
-    accepted = sum(result.valid for result in results)
     started = time.monotonic()
-    counts, ordered = order_spools([result.spool for result in results], workdir / "buckets", accepted)
+    counts, ordered = order_chunks(results, workdir / "buckets")
     log.info("ordered", buckets=len(ordered.buckets), seconds=round(time.monotonic() - started, 3))
     return rows, counts, ordered
 

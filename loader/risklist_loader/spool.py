@@ -63,10 +63,14 @@ class SpoolWriter:
     """Appends mutations; the files hold nothing but what validation accepted."""
 
     def __init__(self, path: Path) -> None:
+        self._start(path, path.open("wb", buffering=_BUFFER_BYTES),
+                    tail_path(path).open("wb", buffering=_BUFFER_BYTES))
+
+    def _start(self, path: Path, entries: BinaryIO, tails: BinaryIO) -> None:
         self.path = path
         self.count = 0
-        self._entries: BinaryIO = path.open("wb", buffering=_BUFFER_BYTES)
-        self._tails: BinaryIO = tail_path(path).open("wb", buffering=_BUFFER_BYTES)
+        self._entries = entries
+        self._tails = tails
 
     def write(self, line: int, mutation: Mutation, *, expired: bool = False) -> None:
         """Append one row's mutation; `expired`: an upsert whose contribution has already expired."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from multiprocessing import forkserver, resource_tracker
@@ -58,6 +59,11 @@ def worker_pool(count: int, initializer: Callable[..., object] | None = None,
                 initargs: tuple[Any, ...] = ()) -> Pool:
     """A pool of `count` workers that share nothing with this process."""
     return worker_context().Pool(count, initializer, initargs)
+
+
+def ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the parent, which stops the pool and explains (no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def stop_worker_server() -> None:

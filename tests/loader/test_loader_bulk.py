@@ -18,7 +18,8 @@ from loader_feeds import generated_rows, loader_command, loader_env, records, ru
 from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import bulk
 from risklist_loader.batches import ordered_batches
-from risklist_loader.ordering import FeedCounts, OrderedFeed, order_spools
+from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS
+from risklist_loader.ordering import FeedCounts, OrderedFeed, order_chunks
 from risklist_loader.parallel import WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
 from risklist_server.core.record import Record
@@ -282,15 +283,33 @@ def test_builders_get_contiguous_ranges_of_about_equal_rows(monkeypatch: pytest.
     assert bulk._parts(buckets, rows, bulk.PARALLEL_BUILD_MIN - 1) == [buckets]  # a small feed: this process
 
 
-def _ordered(feed: Path, work: Path) -> tuple[OrderedFeed, FeedCounts]:
+def _ordered(feed: Path, work: Path, direct_max_bits: int = DIRECT_MAX_DIGEST_BITS) -> tuple[OrderedFeed, FeedCounts]:
     """Pass 1 in-process, then the buckets decided: the applied rows as both paths take them, and the counts."""
     work.mkdir()
     start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
-    setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work)
-    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0))
-    counts, ordered = order_spools([result.spool for result in results], work / "buckets",
-                                   sum(result.valid for result in results))
+    (work / "buckets").mkdir()
+    setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work,
+                        work / "buckets")
+    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0, direct_max_bits=direct_max_bits))
+    assert all((result.spool is None) == (direct_max_bits >= 0) for result in results)
+    counts, ordered = order_chunks(results, work / "buckets")
     return ordered, counts
+
+
+def test_rows_put_in_buckets_by_pass_1_or_by_partitioning_build_the_same_store(tmp_path: Path) -> None:
+    """Big feeds go through spools and partitioning, the others straight into the buckets: the same records,
+    counts and list version either way."""
+    rows = feed_rows() + [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
+                          for row in generated_rows(15, start=120)]
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    stores = {}
+    for name, bits in (("direct", DIRECT_MAX_DIGEST_BITS), ("spooled", -1)):
+        ordered, counts = _ordered(feed, tmp_path / f"work-{name}", bits)
+        with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
+            result = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
+            stores[name] = (counts, result, dict(store.iter_records()), store.version)
+    assert stores["direct"] == stores["spooled"]
+    assert stores["direct"][2]
 
 
 def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path) -> None:

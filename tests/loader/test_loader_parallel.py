@@ -15,6 +15,7 @@ from benchmarks.datagen import generate_rows
 from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
+from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS, buckets_in, read_bucket
 from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.fast_rows import FastRows
 from risklist_loader.lines import Line
@@ -64,31 +65,50 @@ def messy_lines(count: int, seed: int) -> list[str]:
 
 
 def setup_for(feed: Path, workdir: Path, snapshot: bool = False) -> WorkerSetup:
-    return WorkerSetup(feed, "csv", FIELDS, "bank-a", snapshot, "CN", SECRET.key, Settings(), NOW, workdir)
+    (workdir / "buckets").mkdir(parents=True, exist_ok=True)
+    return WorkerSetup(feed, "csv", FIELDS, "bank-a", snapshot, "CN", SECRET.key, Settings(), NOW, workdir,
+                       workdir / "buckets")
 
 
-def outcome(results: list[ChunkResult]) -> tuple[list[tuple[object, ...]], list[object], bytes]:
-    entries = [tuple(entry) for result in results for entry in read_entries(result.spool).tolist()]
+def outcome(results: list[ChunkResult], workdir: Path) -> tuple[list[tuple[object, ...]], list[object], bytes]:
+    """Every accepted row's entry and tail in line order (from the chunks' spools, or from the buckets pass 1
+    wrote), and the rejects."""
     rejects = [row for result in results for row in read_rejects(result)]
-    tails = b"".join(tail_path(result.spool).read_bytes() for result in results)
-    return entries, rejects, tails
+    if all(result.spool is not None for result in results):
+        entries = [tuple(entry) for result in results for entry in read_entries(result.spool).tolist()]
+        tails = b"".join(tail_path(result.spool).read_bytes() for result in results)
+        return entries, rejects, tails
+    assert all(result.spool is None and result.writer is not None for result in results)
+    writers = sorted({result.writer for result in results if result.writer is not None})
+    rows: list[tuple[tuple[object, ...], bytes]] = []
+    for bucket in buckets_in(workdir / "buckets"):
+        held = read_bucket(workdir / "buckets", bucket, writers)
+        offsets = held.offsets.tolist()
+        rows += [(tuple(entry), held.tails[offsets[place] : offsets[place + 1]].tobytes())
+                 for place, entry in enumerate(held.entries.tolist())]
+    rows.sort(key=lambda row: int(row[0][3]))  # by feed line
+    return [entry for entry, _ in rows], rejects, b"".join(tail for _, tail in rows)
 
 
 @pytest.mark.parametrize("ending", ["\n", ""])
-def test_chunks_and_workers_agree_with_one_reader(tmp_path: Path, ending: str) -> None:
-    """Tiny chunks over two worker processes give the entries and rejects of a single pass, in order."""
+@pytest.mark.parametrize("direct_max_bits", [DIRECT_MAX_DIGEST_BITS, -1], ids=["into-buckets", "into-spools"])
+def test_chunks_and_workers_agree_with_one_reader(tmp_path: Path, ending: str, direct_max_bits: int) -> None:
+    """Tiny chunks over two worker processes give the entries and rejects of a single pass, in order, whether
+    pass 1 puts the rows into the buckets itself or into spools."""
     feed = tmp_path / "feed.csv"
     feed.write_bytes(("\n".join([HEADER, *messy_lines(400, 3)]) + ending).encode())
     start = len(HEADER) + 1
     size = feed.stat().st_size
-    (tmp_path / "one").mkdir()
-    (tmp_path / "many").mkdir()
-    one = list(run_chunks(setup_for(feed, tmp_path / "one"), start, 2, size, workers=0))
-    many = list(run_chunks(setup_for(feed, tmp_path / "many"), start, 2, size, chunk_bytes=700, workers=2))
+    one = list(run_chunks(setup_for(feed, tmp_path / "one"), start, 2, size, workers=0,
+                          direct_max_bits=direct_max_bits))
+    many = list(run_chunks(setup_for(feed, tmp_path / "many"), start, 2, size, chunk_bytes=700, workers=2,
+                           direct_max_bits=direct_max_bits))
     assert len(one) == 1 and len(many) > 20
-    assert outcome(many) == outcome(one)
+    if direct_max_bits >= 0:
+        assert len({result.writer for result in many}) == 2, "both workers should have written rows"
+    assert outcome(many, tmp_path / "many") == outcome(one, tmp_path / "one")
     assert sum(result.rows for result in many) == sum(result.rows for result in one)
-    assert outcome(one)[1], "the feed should hold rejected rows"
+    assert outcome(one, tmp_path / "one")[1], "the feed should hold rejected rows"
 
 
 def test_fatal_problem_stops_at_its_line(tmp_path: Path) -> None:

@@ -164,8 +164,8 @@ def _spooled(tmp_path: Path, data: bytes, *, columns: bool) -> tuple[Path, int, 
     feed.write_bytes(header + data)
     workdir = tmp_path / f"work-{columns}"
     workdir.mkdir()
-    setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), NOW, workdir)
-    chunk = Chunk(0, len(header), len(header) + len(data), 2)
+    setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), NOW, workdir, workdir)
+    chunk = Chunk(0, len(header), len(header) + len(data), 2)  # no layout: into a spool
     if columns:
         result = validate_chunk(setup, chunk)
     else:
