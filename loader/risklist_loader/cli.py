@@ -18,13 +18,12 @@ from risklist_kernel.secret import SECRET_FILE_ENV, NetworkSecret, load_secret
 from risklist_loader.bulk import BULK_MIN_ROWS
 from risklist_loader.db_sink import DbSink
 from risklist_loader.errors import FeedError, UsageError
-from risklist_loader.parallel import workers_for
 from risklist_loader.pipeline import FeedFormat, LoadPlan, Validation, run_load
 from risklist_loader.rejects import Reject, RejectLog
 from risklist_loader.server_sink import ServerSink
 from risklist_loader.sink import Sink
 from risklist_loader.summary import EXIT_FAILED, EXIT_USAGE
-from risklist_loader.worker_pool import start_worker_server, stop_worker_server
+from risklist_loader.worker_pool import start_worker_server, stop_worker_server, workers_for
 from risklist_server.cli.client_tls import (
     CLIENT_TLS_FLAGS,
     add_client_tls_arguments,

@@ -31,11 +31,8 @@ from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_loader.vector_rows import ColumnRows
-from risklist_loader.worker_pool import ignore_interrupts, worker_pool
+from risklist_loader.worker_pool import CHUNK_BYTES, ignore_interrupts, worker_pool, workers_for
 from risklist_server.core.settings import Settings
-
-CHUNK_BYTES = 8 * 1024 * 1024
-"""Bytes of feed per task: big enough to amortise a task, small enough to spread over the cores."""
 
 TRUNCATED_SNAPSHOT = (
     "the last line is cut short, so the file looks truncated; a snapshot of a truncated file would "
@@ -231,13 +228,6 @@ def read_rejects(result: ChunkResult) -> list[RejectRow]:
     with result.rejects.open("rb") as handle:
         rows: list[RejectRow] = pickle.load(handle)
     return rows
-
-
-def workers_for(size: int) -> int:
-    """Worker processes for a feed of `size` bytes: every core for big feeds, none for small ones."""
-    if size < 2 * CHUNK_BYTES:
-        return 0
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,

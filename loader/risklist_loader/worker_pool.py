@@ -31,7 +31,17 @@ PRELOADED = ["risklist_loader.cli"]
 FORKSERVER_SOCKET_EXTRA = len("/pymp-xxxxxxxx/listener-xxxxxxxx")
 """What multiprocessing adds to the temporary directory for the forkserver's socket."""
 
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Bytes of feed per pass-1 task: big enough to amortise a task, small enough to spread over the cores."""
+
 _context: BaseContext | None = None
+
+
+def workers_for(size: int) -> int:
+    """Worker processes for a feed of `size` bytes: every core for big feeds, none for small ones."""
+    if size < 2 * CHUNK_BYTES:
+        return 0
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def worker_context() -> BaseContext:

@@ -49,7 +49,8 @@ def loader_env(tmp_path: Path) -> dict[str, str]:
 
 
 def loader_command(*args: object) -> list[str]:
-    return [sys.executable, "-m", "risklist_loader.cli", *(str(arg) for arg in args)]
+    """risklist-load as installed (its entry point is risklist_loader.launch)."""
+    return [str(Path(sys.executable).parent / "risklist-load"), *(str(arg) for arg in args)]
 
 
 def run_loader(tmp_path: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,8 @@ from benchmarks.datagen import generate_rows
 from benchmarks.datagen import write_csv as write_generated_csv
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.secret import NetworkSecret, write_secret
+from risklist_loader import launch
+from risklist_loader.worker_pool import CHUNK_BYTES
 from risklist_server.store.risk_store import RiskStore
 
 
@@ -540,3 +542,24 @@ def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
         finally:
             for pid in _session_members(process.pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_worker_server_starts_for_any_argument_naming_a_big_file(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """risklist-load starts its worker server before its own imports when an argument names a file big enough
+    for workers; options, small files, directories and missing paths start nothing (cli decides later)."""
+    started: list[bool] = []
+    ran: list[list[str]] = []
+    monkeypatch.setattr(launch, "start_worker_server", lambda: started.append(True))
+    monkeypatch.setattr("risklist_loader.cli.main", lambda argv: ran.append(list(argv)) or 0)
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    small.write_bytes(b"x" * 100)
+    with big.open("wb") as handle:
+        handle.truncate(2 * CHUNK_BYTES)
+    for argv, expected in ((["--db", str(tmp_path), str(small), "--source", "bank-a"], False),
+                           ([str(tmp_path / "missing.csv"), f"--rejects={big}"], False),
+                           (["--source", "bank-a", str(big)], True)):
+        started.clear()
+        assert launch.main(argv) == 0
+        assert started == ([True] if expected else []), argv
+    assert ran[-1] == ["--source", "bank-a", str(big)]
