@@ -223,7 +223,11 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     key_list = spooled_keys(keys[starts])
     before: list[Record | None] = stored(key_list) if stored is not None else [None] * len(key_list)
     new = np.array([record is None for record in before], dtype=np.bool_)
-    simple = new & (sizes == 1) & (actions[starts] == ADD)
+    adds = actions == ADD
+    simple = new & (sizes == 1) & adds[starts]
+    # Only removes (and expired adds, which end a listing) of a key not stored: each finds nothing, no record.
+    nothing = new & ~np.logical_or.reduceat(adds, starts)
+    result.not_listed += int(sizes[nothing].sum())
     starts_list = starts.tolist()
     actions_list = actions.tolist()
     categories = rows["category"].tolist()
@@ -231,7 +235,9 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     tails = ordered.tails
     single = record_prefix(source, 1)
     part = single[3:]  # source length and source: what precedes each tail
-    simple_heads = starts[simple]
+    simple_places = np.flatnonzero(simple)
+    simple_heads = starts[simple_places]
+    simple_keys = [key_list[place] for place in simple_places.tolist()]
     simple_values = [single + tails[first:last] for first, last in
                      zip(ordered.offsets[simple_heads].tolist(), ordered.offsets[simple_heads + 1].tolist(),
                          strict=True)]
@@ -239,22 +245,20 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     state[simple] = LISTED
     put = writer.put
     new_listed = 0
-    done = taken = 0  # keys handled, simple values put
-    for index in [*np.flatnonzero(~simple).tolist(), len(key_list)]:
-        run = index - done  # the simple keys before this one
-        writer.put_many(key_list[done:index], simple_values[taken : taken + run])
-        taken += run
-        done = index + 1
+    others = np.flatnonzero(~simple & ~nothing)
+    taken = 0  # simple values put
+    # The simple keys' records go in runs, between the other keys', which are decided one by one (keys ascend).
+    for index, simple_before in zip([*others.tolist(), len(key_list)],
+                                    [*np.searchsorted(simple_places, others).tolist(), len(simple_keys)],
+                                    strict=True):
+        writer.put_many(simple_keys[taken:simple_before], simple_values[taken:simple_before])
+        taken = simple_before
         if index == len(key_list):
             break
         key = key_list[index]
         head = starts_list[index]
         members = range(head, head + int(sizes[index]))
         stored_record = before[index]
-        if stored_record is None and not any(actions_list[member] == ADD for member in members):
-            # Only removes (and expired adds, which end a listing) of a key not stored: each finds nothing.
-            result.not_listed += len(members)
-            continue
         if stored_record is None and all(actions_list[member] == ADD for member in members):
             # Adds of distinct categories (one applied row per category) by one source to a key not stored:
             # the record holds them all, sorted by category, the tail's first byte.
