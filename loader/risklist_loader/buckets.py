@@ -45,6 +45,11 @@ DIRECT_MAX_DIGEST_BITS = 7
 up to 128 buckets per entity type, two file appends each per chunk of some 90,000 rows, cost less than
 partitioning's second pass over every row (about 0.65 us of CPU a row)."""
 
+DIRECT_TARGET_ROWS = 250_000
+"""Rows per bucket pass 1 aims at when it fills the buckets itself (up to DIRECT_MAX_DIGEST_BITS): smaller
+buckets than partitioning's share the cores more evenly in ordering and building, and are sorted and built
+within the caches."""
+
 PARALLEL_MIN_ROWS = 2_000_000
 """Accepted rows from which partitioning (and the stages after it) run on every core."""
 
@@ -70,6 +75,14 @@ class BucketLayout:
         kind = raw[:, 0].astype(np.int64)
         prefix = (raw[:, 1].astype(np.int64) << 8) | raw[:, 2].astype(np.int64)
         return (kind << self.digest_bits) | (prefix >> (16 - self.digest_bits))
+
+
+def direct_layout(lines: int, max_bits: int = DIRECT_MAX_DIGEST_BITS) -> BucketLayout | None:
+    """The layout pass 1 fills itself for a feed of `lines` lines, or None when it is too big for that (pass 1
+    then writes spools, and partitioning fills BucketLayout.for_rows of the accepted rows)."""
+    if max_bits < 0 or BucketLayout.for_rows(lines).digest_bits > max_bits:
+        return None
+    return BucketLayout(min(BucketLayout.for_rows(lines, DIRECT_TARGET_ROWS).digest_bits, max_bits))
 
 
 def bucket_path(directory: Path, bucket: int, writer: int) -> Path:

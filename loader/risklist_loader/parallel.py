@@ -21,7 +21,7 @@ from typing import BinaryIO
 from risklist_kernel.digest import Digester
 from risklist_kernel.identifiers import Normaliser
 from risklist_kernel.secret import NetworkSecret
-from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS, BucketLayout, BucketWriter
+from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS, BucketLayout, BucketWriter, direct_layout
 from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.errors import FeedError
 from risklist_loader.fast_rows import FastRows
@@ -251,8 +251,7 @@ def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, 
 
 def _chunks(spans: list[tuple[int, int]], counts: list[int], first_line: int, direct_max_bits: int) -> list[Chunk]:
     """The chunks of `spans` (holding `counts` lines), numbered from `first_line`, and where their rows go."""
-    layout = BucketLayout.for_rows(sum(counts))
-    direct = layout if layout.digest_bits <= direct_max_bits else None
+    direct = direct_layout(sum(counts), direct_max_bits)
     chunks = []
     number = first_line
     for index, ((start, end), lines) in enumerate(zip(spans, counts, strict=True)):

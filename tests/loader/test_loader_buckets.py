@@ -36,6 +36,21 @@ def test_the_layout_grows_with_the_feed(rows: int, target: int) -> None:
     assert bits == 0 or rows > target << (bits - 1)
 
 
+@given(lines=st.integers(0, 10**11))
+def test_pass_1_fills_the_buckets_of_feeds_up_to_its_limit_in_smaller_buckets(lines: int) -> None:
+    """Up to 128 x TARGET_ROWS lines pass 1 fills the buckets itself, of about DIRECT_TARGET_ROWS rows (never more
+    than TARGET_ROWS per entity type, at most 2**7 buckets per type); bigger feeds go through spools."""
+    layout = buckets.direct_layout(lines)
+    if lines > buckets.TARGET_ROWS << buckets.DIRECT_MAX_DIGEST_BITS:
+        assert layout is None
+        return
+    assert layout is not None and layout.digest_bits <= buckets.DIRECT_MAX_DIGEST_BITS
+    assert lines <= buckets.TARGET_ROWS << layout.digest_bits
+    assert (lines <= buckets.DIRECT_TARGET_ROWS << layout.digest_bits
+            or layout.digest_bits == buckets.DIRECT_MAX_DIGEST_BITS)
+    assert buckets.direct_layout(lines, max_bits=-1) is None
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tails=st.lists(st.binary(max_size=20), max_size=30), data=st.data(), slice_rows=st.integers(1, 5))
 def test_gather_tails_is_slicing_and_joining(monkeypatch: pytest.MonkeyPatch, tails: list[bytes],
