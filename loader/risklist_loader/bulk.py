@@ -1,13 +1,14 @@
-"""The bulk path of --db: a validated feed into an EMPTY store as sorted SST files, ingested at once.
+"""The bulk path of --db: a validated feed into a store as sorted SST files, ingested at once.
 
-Records are built bucket by bucket from the ordered feed's applied rows, in storage-key order
-(risklist_loader.ordering): a key with one add row gets the record header, the source and that row's
-spooled tail; a key with several rows gets its mutations applied in feed order and counted as one
-write, as the batch path would. Builders (one per core for big feeds) take contiguous bucket ranges of about
-equal rows in turn, each range writing its own SST files and a file of the keys it listed; the changelog
-entries and the front are made from those files a slice at a time, so memory holds one bucket and the front.
-Then risklist_server.store.bulk writes the changelog entries, the front and the files
-(RiskStore.bulk_ingest says why in that order).
+Each builder decides its buckets' rows (risklist_loader.ordering.decide_bucket: which take effect, in
+storage-key order) and builds their records at once, with no ordered copy written between: a key with one
+add row gets the record header, the source and that row's spooled tail; a key with several rows gets its
+mutations applied in feed order and counted as one write, as the batch path would. Nothing is taken into
+the store until every bucket is built and the caller, shown the feed's counts, agrees. Builders (one per
+core for big feeds) take contiguous bucket ranges of about equal rows in turn, each range writing its own SST
+files and a file of the keys it listed; the changelog entries and the front are made from those files a slice
+at a time, so memory holds one bucket and the front. Then risklist_server.store.bulk writes the changelog
+entries, the front and the files (RiskStore.bulk_ingest says why in that order).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import structlog
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_kernel.enums import Category
-from risklist_loader.ordering import ORDERED_DTYPE, OrderedFeed, OrderedRows, read_ordered
+from risklist_loader.buckets import remove_bucket
+from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedRows, decide_bucket
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
 from risklist_loader.worker_pool import ignore_interrupts, worker_pool
@@ -53,8 +55,14 @@ PARTS_PER_CORE = 4
 ranges of equal rows, taken in turn, keep every core busy to the end."""
 
 
-def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int) -> ApplyResult:
-    """Build and ingest every record the feed (`rows` applied rows) changes, merged with what the store holds.
+GoAhead = Callable[[FeedCounts], bool]
+"""Shown the feed's counts once every record is built: whether to take them into the store."""
+
+
+def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed,
+                    go_ahead: GoAhead = lambda _: True) -> tuple[FeedCounts, ApplyResult | None]:
+    """Decide the feed's rows and build every record they change, merged with what the store holds; then, if
+    `go_ahead` agrees, ingest them. The feed's counts, and what applying did (None: nothing was applied).
 
     Into an empty store the records are built on every core (nothing to read); into a filled one by this
     process, which reads each bucket's stored records with one multi-get and writes the changed ones
@@ -62,10 +70,11 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
     """
     started = time.monotonic()
     remove_bulk_dirs(store.path)
+    rows = feed.accepted
     try:
         directory = bulk_dir(store.path, str(time.time_ns()))
         empty = not store.has_records()
-        parts = _parts(feed.buckets, _bucket_rows(feed), rows) if empty else [feed.buckets]
+        parts = _parts(feed.buckets, [feed.rows(bucket) for bucket in feed.buckets], rows) if empty else [feed.buckets]
         tasks = [_BuildTask(feed, source, directory, number, tuple(part)) for number, part in enumerate(parts)]
         if not empty:
             built = [build_buckets(tasks[0], store.lookup_many)]
@@ -75,9 +84,11 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
             with worker_pool(min(len(tasks), _build_cores(rows)), ignore_interrupts) as pool:
                 built = pool.map(build_buckets, tasks, chunksize=1)
         result = ApplyResult()
+        counts = FeedCounts()
         paths: list[Path] = []
         changed = listed = 0
         for part in built:
+            counts.merge(part.counts)
             result.merge(part.result)
             paths.extend(part.paths)
             changed += part.changed
@@ -85,6 +96,8 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
         change_files = [part.changes for part in built]
         log.info("bulk_built", changed=changed, listed=listed, files=len(paths), merged=not empty,
                  seconds=round(time.monotonic() - started, 3))
+        if not go_ahead(counts):
+            return counts, None
         if empty:
             store.bulk_ingest(paths, _changelog(change_files), _listed_slices(change_files), listed)
         else:
@@ -93,14 +106,14 @@ def bulk_into_store(store: RiskStore, source: str, feed: OrderedFeed, rows: int)
         log.info("bulk_ingested", changed=changed, list_version=store.version)
     finally:
         remove_bulk_dirs(store.path)  # also when a full disk stopped the build: no scratch left behind
-    return result
+    return counts, result
 
 
 @dataclass(frozen=True, slots=True)
 class _BuildTask:
     """Build the records of `buckets` (ascending, contiguous in key order) into SST files named by `number`."""
 
-    feed: OrderedFeed
+    feed: BucketFeed
     source: str
     directory: Path
     number: int
@@ -112,6 +125,8 @@ class _Built:
     """One builder's share: its counts, its SST files, and the keys it changed (a file of changelog rows:
     LISTED or not, then the 17-byte key; in key order)."""
 
+    counts: FeedCounts
+    """What deciding its buckets' rows found."""
     result: ApplyResult
     paths: list[Path]
     changes: Path
@@ -146,11 +161,6 @@ def _parts(buckets: list[int], bucket_rows: list[int], rows: int) -> list[list[i
 def _build_cores(rows: int) -> int:
     """Builder processes: one per core (at most 8) for big feeds, else none (this process builds)."""
     return max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_BUILD_MIN else 1
-
-
-def _bucket_rows(feed: OrderedFeed) -> list[int]:
-    """The applied rows of each of the feed's buckets (from its ordered file's size)."""
-    return [feed.path(bucket).stat().st_size // ORDERED_DTYPE.itemsize for bucket in feed.buckets]
 
 
 def _change_slices(paths: list[Path], per_slice: int = CHANGES_PER_ENTRY) -> Iterator[npt.NDArray[np.uint8]]:
@@ -188,21 +198,24 @@ def _listed_slices(paths: list[Path]) -> Iterator[npt.NDArray[np.uint8]]:
 
 
 def build_buckets(task: _BuildTask, stored: StoredRecords | None = None) -> _Built:
-    """Write the records of the task's buckets into SST files of their own (runs in a builder); with `stored`,
-    merged with the records the store holds."""
+    """Decide the rows of the task's buckets and write their records into SST files of their own (runs in a
+    builder); with `stored`, merged with the records the store holds."""
     writer = SstWriter(task.directory, prefix=f"records-{task.number:02d}")
+    counts = FeedCounts()
     result = ApplyResult()
     changes_path = task.directory / f"changes-{task.number:02d}.bin"
     changed = listed = new_listed = 0
     with changes_path.open("wb") as changes_file:
         for bucket in task.buckets:
-            ordered = read_ordered(task.feed, bucket)
+            decided, ordered = decide_bucket(task.feed.directory, bucket, task.feed.writers)
+            remove_bucket(task.feed.directory, bucket, task.feed.writers)
+            counts.merge(decided)
             changes, new = _build_bucket(ordered, task.source, writer, result, stored)
             changes_file.write(changes.tobytes())
             changed += len(changes)
             listed += int(np.count_nonzero(changes[:, 0] == LISTED))
             new_listed += new
-    return _Built(result, writer.finish(), changes_path, changed, listed, new_listed)
+    return _Built(counts, result, writer.finish(), changes_path, changed, listed, new_listed)
 
 
 def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: ApplyResult,

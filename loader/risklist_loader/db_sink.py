@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from risklist_kernel.errors import RiskListError
 from risklist_loader.bulk import bulk_into_store
 from risklist_loader.errors import SinkError
-from risklist_loader.ordering import OrderedFeed
+from risklist_loader.ordering import BucketFeed, FeedCounts
 from risklist_loader.sink import BatchCallback, LoadOutcome
 from risklist_loader.spool import Batch
 from risklist_server.services.ingest import IngestSession, LoadMode
@@ -71,20 +71,29 @@ class DbSink:
         snapshot into a filled store takes batches: its sweep works from the seen-marks they leave."""
         return self._store is not None and (mode is LoadMode.DELTA or not self._store.has_records())
 
-    def load_bulk(self, source: str, mode: LoadMode, ordered: OrderedFeed, rows: int) -> LoadOutcome:
-        """Apply a whole validated feed (`rows` applied rows) to the store as SST files (risklist_loader.bulk)."""
+    def load_bulk(self, source: str, mode: LoadMode, feed: BucketFeed,
+                  refusal: Callable[[FeedCounts], str]) -> tuple[FeedCounts, LoadOutcome | None]:
+        """Decide a whole validated feed's rows and apply them to the store as SST files (risklist_loader.bulk),
+        unless `refusal`, shown the feed's counts once the files are built, gives a reason not to: the counts,
+        and the outcome (None: nothing applied)."""
         store = self._store
         if store is None:
             raise SinkError("the store is not open")
         session = IngestSession(store, source, mode)
-        try:
+
+        def go_ahead(counts: FeedCounts) -> bool:
+            if refusal(counts):
+                return False
             session.start()  # a snapshot forgets marks of an earlier interrupted one; no sweep needed
-            result = bulk_into_store(store, source, ordered, rows)
+            return True
+
+        try:
+            counts, result = bulk_into_store(store, source, feed, go_ahead)
         except RiskListError as error:
             raise SinkError(f"{error}; {RERUN_HINT}") from None
         except Exception as error:  # rocksdict raises plain Exception with RocksDB's message
             raise SinkError(f"the store at {self._path} failed: {error}; {RERUN_HINT}") from None
-        return LoadOutcome(result, store.version)
+        return counts, (None if result is None else LoadOutcome(result, store.version))
 
     def close(self) -> None:
         """Persist the Bloom front and release the store's lock."""

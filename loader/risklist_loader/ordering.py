@@ -21,6 +21,7 @@ import numpy.typing as npt
 from risklist_loader.buckets import (
     PARALLEL_MIN_ROWS,
     BucketLayout,
+    bucket_path,
     buckets_in,
     gather_tails,
     partition_spools,
@@ -83,6 +84,16 @@ class _OrderTask:
 
 def order_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> FeedCounts:
     """Decide one bucket's rows, write its applied rows in key order, delete its bucket files."""
+    counts, ordered = decide_bucket(directory, bucket, writers)
+    path = ordered_path(directory, bucket)
+    ordered.rows.tofile(path)
+    tail_path(path).write_bytes(ordered.tails)
+    remove_bucket(directory, bucket, writers)
+    return counts
+
+
+def decide_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> tuple[FeedCounts, OrderedRows]:
+    """One bucket's rows decided: its counts, and its applied rows in key order (then feed order) with their tails."""
     rows = read_bucket(directory, bucket, writers)
     by_line = np.argsort(rows.entries["line"], kind="stable")
     entries = rows.entries[by_line]
@@ -112,11 +123,8 @@ def order_bucket(directory: Path, bucket: int, writers: Sequence[int]) -> FeedCo
     for name in ENTRY_DTYPE.names or ():
         output[name] = entries[name][keep]
     output["held"] = held[keep]
-    path = ordered_path(directory, bucket)
-    output.tofile(path)
-    gather_tails(tails, offsets, by_line[keep]).tofile(tail_path(path))
-    remove_bucket(directory, bucket, writers)
-    return counts
+    return counts, OrderedRows(output, gather_tails(tails, offsets, by_line[keep]).tobytes(),
+                               tail_offsets(output["tail"]))
 
 
 def _order_many(task: _OrderTask) -> FeedCounts:
@@ -140,30 +148,50 @@ def order_buckets(directory: Path, buckets: Sequence[int], writers: Sequence[int
     return counts
 
 
-def order_chunks(results: Sequence[ChunkResult], directory: Path) -> tuple[FeedCounts, OrderedFeed]:
-    """Pass 1's rows (its chunks' results) decided bucket by bucket, wherever pass 1 put them: straight into
-    `directory`'s buckets, or into spools, then partitioned into them."""
+@dataclass(frozen=True, slots=True)
+class BucketFeed:
+    """A validated feed's accepted rows in key-range buckets, not yet decided: the buckets' files in `directory`,
+    from `writers` (risklist_loader.buckets.read_bucket)."""
+
+    directory: Path
+    buckets: list[int]
+    writers: tuple[int, ...]
+    accepted: int
+
+    def rows(self, bucket: int) -> int:
+        """The accepted rows of one bucket (from its files' sizes)."""
+        paths = (bucket_path(self.directory, bucket, writer) for writer in self.writers)
+        return sum(path.stat().st_size for path in paths if path.exists()) // ENTRY_DTYPE.itemsize
+
+
+def bucket_chunks(results: Sequence[ChunkResult], directory: Path) -> BucketFeed:
+    """Pass 1's rows (its chunks' results) in `directory`'s buckets: pass 1 put them there itself, or into spools,
+    which are partitioned into them here (and deleted as they are)."""
     accepted = sum(result.valid for result in results)
     spooled = [result.spool for result in results if result.spool is not None]
     if spooled or not results:
-        return order_spools(spooled, directory, accepted)
-    return order_written(directory, sorted({result.writer for result in results if result.writer is not None}),
-                         accepted)
+        writers = partition_spools(spooled, directory, BucketLayout.for_rows(accepted), accepted)
+    else:
+        writers = sorted({result.writer for result in results if result.writer is not None})
+    return BucketFeed(directory, buckets_in(directory), tuple(writers), accepted)
+
+
+def order_feed(feed: BucketFeed) -> tuple[FeedCounts, OrderedFeed]:
+    """Every bucket decided (on every core for big feeds): the feed's counts and its applied rows in key order."""
+    counts = order_buckets(feed.directory, feed.buckets, feed.writers, feed.accepted)
+    return counts, OrderedFeed(feed.directory, feed.buckets)
+
+
+def order_chunks(results: Sequence[ChunkResult], directory: Path) -> tuple[FeedCounts, OrderedFeed]:
+    """Pass 1's rows (its chunks' results) decided bucket by bucket, wherever pass 1 put them."""
+    return order_feed(bucket_chunks(results, directory))
 
 
 def order_spools(spools: Sequence[Path], directory: Path, accepted: int) -> tuple[FeedCounts, OrderedFeed]:
     """Pass 1's spools (feed order, `accepted` rows in all) into buckets in `directory`, each decided: the
     feed's counts and its applied rows in key order. The spools are deleted as they are distributed."""
-    layout = BucketLayout.for_rows(accepted)
-    writers = partition_spools(spools, directory, layout, accepted)
-    return order_written(directory, writers, accepted)
-
-
-def order_written(directory: Path, writers: Sequence[int], accepted: int) -> tuple[FeedCounts, OrderedFeed]:
-    """The buckets in `directory` (filled by `writers`, `accepted` rows in all), each decided: the feed's counts
-    and its applied rows in key order."""
-    buckets = buckets_in(directory)
-    return order_buckets(directory, buckets, writers, accepted), OrderedFeed(directory, buckets)
+    writers = partition_spools(spools, directory, BucketLayout.for_rows(accepted), accepted)
+    return order_feed(BucketFeed(directory, buckets_in(directory), tuple(writers), accepted))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from risklist_loader.csv_feed import CsvFeed
 from risklist_loader.db_sink import DbSink
 from risklist_loader.errors import FeedError
 from risklist_loader.lines import LineReader
-from risklist_loader.ordering import FeedCounts, OrderedFeed, order_chunks
+from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedFeed, bucket_chunks, order_feed
 from risklist_loader.parallel import ChunkResult, WorkerSetup, read_rejects, run_chunks
 from risklist_loader.progress import Progress
 from risklist_loader.rejects import Reject, RejectLog
@@ -73,21 +73,33 @@ def run_load(
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    rows, validated, ordered = _validate(plan, validation, rejects, workdir)
-    summary.rows, summary.accepted, summary.rejected = rows, validated.accepted, rejects.rows
-    summary.repeated, summary.superseded, summary.expired = (
-        validated.repeated, validated.superseded, validated.expired
-    )
+    rows, feed = _validate(plan, validation, rejects, workdir)
+    summary.rows, summary.rejected = rows, rejects.rows
     summary.first_rejects = list(rejects.first)
-    log.info("validated", feed=plan.feed.name, rows=rows, accepted=validated.accepted,
-             rejected=rejects.rows, repeated=validated.repeated, superseded=validated.superseded,
-             expired=validated.expired, seconds=round(time.monotonic() - started, 3))
-    summary.refusal = _refusal(plan, rows, validated, rejects.rows)
-    if not summary.refusal and not plan.dry_run and sink is not None:
-        if isinstance(sink, DbSink) and validated.accepted >= plan.bulk_min_rows and sink.can_bulk(plan.mode):
-            outcome = sink.load_bulk(plan.source, plan.mode, ordered, validated.applied)
+
+    def decided(validated: FeedCounts) -> str:
+        """Record what deciding the rows found; why nothing may be applied, or ''."""
+        summary.accepted = validated.accepted
+        summary.repeated, summary.superseded, summary.expired = (
+            validated.repeated, validated.superseded, validated.expired
+        )
+        log.info("validated", feed=plan.feed.name, rows=rows, accepted=validated.accepted,
+                 rejected=rejects.rows, repeated=validated.repeated, superseded=validated.superseded,
+                 expired=validated.expired, seconds=round(time.monotonic() - started, 3))
+        summary.refusal = _refusal(plan, rows, validated, rejects.rows)
+        return summary.refusal
+
+    if (isinstance(sink, DbSink) and not plan.dry_run and feed.accepted >= plan.bulk_min_rows
+            and sink.can_bulk(plan.mode) and not _too_many_rejects(plan, rows, rejects.rows)):
+        # The builders decide the rows as they build: the counts (and a refusal) come before anything is applied.
+        _, outcome = sink.load_bulk(plan.source, plan.mode, feed, decided)
+        if outcome is not None:
             summary.result, summary.list_version = outcome.result, outcome.list_version
-        else:
+    else:
+        ordering = time.monotonic()
+        validated, ordered = order_feed(feed)
+        log.info("ordered", buckets=len(ordered.buckets), seconds=round(time.monotonic() - ordering, 3))
+        if not decided(validated) and not plan.dry_run and sink is not None:
             summary.result, summary.list_version = _apply(plan, sink, ordered, validated.applied)
     summary.seconds = time.monotonic() - started
     return summary
@@ -120,15 +132,11 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
         return lines.bytes_read, header_line + 1, feed.columns
 
 
-def _validate(
-    plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path
-) -> tuple[int, FeedCounts, OrderedFeed]:
-    """Pass 1: read, validate, normalise and digest every row into spools, then decide which rows take effect.
-
-    The rows go into key-range buckets (by pass 1 itself, or for the biggest feeds through spools that are
-    then partitioned) and each bucket is decided on its own (risklist_loader.buckets,
-    risklist_loader.ordering), so memory stays bounded at any feed size.
-    Returns the rows read, the counts, and the applied rows in key order.
+def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path) -> tuple[int, BucketFeed]:
+    """Pass 1: read, validate, normalise and digest every row into key-range buckets (by pass 1 itself, or for
+    the biggest feeds through spools that are then partitioned), to be decided bucket by bucket
+    (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
+    Returns the rows read and the buckets.
     """
     rows = 0
     size = plan.feed.stat().st_size
@@ -157,15 +165,16 @@ def _validate(
             raise FeedError(message, line=line, field=field)
     finally:
         progress.close()
-    started = time.monotonic()
-    counts, ordered = order_chunks(results, workdir / "buckets")
-    log.info("ordered", buckets=len(ordered.buckets), seconds=round(time.monotonic() - started, 3))
-    return rows, counts, ordered
+    return rows, bucket_chunks(results, workdir / "buckets")
+
+
+def _too_many_rejects(plan: LoadPlan, rows: int, rejected: int) -> bool:
+    return bool(rows) and rejected / rows > plan.max_reject_ratio
 
 
 def _refusal(plan: LoadPlan, rows: int, validated: FeedCounts, rejected: int) -> str:
     """Why nothing may be applied, or '' when the load may go ahead."""
-    if rows and rejected / rows > plan.max_reject_ratio:
+    if _too_many_rejects(plan, rows, rejected):
         return (
             f"{rejected} of {rows} rows rejected ({rejected / rows:.1%}), "
             f"more than --max-reject-ratio {plan.max_reject_ratio:g}; fix the feed and load it "

@@ -19,11 +19,13 @@ from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import bulk
 from risklist_loader.batches import ordered_batches
 from risklist_loader.buckets import DIRECT_MAX_DIGEST_BITS
-from risklist_loader.ordering import FeedCounts, OrderedFeed, order_chunks
+from risklist_loader.db_sink import DbSink
+from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedFeed, bucket_chunks, order_feed
 from risklist_loader.parallel import WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
 from risklist_server.core.record import Record
 from risklist_server.core.settings import Settings
+from risklist_server.services.ingest import LoadMode
 from risklist_server.store.apply import ApplyResult
 from risklist_server.store.restore import VERSION_GAP
 from risklist_server.store.risk_store import RiskStore
@@ -262,12 +264,35 @@ def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypat
     stores = {}
     for name, minimum in (("one", 10**9), ("many", 1)):
         monkeypatch.setattr(bulk, "PARALLEL_BUILD_MIN", minimum)
-        ordered, counts = _ordered(feed, tmp_path / f"work-{name}")
+        buckets = _bucketed(feed, tmp_path / f"work-{name}")
         with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
-            result = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
+            result = bulk.bulk_into_store(store, "bank-a", buckets)
             stores[name] = (result, dict(store.iter_records()), store.version)
     assert stores["many"][:2] == stores["one"][:2]
     assert stores["many"][2] == stores["one"][2] > 0
+
+
+def test_a_bulk_load_refused_once_its_rows_are_decided_applies_nothing(tmp_path: Path) -> None:
+    """The builders decide the rows as they build; shown the counts, a refusal (a snapshot that lists nothing, say)
+    leaves the store as it was: no record, no version, no scratch files."""
+    feed = write_csv(tmp_path / "feed.csv", feed_rows())
+    shown: list[FeedCounts] = []
+
+    def refuse(counts: FeedCounts) -> str:
+        shown.append(counts)
+        return "refused"
+
+    sink = DbSink(tmp_path / "db", SECRET.fingerprint)
+    sink.open()
+    try:
+        counts, outcome = sink.load_bulk("bank-a", LoadMode.DELTA, _bucketed(feed, tmp_path / "work"), refuse)
+    finally:
+        sink.close()
+    assert outcome is None and shown == [counts] and counts.applied > 0
+    assert counts == _ordered(feed, tmp_path / "work-ordered")[1]
+    with RiskStore(tmp_path / "db", create=True, secret_fingerprint=SECRET.fingerprint) as store:
+        assert dict(store.iter_records()) == {} and store.version == 0
+        assert not list(store.path.glob("bulk-ingest-*"))
 
 
 def test_builders_get_contiguous_ranges_of_about_equal_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,8 +308,14 @@ def test_builders_get_contiguous_ranges_of_about_equal_rows(monkeypatch: pytest.
     assert bulk._parts(buckets, rows, bulk.PARALLEL_BUILD_MIN - 1) == [buckets]  # a small feed: this process
 
 
-def _ordered(feed: Path, work: Path, direct_max_bits: int = DIRECT_MAX_DIGEST_BITS) -> tuple[OrderedFeed, FeedCounts]:
-    """Pass 1 in-process, then the buckets decided: the applied rows as both paths take them, and the counts."""
+def _ordered(feed: Path, work: Path) -> tuple[OrderedFeed, FeedCounts]:
+    """Pass 1 in-process, then the buckets decided: the applied rows as the batch path takes them, and the counts."""
+    counts, ordered = order_feed(_bucketed(feed, work))
+    return ordered, counts
+
+
+def _bucketed(feed: Path, work: Path, direct_max_bits: int = DIRECT_MAX_DIGEST_BITS) -> BucketFeed:
+    """Pass 1 in-process: the accepted rows in their buckets, as the bulk path takes them."""
     work.mkdir()
     start = len(feed.read_bytes().split(b"\n", 1)[0]) + 1
     (work / "buckets").mkdir()
@@ -292,8 +323,7 @@ def _ordered(feed: Path, work: Path, direct_max_bits: int = DIRECT_MAX_DIGEST_BI
                         work / "buckets")
     results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0, direct_max_bits=direct_max_bits))
     assert all((result.spool is None) == (direct_max_bits >= 0) for result in results)
-    counts, ordered = order_chunks(results, work / "buckets")
-    return ordered, counts
+    return bucket_chunks(results, work / "buckets")
 
 
 def test_rows_put_in_buckets_by_pass_1_or_by_partitioning_build_the_same_store(tmp_path: Path) -> None:
@@ -304,9 +334,8 @@ def test_rows_put_in_buckets_by_pass_1_or_by_partitioning_build_the_same_store(t
     feed = write_csv(tmp_path / "feed.csv", rows)
     stores = {}
     for name, bits in (("direct", DIRECT_MAX_DIGEST_BITS), ("spooled", -1)):
-        ordered, counts = _ordered(feed, tmp_path / f"work-{name}", bits)
         with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
-            result = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
+            counts, result = bulk.bulk_into_store(store, "bank-a", _bucketed(feed, tmp_path / f"work-{name}", bits))
             stores[name] = (counts, result, dict(store.iter_records()), store.version)
     assert stores["direct"] == stores["spooled"]
     assert stores["direct"][2]
@@ -319,14 +348,16 @@ def test_bulk_build_counts_a_mixed_feed_as_risk_store_apply_does(tmp_path: Path)
              for row in generated_rows(15, start=120)]  # two categories each, both removed (the general path)
     rows += [{"action": "remove", "entity_type": row["entity_type"], "identifier": row["identifier"]}
              for row in generated_rows(5, start=5000)]  # never listed: not_listed
-    ordered, counts = _ordered(write_csv(tmp_path / "feed.csv", rows), tmp_path / "work")
+    feed = write_csv(tmp_path / "feed.csv", rows)
+    ordered, counts = _ordered(feed, tmp_path / "work")
     with RiskStore(tmp_path / "applied", create=True, secret_fingerprint=SECRET.fingerprint) as store:
         applied = ApplyResult()
         for batch in ordered_batches(ordered, "bank-a", 64):
             applied.merge(store.apply(batch.mutations))
         applied_records = dict(store.iter_records())
     with RiskStore(tmp_path / "bulk", create=True, secret_fingerprint=SECRET.fingerprint) as store:
-        built = bulk.bulk_into_store(store, "bank-a", ordered, counts.applied)
+        built_counts, built = bulk.bulk_into_store(store, "bank-a", _bucketed(feed, tmp_path / "work-bulk"))
+        assert built_counts == counts and built is not None
         assert dict(store.iter_records()) == applied_records
     counted = ("added", "unchanged", "removed", "not_listed")
     assert {name: getattr(built, name) for name in counted} == {name: getattr(applied, name) for name in counted}
