@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import gc
 import os
 import secrets
 import sys
@@ -119,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(re-running is safe)", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        # A pool an error left referenced only from its traceback's frames (a cycle) still holds semaphores:
+        # collected now, its finalizers release them while multiprocessing's resource tracker still runs.
+        gc.collect()
         stop_worker_server()
 
 
@@ -181,7 +186,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
                  mode=plan.mode.value, target=sink.description if sink else None,
                  dry_run=plan.dry_run, secret_fingerprint=secret.fingerprint)
         if workers_for(plan.feed.stat().st_size):
-            start_worker_server()  # it imports the loader while this process opens the store
+            start_worker_server()  # if launch did not: it imports the loader while this process opens the store
         if sink is not None:
             sink.open()
         validation = Validation(plan.source, secret, settings, int(time.time()))
@@ -195,7 +200,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         failed = True
         return EXIT_FAILED
     except (RiskListError, OSError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}{_full_disk_hint(error, args)}", file=sys.stderr)
         failed = True
         return EXIT_FAILED
     finally:
@@ -214,6 +219,15 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
     if summary.refusal:
         print(f"{PROG}: error: nothing applied: {summary.refusal}", file=sys.stderr)
     return summary.exit_code
+
+
+def _full_disk_hint(error: Exception, args: argparse.Namespace) -> str:
+    """What to do when the scratch disk filled up (a worker's OSError names no file)."""
+    if not isinstance(error, OSError) or error.errno != errno.ENOSPC:
+        return ""
+    scratch = args.tmp_dir or tempfile.gettempdir()
+    return (f" (the scratch directory {scratch}: a load needs about 50 bytes a row there); free space, or point "
+            f"--tmp-dir at a disk with room, and re-run the same command (re-running is safe)")
 
 
 def _secret(args: argparse.Namespace) -> NetworkSecret:

@@ -23,6 +23,7 @@ from risklist_kernel.secret import NetworkSecret, write_secret
 from risklist_loader import launch
 from risklist_loader.worker_pool import CHUNK_BYTES
 from risklist_server.store.risk_store import RiskStore
+from tests.support.small_disk import small_disk
 
 
 def events(result: subprocess.CompletedProcess[str], name: str) -> list[dict[str, Any]]:
@@ -519,6 +520,34 @@ def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, wor
             os.kill(pid, signal.SIGKILL)
         if temporary == "short":
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_scratch_disk_filling_up_under_the_workers_ends_the_load_with_one_clear_error(
+        tmp_path: Path, secret: NetworkSecret, secret_file: Path, worker_sized_feed: Path) -> None:
+    """Pass 1's workers find --tmp-dir full: the error reaches the loader, which says so in one line (no traceback,
+    also none from the worker pool's cleanup at exit), applies nothing and leaves no process running."""
+    db = tmp_path / "db"
+    log = tmp_path / "log"
+    with small_disk(tmp_path / "scratch", size="4m") as disk:
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file,
+                               "--tmp-dir", disk.path),
+                env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        try:
+            _, status = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            left = _session_members(process.pid)
+        finally:
+            for pid in _session_members(process.pid):
+                os.kill(pid, signal.SIGKILL)
+        assert list(disk.path.iterdir()) == [], "the load's scratch directory was left behind"
+    text = log.read_text()
+    assert process.returncode == 1, text
+    assert "No space left on device" in text and "Traceback" not in text, text
+    assert f"the scratch directory {disk.path}" in text and "--tmp-dir" in text
+    assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
+    assert records(db, secret) == {}
 
 
 def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
