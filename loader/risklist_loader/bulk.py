@@ -223,8 +223,9 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     """Put one bucket's changed records (its applied rows in key order) into `writer`; return its changelog rows
     (n x CHANGE_ROW: LISTED or UNLISTED, then the key) and how many keys it lists that were not stored before.
 
-    Most keys are simple (one add to a key not stored): their records are the prefix and the row's tail, put a
-    run at a time; the others are decided one by one between those runs."""
+    Most keys are new and only added to: their records are the prefix and the rows' tails (_new_records), put a
+    run at a time; keys whose rows only end a listing are counted at once; the others are decided one by one
+    between those runs."""
     rows = ordered.rows
     count = len(rows)
     if count == 0:
@@ -237,7 +238,9 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     before: list[Record | None] = stored(key_list) if stored is not None else [None] * len(key_list)
     new = np.array([record is None for record in before], dtype=np.bool_)
     adds = actions == ADD
-    simple = new & (sizes == 1) & adds[starts]
+    # Only adds (of distinct categories: one applied row per category) by one source to a key not stored: the
+    # record holds them all, sorted by category (the tail's first byte), each counted as added.
+    direct = new & np.logical_and.reduceat(adds, starts)
     # Only removes (and expired adds, which end a listing) of a key not stored: each finds nothing, no record.
     nothing = new & ~np.logical_or.reduceat(adds, starts)
     result.not_listed += int(sizes[nothing].sum())
@@ -246,42 +249,27 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
     categories = rows["category"].tolist()
     offsets = ordered.offsets.tolist()
     tails = ordered.tails
-    single = record_prefix(source, 1)
-    part = single[3:]  # source length and source: what precedes each tail
-    simple_places = np.flatnonzero(simple)
-    simple_heads = starts[simple_places]
-    simple_keys = [key_list[place] for place in simple_places.tolist()]
-    simple_values = [single + tails[first:last] for first, last in
-                     zip(ordered.offsets[simple_heads].tolist(), ordered.offsets[simple_heads + 1].tolist(),
-                         strict=True)]
+    direct_places = np.flatnonzero(direct)
+    direct_keys = [key_list[place] for place in direct_places.tolist()]
+    direct_values = _new_records(ordered, source, starts[direct_places], sizes[direct_places])
     state = np.full(len(key_list), NO_CHANGE, dtype=np.uint8)
-    state[simple] = LISTED
+    state[direct] = LISTED
     put = writer.put
-    new_listed = 0
-    others = np.flatnonzero(~simple & ~nothing)
-    taken = 0  # simple values put
-    # The simple keys' records go in runs, between the other keys', which are decided one by one (keys ascend).
-    for index, simple_before in zip([*others.tolist(), len(key_list)],
-                                    [*np.searchsorted(simple_places, others).tolist(), len(simple_keys)],
+    new_listed = len(direct_keys)
+    others = np.flatnonzero(~direct & ~nothing)
+    taken = 0  # direct records put
+    # The direct records go in runs, between the other keys', which are decided one by one (keys ascend).
+    for index, direct_before in zip([*others.tolist(), len(key_list)],
+                                    [*np.searchsorted(direct_places, others).tolist(), len(direct_keys)],
                                     strict=True):
-        writer.put_many(simple_keys[taken:simple_before], simple_values[taken:simple_before])
-        taken = simple_before
+        writer.put_many(direct_keys[taken:direct_before], direct_values[taken:direct_before])
+        taken = direct_before
         if index == len(key_list):
             break
         key = key_list[index]
         head = starts_list[index]
         members = range(head, head + int(sizes[index]))
         stored_record = before[index]
-        if stored_record is None and all(actions_list[member] == ADD for member in members):
-            # Adds of distinct categories (one applied row per category) by one source to a key not stored:
-            # the record holds them all, sorted by category, the tail's first byte.
-            # Each changes the record, so apply_all_counted would count each as added.
-            pieces = sorted(tails[offsets[member] : offsets[member + 1]] for member in members)
-            put(key, record_prefix(source, len(pieces))[:3] + b"".join(part + piece for piece in pieces))
-            result.added += len(pieces)
-            state[index] = LISTED
-            new_listed += 1
-            continue
         steps = [(actions_list[member], categories[member], tails[offsets[member] : offsets[member + 1]])
                  for member in members]
         was = stored_record or ()
@@ -295,13 +283,35 @@ def _build_bucket(ordered: OrderedRows, source: str, writer: SstWriter, result: 
         else:
             writer.delete(key)
             state[index] = UNLISTED
-    simple_count = len(simple_values)
-    result.added += simple_count  # one add into an empty record: added, as apply_counted says
+    result.added += int(sizes[direct].sum())  # each add into a key not stored: added, as apply_all_counted says
     changed = state != NO_CHANGE
     changes = np.empty((int(np.count_nonzero(changed)), CHANGE_ROW), dtype=np.uint8)
     changes[:, 0] = state[changed]
     changes[:, 1:] = np.ascontiguousarray(keys[starts][changed]).view(np.uint8).reshape(-1, KEY_SIZE)
-    return changes, new_listed + simple_count
+    return changes, new_listed
+
+
+def _new_records(ordered: OrderedRows, source: str, heads: npt.NDArray[np.int64],
+                 sizes: npt.NDArray[np.int64]) -> list[bytes]:
+    """The records of keys not stored whose rows (`sizes[i]` from row `heads[i]`) are all adds of one source:
+    the record prefix, then per contribution the source and its tail, sorted by category (the tail's first byte).
+    Most keys have one row: theirs are made in one pass, the others one by one."""
+    single = record_prefix(source, 1)
+    part = single[3:]  # source length and source: what precedes each tail
+    tails, offsets = ordered.tails, ordered.offsets
+    alone = sizes == 1
+    records = np.empty(len(heads), dtype=object)  # object: bytes kept whole (an "S" array drops trailing zeros)
+    ones = heads[alone]
+    records[alone] = [single + tails[first:last]
+                      for first, last in zip(offsets[ones].tolist(), offsets[ones + 1].tolist(), strict=True)]
+    bounds = offsets.tolist()
+    records[~alone] = [
+        record_prefix(source, count)[:3]
+        + b"".join(part + piece for piece in sorted(tails[bounds[row] : bounds[row + 1]]
+                                                    for row in range(head, head + count)))
+        for head, count in zip(heads[~alone].tolist(), sizes[~alone].tolist(), strict=True)]
+    values: list[bytes] = records.tolist()
+    return values
 
 
 def _apply_rows(key: bytes, source: str, before: Record, steps: list[tuple[int, int, bytes]],
