@@ -186,9 +186,7 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
                  mode=plan.mode.value, target=sink.description if sink else None,
                  dry_run=plan.dry_run, secret_fingerprint=secret.fingerprint)
         if workers_for(plan.feed.stat().st_size):
-            start_worker_server()  # if launch did not: it imports the loader while this process opens the store
-        if sink is not None:
-            sink.open()
+            start_worker_server()  # for the pools after pass 1 (the store is open by then): it imports meanwhile
         validation = Validation(plan.source, secret, settings, int(time.time()))
         with tempfile.TemporaryDirectory(prefix=f"{PROG}-", dir=args.tmp_dir) as workdir:
             summary = run_load(plan, validation, sink, rejects, Path(workdir))

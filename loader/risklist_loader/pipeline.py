@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -68,12 +69,13 @@ def run_load(
     rejects: RejectLog,
     workdir: Path,
 ) -> LoadSummary:
-    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable."""
+    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable. The sink is opened
+    here, once pass 1's workers are forked (their errors stop them)."""
     started = time.monotonic()
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    rows, feed = _validate(plan, validation, rejects, workdir)
+    rows, feed = _validate(plan, validation, rejects, workdir, sink.open if sink is not None else lambda: None)
     summary.rows, summary.rejected = rows, rejects.rows
     summary.first_rejects = list(rejects.first)
 
@@ -132,7 +134,8 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
         return lines.bytes_read, header_line + 1, feed.columns
 
 
-def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path) -> tuple[int, BucketFeed]:
+def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path,
+              meanwhile: Callable[[], object]) -> tuple[int, BucketFeed]:
     """Pass 1: read, validate, normalise and digest every row into key-range buckets (by pass 1 itself, or for
     the biggest feeds through spools that are then partitioned), to be decided bucket by bucket
     (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
@@ -150,7 +153,7 @@ def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdi
                             plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
                             validation.secret.key, validation.settings, validation.now, spools, buckets)
         results: list[ChunkResult] = []
-        for result in run_chunks(setup, data_start, first_line, size):
+        for result in run_chunks(setup, data_start, first_line, size, meanwhile=meanwhile):
             results.append(result)
             rows += result.rows
             progress.advance_to(result.end)

@@ -74,7 +74,7 @@ class ServerSink:
 
     def open(self) -> None:
         """Connect now and compare network secrets, so an unreachable server or another network's fails the
-        run before validation starts (SinkError, SecretMismatch)."""
+        run as validation starts, before anything is sent (SinkError, SecretMismatch)."""
         self._channel = open_channel(
             self._address, self._tls,
             options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -24,7 +24,8 @@ BatchCallback = Callable[[Batch, ApplyResult | None], None]
 
 
 class Sink(Protocol):
-    """open() before validation (fail fast), load() once, close() always."""
+    """open() as validation starts (fail fast: pass 1's workers are forked first), load() once, close() always
+    (also when never opened)."""
 
     description: str
 

@@ -1,6 +1,8 @@
 """The loader's worker processes: forked from one server process that imported the loader once.
 
-A load starts up to four pools (pass 1, partition, ordering, building). Spawned workers each import numpy,
+A load starts up to three pools (pass 1, partitioning the biggest feeds, deciding and building; a load that
+applies batches orders instead of building). Pass 1's may fork the loader itself, before it opens the store
+(worker_pool's `forked`). Spawned workers each import numpy,
 the kernel, the loader and its tables afresh: about 0.8 s of CPU per worker on this kind of machine, two
 workers per pool, a sixth of a 2M-row load. A forkserver imports them once, in a process of its own that
 shares nothing with the parent (no open store, no threads), and every worker is a fork of it, so workers
@@ -18,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Callable
 from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
@@ -66,8 +69,15 @@ def start_worker_server() -> None:
 
 
 def worker_pool(count: int, initializer: Callable[..., object] | None = None,
-                initargs: tuple[Any, ...] = ()) -> Pool:
-    """A pool of `count` workers that share nothing with this process."""
+                initargs: tuple[Any, ...] = (), *, forked: bool = False) -> Pool:
+    """A pool of `count` workers that share nothing with this process.
+
+    `forked`: the caller holds nothing a fork must not copy (no open store, no grpc channel: both run threads of
+    their own), so the workers may be forks of this process, which has imported the loader already: they start
+    at once instead of waiting for the worker server's imports. Only where this process runs no other Python
+    thread (else from the worker server as usual)."""
+    if forked and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork").Pool(count, initializer, initargs)
     return worker_context().Pool(count, initializer, initargs)
 
 

@@ -49,7 +49,7 @@ def loader_env(tmp_path: Path) -> dict[str, str]:
 
 
 def loader_command(*args: object) -> list[str]:
-    """risklist-load as installed (its entry point is risklist_loader.launch)."""
+    """risklist-load as installed (its console script)."""
     return [str(Path(sys.executable).parent / "risklist-load"), *(str(arg) for arg in args)]
 
 

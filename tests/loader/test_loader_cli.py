@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,6 @@ from benchmarks.datagen import generate_rows
 from benchmarks.datagen import write_csv as write_generated_csv
 from risklist_kernel.enums import Category, EntityType, RiskLevel
 from risklist_kernel.secret import NetworkSecret, write_secret
-from risklist_loader import launch
-from risklist_loader.worker_pool import CHUNK_BYTES
 from risklist_server.store.risk_store import RiskStore
 from tests.support.small_disk import small_disk
 
@@ -573,22 +572,30 @@ def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_the_worker_server_starts_for_any_argument_naming_a_big_file(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """risklist-load starts its worker server before its own imports when an argument names a file big enough
-    for workers; options, small files, directories and missing paths start nothing (cli decides later)."""
-    started: list[bool] = []
-    ran: list[list[str]] = []
-    monkeypatch.setattr(launch, "start_worker_server", lambda: started.append(True))
-    monkeypatch.setattr("risklist_loader.cli.main", lambda argv: ran.append(list(argv)) or 0)
-    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
-    small.write_bytes(b"x" * 100)
-    with big.open("wb") as handle:
-        handle.truncate(2 * CHUNK_BYTES)
-    for argv, expected in ((["--db", str(tmp_path), str(small), "--source", "bank-a"], False),
-                           ([str(tmp_path / "missing.csv"), f"--rejects={big}"], False),
-                           (["--source", "bank-a", str(big)], True)):
-        started.clear()
-        assert launch.main(argv) == 0
-        assert started == ([True] if expected else []), argv
-    assert ran[-1] == ["--source", "bank-a", str(big)]
+def test_pass_1_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path) -> None:
+    """Pass 1's pool may fork this process (its workers start at once, with the loader imported), but only where
+    no other thread runs; else its workers come from the worker server, as every later pool's do."""
+    # A fork keeps this process's module state (tempfile.tempdir, set here); other workers start afresh.
+    script = (
+        "import os, shutil, tempfile, threading\n"
+        "from risklist_loader.worker_pool import stop_worker_server, worker_pool\n"
+        "marker = tempfile.mkdtemp(prefix='rl-')\n"
+        "tempfile.tempdir = marker\n"
+        "try:\n"
+        "    with worker_pool(1, forked=True) as pool:\n"
+        "        alone = pool.apply(tempfile.gettempdir) == marker\n"
+        "    release = threading.Event()\n"
+        "    waiting = threading.Thread(target=release.wait)\n"
+        "    waiting.start()\n"
+        "    with worker_pool(1, forked=True) as pool:\n"
+        "        beside_a_thread = pool.apply(tempfile.gettempdir) == marker\n"
+        "    release.set()\n"
+        "    waiting.join()\n"
+        "finally:\n"
+        "    stop_worker_server()\n"
+        "    shutil.rmtree(marker)\n"
+        "print(alone, beside_a_thread)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env=loader_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]

@@ -139,8 +139,7 @@ def test_into_a_store_bulk_and_batches_leave_the_same_records(
 ) -> None:
     """Into an empty store, the bulk path and the batch path list exactly the feed's subjects."""
     rows = generated_rows(12)
-    sink = DbSink(tmp_path / "db", secret.fingerprint)
-    sink.open()
+    sink = DbSink(tmp_path / "db", secret.fingerprint)  # run_load opens it
     try:
         summary = _load(tmp_path, secret, rows, sink, bulk_min_rows=bulk_min_rows)
     finally:

@@ -198,7 +198,6 @@ def _run(directory: Path, rows: list[dict[str, object]], feed_format: str, mode:
     work.mkdir()
     sink = DbSink(directory / "db", ORDER_SECRET.fingerprint)
     rejects = RejectLog(None)
-    sink.open()
     try:
         return run_load(plan, Validation("bank-a", ORDER_SECRET, Settings(), NOW), sink, rejects, work)
     finally:
