@@ -42,12 +42,12 @@ def mask_table() -> tuple[int, ...]:
     masks = []
     for index in range(1 << MASK_INDEX_BITS):
         seed = hashlib.blake2b(index.to_bytes(4, "little"), digest_size=32, person=b"rl1:front").digest()
-        bits: set[int] = set()
-        position = 0
-        while len(bits) < BITS_PER_MASK:
-            bits.add(seed[position] & 63)
-            position += 1
-        masks.append(sum(1 << bit for bit in bits))
+        mask = 0
+        for byte in seed:  # a repeated position sets no new bit: the mask has 8 once 8 distinct ones came
+            mask |= 1 << (byte & 63)
+            if mask.bit_count() == BITS_PER_MASK:
+                break
+        masks.append(mask)
     return tuple(masks)
 
 

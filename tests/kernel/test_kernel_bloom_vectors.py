@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from risklist_kernel.bloom import BlockedBloom, mask_table
 
 FIRST_MASKS = [0x1085048060000, 0x1040610A40000, 0xA804000408402000]
@@ -13,6 +15,18 @@ def test_mask_table_vectors() -> None:
     masks = mask_table()
     assert list(masks[:3]) == FIRST_MASKS and masks[65535] == LAST_MASK
     assert all(bin(mask).count("1") == 8 for mask in masks)
+
+
+def test_every_mask_is_the_one_docs_client_md_derives() -> None:
+    """All 65,536 masks equal the derivation as docs/client.md words it (a set of positions, taken in order)."""
+    for index, mask in enumerate(mask_table()):
+        seed = hashlib.blake2b(index.to_bytes(4, "little"), digest_size=32, person=b"rl1:front").digest()
+        positions: set[int] = set()
+        for byte in seed:
+            if len(positions) == 8:
+                break
+            positions.add(byte & 63)
+        assert mask == sum(1 << position for position in positions), index
 
 
 def test_probe_picks_word_and_mask_from_key_bytes() -> None:
