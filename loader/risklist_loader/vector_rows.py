@@ -100,9 +100,11 @@ class ColumnRows:
             return VectorRows(np.zeros(0, np.int64), b"", np.zeros(0, np.uint8), np.zeros(0, np.uint8),
                               np.zeros(1, np.int64), b"", [0])
         starts, ends = _split_lines(buffer)
-        plain = self._plain(buffer, starts, ends) if self._fast.adds_allowed else np.zeros(len(starts), np.bool_)
+        commas = np.flatnonzero(buffer == _COMMA)
+        plain = (self._plain(buffer, commas, starts, ends) if self._fast.adds_allowed
+                 else np.zeros(len(starts), np.bool_))
         lines = np.flatnonzero(plain)
-        fields = self._fields(buffer, starts[lines], ends[lines])
+        fields = self._fields(commas, starts[lines], ends[lines])
         accepted, values = self._decide(buffer, fields)
         keys, good = self._keys(buffer, data, fields["identifier"][:, accepted], values["entity_type"][accepted])
         accepted[accepted] = good
@@ -115,16 +117,18 @@ class ColumnRows:
         return VectorRows(lines.astype(np.int64), b"".join(keys), kinds, categories, offsets, tails,
                           np.flatnonzero(left).tolist())
 
-    def _plain(self, buffer: Bytes2D, starts: Int64s, ends: Int64s) -> npt.NDArray[np.bool_]:
-        """Lines FastRows could take: short, ASCII, no quote or CR, as many fields as the header."""
+    def _plain(self, buffer: Bytes2D, commas: Int64s, starts: Int64s, ends: Int64s) -> npt.NDArray[np.bool_]:
+        """Lines FastRows could take: short, ASCII, no quote or CR, as many fields as the header (`commas`: where
+        the buffer's commas are)."""
         bad = marked_between((buffer >= 128) | (buffer == _QUOTE) | (buffer == _CR), starts, ends)
-        commas = marked_between(buffer == _COMMA, starts, ends)
-        plain: npt.NDArray[np.bool_] = ((ends - starts <= FAST_LINE_BYTES) & (bad == 0) & (commas == self._count - 1))
+        separators = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+        plain: npt.NDArray[np.bool_] = ((ends - starts <= FAST_LINE_BYTES) & (bad == 0)
+                                        & (separators == self._count - 1))
         return plain
 
-    def _fields(self, buffer: Bytes2D, starts: Int64s, ends: Int64s) -> dict[str, Int64s]:
-        """(start, end) of each picked field of each plain line, as a 2 x n array per field name."""
-        commas = np.flatnonzero(buffer == _COMMA)
+    def _fields(self, commas: Int64s, starts: Int64s, ends: Int64s) -> dict[str, Int64s]:
+        """(start, end) of each picked field of each plain line (`commas`: where the buffer's commas are), as a
+        2 x n array per field name."""
         first_comma = np.searchsorted(commas, starts)
         width = self._count - 1
         matrix = commas[first_comma[:, None] + np.arange(width)] if width else np.zeros((len(starts), 0), np.int64)
