@@ -33,9 +33,15 @@ class DbSink:
         self._accept_restored = accept_restored
         self._store: RiskStore | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._store is not None
+
     def open(self) -> None:
-        """Open the store, creating it (0700) if there is none; a store held by a server or another
-        loader, damaged, or older than its front file raises StoreError."""
+        """Open the store (unless open already), creating it (0700) if there is none; a store held by a server or
+        another loader, damaged, or older than its front file raises StoreError."""
+        if self._store is not None:
+            return
         self._store = RiskStore(self._path, secret_fingerprint=self._fingerprint, create=True,
                                 accept_restored=self._accept_restored, block_cache_bytes=LOADER_BLOCK_CACHE_BYTES)
         remove_bulk_dirs(self._path)  # scratch files of a bulk load killed before it cleaned up

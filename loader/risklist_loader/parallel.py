@@ -233,14 +233,14 @@ def read_rejects(result: ChunkResult) -> list[RejectRow]:
 def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,
                chunk_bytes: int = CHUNK_BYTES, workers: int | None = None,
                direct_max_bits: int = DIRECT_MAX_DIGEST_BITS,
-               meanwhile: Callable[[], object] = lambda: None) -> Iterator[ChunkResult]:
+               meanwhile: Callable[[], object] = lambda: None, forked: bool = True) -> Iterator[ChunkResult]:
     """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order.
 
     The feed's lines decide the buckets' layout; up to `direct_max_bits` digest bits the chunks' rows go
     straight into setup.bucket_dir's buckets, else into a spool per chunk. `meanwhile` runs in this process once
-    the workers have their chunks (first, without workers); what it raises stops them. The workers are forks of
-    this process (worker_pool's `forked`): the caller must hold no open store or grpc channel, and open them in
-    `meanwhile` instead."""
+    the workers have their chunks (first, without workers); what it raises stops them. With `forked` the workers
+    are forks of this process (worker_pool's): the caller must then hold no open store or grpc channel (it opens
+    them in `meanwhile` instead)."""
     spans = split(setup.feed, data_start, size, chunk_bytes)
     if workers is None:
         workers = workers_for(size - data_start)
@@ -249,7 +249,7 @@ def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, 
         counts = [count_lines(setup.feed, start, end) for start, end in spans]
         yield from (validate_chunk(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits))
         return
-    with worker_pool(workers, _init, (setup,), forked=True) as pool:
+    with worker_pool(workers, _init, (setup,), forked=forked) as pool:
         counts = pool.map(_count, spans, chunksize=8)
         results = pool.imap(_run_chunk, _chunks(spans, counts, first_line, direct_max_bits))
         meanwhile()

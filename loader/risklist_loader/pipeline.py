@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -69,13 +68,14 @@ def run_load(
     rejects: RejectLog,
     workdir: Path,
 ) -> LoadSummary:
-    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable. The sink is opened
-    here, once pass 1's workers are forked (their errors stop them)."""
+    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable. A sink not open yet is
+    opened here, once pass 1's workers are forked (its errors stop them); pass 1's workers are forks of this
+    process only then (an open store or channel runs threads a fork must not copy)."""
     started = time.monotonic()
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    rows, feed = _validate(plan, validation, rejects, workdir, sink.open if sink is not None else lambda: None)
+    rows, feed = _validate(plan, validation, rejects, workdir, sink)
     summary.rows, summary.rejected = rows, rejects.rows
     summary.first_rejects = list(rejects.first)
 
@@ -135,7 +135,7 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
 
 
 def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path,
-              meanwhile: Callable[[], object]) -> tuple[int, BucketFeed]:
+              sink: Sink | None) -> tuple[int, BucketFeed]:
     """Pass 1: read, validate, normalise and digest every row into key-range buckets (by pass 1 itself, or for
     the biggest feeds through spools that are then partitioned), to be decided bucket by bucket
     (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
@@ -153,7 +153,9 @@ def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdi
                             plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
                             validation.secret.key, validation.settings, validation.now, spools, buckets)
         results: list[ChunkResult] = []
-        for result in run_chunks(setup, data_start, first_line, size, meanwhile=meanwhile):
+        chunks = run_chunks(setup, data_start, first_line, size, forked=sink is None or not sink.is_open,
+                            meanwhile=sink.open if sink is not None else lambda: None)
+        for result in chunks:
             results.append(result)
             rows += result.rows
             progress.advance_to(result.end)

@@ -72,9 +72,15 @@ class ServerSink:
         self._connect_timeout = connect_timeout
         self._channel: grpc.Channel | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._channel is not None
+
     def open(self) -> None:
-        """Connect now and compare network secrets, so an unreachable server or another network's fails the
-        run as validation starts, before anything is sent (SinkError, SecretMismatch)."""
+        """Connect now (unless connected already) and compare network secrets, so an unreachable server or another
+        network's fails the run as validation starts, before anything is sent (SinkError, SecretMismatch)."""
+        if self._channel is not None:
+            return
         self._channel = open_channel(
             self._address, self._tls,
             options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

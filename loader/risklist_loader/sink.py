@@ -24,10 +24,15 @@ BatchCallback = Callable[[Batch, ApplyResult | None], None]
 
 
 class Sink(Protocol):
-    """open() as validation starts (fail fast: pass 1's workers are forked first), load() once, close() always
-    (also when never opened)."""
+    """open() as validation starts (fail fast: pass 1's workers are forked first; a no-op when already open),
+    load() once per run_load, close() always (also when never opened)."""
 
     description: str
+
+    @property
+    def is_open(self) -> bool:
+        """Whether open() ran (a store or a channel is held, with threads a fork must not copy)."""
+        ...
 
     def open(self) -> None: ...
 

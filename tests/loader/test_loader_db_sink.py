@@ -32,6 +32,8 @@ class BatchCollector:
     def __init__(self) -> None:
         self.batches: list[Batch] = []
 
+    is_open = False
+
     def open(self) -> None:
         pass
 

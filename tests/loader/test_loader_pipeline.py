@@ -33,6 +33,8 @@ class RecordingSink:
         self.loads: list[tuple[str, LoadMode]] = []
         self.batches: list[Batch] = []
 
+    is_open = False
+
     def open(self) -> None:
         pass
 
