@@ -170,9 +170,15 @@ def bucket_chunks(results: Sequence[ChunkResult], directory: Path) -> BucketFeed
     accepted = sum(result.valid for result in results)
     spooled = [result.spool for result in results if result.spool is not None]
     if spooled or not results:
-        writers = partition_spools(spooled, directory, BucketLayout.for_rows(accepted), accepted)
-    else:
-        writers = sorted({result.writer for result in results if result.writer is not None})
+        return partitioned(spooled, directory, accepted)
+    writers = sorted({result.writer for result in results if result.writer is not None})
+    return BucketFeed(directory, buckets_in(directory), tuple(writers), accepted)
+
+
+def partitioned(spools: Sequence[Path], directory: Path, accepted: int) -> BucketFeed:
+    """Pass 1's spools (feed order, `accepted` rows in all) distributed into `directory`'s buckets (each spool
+    deleted once distributed)."""
+    writers = partition_spools(spools, directory, BucketLayout.for_rows(accepted), accepted)
     return BucketFeed(directory, buckets_in(directory), tuple(writers), accepted)
 
 
@@ -180,18 +186,6 @@ def order_feed(feed: BucketFeed) -> tuple[FeedCounts, OrderedFeed]:
     """Every bucket decided (on every core for big feeds): the feed's counts and its applied rows in key order."""
     counts = order_buckets(feed.directory, feed.buckets, feed.writers, feed.accepted)
     return counts, OrderedFeed(feed.directory, feed.buckets)
-
-
-def order_chunks(results: Sequence[ChunkResult], directory: Path) -> tuple[FeedCounts, OrderedFeed]:
-    """Pass 1's rows (its chunks' results) decided bucket by bucket, wherever pass 1 put them."""
-    return order_feed(bucket_chunks(results, directory))
-
-
-def order_spools(spools: Sequence[Path], directory: Path, accepted: int) -> tuple[FeedCounts, OrderedFeed]:
-    """Pass 1's spools (feed order, `accepted` rows in all) into buckets in `directory`, each decided: the
-    feed's counts and its applied rows in key order. The spools are deleted as they are distributed."""
-    writers = partition_spools(spools, directory, BucketLayout.for_rows(accepted), accepted)
-    return order_feed(BucketFeed(directory, buckets_in(directory), tuple(writers), accepted))
 
 
 @dataclass(frozen=True, slots=True)

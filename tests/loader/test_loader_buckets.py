@@ -13,7 +13,7 @@ from risklist_kernel.digest import KEY_SIZE
 from risklist_loader import buckets, bulk
 from risklist_loader.buckets import BucketLayout, gather_tails, tail_offsets
 from risklist_loader.feed_order import APPLY, order_rows
-from risklist_loader.ordering import order_spools, read_ordered
+from risklist_loader.ordering import order_feed, partitioned, read_ordered
 from risklist_loader.spool import ADD, ENTRY_DTYPE, EXPIRED, REMOVE, SpoolWriter, key_list
 
 keys_strategy = st.binary(min_size=KEY_SIZE, max_size=KEY_SIZE)
@@ -113,7 +113,7 @@ def _whole_feed(paths: list[Path]) -> list[tuple[object, ...]]:
 
 
 def _bucketed(directory: Path, paths: list[Path], accepted: int) -> list[tuple[object, ...]]:
-    counts, ordered = order_spools(paths, directory, accepted)
+    counts, ordered = order_feed(partitioned(paths, directory, accepted))
     found: list[tuple[object, ...]] = []
     for bucket in ordered.buckets:
         rows = read_ordered(ordered, bucket)

@@ -8,7 +8,7 @@ import numpy as np
 
 from risklist_kernel.enums import Category, RiskLevel
 from risklist_loader.batches import ordered_batches
-from risklist_loader.ordering import OrderedFeed, order_spools
+from risklist_loader.ordering import OrderedFeed, order_feed, partitioned
 from risklist_loader.spool import EXPIRED, SpoolWriter, key_list, read_entries
 from risklist_server.core.mutation import Mutation, Removal, Upsert
 from risklist_server.core.record import Contribution
@@ -37,7 +37,7 @@ def spooled(tmp_path: Path, rows: list[tuple[int, Mutation]], *, parts: int = 1,
             spool.write(line, mutation, expired=expired)
         spool.close()
         paths.append(spool.path)
-    _, ordered = order_spools(paths, tmp_path / "buckets", len(rows))
+    _, ordered = order_feed(partitioned(paths, tmp_path / "buckets", len(rows)))
     return ordered
 
 
@@ -70,7 +70,7 @@ def test_an_expired_add_is_replayed_as_a_removal_of_its_category(tmp_path: Path)
     spool.close()
     [entry] = read_entries(tmp_path / "spool.bin").tolist()
     assert entry[1] == EXPIRED and entry[4] > 0
-    _, ordered = order_spools([tmp_path / "spool.bin"], tmp_path / "buckets", 1)
+    _, ordered = order_feed(partitioned([tmp_path / "spool.bin"], tmp_path / "buckets", 1))
     assert [m for batch in ordered_batches(ordered, "bank-a", 10) for m in batch.mutations] == [
         Removal(key, "bank-a", Category.GAMBLING)
     ]
