@@ -224,8 +224,8 @@ def _full_disk_hint(error: Exception, args: argparse.Namespace) -> str:
     if not isinstance(error, OSError) or error.errno != errno.ENOSPC:
         return ""
     scratch = args.tmp_dir or tempfile.gettempdir()
-    return (f" (the scratch directory {scratch}: a load needs about 45 bytes a row there, plus its reference); free space, or point "
-            f"--tmp-dir at a disk with room, and re-run the same command (re-running is safe)")
+    return (f" (the scratch directory {scratch}: a load needs about 45 bytes a row there, plus its reference); "
+            f"free space, or point --tmp-dir at a disk with room, and re-run the same command (re-running is safe)")
 
 
 def _secret(args: argparse.Namespace) -> NetworkSecret:

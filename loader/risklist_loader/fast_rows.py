@@ -94,6 +94,9 @@ class FastRows:
             for member in EntityType
         }
         self._type_bytes = {member: bytes((member,)) for member in EntityType}
+        # The same by number: an int hashes in C, an enum member through Python (keys_of_canonical's loop).
+        self._hashers_by_number = {int(member): hasher for member, hasher in self._hashers.items()}
+        self._type_bytes_by_number = {int(member): prefix for member, prefix in self._type_bytes.items()}
         # The fields this path reads, in a fixed order; an absent optional column reads as "".
         positions = [index.get(name, self._count) for name in _PICKED]
         picker = itemgetter(*positions)
@@ -164,15 +167,17 @@ class FastRows:
         hasher.update(canonical.encode())
         return self._type_bytes[entity_type] + hasher.digest()
 
-    def keys_of_canonical(self, entity_types: list[EntityType], canonicals: list[bytes]) -> list[bytes]:
-        """The storage keys of identifiers already in canonical form (ASCII), as key() makes them."""
-        hashers, type_bytes = self._hashers, self._type_bytes
+    def keys_of_canonical(self, entity_types: list[int], canonicals: list[bytes]) -> bytes:
+        """The storage keys of identifiers already in canonical form (ASCII), as key() makes them, concatenated
+        (KEY_SIZE bytes each); `entity_types` as numbers."""
+        hashers, type_bytes = self._hashers_by_number, self._type_bytes_by_number
         keys = []
         for entity_type, canonical in zip(entity_types, canonicals, strict=True):
             hasher = hashers[entity_type].copy()
             hasher.update(canonical)
-            keys.append(type_bytes[entity_type] + hasher.digest())
-        return keys
+            keys.append(type_bytes[entity_type])
+            keys.append(hasher.digest())
+        return b"".join(keys)
 
     def _timestamp(self, text: str) -> int | None:
         """risklist_loader.timestamps.parse_timestamp for its common forms, else None."""

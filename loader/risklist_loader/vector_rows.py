@@ -37,6 +37,8 @@ from risklist_server.core.settings import DAY_SECONDS
 
 Int64s = npt.NDArray[np.int64]
 Bytes2D = npt.NDArray[np.uint8]
+KEY_CELL = np.dtype(f"V{KEY_SIZE}")
+"""One storage key as a numpy cell (raw bytes: no NUL trimmed)."""
 
 TAIL_HEADER = np.dtype([("category", "u1"), ("level", "u1"), ("reported_at", "<i8"), ("expires_at", "<i8"),
                         ("reference_length", "<u2")])
@@ -114,7 +116,7 @@ class ColumnRows:
         offsets, tails = _tails(buffer, {name: column[accepted] for name, column in values.items()}, reference)
         left = np.ones(len(starts), dtype=np.bool_)
         left[lines] = False
-        return VectorRows(lines.astype(np.int64), b"".join(keys), kinds, categories, offsets, tails,
+        return VectorRows(lines.astype(np.int64), keys, kinds, categories, offsets, tails,
                           np.flatnonzero(left).tolist())
 
     def _plain(self, buffer: Bytes2D, commas: Int64s, starts: Int64s, ends: Int64s) -> npt.NDArray[np.bool_]:
@@ -164,11 +166,12 @@ class ColumnRows:
         return accepted, values
 
     def _keys(self, buffer: Bytes2D, data: bytes, identifiers: Int64s,
-              types: Int64s) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
-        """The storage key of each identifier (FastRows.key) of the given types, and which ones have one: digit
-        forms of accounts, cards, IMEIs and mobiles, other device ids and IBANs a column at a time (digit_identifiers,
-        device_identifiers, iban_identifiers), the others one by one."""
-        found: list[bytes | None] = [None] * len(types)
+              types: Int64s) -> tuple[bytes, npt.NDArray[np.bool_]]:
+        """The storage keys (FastRows.key) of the identifiers of the given types that have one, concatenated in
+        field order, and which ones have one: digit forms of accounts, cards, IMEIs and mobiles, other device ids
+        and IBANs a column at a time (digit_identifiers, device_identifiers, iban_identifiers), the others one by
+        one."""
+        keys = np.zeros(len(types), dtype=KEY_CELL)
         field_starts, field_ends = identifiers
         decided = np.zeros(len(types), dtype=np.bool_)
         # Each form is read only on the rows of its types (on the others it would be computed, then dropped), the
@@ -187,18 +190,22 @@ class ColumnRows:
             found_rows.append((rows[found_here], texts))
             decided[rows[found_here]] = True
         for rows, canonicals in found_rows:
-            digested = self._fast.keys_of_canonical([self._members[value] for value in types[rows].tolist()],
-                                                    canonicals)
-            for place, key in zip(rows.tolist(), digested, strict=True):
-                found[place] = key
+            keys[rows] = np.frombuffer(self._fast.keys_of_canonical(types[rows].tolist(), canonicals), KEY_CELL)
         text = data.decode("latin-1")  # plain lines are ASCII: one character per byte
         identifier_key, members = self._fast.key, self._members
         starts, ends = identifiers.tolist()
         type_values = types.tolist()
+        places: list[int] = []
+        found: list[bytes] = []
         for place in np.flatnonzero(~decided).tolist():
-            found[place] = identifier_key(members[type_values[place]], text[starts[place] : ends[place]])
-        good = np.fromiter((item is not None for item in found), dtype=np.bool_, count=len(found))
-        return [item for item in found if item is not None], good
+            key = identifier_key(members[type_values[place]], text[starts[place] : ends[place]])
+            if key is not None:
+                places.append(place)
+                found.append(key)
+        if found:
+            keys[places] = np.frombuffer(b"".join(found), KEY_CELL)
+            decided[places] = True
+        return keys[decided].tobytes(), decided
 
 
 class _Table:

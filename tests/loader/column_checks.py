@@ -56,4 +56,4 @@ def assert_decided_as_the_rules_say(fields: list[str], types: list[int], decided
         except InvalidIdentifier as error:
             raise AssertionError(f"{field!r} ({entity_type.feed_name}) decided as {canonical!r}: {error}") from None
         assert canonical.decode() == general, field
-        assert FAST.keys_of_canonical([entity_type], [canonical]) == [FAST.key(entity_type, field)]
+        assert FAST.keys_of_canonical([int(entity_type)], [canonical]) == FAST.key(entity_type, field)
