@@ -22,6 +22,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_loader.spool import ENTRY_DTYPE, SpoolWriter, tail_path
-from risklist_loader.worker_pool import ignore_interrupts, worker_pool
+from risklist_loader.worker_pool import stage_pool
 
 TARGET_ROWS = 1_000_000
 """Most rows a bucket should hold (its processing holds it whole: some 150 bytes a row)."""
@@ -203,9 +204,10 @@ def distribute(entries_parts: list[npt.NDArray[np.void]], tails_parts: list[byte
     return len(entries)
 
 
-def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int) -> list[int]:
-    """Distribute pass 1's spools (in feed order) into `directory`'s buckets, on every core for big feeds;
-    return the writers (task numbers) for read_bucket.
+def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int,
+                     pool: Pool | None = None) -> list[int]:
+    """Distribute pass 1's spools (in feed order) into `directory`'s buckets, on every core for big feeds (the
+    load's `pool`, or one of its own); return the writers (task numbers) for read_bucket.
 
     Each task takes a contiguous share of the spools and writes bucket files of its own, so tasks
     never share a file; each spool is deleted once its rows are in their buckets.
@@ -219,8 +221,8 @@ def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayou
     if count == 1:
         partition(tasks[0])
     else:
-        with worker_pool(count, ignore_interrupts) as pool:
-            pool.map(partition, tasks)
+        with stage_pool(pool, count) as workers:
+            workers.map(partition, tasks)
     return list(range(count))
 
 

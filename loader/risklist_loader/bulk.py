@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from risklist_loader.buckets import remove_bucket
 from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedRows, decide_bucket
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
-from risklist_loader.worker_pool import ignore_interrupts, worker_pool
+from risklist_loader.worker_pool import stage_pool
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
@@ -59,12 +60,13 @@ GoAhead = Callable[[FeedCounts], bool]
 """Shown the feed's counts once every record is built: whether to take them into the store."""
 
 
-def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed,
-                    go_ahead: GoAhead = lambda _: True) -> tuple[FeedCounts, ApplyResult | None]:
+def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed, go_ahead: GoAhead = lambda _: True,
+                    pool: Pool | None = None) -> tuple[FeedCounts, ApplyResult | None]:
     """Decide the feed's rows and build every record they change, merged with what the store holds; then, if
     `go_ahead` agrees, ingest them. The feed's counts, and what applying did (None: nothing was applied).
 
-    Into an empty store the records are built on every core (nothing to read); into a filled one by this
+    Into an empty store the records are built on every core (nothing to read: the load's `pool`, or one of its
+    own); into a filled one by this
     process, which reads each bucket's stored records with one multi-get and writes the changed ones
     (and deletions) into SST files, taken with RiskStore.bulk_merge.
     """
@@ -81,8 +83,8 @@ def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed,
         elif len(tasks) == 1:
             built = [build_buckets(tasks[0])]
         else:
-            with worker_pool(min(len(tasks), _build_cores(rows)), ignore_interrupts) as pool:
-                built = pool.map(build_buckets, tasks, chunksize=1)
+            with stage_pool(pool, min(len(tasks), _build_cores(rows))) as builders:
+                built = builders.map(build_buckets, tasks, chunksize=1)
         result = ApplyResult()
         counts = FeedCounts()
         paths: list[Path] = []

@@ -25,7 +25,7 @@ from risklist_loader.rejects import Reject, RejectLog
 from risklist_loader.server_sink import ServerSink
 from risklist_loader.sink import Sink
 from risklist_loader.summary import EXIT_FAILED, EXIT_USAGE
-from risklist_loader.worker_pool import start_worker_server, stop_worker_server, workers_for
+from risklist_loader.worker_pool import stop_worker_server
 from risklist_server.cli.client_tls import (
     CLIENT_TLS_FLAGS,
     add_client_tls_arguments,
@@ -185,8 +185,6 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         log.info("load_started", feed=str(plan.feed), format=plan.feed_format, source=plan.source,
                  mode=plan.mode.value, target=sink.description if sink else None,
                  dry_run=plan.dry_run, secret_fingerprint=secret.fingerprint)
-        if workers_for(plan.feed.stat().st_size):
-            start_worker_server()  # for the pools after pass 1 (the store is open by then): it imports meanwhile
         validation = Validation(plan.source, secret, settings, int(time.time()))
         with tempfile.TemporaryDirectory(prefix=f"{PROG}-", dir=args.tmp_dir) as workdir:
             summary = run_load(plan, validation, sink, rejects, Path(workdir))

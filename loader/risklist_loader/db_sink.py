@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 from risklist_kernel.errors import RiskListError
@@ -77,8 +78,8 @@ class DbSink:
         snapshot into a filled store takes batches: its sweep works from the seen-marks they leave."""
         return self._store is not None and (mode is LoadMode.DELTA or not self._store.has_records())
 
-    def load_bulk(self, source: str, mode: LoadMode, feed: BucketFeed,
-                  refusal: Callable[[FeedCounts], str]) -> tuple[FeedCounts, LoadOutcome | None]:
+    def load_bulk(self, source: str, mode: LoadMode, feed: BucketFeed, refusal: Callable[[FeedCounts], str],
+                  pool: Pool | None = None) -> tuple[FeedCounts, LoadOutcome | None]:
         """Decide a whole validated feed's rows and apply them to the store as SST files (risklist_loader.bulk),
         unless `refusal`, shown the feed's counts once the files are built, gives a reason not to: the counts,
         and the outcome (None: nothing applied)."""
@@ -94,7 +95,7 @@ class DbSink:
             return True
 
         try:
-            counts, result = bulk_into_store(store, source, feed, go_ahead)
+            counts, result = bulk_into_store(store, source, feed, go_ahead, pool)
         except RiskListError as error:
             raise SinkError(f"{error}; {RERUN_HINT}") from None
         except Exception as error:  # rocksdict raises plain Exception with RocksDB's message

@@ -1,7 +1,7 @@
 """Pass 1 on every core: the feed split into byte ranges of whole lines, each validated into its own spool.
 
-The parent reads the CSV header itself; workers (risklist_loader.worker_pool: they share nothing
-with the open store) take ranges of lines, run the fast path or else the general one (LineReader's
+The parent reads the CSV header itself; workers (the load's pool, risklist_loader.worker_pool: they share
+nothing with the open store) take ranges of lines, run the fast path or else the general one (LineReader's
 line rules, CsvFeed/JsonlFeed, RowValidator) on each line, and write the accepted mutations to the key-range
 buckets (risklist_loader.buckets.BucketWriter) or, for the biggest feeds, to a spool per chunk, and the
 rejects to a side file. Results come back in feed order, so the parent sees exactly the sequence of
@@ -15,6 +15,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,7 +32,7 @@ from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_loader.vector_rows import ColumnRows
-from risklist_loader.worker_pool import CHUNK_BYTES, ignore_interrupts, worker_pool, workers_for
+from risklist_loader.worker_pool import CHUNK_BYTES
 from risklist_server.core.settings import Settings
 
 TRUNCATED_SNAPSHOT = (
@@ -125,23 +126,12 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     return data
 
 
-_SETUP: WorkerSetup | None = None
+def _count(span: tuple[Path, int, int]) -> int:
+    return count_lines(*span)
 
 
-def _init(setup: WorkerSetup) -> None:
-    global _SETUP
-    ignore_interrupts()
-    _SETUP = setup
-
-
-def _count(span: tuple[int, int]) -> int:
-    assert _SETUP is not None
-    return count_lines(_SETUP.feed, *span)
-
-
-def _run_chunk(chunk: Chunk) -> ChunkResult:
-    assert _SETUP is not None
-    return validate_chunk(_SETUP, chunk)
+def _run_chunk(task: tuple[WorkerSetup, Chunk]) -> ChunkResult:
+    return validate_chunk(*task)
 
 
 def validate_chunk(setup: WorkerSetup, chunk: Chunk) -> ChunkResult:
@@ -230,30 +220,26 @@ def read_rejects(result: ChunkResult) -> list[RejectRow]:
     return rows
 
 
-def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *,
-               chunk_bytes: int = CHUNK_BYTES, workers: int | None = None,
-               direct_max_bits: int = DIRECT_MAX_DIGEST_BITS,
-               meanwhile: Callable[[], object] = lambda: None, forked: bool = True) -> Iterator[ChunkResult]:
-    """Validate the feed from byte `data_start` (line `first_line`) on; results in feed order.
+def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *, pool: Pool | None = None,
+               chunk_bytes: int = CHUNK_BYTES, direct_max_bits: int = DIRECT_MAX_DIGEST_BITS,
+               meanwhile: Callable[[], object] = lambda: None) -> Iterator[ChunkResult]:
+    """Validate the feed from byte `data_start` (line `first_line`) on, on `pool`'s workers (None: in this
+    process); results in feed order.
 
     The feed's lines decide the buckets' layout; up to `direct_max_bits` digest bits the chunks' rows go
     straight into setup.bucket_dir's buckets, else into a spool per chunk. `meanwhile` runs in this process once
-    the workers have their chunks (first, without workers); what it raises stops them. With `forked` the workers
-    are forks of this process (worker_pool's): the caller must then hold no open store or grpc channel (it opens
-    them in `meanwhile` instead)."""
+    the workers have their chunks (first, without workers); what it raises stops them (the caller opens its
+    store or channel there: a pool forked from this process was made before it)."""
     spans = split(setup.feed, data_start, size, chunk_bytes)
-    if workers is None:
-        workers = workers_for(size - data_start)
-    if workers == 0:
+    if pool is None:
         meanwhile()
         counts = [count_lines(setup.feed, start, end) for start, end in spans]
         yield from (validate_chunk(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits))
         return
-    with worker_pool(workers, _init, (setup,), forked=forked) as pool:
-        counts = pool.map(_count, spans, chunksize=8)
-        results = pool.imap(_run_chunk, _chunks(spans, counts, first_line, direct_max_bits))
-        meanwhile()
-        yield from results
+    counts = pool.map(_count, [(setup.feed, start, end) for start, end in spans], chunksize=8)
+    results = pool.imap(_run_chunk, [(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits)])
+    meanwhile()
+    yield from results
 
 
 def _chunks(spans: list[tuple[int, int]], counts: list[int], first_line: int, direct_max_bits: int) -> list[Chunk]:

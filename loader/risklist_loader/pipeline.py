@@ -1,9 +1,10 @@
-"""The two passes of a load: validate the whole feed into spools (on every core), then apply them."""
+"""The two passes of a load: validate the whole feed into key-range buckets (on every core), then apply them."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,7 @@ from risklist_loader.rows import EXPECTED_HEADER
 from risklist_loader.sink import Sink
 from risklist_loader.spool import Batch
 from risklist_loader.summary import LoadSummary
+from risklist_loader.worker_pool import load_pool, workers_for
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
 from risklist_server.store.apply import ApplyResult
@@ -68,14 +70,22 @@ def run_load(
     rejects: RejectLog,
     workdir: Path,
 ) -> LoadSummary:
-    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable. A sink not open yet is
-    opened here, once pass 1's workers are forked (its errors stop them); pass 1's workers are forks of this
-    process only then (an open store or channel runs threads a fork must not copy)."""
+    """Validate everything, then (unless refused or a dry run) apply; FeedError if unloadable.
+
+    Every stage shares one pool of workers (big feeds only). A sink not open yet is opened here, once the pool's
+    workers are forked and validating (its errors stop them); the workers are forks of this process only then (an
+    open store or channel runs threads a fork must not copy), else they come from the worker server."""
+    with load_pool(workers_for(plan.feed.stat().st_size), forked=sink is None or not sink.is_open) as pool:
+        return _load(plan, validation, sink, rejects, workdir, pool)
+
+
+def _load(plan: LoadPlan, validation: Validation, sink: Sink | None, rejects: RejectLog, workdir: Path,
+          pool: Pool | None) -> LoadSummary:
     started = time.monotonic()
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
                           rejects_path=rejects.path)
-    rows, feed = _validate(plan, validation, rejects, workdir, sink)
+    rows, feed = _validate(plan, validation, rejects, workdir, sink, pool)
     summary.rows, summary.rejected = rows, rejects.rows
     summary.first_rejects = list(rejects.first)
 
@@ -94,12 +104,12 @@ def run_load(
     if (isinstance(sink, DbSink) and not plan.dry_run and feed.accepted >= plan.bulk_min_rows
             and sink.can_bulk(plan.mode) and not _too_many_rejects(plan, rows, rejects.rows)):
         # The builders decide the rows as they build: the counts (and a refusal) come before anything is applied.
-        _, outcome = sink.load_bulk(plan.source, plan.mode, feed, decided)
+        _, outcome = sink.load_bulk(plan.source, plan.mode, feed, decided, pool)
         if outcome is not None:
             summary.result, summary.list_version = outcome.result, outcome.list_version
     else:
         ordering = time.monotonic()
-        validated, ordered = order_feed(feed)
+        validated, ordered = order_feed(feed, pool)
         log.info("ordered", buckets=len(ordered.buckets), seconds=round(time.monotonic() - ordering, 3))
         if not decided(validated) and not plan.dry_run and sink is not None:
             summary.result, summary.list_version = _apply(plan, sink, ordered, validated.applied)
@@ -135,7 +145,7 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
 
 
 def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path,
-              sink: Sink | None) -> tuple[int, BucketFeed]:
+              sink: Sink | None, pool: Pool | None) -> tuple[int, BucketFeed]:
     """Pass 1: read, validate, normalise and digest every row into key-range buckets (by pass 1 itself, or for
     the biggest feeds through spools that are then partitioned), to be decided bucket by bucket
     (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.
@@ -153,7 +163,7 @@ def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdi
                             plan.mode is LoadMode.SNAPSHOT, validation.settings.default_region,
                             validation.secret.key, validation.settings, validation.now, spools, buckets)
         results: list[ChunkResult] = []
-        chunks = run_chunks(setup, data_start, first_line, size, forked=sink is None or not sink.is_open,
+        chunks = run_chunks(setup, data_start, first_line, size, pool=pool,
                             meanwhile=sink.open if sink is not None else lambda: None)
         for result in chunks:
             results.append(result)
@@ -170,7 +180,7 @@ def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdi
             raise FeedError(message, line=line, field=field)
     finally:
         progress.close()
-    return rows, bucket_chunks(results, workdir / "buckets")
+    return rows, bucket_chunks(results, workdir / "buckets", pool)
 
 
 def _too_many_rejects(plan: LoadPlan, rows: int, rejected: int) -> bool:

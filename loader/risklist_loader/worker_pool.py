@@ -1,13 +1,13 @@
-"""The loader's worker processes: forked from one server process that imported the loader once.
+"""The loader's worker processes: forks of the loader made before it opens the store, else of a worker server.
 
-A load starts up to three pools (pass 1, partitioning the biggest feeds, deciding and building; a load that
-applies batches orders instead of building). Pass 1's may fork the loader itself, before it opens the store
-(worker_pool's `forked`). Spawned workers each import numpy,
-the kernel, the loader and its tables afresh: about 0.8 s of CPU per worker on this kind of machine, two
-workers per pool, a sixth of a 2M-row load. A forkserver imports them once, in a process of its own that
-shares nothing with the parent (no open store, no threads), and every worker is a fork of it, so workers
-still share nothing with the open store, as with spawn. Where a forkserver's unix socket cannot be bound
-(TMPDIR too deep for the 107-byte socket path), workers are spawned as before.
+A load's stages (pass 1, partitioning the biggest feeds, deciding and building; a load that applies batches
+orders instead of building) share one pool (load_pool), made before the store or a grpc channel is opened:
+its workers are forks of the loader, which has imported everything they run, so they start at once and share
+nothing with the store opened after them. Where that cannot be (another Python thread runs, or the caller
+opened the store already), workers come from a forkserver, which imports the loader once in a process of its
+own that shares nothing with the parent (no open store, no threads); spawned workers would each import numpy,
+the kernel, the loader and its tables afresh (about 0.8 s of CPU each on this kind of machine). Where a
+forkserver's unix socket cannot be bound (TMPDIR too deep for the 107-byte socket path), workers are spawned.
 
 stop_worker_server() ends the forkserver (which reaps every worker) and multiprocessing's resource tracker
 before the loader exits, so the loader's own parent accounts for the workers' CPU and memory (wait4,
@@ -21,7 +21,8 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
 from multiprocessing.pool import Pool
@@ -61,13 +62,6 @@ def worker_context() -> BaseContext:
     return _context
 
 
-def start_worker_server() -> None:
-    """Start the forkserver now, without waiting for it: it imports the loader (most of a second) while this
-    process goes on (opening the store), instead of while the first pool waits for it."""
-    if worker_context().get_start_method() == "forkserver":
-        forkserver.ensure_running()
-
-
 def worker_pool(count: int, initializer: Callable[..., object] | None = None,
                 initargs: tuple[Any, ...] = (), *, forked: bool = False) -> Pool:
     """A pool of `count` workers that share nothing with this process.
@@ -79,6 +73,28 @@ def worker_pool(count: int, initializer: Callable[..., object] | None = None,
     if forked and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork").Pool(count, initializer, initargs)
     return worker_context().Pool(count, initializer, initargs)
+
+
+@contextmanager
+def load_pool(count: int, *, forked: bool) -> Iterator[Pool | None]:
+    """The workers every stage of one load shares: `count` of them (None for 0: the stages run in this process),
+    forks of this process where `forked` allows it (see worker_pool). Ended when the load is."""
+    if not count:
+        yield None
+        return
+    with worker_pool(count, ignore_interrupts, forked=forked) as pool:
+        yield pool
+
+
+@contextmanager
+def stage_pool(shared: Pool | None, count: int) -> Iterator[Pool]:
+    """The load's pool when there is one, else a pool of `count` workers for one stage (a caller that runs a
+    stage on its own, as tests do)."""
+    if shared is not None:
+        yield shared
+        return
+    with worker_pool(count, ignore_interrupts) as pool:
+        yield pool
 
 
 def ignore_interrupts() -> None:

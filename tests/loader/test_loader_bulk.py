@@ -23,6 +23,7 @@ from risklist_loader.db_sink import DbSink
 from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedFeed, bucket_chunks, order_feed
 from risklist_loader.parallel import WorkerSetup, run_chunks
 from risklist_loader.rows import FIELDS
+from risklist_loader.worker_pool import load_pool
 from risklist_server.core.record import Record
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
@@ -259,17 +260,19 @@ def test_kill_during_bulk_then_rerun_equals_uninterrupted(
 
 
 def test_builders_on_every_core_write_the_same_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Records built by several processes (each its own key range and files) equal one process's."""
+    """Records built by several processes (each its own key range and files: a pool of their own, or the load's
+    pool, forked before the store opened) equal one process's."""
     feed = write_csv(tmp_path / "feed.csv", feed_rows())
     stores = {}
-    for name, minimum in (("one", 10**9), ("many", 1)):
+    for name, minimum, workers in (("one", 10**9, 0), ("many", 1, 0), ("shared", 1, 2)):
         monkeypatch.setattr(bulk, "PARALLEL_BUILD_MIN", minimum)
         buckets = _bucketed(feed, tmp_path / f"work-{name}")
-        with RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store:
-            result = bulk.bulk_into_store(store, "bank-a", buckets)
+        with (load_pool(workers, forked=True) as pool,
+              RiskStore(tmp_path / name, create=True, secret_fingerprint=SECRET.fingerprint) as store):
+            result = bulk.bulk_into_store(store, "bank-a", buckets, pool=pool)
             stores[name] = (result, dict(store.iter_records()), store.version)
-    assert stores["many"][:2] == stores["one"][:2]
-    assert stores["many"][2] == stores["one"][2] > 0
+    assert stores["many"][:2] == stores["one"][:2] == stores["shared"][:2]
+    assert stores["many"][2] == stores["one"][2] == stores["shared"][2] > 0
 
 
 def test_a_bulk_load_refused_once_its_rows_are_decided_applies_nothing(tmp_path: Path) -> None:
@@ -321,7 +324,7 @@ def _bucketed(feed: Path, work: Path, direct_max_bits: int = DIRECT_MAX_DIGEST_B
     (work / "buckets").mkdir()
     setup = WorkerSetup(feed, "csv", FIELDS, "bank-a", False, "CN", SECRET.key, Settings(), int(time.time()), work,
                         work / "buckets")
-    results = list(run_chunks(setup, start, 2, feed.stat().st_size, workers=0, direct_max_bits=direct_max_bits))
+    results = list(run_chunks(setup, start, 2, feed.stat().st_size, direct_max_bits=direct_max_bits))
     assert all((result.spool is None) == (direct_max_bits >= 0) for result in results)
     return bucket_chunks(results, work / "buckets")
 

@@ -490,9 +490,9 @@ def _command_lines(pids: list[int]) -> list[str]:
 @pytest.mark.parametrize("temporary", ["short", "too deep for a unix socket"])
 def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, worker_sized_feed: Path,
                                           temporary: str) -> None:
-    """Every worker (forked from a preloaded forkserver, or spawned where TMPDIR is too deep for its socket) has
-    ended when risklist-load exits: whoever ran it (wait4, /usr/bin/time, systemd) accounts for their CPU and
-    memory, and nothing of the load runs on after it."""
+    """Every worker (forked from the loader before it opens the store, whether or not TMPDIR is too deep for a
+    worker server's socket) has ended when risklist-load exits: whoever ran it (wait4, /usr/bin/time, systemd)
+    accounts for their CPU and memory, and nothing of the load runs on after it."""
     if temporary == "short":
         scratch = Path(tempfile.mkdtemp(prefix="rl-"))
     else:
@@ -549,10 +549,10 @@ def test_scratch_disk_filling_up_under_the_workers_ends_the_load_with_one_clear_
     assert records(db, secret) == {}
 
 
-def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
+def test_a_load_refused_after_its_workers_started_leaves_no_process(
         tmp_path: Path, secret: NetworkSecret, secret_file: Path, worker_sized_feed: Path) -> None:
-    """The forkserver starts before the store is opened (it imports the loader meanwhile): a store held by another
-    process still ends the load with its one clear error, and with nothing of the load left running."""
+    """The workers are forked, and validating, before the store is opened: a store held by another process still
+    ends the load with its one clear error, and with nothing of the load left running."""
     db = tmp_path / "db"
     log = tmp_path / "log"
     with RiskStore(db, create=True, secret_fingerprint=secret.fingerprint):  # held, as by a running server
@@ -572,9 +572,9 @@ def test_a_load_refused_after_its_workers_server_started_leaves_no_process(
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_pass_1_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path) -> None:
-    """Pass 1's pool may fork this process (its workers start at once, with the loader imported), but only where
-    no other thread runs; else its workers come from the worker server, as every later pool's do."""
+def test_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path) -> None:
+    """A load's pool may fork this process (its workers start at once, with the loader imported), but only where
+    no other thread runs; else its workers come from the worker server."""
     # A fork keeps this process's module state (tempfile.tempdir, set here); other workers start afresh.
     script = (
         "import os, shutil, tempfile, threading\n"
@@ -599,3 +599,36 @@ def test_pass_1_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path
                           env=loader_env(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False"]
+
+
+def test_a_load_builds_on_the_workers_it_forked_for_pass_1(tmp_path: Path, secret: NetworkSecret,
+                                                           secret_file: Path, worker_sized_feed: Path) -> None:
+    """Pass 1 and the builders share the workers forked before the store is opened: no worker server is started
+    (its imports would take CPU from the workers), and the records are those of a load on one process."""
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    # risklist-load's own main, with builders on every core from the first row and worker_sized_feed's 200k rows.
+    script = (
+        "import sys\n"
+        "from multiprocessing import forkserver\n"
+        "from risklist_loader import bulk, cli\n"
+        "bulk.PARALLEL_BUILD_MIN = 1\n"
+        "started = []\n"
+        "original = forkserver.ForkServer.ensure_running\n"
+        "def ensure_running(self):\n"
+        "    started.append(True)\n"
+        "    return original(self)\n"
+        "forkserver.ForkServer.ensure_running = ensure_running\n"
+        "forkserver.ensure_running = forkserver._forkserver.ensure_running  # the module's alias, spied too\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print('worker server started:', bool(started), file=sys.stderr)\n"
+        "sys.exit(code)\n")
+    arguments = [str(worker_sized_feed), "--source", "bank-a", "--secret-file", str(secret_file), "--log-format",
+                 "json"]
+    done = subprocess.run([sys.executable, "-c", script, *arguments, "--db", str(shared)], capture_output=True,
+                          text=True, timeout=120, env=loader_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "worker server started: False" in done.stderr
+    assert '"bulk_built"' in done.stderr and "Traceback" not in done.stderr
+    one_builder = load(tmp_path, worker_sized_feed, secret_file, db="alone")  # 200k rows: builds in one process
+    assert one_builder.returncode == 0, one_builder.stderr
+    assert records(shared, secret) == records(alone, secret) != {}

@@ -24,6 +24,7 @@ from risklist_loader.rows import FIELDS, FeedRow
 from risklist_loader.spool import read_entries, tail_path
 from risklist_loader.timestamps import parse_timestamp
 from risklist_loader.validate import RowValidator, ValidRow
+from risklist_loader.worker_pool import load_pool
 from risklist_server.core.mutation import Upsert
 from risklist_server.core.record import contribution_tail
 from risklist_server.core.settings import Settings
@@ -99,10 +100,10 @@ def test_chunks_and_workers_agree_with_one_reader(tmp_path: Path, ending: str, d
     feed.write_bytes(("\n".join([HEADER, *messy_lines(400, 3)]) + ending).encode())
     start = len(HEADER) + 1
     size = feed.stat().st_size
-    one = list(run_chunks(setup_for(feed, tmp_path / "one"), start, 2, size, workers=0,
-                          direct_max_bits=direct_max_bits))
-    many = list(run_chunks(setup_for(feed, tmp_path / "many"), start, 2, size, chunk_bytes=700, workers=2,
-                           direct_max_bits=direct_max_bits))
+    one = list(run_chunks(setup_for(feed, tmp_path / "one"), start, 2, size, direct_max_bits=direct_max_bits))
+    with load_pool(2, forked=True) as pool:
+        many = list(run_chunks(setup_for(feed, tmp_path / "many"), start, 2, size, chunk_bytes=700, pool=pool,
+                               direct_max_bits=direct_max_bits))
     assert len(one) == 1 and len(many) > 20
     if direct_max_bits >= 0:
         assert len({result.writer for result in many}) == 2, "both workers should have written rows"
@@ -117,8 +118,9 @@ def test_fatal_problem_stops_at_its_line(tmp_path: Path) -> None:
     lines[150] = lines[150] + "\x00"
     feed = tmp_path / "feed.csv"
     feed.write_bytes(("\n".join([HEADER, *lines]) + "\n").encode())
-    results = list(run_chunks(setup_for(feed, tmp_path), len(HEADER) + 1, 2, feed.stat().st_size,
-                              chunk_bytes=900, workers=2))
+    with load_pool(2, forked=True) as pool:
+        results = list(run_chunks(setup_for(feed, tmp_path), len(HEADER) + 1, 2, feed.stat().st_size,
+                                  chunk_bytes=900, pool=pool))
     fatal = [result.fatal for result in results if result.fatal]
     assert fatal and fatal[0][1] == 152 and "NUL" in fatal[0][0]
 
