@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class Progress:
@@ -13,6 +15,8 @@ class Progress:
     def __init__(self, enabled: bool, *, total: int, unit: str, description: str) -> None:
         self._bar: tqdm[None] | None = None
         if enabled:
+            from tqdm import tqdm  # only on a terminal: a load logging to a file does without its import
+
             self._bar = tqdm(
                 total=total,
                 unit=unit,

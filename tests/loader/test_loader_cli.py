@@ -632,3 +632,13 @@ def test_a_load_builds_on_the_workers_it_forked_for_pass_1(tmp_path: Path, secre
     one_builder = load(tmp_path, worker_sized_feed, secret_file, db="alone")  # 200k rows: builds in one process
     assert one_builder.returncode == 0, one_builder.stderr
     assert records(shared, secret) == records(alone, secret) != {}
+
+
+def test_the_loader_starts_without_importing_what_a_load_into_a_store_does_not_use() -> None:
+    """grpc and the protocol (for --server) and tqdm (a progress bar on a terminal) are imported when used: their
+    imports (some 40 ms) would come before a load's workers start."""
+    probe = ("import sys\nimport risklist_loader.cli\n"
+             "print(sorted(m for m in ('grpc', 'google.protobuf', 'tqdm') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -6,10 +6,12 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import grpc
+from typing import TYPE_CHECKING
 
 from risklist_server.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import grpc
 
 CLIENT_TLS_FLAGS = ("--ca", "--cert", "--key")
 
@@ -55,6 +57,8 @@ def load_client_tls(args: argparse.Namespace) -> ClientTls | None:
 
 def open_channel(address: str, tls: ClientTls | None, options: Sequence[tuple[str, int | str]] = ()) -> grpc.Channel:
     """A channel to `address`: mutual TLS with `tls`, plaintext without."""
+    import grpc  # here: a command that only parses these flags (risklist-load --db) does without grpc's import
+
     if tls is None:
         return grpc.insecure_channel(address, options=list(options))
     credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key,
