@@ -120,9 +120,10 @@ class ColumnRows:
                           np.flatnonzero(left).tolist())
 
     def _plain(self, buffer: Bytes2D, commas: Int64s, starts: Int64s, ends: Int64s) -> npt.NDArray[np.bool_]:
-        """Lines FastRows could take: short, ASCII, no quote or CR, as many fields as the header (`commas`: where
-        the buffer's commas are)."""
-        bad = marked_between((buffer >= 128) | (buffer == _QUOTE) | (buffer == _CR), starts, ends)
+        """Lines FastRows could take, of printable ASCII only: short, no quote, no control byte (no CR but a final
+        one, no tab: such a line is left to FastRows), as many fields as the header (`commas`: where the buffer's
+        commas are)."""
+        bad = marked_between((buffer < _SPACE) | (buffer > _TILDE) | (buffer == _QUOTE), starts, ends)
         separators = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
         plain: npt.NDArray[np.bool_] = ((ends - starts <= FAST_LINE_BYTES) & (bad == 0)
                                         & (separators == self._count - 1))
@@ -155,7 +156,7 @@ class ColumnRows:
         level, known_level = self._levels.find(buffer, fields["level"])
         reported, good_reported = _timestamps(buffer, fields["reported_at"])
         expires_given = fields["expires_at"][1] > fields["expires_at"][0]
-        expires_read, good_expires = _timestamps(buffer, fields["expires_at"])
+        expires_read, good_expires = _given_timestamps(buffer, fields["expires_at"], expires_given)
         expires = np.where(expires_given, expires_read, reported + self._retention[category])
         good_expires = ~expires_given | (good_expires & (expires > reported)
                                          & (expires <= reported + MAX_EXPIRY_DAYS * DAY_SECONDS))
@@ -289,6 +290,16 @@ def _timestamps(buffer: Bytes2D, bounds: Int64s) -> tuple[Int64s, npt.NDArray[np
     return np.where(lengths == 10, moment, timed_moment), ok
 
 
+def _given_timestamps(buffer: Bytes2D, bounds: Int64s,
+                      given: npt.NDArray[np.bool_]) -> tuple[Int64s, npt.NDArray[np.bool_]]:
+    """_timestamps of the fields where `given` (an optional column's: often most rows leave it empty); 0 and False
+    elsewhere."""
+    rows = np.flatnonzero(given)
+    moments, good = np.zeros(len(given), dtype=np.int64), np.zeros(len(given), dtype=np.bool_)
+    moments[rows], good[rows] = _timestamps(buffer, bounds[:, rows])
+    return moments, good
+
+
 def _days_from_civil(year: Int64s, month: Int64s, day: Int64s) -> Int64s:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's days_from_civil)."""
     shifted = year - (month <= 2)
@@ -301,13 +312,13 @@ def _days_from_civil(year: Int64s, month: Int64s, day: Int64s) -> Int64s:
 
 
 def _clean_references(buffer: Bytes2D, fields: dict[str, Int64s]) -> npt.NDArray[np.bool_]:
-    """References taken as written: empty, or printable ASCII without surrounding spaces, short enough."""
+    """References taken as written: empty, or without surrounding spaces, short enough (plain lines hold printable
+    ASCII only: ColumnRows._plain)."""
     starts, ends = fields["reference"]
     lengths = ends - starts
-    unprintable = marked_between((buffer < _SPACE) | (buffer > _TILDE), starts, ends)
     edge = np.where(lengths > 0, np.maximum(ends - 1, 0), 0)
     clean: npt.NDArray[np.bool_] = (lengths == 0) | (
-        (lengths <= MAX_REFERENCE_LENGTH) & (unprintable == 0)
+        (lengths <= MAX_REFERENCE_LENGTH)
         & (buffer[np.minimum(starts, len(buffer) - 1)] != _SPACE) & (buffer[edge] != _SPACE))
     return clean
 
