@@ -1,18 +1,21 @@
 """Pass 1 a column at a time: the plain add rows of a CSV chunk validated with numpy, FastRows' rules for arrays.
 
 FastRows decides one line at a time in Python. This module decides the same for the plain lines of a whole
-chunk (ASCII, no quotes, no CR but a final one, as many fields as the header, at most FAST_LINE_BYTES, action
+chunk (printable ASCII, no quotes, as many fields as the header, at most FAST_LINE_BYTES, action
 `add`): types, categories and levels are matched against FastRows' tables, dates are parsed and checked with
 array arithmetic, references are taken as they are when already clean, and the tails are packed as one
-buffer. Identifiers written as digits, devices' UUIDs, hex and opaque ids, and IBANs are read a column at a time
-too (digit_identifiers, device_identifiers, iban_identifiers), leaving only their digest per row; other
-identifiers take FastRows.key row by row. A line that any column cannot decide exactly as FastRows would is left
-over for FastRows.row (and from there the general path), so every row this module accepts has FastRows' key,
-action, category and tail (tests/loader/test_loader_vector_rows.py checks it on generated lines, valid and broken).
+buffer. Identifiers written as digits, devices' UUIDs, hex and opaque ids, IBANs, IPv4 addresses and ID numbers
+are read a column at a time too (digit_identifiers, device_identifiers, iban_identifiers, ip_identifiers,
+id_identifiers), leaving only their digest per row; other identifiers take FastRows.key row by row. A line that
+any column cannot decide exactly as FastRows would is left over for FastRows.row (and from there the general
+path), so every row this module accepts has FastRows' key, action, category and tail
+(tests/loader/test_loader_vector_rows.py checks it on generated lines, valid and broken).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +28,8 @@ from risklist_loader.digit_identifiers import DIGIT_TYPES, digit_forms
 from risklist_loader.fast_rows import FAST_LINE_BYTES, FastRows
 from risklist_loader.field_cells import field_cells, marked_between
 from risklist_loader.iban_identifiers import iban_forms
+from risklist_loader.id_identifiers import id_forms
+from risklist_loader.ip_identifiers import ip_forms
 from risklist_loader.spool import ADD, EXPIRED, SpoolWriter
 from risklist_loader.timestamps import LATEST
 from risklist_server.core.contribution_rules import (
@@ -37,6 +42,9 @@ from risklist_server.core.settings import DAY_SECONDS
 
 Int64s = npt.NDArray[np.int64]
 Bytes2D = npt.NDArray[np.uint8]
+ColumnForm = Callable[[Bytes2D, Int64s, Int64s, Int64s], tuple[npt.NDArray[np.bool_], list[bytes]]]
+"""A column rule (device_forms, iban_forms, ...): buffer, field starts and ends, entity types -> which fields it
+decided, and their canonical texts."""
 KEY_CELL = np.dtype(f"V{KEY_SIZE}")
 """One storage key as a numpy cell (raw bytes: no NUL trimmed)."""
 
@@ -169,9 +177,9 @@ class ColumnRows:
     def _keys(self, buffer: Bytes2D, data: bytes, identifiers: Int64s,
               types: Int64s) -> tuple[bytes, npt.NDArray[np.bool_]]:
         """The storage keys (FastRows.key) of the identifiers of the given types that have one, concatenated in
-        field order, and which ones have one: digit forms of accounts, cards, IMEIs and mobiles, other device ids
-        and IBANs a column at a time (digit_identifiers, device_identifiers, iban_identifiers), the others one by
-        one."""
+        field order, and which ones have one: digit forms of accounts, cards, IMEIs and mobiles, other device ids,
+        IBANs, IPv4 addresses and ID numbers a column at a time (digit_identifiers, device_identifiers,
+        iban_identifiers, ip_identifiers, id_identifiers), the others (e-mail addresses, IPv6) one by one."""
         keys = np.zeros(len(types), dtype=KEY_CELL)
         field_starts, field_ends = identifiers
         decided = np.zeros(len(types), dtype=np.bool_)
@@ -185,7 +193,10 @@ class ColumnRows:
                                             self._fast.region)
             found_rows.append((rows[found_here], texts))
             decided[rows[found_here]] = True
-        for entity_type, form in ((EntityType.DEVICE, device_forms), (EntityType.ACCOUNT, iban_forms)):
+        forms: tuple[tuple[EntityType, ColumnForm], ...] = (
+            (EntityType.DEVICE, device_forms), (EntityType.ACCOUNT, iban_forms), (EntityType.IP, ip_forms),
+            (EntityType.ID_NUMBER, functools.partial(id_forms, default_region=self._fast.region)))
+        for entity_type, form in forms:
             rows = np.flatnonzero((types == int(entity_type)) & ~decided)
             found_here, texts = form(buffer, field_starts[rows], field_ends[rows], types[rows])
             found_rows.append((rows[found_here], texts))
