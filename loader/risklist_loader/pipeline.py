@@ -90,7 +90,10 @@ def _load(plan: LoadPlan, validation: Validation, sink: Sink | None, rejects: Re
     summary.first_rejects = list(rejects.first)
 
     def decided(validated: FeedCounts) -> str:
-        """Record what deciding the rows found; why nothing may be applied, or ''."""
+        """Record what deciding the rows found; why nothing may be applied, or ''. The workers' part is done by
+        then (deciding, and building for a bulk load): they end now, not after the ingest or the last batch."""
+        if pool is not None:
+            pool.terminate()
         summary.accepted = validated.accepted
         summary.repeated, summary.superseded, summary.expired = (
             validated.repeated, validated.superseded, validated.expired

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from risklist_kernel.enums import EntityType
 from risklist_kernel.secret import NetworkSecret
+from risklist_loader import pipeline
 from risklist_loader.db_sink import DbSink
 from risklist_loader.pipeline import LoadPlan, Validation, run_load
 from risklist_loader.rejects import RejectLog
@@ -150,3 +152,24 @@ def test_into_a_store_bulk_and_batches_leave_the_same_records(
     expected = {key_of(secret, EntityType.from_feed_name(str(row["entity_type"])), str(row["identifier"]))
                 for row in rows}
     assert set(records(tmp_path / "db", secret)) == expected
+
+
+class WorkersSeenSink(RecordingSink):
+    """A RecordingSink that notes this process's live child processes when its batches start."""
+
+    children: list[multiprocessing.process.BaseProcess] | None = None
+
+    def load(self, source: str, mode: LoadMode, batches: Iterable[Batch], on_batch: BatchCallback) -> LoadOutcome:
+        self.children = multiprocessing.active_children()
+        return super().load(source, mode, batches, on_batch)
+
+
+def test_the_load_s_workers_have_ended_before_its_batches_are_applied(
+        tmp_path: Path, secret: NetworkSecret, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pass 1 and deciding run on worker processes; applying batches (which may take long through a server) needs
+    none, so none is left holding memory while it runs."""
+    monkeypatch.setattr(pipeline, "workers_for", lambda _size: 2)  # workers even for this small feed
+    sink = WorkersSeenSink()
+    summary = _load(tmp_path, secret, generated_rows(10), sink)
+    assert summary.result.added == 10 and len(sink.batches) == 4
+    assert sink.children == []
