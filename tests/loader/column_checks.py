@@ -57,3 +57,13 @@ def assert_decided_as_the_rules_say(fields: list[str], types: list[int], decided
             raise AssertionError(f"{field!r} ({entity_type.feed_name}) decided as {canonical!r}: {error}") from None
         assert canonical.decode() == general, field
         assert FAST.keys_of_canonical([int(entity_type)], [canonical]) == FAST.key(entity_type, field)
+
+
+def assert_rule_decides_only_as_the_rules_say(rule: ColumnRule, entity_type: EntityType,
+                                              rows: list[tuple[str, int]]) -> None:
+    """`rule` over (field, entity type) rows decides fields of `entity_type` only, each as the general rules and
+    FastRows.key make of it."""
+    fields, types = [field for field, _ in rows], [type_value for _, type_value in rows]
+    decided, canonicals = decided_by(rule, fields, types)
+    assert all(type_value == int(entity_type) for type_value, was in zip(types, decided, strict=True) if was)
+    assert_decided_as_the_rules_say(fields, types, decided, canonicals)

@@ -3,7 +3,7 @@ general rules' canonical form, and its key FastRows.key's; the common feed spell
 
 from __future__ import annotations
 
-from column_checks import assert_decided_as_the_rules_say, decided_by
+from column_checks import assert_rule_decides_only_as_the_rules_say, decided_by
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -47,10 +47,7 @@ FIELDS = st.one_of(
 @example([("0123-4567-89AB-CDEF-0123-4567-89ab-cdef", int(EntityType.DEVICE))])
 @example([("356938035643808", int(EntityType.DEVICE))])
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, int]]) -> None:
-    fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
-    decided, canonicals = decided_by(device_forms, fields, types)
-    assert all(entity_type == int(EntityType.DEVICE) for entity_type, was in zip(types, decided, strict=True) if was)
-    assert_decided_as_the_rules_say(fields, types, decided, canonicals)
+    assert_rule_decides_only_as_the_rules_say(device_forms, EntityType.DEVICE, rows)
 
 
 def test_the_common_feed_spellings_of_device_ids_are_decided() -> None:

@@ -3,7 +3,7 @@ rules' canonical form, and its key FastRows.key's; the common feed spellings are
 
 from __future__ import annotations
 
-from column_checks import assert_decided_as_the_rules_say, decided_by
+from column_checks import assert_rule_decides_only_as_the_rules_say, decided_by
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +52,7 @@ FIELDS = st.one_of(
 @example([("GB82 WEST 1234 5698 7654 32", int(EntityType.ACCOUNT))])
 @example([("gb82west12345698765432", int(EntityType.ACCOUNT)), ("DE89370400440532013000", int(EntityType.ACCOUNT))])
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, int]]) -> None:
-    fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
-    decided, canonicals = decided_by(iban_forms, fields, types)
-    assert all(entity_type == int(EntityType.ACCOUNT) for entity_type, was in zip(types, decided, strict=True) if was)
-    assert_decided_as_the_rules_say(fields, types, decided, canonicals)
+    assert_rule_decides_only_as_the_rules_say(iban_forms, EntityType.ACCOUNT, rows)
 
 
 def test_the_common_feed_spellings_of_ibans_are_decided() -> None:

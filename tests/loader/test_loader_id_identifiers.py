@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from column_checks import assert_decided_as_the_rules_say, decided_by
+from column_checks import assert_rule_decides_only_as_the_rules_say, decided_by
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -48,11 +48,7 @@ FIELDS = st.one_of(
 @example([("110105194912310021", int(EntityType.ID_NUMBER)), ("CN:11010519491231002X", int(EntityType.ID_NUMBER))])
 @example([("US:12345678", int(EntityType.ID_NUMBER)), ("X:1", int(EntityType.ID_NUMBER))])
 def test_every_decided_field_is_what_the_rules_and_fast_rows_make_of_it(rows: list[tuple[str, int]]) -> None:
-    fields, types = [field for field, _ in rows], [entity_type for _, entity_type in rows]
-    decided, canonicals = decided_by(CN_IDS, fields, types)
-    assert all(entity_type == int(EntityType.ID_NUMBER)
-               for entity_type, was in zip(types, decided, strict=True) if was)
-    assert_decided_as_the_rules_say(fields, types, decided, canonicals)
+    assert_rule_decides_only_as_the_rules_say(CN_IDS, EntityType.ID_NUMBER, rows)
 
 
 def test_the_common_feed_spellings_of_ids_are_decided() -> None:
