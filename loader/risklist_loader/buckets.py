@@ -22,7 +22,6 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ import numpy.typing as npt
 
 from risklist_kernel.digest import KEY_SIZE
 from risklist_loader.spool import ENTRY_DTYPE, SpoolWriter, tail_path
-from risklist_loader.worker_pool import stage_pool
+from risklist_loader.worker_pool import Workers, stage_pool
 
 TARGET_ROWS = 1_000_000
 """Most rows a bucket should hold (its processing holds it whole: some 150 bytes a row)."""
@@ -205,7 +204,7 @@ def distribute(entries_parts: list[npt.NDArray[np.void]], tails_parts: list[byte
 
 
 def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayout, rows: int,
-                     pool: Pool | None = None) -> list[int]:
+                     pool: Workers | None = None) -> list[int]:
     """Distribute pass 1's spools (in feed order) into `directory`'s buckets, on every core for big feeds (the
     load's `pool`, or one of its own); return the writers (task numbers) for read_bucket.
 
@@ -222,7 +221,7 @@ def partition_spools(paths: Sequence[Path], directory: Path, layout: BucketLayou
         partition(tasks[0])
     else:
         with stage_pool(pool, count) as workers:
-            workers.map(partition, tasks)
+            list(workers.map(partition, tasks))
     return list(range(count))
 
 

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from risklist_loader.buckets import remove_bucket
 from risklist_loader.ordering import BucketFeed, FeedCounts, OrderedRows, decide_bucket
 from risklist_loader.spool import ADD
 from risklist_loader.spool import key_list as spooled_keys
-from risklist_loader.worker_pool import stage_pool
+from risklist_loader.worker_pool import Workers, stage_pool
 from risklist_server.core.mutation import Mutation, MutationCounts, Removal, Upsert, apply_all_counted
 from risklist_server.core.record import Record, contribution_from_tail, encode_record, record_prefix
 from risklist_server.store.apply import ApplyResult
@@ -61,7 +60,7 @@ GoAhead = Callable[[FeedCounts], bool]
 
 
 def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed, go_ahead: GoAhead = lambda _: True,
-                    pool: Pool | None = None) -> tuple[FeedCounts, ApplyResult | None]:
+                    pool: Workers | None = None) -> tuple[FeedCounts, ApplyResult | None]:
     """Decide the feed's rows and build every record they change, merged with what the store holds; then, if
     `go_ahead` agrees, ingest them. The feed's counts, and what applying did (None: nothing was applied).
 
@@ -84,7 +83,7 @@ def bulk_into_store(store: RiskStore, source: str, feed: BucketFeed, go_ahead: G
             built = [build_buckets(tasks[0])]
         else:
             with stage_pool(pool, min(len(tasks), _build_cores(rows))) as builders:
-                built = builders.map(build_buckets, tasks, chunksize=1)
+                built = list(builders.map(build_buckets, tasks))
         result = ApplyResult()
         counts = FeedCounts()
         paths: list[Path] = []

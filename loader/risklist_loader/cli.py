@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import structlog
@@ -195,6 +196,11 @@ def _run(args: argparse.Namespace, plan: LoadPlan, *, log_format: str) -> int:
         return EXIT_FAILED
     except (RiskListError, OSError) as error:
         print(f"{PROG}: error: {error}{_full_disk_hint(error, args)}", file=sys.stderr)
+        failed = True
+        return EXIT_FAILED
+    except BrokenProcessPool:  # the workers' part ends before anything is applied
+        print(f"{PROG}: error: a worker process of the load ended unexpectedly (killed, perhaps for lack of "
+              f"memory: see the system log); nothing was applied; re-run the same command", file=sys.stderr)
         failed = True
         return EXIT_FAILED
     finally:

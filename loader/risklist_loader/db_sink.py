@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from multiprocessing.pool import Pool
 from pathlib import Path
 
 from risklist_kernel.errors import RiskListError
@@ -12,6 +11,7 @@ from risklist_loader.errors import SinkError
 from risklist_loader.ordering import BucketFeed, FeedCounts
 from risklist_loader.sink import BatchCallback, LoadOutcome
 from risklist_loader.spool import Batch
+from risklist_loader.worker_pool import Workers
 from risklist_server.services.ingest import IngestSession, LoadMode
 from risklist_server.store.bulk import remove_bulk_dirs
 from risklist_server.store.risk_store import RiskStore
@@ -79,7 +79,7 @@ class DbSink:
         return self._store is not None and (mode is LoadMode.DELTA or not self._store.has_records())
 
     def load_bulk(self, source: str, mode: LoadMode, feed: BucketFeed, refusal: Callable[[FeedCounts], str],
-                  pool: Pool | None = None) -> tuple[FeedCounts, LoadOutcome | None]:
+                  pool: Workers | None = None) -> tuple[FeedCounts, LoadOutcome | None]:
         """Decide a whole validated feed's rows and apply them to the store as SST files (risklist_loader.bulk),
         unless `refusal`, shown the feed's counts once the files are built, gives a reason not to: the counts,
         and the outcome (None: nothing applied)."""

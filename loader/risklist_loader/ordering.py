@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from risklist_loader.buckets import (
 from risklist_loader.feed_order import APPLY, REPEATED, SUPERSEDED, order_rows
 from risklist_loader.parallel import ChunkResult
 from risklist_loader.spool import ADD, ENTRY_DTYPE, EXPIRED, tail_path
-from risklist_loader.worker_pool import stage_pool
+from risklist_loader.worker_pool import Workers, stage_pool
 
 ORDERED_DTYPE = np.dtype(ENTRY_DTYPE.descr + [("held", "u1")])
 """An applied row: the spool entry's fields, and whether it waits for its subject's last applied row."""
@@ -136,7 +136,7 @@ def _order_many(task: _OrderTask) -> FeedCounts:
 
 
 def order_buckets(directory: Path, buckets: Sequence[int], writers: Sequence[int], rows: int,
-                  pool: Pool | None = None) -> FeedCounts:
+                  pool: Workers | None = None) -> FeedCounts:
     """Order every bucket (on every core for big feeds: the load's `pool`, or one of its own); the feed's counts."""
     count = max(1, min(os.cpu_count() or 1, 8)) if rows >= PARALLEL_MIN_ROWS else 1
     shares = [_OrderTask(directory, tuple(buckets[number::count]), tuple(writers)) for number in range(count)]
@@ -145,8 +145,8 @@ def order_buckets(directory: Path, buckets: Sequence[int], writers: Sequence[int
         counts.merge(_order_many(shares[0]))
         return counts
     with stage_pool(pool, count) as workers:
-        for part in workers.imap_unordered(_order_many, shares):
-            counts.merge(part)
+        for part in as_completed([workers.submit(_order_many, share) for share in shares]):
+            counts.merge(part.result())
     return counts
 
 
@@ -166,7 +166,7 @@ class BucketFeed:
         return sum(path.stat().st_size for path in paths if path.exists()) // ENTRY_DTYPE.itemsize
 
 
-def bucket_chunks(results: Sequence[ChunkResult], directory: Path, pool: Pool | None = None) -> BucketFeed:
+def bucket_chunks(results: Sequence[ChunkResult], directory: Path, pool: Workers | None = None) -> BucketFeed:
     """Pass 1's rows (its chunks' results) in `directory`'s buckets: pass 1 put them there itself, or into spools,
     which are partitioned into them here (and deleted as they are; on the load's `pool`, if given)."""
     accepted = sum(result.valid for result in results)
@@ -177,14 +177,14 @@ def bucket_chunks(results: Sequence[ChunkResult], directory: Path, pool: Pool | 
     return BucketFeed(directory, buckets_in(directory), tuple(writers), accepted)
 
 
-def partitioned(spools: Sequence[Path], directory: Path, accepted: int, pool: Pool | None = None) -> BucketFeed:
+def partitioned(spools: Sequence[Path], directory: Path, accepted: int, pool: Workers | None = None) -> BucketFeed:
     """Pass 1's spools (feed order, `accepted` rows in all) distributed into `directory`'s buckets (each spool
     deleted once distributed)."""
     writers = partition_spools(spools, directory, BucketLayout.for_rows(accepted), accepted, pool)
     return BucketFeed(directory, buckets_in(directory), tuple(writers), accepted)
 
 
-def order_feed(feed: BucketFeed, pool: Pool | None = None) -> tuple[FeedCounts, OrderedFeed]:
+def order_feed(feed: BucketFeed, pool: Workers | None = None) -> tuple[FeedCounts, OrderedFeed]:
     """Every bucket decided (on every core for big feeds: the load's `pool`, or one of its own): the feed's counts
     and its applied rows in key order."""
     counts = order_buckets(feed.directory, feed.buckets, feed.writers, feed.accepted, pool)

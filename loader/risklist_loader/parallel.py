@@ -15,7 +15,6 @@ import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,7 +31,7 @@ from risklist_loader.rows import BadRow
 from risklist_loader.spool import SpoolWriter
 from risklist_loader.validate import RowValidator, ValidRow
 from risklist_loader.vector_rows import ColumnRows
-from risklist_loader.worker_pool import CHUNK_BYTES
+from risklist_loader.worker_pool import CHUNK_BYTES, Workers
 from risklist_server.core.settings import Settings
 
 TRUNCATED_SNAPSHOT = (
@@ -220,7 +219,7 @@ def read_rejects(result: ChunkResult) -> list[RejectRow]:
     return rows
 
 
-def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *, pool: Pool | None = None,
+def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, *, pool: Workers | None = None,
                chunk_bytes: int = CHUNK_BYTES, direct_max_bits: int = DIRECT_MAX_DIGEST_BITS,
                meanwhile: Callable[[], object] = lambda: None) -> Iterator[ChunkResult]:
     """Validate the feed from byte `data_start` (line `first_line`) on, on `pool`'s workers (None: in this
@@ -236,8 +235,8 @@ def run_chunks(setup: WorkerSetup, data_start: int, first_line: int, size: int, 
         counts = [count_lines(setup.feed, start, end) for start, end in spans]
         yield from (validate_chunk(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits))
         return
-    counts = pool.map(_count, [(setup.feed, start, end) for start, end in spans], chunksize=8)
-    results = pool.imap(_run_chunk, [(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits)])
+    counts = list(pool.map(_count, [(setup.feed, start, end) for start, end in spans], chunksize=8))
+    results = pool.map(_run_chunk, [(setup, chunk) for chunk in _chunks(spans, counts, first_line, direct_max_bits)])
     meanwhile()
     yield from results
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +24,7 @@ from risklist_loader.rows import EXPECTED_HEADER
 from risklist_loader.sink import Sink
 from risklist_loader.spool import Batch
 from risklist_loader.summary import LoadSummary
-from risklist_loader.worker_pool import load_pool, workers_for
+from risklist_loader.worker_pool import Workers, end_workers, load_pool, workers_for
 from risklist_server.core.settings import Settings
 from risklist_server.services.ingest import LoadMode
 from risklist_server.store.apply import ApplyResult
@@ -80,7 +79,7 @@ def run_load(
 
 
 def _load(plan: LoadPlan, validation: Validation, sink: Sink | None, rejects: RejectLog, workdir: Path,
-          pool: Pool | None) -> LoadSummary:
+          pool: Workers | None) -> LoadSummary:
     started = time.monotonic()
     target = "nothing" if sink is None else sink.description
     summary = LoadSummary(plan.feed, plan.source, plan.mode.value, target, dry_run=plan.dry_run,
@@ -92,8 +91,7 @@ def _load(plan: LoadPlan, validation: Validation, sink: Sink | None, rejects: Re
     def decided(validated: FeedCounts) -> str:
         """Record what deciding the rows found; why nothing may be applied, or ''. The workers' part is done by
         then (deciding, and building for a bulk load): they end now, not after the ingest or the last batch."""
-        if pool is not None:
-            pool.terminate()
+        end_workers(pool)
         summary.accepted = validated.accepted
         summary.repeated, summary.superseded, summary.expired = (
             validated.repeated, validated.superseded, validated.expired
@@ -148,7 +146,7 @@ def _header(plan: LoadPlan) -> tuple[int, int, tuple[str, ...]]:
 
 
 def _validate(plan: LoadPlan, validation: Validation, rejects: RejectLog, workdir: Path,
-              sink: Sink | None, pool: Pool | None) -> tuple[int, BucketFeed]:
+              sink: Sink | None, pool: Workers | None) -> tuple[int, BucketFeed]:
     """Pass 1: read, validate, normalise and digest every row into key-range buckets (by pass 1 itself, or for
     the biggest feeds through spools that are then partitioned), to be decided bucket by bucket
     (risklist_loader.buckets, risklist_loader.ordering), so memory stays bounded at any feed size.

@@ -1,5 +1,10 @@
 """The loader's worker processes: forks of the loader made before it opens the store, else of a worker server.
 
+Workers are a concurrent.futures.ProcessPoolExecutor, not a multiprocessing.Pool: a Pool terminated while its
+worker handler thread is mid-loop (a load refused a moment after its workers started) can fork replacements for
+the workers its own termination just stopped, and then wait forever for one of them (4 hangs in 850 loads
+refused that way, beside a CPU hog); an executor never replaces a worker, and its shutdown cancels pending work.
+
 A load's stages (pass 1, partitioning the biggest feeds, deciding and building; a load that applies batches
 orders instead of building) share one pool (load_pool), made before the store or a grpc channel is opened:
 its workers are forks of the loader, which has imported everything they run, so they start at once and share
@@ -21,12 +26,11 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
-from multiprocessing.pool import Pool
-from typing import Any
 
 from risklist_server.core.link_socket import MAX_SOCKET_PATH_BYTES
 
@@ -62,39 +66,57 @@ def worker_context() -> BaseContext:
     return _context
 
 
-def worker_pool(count: int, initializer: Callable[..., object] | None = None,
-                initargs: tuple[Any, ...] = (), *, forked: bool = False) -> Pool:
-    """A pool of `count` workers that share nothing with this process.
+Workers = ProcessPoolExecutor
+"""A load's worker processes."""
+
+
+@contextmanager
+def worker_pool(count: int, *, forked: bool = False) -> Iterator[Workers]:
+    """`count` workers that share nothing with this process (Ctrl-C left to it), running from the moment this is
+    entered; on leaving, work not started is cancelled and the workers end once their running tasks have.
 
     `forked`: the caller holds nothing a fork must not copy (no open store, no grpc channel: both run threads of
     their own), so the workers may be forks of this process, which has imported the loader already: they start
     at once instead of waiting for the worker server's imports. Only where this process runs no other Python
     thread (else from the worker server as usual)."""
-    if forked and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork").Pool(count, initializer, initargs)
-    return worker_context().Pool(count, initializer, initargs)
+    may_fork = forked and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    context: BaseContext = multiprocessing.get_context("fork") if may_fork else worker_context()
+    workers = ProcessPoolExecutor(count, mp_context=context, initializer=ignore_interrupts)
+    try:
+        # With fork every worker is made at the first task, in this thread: now, before the caller goes on.
+        workers.submit(os.getpid).result()
+        yield workers
+    finally:
+        workers.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
-def load_pool(count: int, *, forked: bool) -> Iterator[Pool | None]:
+def load_pool(count: int, *, forked: bool) -> Iterator[Workers | None]:
     """The workers every stage of one load shares: `count` of them (None for 0: the stages run in this process),
-    forks of this process where `forked` allows it (see worker_pool). Ended when the load is."""
+    forks of this process where `forked` allows it (see worker_pool). Ended when the load is, or earlier by
+    end_workers."""
     if not count:
         yield None
         return
-    with worker_pool(count, ignore_interrupts, forked=forked) as pool:
-        yield pool
+    with worker_pool(count, forked=forked) as workers:
+        yield workers
+
+
+def end_workers(workers: Workers | None) -> None:
+    """End a load's workers now (their part is done), cancelling anything not started."""
+    if workers is not None:
+        workers.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
-def stage_pool(shared: Pool | None, count: int) -> Iterator[Pool]:
-    """The load's pool when there is one, else a pool of `count` workers for one stage (a caller that runs a
-    stage on its own, as tests do)."""
+def stage_pool(shared: Workers | None, count: int) -> Iterator[Workers]:
+    """The load's workers when there are any, else `count` workers for one stage (a caller that runs a stage on
+    its own, as tests do)."""
     if shared is not None:
         yield shared
         return
-    with worker_pool(count, ignore_interrupts) as pool:
-        yield pool
+    with worker_pool(count) as workers:
+        yield workers
 
 
 def ignore_interrupts() -> None:

@@ -583,12 +583,12 @@ def test_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path) -> No
         "tempfile.tempdir = marker\n"
         "try:\n"
         "    with worker_pool(1, forked=True) as pool:\n"
-        "        alone = pool.apply(tempfile.gettempdir) == marker\n"
+        "        alone = pool.submit(tempfile.gettempdir).result() == marker\n"
         "    release = threading.Event()\n"
         "    waiting = threading.Thread(target=release.wait)\n"
         "    waiting.start()\n"
         "    with worker_pool(1, forked=True) as pool:\n"
-        "        beside_a_thread = pool.apply(tempfile.gettempdir) == marker\n"
+        "        beside_a_thread = pool.submit(tempfile.gettempdir).result() == marker\n"
         "    release.set()\n"
         "    waiting.join()\n"
         "finally:\n"
@@ -642,3 +642,37 @@ def test_the_loader_starts_without_importing_what_a_load_into_a_store_does_not_u
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_worker_killed_mid_load_ends_the_load_with_one_clear_error(
+        tmp_path: Path, secret: NetworkSecret, secret_file: Path, worker_sized_feed: Path) -> None:
+    """A worker killed under the loader (the out-of-memory killer, an operator's kill -9) ends the load: one line
+    saying so and what to do, nothing applied, no traceback, no process of the load left running."""
+    db = tmp_path / "db"
+    log = tmp_path / "log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file),
+            env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    try:
+        killed = None
+        while killed is None and process.poll() is None:  # the workers live from pass 1's start to the build's end
+            members = [pid for pid in _session_members(process.pid) if pid != process.pid]
+            workers = [pid for pid, line in zip(members, _command_lines(members), strict=True)
+                       if "risklist-load" in line]  # not multiprocessing's resource tracker
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed = workers[0]
+        _, status = os.waitpid(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        left = _session_members(process.pid)
+    finally:
+        for pid in _session_members(process.pid):
+            os.kill(pid, signal.SIGKILL)
+    text = log.read_text()
+    assert killed is not None, "the load ended before a worker could be killed"
+    assert process.returncode == 1, text
+    assert "a worker process of the load ended unexpectedly" in text and "re-run the same command" in text, text
+    assert "Traceback" not in text, text
+    assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
+    assert records(db, secret) == {}
