@@ -487,6 +487,19 @@ def _command_lines(pids: list[int]) -> list[str]:
     return lines
 
 
+def _wait_for_load(process: subprocess.Popen[bytes]) -> list[int]:
+    """Wait for a loader started in a session of its own (its exit code into process.returncode); the processes of
+    that session still running once it has exited, which are then killed."""
+    try:
+        if process.returncode is None:
+            _, status = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        return _session_members(process.pid)
+    finally:
+        for pid in _session_members(process.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("temporary", ["short", "too deep for a unix socket"])
 def test_no_process_of_a_load_outlives_it(tmp_path: Path, secret_file: Path, worker_sized_feed: Path,
                                           temporary: str) -> None:
@@ -533,13 +546,7 @@ def test_scratch_disk_filling_up_under_the_workers_ends_the_load_with_one_clear_
                 loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file,
                                "--tmp-dir", disk.path),
                 env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-        try:
-            _, status = os.waitpid(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            left = _session_members(process.pid)
-        finally:
-            for pid in _session_members(process.pid):
-                os.kill(pid, signal.SIGKILL)
+        left = _wait_for_load(process)
         assert list(disk.path.iterdir()) == [], "the load's scratch directory was left behind"
     text = log.read_text()
     assert process.returncode == 1, text
@@ -560,16 +567,10 @@ def test_a_load_refused_after_its_workers_started_leaves_no_process(
             process = subprocess.Popen(
                 loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file),
                 env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-        try:
-            _, status = os.waitpid(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-            left = _session_members(process.pid)
-            assert process.returncode == 1, log.read_text()
-            assert "held by another process" in log.read_text() and "Traceback" not in log.read_text()
-            assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
-        finally:
-            for pid in _session_members(process.pid):
-                os.kill(pid, signal.SIGKILL)
+        left = _wait_for_load(process)
+        assert process.returncode == 1, log.read_text()
+        assert "held by another process" in log.read_text() and "Traceback" not in log.read_text()
+        assert left == [], f"processes of the load still running after it exited: {_command_lines(left)}"
 
 
 def test_workers_are_forks_only_where_no_other_thread_runs(tmp_path: Path) -> None:
@@ -654,21 +655,15 @@ def test_a_worker_killed_mid_load_ends_the_load_with_one_clear_error(
         process = subprocess.Popen(
             loader_command(worker_sized_feed, "--source", "bank-a", "--db", db, "--secret-file", secret_file),
             env=loader_env(tmp_path), stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-    try:
-        killed = None
-        while killed is None and process.poll() is None:  # the workers live from pass 1's start to the build's end
-            members = [pid for pid in _session_members(process.pid) if pid != process.pid]
-            workers = [pid for pid, line in zip(members, _command_lines(members), strict=True)
-                       if "risklist-load" in line]  # not multiprocessing's resource tracker
-            if workers:
-                os.kill(workers[0], signal.SIGKILL)
-                killed = workers[0]
-        _, status = os.waitpid(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        left = _session_members(process.pid)
-    finally:
-        for pid in _session_members(process.pid):
-            os.kill(pid, signal.SIGKILL)
+    killed = None
+    while killed is None and process.poll() is None:  # the workers live from pass 1's start to the build's end
+        members = [pid for pid in _session_members(process.pid) if pid != process.pid]
+        workers = [pid for pid, line in zip(members, _command_lines(members), strict=True)
+                   if "risklist-load" in line]  # not multiprocessing's resource tracker
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+    left = _wait_for_load(process)
     text = log.read_text()
     assert killed is not None, "the load ended before a worker could be killed"
     assert process.returncode == 1, text
