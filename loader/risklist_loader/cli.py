@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import os
 import secrets
 import sys
@@ -120,9 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(re-running is safe)", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        # A pool an error left referenced only from its traceback's frames (a cycle) still holds semaphores:
-        # collected now, its finalizers release them while multiprocessing's resource tracker still runs.
-        gc.collect()
         stop_worker_server()
 
 

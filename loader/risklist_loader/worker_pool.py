@@ -2,8 +2,9 @@
 
 Workers are a concurrent.futures.ProcessPoolExecutor, not a multiprocessing.Pool: a Pool terminated while its
 worker handler thread is mid-loop (a load refused a moment after its workers started) can fork replacements for
-the workers its own termination just stopped, and then wait forever for one of them (4 hangs in 850 loads
-refused that way, beside a CPU hog); an executor never replaces a worker, and its shutdown cancels pending work.
+the workers its own termination just stopped, and then wait forever for one of them (`python -m
+benchmarks.refused_loads` counts such hangs); an executor never replaces a worker, and its shutdown cancels
+pending work.
 
 A load's stages (pass 1, partitioning the biggest feeds, deciding and building; a load that applies batches
 orders instead of building) share one pool (load_pool), made before the store or a grpc channel is opened:
